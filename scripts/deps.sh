@@ -1,0 +1,24 @@
+# scripts/deps.sh: the Debian packages kantorpos needs, and the one function
+# that installs the missing ones (sourced by ./check and ./demo).
+DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev openssl"
+DEPS_TEST="python3 swaks"
+
+deps_missing() {
+	local pkg
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || printf '%s ' "$pkg"
+	done
+}
+
+deps_install() {
+	local missing sudo=""
+	command -v dpkg-query >/dev/null 2>&1 || { echo "deps: not a Debian system; install: $DEPS_BUILD $DEPS_TEST" >&2; return 0; }
+	# shellcheck disable=SC2086
+	missing=$(deps_missing $DEPS_BUILD $DEPS_TEST)
+	[ -z "$missing" ] && return 0
+	[ "$(id -u)" -ne 0 ] && sudo=sudo
+	echo "deps: installing $missing"
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}

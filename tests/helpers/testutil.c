@@ -1,0 +1,84 @@
+/* tests/helpers/testutil.c: scratch directories and file helpers for tests. */
+#include "config.h"
+
+#include "tests/helpers/testutil.h"
+#include "common/fsutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *tu_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	if (asprintf(&path, "%s/kantorpos-test.XXXXXX", base) < 0)
+		abort();
+	if (mkdtemp(path) == NULL)
+		abort();
+	return path;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void tu_rmrf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tu_path(const char *dir, const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		abort();
+	return path;
+}
+
+void tu_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || fs_write_all(fd, text, strlen(text)) < 0)
+		abort();
+	close(fd);
+}
+
+char *tu_read_file(const char *path, size_t *len_r)
+{
+	char *data;
+
+	if (fs_read_file(path, 1 << 30, &data, len_r) < 0)
+		return NULL;
+	return data;
+}
+
+int tu_count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}

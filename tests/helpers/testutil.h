@@ -1,0 +1,22 @@
+/* tests/helpers/testutil.h: scratch directories and small file helpers for the
+ * Criterion suites. Every test works in its own mkdtemp directory. */
+#ifndef KANTORPOS_TESTS_TESTUTIL_H
+#define KANTORPOS_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+
+/* A fresh private directory under $TMPDIR (or /tmp); aborts on failure.
+ * The caller frees the string and removes the tree with tu_rmrf. */
+char *tu_tmpdir(void);
+/* rm -rf; errors are ignored. */
+void tu_rmrf(const char *path);
+/* "dir/name" in a heap buffer. */
+char *tu_path(const char *dir, const char *name);
+/* Write a whole file (truncating); aborts on failure. */
+void tu_write_file(const char *path, const char *text);
+/* Read a whole file into a heap string (NULL if it cannot be read). */
+char *tu_read_file(const char *path, size_t *len_r);
+/* Number of entries (other than . and ..) in a directory; -1 if missing. */
+int tu_count_dir(const char *dir);
+
+#endif
