@@ -1,5 +1,5 @@
 /* common/fsutil.c: durable writes, directory fsync, mkdir -p, whole-file reads. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/fsutil.h"
 

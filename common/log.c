@@ -1,5 +1,5 @@
 /* common/log.c: the logging sink (syslog or stderr) and its one line format. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/log.h"
 

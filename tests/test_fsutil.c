@@ -1,5 +1,5 @@
 /* tests/test_fsutil.c: durable file helpers (atomic replace, mkdir -p, reads). */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* tests/helpers/testutil.c: scratch directories and file helpers for tests. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "tests/helpers/testutil.h"
 #include "common/fsutil.h"

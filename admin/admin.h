@@ -1,0 +1,50 @@
+/* admin/admin.h: what the files of the kantorpos admin tool share — the
+ * command context and one entry point per command. Each command returns a
+ * process exit status (sysexits(3) values where they fit). */
+#ifndef KANTORPOS_ADMIN_ADMIN_H
+#define KANTORPOS_ADMIN_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+
+/* Exit statuses, as sysexits(3) defines them. */
+enum {
+	ADM_OK = 0,
+	ADM_USAGE = 64,    /* EX_USAGE: bad command line */
+	ADM_DATAERR = 65,  /* EX_DATAERR: bad input data (an address) */
+	ADM_NOUSER = 67,   /* EX_NOUSER: no such local user */
+	ADM_SOFTWARE = 70, /* EX_SOFTWARE: internal error */
+	ADM_OSERR = 71,    /* EX_OSERR: the system failed us */
+	ADM_CANTCREAT = 73,/* EX_CANTCREAT: cannot write a file */
+	ADM_IOERR = 74,    /* EX_IOERR: read or write error */
+	ADM_TEMPFAIL = 75, /* EX_TEMPFAIL: try again later */
+	ADM_NOPERM = 77,   /* EX_NOPERM: refused (permanent over-quota) */
+	ADM_CONFIG = 78,   /* EX_CONFIG: the configuration is wrong */
+};
+
+struct admin {
+	const char *config_path;
+	struct config *cfg; /* loaded by admin_config() on first use */
+};
+
+/* Load the configuration once; prints every error and returns NULL when it
+ * cannot be used. */
+struct config *admin_config(struct admin *adm);
+
+/* Commands: argv[0] is the command name. */
+int admin_cmd_user(struct admin *adm, int argc, char **argv);
+int admin_cmd_deliver(struct admin *adm, int argc, char **argv);
+int admin_cmd_check(struct admin *adm, int argc, char **argv);
+
+/* True when argv holds -h or --help (after the command name). */
+bool admin_wants_help(int argc, char **argv);
+
+/* Read a new password: from a no-echo prompt (asked twice) when standard
+ * input is a terminal, else the first line of standard input. Never from
+ * argv. Returns a heap string the caller wipes and frees, or NULL after
+ * printing why. */
+char *admin_read_password(void);
+
+#endif

@@ -1,0 +1,49 @@
+/* admin/check.c: `kantorpos check` — validate the configuration (every error
+ * at once, as FILE:LINE) and the user database it names. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "common/config.h"
+#include "common/userdb.h"
+
+int admin_cmd_check(struct admin *adm, int argc, char **argv)
+{
+	const struct config *cfg;
+	struct userdb *db;
+	size_t warnings;
+
+	if (admin_wants_help(argc, argv)) {
+		printf("usage: kantorpos [-c CONF] check\n"
+		       "Validate the configuration and the user database; exit 0 when\n"
+		       "both are usable, else print every problem and exit 1.\n");
+		return ADM_OK;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: kantorpos [-c CONF] check\n");
+		return ADM_USAGE;
+	}
+	if ((cfg = admin_config(adm)) == NULL)
+		return 1;
+	if (userdb_open(cfg->user_db, &db) < 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "%s: cannot read: %s\n", cfg->user_db,
+				strerror(errno));
+			return 1;
+		}
+		printf("%s: ok (user database %s does not exist yet)\n",
+		       cfg->file, cfg->user_db);
+		return ADM_OK;
+	}
+	warnings = userdb_warning_count(db);
+	for (size_t i = 0; i < warnings; i++)
+		fprintf(stderr, "%s\n", userdb_warning(db, i));
+	printf("%s: %s (%zu user%s)\n", cfg->file,
+	       warnings == 0 ? "ok" : "user database has errors",
+	       userdb_count(db), userdb_count(db) == 1 ? "" : "s");
+	userdb_free(db);
+	return warnings == 0 ? ADM_OK : 1;
+}

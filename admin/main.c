@@ -1,0 +1,106 @@
+/* admin/main.c: the kantorpos command line — global options and the command
+ * table; each command lives in its own file. */
+#include "autoconf.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "common/config.h"
+#include "common/log.h"
+
+struct admin_command {
+	const char *name;
+	int (*run)(struct admin *adm, int argc, char **argv);
+	const char *usage;
+};
+
+static const struct admin_command commands[] = {
+	{ "user", admin_cmd_user,
+	  "user add|passwd|del NAME, user list   manage the user database" },
+	{ "deliver", admin_cmd_deliver,
+	  "deliver [-f SENDER] ADDRESS... < MESSAGE   deliver into Maildirs" },
+	{ "check", admin_cmd_check,
+	  "check                      validate the configuration and user db" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: kantorpos [-c CONF] COMMAND [ARGS...]\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  kantorpos %s\n", commands[i].usage);
+	fprintf(out, "\n  -c CONF   configuration file (default %s)\n"
+		     "  --help    this text; COMMAND --help for one command\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+bool admin_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+struct config *admin_config(struct admin *adm)
+{
+	char *errors = NULL;
+
+	if (adm->cfg != NULL)
+		return adm->cfg;
+	adm->cfg = config_load(adm->config_path, &errors);
+	if (adm->cfg == NULL) {
+		fputs(errors != NULL ? errors : "out of memory\n", stderr);
+		free(errors);
+		return NULL;
+	}
+	log_set_level(adm->cfg->log_level);
+	return adm->cfg;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct admin adm = { .config_path = CONFIG_DEFAULT_PATH };
+	int opt, rc;
+
+	log_init("kantorpos", true);
+	/* "+": options after the command name belong to the command. */
+	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			adm.config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return ADM_OK;
+		default:
+			usage(stderr);
+			return ADM_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return ADM_USAGE;
+	}
+	char **cmd_argv = argv + optind;
+	int cmd_argc = argc - optind;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd_argv[0], commands[i].name) != 0)
+			continue;
+		optind = 0; /* glibc: restart getopt for the command's options */
+		rc = commands[i].run(&adm, cmd_argc, cmd_argv);
+		config_free(adm.cfg);
+		return rc;
+	}
+	fprintf(stderr, "kantorpos: unknown command \"%s\"\n", cmd_argv[0]);
+	usage(stderr);
+	return ADM_USAGE;
+}

@@ -1,0 +1,35 @@
+/* common/recipient.h: where a recipient address goes — the one resolver used
+ * by `kantorpos deliver`, kantorpos-smtpd (RCPT) and the POP3 fetcher.
+ *
+ * Order: the domain must be a local_domain; then the user database by the
+ * mailbox key, then the key without its subaddress ("user+tag"), then the
+ * domain's catch-all. The result is the mailbox key of a local user, whose
+ * Maildir is DATA/mail/<domain>/<local part of the key>. */
+#ifndef KANTORPOS_COMMON_RECIPIENT_H
+#define KANTORPOS_COMMON_RECIPIENT_H
+
+#include "common/address.h"
+
+struct config;
+struct userdb;
+
+enum rcpt_status {
+	RCPT_LOCAL,   /* delivered to a local user: key is set */
+	RCPT_UNKNOWN, /* a local domain, but no such user */
+	RCPT_FOREIGN, /* not a local domain */
+	RCPT_ERROR,   /* out of memory or an unsafe name: why is set */
+};
+
+struct rcpt_target {
+	char key[ADDR_KEY_SIZE]; /* "local@domain", lower case */
+	char local[ADDR_KEY_SIZE];  /* the two halves of key: the Maildir is */
+	char domain[ADDR_KEY_SIZE]; /* DATA/mail/<domain>/<local> (md_path) */
+};
+
+/* Resolve a parsed mailbox. Non-blocking (in-memory lookups only). On
+ * RCPT_ERROR *why_r (which may be NULL) gets a static reason. */
+enum rcpt_status rcpt_resolve(const struct config *cfg, struct userdb *db,
+			      const struct addr_mailbox *mb,
+			      struct rcpt_target *target_r, const char **why_r);
+
+#endif
