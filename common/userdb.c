@@ -241,7 +241,8 @@ static int data_load(const char *path, struct userdb_data **d_r)
 		if (parse_line(d, path, lineno, (char *)l.start, l.len) < 0)
 			goto fail;
 	}
-	qsort(d->users, d->count, sizeof(*d->users), user_cmp);
+	if (d->count > 1)
+		qsort(d->users, d->count, sizeof(*d->users), user_cmp);
 	/* The first line of a user wins, as in Dovecot. */
 	for (size_t i = 0; i < d->count; i++) {
 		if (kept > 0 && strcmp(d->users[kept - 1].key, d->users[i].key) == 0) {
@@ -257,7 +258,9 @@ static int data_load(const char *path, struct userdb_data **d_r)
 		d->users[kept++] = d->users[i];
 	}
 	d->count = kept;
-	qsort(d->warnings, d->nwarnings, sizeof(*d->warnings), warning_cmp);
+	if (d->nwarnings > 1)
+		qsort(d->warnings, d->nwarnings, sizeof(*d->warnings),
+		      warning_cmp);
 	*d_r = d;
 	return 0;
 fail:
@@ -376,7 +379,9 @@ int userdb_lookup(struct userdb *db, const char *name, char **hash_r)
 	if (addr_key_from_string(name, key, sizeof(key), &why) < 0)
 		return 0;
 	pthread_mutex_lock(&db->lock);
-	u = bsearch(key, db->data->users, db->data->count, sizeof(*u), key_cmp);
+	u = db->data->count == 0 ? NULL :
+				   bsearch(key, db->data->users, db->data->count,
+					   sizeof(*u), key_cmp);
 	if (u != NULL) {
 		rc = 1;
 		if (hash_r != NULL && (*hash_r = strdup(u->hash)) == NULL)
@@ -438,7 +443,7 @@ struct out {
 
 static void out_add(struct out *o, const char *s, size_t n)
 {
-	if (o->failed)
+	if (o->failed || n == 0)
 		return;
 	if (o->len + n > o->cap) {
 		size_t cap = (o->len + n) * 2 + 256;
