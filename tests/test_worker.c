@@ -35,7 +35,7 @@ static void teardown(void)
 }
 
 /* A hang (a lost wakeup or an unbalanced loop reference) fails the test. */
-TestSuite(worker, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(worker, .init = setup, .fini = teardown, .timeout = 10);
 
 /* A job that reports it has started, then waits until the test opens it. */
 struct gate {
