@@ -279,7 +279,11 @@ Test(maildir, cross_device_target_is_copied)
 
 Test(maildir, concurrent_processes_get_unique_names)
 {
-	char *maildir = tu_path(dir, "mail/example.test/alice");
+	/* 4000 fsyncs take seconds on a disk; uniqueness does not depend
+	 * on the file system, so use tmpfs when there is one. */
+	char shm[] = "/dev/shm/kantorpos-test.XXXXXX";
+	bool on_shm = mkdtemp(shm) != NULL;
+	char *maildir = tu_path(on_shm ? shm : dir, "alice");
 	pid_t pids[2];
 
 	cr_assert_eq(md_create(maildir), 0);
@@ -308,9 +312,11 @@ Test(maildir, concurrent_processes_get_unique_names)
 		cr_assert_eq(waitpid(pids[p], &status, 0), pids[p]);
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	cr_assert_eq(count_sub(maildir, "new"), 2000);
-	cr_assert_eq(count_sub(maildir, "tmp"), 0);
+	cr_expect_eq(count_sub(maildir, "new"), 2000);
+	cr_expect_eq(count_sub(maildir, "tmp"), 0);
 	free(maildir);
+	if (on_shm)
+		tu_rmrf(shm);
 }
 
 Test(maildir, crash_before_commit_leaves_only_tmp)
