@@ -288,6 +288,8 @@ enum md_result md_delivery_write(struct md_delivery *d, const void *buf,
 		errno = d->err_errno;
 		return d->err;
 	}
+	if (len == 0)
+		return MD_OK;
 	count_crlf(d, buf, len);
 	d->size += len;
 	if (d->buf_len + len <= sizeof(d->buf)) {

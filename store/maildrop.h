@@ -62,7 +62,7 @@ void mdrop_stat(const struct mdrop *m, size_t *count_r, uint64_t *bytes_r);
 int mdrop_reader_open(struct mdrop *m, size_t i, long long body_lines,
 		      struct mdrop_reader **reader_r);
 
-/* Copy up to len bytes of the message into buf, line ends normalised to
+/* Copy up to len (> 0) bytes of the message into buf, line ends normalised to
  * CRLF (a bare LF becomes CRLF; a last line without line end gets CRLF).
  * Returns the number of bytes (> 0), 0 at the end, -1 on a read error
  * (errno). Holds only a small fixed buffer, whatever the message size. */

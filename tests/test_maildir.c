@@ -349,6 +349,8 @@ Test(maildir, abort_removes_tmp_file)
 
 	cr_assert_eq(md_delivery_begin(maildir, "h", &d), MD_OK);
 	cr_assert_eq(md_delivery_write(d, "x", 1), MD_OK);
+	cr_assert_eq(md_delivery_write(d, NULL, 0), MD_OK);
+	cr_assert_eq(md_delivery_size(d), 1);
 	cr_assert_eq(count_sub(maildir, "tmp"), 1);
 	md_delivery_abort(d);
 	cr_expect_eq(count_sub(maildir, "tmp"), 0);
