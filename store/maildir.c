@@ -1,0 +1,572 @@
+/* store/maildir.c: durable Maildir delivery (tmp/ → fsync → link into new/
+ * → fsync new/), maildir creation, path building and stale tmp/ cleanup. */
+#include "config.h"
+
+#include "store/maildir.h"
+#include "store/mdname.h"
+#include "store/quota.h"
+#include "common/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MD_BUF_SIZE 65536
+
+struct md_delivery {
+	int fd;
+	char *tmp_path;            /* <maildir>/tmp/<base> */
+	char base[NAME_MAX + 1];
+	uint64_t size;             /* bytes written (S=) */
+	uint64_t wsize;            /* size with CRLF line ends (W=) */
+	unsigned char last;        /* last byte written, for the W= count */
+	enum md_result err;        /* sticky write error */
+	int err_errno;
+	size_t buf_len;
+	char buf[MD_BUF_SIZE];
+};
+
+/* Per-process sequence for unique names (the Q part); atomic because
+ * deliveries may begin on several worker threads. */
+static atomic_ulong md_counter;
+
+static enum md_result fail_errno(void);
+static int is_dir(const char *path);
+static int parent_inplace(char *path);
+static int flush_buf(struct md_delivery *d);
+static void count_crlf(struct md_delivery *d, const unsigned char *p,
+		       size_t len);
+static int copy_into(const char *maildir, const char *name,
+		     const char *src_path, const char *dst);
+static void rollback(char **made, size_t n);
+
+const char *md_result_str(enum md_result r)
+{
+	switch (r) {
+	case MD_OK: return "ok";
+	case MD_ERR_NOSPACE: return "disk full";
+	case MD_ERR_FSQUOTA: return "file system quota exceeded";
+	case MD_ERR_IO: return "I/O error";
+	case MD_ERR_QUOTA: return "mailbox quota exceeded";
+	case MD_ERR_INVALID: return "invalid argument";
+	}
+	return "unknown error";
+}
+
+enum md_result md_result_from_errno(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EFBIG: /* RLIMIT_FSIZE or a file system size limit */
+		return MD_ERR_NOSPACE;
+	case EDQUOT:
+		return MD_ERR_FSQUOTA;
+	default:
+		return MD_ERR_IO;
+	}
+}
+
+static enum md_result fail_errno(void)
+{
+	return md_result_from_errno(errno);
+}
+
+bool md_component_safe(const char *s)
+{
+	size_t len = 0;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7f)
+			return false;
+		if (++len > NAME_MAX)
+			return false;
+	}
+	return true;
+}
+
+int md_path(const char *data_dir, const char *domain, const char *localpart,
+	    char **path_r)
+{
+	if (data_dir == NULL || data_dir[0] == '\0' ||
+	    !md_component_safe(domain) || !md_component_safe(localpart)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (asprintf(path_r, "%s/mail/%s/%s", data_dir, domain, localpart) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 directory, 0 missing, -1 error (something else in the way, or stat
+ * failed other than ENOENT). */
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 1;
+}
+
+/* Cut the last component off path in place; 0 when nothing is left to
+ * cut (then path is "." or "/"). */
+static int parent_inplace(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	while (slash != NULL && slash > path && slash[1] == '\0') {
+		*slash = '\0';
+		slash = strrchr(path, '/');
+	}
+	if (slash == NULL) {
+		if (strcmp(path, ".") == 0)
+			return 0;
+		strcpy(path, ".");
+		return 1;
+	}
+	if (slash == path) {
+		if (path[1] == '\0')
+			return 0;
+		path[1] = '\0';
+		return 1;
+	}
+	*slash = '\0';
+	return 1;
+}
+
+int md_create(const char *maildir)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char path[PATH_MAX], existing[PATH_MAX];
+	int missing = 0, rc;
+
+	if (strlen(maildir) + 5 >= sizeof(path) || maildir[0] == '\0') {
+		errno = maildir[0] == '\0' ? EINVAL : ENAMETOOLONG;
+		return -1;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", maildir, subs[i]);
+		rc = is_dir(path);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			missing = 1;
+	}
+	if (!missing)
+		return 0;
+
+	/* Find the deepest level that already exists: every directory
+	 * from the maildir up to it gains an entry and must be fsynced. */
+	strcpy(existing, maildir);
+	while ((rc = is_dir(existing)) == 0)
+		if (!parent_inplace(existing))
+			break;
+	if (rc < 0)
+		return -1;
+	if (fs_mkdir_p(maildir, 0700) < 0)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", maildir, subs[i]);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -1;
+		if (is_dir(path) != 1)
+			return -1;
+	}
+	strcpy(path, maildir);
+	for (;;) {
+		if (fs_fsync_dir(path) < 0)
+			return -1;
+		if (strcmp(path, existing) == 0 || !parent_inplace(path))
+			break;
+	}
+	return 0;
+}
+
+enum md_result md_delivery_begin(const char *maildir, const char *host,
+				 struct md_delivery **d_r)
+{
+	char hostbuf[HOST_NAME_MAX + 1];
+	struct md_delivery *d;
+	struct timespec ts;
+
+	if (maildir == NULL || maildir[0] == '\0') {
+		errno = EINVAL;
+		return MD_ERR_INVALID;
+	}
+	if (host == NULL) {
+		if (gethostname(hostbuf, sizeof(hostbuf)) < 0)
+			strcpy(hostbuf, "localhost");
+		hostbuf[sizeof(hostbuf) - 1] = '\0';
+		host = hostbuf;
+	}
+	if (md_create(maildir) < 0)
+		return fail_errno();
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return fail_errno();
+	d->fd = -1;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (mdname_make(d->base, sizeof(d->base), (long long)ts.tv_sec,
+				ts.tv_nsec / 1000, getpid(),
+				atomic_fetch_add(&md_counter, 1), host) < 0)
+			goto fail;
+		free(d->tmp_path);
+		if (asprintf(&d->tmp_path, "%s/tmp/%s", maildir, d->base) < 0) {
+			d->tmp_path = NULL;
+			errno = ENOMEM;
+			goto fail;
+		}
+		d->fd = open(d->tmp_path,
+			     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			     0600);
+		/* EEXIST: a leftover from a recycled pid; take the next Q. */
+		if (d->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (d->fd < 0)
+		goto fail;
+	*d_r = d;
+	return MD_OK;
+fail:;
+	enum md_result r = fail_errno();
+	int saved = errno;
+
+	free(d->tmp_path);
+	free(d);
+	errno = saved;
+	return r;
+}
+
+static void count_crlf(struct md_delivery *d, const unsigned char *p,
+		       size_t len)
+{
+	const unsigned char *end = p + len, *lf;
+	unsigned char prev = d->last;
+
+	d->wsize += len;
+	while (p < end && (lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if ((lf > p ? lf[-1] : prev) != '\r')
+			d->wsize++;
+		prev = '\n';
+		p = lf + 1;
+	}
+	if (len > 0)
+		d->last = end[-1];
+}
+
+static int flush_buf(struct md_delivery *d)
+{
+	if (d->buf_len == 0)
+		return 0;
+	if (fs_write_all(d->fd, d->buf, d->buf_len) < 0)
+		return -1;
+	d->buf_len = 0;
+	return 0;
+}
+
+enum md_result md_delivery_write(struct md_delivery *d, const void *buf,
+				 size_t len)
+{
+	if (d->err != MD_OK) {
+		errno = d->err_errno;
+		return d->err;
+	}
+	if (len == 0)
+		return MD_OK;
+	count_crlf(d, buf, len);
+	d->size += len;
+	if (d->buf_len + len <= sizeof(d->buf)) {
+		memcpy(d->buf + d->buf_len, buf, len);
+		d->buf_len += len;
+		return MD_OK;
+	}
+	if (flush_buf(d) < 0)
+		goto fail;
+	if (len >= sizeof(d->buf)) {
+		if (fs_write_all(d->fd, buf, len) < 0)
+			goto fail;
+	} else {
+		memcpy(d->buf, buf, len);
+		d->buf_len = len;
+	}
+	return MD_OK;
+fail:
+	d->err_errno = errno;
+	d->err = fail_errno();
+	return d->err;
+}
+
+uint64_t md_delivery_size(const struct md_delivery *d)
+{
+	return d->size;
+}
+
+/* Cross-device target: copy the message into <maildir>/tmp/, fsync it and
+ * link it into new/ as dst. 0 or -1 (errno); no file is left on error. */
+static int copy_into(const char *maildir, const char *name,
+		     const char *src_path, const char *dst)
+{
+	char tmp[PATH_MAX], buf[MD_BUF_SIZE];
+	int in = -1, out = -1, saved;
+	ssize_t n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name) >=
+	    (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	in = open(src_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return -1;
+	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		   0600);
+	if (out < 0)
+		goto fail_noout;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (fs_write_all(out, buf, (size_t)n) < 0)
+			goto fail;
+	}
+	if (fsync(out) < 0)
+		goto fail;
+	if (close(out) < 0) {
+		out = -1;
+		goto fail;
+	}
+	out = -1;
+	if (link(tmp, dst) < 0)
+		goto fail;
+	unlink(tmp);
+	close(in);
+	return 0;
+fail:
+	saved = errno;
+	if (out >= 0)
+		close(out);
+	unlink(tmp);
+	errno = saved;
+fail_noout:
+	saved = errno;
+	close(in);
+	errno = saved;
+	return -1;
+}
+
+/* Undo the links of a failed commit; errno is preserved for the caller. */
+static void rollback(char **made, size_t n)
+{
+	int saved = errno;
+
+	for (size_t i = 0; i < n; i++) {
+		if (made[i] == NULL)
+			continue;
+		unlink(made[i]);
+		fs_fsync_parent(made[i]);
+	}
+	errno = saved;
+}
+
+enum md_result md_delivery_commit(struct md_delivery *d,
+				  const struct md_target *targets, size_t n,
+				  size_t *failed_r, char *name_r, size_t size)
+{
+	char name[NAME_MAX + 1];
+	char **made = NULL;
+	enum md_result r = MD_OK;
+	struct stat tmp_st;
+	size_t i = n;
+
+	if (failed_r != NULL)
+		*failed_r = n;
+	if (name_r != NULL && size > 0)
+		name_r[0] = '\0';
+	if (d->err != MD_OK) {
+		errno = d->err_errno;
+		r = d->err;
+		goto out;
+	}
+	if (targets == NULL || n == 0) {
+		errno = EINVAL;
+		r = MD_ERR_INVALID;
+		goto out;
+	}
+	/* A trailing line without its line end is closed with CRLF when
+	 * sent by POP3 (RFC 6856 §2.1), so W= counts that CRLF. */
+	uint64_t wsize = d->wsize + (d->size > 0 && d->last != '\n' ? 2 : 0);
+
+	if (snprintf(name, sizeof(name), "%s,S=%llu,W=%llu", d->base,
+		     (unsigned long long)d->size,
+		     (unsigned long long)wsize) >= (int)sizeof(name)) {
+		errno = ENAMETOOLONG;
+		r = MD_ERR_INVALID;
+		goto out;
+	}
+	if (flush_buf(d) < 0 || fsync(d->fd) < 0 || fstat(d->fd, &tmp_st) < 0)
+		goto fail_errno;
+	int fd = d->fd;
+
+	d->fd = -1;
+	if (close(fd) < 0)
+		goto fail_errno;
+	made = calloc(n, sizeof(*made));
+	if (made == NULL)
+		goto fail_errno;
+
+	for (i = 0; i < n; i++) {
+		const struct md_target *t = &targets[i];
+		int dup = 0;
+
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = strcmp(targets[j].maildir, t->maildir) == 0;
+		if (dup)
+			continue;
+		if (md_create(t->maildir) < 0)
+			goto fail_errno;
+		int q = quota_check(t->maildir, t->quota_bytes,
+				    t->quota_messages, d->size);
+
+		if (q == 0) {
+			r = MD_ERR_QUOTA;
+			goto fail;
+		}
+		if (q < 0)
+			goto fail_errno;
+		if (asprintf(&made[i], "%s/new/%s", t->maildir, name) < 0) {
+			made[i] = NULL;
+			errno = ENOMEM;
+			goto fail_errno;
+		}
+		if (link(d->tmp_path, made[i]) == 0)
+			continue;
+		if (errno == EXDEV &&
+		    copy_into(t->maildir, name, d->tmp_path, made[i]) == 0)
+			continue;
+		if (errno == EEXIST) {
+			struct stat st;
+
+			/* The same maildir under another spelling. */
+			if (stat(made[i], &st) == 0 &&
+			    st.st_ino == tmp_st.st_ino &&
+			    st.st_dev == tmp_st.st_dev) {
+				free(made[i]);
+				made[i] = NULL;
+				continue;
+			}
+			errno = EEXIST;
+		}
+		free(made[i]);
+		made[i] = NULL;
+		goto fail_errno;
+	}
+	for (i = 0; i < n; i++)
+		if (made[i] != NULL && fs_fsync_parent(made[i]) < 0)
+			goto fail_errno;
+	if (name_r != NULL && size > 0)
+		snprintf(name_r, size, "%s", name);
+	goto out;
+
+fail_errno:
+	r = fail_errno();
+fail:
+	if (failed_r != NULL)
+		*failed_r = i;
+	if (made != NULL)
+		rollback(made, n);
+out:;
+	int saved = errno;
+
+	if (made != NULL)
+		for (size_t k = 0; k < n; k++)
+			free(made[k]);
+	free(made);
+	md_delivery_abort(d);
+	errno = saved;
+	return r;
+}
+
+void md_delivery_abort(struct md_delivery *d)
+{
+	int saved = errno;
+
+	if (d == NULL)
+		return;
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->tmp_path != NULL)
+		unlink(d->tmp_path);
+	free(d->tmp_path);
+	free(d);
+	errno = saved;
+}
+
+int md_clean_tmp(const char *maildir, time_t max_age, size_t *removed_r)
+{
+	char path[PATH_MAX];
+	time_t cutoff = time(NULL) - max_age;
+	size_t removed = 0;
+	int rc = 0, saved = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (removed_r != NULL)
+		*removed_r = 0;
+	if (snprintf(path, sizeof(path), "%s/tmp", maildir) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	for (;;) {
+		struct stat st;
+
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				saved = errno;
+				rc = -1;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			removed++;
+		} else if (errno != ENOENT) {
+			saved = errno;
+			rc = -1;
+		}
+	}
+	closedir(d);
+	if (removed_r != NULL)
+		*removed_r = removed;
+	errno = saved;
+	return rc;
+}

@@ -1,0 +1,105 @@
+/* store/maildir.h: durable Maildir delivery — streaming a message into tmp/,
+ * committing it write-once into the new/ of one or more maildirs, creating
+ * maildirs, cleaning stale tmp/ files.
+ *
+ * Layout: DATA/mail/<domain>/<localpart>/{tmp,new,cur}. Every function takes
+ * the maildir path itself; md_path builds it safely from its parts.
+ * All functions block on the file system: run commit (fsyncs) on the worker
+ * pool. A delivery object belongs to one thread at a time. */
+#ifndef KANTORPOS_STORE_MAILDIR_H
+#define KANTORPOS_STORE_MAILDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Result of a delivery step. Every error leaves errno as the system call
+ * set it (EDQUOT for MD_ERR_QUOTA), so callers can log it; SMTP answers
+ * each of them with a temporary failure. */
+enum md_result {
+	MD_OK = 0,
+	MD_ERR_NOSPACE,  /* ENOSPC, or EFBIG (file size limit reached) */
+	MD_ERR_FSQUOTA,  /* EDQUOT: the file system's quota */
+	MD_ERR_IO,       /* EIO and every other system error */
+	MD_ERR_QUOTA,    /* kantorpos per-user quota would be exceeded */
+	MD_ERR_INVALID,  /* bad argument: unsafe path, empty target list */
+};
+
+/* Stale tmp/ files are removed after this age (the Maildir convention). */
+#define MD_TMP_MAX_AGE (36 * 60 * 60)
+
+/* Short English text for a result ("disk full", ...); never NULL. */
+const char *md_result_str(enum md_result r);
+
+/* Map an errno value to a result (ENOSPC/EFBIG, EDQUOT, anything else). */
+enum md_result md_result_from_errno(int err);
+
+/* Whether s may be used as one directory name under DATA/mail: not empty,
+ * at most 255 bytes, no '/', '\\', control characters (0x00-0x1F, 0x7F),
+ * and not starting with '.'. The one place this rule lives. */
+bool md_component_safe(const char *s);
+
+/* Build "<data_dir>/mail/<domain>/<localpart>" into a heap string owned by
+ * the caller. Returns 0, or -1 with EINVAL when domain or localpart fails
+ * md_component_safe (nothing is touched on disk). */
+int md_path(const char *data_dir, const char *domain, const char *localpart,
+	    char **path_r);
+
+/* Make sure maildir and its tmp/, new/ and cur/ exist, creating every
+ * missing level with mode 0700 and fsyncing the parents of what it created,
+ * so the new directories survive a crash. Returns 0 or -1 (errno). */
+int md_create(const char *maildir);
+
+/* One recipient maildir of a commit, with its kantorpos quota
+ * (0 = unlimited; see store/quota.h). */
+struct md_target {
+	const char *maildir;
+	uint64_t quota_bytes;
+	uint64_t quota_messages;
+};
+
+struct md_delivery;
+
+/* Start a delivery: create the first target maildir if needed and an
+ * O_EXCL file (mode 0600) in its tmp/. host goes into the unique name (NULL
+ * means gethostname()). On MD_OK *d_r is the caller's until commit or
+ * abort. Thread-safe: names stay unique across threads and processes. */
+enum md_result md_delivery_begin(const char *maildir, const char *host,
+				 struct md_delivery **d_r);
+
+/* Append len bytes (any size, binary-safe; buffered). An error is sticky:
+ * later writes and the commit return it too, so a caller can keep reading
+ * its input and answer at the end. */
+enum md_result md_delivery_write(struct md_delivery *d, const void *buf,
+				 size_t len);
+
+/* Bytes written so far (the S= of the final name). */
+uint64_t md_delivery_size(const struct md_delivery *d);
+
+/* Make the message durable and visible, all-or-nothing: flush and fsync the
+ * file, then for each target create the maildir if needed, check its quota,
+ * hard-link the file into new/ (copying when the target is on another file
+ * system), fsync every new/, and unlink the tmp file. If any target fails,
+ * the links already made are removed (and their directories fsynced), and
+ * the error of that target is returned with *failed_r (if not NULL) set to
+ * its index (n when the failure is not tied to a target, e.g. writing the
+ * file or an earlier write error). Targets naming the same maildir twice get one copy.
+ * name_r (if not NULL, size bytes) receives the file name used in new/.
+ * Consumes d in every case: the tmp file is gone afterwards. Blocking
+ * (fsync): run it on the worker pool. */
+enum md_result md_delivery_commit(struct md_delivery *d,
+				  const struct md_target *targets, size_t n,
+				  size_t *failed_r, char *name_r, size_t size);
+
+/* Give up a delivery: remove its tmp file and free d. NULL is fine. */
+void md_delivery_abort(struct md_delivery *d);
+
+/* Remove regular files in maildir/tmp/ last modified more than max_age
+ * seconds ago (MD_TMP_MAX_AGE is the usual value): leftovers of crashed
+ * deliveries. *removed_r (if not NULL) gets the count. A missing tmp/ is
+ * fine. Returns 0, or -1 (errno) if the directory cannot be read or a file
+ * cannot be removed (the others are still tried). */
+int md_clean_tmp(const char *maildir, time_t max_age, size_t *removed_r);
+
+#endif

@@ -1,0 +1,508 @@
+/* tests/test_maildrop.c: the POP3 maildrop view — lock, snapshot, sizes,
+ * unique-ids, the CRLF reader (RETR and TOP) and the UPDATE commit. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/maildir.h"
+#include "store/maildrop.h"
+#include "tests/helpers/testutil.h"
+
+static char *dir, *md;
+
+static void setup(void)
+{
+	dir = tu_tmpdir();
+	md = tu_path(dir, "mail/example.test/alice");
+}
+
+static void teardown(void)
+{
+	tu_rmrf(dir);
+	free(md);
+	free(dir);
+}
+
+TestSuite(maildrop, .init = setup, .fini = teardown);
+
+/* Deliver text through the store; the name used in new/ goes to name. */
+static void deliver(const char *text, char *name, size_t size)
+{
+	struct md_target t = { md, 0, 0 };
+	struct md_delivery *d;
+
+	cr_assert_eq(md_delivery_begin(md, "h", &d), MD_OK);
+	cr_assert_eq(md_delivery_write(d, text, strlen(text)), MD_OK);
+	cr_assert_eq(md_delivery_commit(d, &t, 1, NULL, name, size), MD_OK);
+}
+
+/* Put a file as another Maildir tool would (no W=). */
+static void put_raw(const char *sub_name, const char *text)
+{
+	char *path = tu_path(md, sub_name);
+
+	cr_assert_eq(md_create(md), 0);
+	tu_write_file(path, text);
+	free(path);
+}
+
+static int count_sub(const char *sub)
+{
+	char *path = tu_path(md, sub);
+	int n = tu_count_dir(path);
+
+	free(path);
+	return n;
+}
+
+/* Read message i through the reader in chunks of step bytes into a heap
+ * string; *len_r gets its length. */
+static char *read_msg(struct mdrop *m, size_t i, long long lines,
+		      size_t step, size_t *len_r)
+{
+	struct mdrop_reader *r;
+	size_t cap = 1024, len = 0;
+	char *out = malloc(cap);
+	ssize_t n;
+
+	cr_assert_not_null(out);
+	cr_assert_eq(mdrop_reader_open(m, i, lines, &r), 0);
+	for (;;) {
+		if (len + step + 1 > cap) {
+			cap = (len + step + 1) * 2;
+			out = realloc(out, cap);
+			cr_assert_not_null(out);
+		}
+		n = mdrop_read(r, out + len, step);
+		cr_assert_geq(n, 0);
+		cr_assert_leq((size_t)n, step);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	mdrop_reader_close(r);
+	out[len] = '\0';
+	*len_r = len;
+	return out;
+}
+
+static struct mdrop *open_ok(void)
+{
+	struct mdrop *m = NULL;
+
+	cr_assert_eq(mdrop_open(md, &m), 1);
+	cr_assert_not_null(m);
+	return m;
+}
+
+Test(maildrop, missing_maildir_is_empty)
+{
+	struct mdrop *m = open_ok();
+	size_t count = 9;
+	uint64_t bytes = 9;
+
+	mdrop_stat(m, &count, &bytes);
+	cr_expect_eq(count, 0);
+	cr_expect_eq(bytes, 0);
+	cr_expect_eq(mdrop_count(m), 0);
+	mdrop_release(m);
+	cr_expect_eq(count_sub("new"), 0);
+}
+
+Test(maildrop, second_open_in_same_process_is_busy)
+{
+	struct mdrop *m = open_ok(), *other = NULL;
+
+	cr_expect_eq(mdrop_open(md, &other), 0);
+	cr_expect_null(other);
+	mdrop_release(m);
+	m = open_ok();
+	mdrop_release(m);
+}
+
+Test(maildrop, second_open_in_other_process_is_busy)
+{
+	struct mdrop *m = open_ok();
+	pid_t pid = fork();
+	int status;
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct mdrop *other = NULL;
+
+		_exit(mdrop_open(md, &other) == 0 ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_expect_eq(WEXITSTATUS(status), 0, "the other process saw busy");
+	mdrop_release(m);
+}
+
+Test(maildrop, lock_dies_with_holder)
+{
+	int ready[2], hold[2];
+	struct mdrop *m = NULL;
+	pid_t pid;
+	char c;
+	int status;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct mdrop *mine = NULL;
+
+		close(ready[0]);
+		close(hold[1]);
+		c = mdrop_open(md, &mine) == 1 ? 'L' : 'E';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		(void)read(hold[0], &c, 1);   /* wait to be killed */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(c, 'L');
+	cr_expect_eq(mdrop_open(md, &m), 0, "held by the child");
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status));
+	cr_expect_eq(mdrop_open(md, &m), 1, "released when the holder died");
+	mdrop_release(m);
+	close(ready[0]);
+	close(hold[1]);
+}
+
+Test(maildrop, snapshot_ignores_later_delivery)
+{
+	char name[256], late[256];
+	struct mdrop *m;
+	size_t removed = 0;
+
+	deliver("one\r\n", name, sizeof(name));
+	deliver("two\r\n", name, sizeof(name));
+	m = open_ok();
+	deliver("late\r\n", late, sizeof(late));
+	cr_assert_eq(mdrop_count(m), 2);
+	mdrop_set_deleted(m, 0, true);
+	mdrop_set_deleted(m, 1, true);
+	cr_assert_eq(mdrop_commit(m, &removed), 0);
+	cr_expect_eq(removed, 2);
+	cr_expect_eq(count_sub("new"), 1);
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 1);
+	cr_expect_eq(strncmp(mdrop_uidl(m, 0), late, strlen(mdrop_uidl(m, 0))),
+		     0, "the late message survived");
+	mdrop_release(m);
+}
+
+Test(maildrop, order_sizes_and_uidls)
+{
+	char name[256];
+	struct mdrop *m;
+	size_t count;
+	uint64_t bytes;
+
+	put_raw("cur/2000.b:2,S", "x\n");          /* LF only: 3 octets */
+	put_raw("new/1000.b", "abc");               /* closed: 5 octets */
+	put_raw("new/1000.a,S=5,W=7", "a\nb\n\n");  /* W= trusted */
+	put_raw("new/.hidden", "ignored");
+	deliver("Subject: x\r\n\r\nbody\r\n", name, sizeof(name));
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 4);
+	cr_expect_str_eq(mdrop_uidl(m, 0), "1000.a,S=5,W=7");
+	cr_expect_str_eq(mdrop_uidl(m, 1), "1000.b");
+	cr_expect_str_eq(mdrop_uidl(m, 2), "2000.b");
+	cr_expect_str_eq(mdrop_uidl(m, 3), name, "delivered now, sorts last");
+	cr_expect_eq(mdrop_size(m, 0), 7);
+	cr_expect_eq(mdrop_size(m, 1), 5);
+	cr_expect_eq(mdrop_size(m, 2), 3);
+	cr_expect_eq(mdrop_size(m, 3), 20);
+	mdrop_stat(m, &count, &bytes);
+	cr_expect_eq(count, 4);
+	cr_expect_eq(bytes, 35);
+	mdrop_set_deleted(m, 1, true);
+	cr_expect(mdrop_is_deleted(m, 1));
+	mdrop_stat(m, &count, &bytes);
+	cr_expect_eq(count, 3);
+	cr_expect_eq(bytes, 30);
+	mdrop_release(m);
+}
+
+Test(maildrop, long_name_gets_hashed_uidl)
+{
+	char host[120], name[300];
+	struct mdrop *m;
+	const char *uidl;
+
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(name, sizeof(name), "new/1700000000.M1P1Q1.%s,S=3,W=3", host);
+	put_raw(name, "x\r\n");
+	m = open_ok();
+	uidl = mdrop_uidl(m, 0);
+	cr_expect_eq(strlen(uidl), 32);
+	for (const char *p = uidl; *p; p++)
+		cr_expect(*p > 0x20 && *p < 0x7f);
+	mdrop_release(m);
+}
+
+Test(maildrop, uidl_stable_after_move_to_cur)
+{
+	char name[256], uidl[80], *from, *to, *sub;
+	struct mdrop *m;
+	char *text;
+	size_t len;
+
+	deliver("Subject: x\r\n\r\nhi\r\n", name, sizeof(name));
+	m = open_ok();
+	snprintf(uidl, sizeof(uidl), "%s", mdrop_uidl(m, 0));
+	cr_expect_str_eq(uidl, name);
+	mdrop_release(m);
+
+	cr_assert_eq(asprintf(&sub, "new/%s", name) > 0, 1);
+	from = tu_path(md, sub);
+	free(sub);
+	cr_assert_eq(asprintf(&sub, "cur/%s:2,S", name) > 0, 1);
+	to = tu_path(md, sub);
+	free(sub);
+	cr_assert_eq(rename(from, to), 0);
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 1);
+	cr_expect_str_eq(mdrop_uidl(m, 0), uidl);
+	text = read_msg(m, 0, -1, 4096, &len);
+	cr_expect_str_eq(text, "Subject: x\r\n\r\nhi\r\n");
+	cr_expect_eq(mdrop_size(m, 0), len);
+	free(text);
+	mdrop_release(m);
+	free(from);
+	free(to);
+}
+
+Test(maildrop, reader_whole_and_top)
+{
+	static const char crlf[] = "H1: a\r\nH2: b\r\n\r\nl1\r\nl2\r\nl3\r\n";
+	static const char lf[] = "H1: a\nH2: b\n\nl1\nl2\nl3";
+	static const struct {
+		long long lines;
+		const char *expect;
+	} rows[] = {
+		{ -1, crlf },
+		{ 0, "H1: a\r\nH2: b\r\n\r\n" },
+		{ 2, "H1: a\r\nH2: b\r\n\r\nl1\r\nl2\r\n" },
+		{ 3, crlf },
+		{ 99999999, crlf },
+	};
+	static const size_t steps[] = { 1, 2, 3, 4096 };
+	struct mdrop *m;
+
+	put_raw("new/1.crlf", crlf);
+	put_raw("new/2.lf", lf);
+	put_raw("new/3.nobody", "H: only\nX: y");
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 3);
+	for (size_t msg = 0; msg < 2; msg++)
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			for (size_t s = 0; s < 4; s++) {
+				size_t len;
+				char *got = read_msg(m, msg, rows[i].lines,
+						     steps[s], &len);
+
+				cr_expect_str_eq(got, rows[i].expect,
+						 "msg %zu lines %lld step %zu",
+						 msg, rows[i].lines, steps[s]);
+				if (rows[i].lines < 0)
+					cr_expect_eq(len, mdrop_size(m, msg));
+				free(got);
+			}
+	for (long long lines = -1; lines < 2; lines++) {
+		size_t len;
+		char *got = read_msg(m, 2, lines, 5, &len);
+
+		cr_expect_str_eq(got, "H: only\r\nX: y\r\n",
+				 "no blank line: all header");
+		free(got);
+	}
+	cr_expect_eq(mdrop_size(m, 2), 15);
+	mdrop_release(m);
+}
+
+Test(maildrop, lf_file_read_as_crlf)
+{
+	struct mdrop *m;
+	size_t len;
+	char *got;
+
+	put_raw("new/1.x", "a\nb\n");
+	put_raw("new/2.y", "");
+	put_raw("new/3.z", "c\r\n.\nd\r");
+	m = open_ok();
+	cr_expect_eq(mdrop_size(m, 0), 6);
+	got = read_msg(m, 0, -1, 7, &len);
+	cr_expect_eq(len, 6);
+	cr_expect_str_eq(got, "a\r\nb\r\n");
+	free(got);
+	cr_expect_eq(mdrop_size(m, 1), 0);
+	got = read_msg(m, 1, -1, 7, &len);
+	cr_expect_eq(len, 0);
+	free(got);
+	got = read_msg(m, 2, -1, 1, &len);
+	cr_expect_str_eq(got, "c\r\n.\r\nd\r\r\n");
+	cr_expect_eq(mdrop_size(m, 2), len);
+	free(got);
+	mdrop_release(m);
+}
+
+Test(maildrop, commit_removes_exactly_the_marked)
+{
+	char names[4][256];
+	struct mdrop *m;
+	size_t removed = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "msg %d\r\n", i);
+		deliver(text, names[i], sizeof(names[i]));
+	}
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 4);
+	mdrop_set_deleted(m, 1, true);
+	mdrop_set_deleted(m, 3, true);
+	mdrop_set_deleted(m, 2, true);
+	mdrop_set_deleted(m, 2, false);   /* RSET-like unmark */
+	cr_assert_eq(mdrop_commit(m, &removed), 0);
+	cr_expect_eq(removed, 2);
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 2);
+	cr_expect_str_eq(mdrop_uidl(m, 0), names[0]);
+	cr_expect_str_eq(mdrop_uidl(m, 1), names[2]);
+	mdrop_release(m);
+}
+
+Test(maildrop, release_without_commit_changes_nothing)
+{
+	char name[256];
+	struct mdrop *m;
+
+	deliver("a\r\n", name, sizeof(name));
+	deliver("b\r\n", name, sizeof(name));
+	m = open_ok();
+	mdrop_set_deleted(m, 0, true);
+	mdrop_set_deleted(m, 1, true);
+	mdrop_release(m);
+	cr_expect_eq(count_sub("new"), 2);
+	m = open_ok();
+	cr_expect_eq(mdrop_count(m), 2);
+	cr_expect(!mdrop_is_deleted(m, 0));
+	mdrop_release(m);
+	mdrop_release(NULL);
+}
+
+Test(maildrop, crash_changes_nothing)
+{
+	char name[256];
+	pid_t pid;
+	int status;
+	struct mdrop *m;
+
+	deliver("a\r\n", name, sizeof(name));
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct mdrop *mine = NULL;
+
+		if (mdrop_open(md, &mine) != 1)
+			_exit(1);
+		mdrop_set_deleted(mine, 0, true);
+		_exit(0);   /* no commit */
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	m = open_ok();
+	cr_expect_eq(mdrop_count(m), 1);
+	mdrop_release(m);
+}
+
+Test(maildrop, moved_and_vanished_messages)
+{
+	char names[3][256], *from, *to, *sub, *got;
+	struct mdrop *m;
+	struct mdrop_reader *r;
+	size_t removed = 0, len;
+
+	for (int i = 0; i < 3; i++)
+		deliver("x\r\n", names[i], sizeof(names[i]));
+	m = open_ok();
+	/* Another Maildir client marks message 0 read and deletes 1. */
+	cr_assert_eq(asprintf(&sub, "new/%s", names[0]) > 0, 1);
+	from = tu_path(md, sub);
+	free(sub);
+	cr_assert_eq(asprintf(&sub, "cur/%s:2,S", names[0]) > 0, 1);
+	to = tu_path(md, sub);
+	free(sub);
+	cr_assert_eq(rename(from, to), 0);
+	cr_assert_eq(asprintf(&sub, "new/%s", names[1]) > 0, 1);
+	free(from);
+	from = tu_path(md, sub);
+	free(sub);
+	cr_assert_eq(unlink(from), 0);
+
+	got = read_msg(m, 0, -1, 100, &len);
+	cr_expect_str_eq(got, "x\r\n", "found in cur/ by its base name");
+	free(got);
+	errno = 0;
+	cr_expect_eq(mdrop_reader_open(m, 1, -1, &r), -1);
+	cr_expect_eq(errno, ENOENT);
+	cr_expect_eq(mdrop_reader_open(m, 3, -1, &r), -1, "out of range");
+	for (size_t i = 0; i < 3; i++)
+		mdrop_set_deleted(m, i, true);
+	cr_assert_eq(mdrop_commit(m, &removed), 0, "a gone file is fine");
+	cr_expect_eq(removed, 2);
+	cr_expect_eq(count_sub("new"), 0);
+	cr_expect_eq(count_sub("cur"), 0);
+	free(from);
+	free(to);
+}
+
+Test(maildrop, commit_reports_failed_unlink_and_releases)
+{
+	char names[3][256], *path, *inner, *sub;
+	struct mdrop *m;
+	size_t removed = 99;
+
+	for (int i = 0; i < 3; i++)
+		deliver("x\r\n", names[i], sizeof(names[i]));
+	m = open_ok();
+	/* Replace message 1 by a non-empty directory: unlink() fails. */
+	cr_assert_eq(asprintf(&sub, "new/%s", names[1]) > 0, 1);
+	path = tu_path(md, sub);
+	free(sub);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	inner = tu_path(path, "f");
+	tu_write_file(inner, "keep");
+	mdrop_set_deleted(m, 0, true);
+	mdrop_set_deleted(m, 1, true);
+	errno = 0;
+	cr_expect_eq(mdrop_commit(m, &removed), -1);
+	cr_expect_neq(errno, 0);
+	cr_expect_eq(removed, 1);
+	cr_expect_eq(access(inner, F_OK), 0);
+	m = open_ok();   /* the lock was released anyway */
+	cr_expect_eq(mdrop_count(m), 1, "the unmarked message stays");
+	cr_expect_str_eq(mdrop_uidl(m, 0), names[2]);
+	mdrop_release(m);
+	free(inner);
+	free(path);
+}
