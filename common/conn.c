@@ -40,9 +40,11 @@ struct conn {
 	void *arg;
 	int fd;
 	ev_io rio, wio;
-	/* Idle timer; also carries the fed EV_CUSTOM event that finalizes a
-	 * conn closed outside any of its callbacks. */
-	ev_timer timer;
+	ev_timer timer; /* idle timeout */
+	/* A zero-delay timer for "run me from the loop": deliver buffered
+	 * input after a resume, finalize a close made outside a callback.
+	 * (A fed event would wait for the next poll to return.) */
+	ev_timer soon;
 	double timeout;
 
 	char *in;
@@ -73,6 +75,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void update_io(struct conn *c);
 static void do_input(struct conn *c);
 static void step(struct conn *c);
+static void soon_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void schedule(struct conn *c)
+{
+	if (!ev_is_active(&c->soon))
+		ev_timer_start(c->loop, &c->soon);
+}
 
 static size_t out_pending(const struct conn *c) { return c->out_end - c->out_start; }
 static size_t in_avail(const struct conn *c) { return c->in_end - c->in_start; }
@@ -97,7 +106,7 @@ static void close_hard(struct conn *c, enum conn_close_reason reason,
 	ev_io_stop(c->loop, &c->wio);
 	ev_timer_stop(c->loop, &c->timer);
 	if (c->depth == 0)
-		ev_feed_event(c->loop, &c->timer, EV_CUSTOM);
+		schedule(c);
 }
 
 static void close_errno(struct conn *c, const char *what)
@@ -191,7 +200,7 @@ static void flush_out(struct conn *c)
 		c->drain_armed = true;
 		/* Lines that waited in the buffer get delivered again. */
 		if (in_avail(c) > 0 && !c->closing)
-			ev_feed_event(c->loop, &c->rio, EV_READ);
+			schedule(c);
 	}
 }
 
@@ -211,10 +220,11 @@ static void finalize(struct conn *c)
 			SSL_shutdown(c->ssl);
 		}
 	}
-	/* Stopping also clears any event fed but not yet delivered. */
+	/* Stopping also clears any event pending for a watcher. */
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
 	ev_timer_stop(c->loop, &c->timer);
+	ev_timer_stop(c->loop, &c->soon);
 	if (cb.on_close != NULL)
 		cb.on_close(c, c->arg, c->reason, c->detail);
 	ERR_clear_error();
@@ -261,7 +271,8 @@ static struct conn *conn_alloc(struct ev_loop *loop, int fd,
 	ev_io_init(&c->rio, io_cb, fd, EV_READ);
 	ev_io_init(&c->wio, io_cb, fd, EV_WRITE);
 	ev_init(&c->timer, timer_cb);
-	c->rio.data = c->wio.data = c->timer.data = c;
+	ev_timer_init(&c->soon, soon_cb, 0., 0.);
+	c->rio.data = c->wio.data = c->timer.data = c->soon.data = c;
 	return c;
 }
 
@@ -368,8 +379,9 @@ static bool want_input(const struct conn *c)
 /* Buffered input may be handed to the owner now. */
 static bool can_deliver(const struct conn *c)
 {
-	return !c->closing && !c->user_paused && !c->bp_paused &&
-	       !c->connecting && (c->tls == CT_NONE || c->tls == CT_ON);
+	return !c->closing && !c->close_after_flush && !c->user_paused &&
+	       !c->bp_paused && !c->connecting &&
+	       (c->tls == CT_NONE || c->tls == CT_ON);
 }
 
 static void set_io(struct conn *c, ev_io *w, bool on)
@@ -630,19 +642,15 @@ static void step(struct conn *c)
 	update_io(c);
 	/* Decrypted bytes left inside OpenSSL after the buffer filled. */
 	if (c->tls == CT_ON && want_input(c) && SSL_pending(c->ssl) > 0)
-		ev_feed_event(c->loop, &c->rio, EV_READ);
+		schedule(c);
 }
 
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* One readiness event (is_write: the write side), or a scheduled kick. */
+static void handle(struct conn *c, bool is_write)
 {
-	struct conn *c = w->data;
-	bool is_write = w == &c->wio;
-
-	(void)loop;
-	(void)revents;
 	enter(c);
 	if (c->closing) {
-		/* a fed event that raced with close */
+		/* a kick that raced with close: only finalize */
 	} else if (c->connecting) {
 		if (is_write)
 			finish_connect(c);
@@ -657,6 +665,22 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	step(c);
 	leave(c);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	handle(c, w == &c->wio);
+}
+
+static void soon_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	handle(w->data, false);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -755,7 +779,7 @@ static void kick_input(struct conn *c)
 		return;
 	if (in_avail(c) > 0 || c->eof ||
 	    (c->tls == CT_ON && SSL_pending(c->ssl) > 0))
-		ev_feed_event(c->loop, &c->rio, EV_READ);
+		schedule(c);
 }
 
 void conn_resume_input(struct conn *c)
