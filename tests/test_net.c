@@ -283,3 +283,37 @@ Test(net, listen_errors_are_reported)
 	net_listener_free(l);
 	ev_loop_destroy(loop);
 }
+
+Test(net, out_of_descriptors_backs_off_then_recovers, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct net_listener *l = NULL;
+	struct accepted a = { 0, -1, "" };
+	struct rlimit rl, low;
+	char err[256];
+	int fd, lowest, i;
+
+	cr_assert_eq(net_listen(loop, "127.0.0.1:0", 16, on_accept, &a, &l, err,
+				sizeof err), 0, "%s", err);
+	fd = connect_to(AF_INET, "127.0.0.1", net_listener_port(l));
+	/* No new descriptor can be made below the lowest free number. */
+	lowest = dup(0);
+	cr_assert_geq(lowest, 0);
+	close(lowest);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)lowest;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (i = 0; i < 10; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_eq(a.n, 0, "nothing accepted while out of descriptors");
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	/* The listener comes back by itself after its pause. */
+	while (a.n == 0)
+		ev_run(loop, EVRUN_ONCE);
+	cr_assert_eq(a.n, 1);
+	close(a.fd);
+	close(fd);
+	net_listener_free(l);
+	ev_loop_destroy(loop);
+}
