@@ -83,7 +83,10 @@ static void schedule(struct conn *c)
 		ev_timer_start(c->loop, &c->soon);
 }
 
-static size_t out_pending(const struct conn *c) { return c->out_end - c->out_start; }
+static size_t out_pending(const struct conn *c)
+{
+	return c->out_end - c->out_start;
+}
 static size_t in_avail(const struct conn *c) { return c->in_end - c->in_start; }
 
 /* Close for good (deferred): remember why and stop all I/O. */
