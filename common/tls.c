@@ -1,0 +1,296 @@
+/* common/tls.c: OpenSSL server and client contexts, client verification
+ * (CA + name, or SHA-256 pin) and error strings; see tls.h. */
+#include "config.h"
+
+#include "common/tls.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+/* TLS 1.2 suites: forward secrecy and AEAD only (the Mozilla "intermediate"
+ * set). TLS 1.3 keeps OpenSSL's defaults, which are all AEAD. */
+#define TLS_CIPHERS_12 \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:" \
+	"DHE-RSA-CHACHA20-POLY1305"
+
+static const unsigned char tls_sid_ctx[] = "kantorpos";
+
+static int ctx_common(SSL_CTX *ctx)
+{
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		return -1;
+	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1)
+		return -1;
+	/* Mail protocols end with their own QUIT/"." markers, and many clients
+	 * close without close_notify: treat a bare TCP close as end of input
+	 * rather than as a TLS error. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Partial writes and a moving buffer: the conn output buffer may be
+	 * reallocated between a WANT_WRITE and the retry. Released buffers keep
+	 * an idle TLS connection small. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			 SSL_MODE_RELEASE_BUFFERS);
+	return 0;
+}
+
+SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
+			    char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		tls_errstr("SSL_CTX_new", err, errlen);
+		return NULL;
+	}
+	if (ctx_common(ctx) < 0) {
+		tls_errstr("TLS settings", err, errlen);
+		goto fail;
+	}
+	/* Client-initiated renegotiation is off by default in OpenSSL 3
+	 * (SSL_OP_ALLOW_CLIENT_RENEGOTIATION is never set here). */
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_dh_auto(ctx, 1);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_id_context(ctx, tls_sid_ctx, sizeof tls_sid_ctx - 1);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		char what[512];
+
+		snprintf(what, sizeof what, "certificate %s", cert_file);
+		tls_errstr(what, err, errlen);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+		char what[512];
+
+		snprintf(what, sizeof what, "private key %s", key_file);
+		tls_errstr(what, err, errlen);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_errstr("key does not match certificate", err, errlen);
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int tls_server_reload(SSL_CTX **ctx, const char *cert_file,
+		      const char *key_file, char *err, size_t errlen)
+{
+	SSL_CTX *fresh = tls_server_ctx_new(cert_file, key_file, err, errlen);
+
+	if (fresh == NULL)
+		return -1;
+	SSL_CTX_free(*ctx);
+	*ctx = fresh;
+	return 0;
+}
+
+SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+	int ok;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		tls_errstr("SSL_CTX_new", err, errlen);
+		return NULL;
+	}
+	if (ctx_common(ctx) < 0) {
+		tls_errstr("TLS settings", err, errlen);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (ca_file != NULL)
+		ok = SSL_CTX_load_verify_locations(ctx, ca_file, NULL);
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		char what[512];
+
+		snprintf(what, sizeof what, "trust anchors %s",
+			 ca_file != NULL ? ca_file : "(system store)");
+		tls_errstr(what, err, errlen);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	       inet_pton(AF_INET6, host, buf) == 1;
+}
+
+int tls_client_prepare(SSL *ssl, const char *host,
+		       const unsigned char *pin, char *err, size_t errlen)
+{
+	bool has_host = host != NULL && *host != '\0';
+
+	ERR_clear_error();
+	/* SNI carries names only (RFC 6066 section 3). */
+	if (has_host && !is_ip_literal(host) &&
+	    SSL_set_tlsext_host_name(ssl, host) != 1) {
+		tls_errstr("SNI", err, errlen);
+		return -1;
+	}
+	if (pin != NULL) {
+		/* The pin replaces CA verification: a self-signed certificate
+		 * is the usual case. The caller checks it after the handshake,
+		 * before any application data is exchanged. */
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+		return 0;
+	}
+	if (!has_host) {
+		snprintf(err, errlen, "neither a host name to verify nor a pin");
+		return -1;
+	}
+	if (is_ip_literal(host)) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1) {
+			tls_errstr("expected IP address", err, errlen);
+			return -1;
+		}
+	} else if (SSL_set1_host(ssl, host) != 1) {
+		tls_errstr("expected host name", err, errlen);
+		return -1;
+	}
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
+int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN])
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	unsigned int len = 0;
+
+	if (cert == NULL)
+		return -1;
+	if (X509_digest(cert, EVP_sha256(), fp_r, &len) != 1 ||
+	    len != TLS_FP_LEN)
+		return -1;
+	return 0;
+}
+
+int tls_check_pin(SSL *ssl, const unsigned char pin[TLS_FP_LEN])
+{
+	unsigned char fp[TLS_FP_LEN];
+
+	if (tls_peer_fp(ssl, fp) < 0)
+		return 0;
+	return CRYPTO_memcmp(fp, pin, TLS_FP_LEN) == 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int tls_fp_parse(const char *s, unsigned char fp_r[TLS_FP_LEN])
+{
+	size_t n = 0;
+	int hi, lo;
+
+	if (s == NULL || strncasecmp(s, "sha256:", 7) != 0)
+		return -1;
+	s += 7;
+	while (n < TLS_FP_LEN) {
+		/* A colon separates pairs; none may lead, trail or double. */
+		if (n > 0 && *s == ':')
+			s++;
+		hi = hexval(s[0]);
+		if (hi < 0)
+			return -1;
+		lo = hexval(s[1]);
+		if (lo < 0)
+			return -1;
+		fp_r[n++] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+	}
+	return *s == '\0' ? 0 : -1;
+}
+
+void tls_fp_format(const unsigned char fp[TLS_FP_LEN], char *buf,
+		   size_t buflen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t pos, i;
+
+	if (buflen < TLS_FP_STRLEN) {
+		if (buflen > 0)
+			buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, "sha256:", 7);
+	pos = 7;
+	for (i = 0; i < TLS_FP_LEN; i++) {
+		if (i > 0)
+			buf[pos++] = ':';
+		buf[pos++] = hex[fp[i] >> 4];
+		buf[pos++] = hex[fp[i] & 15];
+	}
+	buf[pos] = '\0';
+}
+
+const char *tls_errstr(const char *what, char *buf, size_t buflen)
+{
+	unsigned long e;
+	size_t pos = 0;
+	bool first = true;
+	int n;
+
+	if (buflen == 0)
+		return buf;
+	buf[0] = '\0';
+	if (what != NULL) {
+		n = snprintf(buf, buflen, "%s", what);
+		pos = n < 0 ? 0 : (size_t)n < buflen ? (size_t)n : buflen - 1;
+	}
+	while ((e = ERR_get_error()) != 0) {
+		const char *reason = ERR_reason_error_string(e);
+		char num[32];
+
+		if (reason == NULL) {
+			snprintf(num, sizeof num, "error %lx", e);
+			reason = num;
+		}
+		n = snprintf(buf + pos, buflen - pos, "%s%s",
+			     !first ? "; " : pos > 0 ? ": " : "", reason);
+		first = false;
+		if (n < 0 || (size_t)n >= buflen - pos) {
+			pos = buflen - 1;
+			ERR_clear_error();
+			break;
+		}
+		pos += (size_t)n;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, buflen, "unknown TLS error");
+	return buf;
+}
