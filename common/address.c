@@ -1,6 +1,6 @@
 /* common/address.c: RFC 5321 / RFC 6531 mailbox and path parser, mailbox keys
  * and the path-component safety check. Pure: no I/O, no globals. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/address.h"
 

@@ -1,7 +1,7 @@
 /* common/conn.c: the buffered libev connection: watchers, idle timer, line
  * reader, output queue with back-pressure, TLS (implicit, STARTTLS, client)
  * and deferred close; see conn.h. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/conn.h"
 

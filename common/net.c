@@ -1,6 +1,6 @@
 /* common/net.c: the host:port parser, resolution, listeners with an accept
  * loop and EMFILE back-off, and the open-files limit; see net.h. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/net.h"
 

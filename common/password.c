@@ -1,6 +1,6 @@
 /* common/password.c: Argon2id hashing and verification through libsodium,
  * and the per-cost cache of dummy hashes for unknown users. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/password.h"
 

@@ -1,6 +1,6 @@
 /* common/privdrop.c: switch from root to one unprivileged account and verify
  * that root cannot be regained. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/privdrop.h"
 

@@ -1,6 +1,6 @@
 /* common/proto.c: command-line splitting, table lookup with state gating,
  * bad-command counting, strict numbers and forbidden-byte checks. Pure. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/proto.h"
 

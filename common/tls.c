@@ -1,6 +1,6 @@
 /* common/tls.c: OpenSSL server and client contexts, client verification
  * (CA + name, or SHA-256 pin) and error strings; see tls.h. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/tls.h"
 

@@ -1,6 +1,6 @@
 /* common/userdb.c: passwd-file user database: parse, sorted lookup, reload on
  * change, login verification, and locked atomic edits of the file. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/userdb.h"
 

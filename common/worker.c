@@ -1,6 +1,6 @@
 /* common/worker.c: the thread pool behind every blocking operation; jobs
  * travel on a mutex-protected FIFO, completions come back through ev_async. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/worker.h"
 

@@ -1,8 +1,10 @@
 /* store/maildir.c: durable Maildir delivery (tmp/ → fsync → link into new/
  * → fsync new/), maildir creation, path building and stale tmp/ cleanup. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "store/maildir.h"
+
+#include "common/address.h"
 #include "store/mdname.h"
 #include "store/quota.h"
 #include "common/fsutil.h"
@@ -79,26 +81,12 @@ static enum md_result fail_errno(void)
 	return md_result_from_errno(errno);
 }
 
-bool md_component_safe(const char *s)
-{
-	size_t len = 0;
-
-	if (s == NULL || s[0] == '\0' || s[0] == '.')
-		return false;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7f)
-			return false;
-		if (++len > NAME_MAX)
-			return false;
-	}
-	return true;
-}
-
 int md_path(const char *data_dir, const char *domain, const char *localpart,
 	    char **path_r)
 {
 	if (data_dir == NULL || data_dir[0] == '\0' ||
-	    !md_component_safe(domain) || !md_component_safe(localpart)) {
+	    !addr_component_safe(domain, NULL) ||
+	    !addr_component_safe(localpart, NULL)) {
 		errno = EINVAL;
 		return -1;
 	}

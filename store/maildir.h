@@ -35,14 +35,9 @@ const char *md_result_str(enum md_result r);
 /* Map an errno value to a result (ENOSPC/EFBIG, EDQUOT, anything else). */
 enum md_result md_result_from_errno(int err);
 
-/* Whether s may be used as one directory name under DATA/mail: not empty,
- * at most 255 bytes, no '/', '\\', control characters (0x00-0x1F, 0x7F),
- * and not starting with '.'. The one place this rule lives. */
-bool md_component_safe(const char *s);
-
 /* Build "<data_dir>/mail/<domain>/<localpart>" into a heap string owned by
  * the caller. Returns 0, or -1 with EINVAL when domain or localpart fails
- * md_component_safe (nothing is touched on disk). */
+ * addr_component_safe (common/address.h; nothing is touched on disk). */
 int md_path(const char *data_dir, const char *domain, const char *localpart,
 	    char **path_r);
 

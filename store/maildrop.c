@@ -1,6 +1,6 @@
 /* store/maildrop.c: POP3 maildrop over a Maildir — lock, snapshot, CRLF
  * reader (RETR/TOP), deletion marks and the UPDATE commit. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "store/maildrop.h"
 #include "store/maildir.h"

@@ -1,5 +1,5 @@
 /* store/mdname.c: build and read Maildir file names (pure string work). */
-#include "config.h"
+#include "autoconf.h"
 
 #include "store/mdname.h"
 

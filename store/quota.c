@@ -1,5 +1,5 @@
 /* store/quota.c: per-maildir usage from file names, and the fits check. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "store/quota.h"
 #include "store/mdname.h"

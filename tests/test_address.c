@@ -1,6 +1,6 @@
 /* tests/test_address.c: mailbox and path parsing, mailbox keys, traversal
  * refusal and subaddresses. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* tests/test_conn.c: the buffered connection over socketpairs: line reader
  * under every chunking, raw mode, pause/resume, back-pressure and drain,
  * deferred close, close after flush, idle timeout. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* tests/test_maildrop.c: the POP3 maildrop view — lock, snapshot, sizes,
  * unique-ids, the CRLF reader (RETR and TOP) and the UPDATE commit. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* tests/test_mdname.c: Maildir name building and parsing (pure functions). */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

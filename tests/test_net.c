@@ -1,6 +1,6 @@
 /* tests/test_net.c: the host:port parser table, address strings, the
  * open-files limit and listeners on loopback. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

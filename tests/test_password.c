@@ -1,6 +1,6 @@
 /* tests/test_password.c: Argon2id hashing, verification, schemes, rehash
  * decisions and the dummy hash. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

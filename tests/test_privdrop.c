@@ -1,7 +1,7 @@
 /* tests/test_privdrop.c: dropping root for an unprivileged account. Criterion
  * runs each test in its own process, so a test may drop for good; the tests
  * that need root skip themselves (with a message) when run as a user. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

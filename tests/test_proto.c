@@ -1,6 +1,6 @@
 /* tests/test_proto.c: the shared line-protocol engine (split, lookup, state
  * gating, bad-command counter, strict numbers, forbidden bytes). */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* tests/test_quota.c: per-user quota from Maildir names, and deliveries
  * refused by it without leaving anything behind. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* tests/test_tls.c: TLS over loopback TCP with a listener and two conns in
  * one loop: STARTTLS with injected plaintext, implicit TLS, client pinning
  * and CA + host name verification; fingerprint parsing; context loading. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

@@ -1,6 +1,6 @@
 /* tests/test_userdb.c: passwd-file loading, lookup, verification, reload and
  * locked edits (including two processes editing at once). */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

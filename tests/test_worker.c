@@ -1,6 +1,6 @@
 /* tests/test_worker.c: the worker pool (threads, back-pressure, completions
  * on the loop thread, shutdown, a blocked job never stalling the loop). */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

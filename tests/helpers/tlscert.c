@@ -1,5 +1,5 @@
 /* tests/helpers/tlscert.c: self-signed test certificates (see tlscert.h). */
-#include "config.h"
+#include "autoconf.h"
 
 #include "tests/helpers/tlscert.h"
 
