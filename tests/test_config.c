@@ -666,3 +666,67 @@ Test(config, load_reports_errors_with_the_path)
 	free(path);
 	free(missing);
 }
+
+/* The sample file and the manual page name every keyword. */
+Test(config, sample_and_manual_cover_every_keyword)
+{
+	static const char *const keywords[] = {
+		"hostname", "data_dir", "user_db", "aliases", "run_as",
+		"log_level", "local_domain", "listen", "tls_cert", "tls_key",
+		"max_message_size", "max_recipients", "smtp_line_limit",
+		"max_connections", "max_connections_per_ip",
+		"bad_command_limit", "smtp_timeout", "pop3_timeout",
+		"recipient_delimiter", "quota_bytes", "quota_messages",
+		"quota_permanent", "relayhost", "workers", "password_opslimit",
+		"password_memlimit", "login_fail_delay", "login_fail_limit",
+		"login_fail_window",
+	};
+	const char *src = getenv("KANTORPOS_SRCDIR");
+	char *sample_path, *man_path, *sample, *man;
+	size_t i;
+
+	cr_assert_not_null(src);
+	cr_assert(asprintf(&sample_path, "%s/etc/kantorpos.conf", src) > 0);
+	cr_assert(asprintf(&man_path, "%s/man/kantorpos.conf.5", src) > 0);
+	sample = tu_read_file(sample_path, NULL);
+	man = tu_read_file(man_path, NULL);
+	cr_assert_not_null(sample);
+	cr_assert_not_null(man);
+	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
+		/* Sample: an active or commented-out line. Manual: a .TP entry
+		 * as ".BI name ARG", ".B name word..." or "\fBname\fP ...". */
+		static const char *const forms[][2] = {
+			{ "\n", " " }, { "\n#", " " }, /* sample */
+			{ "\n.TP\n.BI ", " " }, { "\n.TP\n.B ", " " },
+			{ "\n.TP\n\\fB", "\\fP " }, /* manual */
+		};
+		bool in_sample = false, in_man = false;
+		char *err = NULL, *want, *lone;
+		struct config *cfg;
+		size_t j;
+
+		for (j = 0; j < sizeof(forms) / sizeof(forms[0]); j++) {
+			cr_assert(asprintf(&want, "%s%s%s", forms[j][0],
+					   keywords[i], forms[j][1]) > 0);
+			if (j < 2)
+				in_sample = in_sample || strstr(sample, want);
+			else
+				in_man = in_man || strstr(man, want);
+			free(want);
+		}
+		cr_assert(in_sample, "sample lacks %s", keywords[i]);
+		cr_assert(in_man, "manual lacks an entry for %s", keywords[i]);
+		/* And the parser knows it: a lone keyword is a value error,
+		 * never "unknown keyword". */
+		cr_assert(asprintf(&lone, "%s\n", keywords[i]) > 0);
+		cfg = parse(lone, &err);
+		cr_assert_null(cfg);
+		cr_assert_null(strstr(err, "unknown keyword"), "%s", keywords[i]);
+		free(err);
+		free(lone);
+	}
+	free(sample);
+	free(man);
+	free(sample_path);
+	free(man_path);
+}
