@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/config_value.h"
 #include "tests/helpers/testutil.h"
 
 /* The three required keywords: lines 1-3 of most test files. */
@@ -729,4 +730,78 @@ Test(config, sample_and_manual_cover_every_keyword)
 	free(man);
 	free(sample_path);
 	free(man_path);
+}
+
+Test(config, value_helpers)
+{
+	static const struct {
+		unsigned long long v;
+		const char *size, *duration;
+	} fmt[] = {
+		{ 0, "0", "0s" },           { 1000, "1000", "1000s" },
+		{ 1024, "1K", "1024s" },    { 3600, "3600", "1h" },
+		{ 5ULL << 20, "5M", "5242880s" }, { 86400, "86400", "1d" },
+		{ 3ULL << 30, "3G", "3221225472s" }, { 90, "90", "90s" },
+		{ 120, "120", "2m" },
+	};
+	static const struct {
+		const char *s;
+		bool domain, localpart, username;
+	} names[] = {
+		{ "example.org", true, true, true },
+		{ "a-b.c-d", true, true, true },
+		{ "xn--bcher-kva.example", true, true, true },
+		{ "-a.example", false, true, false },
+		{ "a-.example", false, true, true },
+		{ "a.example.", false, false, true },
+		{ ".a", false, false, true },
+		{ "", false, false, false },
+		{ "alice+tag", false, true, false },
+		{ "a..b", false, false, true },
+		{ "a/b", false, false, false },
+		{ "o'brien", false, true, false },
+	};
+	char buf[32], label[70], name[300];
+	uint64_t size;
+	unsigned long long secs;
+	size_t i;
+
+	for (i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		config_format_size(buf, sizeof(buf), fmt[i].v);
+		cr_assert_str_eq(buf, fmt[i].size);
+		cr_assert_eq(config_parse_size(buf, &size), 0);
+		cr_assert_eq(size, fmt[i].v, "size round trip of %s", buf);
+		config_format_duration(buf, sizeof(buf), fmt[i].v);
+		cr_assert_str_eq(buf, fmt[i].duration);
+		cr_assert_eq(config_parse_duration(buf, &secs), 0);
+		cr_assert_eq(secs, fmt[i].v, "duration round trip of %s", buf);
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cr_assert_eq(config_is_domain(names[i].s), names[i].domain,
+			     "domain \"%s\"", names[i].s);
+		cr_assert_eq(config_is_localpart(names[i].s), names[i].localpart,
+			     "localpart \"%s\"", names[i].s);
+		cr_assert_eq(config_is_username(names[i].s), names[i].username,
+			     "username \"%s\"", names[i].s);
+	}
+	/* Label and name length limits of RFC 1035. */
+	memset(label, 'a', 63);
+	label[63] = '\0';
+	cr_assert(config_is_domain(label));
+	label[63] = 'a';
+	label[64] = '\0';
+	cr_assert_not(config_is_domain(label));
+	memset(name, 'a', 253);
+	for (i = 50; i < 253; i += 50)
+		name[i] = '.';
+	name[253] = '\0';
+	cr_assert(config_is_domain(name));
+	name[253] = 'a';
+	name[254] = '\0';
+	cr_assert_not(config_is_domain(name));
+	cr_assert_eq(config_parse_size("18446744073709551615", &size), 0);
+	cr_assert_eq(config_parse_size("18446744073709551616", &size), -1);
+	cr_assert_eq(config_parse_size("17179869184G", &size), -1);
+	cr_assert_eq(config_parse_duration("", &secs), -1);
+	cr_assert_eq(config_parse_duration("5ms", &secs), -1);
 }
