@@ -1,0 +1,140 @@
+/* common/config.h: kantorpos.conf, parsed into one typed struct config that
+ * every kantorpos program reads. The grammar and every keyword are documented
+ * in kantorpos.conf(5); the keyword table lives in common/config.c.
+ *
+ * Return convention of the project: pointers are NULL on error, with an
+ * allocated text in *err_r holding every error line ("FILE:LINE: ...\n"). */
+#ifndef KANTORPOS_COMMON_CONFIG_H
+#define KANTORPOS_COMMON_CONFIG_H
+
+/* A file in common/ that writes #include "config.h" for the autoconf header
+ * finds this file first (its own directory is searched before -I), so this
+ * header pulls the autoconf one in as well: angle brackets skip common/. */
+#include <config.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+
+#ifndef SYSCONFDIR
+#error "SYSCONFDIR must be defined by the build"
+#endif
+/* Where the programs look when no -c option is given. */
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/kantorpos/kantorpos.conf"
+
+enum config_proto { CONFIG_PROTO_SMTP, CONFIG_PROTO_POP3 };
+
+/* The job of an SMTP listener; POP3 listeners have CONFIG_ROLE_NONE. */
+enum config_role {
+	CONFIG_ROLE_NONE,
+	CONFIG_ROLE_MX,          /* port 25: mail for local domains */
+	CONFIG_ROLE_SUBMISSION,  /* port 587: authenticated users, STARTTLS */
+	CONFIG_ROLE_SUBMISSIONS, /* port 465: authenticated users, implicit TLS */
+};
+
+/* How the address of a listener was written. */
+enum config_addr {
+	CONFIG_ADDR_ANY,  /* "*": every address; host is NULL */
+	CONFIG_ADDR_IPV4, /* an IPv4 literal */
+	CONFIG_ADDR_IPV6, /* "[...]" in the file; host holds it without brackets */
+	CONFIG_ADDR_NAME, /* a host name, resolved when the listener binds */
+};
+
+/* One "listen" line. */
+struct config_listen {
+	enum config_proto proto;
+	enum config_role role;
+	enum config_addr addr;
+	char *host;        /* NULL for CONFIG_ADDR_ANY */
+	unsigned port;     /* 1-65535 */
+	bool tls;          /* implicit TLS from the first byte */
+	bool plaintext_ok; /* plaintext AUTH/USER/PASS allowed without TLS */
+	unsigned line;     /* line in the config file, for later messages */
+};
+
+/* One "local_domain" line. */
+struct config_domain {
+	char *name;     /* lower case */
+	char *catchall; /* local part that gets unknown recipients, or NULL */
+	unsigned line;
+};
+
+/* A "relayhost" value; host is NULL when none is configured. */
+struct config_hostport {
+	char *host; /* without brackets for IPv6 literals */
+	unsigned port;
+	unsigned line;
+};
+
+/* The whole configuration. Strings are owned by the struct; paths are
+ * absolute when the file was loaded with config_load (relative ones are
+ * resolved against the directory of the file). Sizes are in bytes,
+ * durations in seconds, and 0 means "unlimited" where the manual says so. */
+struct config {
+	char *file;         /* the name the configuration was read under */
+	char *hostname;     /* never NULL after config_load */
+	char *data_dir;
+	char *user_db;
+	char *aliases;      /* NULL: no aliases file */
+	char *run_as;       /* NULL: stay the user we were started as */
+	enum log_level log_level;
+
+	struct config_domain *domains;
+	size_t n_domains;   /* at least 1 */
+	struct config_listen *listeners;
+	size_t n_listeners;
+
+	char *tls_cert;     /* both NULL or both set */
+	char *tls_key;
+
+	uint64_t max_message_size;
+	unsigned long long max_recipients;
+	unsigned long long smtp_line_limit;
+	unsigned long long max_connections;
+	unsigned long long max_connections_per_ip;
+	unsigned long long bad_command_limit;
+	unsigned smtp_timeout;
+	unsigned pop3_timeout;
+	char *recipient_delimiter; /* "" when disabled */
+
+	uint64_t quota_bytes;
+	unsigned long long quota_messages;
+	bool quota_permanent;
+
+	struct config_hostport relayhost;
+	unsigned long long workers; /* 0: one per CPU */
+
+	unsigned long long password_opslimit;
+	uint64_t password_memlimit;
+	unsigned login_fail_delay;
+	unsigned long long login_fail_limit;
+	unsigned login_fail_window;
+};
+
+/* Parse a configuration held in memory: len bytes of text (NUL bytes are
+ * reported as errors), named `name` in messages. Relative paths are joined
+ * to base_dir; with base_dir NULL they are joined to the directory part of
+ * name, and kept as written when name has none. hostname stays NULL when the
+ * file does not set it. Pure: no I/O, no globals, safe on hostile input.
+ * Returns a new struct config (free with config_free), or NULL with every
+ * error line in *err_r (caller frees; NULL only when out of memory). */
+struct config *config_parse(const char *name, const char *base_dir,
+			    const char *text, size_t len, char **err_r);
+
+/* Read and parse the file at path (blocking). Relative paths in it resolve
+ * against the file's directory made absolute; a missing hostname becomes
+ * gethostname(). Returns as config_parse; a file that cannot be read gives
+ * one line "PATH: cannot read: <reason>". */
+struct config *config_load(const char *path, char **err_r);
+
+/* Free a configuration and everything it owns; NULL is fine. */
+void config_free(struct config *cfg);
+
+/* The local domain named `domain` (compared case-insensitively), or NULL.
+ * The entry is owned by cfg. */
+const struct config_domain *config_find_domain(const struct config *cfg,
+					       const char *domain);
+
+#endif
