@@ -2,7 +2,7 @@
  * typed handler with its bounds and default (Redis style); the parser applies
  * the defaults, reads "keyword value..." lines, and collects every error of
  * the file so that one run shows them all. config_load adds the file I/O. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/config.h"
 #include "common/config_parser.h"

@@ -7,11 +7,6 @@
 #ifndef KANTORPOS_COMMON_CONFIG_H
 #define KANTORPOS_COMMON_CONFIG_H
 
-/* A file in common/ that writes #include "config.h" for the autoconf header
- * finds this file first (its own directory is searched before -I), so this
- * header pulls the autoconf one in as well: angle brackets skip common/. */
-#include <config.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

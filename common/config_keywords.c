@@ -1,6 +1,6 @@
 /* common/config_keywords.c: the kantorpos.conf keywords that have their own
  * grammar (listeners, local domains, relay host, ...), as table handlers. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/config_parser.h"
 #include "common/config_value.h"

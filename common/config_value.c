@@ -1,6 +1,6 @@
 /* common/config_value.c: the pure value syntax of kantorpos.conf: numbers,
  * sizes, durations, host and domain names, local parts, ADDRESS:PORT. */
-#include "config.h"
+#include "autoconf.h"
 
 #include "common/config_value.h"
 

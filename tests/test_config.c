@@ -1,6 +1,6 @@
 /* tests/test_config.c: kantorpos.conf parsing: defaults, the sample file,
  * value types and suffixes, listeners, TLS rules, and every error message. */
-#include "config.h"
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
