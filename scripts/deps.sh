@@ -1,7 +1,7 @@
 # scripts/deps.sh: the Debian packages kantorpos needs, and the one function
 # that installs the missing ones (sourced by ./check and ./demo).
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev openssl"
-DEPS_TEST="python3 swaks"
+DEPS_TEST="python3 swaks mpop fetchmail"
 
 deps_missing() {
 	local pkg
