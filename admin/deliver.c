@@ -66,6 +66,8 @@ static int resolve_all(const struct config *cfg, struct userdb *db, int n,
 				addrs[i]);
 			return ADM_DATAERR;
 		}
+		/* Leftovers of crashed deliveries go before each new one. */
+		md_clean_tmp(paths[i], MD_TMP_MAX_AGE, NULL);
 		targets[i].maildir = paths[i];
 		targets[i].quota_bytes = cfg->quota_bytes;
 		targets[i].quota_messages = cfg->quota_messages;
