@@ -113,11 +113,15 @@ static int deliver(const struct config *cfg, const char *sender,
 
 	r = md_delivery_begin(targets[0].maildir, cfg->hostname, &d);
 	if (r == MD_OK && sender != NULL) {
+		/* The sender was checked against the path limit, so it fits. */
 		char line[ADDR_PATH_MAX + 32];
 		int len = snprintf(line, sizeof(line), "Return-Path: <%s>\r\n",
 				   sender);
 
-		r = md_delivery_write(d, line, (size_t)len);
+		if (len < 0 || (size_t)len >= sizeof(line))
+			r = MD_ERR_INVALID;
+		else
+			r = md_delivery_write(d, line, (size_t)len);
 	}
 	if (r == MD_OK)
 		r = copy_stdin(d);
@@ -167,6 +171,13 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 		struct addr_mailbox mb;
 		struct addr_error err;
 
+		/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, "<>"
+		 * included; a mailbox alone may be longer (64 + 1 + 255). */
+		if (strlen(sender) > ADDR_PATH_MAX - 2) {
+			fprintf(stderr, "kantorpos: sender %s: longer than %d octets\n",
+				sender, ADDR_PATH_MAX - 2);
+			return ADM_DATAERR;
+		}
 		if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8, &mb,
 				       &err) < 0) {
 			fprintf(stderr, "kantorpos: sender %s: %s\n", sender,
