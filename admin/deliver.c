@@ -188,9 +188,11 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
 	if (userdb_open(cfg->user_db, &db) < 0) {
+		/* A missing user db is a setup problem, not a verdict on the
+		 * recipient: defer, so the sending MTA keeps the message. */
 		fprintf(stderr, "kantorpos: %s: %s\n", cfg->user_db,
 			strerror(errno));
-		return errno == ENOENT ? ADM_NOUSER : ADM_TEMPFAIL;
+		return ADM_TEMPFAIL;
 	}
 	targets = calloc((size_t)n, sizeof(*targets));
 	paths = calloc((size_t)n, sizeof(*paths));

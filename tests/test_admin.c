@@ -857,3 +857,12 @@ Test(admin, deliver_over_the_message_quota)
 		free(bobnew);
 	}
 }
+
+Test(admin, deliver_without_a_user_db_defers)
+{
+	/* No user has been added, so the user db file does not exist: a
+	 * setup problem that must not bounce mail. */
+	kp_expect(75, "Subject: x\n\nbody\n", "deliver", "alice@example.test",
+		  NULL);
+	cr_expect_eq(files_in_new(), 0);
+}
