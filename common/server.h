@@ -26,6 +26,19 @@
  * registered client's shutdown hook (the daemon sends its 421 / -ERR and
  * closes), wait until every client has unregistered and the worker pool is
  * idle, at most SERVER_STOP_TIMEOUT seconds, then server_run returns 0.
+ *
+ * A daemon's main.c, in full:
+ *
+ *   static const struct server_ops ops = {
+ *           .name = "kantorpos-pop3d", .proto = CONFIG_PROTO_POP3,
+ *           .accept = pop3_accept, .refuse = pop3_refuse,
+ *   };
+ *   int main(int argc, char **argv) { return server_main(argc, argv, &ops); }
+ *
+ * and its session: in accept, conn_new(server_loop(srv), fd, ...), set
+ * client.shutdown, server_client_register(srv, &s->client, peer),
+ * server_new_sid; in the conn's on_close, auth_cancel any running login
+ * (common/auth.h), server_client_unregister and free.
  */
 #ifndef KANTORPOS_COMMON_SERVER_H
 #define KANTORPOS_COMMON_SERVER_H
