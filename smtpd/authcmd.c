@@ -74,12 +74,10 @@ static int sasl_fail(struct smtp_session *s, enum sasl_result r)
 		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 		return PROTO_DONE;
 	case SASL_TOO_LONG:
-		smtp_reply(s, 500, "5.5.6", "Authentication exchange line is too long");
-		return smtp_bad(s);
+		return smtp_bad(s, 500, "5.5.6", "Authentication exchange line is too long");
 	default:
-		smtp_reply(s, 501, "5.5.2", "Invalid authentication data: %s",
+		return smtp_bad(s, 501, "5.5.2", "Invalid authentication data: %s",
 			   sasl_strerror(r));
-		return smtp_bad(s);
 	}
 }
 
@@ -146,16 +144,13 @@ int smtp_cmd_auth(void *session, char *args)
 	char *ir = proto_next_word(&cursor);
 
 	if (s->flags & SMTP_F_AUTH) {
-		smtp_reply(s, 503, "5.5.1", "Already authenticated");
-		return smtp_bad(s);
+		return smtp_bad(s, 503, "5.5.1", "Already authenticated");
 	}
 	if (!(s->flags & SMTP_F_EHLO)) {
-		smtp_reply(s, 503, "5.5.1", "Send EHLO first");
-		return smtp_bad(s);
+		return smtp_bad(s, 503, "5.5.1", "Send EHLO first");
 	}
 	if (mech == NULL || proto_next_word(&cursor) != NULL) {
-		smtp_reply(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
-		return smtp_bad(s);
+		return smtp_bad(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
 	}
 	/* RFC 4954 §4: the same refusal whatever the credentials. */
 	if (!smtp_auth_allowed(s)) {

@@ -4,6 +4,7 @@
  * it returns PROTO_DONE, PROTO_ASYNC or PROTO_CLOSE. */
 #include "autoconf.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "common/aliases.h"
 #include "common/log.h"
 #include "smtpd/relay.h"
+#include "smtpd/reply.h"
 #include "smtpd/session.h"
 
 static proto_handler_fn cmd_ehlo, cmd_helo, cmd_mail, cmd_rcpt, cmd_data,
@@ -40,21 +42,30 @@ static const struct proto_cmd smtp_commands[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* A bad command: count it; at the limit say goodbye (RFC 5321 §7.8). */
-int smtp_bad(struct smtp_session *s)
+/* A bad command: count it and reply; at the limit the reply is a 421
+ * and the session ends (RFC 5321 §7.8). */
+int smtp_bad(struct smtp_session *s, int code, const char *enh,
+	     const char *fmt, ...)
 {
-	if (!proto_bad_hit(&s->bad))
-		return PROTO_DONE;
-	smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
-		   s->cfg->hostname);
-	log_info("%s too many bad commands client=%s", s->sid, s->peer);
-	return PROTO_CLOSE;
+	va_list ap;
+	char text[REPLY_LINE_MAX];
+
+	if (proto_bad_hit(&s->bad)) {
+		smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
+			   s->cfg->hostname);
+		log_info("%s too many bad commands client=%s", s->sid, s->peer);
+		return PROTO_CLOSE;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	smtp_reply(s, code, enh, "%s", text);
+	return PROTO_DONE;
 }
 
 static int syntax(struct smtp_session *s, const char *enh, const char *text)
 {
-	smtp_reply(s, 501, enh, "%s", text);
-	return smtp_bad(s);
+	return smtp_bad(s, 501, enh, "%s", text);
 }
 
 int smtp_command(struct smtp_session *s, char *line, size_t len)
@@ -66,27 +77,22 @@ int smtp_command(struct smtp_session *s, char *line, size_t len)
 
 	fault = proto_check_line(line, len, NULL);
 	if (fault != PROTO_LINE_OK) {
-		smtp_reply(s, 500, "5.5.2", "Syntax error: %s",
+		return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
 			   proto_line_fault_str(fault));
-		return smtp_bad(s);
 	}
 	if (proto_split(line, &verb, &args) < 0) {
-		smtp_reply(s, 500, "5.5.2", "Syntax error: command expected");
-		return smtp_bad(s);
+		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
 	}
 	max = strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0
 		      ? SMTP_MAILRCPT_MAX : SMTP_CMD_MAX;
 	if (len + 2 > max) {
-		smtp_reply(s, 500, "5.5.2", "Line too long");
-		return smtp_bad(s);
+		return smtp_bad(s, 500, "5.5.2", "Line too long");
 	}
 	switch (proto_lookup(smtp_commands, verb, s->state, &cmd)) {
 	case PROTO_UNKNOWN:
-		smtp_reply(s, 500, "5.5.2", "Command unrecognized");
-		return smtp_bad(s);
+		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
 	case PROTO_WRONG_STATE:
-		smtp_reply(s, 503, "5.5.1", "Bad sequence of commands");
-		return smtp_bad(s);
+		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
 	case PROTO_FOUND:
 	default:
 		return cmd->run(s, args);
@@ -187,8 +193,7 @@ static int addr_reply(struct smtp_session *s, const struct addr_error *e,
 			   e->why);
 		return PROTO_DONE;
 	default:
-		smtp_reply(s, 501, "5.5.4", "Syntax error in address: %s", e->why);
-		return smtp_bad(s);
+		return smtp_bad(s, 501, "5.5.4", "Syntax error in address: %s", e->why);
 	}
 }
 
@@ -232,9 +237,11 @@ static int cmd_mail(void *session, char *args)
 	}
 	if (params_parse_mail(path.rest, path.rest_len, s->cfg->max_message_size,
 			      &tx->params, &perr) < 0) {
-		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
 		smtp_log_reject(s, "MAIL", p, perr.code, perr.why);
-		return perr.code == 552 ? PROTO_DONE : smtp_bad(s);
+		if (perr.code != 552)
+			return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
+		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
+		return PROTO_DONE;
 	}
 	if ((path.mailbox.flags & ADDR_MB_UTF8) && !tx->params.smtputf8) {
 		memset(&tx->params, 0, sizeof(tx->params));
@@ -311,8 +318,7 @@ static int cmd_rcpt(void *session, char *args)
 		return PROTO_DONE;
 	}
 	if (params_parse_rcpt(path.rest, path.rest_len, &perr) < 0) {
-		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
-		return smtp_bad(s);
+		return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
 	}
 	/* RFC 5321 §4.5.3.1.10: 452 for our limit, the client sends the rest
 	 * later. */
@@ -346,12 +352,10 @@ static int cmd_data(void *session, char *args)
 	if (*args != '\0')
 		return syntax(s, "5.5.4", "Syntax: DATA");
 	if (s->tx.bdat) {
-		smtp_reply(s, 503, "5.5.1", "DATA cannot follow BDAT");
-		return smtp_bad(s);
+		return smtp_bad(s, 503, "5.5.1", "DATA cannot follow BDAT");
 	}
 	if (s->tx.params.body == PARAMS_BODY_BINARYMIME) {
-		smtp_reply(s, 503, "5.5.1", "BINARYMIME needs BDAT");
-		return smtp_bad(s);
+		return smtp_bad(s, 503, "5.5.1", "BINARYMIME needs BDAT");
 	}
 	if (s->state != SMTP_S_RCPT) {
 		smtp_reply(s, 554, "5.5.1", "No valid recipients");
@@ -483,8 +487,7 @@ static int cmd_starttls(void *session, char *args)
 	if (*args != '\0')
 		return syntax(s, "5.5.4", "Syntax: STARTTLS");
 	if (s->flags & SMTP_F_TLS) {
-		smtp_reply(s, 503, "5.5.1", "TLS already active");
-		return smtp_bad(s);
+		return smtp_bad(s, 503, "5.5.1", "TLS already active");
 	}
 	if (!starttls_offered(s)) {
 		smtp_reply(s, 454, "4.7.0", "TLS not available");

@@ -328,12 +328,11 @@ static void process_input(struct smtp_session *s)
 		}
 		mask_trace(s, line.data, line.len);
 		if (line.flags & CONN_LINE_OVERLONG) {
-			smtp_reply(s, 500, "5.5.2", "Line too long");
 			if (s->state == SMTP_S_AUTH) {
 				s->sasl_mech = 0;
 				smtp_set_state(s, SMTP_S_READY);
 			}
-			rc = proto_bad_hit(&s->bad) ? PROTO_CLOSE : PROTO_DONE;
+			rc = smtp_bad(s, 500, "5.5.2", "Line too long");
 		} else if (s->state == SMTP_S_AUTH) {
 			rc = smtp_sasl_line(s, line.data, line.len);
 		} else {

@@ -164,9 +164,10 @@ void smtp_log_reject(struct smtp_session *s, const char *stage,
 /* commands.c: handle one command line (NUL-terminated, without its
  * terminator; len octets, may hold NULs). */
 int smtp_command(struct smtp_session *s, char *line, size_t len);
-/* commands.c: count a bad command; at the limit reply 421 and return
- * PROTO_CLOSE, else PROTO_DONE. */
-int smtp_bad(struct smtp_session *s);
+/* commands.c: count a bad command and reply code/enh/text; at the limit
+ * reply 421 instead and return PROTO_CLOSE, else PROTO_DONE. */
+int smtp_bad(struct smtp_session *s, int code, const char *enh,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* authcmd.c: the AUTH command (RFC 4954) and its SASL response lines in
  * SMTP_S_AUTH. */
 int smtp_cmd_auth(void *session, char *args);
