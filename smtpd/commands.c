@@ -42,6 +42,11 @@ static const struct proto_cmd smtp_commands[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+const struct proto_cmd *smtp_command_table(void)
+{
+	return smtp_commands;
+}
+
 /* A bad command: count it and reply; at the limit the reply is a 421
  * and the session ends (RFC 5321 §7.8). */
 int smtp_bad(struct smtp_session *s, int code, const char *enh,

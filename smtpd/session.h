@@ -161,6 +161,8 @@ void smtp_start_tls(struct smtp_session *s);
 void smtp_log_reject(struct smtp_session *s, const char *stage,
 		     const char *arg, int code, const char *text);
 
+/* commands.c: the command table (verbs, allowed states, handlers). */
+const struct proto_cmd *smtp_command_table(void);
 /* commands.c: handle one command line (NUL-terminated, without its
  * terminator; len octets, may hold NULs). */
 int smtp_command(struct smtp_session *s, char *line, size_t len);
