@@ -147,7 +147,7 @@ Test(fetch_state, retain_drops_what_the_server_no_longer_lists)
 	const char *listing[] = { "U2", "U9" };
 
 	for (int i = 1; i <= 4; i++) {
-		char uid[8];
+		char uid[16];
 
 		snprintf(uid, sizeof(uid), "U%d", i);
 		cr_assert_eq(fst_set(&st, uid, i, FST_DELIVERED, NULL, NULL, 0),
