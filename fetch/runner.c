@@ -471,7 +471,7 @@ static void on_list(struct pop3c *c, void *arg, bool ok, const char *text,
 		run_quit(r);
 		return;
 	}
-	run_cmd(r, true, (size_t)r->n_msgs * 80 + 1024, on_uidl, "UIDL");
+	run_cmd(r, true, (size_t)r->n_msgs * 100 + 1024, on_uidl, "UIDL");
 }
 
 static void pop_ready(struct pop3c *c, void *arg)

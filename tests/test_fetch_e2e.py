@@ -559,6 +559,104 @@ def tests_scripted(env):
 
     check("STLS required and not offered: no plaintext login", stls_refused)
 
+    def scripted_account(srv, extra):
+        pw = env.password_file("scripted", "x")
+        env.accounts = ["fetch_account s host 127.0.0.1:%d user u "
+                        "password_file %s multipop alice@%s tls none "
+                        "plaintext-ok timeout 10s %s"
+                        % (srv.port, pw, DOMAIN, extra)]
+        env.write_conf()
+        env.clear_local()
+        shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
+
+    def oversize():
+        big = message("big", size_pad=4000)
+        for mode in ("skip", "delete"):
+            srv = ScriptedPop3([("small", message("small")), ("big", big)],
+                               lambda s, c: False)
+            try:
+                scripted_account(srv, "max_size 2K oversize " + mode)
+                p = env.fetch()
+                expect(p.returncode == 0, "%s: run succeeds" % mode, p)
+                expect(len(env.local_messages("alice")) == 1,
+                       "%s: only the small one" % mode, p)
+                expect("skipped=1" in p.stderr, "%s: counted" % mode, p)
+                notices = env.local_messages("postmaster")
+                if mode == "skip":
+                    expect(list(srv.messages) == ["big"], "big stays")
+                    expect(notices == [], "no notice")
+                    p = env.fetch()
+                    expect("fetched=0 delivered=0 skipped=0" in p.stderr,
+                           "not tried again", p)
+                else:
+                    expect(srv.messages == {}, "big deleted")
+                    expect(len(notices) == 1 and "oversized" in notices[0],
+                           "postmaster told", p)
+            finally:
+                srv.shutdown()
+                srv.server_close()
+
+    def keep_days():
+        srv = ScriptedPop3([("old", message("old")), ("new", message("new"))],
+                           lambda s, c: False)
+        try:
+            scripted_account(srv, "keep yes keep_days 1")
+            p = env.fetch()
+            expect(p.returncode == 0 and len(srv.messages) == 2,
+                   "kept at first", p)
+            state = os.path.join(env.data, "fetch", "s.state")
+            with open(state) as f:
+                text = f.read()
+            # Pretend "old" was delivered two days ago.
+            lines = [l if not l.startswith("old ") else
+                     " ".join([l.split(" ")[0], str(int(time.time()) - 2 * 86400)]
+                              + l.split(" ")[2:])
+                     for l in text.split("\n")]
+            with open(state, "w") as f:
+                f.write("\n".join(lines))
+            p = env.fetch()
+            expect(p.returncode == 0, "second run", p)
+            expect(list(srv.messages) == ["new"], "old one deleted: %s"
+                   % list(srv.messages), p)
+            expect(len(env.local_messages("alice")) == 2, "no duplicates")
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+    def daemon():
+        srv = ScriptedPop3([("d1", message("d1"))], lambda s, c: False)
+        try:
+            scripted_account(srv, "interval 1s")
+            proc = subprocess.Popen([KANTORPOS, "-c", env.conf, "fetch",
+                                     "--daemon"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            end = time.time() + 15
+            while time.time() < end and srv.messages:
+                time.sleep(0.1)
+            srv.messages["d2"] = message("d2")
+            srv.order.append("d2")
+            while time.time() < end and "d2" in srv.messages:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+            expect(proc.returncode == 0, "daemon exits 0 on SIGTERM:\n" + err)
+            expect(len(env.local_messages("alice")) == 2,
+                   "both polled in:\n" + err)
+            expect(err.count("account=s status=ok") >= 2,
+                   "a log line per run:\n" + err)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+    saved = env.accounts
+    try:
+        check("oversize skip and delete", oversize)
+        check("keep_days deletes old remote copies", keep_days)
+        check("--daemon polls at the interval and stops on SIGTERM", daemon)
+    finally:
+        env.accounts = saved
+        env.write_conf()
+
 
 def main():
     if not os.access(KANTORPOS, os.X_OK):
