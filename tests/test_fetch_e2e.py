@@ -315,6 +315,9 @@ class ScriptedHandler(socketserver.StreamRequestHandler):
             elif verb == "DELE":
                 deleted.add(listing[int(arg) - 1])
                 self.send("+OK")
+            elif verb == "STLS":
+                # Injection: a second reply in the same segment as +OK.
+                self.wfile.write(b"+OK begin TLS\r\n+OK injected\r\n")
             elif verb == "QUIT":
                 with srv.lock:
                     for u in deleted:
@@ -548,8 +551,9 @@ def tests_scripted(env):
         env.write_conf()
         try:
             p = env.fetch()
-            expect(p.returncode == 75, "no STLS: refused", p)
-            expect("STLS" in p.stderr, "says STLS", p)
+            expect(p.returncode == 75, "STLS injection: refused", p)
+            expect("unexpected data after a reply" in p.stderr,
+                   "says why", p)
             expect(len(srv.messages) == 1, "untouched")
         finally:
             srv.shutdown()
@@ -557,7 +561,7 @@ def tests_scripted(env):
             env.accounts = saved
             env.write_conf()
 
-    check("STLS required and not offered: no plaintext login", stls_refused)
+    check("bytes injected after the STLS reply: no login", stls_refused)
 
     def scripted_account(srv, extra):
         pw = env.password_file("scripted", "x")
@@ -597,7 +601,9 @@ def tests_scripted(env):
                 srv.server_close()
 
     def keep_days():
-        srv = ScriptedPop3([("old", message("old")), ("new", message("new"))],
+        long_line = "y" * 20000 + "\r\n"
+        srv = ScriptedPop3([("old", message("old", body=long_line)),
+                            ("new", message("new"))],
                            lambda s, c: False)
         try:
             scripted_account(srv, "keep yes keep_days 1")
@@ -618,7 +624,9 @@ def tests_scripted(env):
             expect(p.returncode == 0, "second run", p)
             expect(list(srv.messages) == ["new"], "old one deleted: %s"
                    % list(srv.messages), p)
-            expect(len(env.local_messages("alice")) == 2, "no duplicates")
+            got = env.local_messages("alice")
+            expect(len(got) == 2, "no duplicates")
+            expect(any(long_line in m for m in got), "long line intact")
         finally:
             srv.shutdown()
             srv.server_close()
