@@ -24,6 +24,8 @@ static const struct admin_command commands[] = {
 	  "deliver [-f SENDER] ADDRESS... < MESSAGE   deliver into Maildirs" },
 	{ "check", admin_cmd_check,
 	  "check                      validate the configuration and user db" },
+	{ "fetch", admin_cmd_fetch,
+	  "fetch [--once|--daemon] [ACCOUNT...]   MultiPOP and DomainPOP" },
 };
 
 static void usage(FILE *out)

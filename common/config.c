@@ -105,6 +105,8 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_DURATION(login_fail_delay, 0, 60, 2),
 	KW_UINT(login_fail_limit, 1, 1000000, 10),
 	KW_DURATION(login_fail_window, 1, 86400, 900),
+	/* fetch accounts */
+	KW_CUSTOM(fetch_account, CONFIG_F_MULTI, config_kw_fetch_account),
 };
 
 #define CFG_N_KEYWORDS (sizeof(cfg_keywords) / sizeof(cfg_keywords[0]))
@@ -177,6 +179,12 @@ char *config_strdup(struct config_parser *p, const char *s)
 	if (d == NULL)
 		p->oom = true;
 	return d;
+}
+
+/* fetch accounts */
+char *config_resolve_path(struct config_parser *p, const char *path)
+{
+	return cfg_resolve(p, path);
 }
 
 static const char *check_hostname(const char *value)
@@ -420,6 +428,8 @@ static void cfg_finish(struct config_parser *p)
 			config_err(p, l->line,
 				"listen: submission expects tls_cert and tls_key for STARTTLS (or the plaintext-ok flag)");
 	}
+	/* fetch accounts */
+	config_fetch_finish(p);
 }
 
 static int cfg_error_cmp(const void *a, const void *b)
@@ -606,6 +616,8 @@ void config_free(struct config *cfg)
 	free(cfg->listeners);
 	free(cfg->recipient_delimiter);
 	free(cfg->relayhost.host);
+	/* fetch accounts */
+	config_fetch_free(cfg);
 	free(cfg->file);
 	free(cfg);
 }

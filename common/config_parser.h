@@ -74,4 +74,13 @@ char *config_strdup(struct config_parser *p, const char *s);
 config_handler config_kw_log_level, config_kw_local_domain, config_kw_listen,
 	config_kw_recipient_delimiter, config_kw_relayhost;
 
+/* fetch accounts */
+config_handler config_kw_fetch_account;
+/* A path as written, made absolute against the file's directory (heap). */
+char *config_resolve_path(struct config_parser *p, const char *path);
+/* Checks of the fetch accounts that need the whole file (local domains). */
+void config_fetch_finish(struct config_parser *p);
+/* Free cfg->fetch and everything its entries own. */
+void config_fetch_free(struct config *cfg);
+
 #endif
