@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/test_fetch_e2e.py: kantorpos fetch end to end, against a sandboxed
+"""tests/e2e_fetch.py: kantorpos fetch end to end, against a sandboxed
 dovecot (own configuration, base_dir and loopback ports) and small scripted
 POP3 servers for fault injection: MultiPOP delete and keep modes, DomainPOP
 distribution, a connection cut between RETR and DELE, password file checks,
