@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/address.h"
 #include "common/auth.h"
 #include "common/conn.h"
 #include "common/log.h"

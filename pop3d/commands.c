@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/sasl.h"
 #include "store/maildrop.h"
 
 #define A PROTO_STATE(POP3_AUTHORIZATION)
@@ -237,52 +238,43 @@ static int cmd_auth(void *v, char *args)
 int pop3_sasl_response(struct pop3_session *s, char *line, size_t len)
 {
 	s->flags &= ~POP3_F_SASL_WAIT;
-	if (len == 1 && line[0] == '*') {
-		pop3_reply(s, "-ERR authentication cancelled");
-		return PROTO_DONE;
-	}
 	return sasl_plain(s, line, len);
 }
 
 /* Decode and check a PLAIN response (RFC 4616 §2): authzid NUL authcid
  * NUL passwd; the authzid, when given, must name the same user. "=" is
- * the empty response (RFC 5034 §4). b64 is wiped. */
+ * the empty response and "*" cancels (RFC 5034 §4). b64 is wiped. */
 static int sasl_plain(struct pop3_session *s, char *b64, size_t len)
 {
-	unsigned char bin[1024];
+	char bin[1600];
 	size_t blen = 0;
-	const char *end = NULL;
+	struct sasl_plain p;
+	enum sasl_result r;
 	int rc = PROTO_DONE;
 
-	if (len == 1 && b64[0] == '=') {
-		pop3_reply(s, "-ERR [AUTH] invalid user name or password");
-		return PROTO_DONE;
-	}
-	if (sodium_base642bin(bin, sizeof bin, b64, len, NULL, &blen, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != b64 + len || blen == 0) {
-		sodium_memzero(b64, len);
-		sodium_memzero(bin, sizeof bin);
-		pop3_reply(s, "-ERR invalid base64 data");
-		return PROTO_DONE;
-	}
+	r = sasl_response_decode(b64, len, bin, sizeof bin, &blen);
 	sodium_memzero(b64, len);
-	{
-		char *zid = (char *)bin;
-		char *cid = memchr(bin, '\0', blen);
-		char *pw = cid ? memchr(cid + 1, '\0',
-			(size_t)((char *)bin + blen - (cid + 1))) : NULL;
-		size_t pwlen = pw ? (size_t)((char *)bin + blen - (pw + 1)) : 0;
-
-		if (cid == NULL || pw == NULL || cid + 1 == pw ||
-		    memchr(pw + 1, '\0', pwlen) != NULL ||
-		    (zid != cid && strcmp(zid, cid + 1) != 0) ||
-		    strlen(cid + 1) > 255 || pwlen > 255) {
-			pop3_reply(s, "-ERR [AUTH] invalid user name or "
-				   "password");
-		} else {
-			rc = pop3_login_start(s, cid + 1, pw + 1, pwlen);
-		}
+	if (r == SASL_OK)
+		r = blen == 0 ? SASL_MALFORMED
+			      : sasl_plain_parse(bin, blen, &p);
+	switch (r) {
+	case SASL_OK:
+		rc = pop3_login_start(s, p.user, p.pass, p.pass_len);
+		break;
+	case SASL_CANCEL:
+		pop3_reply(s, "-ERR authentication cancelled");
+		break;
+	case SASL_BAD_BASE64:
+		pop3_reply(s, "-ERR invalid base64 data");
+		break;
+	case SASL_TOO_LONG:
+		pop3_reply(s, "-ERR response too long");
+		break;
+	case SASL_MALFORMED:
+	case SASL_AUTHZID:
+		/* RFC 3206 §5: a credential problem. */
+		pop3_reply(s, "-ERR [AUTH] invalid user name or password");
+		break;
 	}
 	sodium_memzero(bin, sizeof bin);
 	return rc;
