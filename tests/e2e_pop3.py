@@ -38,6 +38,7 @@ PASSWORDS = {
     "gina": "gina-pw",
     "hank": "hank-pw",
     "ivy": "ivy-pw",
+    "jack": "jack-pw",
 }
 
 TESTS = []
@@ -77,6 +78,7 @@ class Env:
         self.key = os.path.join(self.dir, "key.pem")
         self.conf = os.path.join(self.dir, "kantorpos.conf")
         self.log = os.path.join(self.dir, "pop3d.log")
+        self.p_v6 = free_port()
         self.p_stls, self.p_tls, self.p_plain = (free_port(), free_port(),
                                                  free_port())
         subprocess.run(
@@ -105,7 +107,10 @@ login_fail_delay 1s
 login_fail_limit 2
 login_fail_window 60s
 workers 2
+max_connections_per_ip 4
 """)
+            if self.has_ipv6():
+                f.write(f"listen pop3 [::1]:{self.p_v6} plaintext-ok\n")
         for user, pw in PASSWORDS.items():
             subprocess.run([ADMIN, "-c", self.conf, "user", "add",
                             f"{user}@{DOMAIN}"], input=pw + "\n",
@@ -122,6 +127,16 @@ workers 2
             for path in (self.data, os.path.join(self.dir, "users")):
                 shutil.chown(path, "nobody")
         self.proc = None
+
+    @staticmethod
+    def has_ipv6():
+        try:
+            s = socket.socket(socket.AF_INET6)
+            s.bind(("::1", 0))
+            s.close()
+            return True
+        except OSError:
+            return False
 
     def start(self):
         self.logf = open(self.log, "ab")
@@ -641,6 +656,49 @@ def large_retr_uses_bounded_memory():
         peak - base, base)
     assert r.cmd("NOOP") == "+OK"
     r.cmd("QUIT")
+
+
+@test
+def connection_cap_per_address():
+    src = fresh_src()
+    held = [Raw(ENV.p_plain, src=src) for _ in range(4)]
+    extra = Raw(ENV.p_plain, src=src, greet=False)
+    refusal = extra.line()
+    assert refusal.startswith("-ERR [SYS/TEMP]"), refusal
+    other = Raw(ENV.p_plain)
+    assert other.greeting.startswith("+OK")
+    for r in held + [extra, other]:
+        r.close()
+
+
+@test
+def broken_maildrop_gets_sys_perm():
+    ENV.deliver("jack", msg("j1"))
+    md = ENV.maildir("jack")
+    os.chmod(md, 0)
+    try:
+        r = Raw(ENV.p_plain)
+        reply = r.login("jack")
+        assert reply.startswith("-ERR [SYS/PERM]"), reply
+    finally:
+        os.chmod(md, 0o700)
+    # Repaired: the next login works at once, no lock left behind.
+    assert r.login("jack").startswith("+OK")
+    assert r.cmd("QUIT").startswith("+OK")
+
+
+@test
+def ipv6_listener():
+    if not Env.has_ipv6():
+        print("     (no IPv6 loopback: skipped)")
+        return
+    s = socket.create_connection(("::1", ENV.p_v6), 5)
+    r = Raw.__new__(Raw)
+    r.sock, r.buf, r.lines = s, b"", []
+    assert r.line().startswith("+OK")
+    assert r.login("jack").startswith("+OK")
+    assert r.cmd("QUIT").startswith("+OK")
+    assert "client=::1" in ENV.log_text()
 
 
 def run_client(args, **kw):
