@@ -39,6 +39,8 @@ PASSWORDS = {
     "hank": "hank-pw",
     "ivy": "ivy-pw",
     "jack": "jack-pw",
+    "bench1": "bench-pw",
+    "bench2": "bench-pw",
 }
 
 TESTS = []
@@ -699,6 +701,51 @@ def ipv6_listener():
     assert r.login("jack").startswith("+OK")
     assert r.cmd("QUIT").startswith("+OK")
     assert "client=::1" in ENV.log_text()
+
+
+@test
+def path_tricks_are_plain_auth_failures():
+    for name in ("../../etc/passwd", "alice/../bob@example.test"):
+        r = Raw(ENV.p_plain)
+        assert r.cmd("USER " + name).startswith("+OK")
+        reply = r.cmd("PASS secret")
+        assert reply == "-ERR [AUTH] invalid user name or password", reply
+        r.close()
+    assert not os.path.exists(os.path.join(ENV.data, "mail", "..",
+                                           "..", "etc"))
+
+
+@test
+def user_added_while_running_can_log_in():
+    subprocess.run([ADMIN, "-c", ENV.conf, "user", "add",
+                    f"kim@{DOMAIN}"], input="kim-pw\n", text=True,
+                   check=True, stdout=subprocess.DEVNULL)
+    if ENV.as_user:
+        shutil.chown(os.path.join(ENV.dir, "users"), ENV.as_user)
+    ENV.deliver("kim", msg("k1"))
+    r = Raw(ENV.p_plain)
+    assert r.login("kim", "kim-pw").startswith("+OK"), r.lines
+    assert r.cmd("STAT").startswith("+OK 1 ")
+    r.cmd("QUIT")
+
+
+@test
+def bench_runs():
+    bench = os.path.join(BUILD, "bench", "pop3-bench")
+    if not os.access(bench, os.X_OK):
+        subprocess.run(["make", "-C", BUILD, "bench/pop3-bench"],
+                       check=True, stdout=subprocess.DEVNULL)
+    for u in ("bench1", "bench2"):
+        for i in range(3):
+            ENV.deliver(u, msg("bench %d" % i, "x" * 5000 + "\r\n"))
+    res = subprocess.run([bench, "-P", str(ENV.p_plain), "-c", "2", "-d",
+                          "1", "-u", "bench%d@" + DOMAIN, "-w", "bench-pw"],
+                         stdout=subprocess.PIPE, text=True, timeout=30)
+    assert res.returncode == 0, res.stdout
+    m = re.search(r"logins/s ([\d.]+) messages/s ([\d.]+) MB/s ([\d.]+)",
+                  res.stdout)
+    assert m and float(m.group(1)) > 0 and float(m.group(2)) > 0, res.stdout
+    assert ENV.count("bench1") == 3
 
 
 def run_client(args, **kw):
