@@ -253,11 +253,12 @@ Test(auth, cancel_during_the_delay_and_when_throttled)
 
 #define MANY 1500
 
-static sem_t gate;
+static sem_t gate, started;
 
 static void blocked_job(void *arg)
 {
 	(void)arg;
+	sem_post(&started);
 	while (sem_wait(&gate) != 0)
 		;
 }
@@ -272,9 +273,13 @@ Test(auth, full_worker_queue_is_retried)
 	start("login_fail_delay 0s\n");
 	/* Both threads busy, so the queue really fills. */
 	cr_assert_eq(sem_init(&gate, 0, 0), 0);
+	cr_assert_eq(sem_init(&started, 0, 0), 0);
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(worker_submit(server_worker(srv), blocked_job, NULL,
 					   NULL), 0);
+	for (i = 0; i < 2; i++)
+		while (sem_wait(&started) != 0)
+			;
 	for (i = 0; i < MANY; i++) {
 		snprintf(peer, sizeof peer, "10.%d.%d.1", i / 256, i % 256);
 		cr_assert_not_null(auth_start(srv, peer, "0123456789abcdef",
@@ -293,4 +298,5 @@ Test(auth, full_worker_queue_is_retried)
 	for (i = 0; i < MANY; i++)
 		cr_assert_eq(o[i].result, AUTH_OK, "login %d", i);
 	sem_destroy(&gate);
+	sem_destroy(&started);
 }

@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <getopt.h>
 #include <sodium.h>
 
 #include "common/config.h"
@@ -494,5 +496,55 @@ Test(server, session_ids_are_16_hex_digits)
 	cr_assert_eq(strspn(a, "0123456789abcdef"), 16);
 	cr_assert_str_neq(a, b);
 	server_free(srv);
+	free(conf);
+}
+
+Test(server, main_options_and_exit_codes)
+{
+	char *conf = tu_path(dir, "missing.conf");
+	char *help[] = { "test-echo", "-h", NULL };
+	char *bad[] = { "test-echo", "-x", NULL };
+	char *extra[] = { "test-echo", "stray", NULL };
+	char *noconf[] = { "test-echo", "-f", "-c", conf, NULL };
+
+	cr_assert_eq(server_main(2, help, &echo_ops), 0);
+	optind = 1;
+	cr_assert_eq(server_main(2, bad, &echo_ops), 2);
+	optind = 1;
+	cr_assert_eq(server_main(2, extra, &echo_ops), 2);
+	optind = 1;
+	cr_assert_eq(server_main(4, noconf, &echo_ops), 1);
+	free(conf);
+}
+
+static void setup_redirected(void)
+{
+	cr_redirect_stderr();
+	setup();
+}
+
+Test(server, trace_escapes_control_bytes, .init = setup_redirected)
+{
+	unsigned port = free_port();
+	char *conf = write_config(port, "");
+	struct server *srv;
+	char *err = NULL, text[8192];
+	size_t n;
+	FILE *f;
+
+	srv = server_new(conf, &echo_ops, SERVER_KEEP_PRIVS | SERVER_TRACE,
+			 &err);
+	cr_assert_not_null(srv, "%s", err != NULL ? err : "?");
+	cr_assert(server_trace_on(srv));
+	server_trace(srv, "00000000000000aa", true, "USER a\r\nb\\", 10);
+	server_trace(srv, "00000000000000aa", false, "+OK", 3);
+	server_free(srv);
+	fflush(stderr);
+	f = cr_get_redirected_stderr();
+	n = fread(text, 1, sizeof text - 1, f);
+	text[n] = '\0';
+	cr_assert_not_null(strstr(text, "00000000000000aa < USER a\\x0d\\x0ab\\x5c\n"),
+			   "%s", text);
+	cr_assert_not_null(strstr(text, "00000000000000aa > +OK\n"), "%s", text);
 	free(conf);
 }
