@@ -219,38 +219,35 @@ static int parse_line(struct userdb_data *d, const char *path, unsigned lineno,
 	return 0;
 }
 
-static int data_load(const char *path, struct userdb_data **d_r)
+/* Parse d->text (len bytes, NUL-terminated, owned by d) into d's users and
+ * warnings, naming the text `name` in warnings. No I/O. */
+static int data_parse(struct userdb_data *d, const char *name, size_t len)
 {
-	struct userdb_data *d = calloc(1, sizeof(*d));
-	size_t len, pos = 0, kept = 0;
+	size_t pos = 0, kept = 0;
 	unsigned lineno = 0;
 	struct line l;
-	int saved;
 
-	if (d == NULL)
-		return -1;
-	/* stat before reading: a change in between then shows at the next
-	 * reload instead of being missed. */
-	if (stat(path, &d->st) < 0 ||
-	    fs_read_file(path, USERDB_MAX_SIZE, &d->text, &len) < 0)
-		goto fail;
 	while (next_line(d->text, len, &pos, &l)) {
 		lineno++;
 		if (line_is_blank_or_comment(&l))
 			continue;
-		if (parse_line(d, path, lineno, (char *)l.start, l.len) < 0)
-			goto fail;
+		if (parse_line(d, name, lineno, (char *)l.start, l.len) < 0)
+			return -1;
 	}
 	if (d->count > 1)
 		qsort(d->users, d->count, sizeof(*d->users), user_cmp);
 	/* The first line of a user wins, as in Dovecot. */
 	for (size_t i = 0; i < d->count; i++) {
 		if (kept > 0 && strcmp(d->users[kept - 1].key, d->users[i].key) == 0) {
-			if (warn(d, path, d->users[i].line,
+			if (warn(d, name, d->users[i].line,
 				 "duplicate user %s (first on line %u)",
 				 d->users[i].key, d->users[kept - 1].line) < 0) {
+				/* Free the keys not yet kept, then the rest
+				 * with the data. */
+				for (size_t j = i; j < d->count; j++)
+					free(d->users[j].key);
 				d->count = kept;
-				goto fail;
+				return -1;
 			}
 			free(d->users[i].key);
 			continue;
@@ -261,6 +258,23 @@ static int data_load(const char *path, struct userdb_data **d_r)
 	if (d->nwarnings > 1)
 		qsort(d->warnings, d->nwarnings, sizeof(*d->warnings),
 		      warning_cmp);
+	return 0;
+}
+
+static int data_load(const char *path, struct userdb_data **d_r)
+{
+	struct userdb_data *d = calloc(1, sizeof(*d));
+	size_t len;
+	int saved;
+
+	if (d == NULL)
+		return -1;
+	/* stat before reading: a change in between then shows at the next
+	 * reload instead of being missed. */
+	if (stat(path, &d->st) < 0 ||
+	    fs_read_file(path, USERDB_MAX_SIZE, &d->text, &len) < 0 ||
+	    data_parse(d, path, len) < 0)
+		goto fail;
 	*d_r = d;
 	return 0;
 fail:
@@ -272,26 +286,54 @@ fail:
 
 /* ---- the in-memory view ---- */
 
-int userdb_open(const char *path, struct userdb **db_r)
+/* A db around loaded data d (taken over even on failure); path NULL for a
+ * db parsed from memory. */
+static int db_new(const char *path, struct userdb_data *d, struct userdb **db_r)
 {
 	struct userdb *db = calloc(1, sizeof(*db));
 
-	if (db == NULL)
-		return -1;
-	db->path = strdup(path);
-	if (db->path == NULL || data_load(path, &db->data) < 0) {
-		int saved = errno;
-
-		free(db->path);
+	if (db == NULL || (path != NULL && (db->path = strdup(path)) == NULL)) {
 		free(db);
-		errno = saved;
+		data_free(d);
+		errno = ENOMEM;
 		return -1;
 	}
+	db->data = d;
 	pthread_mutex_init(&db->lock, NULL);
 	db->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 	db->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 	*db_r = db;
 	return 0;
+}
+
+int userdb_open(const char *path, struct userdb **db_r)
+{
+	struct userdb_data *d;
+
+	if (data_load(path, &d) < 0)
+		return -1;
+	return db_new(path, d, db_r);
+}
+
+int userdb_parse(const char *name, const char *text, size_t len,
+		 struct userdb **db_r)
+{
+	struct userdb_data *d = calloc(1, sizeof(*d));
+
+	if (d == NULL || (d->text = malloc(len + 1)) == NULL) {
+		free(d);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (len > 0)
+		memcpy(d->text, text, len);
+	d->text[len] = '\0';
+	if (data_parse(d, name, len) < 0) {
+		data_free(d);
+		errno = ENOMEM;
+		return -1;
+	}
+	return db_new(NULL, d, db_r);
 }
 
 void userdb_free(struct userdb *db)
@@ -328,6 +370,8 @@ int userdb_reload(struct userdb *db)
 	struct userdb_data *fresh, *old;
 	struct stat st;
 
+	if (db->path == NULL)
+		return 0;
 	if (stat(db->path, &st) < 0)
 		return -1;
 	/* Only this function replaces db->data, so reading it unlocked for

@@ -33,6 +33,14 @@ struct userdb;
  * userdb_free), or -1 with errno (ENOENT when the file is missing). */
 int userdb_open(const char *path, struct userdb **db_r);
 
+/* Parse len bytes of passwd-file text held in memory, as userdb_open does
+ * with a file's contents (text need not be NUL-terminated; warnings are
+ * "NAME:LINE: reason"). The db is tied to no file: userdb_reload on it
+ * returns 0. Pure: no I/O, no globals, safe on hostile input. Returns 0
+ * and a db owned by the caller, or -1 with errno ENOMEM. */
+int userdb_parse(const char *name, const char *text, size_t len,
+		 struct userdb **db_r);
+
 void userdb_free(struct userdb *db);
 
 /* The Argon2id cost used for the dummy verification of unknown users and
@@ -43,7 +51,8 @@ void userdb_set_cost(struct userdb *db, unsigned long long opslimit,
 /* Reload if the file changed (device, inode, size, mtime or ctime with
  * nanoseconds). Cheap when nothing changed: one stat. Returns 1 when it
  * reloaded, 0 when unchanged, -1 with errno when the new file cannot be
- * read (the old contents stay in use). Safe against concurrent lookups;
+ * read (the old contents stay in use); always 0 for a db from
+ * userdb_parse. Safe against concurrent lookups;
  * invalidates the warning strings. */
 int userdb_reload(struct userdb *db);
 

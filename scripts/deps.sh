@@ -1,7 +1,9 @@
 # scripts/deps.sh: the Debian packages kantorpos needs, and the one function
 # that installs the missing ones (sourced by ./check and ./demo).
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev openssl"
-DEPS_TEST="python3 swaks mpop fetchmail"
+DEPS_TEST="python3 swaks mpop fetchmail valgrind"
+# The libFuzzer targets (./check, make fuzz): clang and its runtime.
+DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests run sandboxed on loopback; their system
 # services must not start when the packages are installed.
 DEPS_PEERS="postfix dovecot-pop3d"
@@ -15,9 +17,9 @@ deps_missing() {
 
 deps_install() {
 	local missing sudo=""
-	command -v dpkg-query >/dev/null 2>&1 || { echo "deps: not a Debian system; install: $DEPS_BUILD $DEPS_TEST" >&2; return 0; }
+	command -v dpkg-query >/dev/null 2>&1 || { echo "deps: not a Debian system; install: $DEPS_BUILD $DEPS_TEST $DEPS_FUZZ" >&2; return 0; }
 	# shellcheck disable=SC2086
-	missing=$(deps_missing $DEPS_BUILD $DEPS_TEST $DEPS_PEERS)
+	missing=$(deps_missing $DEPS_BUILD $DEPS_TEST $DEPS_FUZZ $DEPS_PEERS)
 	[ -z "$missing" ] && return 0
 	[ "$(id -u)" -ne 0 ] && sudo=sudo
 	echo "deps: installing $missing"

@@ -351,3 +351,39 @@ Test(userdb, concurrent_adds_from_two_processes)
 	userdb_free(db);
 	cr_assert_eq(file_mode(path), 0600);
 }
+
+/* userdb_parse: the same parser on a buffer, with no file behind it. The
+ * buffer is not NUL-terminated and may hold NUL bytes. */
+Test(userdb, parse_buffer)
+{
+	char text[1024];
+	struct userdb *db;
+	char *hash = NULL;
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "# users\nBob@Example.org:%s\nnocolon\nbob@example.org:%s\nx",
+		     h1, h2);
+	cr_assert(n > 0 && (size_t)n < sizeof(text));
+	/* Line 5 carries a NUL byte: "x\0y@example.org:z". */
+	n += snprintf(text + n + 1, sizeof(text) - (size_t)n - 1,
+		      "y@example.org:z\ncarol@example.org:%s", h2) + 1;
+	cr_assert_eq(userdb_parse("mem", text, (size_t)n, &db), 0);
+	cr_assert_eq(userdb_count(db), 2);
+	cr_assert_eq(userdb_lookup(db, "bob@example.org", &hash), 1);
+	cr_assert_str_eq(hash, h1, "first line of a user wins");
+	free(hash);
+	cr_assert_eq(userdb_lookup(db, "carol@example.org", NULL), 1);
+	cr_assert_eq(userdb_warning_count(db), 3);
+	cr_assert_str_eq(userdb_warning(db, 0), "mem:3: no ':' after the user name");
+	cr_assert(strstr(userdb_warning(db, 1), "mem:4: duplicate user") != NULL,
+		  "%s", userdb_warning(db, 1));
+	cr_assert_str_eq(userdb_warning(db, 2), "mem:5: NUL byte in line");
+	cr_assert_eq(userdb_reload(db), 0, "a parsed db has no file to reload");
+	userdb_free(db);
+
+	cr_assert_eq(userdb_parse("empty", "", 0, &db), 0);
+	cr_assert_eq(userdb_count(db), 0);
+	cr_assert_eq(userdb_warning_count(db), 0);
+	userdb_free(db);
+}
