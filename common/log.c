@@ -46,6 +46,10 @@ int log_level_parse(const char *name)
 
 static void log_emit(enum log_level level, const char *errtext,
 		     const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void log_emit(enum log_level level, const char *errtext,
+		     const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
