@@ -488,6 +488,21 @@ long queue_count(struct queue *q, const char *domain, bool subdomains)
 	return n;
 }
 
+int queue_msg_size(struct queue *q, const char *id, uint64_t *size_r)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!addr_component_safe(id, NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (join(path, q->items, id, "msg") < 0 || stat(path, &st) < 0)
+		return -1;
+	*size_r = (uint64_t)st.st_size;
+	return 0;
+}
+
 int queue_lock(struct queue *q, const char *id, struct queue_item **it_r)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };

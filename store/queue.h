@@ -95,6 +95,10 @@ int queue_walk(struct queue *q, const char *domain, bool subdomains,
 /* Count the items queue_walk would visit. Returns the count or -1. */
 long queue_count(struct queue *q, const char *domain, bool subdomains);
 
+/* Size in bytes of the message of item id, without locking it. Returns 0,
+ * or -1 (ENOENT: no such item). */
+int queue_msg_size(struct queue *q, const char *id, uint64_t *size_r);
+
 /* Try to lock item id and read its envelope. Returns 1 with *it_r, 0 when
  * another process or thread holds it or it no longer exists, -1 on error
  * (EINVAL for an id that is not a plain name). */
