@@ -5,16 +5,19 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 
 #include "admin/admin.h"
+#include "common/address.h"
 #include "common/config.h"
 #include "common/config_value.h"
 #include "common/userdb.h"
@@ -28,13 +31,18 @@ static void queue_usage(FILE *out)
 		"usage: kantorpos [-c CONF] queue list [DOMAIN]\n"
 		"       kantorpos [-c CONF] queue flush [DOMAIN]\n"
 		"       kantorpos [-c CONF] queue remove ID...\n"
+		"       kantorpos [-c CONF] queue add [-f SENDER] ADDRESS... < MESSAGE\n"
 		"list: every queued message (id, age, size, sender, recipients,\n"
 		"  attempts, last error), or those for DOMAIN and its subdomains.\n"
 		"flush: deliver now, ignoring the retry back-off: every etrn_domain\n"
 		"  with a deliver_to host, the relayhost and local notifications,\n"
 		"  or only DOMAIN's route; bounces expired mail. Exit 0 when nothing\n"
 		"  failed temporarily, 75 otherwise.\n"
-		"remove: delete messages without notifying anyone (75: in use).\n");
+		"remove: delete messages without notifying anyone (75: in use).\n"
+		"add: queue the message on standard input (bare LF stored as CRLF)\n"
+		"  for its recipients' routes (etrn_domain: held; local_domain:\n"
+		"  local delivery; others: the relayhost); prints the ids. -f sets\n"
+		"  the envelope sender (default <>: no bounce).\n");
 }
 
 static const char *rcpt_state(enum queue_rcpt_state s)
@@ -120,6 +128,111 @@ static int cmd_remove(struct queue *q, int n, char **ids)
 	return rc;
 }
 
+/* Copy standard input into tx with every bare LF made CRLF. 0 or -1. */
+static int copy_stdin(struct queue_tx *tx)
+{
+	static char in[65536], out[2 * 65536];
+	bool prev_cr = false;
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, in, sizeof(in))) != 0) {
+		size_t o = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (in[i] == '\n' && !prev_cr)
+				out[o++] = '\r';
+			out[o++] = in[i];
+			prev_cr = in[i] == '\r';
+		}
+		if (queue_tx_write(tx, out, o) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int cmd_add(const struct config *cfg, struct queue *q, int argc,
+		   char **argv)
+{
+	struct queue_env *envs = calloc((size_t)argc, sizeof(*envs));
+	const char *sender = "";
+	struct queue_tx *tx = NULL;
+	size_t n = 0;
+	int opt, rc = ADM_OK;
+
+	(void)cfg;
+	optind = 1;
+	while ((opt = getopt(argc, argv, "+f:")) != -1) {
+		if (opt != 'f') {
+			queue_usage(stderr);
+			free(envs);
+			return ADM_USAGE;
+		}
+		sender = optarg;
+	}
+	if (envs == NULL || optind >= argc) {
+		queue_usage(stderr);
+		free(envs);
+		return ADM_USAGE;
+	}
+	for (int i = optind; i <= argc - 1 && rc == ADM_OK; i++) {
+		struct addr_mailbox mb;
+		struct addr_error err;
+		char key[ADDR_KEY_SIZE], *dom;
+		const char *why;
+		size_t k;
+
+		if (addr_parse_mailbox(argv[i], strlen(argv[i]), ADDR_OPT_UTF8,
+				       &mb, &err) < 0 ||
+		    addr_key(&mb, key, sizeof(key), &why) < 0) {
+			fprintf(stderr, "kantorpos: %s: %s\n", argv[i],
+				"not a usable address");
+			rc = ADM_DATAERR;
+			break;
+		}
+		dom = strchr(key, '@') + 1;
+		for (k = 0; k < n && strcmp(envs[k].domain, dom) != 0; k++)
+			;
+		if (k == n) {
+			if (queue_env_set(&envs[n].sender, sender) < 0 ||
+			    queue_env_set(&envs[n].domain, dom) < 0)
+				rc = ADM_OSERR;
+			envs[n].arrival = envs[n].next_attempt = time(NULL);
+			n++;
+		}
+		if (rc == ADM_OK && queue_env_add_rcpt(&envs[k], argv[i]) < 0)
+			rc = ADM_OSERR;
+	}
+	if (sender[0] != '\0') {
+		struct addr_mailbox mb;
+
+		if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8,
+				       &mb, NULL) < 0) {
+			fprintf(stderr, "kantorpos: sender %s: not an address\n",
+				sender);
+			rc = ADM_DATAERR;
+		}
+	}
+	if (rc == ADM_OK && (queue_tx_begin(q, &tx) < 0 || copy_stdin(tx) < 0 ||
+			     queue_tx_commit(tx, envs, n) < 0)) {
+		if (tx != NULL && errno != 0)
+			fprintf(stderr, "kantorpos: cannot queue: %s\n",
+				strerror(errno));
+		rc = ADM_TEMPFAIL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (rc == ADM_OK)
+			printf("%s %s\n", envs[k].id, envs[k].domain);
+		queue_env_clear(&envs[k]);
+	}
+	free(envs);
+	return rc;
+}
+
 static void stop_loop(void *arg)
 {
 	ev_break(arg, EVBREAK_ALL);
@@ -191,7 +304,7 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 	    (strcmp(argv[1], "flush") == 0 && argc > 3) ||
 	    (strcmp(argv[1], "remove") == 0 && argc < 3) ||
 	    (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "flush") != 0 &&
-	     strcmp(argv[1], "remove") != 0)) {
+	     strcmp(argv[1], "remove") != 0 && strcmp(argv[1], "add") != 0)) {
 		queue_usage(stderr);
 		return ADM_USAGE;
 	}
@@ -206,6 +319,8 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 		rc = cmd_list(q, argc == 3 ? argv[2] : NULL);
 	else if (strcmp(argv[1], "remove") == 0)
 		rc = cmd_remove(q, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "add") == 0)
+		rc = cmd_add(cfg, q, argc - 1, argv + 1);
 	else
 		rc = cmd_flush(cfg, q, argc == 3 ? argv[2] : NULL);
 	queue_free(q);
