@@ -22,7 +22,7 @@
 #include "common/config_value.h"
 #include "common/userdb.h"
 #include "common/worker.h"
-#include "relay/runner.h"
+#include "outbound/runner.h"
 #include "store/queue.h"
 
 static void queue_usage(FILE *out)

@@ -1,13 +1,13 @@
-/* relay/items.c: blocking queue-delivery steps — routing, taking items,
+/* outbound/items.c: blocking queue-delivery steps — routing, taking items,
  * recording results, back-off, bounces (DSN), local delivery, expiry. */
 #include "autoconf.h"
 
-#include "relay/items.h"
+#include "outbound/items.h"
 
 #include "common/address.h"
 #include "common/log.h"
 #include "common/recipient.h"
-#include "relay/dsn.h"
+#include "outbound/dsn.h"
 #include "store/maildir.h"
 
 #include <ctype.h>
@@ -18,14 +18,14 @@
 #include <unistd.h>
 
 /* At most this much of the original header section goes into a DSN. */
-#define RELAY_DSN_HEADERS_MAX (64 * 1024)
-#define RELAY_COPY_CHUNK 65536
+#define OUTB_DSN_HEADERS_MAX (64 * 1024)
+#define OUTB_COPY_CHUNK 65536
 
-static int bounce(const struct relay_ctx *ctx, struct queue_item *it,
+static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
 		  const size_t *idx, size_t n, bool expired, unsigned *kick_r);
 static int finish(struct queue_item *it);
 
-enum relay_route relay_route_of(const struct config *cfg, const char *domain,
+enum outb_route outb_route_of(const struct config *cfg, const char *domain,
 				const struct config_etrn_domain **etrn_r)
 {
 	const struct config_etrn_domain *e = config_find_etrn(cfg, domain);
@@ -33,22 +33,22 @@ enum relay_route relay_route_of(const struct config *cfg, const char *domain,
 	if (etrn_r != NULL)
 		*etrn_r = e;
 	if (e != NULL)
-		return RELAY_ROUTE_ETRN;
+		return OUTB_ROUTE_ETRN;
 	if (config_find_domain(cfg, domain) != NULL)
-		return RELAY_ROUTE_LOCAL;
+		return OUTB_ROUTE_LOCAL;
 	if (cfg->relayhost.host != NULL)
-		return RELAY_ROUTE_RELAY;
-	return RELAY_ROUTE_NONE;
+		return OUTB_ROUTE_RELAY;
+	return OUTB_ROUTE_NONE;
 }
 
-unsigned relay_lifetime(const struct config *cfg, const char *domain)
+unsigned outb_lifetime(const struct config *cfg, const char *domain)
 {
 	const struct config_etrn_domain *e = config_find_etrn(cfg, domain);
 
 	return e != NULL && e->lifetime > 0 ? e->lifetime : cfg->queue_lifetime;
 }
 
-unsigned relay_backoff(const struct config *cfg, unsigned attempts)
+unsigned outb_backoff(const struct config *cfg, unsigned attempts)
 {
 	unsigned long long d = cfg->queue_retry_min;
 
@@ -57,10 +57,10 @@ unsigned relay_backoff(const struct config *cfg, unsigned attempts)
 	return d > cfg->queue_retry_max ? cfg->queue_retry_max : (unsigned)d;
 }
 
-static bool expired(const struct relay_ctx *ctx, const struct queue_env *env)
+static bool expired(const struct outb_ctx *ctx, const struct queue_env *env)
 {
 	return ctx->now - env->arrival >=
-	       (time_t)relay_lifetime(ctx->cfg, env->domain);
+	       (time_t)outb_lifetime(ctx->cfg, env->domain);
 }
 
 /* Remove the item when nothing is pending, else write its envelope; then
@@ -92,26 +92,26 @@ static int finish(struct queue_item *it)
 static void note_kick(const struct config *cfg, const char *domain,
 		      unsigned *kick_r)
 {
-	switch (relay_route_of(cfg, domain, NULL)) {
-	case RELAY_ROUTE_LOCAL:
-		*kick_r |= RELAY_KICK_LOCAL;
+	switch (outb_route_of(cfg, domain, NULL)) {
+	case OUTB_ROUTE_LOCAL:
+		*kick_r |= OUTB_KICK_LOCAL;
 		break;
-	case RELAY_ROUTE_RELAY:
-		*kick_r |= RELAY_KICK_RELAY;
+	case OUTB_ROUTE_RELAY:
+		*kick_r |= OUTB_KICK_RELAY;
 		break;
-	case RELAY_ROUTE_ETRN:
-	case RELAY_ROUTE_NONE:
+	case OUTB_ROUTE_ETRN:
+	case OUTB_ROUTE_NONE:
 		break;
 	}
 }
 
 /* Queue a DSN for recipients idx[0..n) of it to its sender. 0 or -1. */
-static int queue_dsn(const struct relay_ctx *ctx, struct queue_item *it,
+static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
 		     const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
 {
 	struct queue_env *env = queue_item_env(it), dsn_env;
 	struct dsn_rcpt *rcpts = calloc(n, sizeof(*rcpts));
-	char *headers = malloc(RELAY_DSN_HEADERS_MAX), *text = NULL;
+	char *headers = malloc(OUTB_DSN_HEADERS_MAX), *text = NULL;
 	char msgid[QUEUE_ID_MAX + 64], domain[ADDR_DOMAIN_MAX + 1];
 	const char *at = strrchr(env->sender, '@');
 	struct queue_tx *tx = NULL;
@@ -131,7 +131,7 @@ static int queue_dsn(const struct relay_ctx *ctx, struct queue_item *it,
 	for (size_t i = 0; at[1 + i] != '\0'; i++)
 		domain[i] = (char)tolower((unsigned char)at[1 + i]);
 	domain[strlen(at + 1)] = '\0';
-	got = pread(queue_item_fd(it), headers, RELAY_DSN_HEADERS_MAX, 0);
+	got = pread(queue_item_fd(it), headers, OUTB_DSN_HEADERS_MAX, 0);
 	if (got < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -187,7 +187,7 @@ out:
 /* Mark recipients idx[0..n) failed (their status/diag already set, or set
  * here for expiry) and notify the sender (never <>). 0 or -1; on -1
  * nothing is marked, so the item is tried again. */
-static int bounce(const struct relay_ctx *ctx, struct queue_item *it,
+static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
 		  const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
 {
 	struct queue_env *env = queue_item_env(it);
@@ -224,7 +224,7 @@ static int bounce(const struct relay_ctx *ctx, struct queue_item *it,
 }
 
 /* Bounce every pending recipient of an expired item and finish it. */
-static int expire(const struct relay_ctx *ctx, struct queue_item *it,
+static int expire(const struct outb_ctx *ctx, struct queue_item *it,
 		  unsigned *kick_r)
 {
 	struct queue_env *env = queue_item_env(it);
@@ -247,7 +247,7 @@ static int expire(const struct relay_ctx *ctx, struct queue_item *it,
 	return finish(it);
 }
 
-int relay_item_take(const struct relay_ctx *ctx, const char *id,
+int outb_item_take(const struct outb_ctx *ctx, const char *id,
 		    bool due_only, struct queue_item **it_r, unsigned *kick_r)
 {
 	struct queue_item *it;
@@ -274,16 +274,16 @@ int relay_item_take(const struct relay_ctx *ctx, const char *id,
 }
 
 /* Count a failed attempt: back-off and the error text. */
-static void defer_env(const struct relay_ctx *ctx, struct queue_env *env,
+static void defer_env(const struct outb_ctx *ctx, struct queue_env *env,
 		      const char *error)
 {
 	env->attempts++;
-	env->next_attempt = ctx->now + relay_backoff(ctx->cfg, env->attempts);
+	env->next_attempt = ctx->now + outb_backoff(ctx->cfg, env->attempts);
 	if (error != NULL)
 		queue_env_set(&env->last_error, error);
 }
 
-int relay_item_record(const struct relay_ctx *ctx, struct queue_item *it,
+int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
 		      const size_t *map, const struct smtpc_reply *replies,
 		      size_t n, const char *remote, unsigned *kick_r)
 {
@@ -334,11 +334,11 @@ int relay_item_record(const struct relay_ctx *ctx, struct queue_item *it,
 	return finish(it);
 }
 
-int relay_item_defer(const struct relay_ctx *ctx, const char *id,
+int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 		     const char *error, unsigned *kick_r)
 {
 	struct queue_item *it;
-	int rc = relay_item_take(ctx, id, false, &it, kick_r);
+	int rc = outb_item_take(ctx, id, false, &it, kick_r);
 
 	if (rc <= 0)
 		return rc;
@@ -348,7 +348,7 @@ int relay_item_defer(const struct relay_ctx *ctx, const char *id,
 }
 
 /* Copy the queued message into a new Maildir delivery. */
-static enum md_result copy_local(const struct relay_ctx *ctx,
+static enum md_result copy_local(const struct outb_ctx *ctx,
 				 struct queue_item *it, const char *maildir)
 {
 	struct queue_env *env = queue_item_env(it);
@@ -363,14 +363,14 @@ static enum md_result copy_local(const struct relay_ctx *ctx,
 
 	if (r != MD_OK)
 		return r;
-	if ((buf = malloc(RELAY_COPY_CHUNK)) == NULL) {
+	if ((buf = malloc(OUTB_COPY_CHUNK)) == NULL) {
 		md_delivery_abort(d);
 		return MD_ERR_IO;
 	}
 	len = snprintf(line, sizeof(line), "Return-Path: <%s>\r\n", env->sender);
 	r = md_delivery_write(d, line, (size_t)len);
 	while (r == MD_OK) {
-		ssize_t n = pread(queue_item_fd(it), buf, RELAY_COPY_CHUNK,
+		ssize_t n = pread(queue_item_fd(it), buf, OUTB_COPY_CHUNK,
 				  (off_t)off);
 
 		if (n < 0 && errno == EINTR)
@@ -392,14 +392,14 @@ static enum md_result copy_local(const struct relay_ctx *ctx,
 	return md_delivery_commit(d, &t, 1, NULL, NULL, 0);
 }
 
-int relay_item_local(const struct relay_ctx *ctx, const char *id,
+int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		     bool due_only, unsigned *kick_r)
 {
 	struct queue_item *it;
 	struct queue_env *env;
 	size_t *failed, nf = 0;
 	const char *temp = NULL;
-	int rc = relay_item_take(ctx, id, due_only, &it, kick_r);
+	int rc = outb_item_take(ctx, id, due_only, &it, kick_r);
 
 	if (rc <= 0)
 		return rc;
@@ -461,7 +461,7 @@ int relay_item_local(const struct relay_ctx *ctx, const char *id,
 }
 
 struct sweep {
-	const struct relay_ctx *ctx;
+	const struct outb_ctx *ctx;
 	char **ids;
 	size_t n, cap;
 };
@@ -487,7 +487,7 @@ static int collect_expired(const struct queue_env *env, void *arg)
 	return 0;
 }
 
-int relay_sweep_expired(const struct relay_ctx *ctx, size_t *count_r,
+int outb_sweep_expired(const struct outb_ctx *ctx, size_t *count_r,
 			unsigned *kick_r)
 {
 	struct sweep s = { .ctx = ctx };
@@ -498,7 +498,7 @@ int relay_sweep_expired(const struct relay_ctx *ctx, size_t *count_r,
 		struct queue_item *it;
 
 		/* take bounces expired items and skips everything else */
-		if (relay_item_take(ctx, s.ids[i], false, &it, kick_r) == 1)
+		if (outb_item_take(ctx, s.ids[i], false, &it, kick_r) == 1)
 			queue_item_release(it);
 		else
 			count++;

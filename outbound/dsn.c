@@ -1,7 +1,7 @@
-/* relay/dsn.c: building delivery status notifications (pure). */
+/* outbound/dsn.c: building delivery status notifications (pure). */
 #include "autoconf.h"
 
-#include "relay/dsn.h"
+#include "outbound/dsn.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
-/* relay/dsn.h: delivery status notifications (RFC 3464 inside an RFC 3462
+/* outbound/dsn.h: delivery status notifications (RFC 3464 inside an RFC 3462
  * multipart/report) for mail the queue could not deliver, and the helpers
  * that turn an SMTP reply into an RFC 3463 status. Pure: no I/O, no
  * globals (the caller passes the times and the unique id). */
-#ifndef KANTORPOS_RELAY_DSN_H
-#define KANTORPOS_RELAY_DSN_H
+#ifndef KANTORPOS_OUTBOUND_DSN_H
+#define KANTORPOS_OUTBOUND_DSN_H
 
 #include <stdbool.h>
 #include <stddef.h>

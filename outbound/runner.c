@@ -1,16 +1,16 @@
-/* relay/runner.c: the queue runner on the loop — one flush per route at a
+/* outbound/runner.c: the queue runner on the loop — one flush per route at a
  * time, scans and item steps on the worker pool, one SMTP session per
  * flush, periodic retries and the expiry sweep. */
 #include "autoconf.h"
 
-#include "relay/runner.h"
+#include "outbound/runner.h"
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/smtpclient.h"
 #include "common/tls.h"
 #include "common/worker.h"
-#include "relay/items.h"
+#include "outbound/items.h"
 #include "store/queue.h"
 
 #include <errno.h>
@@ -72,7 +72,7 @@ struct job {
 	enum job_kind kind;
 	struct runner *r;
 	struct flush *f;
-	struct relay_ctx ctx;
+	struct outb_ctx ctx;
 	char **ids;     /* SCAN result; DEFER input */
 	size_t n_ids, cap_ids;
 	const char *id; /* TAKE, LOCAL */
@@ -139,19 +139,19 @@ static int scan_one(const struct queue_env *env, void *arg)
 	struct job *j = sa->j;
 	struct flush *f = j->f;
 	const struct config_etrn_domain *e = NULL;
-	enum relay_route route = relay_route_of(sa->cfg, env->domain, &e);
+	enum outb_route route = outb_route_of(sa->cfg, env->domain, &e);
 	bool want;
 
 	switch (f->kind) {
 	case FL_ETRN:
-		want = route == RELAY_ROUTE_ETRN && e == f->etrn &&
+		want = route == OUTB_ROUTE_ETRN && e == f->etrn &&
 		       queue_domain_match(env->domain, f->domain, f->subdomains);
 		break;
 	case FL_RELAY:
-		want = route == RELAY_ROUTE_RELAY;
+		want = route == OUTB_ROUTE_RELAY;
 		break;
 	default:
-		want = route == RELAY_ROUTE_LOCAL;
+		want = route == OUTB_ROUTE_LOCAL;
 		break;
 	}
 	if (!want || queue_env_pending(env) == 0 ||
@@ -182,25 +182,25 @@ static void job_run(void *arg)
 		j->rc = queue_walk(j->ctx.q, NULL, false, scan_one, &sa);
 		break;
 	case JOB_TAKE:
-		j->rc = relay_item_take(&j->ctx, j->id, j->f->due_only, &j->it,
+		j->rc = outb_item_take(&j->ctx, j->id, j->f->due_only, &j->it,
 					&j->kick);
 		break;
 	case JOB_RECORD:
-		j->rc = relay_item_record(&j->ctx, j->it, j->map, j->replies,
+		j->rc = outb_item_record(&j->ctx, j->it, j->map, j->replies,
 					  j->n, j->remote, &j->kick);
 		j->it = NULL;
 		break;
 	case JOB_DEFER:
 		for (size_t i = 0; i < j->n_ids; i++)
-			relay_item_defer(&j->ctx, j->ids[i], j->error, &j->kick);
+			outb_item_defer(&j->ctx, j->ids[i], j->error, &j->kick);
 		j->rc = 0;
 		break;
 	case JOB_LOCAL:
-		j->rc = relay_item_local(&j->ctx, j->id, j->f->due_only,
+		j->rc = outb_item_local(&j->ctx, j->id, j->f->due_only,
 					 &j->kick);
 		break;
 	case JOB_SWEEP:
-		j->rc = relay_sweep_expired(&j->ctx, NULL, &j->kick);
+		j->rc = outb_sweep_expired(&j->ctx, NULL, &j->kick);
 		break;
 	}
 }
@@ -224,7 +224,7 @@ static void job_done(void *arg)
 	struct flush *f = j->f;
 
 	r->jobs--;
-	if (j->kick & RELAY_KICK_LOCAL || j->kick & RELAY_KICK_RELAY)
+	if (j->kick & OUTB_KICK_LOCAL || j->kick & OUTB_KICK_RELAY)
 		if (!r->dying)
 			runner_kick(r);
 	switch (j->kind) {
@@ -339,7 +339,7 @@ static void job_done(void *arg)
 static int submit(struct runner *r, struct job *j)
 {
 	j->r = r;
-	j->ctx = (struct relay_ctx){ .cfg = r->cfg, .q = r->q, .db = r->db,
+	j->ctx = (struct outb_ctx){ .cfg = r->cfg, .q = r->q, .db = r->db,
 				     .now = now(r) };
 	if (worker_submit(r->pool, job_run, job_done, j) < 0) {
 		log_warn("queue: cannot start a job");
@@ -695,18 +695,18 @@ int runner_flush_all(struct runner *r, const char *domain)
 	int n = 0;
 
 	if (domain != NULL) {
-		switch (relay_route_of(r->cfg, domain, &e)) {
-		case RELAY_ROUTE_ETRN:
+		switch (outb_route_of(r->cfg, domain, &e)) {
+		case OUTB_ROUTE_ETRN:
 			if (e->deliver_host == NULL) {
 				errno = EINVAL;
 				return -1;
 			}
 			return route_flush(r, FL_ETRN, e, false);
-		case RELAY_ROUTE_LOCAL:
+		case OUTB_ROUTE_LOCAL:
 			return route_flush(r, FL_LOCAL, NULL, false);
-		case RELAY_ROUTE_RELAY:
+		case OUTB_ROUTE_RELAY:
 			return route_flush(r, FL_RELAY, NULL, false);
-		case RELAY_ROUTE_NONE:
+		case OUTB_ROUTE_NONE:
 			errno = ENOENT;
 			return -1;
 		}

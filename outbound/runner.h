@@ -1,7 +1,7 @@
-/* relay/runner.h: the queue runner — delivers what store/queue holds, on a
+/* outbound/runner.h: the queue runner — delivers what store/queue holds, on a
  * daemon's (or a tool's) libev loop with its worker pool. kantorpos-smtpd
  * links it for ETRN and the relay host; `kantorpos queue flush` runs one
- * in-process. It lives in relay/ (librelay.a), above store/ and common/,
+ * in-process. It lives in outbound/ (liboutbound.a), above store/ and common/,
  * because it needs the loop, the pool, the SMTP client and local delivery.
  *
  * A flush delivers the items of one route: an etrn_domain (to its
@@ -16,8 +16,8 @@
  * and the relay/local routes are flushed for items whose back-off is over,
  * and expired items anywhere are bounced. ETRN and explicit flushes ignore
  * the back-off. */
-#ifndef KANTORPOS_RELAY_RUNNER_H
-#define KANTORPOS_RELAY_RUNNER_H
+#ifndef KANTORPOS_OUTBOUND_RUNNER_H
+#define KANTORPOS_OUTBOUND_RUNNER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* tests/test_relay.c: DSN format and status mapping, routing, back-off,
+/* tests/test_outbound.c: DSN format and status mapping, routing, back-off,
  * and the queue-delivery steps with an injected clock: recording mixed
  * SMTP results, deferral, expiry bounces, no DSN to <>, local delivery of
  * notifications. */
@@ -11,8 +11,8 @@
 
 #include "common/config.h"
 #include "common/userdb.h"
-#include "relay/dsn.h"
-#include "relay/items.h"
+#include "outbound/dsn.h"
+#include "outbound/items.h"
 #include "store/queue.h"
 #include "tests/helpers/testutil.h"
 
@@ -47,9 +47,9 @@ static void teardown(void)
 	free(dir);
 }
 
-TestSuite(relay, .init = setup, .fini = teardown);
+TestSuite(outbound, .init = setup, .fini = teardown);
 
-Test(relay, status_of_replies)
+Test(outbound, status_of_replies)
 {
 	static const struct {
 		const char *reply, *status;
@@ -72,7 +72,7 @@ Test(relay, status_of_replies)
 	cr_assert_str_eq(dsn_status_of(NULL, buf, sizeof(buf)), "4.4.1");
 }
 
-Test(relay, header_len)
+Test(outbound, header_len)
 {
 	static const char a[] = "A: 1\r\nB: 2\r\n\r\nbody\r\n";
 	static const char b[] = "A: 1\nB: 2\n\nbody\n";
@@ -83,7 +83,7 @@ Test(relay, header_len)
 	cr_assert_eq(dsn_header_len(c, strlen(c)), strlen(c));
 }
 
-Test(relay, dsn_format)
+Test(outbound, dsn_format)
 {
 	static const char headers[] = "Subject: hi\nFrom: a@example.test\n\n";
 	struct dsn_rcpt rcpts[] = {
@@ -145,19 +145,19 @@ Test(relay, dsn_format)
 	cr_assert_eq(dsn_build(&in, &text, &len), -1);
 }
 
-Test(relay, routes_and_backoff)
+Test(outbound, routes_and_backoff)
 {
 	const struct config_etrn_domain *e = NULL;
 
-	cr_assert_eq(relay_route_of(cfg, "backup.test", &e), RELAY_ROUTE_ETRN);
+	cr_assert_eq(outb_route_of(cfg, "backup.test", &e), OUTB_ROUTE_ETRN);
 	cr_assert_not_null(e);
-	cr_assert_eq(relay_route_of(cfg, "EXAMPLE.test", NULL), RELAY_ROUTE_LOCAL);
-	cr_assert_eq(relay_route_of(cfg, "elsewhere.test", NULL), RELAY_ROUTE_NONE);
-	cr_assert_eq(relay_lifetime(cfg, "backup.test"), 86400);
-	cr_assert_eq(relay_lifetime(cfg, "elsewhere.test"), 5 * 86400);
+	cr_assert_eq(outb_route_of(cfg, "EXAMPLE.test", NULL), OUTB_ROUTE_LOCAL);
+	cr_assert_eq(outb_route_of(cfg, "elsewhere.test", NULL), OUTB_ROUTE_NONE);
+	cr_assert_eq(outb_lifetime(cfg, "backup.test"), 86400);
+	cr_assert_eq(outb_lifetime(cfg, "elsewhere.test"), 5 * 86400);
 	static const unsigned want[] = { 60, 60, 120, 240, 480, 600, 600 };
 	for (unsigned i = 0; i < 7; i++)
-		cr_assert_eq(relay_backoff(cfg, i), want[i], "attempts %u", i);
+		cr_assert_eq(outb_backoff(cfg, i), want[i], "attempts %u", i);
 }
 
 static char *enqueue(const char *sender, const char *r1, const char *r2)
@@ -199,9 +199,9 @@ static int find_dsn(const struct queue_env *env, void *arg)
 	return 0;
 }
 
-Test(relay, record_mixed_results)
+Test(outbound, record_mixed_results)
 {
-	struct relay_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
 	char *id = enqueue("a@example.test", "ok@backup.test", "bad@backup.test");
 	struct smtpc_reply replies[2] = {
 		{ .code = 250, .text = "250 2.0.0 ok" },
@@ -212,28 +212,28 @@ Test(relay, record_mixed_results)
 	struct found f = { 0 };
 	unsigned kick = 0;
 
-	cr_assert_eq(relay_item_take(&ctx, id, false, &it, &kick), 1);
-	cr_assert_eq(relay_item_record(&ctx, it, map, replies, 2, "mx", &kick), 0);
+	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 1);
+	cr_assert_eq(outb_item_record(&ctx, it, map, replies, 2, "mx", &kick), 0);
 	cr_assert_eq(queue_count(q, "backup.test", false), 0, "item done");
 	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
 	cr_assert_eq(f.n, 1);
 	cr_assert_str_eq(f.domain, "example.test");
 	cr_assert_str_eq(f.rcpt, "a@example.test");
-	cr_assert(kick & RELAY_KICK_LOCAL);
+	cr_assert(kick & OUTB_KICK_LOCAL);
 	free(id);
 }
 
-Test(relay, temporary_failure_backs_off)
+Test(outbound, temporary_failure_backs_off)
 {
-	struct relay_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
 	char *id = enqueue("a@example.test", "x@backup.test", NULL);
 	struct smtpc_reply r = { .code = 451, .text = "451 4.3.0 later" };
 	size_t map = 0;
 	struct queue_item *it;
 	unsigned kick = 0;
 
-	cr_assert_eq(relay_item_take(&ctx, id, false, &it, &kick), 1);
-	cr_assert_eq(relay_item_record(&ctx, it, &map, &r, 1, "mx", &kick), 0);
+	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 1);
+	cr_assert_eq(outb_item_record(&ctx, it, &map, &r, 1, "mx", &kick), 0);
 	cr_assert_eq(queue_lock(q, id, &it), 1);
 	cr_assert_eq(queue_item_env(it)->attempts, 1);
 	cr_assert_eq(queue_item_env(it)->next_attempt, T0 + 160);
@@ -241,11 +241,11 @@ Test(relay, temporary_failure_backs_off)
 	cr_assert_str_eq(queue_item_env(it)->remote_mta, "mx");
 	queue_item_release(it);
 	/* Not due yet for a periodic run, due later. */
-	cr_assert_eq(relay_item_take(&ctx, id, true, &it, &kick), 0);
+	cr_assert_eq(outb_item_take(&ctx, id, true, &it, &kick), 0);
 	ctx.now = T0 + 160;
-	cr_assert_eq(relay_item_take(&ctx, id, true, &it, &kick), 1);
+	cr_assert_eq(outb_item_take(&ctx, id, true, &it, &kick), 1);
 	queue_item_release(it);
-	cr_assert_eq(relay_item_defer(&ctx, id, "connection refused", &kick), 0);
+	cr_assert_eq(outb_item_defer(&ctx, id, "connection refused", &kick), 0);
 	cr_assert_eq(queue_lock(q, id, &it), 1);
 	cr_assert_eq(queue_item_env(it)->attempts, 2);
 	cr_assert_eq(queue_item_env(it)->next_attempt, T0 + 160 + 120);
@@ -254,43 +254,43 @@ Test(relay, temporary_failure_backs_off)
 	free(id);
 }
 
-Test(relay, expiry_with_injected_clock)
+Test(outbound, expiry_with_injected_clock)
 {
-	struct relay_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 86399 };
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 86399 };
 	char *id = enqueue("a@example.test", "x@backup.test", NULL);
 	struct queue_item *it;
 	struct found f = { 0 };
 	size_t count = 9;
 	unsigned kick = 0;
 
-	cr_assert_eq(relay_sweep_expired(&ctx, &count, &kick), 0);
+	cr_assert_eq(outb_sweep_expired(&ctx, &count, &kick), 0);
 	cr_assert_eq(count, 0, "one second before the lifetime");
 	cr_assert_eq(queue_count(q, "backup.test", false), 1);
 	ctx.now = T0 + 86400;
-	cr_assert_eq(relay_sweep_expired(&ctx, &count, &kick), 0);
+	cr_assert_eq(outb_sweep_expired(&ctx, &count, &kick), 0);
 	cr_assert_eq(count, 1);
 	cr_assert_eq(queue_count(q, "backup.test", false), 0);
 	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
 	cr_assert_eq(f.n, 1);
-	cr_assert_eq(relay_item_take(&ctx, id, false, &it, &kick), 0);
+	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 0);
 	free(id);
 }
 
-Test(relay, no_dsn_to_null_sender)
+Test(outbound, no_dsn_to_null_sender)
 {
-	struct relay_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 2 * 86400 };
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 2 * 86400 };
 	char *id = enqueue("", "x@backup.test", NULL);
 	unsigned kick = 0;
 
-	cr_assert_eq(relay_sweep_expired(&ctx, NULL, &kick), 0);
+	cr_assert_eq(outb_sweep_expired(&ctx, NULL, &kick), 0);
 	cr_assert_eq(queue_count(q, NULL, false), 0, "dropped, no DSN");
 	cr_assert_eq(kick, 0);
 	free(id);
 }
 
-Test(relay, local_delivery_of_a_notification)
+Test(outbound, local_delivery_of_a_notification)
 {
-	struct relay_ctx ctx = { .cfg = cfg, .q = q, .now = T0 };
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 };
 	struct userdb *db;
 	char *users = tu_path(dir, "users"), *id, *maildir;
 	struct queue_env env;
@@ -311,7 +311,7 @@ Test(relay, local_delivery_of_a_notification)
 	cr_assert_eq(queue_tx_commit(tx, &env, 1), 0);
 	id = strdup(env.id);
 	queue_env_clear(&env);
-	cr_assert_eq(relay_item_local(&ctx, id, false, &kick), 1);
+	cr_assert_eq(outb_item_local(&ctx, id, false, &kick), 1);
 	cr_assert_eq(queue_count(q, NULL, false), 0,
 		     "delivered, and the unknown user failed without a DSN");
 	cr_assert(asprintf(&maildir, "%s/mail/example.test/alice/new", dir) > 0);
