@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/userdb.h"
 #include "outbound/dsn.h"
+#include "outbound/etrn.h"
 #include "outbound/items.h"
 #include "store/queue.h"
 #include "tests/helpers/testutil.h"
@@ -320,4 +321,73 @@ Test(outbound, local_delivery_of_a_notification)
 	userdb_free(db);
 	free(users);
 	free(id);
+}
+
+Test(outbound, etrn_policy_and_replies)
+{
+	static const char conf[] =
+		"data_dir /d\nuser_db /u\nlocal_domain example.test\n"
+		"etrn_domain backup.test deliver_to client subdomains allow 192.0.2.0/24,::1 user office@example.test\n"
+		"etrn_domain nobody.test deliver_to h.test\n";
+	static const struct {
+		const char *args, *client, *user;
+		int ok, code;
+		const char *enh, *text;
+		const char *domain;
+		bool sub;
+	} rows[] = {
+		{ "backup.test", "192.0.2.9", NULL, 1, 0, NULL, NULL, "backup.test", false },
+		{ "BACKUP.Test.", "::1", NULL, 1, 0, NULL, NULL, "backup.test", false },
+		{ "@backup.test", "192.0.2.9", NULL, 1, 0, NULL, NULL, "backup.test", true },
+		{ "a.backup.test", "192.0.2.9", NULL, 1, 0, NULL, NULL, "a.backup.test", false },
+		{ "backup.test", "203.0.113.5", "office@example.test", 1, 0, NULL, NULL, "backup.test", false },
+		{ "backup.test", "203.0.113.5", NULL, 0, 459, "4.7.1", "Node backup.test not allowed: this client may not ask for it", NULL, false },
+		{ "backup.test", "203.0.113.5", "bob@example.test", 0, 459, "4.7.1", "Node backup.test not allowed: this client may not ask for it", NULL, false },
+		{ "nobody.test", "192.0.2.9", NULL, 0, 459, "4.7.1", "Node nobody.test not allowed: this client may not ask for it", NULL, false },
+		{ "elsewhere.test", "192.0.2.9", NULL, 0, 459, "4.7.1", "Node elsewhere.test not allowed: mail for it is not held here", NULL, false },
+		{ "", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax: ETRN domain or ETRN @domain", NULL, false },
+		{ "a b", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax: ETRN domain or ETRN @domain", NULL, false },
+		{ "bad..name", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax error in parameters", NULL, false },
+		{ "@", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax error in parameters", NULL, false },
+		{ "#holdq", "192.0.2.9", NULL, 0, 501, "5.5.4", "Queue names (#...) are not supported, use ETRN domain or ETRN @domain", NULL, false },
+	};
+	char *err = NULL;
+	struct config *c = config_parse("e.conf", "/", conf, strlen(conf), &err);
+
+	cr_assert_not_null(c, "%s", err);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct etrn_request req;
+		struct etrn_reply rep;
+		int ok = etrn_check(c, rows[i].args, rows[i].client, rows[i].user,
+				    &req, &rep);
+
+		cr_assert_eq(ok, rows[i].ok, "row %zu", i);
+		if (ok) {
+			cr_assert_str_eq(req.domain, rows[i].domain, "row %zu", i);
+			cr_assert_eq(req.subdomains, rows[i].sub, "row %zu", i);
+			cr_assert_not_null(req.entry);
+		} else {
+			cr_assert_eq(rep.code, rows[i].code, "row %zu", i);
+			cr_assert_str_eq(rep.enh, rows[i].enh, "row %zu", i);
+			cr_assert_str_eq(rep.text, rows[i].text, "row %zu", i);
+		}
+	}
+	struct etrn_request req = { .domain = "backup.test" };
+	struct etrn_reply rep;
+
+	etrn_result(&req, false, false, 0, &rep);
+	cr_assert_eq(rep.code, 251);
+	cr_assert_str_eq(rep.text, "OK, no messages waiting for node backup.test");
+	etrn_result(&req, false, false, 3, &rep);
+	cr_assert_eq(rep.code, 253);
+	cr_assert_str_eq(rep.enh, "2.0.0");
+	cr_assert_str_eq(rep.text, "OK, 3 pending messages for node backup.test started");
+	etrn_result(&req, false, true, 0, &rep);
+	cr_assert_eq(rep.code, 250);
+	cr_assert_str_eq(rep.text, "OK, queuing for node backup.test started");
+	etrn_result(&req, true, false, 0, &rep);
+	cr_assert_eq(rep.code, 458);
+	cr_assert_str_eq(rep.enh, "4.3.0");
+	cr_assert_str_eq(rep.text, "Unable to queue messages for node backup.test");
+	config_free(c);
 }
