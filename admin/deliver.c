@@ -12,6 +12,7 @@
 
 #include "admin/admin.h"
 #include "common/address.h"
+#include "common/aliases.h"
 #include "common/config.h"
 #include "common/recipient.h"
 #include "common/userdb.h"
@@ -24,21 +25,50 @@ static void deliver_usage(FILE *out)
 	fprintf(out,
 		"usage: kantorpos [-c CONF] deliver [-f SENDER] ADDRESS... < MESSAGE\n"
 		"Deliver the message on standard input into the Maildir of each\n"
-		"local ADDRESS. Bare LF line ends are stored as CRLF. -f adds a\n"
+		"local user an ADDRESS stands for (aliases are expanded).\n"
+		"Bare LF line ends are stored as CRLF. -f adds a\n"
 		"Return-Path header. Exit status: 0 delivered, 64 usage, 65 bad\n"
 		"address, 67 no such local user, 75 temporary failure (try again),\n"
 		"77 over quota (when quota_permanent is yes), 78 configuration.\n");
 }
 
-/* Resolve every address to a Maildir; prints why and returns an exit
- * status when one cannot be used. */
-static int resolve_all(const struct config *cfg, struct userdb *db, int n,
-		       char **addrs, struct md_target *targets, char **paths)
+/* Append the Maildir of t to the target list (duplicates are fine:
+ * md_delivery_commit stores one copy per maildir). */
+static int add_target(const struct config *cfg, const struct rcpt_target *t,
+		      struct md_target **targets, char ***paths, size_t *count)
+{
+	struct md_target *tg = realloc(*targets, (*count + 1) * sizeof(*tg));
+	char **pg;
+
+	if (tg == NULL)
+		return -1;
+	*targets = tg;
+	pg = realloc(*paths, (*count + 1) * sizeof(*pg));
+	if (pg == NULL)
+		return -1;
+	*paths = pg;
+	if (md_path(cfg->data_dir, t->domain, t->local, &pg[*count]) < 0)
+		return -1;
+	/* Leftovers of crashed deliveries go before each new one. */
+	md_clean_tmp(pg[*count], MD_TMP_MAX_AGE, NULL);
+	tg[*count].maildir = pg[*count];
+	tg[*count].quota_bytes = cfg->quota_bytes;
+	tg[*count].quota_messages = cfg->quota_messages;
+	(*count)++;
+	return 0;
+}
+
+/* Resolve every address (aliases expanded) to Maildirs; prints why and
+ * returns an exit status when one cannot be used. */
+static int resolve_all(const struct config *cfg, struct userdb *db,
+		       const struct aliases *al, int n, char **addrs,
+		       struct md_target **targets, char ***paths, size_t *count)
 {
 	for (int i = 0; i < n; i++) {
 		struct addr_mailbox mb;
 		struct addr_error err;
-		struct rcpt_target t;
+		struct rcpt_target *t = NULL;
+		size_t nt = 0;
 		const char *why = NULL;
 
 		if (addr_parse_mailbox(addrs[i], strlen(addrs[i]), ADDR_OPT_UTF8,
@@ -46,7 +76,7 @@ static int resolve_all(const struct config *cfg, struct userdb *db, int n,
 			fprintf(stderr, "kantorpos: %s: %s\n", addrs[i], err.why);
 			return ADM_DATAERR;
 		}
-		switch (rcpt_resolve(cfg, db, &mb, &t, &why)) {
+		switch (rcpt_expand(cfg, db, al, &mb, &t, &nt, &why)) {
 		case RCPT_LOCAL:
 			break;
 		case RCPT_UNKNOWN:
@@ -61,14 +91,14 @@ static int resolve_all(const struct config *cfg, struct userdb *db, int n,
 				why != NULL ? why : strerror(errno));
 			return ADM_DATAERR;
 		}
-		if (md_path(cfg->data_dir, t.domain, t.local, &paths[i]) < 0) {
-			fprintf(stderr, "kantorpos: %s: unsafe mailbox name\n",
-				addrs[i]);
-			return ADM_DATAERR;
-		}
-		targets[i].maildir = paths[i];
-		targets[i].quota_bytes = cfg->quota_bytes;
-		targets[i].quota_messages = cfg->quota_messages;
+		for (size_t k = 0; k < nt; k++)
+			if (add_target(cfg, &t[k], targets, paths, count) < 0) {
+				fprintf(stderr, "kantorpos: %s: unsafe mailbox name\n",
+					addrs[i]);
+				free(t);
+				return ADM_DATAERR;
+			}
+		free(t);
 	}
 	return ADM_OK;
 }
@@ -111,11 +141,15 @@ static int deliver(const struct config *cfg, const char *sender,
 
 	r = md_delivery_begin(targets[0].maildir, cfg->hostname, &d);
 	if (r == MD_OK && sender != NULL) {
+		/* The sender was checked against the path limit, so it fits. */
 		char line[ADDR_PATH_MAX + 32];
 		int len = snprintf(line, sizeof(line), "Return-Path: <%s>\r\n",
 				   sender);
 
-		r = md_delivery_write(d, line, (size_t)len);
+		if (len < 0 || (size_t)len >= sizeof(line))
+			r = MD_ERR_INVALID;
+		else
+			r = md_delivery_write(d, line, (size_t)len);
 	}
 	if (r == MD_OK)
 		r = copy_stdin(d);
@@ -141,8 +175,10 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 	const char *sender = NULL;
 	const struct config *cfg;
 	struct md_target *targets = NULL;
+	struct aliases *al = NULL;
 	struct userdb *db = NULL;
 	char **paths = NULL;
+	size_t count = 0;
 	int opt, n, rc;
 
 	if (admin_wants_help(argc, argv)) {
@@ -165,6 +201,13 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 		struct addr_mailbox mb;
 		struct addr_error err;
 
+		/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, "<>"
+		 * included; a mailbox alone may be longer (64 + 1 + 255). */
+		if (strlen(sender) > ADDR_PATH_MAX - 2) {
+			fprintf(stderr, "kantorpos: sender %s: longer than %d octets\n",
+				sender, ADDR_PATH_MAX - 2);
+			return ADM_DATAERR;
+		}
 		if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8, &mb,
 				       &err) < 0) {
 			fprintf(stderr, "kantorpos: sender %s: %s\n", sender,
@@ -175,24 +218,30 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
 	if (userdb_open(cfg->user_db, &db) < 0) {
+		/* A missing user db is a setup problem, not a verdict on the
+		 * recipient: defer, so the sending MTA keeps the message. */
 		fprintf(stderr, "kantorpos: %s: %s\n", cfg->user_db,
 			strerror(errno));
-		return errno == ENOENT ? ADM_NOUSER : ADM_TEMPFAIL;
+		return ADM_TEMPFAIL;
 	}
-	targets = calloc((size_t)n, sizeof(*targets));
-	paths = calloc((size_t)n, sizeof(*paths));
-	if (targets == NULL || paths == NULL) {
-		rc = ADM_OSERR;
-		goto out;
+	if (cfg->aliases != NULL) {
+		char *err = NULL;
+
+		if (aliases_load(cfg->aliases, cfg, &al, &err) < 0) {
+			fprintf(stderr, "%s", err != NULL ? err : "out of memory\n");
+			free(err);
+			userdb_free(db);
+			return ADM_CONFIG;
+		}
 	}
-	rc = resolve_all(cfg, db, n, argv + optind, targets, paths);
+	rc = resolve_all(cfg, db, al, n, argv + optind, &targets, &paths, &count);
 	if (rc == ADM_OK)
-		rc = deliver(cfg, sender, targets, (size_t)n);
-out:
-	for (int i = 0; paths != NULL && i < n; i++)
+		rc = deliver(cfg, sender, targets, count);
+	for (size_t i = 0; i < count; i++)
 		free(paths[i]);
 	free(paths);
 	free(targets);
+	aliases_free(al);
 	userdb_free(db);
 	return rc;
 }

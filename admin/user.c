@@ -63,30 +63,40 @@ static int new_hash(const struct config *cfg, char *hash, size_t size)
 	return ADM_OK;
 }
 
-/* Whether the user is already in the file, so `add` can refuse before it
- * asks for a password (userdb_add checks again under the lock). */
-static bool user_exists(const struct config *cfg, const char *name)
+/* Whether the user is in the file, so a command can refuse before it asks
+ * for a password (the edit checks again under the lock). Returns 1 or 0, or
+ * -1 with errno when the file cannot be read; a missing file has no users. */
+static int user_exists(const struct config *cfg, const char *name)
 {
 	struct userdb *db;
 	int found;
 
 	if (userdb_open(cfg->user_db, &db) < 0)
-		return false;
+		return errno == ENOENT ? 0 : -1;
 	found = userdb_lookup(db, name, NULL);
 	userdb_free(db);
-	return found == 1;
+	return found;
 }
 
-static int edit_failed(const struct config *cfg, const char *name,
-		       const char *why)
+/* The exit status for a failed edit. ENOENT means "no such user" only for
+ * passwd and del: for add it can only come from the file system (the
+ * directory of the user database is missing). */
+static int edit_failed(const struct config *cfg, const char *sub,
+		       const char *name, const char *why)
 {
-	fprintf(stderr, "kantorpos: %s: %s: %s\n", cfg->user_db, name,
-		why != NULL ? why : strerror(errno));
-	if (errno == ENOENT)
-		return ADM_NOUSER;
-	if (errno == EEXIST || errno == EINVAL)
-		return ADM_DATAERR;
-	return ADM_CANTCREAT;
+	int err = errno, rc = ADM_CANTCREAT;
+
+	if (err == ENOENT && strcmp(sub, "add") != 0)
+		rc = ADM_NOUSER;
+	else if (err == EEXIST || err == EINVAL)
+		rc = ADM_DATAERR;
+	if (why != NULL && rc == ADM_CANTCREAT) /* what the system said too */
+		fprintf(stderr, "kantorpos: %s: %s: %s: %s\n", cfg->user_db,
+			name, why, strerror(err));
+	else
+		fprintf(stderr, "kantorpos: %s: %s: %s\n", cfg->user_db, name,
+			why != NULL ? why : strerror(err));
+	return rc;
 }
 
 static void print_name(const char *name, void *arg)
@@ -144,16 +154,32 @@ int admin_cmd_user(struct admin *adm, int argc, char **argv)
 		return ADM_CONFIG;
 	if (strcmp(sub, "del") == 0) {
 		if (userdb_delete(cfg->user_db, name, &why) < 0)
-			return edit_failed(cfg, name, why);
+			return edit_failed(cfg, sub, name, why);
 		printf("removed %s (its Maildir is kept)\n", name);
 		return ADM_OK;
 	}
 	if ((rc = user_name_ok(cfg, name)) != ADM_OK)
 		return rc;
-	if (strcmp(sub, "add") == 0 && user_exists(cfg, name)) {
-		fprintf(stderr, "kantorpos: %s: %s already exists\n",
-			cfg->user_db, name);
-		return ADM_DATAERR;
+	/* Refuse before asking for a password that would be thrown away. */
+	switch (user_exists(cfg, name)) {
+	case -1:
+		fprintf(stderr, "kantorpos: %s: %s\n", cfg->user_db,
+			strerror(errno));
+		return ADM_IOERR;
+	case 0:
+		if (strcmp(sub, "passwd") == 0) {
+			fprintf(stderr, "kantorpos: %s: %s: no such user\n",
+				cfg->user_db, name);
+			return ADM_NOUSER;
+		}
+		break;
+	default:
+		if (strcmp(sub, "add") == 0) {
+			fprintf(stderr, "kantorpos: %s: %s already exists\n",
+				cfg->user_db, name);
+			return ADM_DATAERR;
+		}
+		break;
 	}
 	if ((rc = new_hash(cfg, hash, sizeof(hash))) != ADM_OK)
 		return rc;
@@ -162,7 +188,7 @@ int admin_cmd_user(struct admin *adm, int argc, char **argv)
 	else
 		rc = userdb_set_hash(cfg->user_db, name, hash, &why);
 	if (rc < 0)
-		return edit_failed(cfg, name, why);
+		return edit_failed(cfg, sub, name, why);
 	printf("%s %s\n", strcmp(sub, "add") == 0 ? "added" : "updated", name);
 	return ADM_OK;
 }

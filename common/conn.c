@@ -1,6 +1,7 @@
-/* common/conn.c: the buffered libev connection: watchers, idle timer, line
- * reader, output queue with back-pressure, TLS (implicit, STARTTLS, client)
- * and deferred close; see conn.h. */
+/* common/conn.c: the buffered libev connection: watchers, idle timer, the
+ * socket side of the line reader and of the output queue with back-pressure
+ * (the buffers and the framing are common/buf), TLS (implicit, STARTTLS,
+ * client) and deferred close; see conn.h. */
 #include "autoconf.h"
 
 #include "common/conn.h"
@@ -16,13 +17,12 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "common/buf.h"
 #include "common/net.h"
 #include "common/tls.h"
 
 /* Read room beyond the line limit: one read fills at most this much. */
 #define CONN_READ_CHUNK 16384
-/* Smallest output allocation. */
-#define CONN_OUT_MIN 1024
 /* One SSL_write at most; a retry after WANT_WRITE never shrinks below the
  * earlier attempt because output is only ever appended. */
 #define CONN_TLS_WRITE_MAX 16384
@@ -47,12 +47,9 @@ struct conn {
 	ev_timer soon;
 	double timeout;
 
-	char *in;
-	size_t in_cap, in_start, in_end;
-	size_t in_scan; /* bytes from in_start known to hold no LF */
-	char *out;
-	size_t out_cap, out_start, out_end;
-	size_t max_line, high, low;
+	struct buf_in in;
+	struct buf_out out;
+	size_t high, low;
 
 	SSL *ssl;
 	enum conn_tls_state tls;
@@ -62,7 +59,7 @@ struct conn {
 	bool read_wants_write, write_wants_read;
 
 	unsigned depth; /* callback frames in progress */
-	bool raw, discarding, user_paused, bp_paused, eof, connecting;
+	bool raw, user_paused, bp_paused, eof, connecting;
 	bool drain_armed, close_after_flush, closing, broken, finalizing;
 	enum conn_close_reason reason;
 	char detail[128];
@@ -83,11 +80,18 @@ static void schedule(struct conn *c)
 		ev_timer_start(c->loop, &c->soon);
 }
 
+/* The conn's line flags are the framing's. */
+_Static_assert(CONN_LINE_CRLF == BUF_LINE_CRLF &&
+	       CONN_LINE_BARE_CR == BUF_LINE_BARE_CR &&
+	       CONN_LINE_NUL == BUF_LINE_NUL &&
+	       CONN_LINE_OVERLONG == BUF_LINE_OVERLONG,
+	       "conn and buf line flags differ");
+
 static size_t out_pending(const struct conn *c)
 {
-	return c->out_end - c->out_start;
+	return buf_out_pending(&c->out);
 }
-static size_t in_avail(const struct conn *c) { return c->in_end - c->in_start; }
+static size_t in_avail(const struct conn *c) { return buf_in_avail(&c->in); }
 
 /* Close for good (deferred): remember why and stop all I/O. */
 static void close_hard(struct conn *c, enum conn_close_reason reason,
@@ -162,7 +166,7 @@ static void flush_out(struct conn *c)
 				len = CONN_TLS_WRITE_MAX;
 			ERR_clear_error();
 			errno = 0;
-			r = SSL_write(c->ssl, c->out + c->out_start, (int)len);
+			r = SSL_write(c->ssl, buf_out_head(&c->out), (int)len);
 			if (r <= 0) {
 				e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE) {
@@ -181,7 +185,7 @@ static void flush_out(struct conn *c)
 			c->write_wants_read = false;
 			n = r;
 		} else {
-			n = send(c->fd, c->out + c->out_start, len, MSG_NOSIGNAL);
+			n = send(c->fd, buf_out_head(&c->out), len, MSG_NOSIGNAL);
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -191,12 +195,8 @@ static void flush_out(struct conn *c)
 				return;
 			}
 		}
-		c->out_start += (size_t)n;
-	}
-	if (out_pending(c) == 0 && c->out != NULL) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = c->out_start = c->out_end = 0;
+		/* Frees the queue's memory once it is empty. */
+		buf_out_consume(&c->out, (size_t)n);
 	}
 	if (c->bp_paused && out_pending(c) <= c->low) {
 		c->bp_paused = false;
@@ -234,8 +234,8 @@ static void finalize(struct conn *c)
 	SSL_free(c->ssl);
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->in);
-	free(c->out);
+	buf_in_free(&c->in);
+	buf_out_free(&c->out);
 	free(c);
 }
 
@@ -268,7 +268,7 @@ static struct conn *conn_alloc(struct ev_loop *loop, int fd,
 	c->cb = *cb;
 	c->arg = arg;
 	c->fd = fd;
-	c->max_line = CONN_DEFAULT_MAX_LINE;
+	buf_in_set_max_line(&c->in, CONN_DEFAULT_MAX_LINE);
 	c->high = CONN_DEFAULT_HIGH_WATER;
 	c->low = CONN_DEFAULT_LOW_WATER;
 	ev_io_init(&c->rio, io_cb, fd, EV_READ);
@@ -358,8 +358,7 @@ void conn_set_timeout(struct conn *c, double seconds)
 
 void conn_set_max_line(struct conn *c, size_t max_line)
 {
-	c->max_line = max_line < 3 ? 3 : max_line;
-	c->in_scan = 0;
+	buf_in_set_max_line(&c->in, max_line);
 }
 
 void conn_set_watermarks(struct conn *c, size_t high, size_t low)
@@ -376,7 +375,7 @@ static bool want_input(const struct conn *c)
 	return !c->closing && !c->close_after_flush && !c->user_paused &&
 	       !c->bp_paused && !c->eof && !c->connecting &&
 	       (c->tls == CT_NONE || c->tls == CT_ON) &&
-	       (c->in == NULL || in_avail(c) < c->in_cap);
+	       (c->in.data == NULL || in_avail(c) < c->in.cap);
 }
 
 /* Buffered input may be handed to the owner now. */
@@ -430,52 +429,9 @@ static void update_io(struct conn *c)
 	set_io(c, &c->wio, w);
 }
 
-/* Drop input of an overlong line up to and including its LF. */
-static void discard(struct conn *c)
-{
-	char *lf;
-
-	if (!c->discarding || in_avail(c) == 0)
-		return;
-	lf = memchr(c->in + c->in_start, '\n', in_avail(c));
-	if (lf != NULL) {
-		c->in_start = (size_t)(lf - c->in) + 1;
-		c->discarding = false;
-	} else {
-		c->in_start = c->in_end;
-	}
-	c->in_scan = 0;
-}
-
-/* 1: a line ends at offset *lf_r from in_start; 2: overlong; 0: neither. */
-static int find_line(struct conn *c, size_t *lf_r)
-{
-	size_t avail = in_avail(c);
-	size_t limit = avail < c->max_line ? avail : c->max_line;
-	char *lf;
-
-	if (c->in_scan < limit) {
-		lf = memchr(c->in + c->in_start + c->in_scan, '\n',
-			    limit - c->in_scan);
-		if (lf != NULL) {
-			*lf_r = (size_t)(lf - (c->in + c->in_start));
-			return 1;
-		}
-		c->in_scan = limit;
-	}
-	return avail >= c->max_line ? 2 : 0;
-}
-
 static bool deliverable(struct conn *c)
 {
-	size_t lf;
-
-	if (c->raw) {
-		c->discarding = false;
-		return in_avail(c) > 0;
-	}
-	discard(c);
-	return find_line(c, &lf) != 0;
+	return c->raw ? buf_in_raw_ready(&c->in) : buf_in_has_line(&c->in);
 }
 
 /* Hand buffered input to the owner while it keeps taking some. */
@@ -484,34 +440,12 @@ static void dispatch(struct conn *c)
 	size_t before;
 
 	while (can_deliver(c) && c->cb.on_readable != NULL && deliverable(c)) {
-		before = c->in_start;
+		before = c->in.start;
 		timer_restart(c);
 		c->cb.on_readable(c, c->arg);
-		if (c->in_start == before || c->in == NULL)
+		if (c->in.start == before || c->in.data == NULL)
 			break;
 	}
-}
-
-static int ensure_in(struct conn *c)
-{
-	size_t want = c->max_line + CONN_READ_CHUNK;
-	char *p;
-
-	if (c->in != NULL && c->in_start > 0) {
-		/* Nothing handed out survives a return to the loop, so the
-		 * buffer may move now. */
-		memmove(c->in, c->in + c->in_start, in_avail(c));
-		c->in_end -= c->in_start;
-		c->in_start = 0;
-	}
-	if (c->in != NULL && c->in_cap >= want)
-		return 0;
-	p = realloc(c->in, want);
-	if (p == NULL)
-		return -1;
-	c->in = p;
-	c->in_cap = want;
-	return 0;
 }
 
 /* Read what the socket (or TLS) has, up to one buffer, then deliver. */
@@ -520,12 +454,14 @@ static void do_input(struct conn *c)
 	while (want_input(c)) {
 		size_t room;
 		ssize_t n;
+		char *space;
 
-		if (ensure_in(c) < 0) {
+		space = buf_in_space(&c->in, c->in.max_line + CONN_READ_CHUNK,
+				     &room);
+		if (space == NULL) {
 			close_hard(c, CONN_CLOSE_ERROR, "out of memory", true);
 			return;
 		}
-		room = c->in_cap - c->in_end;
 		if (room == 0)
 			break;
 		if (c->tls == CT_ON) {
@@ -533,7 +469,7 @@ static void do_input(struct conn *c)
 
 			ERR_clear_error();
 			errno = 0;
-			r = SSL_read(c->ssl, c->in + c->in_end,
+			r = SSL_read(c->ssl, space,
 				     room > INT_MAX ? INT_MAX : (int)room);
 			if (r <= 0) {
 				e = SSL_get_error(c->ssl, r);
@@ -556,7 +492,7 @@ static void do_input(struct conn *c)
 			c->read_wants_write = false;
 			n = r;
 		} else {
-			n = read(c->fd, c->in + c->in_end, room);
+			n = read(c->fd, space, room);
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -570,9 +506,7 @@ static void do_input(struct conn *c)
 				break;
 			}
 		}
-		c->in_end += (size_t)n;
-		if (!c->raw && c->discarding)
-			discard(c);
+		buf_in_commit(&c->in, (size_t)n, c->raw);
 	}
 	dispatch(c);
 }
@@ -637,11 +571,7 @@ static void step(struct conn *c)
 		close_hard(c, CONN_CLOSE_EOF, "connection closed by peer", false);
 		return;
 	}
-	if (c->in != NULL && in_avail(c) == 0) {
-		free(c->in);
-		c->in = NULL;
-		c->in_cap = c->in_start = c->in_end = c->in_scan = 0;
-	}
+	buf_in_release(&c->in);
 	update_io(c);
 	/* Decrypted bytes left inside OpenSSL after the buffer filled. */
 	if (c->tls == CT_ON && want_input(c) && SSL_pending(c->ssl) > 0)
@@ -709,61 +639,22 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 int conn_next_line(struct conn *c, struct conn_line *line_r)
 {
-	size_t lf, len, consume, i;
-	unsigned flags = 0;
-	char *p;
-	int r;
+	struct buf_line line;
 
-	if (c->raw || !can_deliver(c) || c->in == NULL)
+	if (c->raw || !can_deliver(c) || c->in.data == NULL ||
+	    buf_in_next_line(&c->in, &line) == 0)
 		return 0;
-	discard(c);
-	r = find_line(c, &lf);
-	if (r == 0)
-		return 0;
-	p = c->in + c->in_start;
-	if (r == 1) {
-		len = lf;
-		consume = lf + 1;
-		if (len > 0 && p[len - 1] == '\r') {
-			flags |= CONN_LINE_CRLF;
-			len--;
-		}
-	} else {
-		/* Report once, keep the head for the log, and drop the rest
-		 * up to the next LF as it arrives. */
-		flags |= CONN_LINE_OVERLONG;
-		len = c->max_line - 1;
-		consume = c->max_line;
-		c->discarding = true;
-	}
-	for (i = 0; i < len; i++) {
-		if (p[i] == '\r')
-			flags |= CONN_LINE_BARE_CR;
-		else if (p[i] == '\0')
-			flags |= CONN_LINE_NUL;
-	}
-	p[len] = '\0';
-	c->in_start += consume;
-	c->in_scan = 0;
-	line_r->data = p;
-	line_r->len = len;
-	line_r->flags = flags;
+	line_r->data = line.data;
+	line_r->len = line.len;
+	line_r->flags = line.flags;
 	return 1;
 }
 
 size_t conn_read_raw(struct conn *c, const char **data_r, size_t max)
 {
-	size_t n = in_avail(c);
-
-	if (!can_deliver(c) || c->in == NULL)
+	if (!can_deliver(c) || c->in.data == NULL)
 		return 0;
-	c->discarding = false;
-	if (n > max)
-		n = max;
-	*data_r = c->in + c->in_start;
-	c->in_start += n;
-	c->in_scan = 0;
-	return n;
+	return buf_in_take(&c->in, data_r, max);
 }
 
 size_t conn_input_pending(const struct conn *c) { return in_avail(c); }
@@ -795,46 +686,19 @@ void conn_resume_input(struct conn *c)
 	kick_input(c);
 }
 
-static int out_reserve(struct conn *c, size_t len)
+/* Room for len bytes (and a NUL) at the end of the output queue. */
+static char *out_reserve(struct conn *c, size_t len)
 {
-	size_t pending = out_pending(c), cap;
-	char *p;
-
 	if (c->closing || c->close_after_flush) {
 		errno = EPIPE;
-		return -1;
+		return NULL;
 	}
-	if (len > CONN_OUT_MAX - pending) {
-		errno = ENOBUFS;
-		return -1;
-	}
-	if (c->out_end + len + 1 <= c->out_cap)
-		return 0;
-	if (c->out_start > 0 && pending + len + 1 <= c->out_cap) {
-		memmove(c->out, c->out + c->out_start, pending);
-		c->out_start = 0;
-		c->out_end = pending;
-		return 0;
-	}
-	cap = c->out_cap > CONN_OUT_MIN ? c->out_cap : CONN_OUT_MIN;
-	while (cap < pending + len + 1)
-		cap *= 2;
-	if (c->out_start > 0) {
-		memmove(c->out, c->out + c->out_start, pending);
-		c->out_start = 0;
-		c->out_end = pending;
-	}
-	p = realloc(c->out, cap);
-	if (p == NULL)
-		return -1;
-	c->out = p;
-	c->out_cap = cap;
-	return 0;
+	return buf_out_reserve(&c->out, len, CONN_OUT_MAX);
 }
 
-static void out_commit(struct conn *c, size_t len)
+/* More output was queued: back-pressure and the write watcher. */
+static void out_queued(struct conn *c)
 {
-	c->out_end += len;
 	if (!c->bp_paused && out_pending(c) > c->high) {
 		c->bp_paused = true;
 		c->drain_armed = true;
@@ -844,29 +708,27 @@ static void out_commit(struct conn *c, size_t len)
 
 int conn_write(struct conn *c, const void *data, size_t len)
 {
+	char *p;
+
 	if (len == 0)
 		return 0;
-	if (out_reserve(c, len) < 0)
+	if ((p = out_reserve(c, len)) == NULL)
 		return -1;
-	memcpy(c->out + c->out_end, data, len);
-	out_commit(c, len);
+	memcpy(p, data, len);
+	buf_out_commit(&c->out, len);
+	out_queued(c);
 	return 0;
 }
 
 int conn_vprintf(struct conn *c, const char *fmt, va_list ap)
 {
-	va_list aq;
-	int n;
-
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
+	if (c->closing || c->close_after_flush) {
+		errno = EPIPE;
 		return -1;
-	if (out_reserve(c, (size_t)n) < 0)
+	}
+	if (buf_out_vprintf(&c->out, CONN_OUT_MAX, fmt, ap) < 0)
 		return -1;
-	vsnprintf(c->out + c->out_end, (size_t)n + 1, fmt, ap);
-	out_commit(c, (size_t)n);
+	out_queued(c);
 	return 0;
 }
 
@@ -894,15 +756,12 @@ void conn_request_drain(struct conn *c)
 /* Common part of both upgrades: drop plaintext, arm the handshake. */
 static int start_tls(struct conn *c, SSL *ssl, size_t *discarded_r)
 {
-	size_t dropped = in_avail(c);
+	/* CVE-2011-0411: bytes that came before the handshake were sent in
+	 * plaintext and must never be read as if they had come over TLS. */
+	size_t dropped = buf_in_drop(&c->in);
 
 	if (discarded_r != NULL)
 		*discarded_r = dropped;
-	/* CVE-2011-0411: bytes that came before the handshake were sent in
-	 * plaintext and must never be read as if they had come over TLS. */
-	c->in_start = c->in_end;
-	c->in_scan = 0;
-	c->discarding = false;
 	c->ssl = ssl;
 	c->tls = CT_FLUSHING;
 	update_io(c);

@@ -1,8 +1,8 @@
 /* common/recipient.h: where a recipient address goes — the one resolver used
  * by `kantorpos deliver`, kantorpos-smtpd (RCPT) and the POP3 fetcher.
  *
- * Order: the domain must be a local_domain; then the user database by the
- * mailbox key, then the key without its subaddress ("user+tag"), then the
+ * Order: the domain must be a local_domain; then the aliases (rcpt_expand
+ * only); then the user database by the mailbox key, then the key without its subaddress ("user+tag"), then the
  * domain's catch-all. The result is the mailbox key of a local user, whose
  * Maildir is DATA/mail/<domain>/<local part of the key>. */
 #ifndef KANTORPOS_COMMON_RECIPIENT_H
@@ -10,6 +10,7 @@
 
 #include "common/address.h"
 
+struct aliases;
 struct config;
 struct userdb;
 
@@ -31,5 +32,19 @@ struct rcpt_target {
 enum rcpt_status rcpt_resolve(const struct config *cfg, struct userdb *db,
 			      const struct addr_mailbox *mb,
 			      struct rcpt_target *target_r, const char **why_r);
+
+/* Every local user a mailbox stands for: when its key (or, failing that,
+ * the key without its subaddress) is an alias of al, each final target of
+ * the alias is resolved by rcpt_resolve; otherwise the mailbox itself is.
+ * al may be NULL (no aliases). On RCPT_LOCAL *targets_r is a heap array of
+ * *n_r >= 1 targets without duplicates (the caller frees it); on any other
+ * status *targets_r is NULL and *n_r 0. An alias target that resolves to no
+ * user gives RCPT_ERROR with *why_r "alias target is not a local user".
+ * Non-blocking (in-memory lookups). */
+enum rcpt_status rcpt_expand(const struct config *cfg, struct userdb *db,
+			     const struct aliases *al,
+			     const struct addr_mailbox *mb,
+			     struct rcpt_target **targets_r, size_t *n_r,
+			     const char **why_r);
 
 #endif

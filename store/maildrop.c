@@ -248,6 +248,9 @@ int mdrop_open(const char *maildir, struct mdrop **drop_r)
 		errno = saved;
 		return rc;
 	}
+	/* Leftovers of crashed deliveries go at login, as qmail-pop3d does:
+	 * a cheap scan of tmp/, and a failure there must not stop the login. */
+	md_clean_tmp(maildir, MD_TMP_MAX_AGE, NULL);
 	/* The snapshot is taken under the lock: RFC 1939 §4 fixes the
 	 * message numbers for the whole session. */
 	if (scan_sub(m, 0) < 0 || scan_sub(m, 1) < 0)

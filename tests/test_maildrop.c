@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -505,4 +507,25 @@ Test(maildrop, commit_reports_failed_unlink_and_releases)
 	mdrop_release(m);
 	free(inner);
 	free(path);
+}
+
+Test(maildrop, open_removes_stale_tmp_files)
+{
+	char *old = tu_path(md, "tmp/1.crashed.h");
+	char *fresh = tu_path(md, "tmp/2.writing.h");
+	struct timeval tv[2] = { { time(NULL) - MD_TMP_MAX_AGE - 60, 0 },
+				 { time(NULL) - MD_TMP_MAX_AGE - 60, 0 } };
+	struct mdrop *m;
+
+	cr_assert_eq(md_create(md), 0);
+	tu_write_file(old, "left by a crash");
+	tu_write_file(fresh, "a delivery in progress");
+	cr_assert_eq(utimes(old, tv), 0);
+	m = open_ok();
+	cr_expect_eq(mdrop_count(m), 0, "tmp/ files are never messages");
+	mdrop_release(m);
+	cr_expect_eq(access(old, F_OK), -1, "the stale file is gone");
+	cr_expect_eq(access(fresh, F_OK), 0, "a fresh file stays");
+	free(old);
+	free(fresh);
 }

@@ -1,0 +1,505 @@
+/* smtpd/commands.c: the SMTP command table and its handlers (RFC 5321
+ * §4.1 with the extensions of the EHLO reply). Each handler checks its
+ * arguments and state first and replies on error, then does its work;
+ * it returns PROTO_DONE, PROTO_ASYNC or PROTO_CLOSE. */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/aliases.h"
+#include "common/log.h"
+#include "smtpd/relay.h"
+#include "smtpd/reply.h"
+#include "smtpd/session.h"
+
+static proto_handler_fn cmd_ehlo, cmd_helo, cmd_mail, cmd_rcpt, cmd_data,
+	cmd_bdat, cmd_rset, cmd_noop, cmd_quit, cmd_vrfy, cmd_expn, cmd_help,
+	cmd_starttls;
+
+#define ST(x) PROTO_STATE(SMTP_S_##x)
+#define CMD_STATES (ST(INIT) | ST(READY) | ST(MAIL) | ST(RCPT))
+
+/* Commands allowed in each state; anything else is 503 (RFC 5321 §4.1.4). */
+static const struct proto_cmd smtp_commands[] = {
+	{ "EHLO", CMD_STATES, cmd_ehlo, 0 },
+	{ "HELO", CMD_STATES, cmd_helo, 0 },
+	{ "MAIL", ST(READY), cmd_mail, 0 },
+	{ "RCPT", ST(MAIL) | ST(RCPT), cmd_rcpt, 0 },
+	{ "DATA", ST(MAIL) | ST(RCPT), cmd_data, 0 },
+	{ "BDAT", CMD_STATES, cmd_bdat, 0 },
+	{ "RSET", CMD_STATES, cmd_rset, 0 },
+	{ "NOOP", CMD_STATES, cmd_noop, 0 },
+	{ "QUIT", CMD_STATES, cmd_quit, 0 },
+	{ "VRFY", CMD_STATES, cmd_vrfy, 0 },
+	{ "EXPN", CMD_STATES, cmd_expn, 0 },
+	{ "HELP", CMD_STATES, cmd_help, 0 },
+	{ "STARTTLS", ST(INIT) | ST(READY), cmd_starttls, 0 },
+	{ "AUTH", ST(READY), smtp_cmd_auth, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+const struct proto_cmd *smtp_command_table(void)
+{
+	return smtp_commands;
+}
+
+/* A bad command: count it and reply; at the limit the reply is a 421
+ * and the session ends (RFC 5321 §7.8). */
+int smtp_bad(struct smtp_session *s, int code, const char *enh,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	char text[REPLY_LINE_MAX];
+
+	if (proto_bad_hit(&s->bad)) {
+		smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
+			   s->cfg->hostname);
+		log_info("%s too many bad commands client=%s", s->sid, s->peer);
+		return PROTO_CLOSE;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	smtp_reply(s, code, enh, "%s", text);
+	return PROTO_DONE;
+}
+
+static int syntax(struct smtp_session *s, const char *enh, const char *text)
+{
+	return smtp_bad(s, 501, enh, "%s", text);
+}
+
+int smtp_command(struct smtp_session *s, char *line, size_t len)
+{
+	const struct proto_cmd *cmd = NULL;
+	enum proto_line_fault fault;
+	char *verb, *args;
+	size_t max;
+
+	fault = proto_check_line(line, len, NULL);
+	if (fault != PROTO_LINE_OK) {
+		return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
+			   proto_line_fault_str(fault));
+	}
+	if (proto_split(line, &verb, &args) < 0) {
+		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
+	}
+	max = strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0
+		      ? SMTP_MAILRCPT_MAX : SMTP_CMD_MAX;
+	if (len + 2 > max) {
+		return smtp_bad(s, 500, "5.5.2", "Line too long");
+	}
+	switch (proto_lookup(smtp_commands, verb, s->state, &cmd)) {
+	case PROTO_UNKNOWN:
+		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
+	case PROTO_WRONG_STATE:
+		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
+	case PROTO_FOUND:
+	default:
+		return cmd->run(s, args);
+	}
+}
+
+/* ---- session setup ---- */
+
+/* RFC 5321 §4.1.4 / CONFORMANCE §5 item 12: refuse an empty name and
+ * control characters (already refused for the line); tolerate the rest. */
+static bool helo_ok(const char *args)
+{
+	return *args != '\0' && *args != ' ' &&
+	       strlen(args) <= ADDR_DOMAIN_MAX;
+}
+
+static void set_helo(struct smtp_session *s, const char *args, bool esmtp)
+{
+	const char *sp = strchr(args, ' ');
+	size_t n = sp != NULL ? (size_t)(sp - args) : strlen(args);
+
+	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)n, args);
+	smtp_tx_reset(s);
+	if (esmtp)
+		s->flags |= SMTP_F_EHLO;
+	else
+		s->flags &= ~SMTP_F_EHLO;
+	smtp_set_state(s, SMTP_S_READY);
+}
+
+static bool starttls_offered(const struct smtp_session *s)
+{
+	return !(s->flags & SMTP_F_TLS) && !s->lc->tls &&
+	       server_tls_ctx(s->srv) != NULL;
+}
+
+static int cmd_ehlo(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (!helo_ok(args))
+		return syntax(s, "5.5.4", "Syntax: EHLO hostname");
+	set_helo(s, args, true);
+	smtp_reply_more(s, 250, NULL, "%s Hello %s [%s]", s->cfg->hostname,
+			s->helo, s->peer);
+	smtp_reply_more(s, 250, NULL, "PIPELINING");
+	smtp_reply_more(s, 250, NULL, "SIZE %llu",
+			(unsigned long long)s->cfg->max_message_size);
+	smtp_reply_more(s, 250, NULL, "8BITMIME");
+	smtp_reply_more(s, 250, NULL, "ENHANCEDSTATUSCODES");
+	smtp_reply_more(s, 250, NULL, "SMTPUTF8");
+	smtp_reply_more(s, 250, NULL, "BINARYMIME");
+	if (starttls_offered(s))
+		smtp_reply_more(s, 250, NULL, "STARTTLS");
+	/* RFC 4954 §4 / RFC 8314: no plaintext mechanism before TLS. */
+	if (smtp_auth_allowed(s) && !(s->flags & SMTP_F_AUTH))
+		smtp_reply_more(s, 250, NULL, "AUTH PLAIN LOGIN");
+	smtp_reply(s, 250, NULL, "CHUNKING");
+	return PROTO_DONE;
+}
+
+static int cmd_helo(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (!helo_ok(args))
+		return syntax(s, "5.5.4", "Syntax: HELO hostname");
+	set_helo(s, args, false);
+	smtp_reply(s, 250, NULL, "%s Hello %s [%s]", s->cfg->hostname, s->helo,
+		   s->peer);
+	return PROTO_DONE;
+}
+
+/* ---- envelope ---- */
+
+/* "FROM:" / "TO:" then the path; a space after the colon is tolerated
+ * (CONFORMANCE §4.3). Returns the text after the colon or NULL. */
+static char *after_keyword(char *args, const char *kw)
+{
+	size_t n = strlen(kw);
+
+	if (strncasecmp(args, kw, n) != 0)
+		return NULL;
+	return args + n;
+}
+
+static int addr_reply(struct smtp_session *s, const struct addr_error *e,
+		      bool rcpt)
+{
+	switch (e->part) {
+	case ADDR_ERR_UTF8:
+		smtp_reply(s, rcpt ? 553 : 550, "5.6.7",
+			   "Address is not ASCII and SMTPUTF8 was not given");
+		return PROTO_DONE;
+	case ADDR_ERR_LOCAL:
+	case ADDR_ERR_DOMAIN:
+		smtp_reply(s, 501, rcpt ? "5.1.3" : "5.1.7", "Bad address: %s",
+			   e->why);
+		return PROTO_DONE;
+	default:
+		return smtp_bad(s, 501, "5.5.4", "Syntax error in address: %s", e->why);
+	}
+}
+
+static void refresh_lookups(struct smtp_session *s)
+{
+	struct smtpd *d = server_data(s->srv);
+	char *err = NULL;
+
+	server_userdb_refresh(s->srv);
+	if (d->al != NULL && aliases_reload(d->al, s->cfg, &err) < 0) {
+		log_warnx("aliases not reloaded, keeping the old ones: %s",
+			  err != NULL ? err : "out of memory");
+		free(err);
+	}
+}
+
+static int cmd_mail(void *session, char *args)
+{
+	struct smtp_session *s = session;
+	struct smtp_tx *tx = &s->tx;
+	struct params_error perr;
+	struct addr_error aerr;
+	struct addr_path path;
+	char *p = after_keyword(args, "FROM:");
+
+	if (smtp_is_submission(s) && !(s->flags & SMTP_F_AUTH)) {
+		if (!(s->flags & SMTP_F_TLS) && !s->lc->plaintext_ok)
+			smtp_reply(s, 530, "5.7.0",
+				   "Must issue a STARTTLS command first");
+		else
+			smtp_reply(s, 530, "5.7.0", "Authentication required");
+		return PROTO_DONE;
+	}
+	if (p == NULL)
+		return syntax(s, "5.5.4", "Syntax: MAIL FROM:<address>");
+	if (addr_parse_path(p, strlen(p), ADDR_OPT_UTF8, &path, &aerr) < 0)
+		return addr_reply(s, &aerr, false);
+	if (path.rest_len > 0 && !(s->flags & SMTP_F_EHLO)) {
+		smtp_reply(s, 555, "5.5.4", "Parameters need EHLO");
+		return PROTO_DONE;
+	}
+	if (params_parse_mail(path.rest, path.rest_len, s->cfg->max_message_size,
+			      &tx->params, &perr) < 0) {
+		smtp_log_reject(s, "MAIL", p, perr.code, perr.why);
+		if (perr.code != 552)
+			return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
+		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
+		return PROTO_DONE;
+	}
+	if ((path.mailbox.flags & ADDR_MB_UTF8) && !tx->params.smtputf8) {
+		memset(&tx->params, 0, sizeof(tx->params));
+		smtp_reply(s, 550, "5.6.7",
+			   "Address is not ASCII and SMTPUTF8 was not given");
+		return PROTO_DONE;
+	}
+	if (path.flags & ADDR_PATH_NULL)
+		tx->sender[0] = '\0';
+	else
+		snprintf(tx->sender, sizeof(tx->sender), "%s@%s",
+			 path.mailbox.local, path.mailbox.domain);
+	refresh_lookups(s);
+	smtp_set_state(s, SMTP_S_MAIL);
+	smtp_reply(s, 250, "2.1.0", "Sender OK");
+	return PROTO_DONE;
+}
+
+static int add_recipients(struct smtp_session *s, struct relay_decision *d,
+			  const struct addr_path *path)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct rcpt_target *grown;
+	char **addrs, *addr;
+
+	grown = realloc(tx->rcpts, (tx->n_rcpts + d->n_targets) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	tx->rcpts = grown;
+	addrs = realloc(tx->rcpt_addrs, (tx->n_rcpt_addrs + 1) * sizeof(*addrs));
+	if (addrs == NULL)
+		return -1;
+	tx->rcpt_addrs = addrs;
+	if (path->flags & ADDR_PATH_BARE_POSTMASTER)
+		addr = strdup("postmaster");
+	else if (asprintf(&addr, "%s@%s", path->mailbox.local,
+			  path->mailbox.domain) < 0)
+		addr = NULL;
+	if (addr == NULL)
+		return -1;
+	tx->rcpt_addrs[tx->n_rcpt_addrs++] = addr;
+	for (size_t i = 0; i < d->n_targets; i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < tx->n_rcpts && !dup; k++)
+			dup = strcmp(tx->rcpts[k].key, d->targets[i].key) == 0;
+		if (!dup)
+			tx->rcpts[tx->n_rcpts++] = d->targets[i];
+	}
+	return 0;
+}
+
+static int cmd_rcpt(void *session, char *args)
+{
+	struct smtp_session *s = session;
+	struct smtp_tx *tx = &s->tx;
+	struct smtpd *dm = server_data(s->srv);
+	struct relay_ctx ctx = { s->cfg, server_userdb(s->srv), dm->al,
+				 (s->flags & SMTP_F_AUTH) != 0 };
+	struct relay_decision d;
+	struct params_error perr;
+	struct addr_error aerr;
+	struct addr_path path;
+	char *p = after_keyword(args, "TO:");
+	unsigned opts = ADDR_OPT_POSTMASTER | ADDR_OPT_UTF8;
+
+	if (p == NULL)
+		return syntax(s, "5.5.4", "Syntax: RCPT TO:<address>");
+	if (addr_parse_path(p, strlen(p), opts, &path, &aerr) < 0)
+		return addr_reply(s, &aerr, true);
+	if ((path.mailbox.flags & ADDR_MB_UTF8) && !tx->params.smtputf8) {
+		smtp_reply(s, 553, "5.6.7",
+			   "Address is not ASCII and SMTPUTF8 was not given");
+		return PROTO_DONE;
+	}
+	if (params_parse_rcpt(path.rest, path.rest_len, &perr) < 0) {
+		return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
+	}
+	/* RFC 5321 §4.5.3.1.10: 452 for our limit, the client sends the rest
+	 * later. */
+	if (s->cfg->max_recipients != 0 &&
+	    tx->n_rcpt_addrs >= s->cfg->max_recipients) {
+		smtp_reply(s, 452, "4.5.3", "Too many recipients");
+		return PROTO_DONE;
+	}
+	if (relay_check(&ctx, &path, &d) == 0) {
+		smtp_reply(s, d.code, d.enh, "%s", d.text);
+		smtp_log_reject(s, "RCPT", p, d.code, d.text);
+		return PROTO_DONE;
+	}
+	if (add_recipients(s, &d, &path) < 0) {
+		free(d.targets);
+		smtp_reply(s, 451, "4.3.0", "Local error in processing");
+		return PROTO_DONE;
+	}
+	free(d.targets);
+	smtp_set_state(s, SMTP_S_RCPT);
+	smtp_reply(s, d.code, d.enh, "%s", d.text);
+	return PROTO_DONE;
+}
+
+/* ---- content ---- */
+
+static int cmd_data(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (*args != '\0')
+		return syntax(s, "5.5.4", "Syntax: DATA");
+	if (s->tx.bdat) {
+		return smtp_bad(s, 503, "5.5.1", "DATA cannot follow BDAT");
+	}
+	if (s->tx.params.body == PARAMS_BODY_BINARYMIME) {
+		return smtp_bad(s, 503, "5.5.1", "BINARYMIME needs BDAT");
+	}
+	if (s->state != SMTP_S_RCPT) {
+		smtp_reply(s, 554, "5.5.1", "No valid recipients");
+		return PROTO_DONE;
+	}
+	if (smtp_delivery_begin(s) < 0) {
+		smtp_tx_reset(s);
+		smtp_set_state(s, SMTP_S_READY);
+		return PROTO_DONE;
+	}
+	smtp_start_data(s);
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	return PROTO_DONE;
+}
+
+/* BDAT size [LAST] (RFC 3030 §2). A chunk that cannot be taken is still
+ * read off the connection, so its octets are never run as commands. */
+static int cmd_bdat(void *session, char *args)
+{
+	struct smtp_session *s = session;
+	struct smtp_tx *tx = &s->tx;
+	char *cursor = args, *num = proto_next_word(&cursor);
+	char *last = proto_next_word(&cursor);
+	uint64_t size, max = s->cfg->max_message_size;
+
+	if (num == NULL || proto_next_word(&cursor) != NULL ||
+	    (last != NULL && strcasecmp(last, "LAST") != 0))
+		return syntax(s, "5.5.4", "Syntax: BDAT size [LAST]");
+	if (proto_parse_uint(num, UINT64_MAX, &size) < 0 ||
+	    (max != 0 && size > max) ||
+	    (max != 0 && data_size(&tx->dp) + size > max)) {
+		smtp_reply(s, 552, "5.3.4",
+			   "Message size exceeds fixed maximum message size");
+		return PROTO_CLOSE;
+	}
+	if (s->state != SMTP_S_RCPT) {
+		smtp_discard_chunk(s, size, s->state == SMTP_S_MAIL ? 554 : 503,
+				   "5.5.1", s->state == SMTP_S_MAIL
+						    ? "No valid recipients"
+						    : "Bad sequence of commands");
+		return PROTO_DONE;
+	}
+	if (!tx->bdat) {
+		enum data_mode mode = tx->params.body == PARAMS_BODY_BINARYMIME
+					      ? DATA_MODE_BINARY : DATA_MODE_CHUNK;
+
+		if (smtp_delivery_begin(s) < 0) {
+			smtp_tx_reset(s);
+			smtp_set_state(s, SMTP_S_READY);
+			/* 451 is said; drop the chunk without a second reply. */
+			smtp_discard_chunk(s, size, 0, NULL, NULL);
+			return PROTO_DONE;
+		}
+		data_init(&tx->dp, mode, max, s->cfg->smtp_line_limit);
+		tx->bdat = true;
+	}
+	tx->bdat_last = last != NULL;
+	smtp_start_chunk(s, size);
+	return PROTO_DONE;
+}
+
+/* ---- the rest ---- */
+
+static int cmd_rset(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (*args != '\0')
+		return syntax(s, "5.5.4", "Syntax: RSET");
+	smtp_tx_reset(s);
+	if (s->state != SMTP_S_INIT)
+		smtp_set_state(s, SMTP_S_READY);
+	smtp_reply(s, 250, "2.0.0", "OK");
+	return PROTO_DONE;
+}
+
+static int cmd_noop(void *session, char *args)
+{
+	(void)args;
+	smtp_reply(session, 250, "2.0.0", "OK");
+	return PROTO_DONE;
+}
+
+static int cmd_quit(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (*args != '\0')
+		return syntax(s, "5.5.4", "Syntax: QUIT");
+	smtp_reply(s, 221, "2.0.0", "%s Bye", s->cfg->hostname);
+	return PROTO_CLOSE;
+}
+
+/* RFC 5321 §7.3: never confirm or deny a mailbox. */
+static int cmd_vrfy(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (*args == '\0')
+		return syntax(s, "5.5.4", "Syntax: VRFY address");
+	smtp_reply(s, 252, "2.0.0",
+		   "Cannot VRFY user, but will accept message and attempt delivery");
+	return PROTO_DONE;
+}
+
+static int cmd_expn(void *session, char *args)
+{
+	(void)args;
+	smtp_reply(session, 502, "5.5.1", "EXPN not available");
+	return PROTO_DONE;
+}
+
+static int cmd_help(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	(void)args;
+	smtp_reply_more(s, 214, "2.0.0", "kantorpos-smtpd, commands:");
+	smtp_reply_more(s, 214, "2.0.0",
+			"EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT");
+	smtp_reply(s, 214, "2.0.0", "VRFY EXPN HELP STARTTLS AUTH");
+	return PROTO_DONE;
+}
+
+static int cmd_starttls(void *session, char *args)
+{
+	struct smtp_session *s = session;
+
+	if (*args != '\0')
+		return syntax(s, "5.5.4", "Syntax: STARTTLS");
+	if (s->flags & SMTP_F_TLS) {
+		return smtp_bad(s, 503, "5.5.1", "TLS already active");
+	}
+	if (!starttls_offered(s)) {
+		smtp_reply(s, 454, "4.7.0", "TLS not available");
+		return PROTO_DONE;
+	}
+	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
+	smtp_start_tls(s);
+	return PROTO_DONE;
+}
+

@@ -1,0 +1,261 @@
+/* smtpd/data.c: DATA/BDAT content state machine (unstuffing, end of data,
+ * bare CR/LF, limits, Received count, Return-Path removal). */
+#include "autoconf.h"
+
+#include "smtpd/data.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* DATA-mode position on the wire. A line start exists only after CRLF. */
+enum wire_state {
+	W_LINE_START = 0, /* after CRLF (or the DATA command) */
+	W_DOT,            /* "." at a line start */
+	W_DOT_CR,         /* ".\r" at a line start */
+	W_MID,            /* inside a line */
+	W_CR,             /* a CR inside a line, not yet known to pair */
+};
+
+static const char RETURN_PATH[] = "return-path:";
+static const char RECEIVED[] = "received:";
+
+void data_init(struct data_parser *p, enum data_mode mode, uint64_t max_size,
+	       size_t line_limit)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	p->max_size = max_size;
+	p->line_limit = line_limit;
+	p->wire = W_LINE_START;
+	p->hdr_line_start = true;
+	p->hdr_line_empty = true;
+}
+
+struct out {
+	char *buf;
+	size_t n;
+};
+
+/* A content octet of the header section or body, after the header filter. */
+static void hdr_plain(struct data_parser *p, char c, struct out *o)
+{
+	if (!p->dropping)
+		o->buf[o->n++] = c;
+	if (c == '\n') {
+		/* An empty line (only CR) ends the header section. */
+		if (p->hdr_line_empty)
+			p->in_body = true;
+		p->hdr_line_start = true;
+		p->hdr_line_empty = true;
+	} else if (c != '\r') {
+		p->hdr_line_empty = false;
+	}
+}
+
+static bool prefix_matches(const struct data_parser *p, const char *name)
+{
+	return p->prefix_len <= strlen(name) &&
+	       strncasecmp(p->prefix, name, p->prefix_len) == 0;
+}
+
+static void flush_prefix(struct data_parser *p, struct out *o)
+{
+	unsigned n = p->prefix_len;
+
+	p->prefix_len = 0;
+	for (unsigned i = 0; i < n; i++)
+		hdr_plain(p, p->prefix[i], o);
+}
+
+/* A field name is held until it is known to be Return-Path (dropped with
+ * its continuation lines), Received (counted) or anything else. */
+static void content(struct data_parser *p, char c, struct out *o)
+{
+	bool rp, rc;
+
+	p->size++;
+	if (p->max_size != 0 && p->size > p->max_size)
+		p->faults |= DATA_F_TOO_BIG;
+	if (p->in_body) {
+		o->buf[o->n++] = c;
+		return;
+	}
+	if (p->prefix_len == 0) {
+		if (!p->hdr_line_start) {
+			hdr_plain(p, c, o);
+			return;
+		}
+		p->hdr_line_start = false;
+		if (c == ' ' || c == '\t') {
+			hdr_plain(p, c, o); /* continuation: same field */
+			return;
+		}
+		p->dropping = false;
+		if (c == '\r' || c == '\n') {
+			hdr_plain(p, c, o);
+			return;
+		}
+	}
+	p->prefix[p->prefix_len++] = c;
+	rp = prefix_matches(p, RETURN_PATH);
+	rc = prefix_matches(p, RECEIVED);
+	if (rp && p->prefix_len == sizeof(RETURN_PATH) - 1) {
+		p->prefix_len = 0;
+		p->dropping = true;
+		p->hdr_line_empty = false;
+	} else if (rc && p->prefix_len == sizeof(RECEIVED) - 1) {
+		if (++p->hops >= DATA_MAX_HOPS)
+			p->faults |= DATA_F_LOOP;
+		flush_prefix(p, o);
+	} else if (!rp && !rc) {
+		flush_prefix(p, o);
+	}
+}
+
+static void count_octet(struct data_parser *p)
+{
+	if (p->line_limit != 0 && ++p->line_len > p->line_limit)
+		p->faults |= DATA_F_LONG_LINE;
+}
+
+static size_t feed_dot(struct data_parser *p, const char *in, size_t len,
+		       struct out *o)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+
+		count_octet(p);
+		switch (p->wire) {
+		case W_LINE_START:
+			if (c == '.') {
+				p->wire = W_DOT;
+				continue;
+			}
+			break;
+		case W_DOT:
+			/* RFC 5321 §4.5.2: the first dot of a line is
+			 * removed, whatever follows it. */
+			if (c == '\r') {
+				p->wire = W_DOT_CR;
+				continue;
+			}
+			break;
+		case W_DOT_CR:
+			if (c == '\n') {
+				p->done = true;
+				p->line_len = 0;
+				return i + 1;
+			}
+			p->faults |= DATA_F_BARE_NL;
+			content(p, '\r', o);
+			break;
+		case W_CR:
+			if (c == '\n') {
+				content(p, '\r', o);
+				content(p, '\n', o);
+				p->wire = W_LINE_START;
+				p->line_len = 0;
+				continue;
+			}
+			p->faults |= DATA_F_BARE_NL;
+			content(p, '\r', o);
+			break;
+		default:
+			break;
+		}
+		/* Inside a line. */
+		p->wire = W_MID;
+		if (c == '\r') {
+			p->wire = W_CR;
+			continue;
+		}
+		if (c == '\n')
+			p->faults |= DATA_F_BARE_NL;
+		content(p, c, o);
+	}
+	return len;
+}
+
+static void feed_chunk(struct data_parser *p, const char *in, size_t len,
+		       struct out *o)
+{
+	bool text = p->mode == DATA_MODE_CHUNK;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (text) {
+			count_octet(p);
+			if ((c == '\n') != p->held_cr)
+				p->faults |= DATA_F_BARE_NL;
+			if (c == '\n')
+				p->line_len = 0;
+			p->held_cr = c == '\r';
+		}
+		content(p, c, o);
+	}
+}
+
+size_t data_feed(struct data_parser *p, const char *in, size_t len,
+		 char *out, size_t *out_len_r)
+{
+	struct out o = { out, 0 };
+	size_t used = len;
+
+	if (p->mode == DATA_MODE_DOT)
+		used = p->done ? 0 : feed_dot(p, in, len, &o);
+	else
+		feed_chunk(p, in, len, &o);
+	*out_len_r = o.n;
+	return used;
+}
+
+size_t data_finish(struct data_parser *p, char *out)
+{
+	struct out o = { out, 0 };
+
+	flush_prefix(p, &o);
+	if (p->mode == DATA_MODE_CHUNK && p->held_cr)
+		p->faults |= DATA_F_BARE_NL;
+	return o.n;
+}
+
+bool data_done(const struct data_parser *p)
+{
+	return p->done;
+}
+
+unsigned data_faults(const struct data_parser *p)
+{
+	return p->faults;
+}
+
+uint64_t data_size(const struct data_parser *p)
+{
+	return p->size;
+}
+
+int data_fault_reply(unsigned faults, int *code_r, const char **enh_r,
+		     const char **text_r)
+{
+	if (faults & DATA_F_BARE_NL) {
+		*code_r = 550;
+		*enh_r = "5.5.2";
+		*text_r = "Message refused: bare CR or LF, lines must end with CRLF (RFC 5321 2.3.8)";
+	} else if (faults & DATA_F_TOO_BIG) {
+		*code_r = 552;
+		*enh_r = "5.3.4";
+		*text_r = "Message size exceeds fixed maximum message size";
+	} else if (faults & DATA_F_LONG_LINE) {
+		*code_r = 552;
+		*enh_r = "5.3.4";
+		*text_r = "Message refused: a text line exceeds the line length limit";
+	} else if (faults & DATA_F_LOOP) {
+		*code_r = 554;
+		*enh_r = "5.4.6";
+		*text_r = "Too many Received headers: mail loop";
+	} else {
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,236 @@
+/* smtpd/delivery.c: a message's way into store/ — the tmp file with the
+ * trace headers at 354 (or the first BDAT), content streamed through the
+ * store's bounded buffer, the durable commit on the worker pool, and the
+ * 250 only once the commit returned MD_OK. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/conn.h"
+#include "common/log.h"
+#include "common/worker.h"
+#include "smtpd/received.h"
+#include "smtpd/session.h"
+#include "store/maildir.h"
+
+/* One commit on the worker pool. */
+struct commit_job {
+	struct smtp_session *s;
+	struct md_delivery *md;
+	struct md_target *targets;
+	char **paths;
+	size_t n;
+	enum md_result result;
+	size_t failed;
+	int err;
+	char name[256];
+};
+
+/* The reply for a store failure (RFC 5321 §4.2.5: nothing stored). */
+static void store_error_reply(struct smtp_session *s, enum md_result r)
+{
+	switch (r) {
+	case MD_ERR_QUOTA:
+	case MD_ERR_FSQUOTA:
+		if (s->cfg->quota_permanent)
+			smtp_reply(s, 552, "5.2.2", "Mailbox full");
+		else
+			smtp_reply(s, 452, "4.2.2", "Mailbox full, try again later");
+		break;
+	case MD_ERR_NOSPACE:
+		smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		break;
+	default:
+		smtp_reply(s, 451, "4.3.0",
+			   "Local error in processing, try again later");
+		break;
+	}
+}
+
+int smtp_delivery_begin(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct smtpd *d = server_data(s->srv);
+	struct received_info ri = { 0 };
+	char block[RECEIVED_MAX], *path = NULL;
+	enum md_result r;
+	struct tm tm;
+	size_t n;
+
+	snprintf(tx->id, sizeof(tx->id), "%s.%lu", s->sid, ++d->msg_counter);
+	if (md_path(s->cfg->data_dir, tx->rcpts[0].domain, tx->rcpts[0].local,
+		    &path) < 0)
+		r = MD_ERR_INVALID;
+	else
+		r = md_delivery_begin(path, s->cfg->hostname, &tx->md);
+	free(path);
+	if (r == MD_OK) {
+		ri.sender = tx->sender;
+		ri.helo = s->helo;
+		ri.client_ip = s->peer;
+		ri.host = s->cfg->hostname;
+		ri.id = tx->id;
+		ri.for_rcpt = tx->n_rcpt_addrs == 1 ? tx->rcpt_addrs[0] : NULL;
+		ri.tls_version = conn_tls_version(s->conn);
+		ri.tls_cipher = conn_tls_cipher(s->conn);
+		ri.esmtp = (s->flags & SMTP_F_EHLO) != 0;
+		ri.auth = (s->flags & SMTP_F_AUTH) != 0;
+		ri.utf8 = tx->params.smtputf8;
+		ri.when = time(NULL);
+		localtime_r(&ri.when, &tm);
+		ri.utc_offset = tm.tm_gmtoff;
+		n = received_format(&ri, block, sizeof(block));
+		r = n > 0 ? md_delivery_write(tx->md, block, n) : MD_ERR_INVALID;
+	}
+	if (r != MD_OK) {
+		log_warnx("%s delivery start failed id=%s: %s", s->sid, tx->id,
+			  md_result_str(r));
+		md_delivery_abort(tx->md);
+		tx->md = NULL;
+		store_error_reply(s, r);
+		return -1;
+	}
+	return 0;
+}
+
+void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
+{
+	struct smtp_tx *tx = &s->tx;
+	enum md_result r;
+
+	/* A refused message is read to its end but not written. */
+	if (len == 0 || tx->md == NULL || tx->md_err != MD_OK ||
+	    data_faults(&tx->dp) != 0)
+		return;
+	r = md_delivery_write(tx->md, buf, len);
+	if (r != MD_OK)
+		tx->md_err = r;
+}
+
+static void log_accepted(struct smtp_session *s, uint64_t size,
+			 const char *name)
+{
+	struct smtp_tx *tx = &s->tx;
+	char to[1024];
+	size_t o = 0;
+
+	to[0] = '\0';
+	for (size_t i = 0; i < tx->n_rcpt_addrs && o < sizeof(to); i++)
+		o += (size_t)snprintf(to + o, sizeof(to) - o, "%s<%s>",
+				      i ? "," : "", tx->rcpt_addrs[i]);
+	log_info("%s accepted id=%s from=<%s> to=%s size=%llu client=%s tls=%s auth=%s file=%s",
+		 s->sid, tx->id, tx->sender, to, (unsigned long long)size,
+		 s->peer, s->conn != NULL && conn_tls_version(s->conn) != NULL
+				  ? conn_tls_version(s->conn) : "no",
+		 (s->flags & SMTP_F_AUTH) ? s->user : "-", name);
+}
+
+static void job_free(struct commit_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		free(j->paths[i]);
+	free(j->paths);
+	free(j->targets);
+	free(j);
+}
+
+static void commit_run(void *arg)
+{
+	struct commit_job *j = arg;
+
+	j->result = md_delivery_commit(j->md, j->targets, j->n, &j->failed,
+				       j->name, sizeof(j->name));
+	j->err = errno;
+	j->md = NULL;
+}
+
+static void commit_done(void *arg)
+{
+	struct commit_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job_running = false;
+	if (s->flags & SMTP_F_CLOSED) {
+		/* The client left before the answer: the message is either
+		 * stored whole or not at all; it will send it again. */
+		log_info("%s commit finished after disconnect id=%s result=%s",
+			 s->sid, s->tx.id, md_result_str(j->result));
+		job_free(j);
+		smtp_session_maybe_free(s);
+		return;
+	}
+	if (j->result == MD_OK) {
+		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->tx.id);
+		log_accepted(s, data_size(&s->tx.dp), j->name);
+	} else {
+		errno = j->err;
+		log_warn("%s commit failed id=%s target=%s: %s", s->sid, s->tx.id,
+			 j->failed < j->n ? j->paths[j->failed] : "-",
+			 md_result_str(j->result));
+		store_error_reply(s, j->result);
+	}
+	job_free(j);
+	smtp_tx_reset(s);
+	smtp_set_state(s, SMTP_S_READY);
+	smtp_resume(s);
+}
+
+int smtp_delivery_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	unsigned faults = data_faults(&tx->dp);
+	struct commit_job *j;
+
+	if (faults != 0) {
+		int code;
+		const char *enh, *text;
+
+		data_fault_reply(faults, &code, &enh, &text);
+		smtp_reply(s, code, enh, "%s", text);
+		smtp_log_reject(s, "DATA", tx->id, code, text);
+		smtp_tx_reset(s);
+		return PROTO_DONE;
+	}
+	if (tx->md == NULL || tx->md_err != MD_OK) {
+		log_warnx("%s write failed id=%s: %s", s->sid, tx->id,
+			  md_result_str(tx->md_err));
+		store_error_reply(s, tx->md_err != MD_OK ? tx->md_err : MD_ERR_IO);
+		smtp_tx_reset(s);
+		return PROTO_DONE;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j != NULL) {
+		j->targets = calloc(tx->n_rcpts, sizeof(*j->targets));
+		j->paths = calloc(tx->n_rcpts, sizeof(*j->paths));
+	}
+	if (j == NULL || j->targets == NULL || j->paths == NULL)
+		goto fail;
+	j->s = s;
+	for (size_t i = 0; i < tx->n_rcpts; i++) {
+		if (md_path(s->cfg->data_dir, tx->rcpts[i].domain,
+			    tx->rcpts[i].local, &j->paths[i]) < 0)
+			goto fail;
+		j->n++;
+		j->targets[i].maildir = j->paths[i];
+		j->targets[i].quota_bytes = s->cfg->quota_bytes;
+		j->targets[i].quota_messages = s->cfg->quota_messages;
+	}
+	j->md = tx->md;
+	if (worker_submit(server_worker(s->srv), commit_run, commit_done, j) < 0)
+		goto fail;
+	tx->md = NULL; /* the job owns it now */
+	s->job_running = true;
+	smtp_pause(s);
+	return PROTO_ASYNC;
+fail:
+	log_warn("%s cannot start the commit id=%s", s->sid, tx->id);
+	if (j != NULL)
+		job_free(j);
+	smtp_reply(s, 451, "4.3.0", "Local error in processing, try again later");
+	smtp_tx_reset(s);
+	return PROTO_DONE;
+}

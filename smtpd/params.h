@@ -1,0 +1,59 @@
+/* smtpd/params.h: ESMTP parameters of MAIL FROM and RCPT TO: SIZE
+ * (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8 (RFC 6531) and AUTH=
+ * (RFC 4954 §5). Pure: no I/O, no allocation, no globals. */
+#ifndef KANTORPOS_SMTPD_PARAMS_H
+#define KANTORPOS_SMTPD_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/address.h"
+
+enum params_body {
+	PARAMS_BODY_NONE = 0, /* not given: 7-bit by RFC, stored as sent */
+	PARAMS_BODY_7BIT,
+	PARAMS_BODY_8BITMIME,
+	PARAMS_BODY_BINARYMIME, /* RFC 3030 §3: only BDAT may carry it */
+};
+
+/* Largest AUTH= value after xtext decoding (RFC 4954 §5: a mailbox). */
+#define PARAMS_AUTH_MAX ADDR_PATH_MAX
+
+struct params_mail {
+	bool has_size;
+	uint64_t size;            /* SIZE=, when has_size */
+	enum params_body body;
+	bool smtputf8;
+	bool has_auth;
+	char auth[PARAMS_AUTH_MAX + 1]; /* decoded AUTH= ("<>" kept as is) */
+};
+
+/* Why parameters were refused, with the reply to give. */
+struct params_error {
+	int code;        /* 501, 552 or 555 */
+	const char *enh; /* "5.5.4", "5.3.4" */
+	const char *why; /* static text */
+};
+
+/* Parse the parameters of MAIL FROM (s[0..len), the text after the path as
+ * addr_path.rest gives it). Keywords are case-insensitive and separated by
+ * one or more spaces. max_size is the SIZE limit (0: none); a declared size
+ * above it is refused with 552 5.3.4 (RFC 1870 §6.1). A keyword given twice,
+ * a malformed value or a number above 20 digits is 501 5.5.4; an unknown
+ * keyword 555 5.5.4 (RFC 5321 §4.1.1.11). Returns 0 with *p_r filled, or -1
+ * with *err_r filled. */
+int params_parse_mail(const char *s, size_t len, uint64_t max_size,
+		      struct params_mail *p_r, struct params_error *err_r);
+
+/* Parse the parameters of RCPT TO. kantorpos offers none (no DSN), so any
+ * parameter is 555 5.5.4. Returns 0 or -1 as above. */
+int params_parse_rcpt(const char *s, size_t len, struct params_error *err_r);
+
+/* Decode RFC 3461 §4 xtext ("+" followed by two upper-case hex digits
+ * encodes one octet; other characters are printable ASCII 0x21-0x7e but
+ * "=" and "+") into out (size bytes, NUL-terminated). Returns the decoded
+ * length, or -1 when malformed or too long. */
+int params_xtext_decode(const char *s, size_t len, char *out, size_t size);
+
+#endif

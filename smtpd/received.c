@@ -1,0 +1,145 @@
+/* smtpd/received.c: Return-Path and Received trace header formatting. */
+#include "autoconf.h"
+
+#include "smtpd/received.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const DAYS[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+				    "Fri", "Sat" };
+static const char *const MONTHS[] = { "Jan", "Feb", "Mar", "Apr", "May",
+				      "Jun", "Jul", "Aug", "Sep", "Oct",
+				      "Nov", "Dec" };
+
+const char *received_protocol(bool esmtp, bool tls, bool auth, bool utf8)
+{
+	static const char *const esmtp_kw[] = { "ESMTP", "ESMTPA", "ESMTPS",
+						"ESMTPSA" };
+	static const char *const utf8_kw[] = { "UTF8SMTP", "UTF8SMTPA",
+					       "UTF8SMTPS", "UTF8SMTPSA" };
+	int i = (tls ? 2 : 0) + (auth ? 1 : 0);
+
+	if (utf8)
+		return utf8_kw[i];
+	if (!esmtp)
+		return "SMTP";
+	return esmtp_kw[i];
+}
+
+size_t received_date(time_t t, long utc_offset, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t local = t + utc_offset;
+	long off = utc_offset / 60;
+	char sign = off < 0 ? '-' : '+';
+	int n;
+
+	if (off < 0)
+		off = -off;
+	gmtime_r(&local, &tm);
+	n = snprintf(buf, size, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+		     DAYS[tm.tm_wday], tm.tm_mday, MONTHS[tm.tm_mon],
+		     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
+		     off / 60, off % 60);
+	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+/* Copy an EHLO name (or any clause word) keeping only harmless bytes. */
+static void clean_word(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 1 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || strchr(".-_:[]", c) != NULL;
+
+		out[o++] = ok ? (char)c : '?';
+	}
+	out[o] = '\0';
+}
+
+struct builder {
+	char *buf;
+	size_t size, n;
+	size_t line_start;
+	bool overflow;
+};
+
+static void add(struct builder *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add(struct builder *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->n, b->size - b->n, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->size - b->n) {
+		b->overflow = true;
+		return;
+	}
+	b->n += (size_t)n;
+}
+
+/* Start a clause on a new folded line when this one would pass 78. */
+static void clause(struct builder *b, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (b->n - b->line_start + 1 + len > 76) {
+		add(b, "\r\n\t");
+		b->line_start = b->n - 1;
+	} else {
+		add(b, " ");
+	}
+	add(b, "%s", text);
+}
+
+size_t received_format(const struct received_info *ri, char *buf,
+		       size_t size)
+{
+	struct builder b = { buf, size, 0, 0, false };
+	char helo[300], word[600], date[64];
+
+	add(&b, "Return-Path: <%s>\r\n", ri->sender);
+	b.line_start = b.n;
+	clean_word(ri->helo != NULL && *ri->helo != '\0' ? ri->helo : "unknown",
+		   helo, sizeof(helo));
+	add(&b, "Received:");
+	/* TCP-info comes from the connection, never from EHLO (§4.4). */
+	snprintf(word, sizeof(word), "from %s (%s%s%s)", helo,
+		 strchr(ri->client_ip, ':') != NULL ? "[IPv6:" : "[",
+		 ri->client_ip, "]");
+	clause(&b, word);
+	snprintf(word, sizeof(word), "by %s", ri->host);
+	clause(&b, word);
+	if (ri->tls_version != NULL) {
+		snprintf(word, sizeof(word), "(using %s with cipher %s)",
+			 ri->tls_version,
+			 ri->tls_cipher != NULL ? ri->tls_cipher : "unknown");
+		clause(&b, word);
+	}
+	snprintf(word, sizeof(word), "with %s",
+		 received_protocol(ri->esmtp, ri->tls_version != NULL, ri->auth,
+				   ri->utf8));
+	clause(&b, word);
+	snprintf(word, sizeof(word), "id %s", ri->id);
+	clause(&b, word);
+	if (ri->for_rcpt != NULL) {
+		snprintf(word, sizeof(word), "for <%s>;", ri->for_rcpt);
+		clause(&b, word);
+	} else {
+		add(&b, ";");
+	}
+	received_date(ri->when, ri->utc_offset, date, sizeof(date));
+	clause(&b, date);
+	add(&b, "\r\n");
+	return b.overflow ? 0 : b.n;
+}

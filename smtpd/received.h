@@ -1,0 +1,47 @@
+/* smtpd/received.h: the trace header block the server prepends to every
+ * message it accepts (RFC 5321 §4.4): Return-Path, then Received with the
+ * from/by/with/id/for clauses and the date. Pure: no I/O, no globals. */
+#ifndef KANTORPOS_SMTPD_RECEIVED_H
+#define KANTORPOS_SMTPD_RECEIVED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Room that always holds the block built by received_format. */
+#define RECEIVED_MAX 2048
+
+struct received_info {
+	const char *sender;     /* reverse-path without <>; "" for <> */
+	const char *helo;       /* EHLO/HELO argument as given */
+	const char *client_ip;  /* numeric peer address ("::1", "127.0.0.1") */
+	const char *host;       /* our host name */
+	const char *id;         /* message id */
+	const char *for_rcpt;   /* the one recipient, or NULL (several) */
+	const char *tls_version; /* NULL without TLS */
+	const char *tls_cipher;
+	bool esmtp;             /* EHLO rather than HELO */
+	bool auth;              /* the client authenticated */
+	bool utf8;              /* SMTPUTF8 transaction */
+	time_t when;
+	long utc_offset;        /* seconds east of UTC for the date */
+};
+
+/* The "with" protocol keyword: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA
+ * (RFC 3848), or UTF8SMTP[S][A] for SMTPUTF8 (RFC 6531 §4.3). Static. */
+const char *received_protocol(bool esmtp, bool tls, bool auth, bool utf8);
+
+/* Build "Return-Path: <sender>\r\nReceived: ...\r\n" into buf (size >=
+ * RECEIVED_MAX is always enough). The EHLO name is written as given when
+ * it is a plain host name or address literal, else with every character
+ * outside letters, digits and ".-_:[]" replaced by "?", so it can never
+ * open a comment or end the clause. Lines are folded below 78 octets.
+ * Returns the length, or 0 when it does not fit. */
+size_t received_format(const struct received_info *ri, char *buf,
+		       size_t size);
+
+/* RFC 5322 §3.3 date-time "Thu, 13 Feb 2025 14:05:09 +0100" for t shifted
+ * by utc_offset seconds, into buf (size >= 32). Returns the length. */
+size_t received_date(time_t t, long utc_offset, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,302 @@
+/* tests/test_auth.c: the asynchronous login end to end on a real libev loop
+ * with a temporary user db at the minimum Argon2id cost. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/password.h"
+#include "common/server.h"
+#include "common/throttle.h"
+#include "common/worker.h"
+#include "tests/helpers/testutil.h"
+
+static char *dir;
+static struct server *srv;
+
+static void teardown(void)
+{
+	server_free(srv);
+	srv = NULL;
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(auth, .fini = teardown, .timeout = 20);
+
+static void accept_nothing(struct server *s, const struct config_listen *lc,
+			   int fd, const char *peer)
+{
+	(void)s;
+	(void)lc;
+	(void)peer;
+	close(fd);
+}
+
+static const struct server_ops ops = {
+	.name = "test-auth",
+	.proto = CONFIG_PROTO_POP3,
+	.accept = accept_nothing,
+};
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* A server with alice@example.test / "secret" and these extra lines. */
+static void start(const char *extra)
+{
+	char hash[PASSWORD_HASH_SIZE], text[2048], *path, *err = NULL;
+
+	log_init("test_auth", true);
+	dir = tu_tmpdir();
+	cr_assert_eq(password_hash("secret", 6, crypto_pwhash_OPSLIMIT_MIN,
+				   crypto_pwhash_MEMLIMIT_MIN, hash,
+				   sizeof hash), 0);
+	path = tu_path(dir, "users");
+	snprintf(text, sizeof text, "alice@example.test:%s\n", hash);
+	tu_write_file(path, text);
+	free(path);
+	path = tu_path(dir, "kantorpos.conf");
+	snprintf(text, sizeof text,
+		 "hostname test.example\n"
+		 "data_dir %s/data\n"
+		 "user_db %s/users\n"
+		 "local_domain example.test\n"
+		 "listen pop3 127.0.0.1:%u\n"
+		 "workers 2\n"
+		 "password_opslimit %llu\n"
+		 "password_memlimit %zu\n"
+		 "%s",
+		 dir, dir, free_port(),
+		 (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
+		 (size_t)crypto_pwhash_MEMLIMIT_MIN, extra);
+	tu_write_file(path, text);
+	srv = server_new(path, &ops, SERVER_KEEP_PRIVS, &err);
+	cr_assert_not_null(srv, "%s", err != NULL ? err : "?");
+	free(path);
+}
+
+struct outcome {
+	int calls;
+	enum auth_result result;
+	char mailbox[128];
+};
+
+static void done(void *arg, enum auth_result result, const char *mailbox)
+{
+	struct outcome *o = arg;
+
+	o->calls++;
+	o->result = result;
+	snprintf(o->mailbox, sizeof o->mailbox, "%s",
+		 mailbox != NULL ? mailbox : "(null)");
+}
+
+static void run_until(const struct outcome *o)
+{
+	while (o->calls == 0)
+		ev_run(server_loop(srv), EVRUN_ONCE);
+}
+
+static enum auth_result login(const char *peer, const char *user,
+			      const char *pw, struct outcome *o)
+{
+	char pwbuf[64];
+
+	memset(o, 0, sizeof *o);
+	/* The caller's buffer may be wiped right after auth_start. */
+	snprintf(pwbuf, sizeof pwbuf, "%s", pw);
+	cr_assert_not_null(auth_start(srv, peer, "0123456789abcdef", user, pwbuf,
+				      strlen(pwbuf), done, o));
+	memset(pwbuf, 'x', sizeof pwbuf);
+	cr_assert_eq(o->calls, 0); /* never from inside auth_start */
+	run_until(o);
+	cr_assert_eq(o->calls, 1);
+	return o->result;
+}
+
+Test(auth, right_wrong_and_unknown)
+{
+	struct outcome o;
+
+	start("login_fail_delay 0s\n");
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "secret", &o),
+		     AUTH_OK);
+	cr_assert_str_eq(o.mailbox, "alice@example.test");
+	/* the canonical key, whatever the case typed */
+	cr_assert_eq(login("192.0.2.1", "Alice@Example.TEST", "secret", &o),
+		     AUTH_OK);
+	cr_assert_str_eq(o.mailbox, "alice@example.test");
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "wrong", &o),
+		     AUTH_FAIL);
+	cr_assert_str_eq(o.mailbox, "(null)");
+	cr_assert_eq(login("192.0.2.1", "nobody@example.test", "secret", &o),
+		     AUTH_FAIL);
+	cr_assert_eq(login("192.0.2.1", "not an address", "secret", &o),
+		     AUTH_FAIL);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "", &o),
+		     AUTH_FAIL);
+}
+
+Test(auth, throttled_address_is_refused_and_others_are_not)
+{
+	struct outcome o;
+
+	start("login_fail_delay 0s\nlogin_fail_limit 2\n");
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "x", &o),
+		     AUTH_FAIL);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "y", &o),
+		     AUTH_FAIL);
+	/* limit reached: even the right password is not checked */
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "secret", &o),
+		     AUTH_THROTTLED);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "z", &o),
+		     AUTH_THROTTLED);
+	/* another address logs in at once */
+	cr_assert_eq(login("192.0.2.2", "alice@example.test", "secret", &o),
+		     AUTH_OK);
+	cr_assert_eq(worker_in_flight(server_worker(srv)), 0);
+}
+
+Test(auth, success_clears_the_address)
+{
+	struct outcome o;
+
+	start("login_fail_delay 0s\nlogin_fail_limit 2\n");
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "x", &o),
+		     AUTH_FAIL);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "secret", &o),
+		     AUTH_OK);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "x", &o),
+		     AUTH_FAIL);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "secret", &o),
+		     AUTH_OK);
+}
+
+Test(auth, failure_reply_waits_for_the_delay)
+{
+	struct outcome o = { 0 };
+
+	start("login_fail_delay 1s\n");
+	cr_assert_not_null(auth_start(srv, "192.0.2.1", "0123456789abcdef",
+				      "alice@example.test", "wrong", 5, done,
+				      &o));
+	/* the verification finishes, the answer is still held back */
+	while (worker_in_flight(server_worker(srv)) > 0)
+		ev_run(server_loop(srv), EVRUN_ONCE);
+	cr_assert_eq(o.calls, 0);
+	run_until(&o);
+	cr_assert_eq(o.result, AUTH_FAIL);
+}
+
+Test(auth, cancel_while_verifying)
+{
+	struct outcome o = { 0 };
+	struct auth *a;
+
+	start("login_fail_delay 0s\n");
+	a = auth_start(srv, "192.0.2.1", "0123456789abcdef",
+		       "alice@example.test", "secret", 6, done, &o);
+	cr_assert_not_null(a);
+	cr_assert_gt(worker_in_flight(server_worker(srv)), 0);
+	auth_cancel(a);
+	while (worker_in_flight(server_worker(srv)) > 0)
+		ev_run(server_loop(srv), EVRUN_ONCE);
+	ev_run(server_loop(srv), EVRUN_NOWAIT);
+	cr_assert_eq(o.calls, 0);
+	/* the address was not touched by the cancelled attempt */
+	cr_assert_eq(throttle_count(server_throttle(srv)), 0);
+}
+
+Test(auth, cancel_during_the_delay_and_when_throttled)
+{
+	struct outcome o = { 0 };
+	struct auth *a;
+
+	start("login_fail_delay 1m\nlogin_fail_limit 1\n");
+	a = auth_start(srv, "192.0.2.1", "0123456789abcdef",
+		       "alice@example.test", "wrong", 5, done, &o);
+	while (worker_in_flight(server_worker(srv)) > 0)
+		ev_run(server_loop(srv), EVRUN_ONCE);
+	auth_cancel(a); /* the minute-long timer goes with it */
+	a = auth_start(srv, "192.0.2.1", "0123456789abcdef",
+		       "alice@example.test", "secret", 6, done, &o);
+	cr_assert_not_null(a);
+	auth_cancel(a); /* throttled, answer not yet delivered */
+	ev_run(server_loop(srv), EVRUN_NOWAIT);
+	cr_assert_eq(o.calls, 0);
+	auth_cancel(NULL);
+}
+
+#define MANY 1500
+
+static sem_t gate, started;
+
+static void blocked_job(void *arg)
+{
+	(void)arg;
+	sem_post(&started);
+	while (sem_wait(&gate) != 0)
+		;
+}
+
+/* More logins than the worker queue holds: the rest wait on a timer. */
+Test(auth, full_worker_queue_is_retried)
+{
+	static struct outcome o[MANY];
+	char peer[32];
+	int i, total;
+
+	start("login_fail_delay 0s\n");
+	/* Both threads busy, so the queue really fills. */
+	cr_assert_eq(sem_init(&gate, 0, 0), 0);
+	cr_assert_eq(sem_init(&started, 0, 0), 0);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(worker_submit(server_worker(srv), blocked_job, NULL,
+					   NULL), 0);
+	for (i = 0; i < 2; i++)
+		while (sem_wait(&started) != 0)
+			;
+	for (i = 0; i < MANY; i++) {
+		snprintf(peer, sizeof peer, "10.%d.%d.1", i / 256, i % 256);
+		cr_assert_not_null(auth_start(srv, peer, "0123456789abcdef",
+					      "alice@example.test", "secret",
+					      6, done, &o[i]));
+	}
+	cr_assert_eq(worker_in_flight(server_worker(srv)),
+		     WORKER_QUEUE_DEFAULT + 2);
+	sem_post(&gate);
+	sem_post(&gate);
+	do {
+		ev_run(server_loop(srv), EVRUN_ONCE);
+		for (i = 0, total = 0; i < MANY; i++)
+			total += o[i].calls;
+	} while (total < MANY);
+	for (i = 0; i < MANY; i++)
+		cr_assert_eq(o[i].result, AUTH_OK, "login %d", i);
+	sem_destroy(&gate);
+	sem_destroy(&started);
+}

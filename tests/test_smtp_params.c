@@ -1,0 +1,193 @@
+/* tests/test_smtp_params.c: ESMTP MAIL/RCPT parameters (SIZE, BODY,
+ * SMTPUTF8, AUTH=), xtext, and reply line formatting. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpd/params.h"
+#include "smtpd/reply.h"
+#include "tests/helpers/testutil.h"
+
+static char *dir;
+
+static void setup(void) { dir = tu_tmpdir(); }
+static void teardown(void)
+{
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(smtp_params, .init = setup, .fini = teardown);
+
+#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+
+Test(smtp_params, mail_table)
+{
+	static const struct {
+		const char *in;
+		int code; /* 0: accepted */
+		uint64_t size;
+		enum params_body body;
+		bool utf8;
+		const char *auth;
+	} rows[] = {
+		{ "", 0, 0, PARAMS_BODY_NONE, false, NULL },
+		{ "   ", 0, 0, PARAMS_BODY_NONE, false, NULL },
+		{ "SIZE=1000", 0, 1000, PARAMS_BODY_NONE, false, NULL },
+		{ "size=1000 body=8bitmime", 0, 1000, PARAMS_BODY_8BITMIME, false, NULL },
+		{ "BODY=7BIT", 0, 0, PARAMS_BODY_7BIT, false, NULL },
+		{ "BODY=BINARYMIME  SMTPUTF8", 0, 0, PARAMS_BODY_BINARYMIME, true, NULL },
+		{ "AUTH=<>", 0, 0, PARAMS_BODY_NONE, false, "<>" },
+		{ "AUTH=e+3Dmc2@example.com", 0, 0, PARAMS_BODY_NONE, false,
+		  "e=mc2@example.com" },
+		{ "SIZE=10485760", 0, 10485760, PARAMS_BODY_NONE, false, NULL },
+		{ "SIZE=10485761", 552, 0, 0, false, NULL },
+		{ "SIZE=abc", 501, 0, 0, false, NULL },
+		{ "SIZE=", 501, 0, 0, false, NULL },
+		{ "SIZE", 501, 0, 0, false, NULL },
+		{ "SIZE=-1", 501, 0, 0, false, NULL },
+		{ "SIZE=99999999999999999999", 552, 0, 0, false, NULL },
+		{ "SIZE=999999999999999999999", 501, 0, 0, false, NULL },
+		{ "SIZE=10 SIZE=10", 501, 0, 0, false, NULL },
+		{ "BODY=FOO", 501, 0, 0, false, NULL },
+		{ "BODY=8BITMIME BODY=7BIT", 501, 0, 0, false, NULL },
+		{ "SMTPUTF8=yes", 501, 0, 0, false, NULL },
+		{ "SMTPUTF8 SMTPUTF8", 501, 0, 0, false, NULL },
+		{ "AUTH=a+2", 501, 0, 0, false, NULL },
+		{ "AUTH=a+zz", 501, 0, 0, false, NULL },
+		{ "FOO=bar", 555, 0, 0, false, NULL },
+		{ "RET=HDRS", 555, 0, 0, false, NULL },
+		{ "=x", 501, 0, 0, false, NULL },
+		{ "-X", 501, 0, 0, false, NULL },
+		{ "X=a=b", 501, 0, 0, false, NULL },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct params_mail p;
+		struct params_error err = { 0 };
+		int rc = params_parse_mail(rows[i].in, strlen(rows[i].in), 10485760,
+					   &p, &err);
+
+		if (rows[i].code == 0) {
+			cr_assert_eq(rc, 0, "row %zu: %d %s", i, err.code,
+				     err.why ? err.why : "");
+			cr_assert_eq(p.has_size, rows[i].size != 0, "row %zu", i);
+			cr_assert_eq(p.size, rows[i].size, "row %zu", i);
+			cr_assert_eq(p.body, rows[i].body, "row %zu", i);
+			cr_assert_eq(p.smtputf8, rows[i].utf8, "row %zu", i);
+			cr_assert_eq(p.has_auth, rows[i].auth != NULL, "row %zu", i);
+			if (rows[i].auth != NULL)
+				cr_assert_str_eq(p.auth, rows[i].auth, "row %zu", i);
+		} else {
+			cr_assert_eq(rc, -1, "row %zu", i);
+			cr_assert_eq(err.code, rows[i].code, "row %zu: %d", i, err.code);
+			cr_assert(reply_enh_ok(err.code, err.enh), "row %zu", i);
+		}
+	}
+}
+
+Test(smtp_params, size_without_limit)
+{
+	struct params_mail p;
+	struct params_error err;
+	const char *in = "SIZE=18446744073709551615";
+
+	cr_assert_eq(params_parse_mail(in, strlen(in), 0, &p, &err), 0);
+	cr_assert_eq(p.size, UINT64_MAX);
+}
+
+Test(smtp_params, rcpt_table)
+{
+	static const struct {
+		const char *in;
+		int code;
+	} rows[] = {
+		{ "", 0 }, { "  ", 0 }, { "NOTIFY=NEVER", 555 },
+		{ "ORCPT=rfc822;a@b", 555 }, { "=", 501 },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct params_error err = { 0 };
+		int rc = params_parse_rcpt(rows[i].in, strlen(rows[i].in), &err);
+
+		cr_assert_eq(rc, rows[i].code ? -1 : 0, "row %zu", i);
+		if (rc < 0)
+			cr_assert_eq(err.code, rows[i].code, "row %zu", i);
+	}
+}
+
+Test(smtp_params, xtext_table)
+{
+	static const struct {
+		const char *in;
+		int len;
+		const char *out;
+	} rows[] = {
+		{ "abc", 3, "abc" }, { "a+2Bb", 3, "a+b" }, { "+3D", 1, "=" },
+		{ "a+2b", -1, NULL }, { "a+", -1, NULL }, { "a=b", -1, NULL },
+		{ "a b", -1, NULL }, { "", 0, "" },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		char out[16];
+		int n = params_xtext_decode(rows[i].in, strlen(rows[i].in), out,
+					    sizeof(out));
+
+		cr_assert_eq(n, rows[i].len, "row %zu", i);
+		if (n >= 0)
+			cr_assert_str_eq(out, rows[i].out, "row %zu", i);
+	}
+	cr_assert_eq(params_xtext_decode("abcdef", 6, (char[4]){ 0 }, 4), -1);
+}
+
+Test(smtp_params, reply_format_table)
+{
+	static const struct {
+		int code;
+		const char *enh;
+		int more;
+		const char *text;
+		const char *out;
+	} rows[] = {
+		{ 250, "2.0.0", 0, "OK", "250 2.0.0 OK\r\n" },
+		{ 250, NULL, 1, "PIPELINING", "250-PIPELINING\r\n" },
+		{ 550, "5.1.1", 0, "no\r\nsuch", "550 5.1.1 no  such\r\n" },
+		{ 220, NULL, 0, "", "220 \r\n" },
+	};
+	char buf[600];
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		size_t n = reply_format(buf, sizeof(buf), rows[i].code, rows[i].enh,
+					rows[i].more, "%s", rows[i].text);
+
+		cr_assert_eq(n, strlen(rows[i].out), "row %zu", i);
+		cr_assert_str_eq(buf, rows[i].out, "row %zu", i);
+	}
+	/* Long text is cut to 512 octets with CRLF. */
+	char big[1000];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cr_assert_eq(reply_format(buf, sizeof(buf), 250, "2.0.0", 0, "%s", big),
+		     REPLY_LINE_MAX - 1);
+	cr_assert_str_eq(buf + REPLY_LINE_MAX - 3, "\r\n");
+	cr_assert_eq(reply_format(buf, sizeof(buf), 199, NULL, 0, "x"), 0);
+}
+
+Test(smtp_params, enhanced_code_table)
+{
+	static const struct {
+		int code;
+		const char *enh;
+		int ok;
+	} rows[] = {
+		{ 250, "2.0.0", 1 }, { 550, "5.1.1", 1 }, { 452, "4.5.3", 1 },
+		{ 550, "4.1.1", 0 }, { 250, "2.0", 0 }, { 250, "2.0.0.", 0 },
+		{ 250, "2.1000.0", 0 }, { 354, "3.0.0", 0 }, { 250, NULL, 0 },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++)
+		cr_assert_eq(reply_enh_ok(rows[i].code, rows[i].enh), rows[i].ok,
+			     "row %zu", i);
+}

@@ -1,0 +1,110 @@
+/* tests/test_smtp_received.c: the Return-Path + Received trace block. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpd/received.h"
+#include "tests/helpers/testutil.h"
+
+static char *dir;
+
+static void setup(void) { dir = tu_tmpdir(); }
+static void teardown(void)
+{
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(smtp_received, .init = setup, .fini = teardown);
+
+#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+
+Test(smtp_received, protocol_table)
+{
+	static const struct {
+		bool esmtp, tls, auth, utf8;
+		const char *kw;
+	} rows[] = {
+		{ false, false, false, false, "SMTP" },
+		{ true, false, false, false, "ESMTP" },
+		{ true, true, false, false, "ESMTPS" },
+		{ true, false, true, false, "ESMTPA" },
+		{ true, true, true, false, "ESMTPSA" },
+		{ true, false, false, true, "UTF8SMTP" },
+		{ true, true, true, true, "UTF8SMTPSA" },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++)
+		cr_assert_str_eq(received_protocol(rows[i].esmtp, rows[i].tls,
+						   rows[i].auth, rows[i].utf8),
+				 rows[i].kw, "row %zu", i);
+}
+
+Test(smtp_received, date_table)
+{
+	static const struct {
+		time_t t;
+		long off;
+		const char *out;
+	} rows[] = {
+		{ 0, 0, "Thu, 1 Jan 1970 00:00:00 +0000" },
+		{ 1739455509, 3600, "Thu, 13 Feb 2025 15:05:09 +0100" },
+		{ 1739455509, -(5 * 3600 + 1800), "Thu, 13 Feb 2025 08:35:09 -0530" },
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		received_date(rows[i].t, rows[i].off, buf, sizeof(buf));
+		cr_assert_str_eq(buf, rows[i].out, "row %zu", i);
+	}
+}
+
+Test(smtp_received, block_table)
+{
+	static const struct {
+		const char *sender, *helo, *ip, *rcpt, *tlsv;
+		bool esmtp, auth;
+		const char *out;
+	} rows[] = {
+		{ "a@b.example", "client.example", "127.0.0.1", "alice@example.test",
+		  NULL, true, false,
+		  "Return-Path: <a@b.example>\r\n"
+		  "Received: from client.example ([127.0.0.1]) by mx.example.test with ESMTP\r\n"
+		  "\tid ID1 for <alice@example.test>; Thu, 13 Feb 2025 14:05:09 +0000\r\n" },
+		{ "", "x (evil; by fake)\r\nX-Injected: 1", "::1", NULL, "TLSv1.3",
+		  true, true,
+		  "Return-Path: <>\r\n"
+		  "Received: from x??evil??by?fake???X-Injected:?1 ([IPv6:::1])\r\n"
+		  "\tby mx.example.test (using TLSv1.3 with cipher C) with ESMTPSA id ID1;\r\n"
+		  "\tThu, 13 Feb 2025 14:05:09 +0000\r\n" },
+		{ "a@b", "[10.9.9.9]", "127.0.0.1", NULL, NULL, false, false,
+		  "Return-Path: <a@b>\r\n"
+		  "Received: from [10.9.9.9] ([127.0.0.1]) by mx.example.test with SMTP id ID1;\r\n"
+		  "\tThu, 13 Feb 2025 14:05:09 +0000\r\n" },
+	};
+	char buf[RECEIVED_MAX];
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct received_info ri = {
+			.sender = rows[i].sender, .helo = rows[i].helo,
+			.client_ip = rows[i].ip, .host = "mx.example.test",
+			.id = "ID1", .for_rcpt = rows[i].rcpt,
+			.tls_version = rows[i].tlsv, .tls_cipher = "C",
+			.esmtp = rows[i].esmtp, .auth = rows[i].auth,
+			.when = 1739455509, .utc_offset = 0,
+		};
+		size_t n = received_format(&ri, buf, sizeof(buf));
+
+		cr_assert_eq(n, strlen(rows[i].out), "row %zu: %s", i, buf);
+		cr_assert_str_eq(buf, rows[i].out, "row %zu", i);
+		/* Every line is short and ends in CRLF; no bare CR or LF. */
+		for (char *p = buf; *p != '\0'; p++)
+			if (*p == '\n')
+				cr_assert_eq(p[-1], '\r', "row %zu", i);
+	}
+	cr_assert_eq(received_format(&(struct received_info){
+				 .sender = "", .helo = "h", .client_ip = "1.2.3.4",
+				 .host = "x", .id = "i" }, buf, 40), 0);
+}

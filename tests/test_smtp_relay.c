@@ -1,0 +1,178 @@
+/* tests/test_smtp_relay.c: the RCPT recipient policy — local users,
+ * aliases, postmaster, unknown users, and every open-relay pattern, with
+ * and without authentication. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/aliases.h"
+#include "common/config.h"
+#include "common/userdb.h"
+#include "smtpd/relay.h"
+#include "tests/helpers/testutil.h"
+
+static char *dir;
+static struct config *cfg;
+static struct userdb *db;
+static struct aliases *al;
+
+static void setup(void)
+{
+	static const char conf[] =
+		"data_dir /tmp\nuser_db users\nlocal_domain example.test\n"
+		"local_domain example.net\nrelayhost smtp.provider.example:587\n";
+	static const char aliases[] = "sales: alice, bob\n";
+	char *err = NULL, *users;
+
+	dir = tu_tmpdir();
+	cfg = config_parse("t.conf", "/", conf, strlen(conf), &err);
+	cr_assert_not_null(cfg, "%s", err ? err : "");
+	users = tu_path(dir, "users");
+	tu_write_file(users, "alice@example.test:x\nbob@example.test:x\n");
+	cr_assert_eq(userdb_open(users, &db), 0);
+	free(users);
+	cr_assert_eq(aliases_parse("a", aliases, strlen(aliases), cfg, &al, &err),
+		     0, "%s", err ? err : "");
+}
+
+static void teardown(void)
+{
+	aliases_free(al);
+	userdb_free(db);
+	config_free(cfg);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(smtp_relay, .init = setup, .fini = teardown);
+
+#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+
+struct row {
+	const char *arg; /* RCPT TO: argument */
+	int code;        /* expected reply: 250, 550, 554, 501 (parse) */
+	const char *enh;
+	const char *keys;
+};
+
+static void check_rows(const struct row *rows, size_t n, bool authenticated)
+{
+	struct relay_ctx ctx = { cfg, db, al, authenticated };
+
+	for (size_t i = 0; i < n; i++) {
+		struct addr_path path;
+		struct addr_error aerr;
+		struct relay_decision d;
+		char keys[256] = "";
+		int rc;
+
+		if (addr_parse_path(rows[i].arg, strlen(rows[i].arg),
+				    ADDR_OPT_POSTMASTER, &path, &aerr) < 0) {
+			cr_assert_eq(rows[i].code, 501, "row %zu \"%s\": parse: %s", i,
+				     rows[i].arg, aerr.why);
+			continue;
+		}
+		rc = relay_check(&ctx, &path, &d);
+		cr_assert_eq(d.code, rows[i].code, "row %zu \"%s\" (auth %d): %d %s",
+			     i, rows[i].arg, authenticated, d.code, d.text);
+		cr_assert_str_eq(d.enh, rows[i].enh, "row %zu", i);
+		cr_assert_eq(rc, d.code == 250, "row %zu", i);
+		for (size_t k = 0; k < d.n_targets; k++) {
+			strcat(keys, d.targets[k].key);
+			if (k + 1 < d.n_targets)
+				strcat(keys, ",");
+		}
+		cr_assert_str_eq(keys, rows[i].keys, "row %zu \"%s\"", i, rows[i].arg);
+		free(d.targets);
+	}
+}
+
+/* Local delivery and postmaster (RFC 5321 §4.5.1). */
+static const struct row local_rows[] = {
+	{ "<alice@example.test>", 250, "2.1.5", "alice@example.test" },
+	{ "<Alice@EXAMPLE.test>", 250, "2.1.5", "alice@example.test" },
+	{ " <alice@example.test>", 250, "2.1.5", "alice@example.test" },
+	{ "<sales@example.test>", 250, "2.1.5", "alice@example.test,bob@example.test" },
+	{ "<nobody@example.test>", 550, "5.1.1", "" },
+	{ "<postmaster>", 250, "2.1.5", "postmaster@example.test" },
+	{ "<PostMaster@example.net>", 250, "2.1.5", "postmaster@example.net" },
+	{ "<@relay.example,@r2.example:alice@example.test>", 250, "2.1.5",
+	  "alice@example.test" },
+	{ "<\"../../tmp/x\"@example.test>", 550, "5.1.1", "" },
+	{ "<a/b@example.test>", 550, "5.1.1", "" },
+	{ "<>", 501, "5.1.3", "" },
+};
+
+/* CONFORMANCE 3.3: none of these may ever leave the server. */
+static const struct row relay_rows[] = {
+	{ "<victim@elsewhere.test>", 554, "5.7.1", "" },
+	{ "<victim%elsewhere.test@example.test>", 550, "5.7.1", "" },
+	{ "<elsewhere.test!victim@example.test>", 550, "5.7.1", "" },
+	{ "<\"victim@elsewhere.test\"@example.test>", 550, "5.7.1", "" },
+	{ "<\"victim%elsewhere.test\"@example.test>", 550, "5.7.1", "" },
+	{ "<victim@elsewhere.test@example.test>", 501, "", "" },
+	{ "<@example.test:victim@elsewhere.test>", 554, "5.7.1", "" },
+	{ "<victim@[192.0.2.1]>", 554, "5.7.1", "" },
+	{ "<victim@[127.0.0.1]>", 554, "5.7.1", "" },
+	{ "<victim@ELSEWHERE.TEST>", 554, "5.7.1", "" },
+	{ "<victim@example.test.elsewhere.test>", 554, "5.7.1", "" },
+	{ "<victim@elsewhereexample.test>", 554, "5.7.1", "" },
+	{ "<victim@sub.example.test>", 554, "5.7.1", "" },
+	{ "<victim@xample.test>", 554, "5.7.1", "" },
+};
+
+Test(smtp_relay, local_unauthenticated)
+{
+	check_rows(local_rows, N_ROWS(local_rows), false);
+}
+
+Test(smtp_relay, local_authenticated)
+{
+	check_rows(local_rows, N_ROWS(local_rows), true);
+}
+
+Test(smtp_relay, relay_patterns_unauthenticated)
+{
+	check_rows(relay_rows, N_ROWS(relay_rows), false);
+}
+
+Test(smtp_relay, relay_patterns_authenticated)
+{
+	/* Until the outbound queue exists even authenticated users get 554. */
+	check_rows(relay_rows, N_ROWS(relay_rows), true);
+}
+
+Test(smtp_relay, trailing_dot_is_refused)
+{
+	static const struct row rows[] = {
+		{ "<victim@elsewhere.test.>", 501, "", "" },
+		{ "<alice@example.test.>", 501, "", "" },
+	};
+
+	check_rows(rows, N_ROWS(rows), false);
+}
+
+Test(smtp_relay, percent_as_delimiter_stays_local)
+{
+	static const char conf[] =
+		"data_dir /tmp\nuser_db users\nlocal_domain example.test\n"
+		"recipient_delimiter %\n";
+	static const struct row rows[] = {
+		{ "<alice%elsewhere.test@example.test>", 250, "2.1.5",
+		  "alice@example.test" },
+		{ "<alice!x@example.test>", 550, "5.7.1", "" },
+	};
+	struct config *saved = cfg;
+	struct aliases *saved_al = al;
+	char *err = NULL;
+
+	cfg = config_parse("t.conf", "/", conf, strlen(conf), &err);
+	cr_assert_not_null(cfg, "%s", err ? err : "");
+	al = NULL;
+	check_rows(rows, N_ROWS(rows), false);
+	config_free(cfg);
+	cfg = saved;
+	al = saved_al;
+}
