@@ -57,7 +57,7 @@ struct runner {
 	SSL_CTX *verify_ctx, *any_ctx;
 	struct flush *flushes;
 	size_t jobs;
-	bool dying, sweeping;
+	bool dying, sweeping, shut;
 	ev_timer tick;
 	time_t *last_retry; /* per etrn_domain */
 	void (*idle_fn)(void *);
@@ -225,7 +225,7 @@ static void job_done(void *arg)
 
 	r->jobs--;
 	if (j->kick & OUTB_KICK_LOCAL || j->kick & OUTB_KICK_RELAY)
-		if (!r->dying)
+		if (!r->dying && !r->shut)
 			runner_kick(r);
 	switch (j->kind) {
 	case JOB_SCAN:
@@ -246,7 +246,7 @@ static void job_done(void *arg)
 		f->n_ids = j->n_ids;
 		j->ids = NULL;
 		j->n_ids = 0;
-		if (f->n_ids == 0 || r->dying) {
+		if (f->n_ids == 0 || r->dying || r->shut) {
 			end_flush(f);
 			break;
 		}
@@ -366,7 +366,7 @@ static void advance(struct flush *f)
 	struct job *j;
 
 	if (f->kind == FL_LOCAL) {
-		if (f->pos >= f->n_ids || f->r->dying) {
+		if (f->pos >= f->n_ids || f->r->dying || f->r->shut) {
 			end_flush(f);
 			return;
 		}
@@ -547,7 +547,7 @@ static void end_flush(struct flush *f)
 	}
 	if (f->done != NULL)
 		f->done(f->done_arg, RUNNER_ERROR, 0);
-	if (f->again && !r->dying) {
+	if (f->again && !r->dying && !r->shut) {
 		/* Requested while it ran: one more round, from a fresh scan. */
 		struct flush *g = calloc(1, sizeof(*g));
 
@@ -630,6 +630,10 @@ int runner_flush_etrn(struct runner *r, const char *domain, bool subdomains,
 	const struct config_etrn_domain *e = config_find_etrn(r->cfg, domain);
 	struct flush *f;
 
+	if (r->shut) {
+		errno = ECANCELED;
+		return -1;
+	}
 	if (e == NULL) {
 		errno = ENOENT;
 		return -1;
@@ -664,6 +668,8 @@ static int route_flush(struct runner *r, enum fl_kind kind,
 {
 	struct flush *f = find_flush(r, kind, e);
 
+	if (r->shut)
+		return 0;
 	if (f != NULL) {
 		f->again = true;
 		return 0;
@@ -680,7 +686,7 @@ static void sweep(struct runner *r)
 {
 	struct job *j;
 
-	if (r->sweeping)
+	if (r->sweeping || r->shut)
 		return;
 	j = new_job(JOB_SWEEP, NULL);
 	if (j != NULL && submit(r, j) == 0)
@@ -790,23 +796,46 @@ struct runner *runner_new(struct ev_loop *loop, struct worker *pool,
 	return r;
 }
 
-void runner_free(struct runner *r)
+void runner_shutdown(struct runner *r)
 {
-	if (r == NULL)
+	struct flush *f, *next;
+
+	if (r->shut)
 		return;
+	r->shut = true;
 	if (ev_is_active(&r->tick)) {
 		ev_ref(r->loop);
 		ev_timer_stop(r->loop, &r->tick);
 	}
+	for (f = r->flushes; f != NULL; f = next) {
+		next = f->next;
+		f->again = false;
+		if (f->done != NULL) {
+			runner_flush_fn *done = f->done;
+
+			f->done = NULL;
+			done(f->done_arg, RUNNER_ERROR, 0);
+		}
+		if (f->s != NULL)
+			smtpc_abort(f->s, "shutting down");
+	}
+}
+
+void runner_free(struct runner *r)
+{
+	if (r == NULL)
+		return;
 	if (runner_busy(r) != 0) {
 		/* Finish later, from the last done function. */
-		r->dying = true;
-		for (struct flush *f = r->flushes; f != NULL; f = f->next) {
+		for (struct flush *f = r->flushes; f != NULL; f = f->next)
 			f->done = NULL;
-			if (f->s != NULL)
-				smtpc_abort(f->s, "shutting down");
-		}
+		runner_shutdown(r);
+		r->dying = true;
 		return;
+	}
+	if (ev_is_active(&r->tick)) {
+		ev_ref(r->loop);
+		ev_timer_stop(r->loop, &r->tick);
 	}
 	SSL_CTX_free(r->verify_ctx);
 	SSL_CTX_free(r->any_ctx);

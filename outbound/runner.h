@@ -64,6 +64,13 @@ struct runner *runner_new(struct ev_loop *loop, struct worker *pool,
  * only free memory). NULL is fine. */
 void runner_free(struct runner *r);
 
+/* Stop starting work: the periodic timer stops, running SMTP sessions are
+ * aborted (their items stay queued), pending flush callbacks get
+ * RUNNER_ERROR, and later flush requests fail (ECANCELED). Pool jobs in
+ * flight still finish: run the loop until runner_busy() is 0, then
+ * runner_free. */
+void runner_shutdown(struct runner *r);
+
 /* ETRN: flush the items of etrn_domain entry covering domain whose route
  * domain is domain (or, with subdomains, ends in it). client is the
  * address that asked (used for "deliver_to client"; may be NULL then the
