@@ -28,7 +28,8 @@
 
 struct smtpd_outq {
 	struct server *srv;
-	struct config *cfg;   /* the runner's own copy (reloads replace it) */
+	const struct config *cfg; /* pinned for the runner (reloads replace it) */
+	struct server_cfgref *pin;
 	struct userdb *db;    /* for local delivery of notifications */
 	struct queue *q;
 	struct runner *runner;
@@ -44,16 +45,10 @@ struct etrn_wait {
 
 static int outq_build(struct smtpd_outq *o)
 {
-	char *err = NULL, errbuf[256];
-	const struct config *cur = server_config(o->srv);
+	char errbuf[256];
 	struct runner_opts ro;
 
-	o->cfg = config_load(cur->file, &err);
-	if (o->cfg == NULL) {
-		log_errorx("queue runner: %s", err != NULL ? err : "out of memory");
-		free(err);
-		return -1;
-	}
+	o->pin = server_config_pin(o->srv, &o->cfg);
 	if (userdb_open(o->cfg->user_db, &o->db) < 0)
 		o->db = NULL; /* notifications for local users then wait */
 	ro = (struct runner_opts){ .cfg = o->cfg, .queue = o->q,
@@ -63,9 +58,10 @@ static int outq_build(struct smtpd_outq *o)
 	if (o->runner == NULL) {
 		log_errorx("queue runner: %s", errbuf);
 		userdb_free(o->db);
-		config_free(o->cfg);
+		server_config_unpin(o->srv, o->pin);
 		o->db = NULL;
 		o->cfg = NULL;
+		o->pin = NULL;
 		return -1;
 	}
 	return 0;
@@ -75,10 +71,12 @@ static void outq_teardown(struct smtpd_outq *o)
 {
 	runner_free(o->runner);
 	userdb_free(o->db);
-	config_free(o->cfg);
+	if (o->pin != NULL)
+		server_config_unpin(o->srv, o->pin);
 	o->runner = NULL;
 	o->db = NULL;
 	o->cfg = NULL;
+	o->pin = NULL;
 }
 
 /* The runner went idle: apply a pending reload. */

@@ -270,6 +270,17 @@ def scenarios(d, dest, sink, relay):
           wait_for(lambda: any(m[1] == ["zed@elsewhere.test"]
                                for m in relay.messages), 15))
 
+    # A reload (SIGHUP) rebuilds the runner; ETRN keeps working.
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    got = r.cmd("ETRN backup.test")[0]
+    r.cmd("QUIT")
+    r.close()
+    check("after a reload: ETRN answered", got.startswith("251 "), got)
+
     # kill -9 during a flush, then a restart: nothing lost.
     sink.hold_dot = 3
     sink.got_dot.clear()
@@ -299,6 +310,24 @@ def scenarios(d, dest, sink, relay):
           wait_for(lambda: [m[1] for m in sink.messages]
                    .count(["crash@backup.test"]) > before, 15) and
           wait_for(lambda: queued(d) == 0))
+
+    # A graceful stop with a flush in flight: exit 0, the mail stays.
+    sink.hold_dot = 3
+    sink.got_dot.clear()
+    send(d.mx, "alice@example.test", ["stop@backup.test"], BODY)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    r.cmd("ETRN backup.test")
+    sink.got_dot.wait(10)
+    d.proc.send_signal(signal.SIGTERM)
+    rc = d.proc.wait(30)
+    r.close()
+    sink.hold_dot = 0
+    check("graceful stop during a flush: exit 0", rc == 0, d.logtext()[-2000:])
+    check("graceful stop: the message is still queued or was delivered",
+          queued(d, "backup.test") == 1 or
+          ["stop@backup.test"] in [m[1] for m in sink.messages])
 
 
 if __name__ == "__main__":
