@@ -20,6 +20,7 @@
 #include "common/address.h"
 #include "common/config.h"
 #include "common/config_value.h"
+#include "common/privdrop.h"
 #include "common/userdb.h"
 #include "common/worker.h"
 #include "outbound/runner.h"
@@ -39,6 +40,8 @@ static void queue_usage(FILE *out)
 		"  or only DOMAIN's route; bounces expired mail. Exit 0 when nothing\n"
 		"  failed temporarily, 75 otherwise.\n"
 		"remove: delete messages without notifying anyone (75: in use).\n"
+		"Run as root, the command works as the run_as user of the\n"
+		"configuration, like kantorpos-smtpd.\n"
 		"add: queue the message on standard input (bare LF stored as CRLF)\n"
 		"  for its recipients' routes (etrn_domain: held; local_domain:\n"
 		"  local delivery; others: the relayhost); prints the ids. -f sets\n"
@@ -310,6 +313,16 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 	}
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
+	/* Work on the queue as the daemon does, so that the files it writes
+	 * stay the daemon's (run_as); a no-op when not root. */
+	if (cfg->run_as != NULL) {
+		char err[256];
+
+		if (privdrop_to(cfg->run_as, false, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kantorpos: %s\n", err);
+			return ADM_OSERR;
+		}
+	}
 	if (queue_open(cfg->data_dir, cfg->hostname, &q) < 0) {
 		fprintf(stderr, "kantorpos: %s/queue: %s\n", cfg->data_dir,
 			strerror(errno));
