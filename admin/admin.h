@@ -39,6 +39,7 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv);
 int admin_cmd_check(struct admin *adm, int argc, char **argv);
 int admin_cmd_queue(struct admin *adm, int argc, char **argv);
 int admin_cmd_etrn(struct admin *adm, int argc, char **argv);
+int admin_cmd_fetch(struct admin *adm, int argc, char **argv);
 
 /* True when argv holds -h or --help (after the command name). */
 bool admin_wants_help(int argc, char **argv);

@@ -28,6 +28,8 @@ static const struct admin_command commands[] = {
 	  "queue list|flush [DOMAIN], queue remove ID   the outbound queue" },
 	{ "etrn", admin_cmd_etrn,
 	  "etrn HOST[:PORT] DOMAIN [--starttls] [--auth USER] | --scheduled" },
+	{ "fetch", admin_cmd_fetch,
+	  "fetch [--once|--daemon] [ACCOUNT...]   MultiPOP and DomainPOP" },
 };
 
 static void usage(FILE *out)

@@ -115,6 +115,8 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_DURATION(login_fail_delay, 0, 60, 2),
 	KW_UINT(login_fail_limit, 1, 1000000, 10),
 	KW_DURATION(login_fail_window, 1, 86400, 900),
+	/* fetch accounts */
+	KW_CUSTOM(fetch_account, CONFIG_F_MULTI, config_kw_fetch_account),
 };
 
 #define CFG_N_KEYWORDS (sizeof(cfg_keywords) / sizeof(cfg_keywords[0]))
@@ -187,6 +189,12 @@ char *config_strdup(struct config_parser *p, const char *s)
 	if (d == NULL)
 		p->oom = true;
 	return d;
+}
+
+/* fetch accounts */
+char *config_resolve_path(struct config_parser *p, const char *path)
+{
+	return cfg_resolve(p, path);
 }
 
 static const char *check_hostname(const char *value)
@@ -430,6 +438,8 @@ static void cfg_finish(struct config_parser *p)
 			config_err(p, l->line,
 				"listen: submission expects tls_cert and tls_key for STARTTLS (or the plaintext-ok flag)");
 	}
+	/* fetch accounts */
+	config_fetch_finish(p);
 }
 
 static int cfg_error_cmp(const void *a, const void *b)
@@ -618,6 +628,8 @@ void config_free(struct config *cfg)
 	free(cfg->relayhost.host);
 	/* ETRN */
 	config_free_etrn(cfg);
+	/* fetch accounts */
+	config_fetch_free(cfg);
 	free(cfg->file);
 	free(cfg);
 }
@@ -631,10 +643,4 @@ const struct config_domain *config_find_domain(const struct config *cfg,
 		if (strcasecmp(cfg->domains[i].name, domain) == 0)
 			return &cfg->domains[i];
 	return NULL;
-}
-
-/* ETRN */
-char *config_resolve_path(struct config_parser *p, const char *path)
-{
-	return cfg_resolve(p, path);
 }

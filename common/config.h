@@ -17,11 +17,10 @@
 
 #ifndef SYSCONFDIR
 #error "SYSCONFDIR must be defined by the build"
-/* ETRN */
-/* The etrn_domain entry that holds mail for domain: the one named so, or
- * one with subdomains whose name domain ends in. NULL when none. */
-const struct config_etrn_domain *config_find_etrn(const struct config *cfg,
-						  const char *domain);
+/* fetch accounts */
+/* The fetch account named `name` (exact match), or NULL. */
+const struct config_fetch *config_find_fetch(const struct config *cfg,
+					     const char *name);
 
 #endif
 /* Where the programs look when no -c option is given. */
@@ -68,6 +67,50 @@ struct config_domain {
 struct config_hostport {
 	char *host; /* without brackets for IPv6 literals */
 	unsigned port;
+	unsigned line;
+};
+
+/* fetch accounts */
+enum config_fetch_mode { CONFIG_FETCH_MULTIPOP, CONFIG_FETCH_DOMAINPOP };
+enum config_fetch_tls {
+	CONFIG_FETCH_TLS_IMPLICIT, /* TLS from the first byte (port 995) */
+	CONFIG_FETCH_TLS_STLS,     /* STLS upgrade, required (port 110) */
+	CONFIG_FETCH_TLS_NONE,     /* plaintext: only with plaintext-ok */
+};
+enum config_fetch_auth {
+	CONFIG_FETCH_AUTH_ANY, /* SASL PLAIN if offered, else USER/PASS */
+	CONFIG_FETCH_AUTH_PLAIN,
+	CONFIG_FETCH_AUTH_USER,
+	CONFIG_FETCH_AUTH_APOP,
+};
+enum config_fetch_oversize { CONFIG_FETCH_OVERSIZE_SKIP,
+			     CONFIG_FETCH_OVERSIZE_DELETE };
+
+/* One "fetch_account" line: a remote POP3 mailbox pulled by kantorpos fetch.
+ * Strings are owned by the struct config. */
+struct config_fetch {
+	char *name;          /* account name: letters, digits, '.', '_', '-' */
+	char *host;          /* without brackets for IPv6 literals */
+	unsigned port;       /* default 995 (tls implicit) or 110 */
+	char *user;          /* remote login name */
+	char *password_file; /* absolute path; first line is the password */
+	enum config_fetch_mode mode;
+	char *target;        /* MULTIPOP: "local@domain" key; DOMAINPOP: domain */
+	enum config_fetch_tls tls;
+	char *ca_file;       /* NULL: the system trust store */
+	char *fingerprint;   /* "sha256:..." pin replacing CA checks, or NULL */
+	bool plaintext_ok;
+	enum config_fetch_auth auth;
+	bool keep;               /* leave messages on the server */
+	unsigned keep_days;      /* with keep: delete copies older than this; 0 never */
+	uint64_t max_size;       /* 0: max_message_size */
+	enum config_fetch_oversize oversize;
+	unsigned interval;       /* seconds between runs with --daemon */
+	char *default_recipient; /* DOMAINPOP local part for unmatched mail */
+	char **headers;          /* DOMAINPOP recipient headers, in order */
+	size_t n_headers;
+	unsigned skip_received;  /* DOMAINPOP: Received headers to ignore */
+	unsigned timeout;        /* seconds without progress before giving up */
 	unsigned line;
 };
 
@@ -161,6 +204,10 @@ struct config {
 	unsigned login_fail_delay;
 	unsigned long long login_fail_limit;
 	unsigned login_fail_window;
+
+	/* fetch accounts */
+	struct config_fetch *fetch;
+	size_t n_fetch;
 };
 
 /* Parse a configuration held in memory: len bytes of text (NUL bytes are
@@ -186,6 +233,11 @@ void config_free(struct config *cfg);
  * The entry is owned by cfg. */
 const struct config_domain *config_find_domain(const struct config *cfg,
 					       const char *domain);
+
+/* fetch accounts */
+/* The fetch account named `name` (exact match), or NULL. */
+const struct config_fetch *config_find_fetch(const struct config *cfg,
+					     const char *name);
 
 /* ETRN */
 /* The etrn_domain entry that holds mail for domain: the one named so, or

@@ -78,7 +78,13 @@ config_handler config_kw_log_level, config_kw_local_domain, config_kw_listen,
 config_handler config_kw_etrn_domain, config_kw_etrn_request,
 	config_kw_relayhost_tls;
 void config_free_etrn(struct config *cfg);
-/* A path value made absolute as CONFIG_T_PATH does; NULL on no memory. */
+/* fetch accounts */
+config_handler config_kw_fetch_account;
+/* A path as written, made absolute against the file's directory (heap). */
 char *config_resolve_path(struct config_parser *p, const char *path);
+/* Checks of the fetch accounts that need the whole file (local domains). */
+void config_fetch_finish(struct config_parser *p);
+/* Free cfg->fetch and everything its entries own. */
+void config_fetch_free(struct config *cfg);
 
 #endif

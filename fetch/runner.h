@@ -1,0 +1,56 @@
+/* fetch/runner.h: one run of one fetch account (MultiPOP or DomainPOP):
+ * prepare on the worker pool (password file, UIDL state, user database,
+ * DNS, TLS context), then a POP3 session on the loop, each message
+ * delivered and recorded on the worker pool before its DELE, and one log
+ * line at the end.
+ *
+ * Safety order for every message: RETR, durable delivery to every local
+ * recipient (md_delivery_commit returned MD_OK), UIDL state saved, and
+ * only then DELE; QUIT only after the last of those. Any failure drops
+ * the session without QUIT, so the server keeps every message. */
+#ifndef KANTORPOS_FETCH_RUNNER_H
+#define KANTORPOS_FETCH_RUNNER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct config;
+struct config_fetch;
+struct ev_loop;
+struct worker;
+
+enum fetch_status {
+	FETCH_OK,       /* the run completed: every message handled */
+	FETCH_TEMPFAIL, /* something failed; the next run retries */
+	FETCH_CONFIG,   /* unusable setup (password file refused, ...) */
+};
+
+/* What every run shares; owned by the caller, outliving every run. */
+struct fetch_env {
+	struct ev_loop *loop;
+	struct worker *pool;
+	const struct config *cfg;
+	uid_t owner;   /* required owner of password files */
+};
+
+struct fetch_run;
+
+typedef void fetch_done_fn(const struct config_fetch *acct,
+			   enum fetch_status status, void *arg);
+
+/* Start a run of acct. Non-blocking. done(acct, status, arg) is called
+ * exactly once, from the loop, after the run is over and freed.
+ * Returns the run, or NULL with errno (done is not called then). */
+struct fetch_run *fetch_run_start(struct fetch_env *env,
+				  const struct config_fetch *acct,
+				  fetch_done_fn *done, void *arg);
+
+/* Stop a run early (shutdown): the session is dropped without QUIT, a
+ * delivery already on the worker pool finishes, then done follows. */
+void fetch_run_cancel(struct fetch_run *run);
+
+/* The state file of an account: DATA/fetch/NAME.state (heap string). */
+char *fetch_state_path(const struct config *cfg,
+		       const struct config_fetch *acct);
+
+#endif

@@ -1,0 +1,96 @@
+/* fetch/secrets.c: reading a fetch account's password file, refusing files
+ * that others could read or change. */
+#include "autoconf.h"
+
+#include "fetch/secrets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
+	      size_t errlen)
+{
+	char buf[FSEC_MAX + 1];
+	struct stat st;
+	size_t len = 0, line;
+	ssize_t n;
+	int fd;
+
+	*pw_r = NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != owner) {
+		snprintf(err, errlen,
+			 "%s: owned by uid %lu, not by uid %lu that runs the fetcher",
+			 path, (unsigned long)st.st_uid, (unsigned long)owner);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+			 "%s: mode %04o lets group or others read or write it (chmod 600)",
+			 path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	while (len < sizeof(buf) &&
+	       (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			sodium_memzero(buf, sizeof(buf));
+			close(fd);
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > FSEC_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, FSEC_MAX);
+		sodium_memzero(buf, sizeof(buf));
+		return -1;
+	}
+	buf[len] = '\0';
+	{
+		const char *nl = memchr(buf, '\n', len);
+
+		line = nl != NULL ? (size_t)(nl - buf) : len;
+	}
+	if (line > 0 && buf[line - 1] == '\r')
+		line--;
+	if (line == 0 || memchr(buf, '\0', line) != NULL) {
+		snprintf(err, errlen, "%s: %s", path,
+			 line == 0 ? "the first line (the password) is empty"
+				   : "the password holds a NUL byte");
+		sodium_memzero(buf, sizeof(buf));
+		return -1;
+	}
+	*pw_r = strndup(buf, line);
+	sodium_memzero(buf, sizeof(buf));
+	if (*pw_r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* fetch/secrets.h: the remote POP3 password of a fetch account, read from
+ * a file that only its owner may read or write. */
+#ifndef KANTORPOS_FETCH_SECRETS_H
+#define KANTORPOS_FETCH_SECRETS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Largest password file read. */
+#define FSEC_MAX 4096
+
+/* Read the password: the first line of path without its line end. The
+ * file must be a regular file (not a symbolic link) owned by owner, with
+ * no permission bits for group or others, and the password must not be
+ * empty. BLOCKING (small file read). Returns 0 with *pw_r (heap; wipe it
+ * with sodium_memzero and free it), or -1 with the reason in err, such as
+ * "PATH: mode 0644 lets group or others read or write it (chmod 600)". */
+int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
+	      size_t errlen);
+
+#endif

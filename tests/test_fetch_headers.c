@@ -1,0 +1,318 @@
+/* tests/test_fetch_headers.c: the DomainPOP header scanner: each header
+ * kind, folding, comments, groups, Received "for", skip_received,
+ * duplicates, foreign domains, encoded words, Message-ID and the loop
+ * guard; the POP3 multi-line body decoder. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pop3client.h"
+#include "fetch/headers.h"
+
+static const char *const default_headers[] = {
+	"Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
+	"Received", "To", "Cc", "Resent-To", "Resent-Cc",
+};
+
+/* Recipients of hdr as one comma-joined string ("" for none). */
+static char *rcpts_of(const char *hdr, const char *const *headers, size_t n,
+		      unsigned skip)
+{
+	struct fh_options o = {
+		.domain = "example.test",
+		.headers = headers,
+		.n_headers = n,
+		.skip_received = skip,
+		.account = "acct",
+	};
+	struct fh_result r;
+	char *out = calloc(1, 4096);
+
+	cr_assert_eq(fh_parse(hdr, strlen(hdr), &o, &r), 0);
+	for (size_t i = 0; i < r.n_rcpts; i++) {
+		if (i > 0)
+			strcat(out, ",");
+		strcat(out, r.rcpts[i]);
+	}
+	fh_result_free(&r);
+	return out;
+}
+
+Test(fetch_headers, recipients_table)
+{
+	static const struct {
+		const char *hdr;
+		unsigned skip;
+		const char *want;
+	} rows[] = {
+		/* Each envelope header alone. */
+		{ "Delivered-To: alice@example.test\r\n\r\nTo: x@example.test\r\n",
+		  0, "alice@example.test" },
+		{ "X-Original-To: Bob@Example.TEST\r\n", 0, "bob@example.test" },
+		{ "Envelope-To: alice@example.test\r\n", 0, "alice@example.test" },
+		{ "X-Envelope-To: <alice@example.test>\r\n", 0,
+		  "alice@example.test" },
+		/* Envelope headers win over To/Cc. */
+		{ "To: bob@example.test\r\nDelivered-To: alice@example.test\r\n",
+		  0, "alice@example.test" },
+		/* Several Delivered-To lines: several recipients. */
+		{ "Delivered-To: alice@example.test\r\nDelivered-To: bob@example.test\r\n",
+		  0, "alice@example.test,bob@example.test" },
+		/* An envelope header outside the domain falls through. */
+		{ "Delivered-To: catchall@isp.test\r\nTo: bob@example.test\r\n",
+		  0, "bob@example.test" },
+		/* To and Cc form one group. */
+		{ "To: Alice <alice@example.test>\r\nCc: bob@example.test\r\n", 0,
+		  "alice@example.test,bob@example.test" },
+		{ "Resent-To: alice@example.test\r\nResent-Cc: bob@example.test\r\n",
+		  0, "alice@example.test,bob@example.test" },
+		/* Folding. */
+		{ "To: Alice\r\n <alice@example.test>,\r\n\tbob@example.test\r\n",
+		  0, "alice@example.test,bob@example.test" },
+		{ "To: alice@example.test,\n bob@example.test\n", 0,
+		  "alice@example.test,bob@example.test" },
+		/* Comments, nested, with addresses inside: ignored. */
+		{ "To: (carol@example.test) alice@example.test (x (bob@example.test))\r\n",
+		  0, "alice@example.test" },
+		/* Quoted display names with commas and angle brackets. */
+		{ "To: \"Doe, <carol@example.test>\" <alice@example.test>\r\n", 0,
+		  "alice@example.test" },
+		/* Groups. */
+		{ "To: team: alice@example.test, bob@example.test;, carol@example.test\r\n",
+		  0, "alice@example.test,bob@example.test,carol@example.test" },
+		{ "To: undisclosed-recipients:;\r\nCc: bob@example.test\r\n", 0,
+		  "bob@example.test" },
+		/* Obsolete route. */
+		{ "To: <@relay.test:alice@example.test>\r\n", 0,
+		  "alice@example.test" },
+		/* Received for <...>, before the date. */
+		{ "Received: from a by b with ESMTP id 1 for <alice@example.test>; Mon, 1 Jan 2024 00:00:00 +0000\r\n",
+		  0, "alice@example.test" },
+		{ "Received: from a (for bob@example.test) by b\r\n for alice@example.test; d\r\n",
+		  0, "alice@example.test" },
+		{ "Received: from a by b; for <alice@example.test>\r\n", 0, "" },
+		/* skip_received ignores the first N Received headers. */
+		{ "Received: by isp for <bob@example.test>; d\r\nReceived: by x for <alice@example.test>; d\r\n",
+		  1, "alice@example.test" },
+		{ "Received: by isp for <bob@example.test>; d\r\nReceived: by x for <alice@example.test>; d\r\n",
+		  0, "bob@example.test,alice@example.test" },
+		{ "Received: by isp for <bob@example.test>; d\r\nTo: carol@example.test\r\n",
+		  1, "carol@example.test" },
+		/* Duplicates, in any case: once. */
+		{ "To: alice@example.test, ALICE@example.test\r\nCc: Alice@Example.Test\r\n",
+		  0, "alice@example.test" },
+		/* Outside the domain: ignored. */
+		{ "To: a@elsewhere.test, b@sub.example.test, c@example.test.evil\r\n",
+		  0, "" },
+		/* Encoded words never give an address. */
+		{ "To: =?utf-8?q?alice@example.test?= <bob@example.test>\r\n", 0,
+		  "bob@example.test" },
+		{ "To: =?utf-8?q?alice@example.test?=\r\n", 0, "" },
+		/* Junk and literals. */
+		{ "To: <>, @, alice@[127.0.0.1], <alice@example.test\r\n", 0, "" },
+		/* The body is not the header. */
+		{ "Subject: x\r\n\r\nTo: alice@example.test\r\n", 0, "" },
+		/* An mbox From_ line and a stray continuation are skipped. */
+		{ "From sender Mon Jan 1\r\n continuation\r\nTo: alice@example.test\r\n",
+		  0, "alice@example.test" },
+		/* Header names match in any case. */
+		{ "DELIVERED-TO: alice@example.test\r\n", 0, "alice@example.test" },
+		{ "", 0, "" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *got = rcpts_of(rows[i].hdr, default_headers,
+				     sizeof(default_headers) /
+					     sizeof(default_headers[0]),
+				     rows[i].skip);
+
+		cr_expect_str_eq(got, rows[i].want, "row %zu: %s", i,
+				 rows[i].hdr);
+		free(got);
+	}
+}
+
+Test(fetch_headers, configured_order_and_groups)
+{
+	static const char *const to_first[] = { "To", "Delivered-To" };
+	static const char *const cc_only[] = { "Cc" };
+	static const char *const split[] = { "To", "X-Custom", "Cc" };
+	const char *hdr = "Delivered-To: alice@example.test\r\n"
+			  "To: bob@example.test\r\nCc: carol@example.test\r\n"
+			  "X-Custom: dave@example.test\r\n";
+	char *got;
+
+	got = rcpts_of(hdr, to_first, 2, 0);
+	cr_expect_str_eq(got, "bob@example.test");
+	free(got);
+	got = rcpts_of(hdr, cc_only, 1, 0);
+	cr_expect_str_eq(got, "carol@example.test");
+	free(got);
+	/* To and Cc are not next to each other: To alone decides. */
+	got = rcpts_of(hdr, split, 3, 0);
+	cr_expect_str_eq(got, "bob@example.test");
+	free(got);
+}
+
+Test(fetch_headers, message_id_mark_and_delivered_to)
+{
+	static const struct {
+		const char *hdr;
+		const char *msgid; /* NULL: none */
+		bool mark;
+		size_t n_dt;
+	} rows[] = {
+		{ "Message-ID: <a@b>\r\n", "<a@b>", false, 0 },
+		{ "Message-Id:\r\n <a@b> (comment)\r\nMessage-ID: <c@d>\r\n",
+		  "<a@b>", false, 0 },
+		{ "Message-ID: bare@token\r\n", "bare@token", false, 0 },
+		{ "Message-ID: two words\r\n", NULL, false, 0 },
+		{ "Message-ID:\r\n", NULL, false, 0 },
+		{ "X-Kantorpos-Fetched: acct\r\n", NULL, true, 0 },
+		{ "X-Kantorpos-Fetched:  acct \r\n", NULL, true, 0 },
+		{ "X-Kantorpos-Fetched: other\r\n", NULL, false, 0 },
+		{ "X-Kantorpos-Fetched: acct2\r\n", NULL, false, 0 },
+		{ "Delivered-To: a@x.test\r\nDelivered-To: A@X.test\r\n", NULL,
+		  false, 2 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fh_options o = { .account = "acct" };
+		struct fh_result r;
+
+		cr_assert_eq(fh_parse(rows[i].hdr, strlen(rows[i].hdr), &o, &r),
+			     0);
+		if (rows[i].msgid == NULL)
+			cr_expect_null(r.message_id, "row %zu", i);
+		else
+			cr_expect_str_eq(r.message_id, rows[i].msgid, "row %zu",
+					 i);
+		cr_expect_eq(r.fetched_mark, rows[i].mark, "row %zu", i);
+		cr_expect_eq(r.n_delivered_to, rows[i].n_dt, "row %zu", i);
+		cr_expect_eq(r.n_rcpts, 0, "no domain, no recipients");
+		fh_result_free(&r);
+	}
+}
+
+Test(fetch_headers, loop_guard)
+{
+	static const struct {
+		const char *hdr;
+		const char *multipop; /* NULL: DomainPOP */
+		bool loop;
+	} rows[] = {
+		{ "X-Kantorpos-Fetched: acct\r\n", NULL, true },
+		{ "X-Kantorpos-Fetched: acct\r\n", "alice@example.test", true },
+		{ "X-Kantorpos-Fetched: other\r\n", "alice@example.test", false },
+		{ "Delivered-To: alice@example.test\r\n", "alice@example.test",
+		  true },
+		{ "Delivered-To: Alice@EXAMPLE.test\r\n", "alice@example.test",
+		  true },
+		{ "Delivered-To: alice@isp.test\r\n", "alice@example.test", false },
+		/* DomainPOP uses Delivered-To for recipients: only the same
+		 * address twice is a loop. */
+		{ "Delivered-To: alice@example.test\r\n", NULL, false },
+		{ "Delivered-To: alice@example.test\r\nDelivered-To: bob@example.test\r\n",
+		  NULL, false },
+		{ "Delivered-To: alice@example.test\r\nX: y\r\nDelivered-To: alice@example.test\r\n",
+		  NULL, true },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fh_options o = { .domain = "example.test",
+					.account = "acct" };
+		struct fh_result r;
+
+		cr_assert_eq(fh_parse(rows[i].hdr, strlen(rows[i].hdr), &o, &r),
+			     0);
+		cr_expect_eq(fh_loop_reason(&r, rows[i].multipop) != NULL,
+			     rows[i].loop, "row %zu", i);
+		fh_result_free(&r);
+	}
+}
+
+Test(fetch_headers, address_list_helper_dedups_and_filters)
+{
+	char keys[4][ADDR_KEY_SIZE];
+	size_t n = 0;
+	const char *v = "a@x.test, b@y.test, A@X.test, c@x.test, d@x.test, e@x.test";
+
+	cr_expect_eq(fh_address_list(v, strlen(v), "x.test", keys, &n, 3), 3);
+	cr_expect_eq(n, 3);
+	cr_expect_str_eq(keys[0], "a@x.test");
+	cr_expect_str_eq(keys[1], "c@x.test");
+	cr_expect_str_eq(keys[2], "d@x.test");
+	n = 0;
+	cr_expect_eq(fh_address_list(v, strlen(v), NULL, keys, &n, 4), 4);
+	cr_expect_str_eq(keys[1], "b@y.test");
+}
+
+/* Many addresses and long lines stay bounded. */
+Test(fetch_headers, bounded_on_large_input)
+{
+	size_t len = 3 * 1024 * 1024;
+	char *hdr = malloc(len + 1);
+	struct fh_options o = {
+		.domain = "example.test",
+		.headers = default_headers,
+		.n_headers = sizeof(default_headers) / sizeof(default_headers[0]),
+	};
+	struct fh_result r;
+	size_t off;
+
+	off = (size_t)sprintf(hdr, "To: ");
+	for (unsigned i = 0; off + 40 < len; i++)
+		off += (size_t)sprintf(hdr + off, "u%u@example.test,\r\n ", i);
+	hdr[off] = '\0';
+	cr_assert_eq(fh_parse(hdr, off, &o, &r), 0);
+	cr_expect_leq(r.n_rcpts, FH_MAX_ADDRS);
+	cr_expect_gt(r.n_rcpts, 0);
+	fh_result_free(&r);
+	free(hdr);
+}
+
+/* The multi-line decoder, fed whole and byte by byte. */
+Test(fetch_headers, pop3_dot_decoding)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+		size_t rest; /* bytes after the terminator */
+	} rows[] = {
+		{ "a\r\nb\r\n.\r\n", "a\r\nb\r\n", 0 },
+		{ "..x\r\n..\r\n...\r\n.\r\nNEXT", ".x\r\n.\r\n..\r\n", 4 },
+		{ ".\r\n", "", 0 },
+		{ "x.\r\n.y\r\n.\r\n", "x.\r\ny\r\n", 0 },
+		/* A lone "." with a bare LF is not the terminator. */
+		{ "a\r\n.\nb\r\n.\r\n", "a\r\n\nb\r\n", 0 },
+		{ "a\r\n.\rb\r\n.\r\n", "a\r\n\rb\r\n", 0 },
+		{ "no\rcr\r\r\n.\r\n", "no\rcr\r\r\n", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = strlen(rows[i].in);
+
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			struct pop3c_dot d = { 0 };
+			char out[64];
+			size_t olen = 0, used = 0;
+			bool done = false;
+
+			while (used < n && !done) {
+				size_t step = bytewise ? 1 : n - used, got = 0;
+
+				used += pop3c_dot_feed(&d, rows[i].in + used,
+						       step, out + olen, &got,
+						       &done);
+				olen += got;
+			}
+			cr_expect(done, "row %zu: terminator", i);
+			cr_expect_eq(olen, strlen(rows[i].out), "row %zu", i);
+			cr_expect_eq(memcmp(out, rows[i].out, olen), 0,
+				     "row %zu bytewise %d", i, bytewise);
+			cr_expect_eq(n - used, rows[i].rest, "row %zu", i);
+		}
+	}
+}
