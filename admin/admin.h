@@ -37,6 +37,8 @@ struct config *admin_config(struct admin *adm);
 int admin_cmd_user(struct admin *adm, int argc, char **argv);
 int admin_cmd_deliver(struct admin *adm, int argc, char **argv);
 int admin_cmd_check(struct admin *adm, int argc, char **argv);
+int admin_cmd_queue(struct admin *adm, int argc, char **argv);
+int admin_cmd_etrn(struct admin *adm, int argc, char **argv);
 int admin_cmd_fetch(struct admin *adm, int argc, char **argv);
 
 /* True when argv holds -h or --help (after the command name). */
@@ -47,5 +49,10 @@ bool admin_wants_help(int argc, char **argv);
  * argv. Returns a heap string the caller wipes and frees, or NULL after
  * printing why. */
 char *admin_read_password(void);
+
+/* Read an existing secret (a remote password): one no-echo prompt on a
+ * terminal, else the first line of standard input. Returns a heap string
+ * the caller wipes and frees, or NULL after printing why. */
+char *admin_read_secret(const char *prompt);
 
 #endif

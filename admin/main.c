@@ -24,6 +24,10 @@ static const struct admin_command commands[] = {
 	  "deliver [-f SENDER] ADDRESS... < MESSAGE   deliver into Maildirs" },
 	{ "check", admin_cmd_check,
 	  "check                      validate the configuration and user db" },
+	{ "queue", admin_cmd_queue,
+	  "queue list|flush [DOMAIN], queue remove ID   the outbound queue" },
+	{ "etrn", admin_cmd_etrn,
+	  "etrn HOST[:PORT] DOMAIN [--starttls] [--auth USER] | --scheduled" },
 	{ "fetch", admin_cmd_fetch,
 	  "fetch [--once|--daemon] [ACCOUNT...]   MultiPOP and DomainPOP" },
 };

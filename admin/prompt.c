@@ -85,3 +85,16 @@ char *admin_read_password(void)
 	}
 	return pw;
 }
+
+char *admin_read_secret(const char *prompt)
+{
+	char *pw = isatty(STDIN_FILENO) ? prompt_noecho(prompt)
+					: read_line(stdin);
+
+	if (pw == NULL || pw[0] == '\0' || strlen(pw) > PASSWORD_MAX) {
+		fprintf(stderr, "kantorpos: no password given\n");
+		wipe(pw);
+		return NULL;
+	}
+	return pw;
+}

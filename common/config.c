@@ -97,6 +97,16 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_UINT(quota_messages, 0, UINT32_MAX, 0),
 	KW_BOOL(quota_permanent, false),
 	KW_CUSTOM(relayhost, 0, config_kw_relayhost),
+	/* ETRN */
+	KW_CUSTOM(etrn_domain, CONFIG_F_MULTI, config_kw_etrn_domain),
+	KW_CUSTOM(etrn_request, CONFIG_F_MULTI, config_kw_etrn_request),
+	/* RFC 5321 4.5.4.1: give up after 4-5 days. */
+	KW_DURATION(queue_lifetime, 60, 30 * 86400, 5 * 86400),
+	KW_DURATION(queue_retry_min, 1, 86400, 300),
+	KW_DURATION(queue_retry_max, 1, 7 * 86400, 3600),
+	KW_DURATION(outbound_timeout, 0, 3600, 0),
+	KW_PATH(tls_ca_file, 0),
+	KW_CUSTOM(relayhost_tls, 0, config_kw_relayhost_tls),
 	KW_UINT(workers, 0, 1024, 0),
 	KW_UINT(password_opslimit, crypto_pwhash_OPSLIMIT_MIN,
 		crypto_pwhash_OPSLIMIT_MAX, crypto_pwhash_OPSLIMIT_INTERACTIVE),
@@ -616,6 +626,8 @@ void config_free(struct config *cfg)
 	free(cfg->listeners);
 	free(cfg->recipient_delimiter);
 	free(cfg->relayhost.host);
+	/* ETRN */
+	config_free_etrn(cfg);
 	/* fetch accounts */
 	config_fetch_free(cfg);
 	free(cfg->file);

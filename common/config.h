@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "common/log.h"
+/* ETRN */
+#include "common/cidr.h"
 
 #ifndef SYSCONFDIR
 #error "SYSCONFDIR must be defined by the build"
@@ -112,6 +114,42 @@ struct config_fetch {
 	unsigned line;
 };
 
+/* ETRN */
+/* TLS on an outbound SMTP connection (etrn_domain tls, relayhost_tls). */
+enum config_tls_mode {
+	CONFIG_TLS_OPPORTUNISTIC = 0, /* STARTTLS when offered, unverified */
+	CONFIG_TLS_REQUIRED,          /* STARTTLS or no delivery; verified */
+	CONFIG_TLS_NONE,              /* never */
+};
+
+/* One "etrn_domain" line: mail we hold for a domain until asked. */
+struct config_etrn_domain {
+	char *name;           /* lower case */
+	char *deliver_host;   /* NULL: the client address that issued ETRN */
+	unsigned deliver_port;
+	bool subdomains;      /* also hold mail for *.name */
+	struct cidr *allow;   /* client ranges that may ask */
+	size_t n_allow;
+	char **users;         /* authenticated users that may ask (keys) */
+	size_t n_users;
+	unsigned retry;       /* periodic retry in seconds; 0: only on ETRN */
+	unsigned lifetime;    /* seconds; 0: queue_lifetime */
+	enum config_tls_mode tls;
+	char *tls_pin;        /* "sha256:..." or NULL */
+	unsigned line;
+};
+
+/* One "etrn_request" line: an upstream we ask to release our mail. */
+struct config_etrn_request {
+	char *host;           /* without brackets */
+	unsigned port;
+	char *domain;         /* as sent: "example.net" or "@example.net" */
+	bool starttls;
+	char *auth_user;      /* NULL: no AUTH */
+	char *password_file;  /* absolute; set with auth_user */
+	unsigned line;
+};
+
 /* The whole configuration. Strings are owned by the struct; paths are
  * absolute when the file was loaded with config_load (relative ones are
  * resolved against the directory of the file). Sizes are in bytes,
@@ -148,6 +186,17 @@ struct config {
 	bool quota_permanent;
 
 	struct config_hostport relayhost;
+	/* ETRN */
+	struct config_etrn_domain *etrn_domains;
+	size_t n_etrn_domains;
+	struct config_etrn_request *etrn_requests;
+	size_t n_etrn_requests;
+	unsigned queue_lifetime;   /* give up (DSN) after this many seconds */
+	unsigned queue_retry_min;  /* back-off after a temporary failure */
+	unsigned queue_retry_max;
+	unsigned outbound_timeout; /* 0: the RFC 5321 4.5.3.2 timers */
+	char *tls_ca_file;         /* NULL: the system store */
+	enum config_tls_mode relayhost_tls;
 	unsigned long long workers; /* 0: one per CPU */
 
 	unsigned long long password_opslimit;
@@ -189,5 +238,11 @@ const struct config_domain *config_find_domain(const struct config *cfg,
 /* The fetch account named `name` (exact match), or NULL. */
 const struct config_fetch *config_find_fetch(const struct config *cfg,
 					     const char *name);
+
+/* ETRN */
+/* The etrn_domain entry that holds mail for domain: the one named so, or
+ * one with subdomains whose name domain ends in. NULL when none. */
+const struct config_etrn_domain *config_find_etrn(const struct config *cfg,
+						  const char *domain);
 
 #endif

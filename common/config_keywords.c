@@ -4,6 +4,10 @@
 
 #include "common/config_parser.h"
 #include "common/config_value.h"
+/* ETRN */
+#include "common/address.h"
+#include "common/cidr.h"
+#include "common/tls.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -270,3 +274,335 @@ void config_kw_relayhost(struct config_parser *p,
 	free(spelled);
 }
 
+
+/* ETRN */
+
+/* Parse "HOST[:PORT]" (PORT defaulting to def) for keyword kw; 0 or -1
+ * after reporting. host_r is a copy. */
+static int cfg_etrn_hostport(struct config_parser *p, const char *kw,
+			     char *word, unsigned def, char **host_r,
+			     unsigned *port_r)
+{
+	enum config_addr addr;
+	char *host, *port, *spelled = config_strdup(p, word);
+
+	if (spelled == NULL)
+		return -1;
+	*port_r = def;
+	if (config_split_hostport(word, &addr, &host, &port) < 0 ||
+	    addr == CONFIG_ADDR_ANY ||
+	    (port != NULL && config_parse_port(port, port_r) < 0)) {
+		config_err(p, p->line,
+			"%s: expected HOST[:PORT] with HOST a host name, an IPv4 address or [IPv6 address], got \"%s\"",
+			kw, spelled);
+		free(spelled);
+		return -1;
+	}
+	free(spelled);
+	*host_r = config_strdup(p, host);
+	return *host_r != NULL ? 0 : -1;
+}
+
+static int cfg_tls_mode(const char *s, enum config_tls_mode *m_r)
+{
+	if (strcmp(s, "opportunistic") == 0)
+		*m_r = CONFIG_TLS_OPPORTUNISTIC;
+	else if (strcmp(s, "required") == 0)
+		*m_r = CONFIG_TLS_REQUIRED;
+	else if (strcmp(s, "none") == 0)
+		*m_r = CONFIG_TLS_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+/* "allow CIDR,CIDR..." into d. */
+static int cfg_etrn_allow(struct config_parser *p, struct config_etrn_domain *d,
+			  char *list)
+{
+	for (char *save = NULL, *w = strtok_r(list, ",", &save); w != NULL;
+	     w = strtok_r(NULL, ",", &save)) {
+		struct cidr c, *grown;
+
+		if (cidr_parse(w, &c) < 0) {
+			config_err(p, p->line,
+				"etrn_domain: allow: expected ADDRESS[/PREFIX], got \"%s\"",
+				w);
+			return -1;
+		}
+		grown = realloc(d->allow, (d->n_allow + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			p->oom = true;
+			return -1;
+		}
+		d->allow = grown;
+		grown[d->n_allow++] = c;
+	}
+	return 0;
+}
+
+/* "user NAME,NAME..." into d, as mailbox keys. */
+static int cfg_etrn_users(struct config_parser *p, struct config_etrn_domain *d,
+			  char *list)
+{
+	for (char *save = NULL, *w = strtok_r(list, ",", &save); w != NULL;
+	     w = strtok_r(NULL, ",", &save)) {
+		char key[ADDR_KEY_SIZE], **grown;
+		const char *why = NULL;
+
+		if (addr_key_from_string(w, key, sizeof(key), &why) < 0) {
+			config_err(p, p->line, "etrn_domain: user: %s: \"%s\"",
+				why != NULL ? why : "expected a user name", w);
+			return -1;
+		}
+		grown = realloc(d->users, (d->n_users + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			p->oom = true;
+			return -1;
+		}
+		d->users = grown;
+		d->users[d->n_users++] = config_strdup(p, key);
+	}
+	return 0;
+}
+
+static void cfg_free_etrn_domain(struct config_etrn_domain *d)
+{
+	free(d->name);
+	free(d->deliver_host);
+	free(d->allow);
+	for (size_t j = 0; j < d->n_users; j++)
+		free(d->users[j]);
+	free(d->users);
+	free(d->tls_pin);
+}
+
+/* One option word pair of etrn_domain; 0, or -1 after reporting. */
+static int cfg_etrn_option(struct config_parser *p, struct config_etrn_domain *d,
+			   char *key, char *val, bool *have_deliver)
+{
+	unsigned long long v;
+	unsigned char fp[32];
+
+	if (strcmp(key, "deliver_to") == 0) {
+		*have_deliver = true;
+		if (strcmp(val, "client") == 0)
+			return 0;
+		return cfg_etrn_hostport(p, "etrn_domain: deliver_to", val, 25,
+					 &d->deliver_host, &d->deliver_port);
+	}
+	if (strcmp(key, "allow") == 0)
+		return cfg_etrn_allow(p, d, val);
+	if (strcmp(key, "user") == 0)
+		return cfg_etrn_users(p, d, val);
+	if (strcmp(key, "retry") == 0 || strcmp(key, "lifetime") == 0) {
+		bool retry = key[0] == 'r';
+
+		if (config_parse_duration(val, &v) < 0 || v < (retry ? 1 : 60) ||
+		    v > 30 * 86400) {
+			config_err(p, p->line,
+				"etrn_domain: %s: expected a duration from %s to 30d, got \"%s\"",
+				key, retry ? "1s" : "1m", val);
+			return -1;
+		}
+		*(retry ? &d->retry : &d->lifetime) = (unsigned)v;
+		return 0;
+	}
+	if (strcmp(key, "tls") == 0) {
+		if (cfg_tls_mode(val, &d->tls) == 0)
+			return 0;
+		config_err(p, p->line,
+			"etrn_domain: tls: expected opportunistic, required or none, got \"%s\"",
+			val);
+		return -1;
+	}
+	if (strcmp(key, "tls_pin") == 0) {
+		if (tls_fp_parse(val, fp) < 0) {
+			config_err(p, p->line,
+				"etrn_domain: tls_pin: expected sha256:HEX, got \"%s\"",
+				val);
+			return -1;
+		}
+		free(d->tls_pin);
+		d->tls_pin = config_strdup(p, val);
+		return 0;
+	}
+	config_err(p, p->line, "etrn_domain: unknown option \"%s\"", key);
+	return -1;
+}
+
+void config_kw_etrn_domain(struct config_parser *p,
+			   const struct config_keyword *kw, char **words,
+			   size_t n)
+{
+	struct config *cfg = p->cfg;
+	struct config_etrn_domain d, *grown;
+	bool have_deliver = false;
+	size_t i;
+
+	memset(&d, 0, sizeof(d));
+	if (n < 1 || !config_is_domain(words[0])) {
+		config_err(p, p->line,
+			"%s: expected DOMAIN deliver_to HOST[:PORT]|client [subdomains] [allow CIDR,...] [user NAME,...] [retry DURATION] [lifetime DURATION] [tls MODE] [tls_pin PIN]",
+			kw->name);
+		return;
+	}
+	for (char *q = words[0]; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	for (i = 1; i < n; i++) {
+		if (strcmp(words[i], "subdomains") == 0) {
+			d.subdomains = true;
+			continue;
+		}
+		if (i + 1 >= n) {
+			config_err(p, p->line, "%s: %s: expected a value",
+				kw->name, words[i]);
+			goto bad;
+		}
+		if (cfg_etrn_option(p, &d, words[i], words[i + 1],
+				    &have_deliver) < 0)
+			goto bad;
+		i++;
+	}
+	if (!have_deliver) {
+		config_err(p, p->line,
+			"%s: %s: expected deliver_to HOST[:PORT] or deliver_to client",
+			kw->name, words[0]);
+		goto bad;
+	}
+	if (d.tls == CONFIG_TLS_REQUIRED && d.deliver_host == NULL &&
+	    d.tls_pin == NULL) {
+		config_err(p, p->line,
+			"%s: %s: tls required with deliver_to client expects tls_pin (there is no name to verify)",
+			kw->name, words[0]);
+		goto bad;
+	}
+	for (i = 0; i < cfg->n_etrn_domains; i++) {
+		if (strcmp(cfg->etrn_domains[i].name, words[0]) == 0) {
+			config_err(p, p->line,
+				"%s: duplicate domain %s (already on line %u)",
+				kw->name, words[0], cfg->etrn_domains[i].line);
+			goto bad;
+		}
+	}
+	if (config_find_domain(cfg, words[0]) != NULL) {
+		config_err(p, p->line,
+			"%s: %s is a local_domain; mail for it is delivered here",
+			kw->name, words[0]);
+		goto bad;
+	}
+	grown = realloc(cfg->etrn_domains,
+			(cfg->n_etrn_domains + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		p->oom = true;
+		goto bad;
+	}
+	cfg->etrn_domains = grown;
+	d.name = config_strdup(p, words[0]);
+	d.line = p->line;
+	cfg->etrn_domains[cfg->n_etrn_domains++] = d;
+	return;
+bad:
+	cfg_free_etrn_domain(&d);
+}
+
+void config_kw_etrn_request(struct config_parser *p,
+			    const struct config_keyword *kw, char **words,
+			    size_t n)
+{
+	struct config *cfg = p->cfg;
+	struct config_etrn_request r, *grown;
+	const char *dom;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	if (n < 2) {
+		config_err(p, p->line,
+			"%s: expected HOST[:PORT] DOMAIN [starttls] [auth USER PASSWORD_FILE]",
+			kw->name);
+		return;
+	}
+	dom = words[1][0] == '@' ? words[1] + 1 : words[1];
+	if (!config_is_domain(dom)) {
+		config_err(p, p->line,
+			"%s: expected a domain or @domain, got \"%s\"", kw->name,
+			words[1]);
+		return;
+	}
+	if (cfg_etrn_hostport(p, kw->name, words[0], 25, &r.host, &r.port) < 0)
+		return;
+	r.domain = config_strdup(p, words[1]);
+	for (i = 2; i < n; i++) {
+		if (strcmp(words[i], "starttls") == 0) {
+			r.starttls = true;
+		} else if (strcmp(words[i], "auth") == 0 && i + 2 < n &&
+			   r.auth_user == NULL) {
+			r.auth_user = config_strdup(p, words[i + 1]);
+			r.password_file = config_resolve_path(p, words[i + 2]);
+			i += 2;
+		} else {
+			config_err(p, p->line,
+				"%s: expected starttls or auth USER PASSWORD_FILE, got \"%s\"",
+				kw->name, words[i]);
+			free(r.host);
+			free(r.domain);
+			free(r.auth_user);
+			free(r.password_file);
+			return;
+		}
+	}
+	grown = realloc(cfg->etrn_requests,
+			(cfg->n_etrn_requests + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		p->oom = true;
+		free(r.host);
+		free(r.domain);
+		free(r.auth_user);
+		free(r.password_file);
+		return;
+	}
+	cfg->etrn_requests = grown;
+	r.line = p->line;
+	cfg->etrn_requests[cfg->n_etrn_requests++] = r;
+}
+
+void config_kw_relayhost_tls(struct config_parser *p,
+			     const struct config_keyword *kw, char **words,
+			     size_t n)
+{
+	if (n != 1 || cfg_tls_mode(words[0], &p->cfg->relayhost_tls) < 0)
+		config_err(p, p->line,
+			"%s: expected opportunistic, required or none", kw->name);
+}
+
+void config_free_etrn(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_etrn_domains; i++)
+		cfg_free_etrn_domain(&cfg->etrn_domains[i]);
+	free(cfg->etrn_domains);
+	for (size_t i = 0; i < cfg->n_etrn_requests; i++) {
+		free(cfg->etrn_requests[i].host);
+		free(cfg->etrn_requests[i].domain);
+		free(cfg->etrn_requests[i].auth_user);
+		free(cfg->etrn_requests[i].password_file);
+	}
+	free(cfg->etrn_requests);
+}
+
+const struct config_etrn_domain *config_find_etrn(const struct config *cfg,
+						  const char *domain)
+{
+	size_t dl = strlen(domain);
+
+	for (size_t i = 0; i < cfg->n_etrn_domains; i++) {
+		const struct config_etrn_domain *d = &cfg->etrn_domains[i];
+		size_t nl = strlen(d->name);
+
+		if (strcasecmp(d->name, domain) == 0)
+			return d;
+		if (d->subdomains && dl > nl + 1 && domain[dl - nl - 1] == '.' &&
+		    strcasecmp(domain + dl - nl, d->name) == 0)
+			return d;
+	}
+	return NULL;
+}

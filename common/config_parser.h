@@ -74,6 +74,10 @@ char *config_strdup(struct config_parser *p, const char *s);
 config_handler config_kw_log_level, config_kw_local_domain, config_kw_listen,
 	config_kw_recipient_delimiter, config_kw_relayhost;
 
+/* ETRN keywords (config_keywords.c) and what frees their arrays. */
+config_handler config_kw_etrn_domain, config_kw_etrn_request,
+	config_kw_relayhost_tls;
+void config_free_etrn(struct config *cfg);
 /* fetch accounts */
 config_handler config_kw_fetch_account;
 /* A path as written, made absolute against the file's directory (heap). */

@@ -476,6 +476,20 @@ static void cfgref_release(struct server *srv, struct server_cfgref *ref)
 		}
 }
 
+/* ETRN */
+struct server_cfgref *server_config_pin(struct server *srv,
+					const struct config **cfg_r)
+{
+	srv->cfg->refs++;
+	*cfg_r = srv->cfg->cfg;
+	return srv->cfg;
+}
+
+void server_config_unpin(struct server *srv, struct server_cfgref *ref)
+{
+	cfgref_release(srv, ref);
+}
+
 /* ---- signals, stop and reload ---- */
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)

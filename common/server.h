@@ -205,6 +205,13 @@ void server_client_unregister(struct server *srv, struct server_client *cl);
  * unregisters (reloads do not free it meanwhile). */
 const struct config *server_client_config(const struct server_client *cl);
 
+/* ETRN: pin the current config for a daemon-wide user that is not a
+ * session (the queue runner): *cfg_r stays valid across reloads until
+ * server_config_unpin with the returned handle (before server_free). */
+struct server_cfgref *server_config_pin(struct server *srv,
+					const struct config **cfg_r);
+void server_config_unpin(struct server *srv, struct server_cfgref *ref);
+
 /* Registered sessions, in total and from one address. */
 size_t server_client_count(const struct server *srv);
 size_t server_client_count_ip(const struct server *srv, const char *peer);

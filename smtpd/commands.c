@@ -39,6 +39,8 @@ static const struct proto_cmd smtp_commands[] = {
 	{ "HELP", CMD_STATES, cmd_help, 0 },
 	{ "STARTTLS", ST(INIT) | ST(READY), cmd_starttls, 0 },
 	{ "AUTH", ST(READY), smtp_cmd_auth, 0 },
+	/* ETRN (RFC 1985): after EHLO/HELO, outside a transaction. */
+	{ "ETRN", ST(READY), smtp_cmd_etrn, 0 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -155,6 +157,9 @@ static int cmd_ehlo(void *session, char *args)
 	/* RFC 4954 §4 / RFC 8314: no plaintext mechanism before TLS. */
 	if (smtp_auth_allowed(s) && !(s->flags & SMTP_F_AUTH))
 		smtp_reply_more(s, 250, NULL, "AUTH PLAIN LOGIN");
+	/* ETRN: RFC 1985 section 3, offered when a domain is held here. */
+	if (s->cfg->n_etrn_domains > 0)
+		smtp_reply_more(s, 250, NULL, "ETRN");
 	smtp_reply(s, 250, NULL, "CHUNKING");
 	return PROTO_DONE;
 }
@@ -272,7 +277,8 @@ static int add_recipients(struct smtp_session *s, struct relay_decision *d,
 	struct rcpt_target *grown;
 	char **addrs, *addr;
 
-	grown = realloc(tx->rcpts, (tx->n_rcpts + d->n_targets) * sizeof(*grown));
+	grown = realloc(tx->rcpts, (tx->n_rcpts + d->n_targets + 1) *
+				      sizeof(*grown));
 	if (grown == NULL)
 		return -1;
 	tx->rcpts = grown;
@@ -288,6 +294,22 @@ static int add_recipients(struct smtp_session *s, struct relay_decision *d,
 	if (addr == NULL)
 		return -1;
 	tx->rcpt_addrs[tx->n_rcpt_addrs++] = addr;
+	if (d->queue) {
+		/* ETRN: a recipient for the outbound queue, once. */
+		char **q = realloc(tx->queue_rcpts,
+				   (tx->n_queue + 1) * sizeof(*q));
+
+		if (q == NULL)
+			return -1;
+		tx->queue_rcpts = q;
+		for (size_t k = 0; k < tx->n_queue; k++)
+			if (strcasecmp(tx->queue_rcpts[k], addr) == 0)
+				return 0;
+		if ((q[tx->n_queue] = strdup(addr)) == NULL)
+			return -1;
+		tx->n_queue++;
+		return 0;
+	}
 	for (size_t i = 0; i < d->n_targets; i++) {
 		bool dup = false;
 
@@ -481,7 +503,7 @@ static int cmd_help(void *session, char *args)
 	smtp_reply_more(s, 214, "2.0.0", "kantorpos-smtpd, commands:");
 	smtp_reply_more(s, 214, "2.0.0",
 			"EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT");
-	smtp_reply(s, 214, "2.0.0", "VRFY EXPN HELP STARTTLS AUTH");
+	smtp_reply(s, 214, "2.0.0", "VRFY EXPN HELP STARTTLS AUTH ETRN");
 	return PROTO_DONE;
 }
 

@@ -31,7 +31,7 @@ struct commit_job {
 };
 
 /* The reply for a store failure (RFC 5321 §4.2.5: nothing stored). */
-static void store_error_reply(struct smtp_session *s, enum md_result r)
+void smtp_store_error_reply(struct smtp_session *s, int r)
 {
 	switch (r) {
 	case MD_ERR_QUOTA:
@@ -62,8 +62,10 @@ int smtp_delivery_begin(struct smtp_session *s)
 	size_t n;
 
 	snprintf(tx->id, sizeof(tx->id), "%s.%lu", s->sid, ++d->msg_counter);
-	if (md_path(s->cfg->data_dir, tx->rcpts[0].domain, tx->rcpts[0].local,
-		    &path) < 0)
+	if (tx->n_queue > 0) /* ETRN: the message goes into the queue */
+		r = MD_OK;
+	else if (md_path(s->cfg->data_dir, tx->rcpts[0].domain,
+			 tx->rcpts[0].local, &path) < 0)
 		r = MD_ERR_INVALID;
 	else
 		r = md_delivery_begin(path, s->cfg->hostname, &tx->md);
@@ -84,14 +86,19 @@ int smtp_delivery_begin(struct smtp_session *s)
 		localtime_r(&ri.when, &tm);
 		ri.utc_offset = tm.tm_gmtoff;
 		n = received_format(&ri, block, sizeof(block));
-		r = n > 0 ? md_delivery_write(tx->md, block, n) : MD_ERR_INVALID;
+		if (tx->n_queue > 0)
+			r = n > 0 ? (enum md_result)smtp_queue_begin(s, block, n)
+				  : MD_ERR_INVALID;
+		else
+			r = n > 0 ? md_delivery_write(tx->md, block, n)
+				  : MD_ERR_INVALID;
 	}
 	if (r != MD_OK) {
 		log_warnx("%s delivery start failed id=%s: %s", s->sid, tx->id,
 			  md_result_str(r));
 		md_delivery_abort(tx->md);
 		tx->md = NULL;
-		store_error_reply(s, r);
+		smtp_store_error_reply(s, r);
 		return -1;
 	}
 	return 0;
@@ -103,6 +110,11 @@ void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
 	enum md_result r;
 
 	/* A refused message is read to its end but not written. */
+	if (tx->qtx != NULL && len > 0 && tx->md_err == MD_OK &&
+	    data_faults(&tx->dp) == 0) {
+		smtp_queue_write(s, buf, len); /* ETRN */
+		return;
+	}
 	if (len == 0 || tx->md == NULL || tx->md_err != MD_OK ||
 	    data_faults(&tx->dp) != 0)
 		return;
@@ -111,7 +123,7 @@ void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
 		tx->md_err = r;
 }
 
-static void log_accepted(struct smtp_session *s, uint64_t size,
+void smtp_log_accepted(struct smtp_session *s, uint64_t size,
 			 const char *name)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -165,13 +177,13 @@ static void commit_done(void *arg)
 	}
 	if (j->result == MD_OK) {
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->tx.id);
-		log_accepted(s, data_size(&s->tx.dp), j->name);
+		smtp_log_accepted(s, data_size(&s->tx.dp), j->name);
 	} else {
 		errno = j->err;
 		log_warn("%s commit failed id=%s target=%s: %s", s->sid, s->tx.id,
 			 j->failed < j->n ? j->paths[j->failed] : "-",
 			 md_result_str(j->result));
-		store_error_reply(s, j->result);
+		smtp_store_error_reply(s, j->result);
 	}
 	job_free(j);
 	smtp_tx_reset(s);
@@ -195,10 +207,12 @@ int smtp_delivery_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return PROTO_DONE;
 	}
+	if (tx->n_queue > 0) /* ETRN */
+		return smtp_queue_end(s);
 	if (tx->md == NULL || tx->md_err != MD_OK) {
 		log_warnx("%s write failed id=%s: %s", s->sid, tx->id,
 			  md_result_str(tx->md_err));
-		store_error_reply(s, tx->md_err != MD_OK ? tx->md_err : MD_ERR_IO);
+		smtp_store_error_reply(s, tx->md_err != MD_OK ? tx->md_err : MD_ERR_IO);
 		smtp_tx_reset(s);
 		return PROTO_DONE;
 	}

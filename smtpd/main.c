@@ -26,6 +26,13 @@ static int smtpd_start(struct server *srv)
 		return -1;
 	}
 	server_set_data(srv, d);
+	/* ETRN: the outbound queue and its runner. */
+	if (smtpd_outq_start(srv, d) < 0) {
+		server_set_data(srv, NULL);
+		aliases_free(d->al);
+		free(d);
+		return -1;
+	}
 	return 0;
 }
 
@@ -36,6 +43,7 @@ static void smtpd_reload(struct server *srv)
 	struct aliases *al = NULL;
 	char *err = NULL;
 
+	smtpd_outq_reload(srv, d); /* ETRN */
 	if (cfg->aliases == NULL) {
 		aliases_free(d->al);
 		d->al = NULL;
@@ -56,9 +64,20 @@ static void smtpd_cleanup(struct server *srv)
 	struct smtpd *d = server_data(srv);
 
 	if (d != NULL) {
+		smtpd_outq_cleanup(srv, d); /* ETRN */
 		aliases_free(d->al);
 		free(d);
 	}
+}
+
+/* ETRN: no new deliveries; sessions in flight are aborted (their mail
+ * stays queued). */
+static void smtpd_stopping(struct server *srv)
+{
+	struct smtpd *d = server_data(srv);
+
+	if (d != NULL)
+		smtpd_outq_stopping(d);
 }
 
 static const struct server_ops smtpd_ops = {
@@ -69,6 +88,7 @@ static const struct server_ops smtpd_ops = {
 	.start = smtpd_start,
 	.reload = smtpd_reload,
 	.cleanup = smtpd_cleanup,
+	.stopping = smtpd_stopping,
 };
 
 int main(int argc, char **argv)

@@ -18,7 +18,20 @@ static int refuse(struct relay_decision *d, int code, const char *enh,
 	d->text = text;
 	d->targets = NULL;
 	d->n_targets = 0;
+	d->queue = false;
 	return 0;
+}
+
+/* ETRN: accepted into the outbound queue (held domain or relay host). */
+static int accept_queued(struct relay_decision *d, const char *text)
+{
+	d->code = 250;
+	d->enh = "2.1.5";
+	d->text = text;
+	d->targets = NULL;
+	d->n_targets = 0;
+	d->queue = true;
+	return 1;
 }
 
 /* A local part that names another mailbox elsewhere: "a%b", "b!a" or a
@@ -50,6 +63,7 @@ static int accept_postmaster(struct relay_decision *d, const char *domain)
 	d->text = "Recipient OK";
 	d->targets = t;
 	d->n_targets = 1;
+	d->queue = false;
 	return 1;
 }
 
@@ -73,13 +87,25 @@ int relay_check(const struct relay_ctx *ctx, const struct addr_path *path,
 	dom = (mb.flags & ADDR_MB_LITERAL) ? NULL
 					   : config_find_domain(cfg, mb.domain);
 	if (dom == NULL) {
+		/* ETRN: held domains take any local part, from anyone; the
+		 * relay host takes authenticated users' mail. Address
+		 * literals and routing syntax never qualify. */
+		bool held = !(mb.flags & ADDR_MB_LITERAL) &&
+			    config_find_etrn(cfg, mb.domain) != NULL;
+		bool relay = !(mb.flags & ADDR_MB_LITERAL) &&
+			     ctx->authenticated && cfg->relayhost.host != NULL;
+
+		if ((held || relay) && routing_syntax(mb.local, NULL))
+			return refuse(d_r, 550, "5.7.1",
+				      "Routing in the local part is not allowed");
+		if (held)
+			return accept_queued(d_r, "Recipient OK, held for ETRN");
+		if (relay)
+			return accept_queued(d_r, "Recipient OK, queued for the relay host");
 		if (!ctx->authenticated)
 			return refuse(d_r, 554, "5.7.1", "Relay access denied");
-		if (cfg->relayhost.host == NULL)
-			return refuse(d_r, 554, "5.7.1",
-				      "Relay access denied: no relayhost configured");
 		return refuse(d_r, 554, "5.7.1",
-			      "Relay access denied: mail to other domains is not queued on this server yet");
+			      "Relay access denied: no relayhost configured");
 	}
 	if (routing_syntax(mb.local, cfg->recipient_delimiter))
 		return refuse(d_r, 550, "5.7.1",
@@ -91,6 +117,7 @@ int relay_check(const struct relay_ctx *ctx, const struct addr_path *path,
 			 &d_r->n_targets, &why);
 	switch (st) {
 	case RCPT_LOCAL:
+		d_r->queue = false;
 		d_r->code = 250;
 		d_r->enh = "2.1.5";
 		d_r->text = "Recipient OK";

@@ -1,8 +1,10 @@
 /* smtpd/relay.h: the recipient policy of RCPT TO — who may receive mail
  * here, and the one rule that keeps kantorpos from being an open relay:
- * mail is accepted only for local mailboxes. Foreign domains are refused
- * for everyone (554 5.7.1); authenticated users will relay through the
- * relayhost once the outbound queue exists. Routing syntax in a local part
+ * mail is accepted only for local mailboxes, for the domains held for ETRN
+ * (any local part: their users are not known here; the message goes into
+ * the outbound queue), and from authenticated users for other domains when
+ * a relayhost is configured (queued for it). Everything else foreign is
+ * refused (554 5.7.1). Routing syntax in a local part
  * (percent hack, bang path, a quoted "@") never routes anywhere; a source
  * route is ignored and the final mailbox decides (RFC 5321 §3.6.1).
  * Non-blocking: in-memory lookups only. */
@@ -32,6 +34,9 @@ struct relay_decision {
 	const char *text;  /* static reply text */
 	struct rcpt_target *targets; /* accepted: heap array, caller frees */
 	size_t n_targets;
+	/* ETRN */
+	bool queue; /* accepted for the outbound queue: no targets; the
+		     * recipient is the parsed mailbox itself */
 };
 
 /* Decide on one RCPT path (as parsed by addr_parse_path with

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "smtpd/reply.h"
 #include "store/maildir.h"
+#include "store/queue.h"
 
 /* Octets of a BDAT chunk taken from the connection at a time. */
 #define SMTP_CHUNK_READ 65536
@@ -112,6 +113,10 @@ void smtp_tx_reset(struct smtp_session *s)
 	struct smtp_tx *tx = &s->tx;
 
 	md_delivery_abort(tx->md);
+	queue_tx_abort(tx->qtx); /* ETRN */
+	for (size_t i = 0; i < tx->n_queue; i++)
+		free(tx->queue_rcpts[i]);
+	free(tx->queue_rcpts);
 	free(tx->rcpts);
 	for (size_t i = 0; i < tx->n_rcpt_addrs; i++)
 		free(tx->rcpt_addrs[i]);
@@ -425,6 +430,7 @@ static void on_close(struct conn *c, void *arg, enum conn_close_reason reason,
 		s->auth = NULL;
 		s->job_running = false;
 	}
+	smtp_etrn_cancel(s); /* ETRN */
 	smtp_session_maybe_free(s);
 }
 

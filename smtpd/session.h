@@ -26,6 +26,8 @@ struct aliases;
 struct auth;
 struct conn;
 struct md_delivery;
+struct queue_tx;
+struct smtpd_outq;
 
 /* Protocol phases (RFC 5321 §4.1.4); exactly one at a time. */
 enum smtp_state {
@@ -59,6 +61,7 @@ enum smtp_state {
 struct smtpd {
 	struct aliases *al; /* NULL without an aliases file */
 	unsigned long msg_counter;
+	struct smtpd_outq *outq; /* ETRN: the outbound queue and its runner */
 };
 
 /* The message of the current transaction. */
@@ -80,6 +83,12 @@ struct smtp_tx {
 	bool bdat_discard;          /* read the chunk, then reply bdat_err */
 	int bdat_code;
 	const char *bdat_enh, *bdat_text;
+	/* ETRN: recipients for the outbound queue (held domains, relay host),
+	 * as given; with any of them the whole message goes into the queue
+	 * (local targets become local-delivery items). */
+	char **queue_rcpts;
+	size_t n_queue;
+	struct queue_tx *qtx;
 };
 
 struct smtp_session {
@@ -108,6 +117,8 @@ struct smtp_session {
 	char *buf;                   /* content output buffer */
 	size_t buf_size;
 	bool job_running;            /* a worker holds a pointer to us */
+	bool etrn_waiting;           /* ETRN: the runner holds etrn_wait */
+	void *etrn_wait;
 };
 
 /* The listener role's rules. */
@@ -184,6 +195,27 @@ void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len);
  * transaction (PROTO_DONE), or commit on the worker pool (PROTO_ASYNC,
  * session paused) and reply 250 when it is durable, then resume. */
 int smtp_delivery_end(struct smtp_session *s);
+
+/* outq.c (ETRN): the outbound queue in the daemon — start (queue, runner),
+ * reload, stop and cleanup hooks of main.c; the ETRN command; forgetting a
+ * pending ETRN when its session closes; queued transactions: begin (at 354
+ * or the first BDAT, instead of a Maildir delivery), write, and the end
+ * (commit on the worker pool, then 250). */
+int smtpd_outq_start(struct server *srv, struct smtpd *d);
+void smtpd_outq_reload(struct server *srv, struct smtpd *d);
+void smtpd_outq_stopping(struct smtpd *d);
+void smtpd_outq_cleanup(struct server *srv, struct smtpd *d);
+int smtp_cmd_etrn(void *session, char *args);
+void smtp_etrn_cancel(struct smtp_session *s);
+int smtp_queue_begin(struct smtp_session *s, const char *received, size_t n);
+void smtp_queue_write(struct smtp_session *s, const char *buf, size_t len);
+int smtp_queue_end(struct smtp_session *s);
+
+/* delivery.c: the reply for a store failure (451/452/552), and the one
+ * log line of an accepted message (name: where it was stored). */
+void smtp_store_error_reply(struct smtp_session *s, int md_result);
+void smtp_log_accepted(struct smtp_session *s, uint64_t size,
+		       const char *name);
 
 /* session.c: free a session whose connection is gone, once idle. */
 void smtp_session_maybe_free(struct smtp_session *s);

@@ -138,10 +138,63 @@ Test(smtp_relay, relay_patterns_unauthenticated)
 	check_rows(relay_rows, N_ROWS(relay_rows), false);
 }
 
+/* Authenticated users' mail for other domains is queued for the relay
+ * host; address literals and routing syntax still never leave. */
+static const struct row auth_relay_rows[] = {
+	{ "<victim@elsewhere.test>", 250, "2.1.5", "" },
+	{ "<victim%elsewhere.test@example.test>", 550, "5.7.1", "" },
+	{ "<elsewhere.test!victim@example.test>", 550, "5.7.1", "" },
+	{ "<\"victim@elsewhere.test\"@example.test>", 550, "5.7.1", "" },
+	{ "<\"victim%elsewhere.test\"@example.test>", 550, "5.7.1", "" },
+	{ "<victim@elsewhere.test@example.test>", 501, "", "" },
+	{ "<@example.test:victim@elsewhere.test>", 250, "2.1.5", "" },
+	{ "<victim@[192.0.2.1]>", 554, "5.7.1", "" },
+	{ "<victim@[127.0.0.1]>", 554, "5.7.1", "" },
+	{ "<a%b@elsewhere.test>", 550, "5.7.1", "" },
+	{ "<victim@sub.example.test>", 250, "2.1.5", "" },
+};
+
 Test(smtp_relay, relay_patterns_authenticated)
 {
-	/* Until the outbound queue exists even authenticated users get 554. */
-	check_rows(relay_rows, N_ROWS(relay_rows), true);
+	check_rows(auth_relay_rows, N_ROWS(auth_relay_rows), true);
+}
+
+/* ETRN: held domains take any local part from anyone, into the queue;
+ * without a relayhost authenticated users get 554 for other domains. */
+Test(smtp_relay, etrn_domains_are_queued)
+{
+	static const char conf[] =
+		"data_dir /tmp\nuser_db users\nlocal_domain example.test\n"
+		"etrn_domain backup.test deliver_to client subdomains\n";
+	static const struct row rows[] = {
+		{ "<anyone@backup.test>", 250, "2.1.5", "" },
+		{ "<Any.One@SUB.backup.test>", 250, "2.1.5", "" },
+		{ "<a%b@backup.test>", 550, "5.7.1", "" },
+		{ "<x@backup.test.elsewhere.test>", 554, "5.7.1", "" },
+		{ "<x@[192.0.2.1]>", 554, "5.7.1", "" },
+	};
+	struct config *saved = cfg;
+	struct aliases *saved_al = al;
+	char *err = NULL;
+
+	cfg = config_parse("t.conf", "/", conf, strlen(conf), &err);
+	cr_assert_not_null(cfg, "%s", err ? err : "");
+	al = NULL;
+	check_rows(rows, N_ROWS(rows), false);
+	check_rows(rows, N_ROWS(rows), true);
+	struct relay_ctx ctx = { cfg, db, NULL, true };
+	struct addr_path path;
+	struct relay_decision d;
+
+	cr_assert_eq(addr_parse_path("<v@elsewhere.test>", 18, 0, &path, NULL), 0);
+	cr_assert_eq(relay_check(&ctx, &path, &d), 0);
+	cr_assert_str_eq(d.text, "Relay access denied: no relayhost configured");
+	cr_assert_eq(addr_parse_path("<v@backup.test>", 15, 0, &path, NULL), 0);
+	cr_assert_eq(relay_check(&ctx, &path, &d), 1);
+	cr_assert(d.queue);
+	config_free(cfg);
+	cfg = saved;
+	al = saved_al;
 }
 
 Test(smtp_relay, trailing_dot_is_refused)

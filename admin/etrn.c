@@ -1,0 +1,337 @@
+/* admin/etrn.c: `kantorpos etrn` — the client side of RFC 1985: ask an
+ * upstream server to release the mail it holds for our domain, once from
+ * the command line or for every etrn_request of the configuration
+ * (--scheduled, for cron or a systemd timer). Uses the outbound SMTP
+ * client; the password comes from stdin/prompt or a private file. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <sodium.h>
+
+#include "admin/admin.h"
+#include "common/config.h"
+#include "common/config_value.h"
+#include "common/fsutil.h"
+#include "common/net.h"
+#include "common/smtpclient.h"
+#include "common/tls.h"
+#include "common/worker.h"
+
+struct etrn_job {
+	const char *host;
+	unsigned port;
+	const char *domain;
+	bool starttls;
+	const char *user;
+	char *password; /* wiped and freed by the caller */
+	/* results */
+	bool auth_sent, etrn_sent, replied;
+	int code;
+	int status;
+	bool done;
+};
+
+static void etrn_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kantorpos [-c CONF] etrn HOST[:PORT] DOMAIN [--starttls] [--auth USER]\n"
+		"       kantorpos [-c CONF] etrn --scheduled\n"
+		"Ask HOST (port 25 by default) to send the mail it holds for\n"
+		"DOMAIN (or @DOMAIN: the domain and its subdomains) with ETRN\n"
+		"(RFC 1985), and print its reply. --starttls requires TLS with a\n"
+		"certificate verified for HOST (tls_ca_file or the system store);\n"
+		"--auth logs in with AUTH PLAIN (needs --starttls), the password\n"
+		"from standard input or a prompt. --scheduled sends ETRN for every\n"
+		"etrn_request of the configuration. Exit status: 0 on a 25x reply,\n"
+		"1 on a 5xx reply, 75 on a 4xx reply or no connection.\n");
+}
+
+static void on_ready(struct smtpc *s, void *arg)
+{
+	struct etrn_job *j = arg;
+	char line[1024];
+
+	if (j->user != NULL && !j->auth_sent) {
+		size_t ul = strlen(j->user), pl = strlen(j->password);
+		size_t rawlen = ul + pl + 2;
+		unsigned char *raw = malloc(rawlen);
+		size_t b64len = sodium_base64_ENCODED_LEN(rawlen,
+					sodium_base64_VARIANT_ORIGINAL);
+		char *b64 = malloc(b64len);
+
+		j->auth_sent = true;
+		if (raw == NULL || b64 == NULL || b64len + 12 > sizeof(line)) {
+			free(raw);
+			free(b64);
+			smtpc_abort(s, "credentials too long");
+			return;
+		}
+		/* RFC 4616: authzid NUL authcid NUL passwd (empty authzid). */
+		raw[0] = '\0';
+		memcpy(raw + 1, j->user, ul);
+		raw[1 + ul] = '\0';
+		memcpy(raw + 2 + ul, j->password, pl);
+		sodium_bin2base64(b64, b64len, raw, rawlen,
+				  sodium_base64_VARIANT_ORIGINAL);
+		snprintf(line, sizeof(line), "AUTH PLAIN %s", b64);
+		sodium_memzero(raw, rawlen);
+		sodium_memzero(b64, b64len);
+		free(raw);
+		free(b64);
+		smtpc_command(s, line, true);
+		sodium_memzero(line, sizeof(line));
+		return;
+	}
+	if (!j->etrn_sent) {
+		j->etrn_sent = true;
+		snprintf(line, sizeof(line), "ETRN %s", j->domain);
+		smtpc_command(s, line, false);
+		return;
+	}
+	smtpc_quit(s);
+}
+
+static void on_reply(struct smtpc *s, void *arg, const struct smtpc_reply *r)
+{
+	struct etrn_job *j = arg;
+
+	if (!j->etrn_sent) {
+		/* The AUTH reply. */
+		if (r->code != 235) {
+			printf("%s\n", r->text);
+			j->replied = true;
+			j->code = r->code;
+			smtpc_quit(s);
+		}
+		return;
+	}
+	printf("%s\n", r->text);
+	j->replied = true;
+	j->code = r->code;
+}
+
+static void on_close(struct smtpc *s, void *arg, const char *error,
+		     const struct smtpc_reply *last)
+{
+	struct etrn_job *j = arg;
+
+	(void)s;
+	j->done = true;
+	if (j->replied && j->etrn_sent && j->code / 10 == 25)
+		j->status = ADM_OK;
+	else if (j->replied && j->code / 100 == 5)
+		j->status = 1;
+	else
+		j->status = ADM_TEMPFAIL;
+	if (!j->replied && error != NULL) {
+		if (last != NULL && last->code != 0)
+			printf("%s\n", last->text);
+		fprintf(stderr, "kantorpos: %s:%u: %s\n", j->host, j->port, error);
+	}
+}
+
+static const struct smtpc_cb etrn_cb = {
+	.on_ready = on_ready,
+	.on_reply = on_reply,
+	.on_close = on_close,
+};
+
+/* Run one ETRN dialogue to completion; returns the exit status. */
+static int run_one(const struct config *cfg, struct etrn_job *j)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker *pool = loop != NULL ? worker_new(loop, 1, 0) : NULL;
+	SSL_CTX *ctx = NULL;
+	char err[256];
+	struct smtpc *s;
+
+	if (pool == NULL) {
+		fprintf(stderr, "kantorpos: cannot start: %s\n", strerror(errno));
+		if (loop != NULL)
+			ev_loop_destroy(loop);
+		return ADM_OSERR;
+	}
+	if (j->starttls &&
+	    (ctx = tls_client_ctx_new(cfg != NULL ? cfg->tls_ca_file : NULL,
+				      err, sizeof(err))) == NULL) {
+		fprintf(stderr, "kantorpos: TLS: %s\n", err);
+		worker_free(pool);
+		ev_loop_destroy(loop);
+		return ADM_SOFTWARE;
+	}
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	struct smtpc_opts o = {
+		.host = j->host, .port = j->port,
+		.helo = cfg != NULL ? cfg->hostname : host,
+		.tls = j->starttls ? SMTPC_TLS_REQUIRED : SMTPC_TLS_NONE,
+		.verify_ctx = ctx,
+		.timeout = cfg != NULL ? cfg->outbound_timeout : 0,
+	};
+	s = smtpc_start(loop, pool, &o, &etrn_cb, j);
+	if (s == NULL) {
+		fprintf(stderr, "kantorpos: %s\n", strerror(errno));
+		j->status = ADM_OSERR;
+	} else {
+		while (!j->done)
+			ev_run(loop, EVRUN_ONCE);
+	}
+	worker_free(pool);
+	ev_loop_destroy(loop);
+	SSL_CTX_free(ctx);
+	return j->status;
+}
+
+/* The first line of a password file that only its owner can read. */
+static char *read_password_file(const char *path)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "kantorpos: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		fprintf(stderr,
+			"kantorpos: %s: readable by group or others; chmod 600 it\n",
+			path);
+		return NULL;
+	}
+	if (fs_read_file(path, 4096, &data, &len) < 0) {
+		fprintf(stderr, "kantorpos: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	data[strcspn(data, "\r\n")] = '\0';
+	return data;
+}
+
+static void wipe(char *s)
+{
+	if (s != NULL) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static int run_scheduled(const struct config *cfg)
+{
+	int worst = ADM_OK;
+
+	if (cfg->n_etrn_requests == 0) {
+		fprintf(stderr, "kantorpos: no etrn_request in %s\n", cfg->file);
+		return ADM_CONFIG;
+	}
+	for (size_t i = 0; i < cfg->n_etrn_requests; i++) {
+		const struct config_etrn_request *q = &cfg->etrn_requests[i];
+		struct etrn_job j = { .host = q->host, .port = q->port,
+				      .domain = q->domain,
+				      .starttls = q->starttls,
+				      .user = q->auth_user };
+		int rc;
+
+		if (j.user != NULL &&
+		    (j.password = read_password_file(q->password_file)) == NULL) {
+			worst = ADM_CONFIG;
+			continue;
+		}
+		printf("%s:%u ETRN %s: ", q->host, q->port, q->domain);
+		fflush(stdout);
+		rc = run_one(cfg, &j);
+		wipe(j.password);
+		if (rc != ADM_OK && worst == ADM_OK)
+			worst = rc;
+	}
+	return worst;
+}
+
+int admin_cmd_etrn(struct admin *adm, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "starttls", no_argument, NULL, 's' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "scheduled", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct etrn_job j = { .port = 25 };
+	struct net_hostport hp;
+	const struct config *cfg = NULL;
+	const char *why = NULL, *dom;
+	bool scheduled = false;
+	int opt, rc;
+
+	if (admin_wants_help(argc, argv)) {
+		etrn_usage(stdout);
+		return ADM_OK;
+	}
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's': j.starttls = true; break;
+		case 'a': j.user = optarg; break;
+		case 'S': scheduled = true; break;
+		default:
+			etrn_usage(stderr);
+			return ADM_USAGE;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (scheduled) {
+		if (optind != argc || j.starttls || j.user != NULL) {
+			etrn_usage(stderr);
+			return ADM_USAGE;
+		}
+		if ((cfg = admin_config(adm)) == NULL)
+			return ADM_CONFIG;
+		return run_scheduled(cfg);
+	}
+	if (argc - optind != 2) {
+		etrn_usage(stderr);
+		return ADM_USAGE;
+	}
+	if (net_parse_hostport(argv[optind], 25, &hp, &why) < 0 || hp.wildcard ||
+	    hp.port == 0) {
+		fprintf(stderr, "kantorpos: %s: %s\n", argv[optind],
+			why != NULL ? why : "expected HOST[:PORT]");
+		return ADM_USAGE;
+	}
+	dom = argv[optind + 1][0] == '@' ? argv[optind + 1] + 1 : argv[optind + 1];
+	if (!config_is_domain(dom)) {
+		fprintf(stderr, "kantorpos: %s: expected DOMAIN or @DOMAIN\n",
+			argv[optind + 1]);
+		return ADM_USAGE;
+	}
+	if (j.user != NULL && !j.starttls) {
+		fprintf(stderr, "kantorpos: --auth sends a password: use it with --starttls\n");
+		return ADM_USAGE;
+	}
+	j.host = hp.host;
+	j.port = hp.port;
+	j.domain = argv[optind + 1];
+	/* The configuration is optional here (HELO name, trust anchors). */
+	if (access(adm->config_path, R_OK) == 0 &&
+	    (cfg = admin_config(adm)) == NULL)
+		return ADM_CONFIG;
+	if (j.user != NULL && (j.password = admin_read_secret("Password: ")) == NULL)
+		return ADM_USAGE;
+	rc = run_one(cfg, &j);
+	wipe(j.password);
+	return rc;
+}

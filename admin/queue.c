@@ -1,0 +1,341 @@
+/* admin/queue.c: `kantorpos queue list|flush|remove` — look at the
+ * outbound queue, deliver it now (an in-process queue runner: item locks
+ * keep it from colliding with a running kantorpos-smtpd), or remove one
+ * item without a bounce. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "admin/admin.h"
+#include "common/address.h"
+#include "common/config.h"
+#include "common/config_value.h"
+#include "common/privdrop.h"
+#include "common/userdb.h"
+#include "common/worker.h"
+#include "outbound/runner.h"
+#include "store/queue.h"
+
+static void queue_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kantorpos [-c CONF] queue list [DOMAIN]\n"
+		"       kantorpos [-c CONF] queue flush [DOMAIN]\n"
+		"       kantorpos [-c CONF] queue remove ID...\n"
+		"       kantorpos [-c CONF] queue add [-f SENDER] ADDRESS... < MESSAGE\n"
+		"list: every queued message (id, age, size, sender, recipients,\n"
+		"  attempts, last error), or those for DOMAIN and its subdomains.\n"
+		"flush: deliver now, ignoring the retry back-off: every etrn_domain\n"
+		"  with a deliver_to host, the relayhost and local notifications,\n"
+		"  or only DOMAIN's route; bounces expired mail. Exit 0 when nothing\n"
+		"  failed temporarily, 75 otherwise.\n"
+		"remove: delete messages without notifying anyone (75: in use).\n"
+		"Run as root, the command works as the run_as user of the\n"
+		"configuration, like kantorpos-smtpd.\n"
+		"add: queue the message on standard input (bare LF stored as CRLF)\n"
+		"  for its recipients' routes (etrn_domain: held; local_domain:\n"
+		"  local delivery; others: the relayhost); prints the ids. -f sets\n"
+		"  the envelope sender (default <>: no bounce).\n");
+}
+
+static const char *rcpt_state(enum queue_rcpt_state s)
+{
+	switch (s) {
+	case QUEUE_RCPT_PENDING: return "pending";
+	case QUEUE_RCPT_DONE: return "delivered";
+	case QUEUE_RCPT_FAILED: return "bounced";
+	}
+	return "?";
+}
+
+struct list_ctx {
+	struct queue *q;
+	time_t now;
+	size_t count;
+};
+
+static int list_one(const struct queue_env *env, void *arg)
+{
+	struct list_ctx *lc = arg;
+	uint64_t size = 0;
+	char age[32];
+
+	queue_msg_size(lc->q, env->id, &size);
+	config_format_duration(age, sizeof(age),
+			       lc->now > env->arrival
+				       ? (unsigned long long)(lc->now - env->arrival)
+				       : 0);
+	printf("%s  %s  %" PRIu64 "  <%s>  domain=%s attempts=%u\n", env->id,
+	       age, size, env->sender, env->domain, env->attempts);
+	for (size_t i = 0; i < env->n_rcpts; i++)
+		printf("    %s (%s)%s%s\n", env->rcpts[i].addr,
+		       rcpt_state(env->rcpts[i].state),
+		       env->rcpts[i].diag != NULL ? ": " : "",
+		       env->rcpts[i].diag != NULL ? env->rcpts[i].diag : "");
+	if (env->last_error != NULL)
+		printf("    last error: %s\n", env->last_error);
+	lc->count++;
+	return 0;
+}
+
+static int cmd_list(struct queue *q, const char *domain)
+{
+	struct list_ctx lc = { .q = q, .now = time(NULL) };
+
+	if (queue_walk(q, domain, true, list_one, &lc) < 0) {
+		fprintf(stderr, "kantorpos: cannot read the queue: %s\n",
+			strerror(errno));
+		return ADM_IOERR;
+	}
+	printf("%zu message%s queued\n", lc.count, lc.count == 1 ? "" : "s");
+	return ADM_OK;
+}
+
+static int cmd_remove(struct queue *q, int n, char **ids)
+{
+	int rc = ADM_OK;
+
+	for (int i = 0; i < n; i++) {
+		struct queue_item *it;
+		int r = queue_lock(q, ids[i], &it);
+
+		if (r == 1 && queue_item_remove(it) == 0) {
+			printf("removed %s\n", ids[i]);
+			continue;
+		}
+		if (r == 1) {
+			fprintf(stderr, "kantorpos: %s: cannot remove: %s\n",
+				ids[i], strerror(errno));
+			queue_item_release(it);
+			rc = ADM_IOERR;
+		} else if (r == 0 && queue_msg_size(q, ids[i], &(uint64_t){ 0 }) == 0) {
+			fprintf(stderr, "kantorpos: %s: in use (being delivered), try again\n",
+				ids[i]);
+			rc = ADM_TEMPFAIL;
+		} else {
+			fprintf(stderr, "kantorpos: %s: no such queued message\n",
+				ids[i]);
+			rc = rc == ADM_OK ? ADM_DATAERR : rc;
+		}
+	}
+	return rc;
+}
+
+/* Copy standard input into tx with every bare LF made CRLF. 0 or -1. */
+static int copy_stdin(struct queue_tx *tx)
+{
+	static char in[65536], out[2 * 65536];
+	bool prev_cr = false;
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, in, sizeof(in))) != 0) {
+		size_t o = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (in[i] == '\n' && !prev_cr)
+				out[o++] = '\r';
+			out[o++] = in[i];
+			prev_cr = in[i] == '\r';
+		}
+		if (queue_tx_write(tx, out, o) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int cmd_add(const struct config *cfg, struct queue *q, int argc,
+		   char **argv)
+{
+	struct queue_env *envs = calloc((size_t)argc, sizeof(*envs));
+	const char *sender = "";
+	struct queue_tx *tx = NULL;
+	size_t n = 0;
+	int opt, rc = ADM_OK;
+
+	(void)cfg;
+	optind = 1;
+	while ((opt = getopt(argc, argv, "+f:")) != -1) {
+		if (opt != 'f') {
+			queue_usage(stderr);
+			free(envs);
+			return ADM_USAGE;
+		}
+		sender = optarg;
+	}
+	if (envs == NULL || optind >= argc) {
+		queue_usage(stderr);
+		free(envs);
+		return ADM_USAGE;
+	}
+	for (int i = optind; i <= argc - 1 && rc == ADM_OK; i++) {
+		struct addr_mailbox mb;
+		struct addr_error err;
+		char key[ADDR_KEY_SIZE], *dom;
+		const char *why;
+		size_t k;
+
+		if (addr_parse_mailbox(argv[i], strlen(argv[i]), ADDR_OPT_UTF8,
+				       &mb, &err) < 0 ||
+		    addr_key(&mb, key, sizeof(key), &why) < 0) {
+			fprintf(stderr, "kantorpos: %s: %s\n", argv[i],
+				"not a usable address");
+			rc = ADM_DATAERR;
+			break;
+		}
+		dom = strchr(key, '@') + 1;
+		for (k = 0; k < n && strcmp(envs[k].domain, dom) != 0; k++)
+			;
+		if (k == n) {
+			if (queue_env_set(&envs[n].sender, sender) < 0 ||
+			    queue_env_set(&envs[n].domain, dom) < 0)
+				rc = ADM_OSERR;
+			envs[n].arrival = envs[n].next_attempt = time(NULL);
+			n++;
+		}
+		if (rc == ADM_OK && queue_env_add_rcpt(&envs[k], argv[i]) < 0)
+			rc = ADM_OSERR;
+	}
+	if (sender[0] != '\0') {
+		struct addr_mailbox mb;
+
+		if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8,
+				       &mb, NULL) < 0) {
+			fprintf(stderr, "kantorpos: sender %s: not an address\n",
+				sender);
+			rc = ADM_DATAERR;
+		}
+	}
+	if (rc == ADM_OK && (queue_tx_begin(q, &tx) < 0 || copy_stdin(tx) < 0 ||
+			     queue_tx_commit(tx, envs, n) < 0)) {
+		if (tx != NULL && errno != 0)
+			fprintf(stderr, "kantorpos: cannot queue: %s\n",
+				strerror(errno));
+		rc = ADM_TEMPFAIL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (rc == ADM_OK)
+			printf("%s %s\n", envs[k].id, envs[k].domain);
+		queue_env_clear(&envs[k]);
+	}
+	free(envs);
+	return rc;
+}
+
+static void stop_loop(void *arg)
+{
+	ev_break(arg, EVBREAK_ALL);
+}
+
+static int cmd_flush(const struct config *cfg, struct queue *q,
+		     const char *domain)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker *pool = loop != NULL ? worker_new(loop, 2, 0) : NULL;
+	struct userdb *db = NULL;
+	struct runner_stats st;
+	struct runner *r;
+	char err[256];
+	int n, rc = ADM_OK;
+
+	if (pool == NULL) {
+		fprintf(stderr, "kantorpos: cannot start: %s\n", strerror(errno));
+		if (loop != NULL)
+			ev_loop_destroy(loop);
+		return ADM_OSERR;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (userdb_open(cfg->user_db, &db) < 0)
+		db = NULL; /* local notifications then stay queued */
+	struct runner_opts o = { .cfg = cfg, .queue = q, .userdb = db };
+
+	r = runner_new(loop, pool, &o, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "kantorpos: %s\n", err);
+		rc = ADM_SOFTWARE;
+		goto out;
+	}
+	runner_on_idle(r, stop_loop, loop);
+	n = runner_flush_all(r, domain);
+	if (n < 0) {
+		fprintf(stderr, "kantorpos: %s: %s\n", domain,
+			errno == EINVAL ? "its mail goes to the client that asks with ETRN; nothing to flush to"
+					: "no route for this domain (not an etrn_domain, not local, no relayhost)");
+		rc = ADM_DATAERR;
+	} else if (runner_busy(r) > 0) {
+		ev_run(loop, 0);
+	}
+	runner_get_stats(r, &st);
+	printf("sent %zu, deferred %zu, bounced %zu, failed sessions %zu\n",
+	       st.sent, st.deferred, st.bounced, st.sessions_failed);
+	if (rc == ADM_OK && (st.deferred > 0 || st.sessions_failed > 0))
+		rc = ADM_TEMPFAIL;
+	runner_free(r);
+out:
+	worker_free(pool);
+	userdb_free(db);
+	ev_loop_destroy(loop);
+	return rc;
+}
+
+int admin_cmd_queue(struct admin *adm, int argc, char **argv)
+{
+	const struct config *cfg;
+	struct queue *q = NULL;
+	int rc;
+
+	if (admin_wants_help(argc, argv)) {
+		queue_usage(stdout);
+		return ADM_OK;
+	}
+	if (argc < 2 ||
+	    (strcmp(argv[1], "list") == 0 && argc > 3) ||
+	    (strcmp(argv[1], "flush") == 0 && argc > 3) ||
+	    (strcmp(argv[1], "remove") == 0 && argc < 3) ||
+	    (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "flush") != 0 &&
+	     strcmp(argv[1], "remove") != 0 && strcmp(argv[1], "add") != 0)) {
+		queue_usage(stderr);
+		return ADM_USAGE;
+	}
+	if ((cfg = admin_config(adm)) == NULL)
+		return ADM_CONFIG;
+	/* Work on the queue as the daemon does, so that the files it writes
+	 * stay the daemon's (run_as); a no-op when not root. */
+	if (cfg->run_as != NULL) {
+		char err[256];
+
+		if (privdrop_to(cfg->run_as, false, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kantorpos: %s\n", err);
+			return ADM_OSERR;
+		}
+	}
+	if (queue_open(cfg->data_dir, cfg->hostname, &q) < 0) {
+		fprintf(stderr, "kantorpos: %s/queue: %s\n", cfg->data_dir,
+			strerror(errno));
+		return ADM_CANTCREAT;
+	}
+	if (strcmp(argv[1], "list") == 0)
+		rc = cmd_list(q, argc == 3 ? argv[2] : NULL);
+	else if (strcmp(argv[1], "remove") == 0)
+		rc = cmd_remove(q, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "add") == 0)
+		rc = cmd_add(cfg, q, argc - 1, argv + 1);
+	else
+		rc = cmd_flush(cfg, q, argc == 3 ? argv[2] : NULL);
+	queue_free(q);
+	return rc;
+}

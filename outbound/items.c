@@ -1,0 +1,511 @@
+/* outbound/items.c: blocking queue-delivery steps — routing, taking items,
+ * recording results, back-off, bounces (DSN), local delivery, expiry. */
+#include "autoconf.h"
+
+#include "outbound/items.h"
+
+#include "common/address.h"
+#include "common/log.h"
+#include "common/recipient.h"
+#include "outbound/dsn.h"
+#include "store/maildir.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* At most this much of the original header section goes into a DSN. */
+#define OUTB_DSN_HEADERS_MAX (64 * 1024)
+#define OUTB_COPY_CHUNK 65536
+
+static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
+		  const size_t *idx, size_t n, bool expired, unsigned *kick_r);
+static int finish(struct queue_item *it);
+
+enum outb_route outb_route_of(const struct config *cfg, const char *domain,
+				const struct config_etrn_domain **etrn_r)
+{
+	const struct config_etrn_domain *e = config_find_etrn(cfg, domain);
+
+	if (etrn_r != NULL)
+		*etrn_r = e;
+	if (e != NULL)
+		return OUTB_ROUTE_ETRN;
+	if (config_find_domain(cfg, domain) != NULL)
+		return OUTB_ROUTE_LOCAL;
+	if (cfg->relayhost.host != NULL)
+		return OUTB_ROUTE_RELAY;
+	return OUTB_ROUTE_NONE;
+}
+
+unsigned outb_lifetime(const struct config *cfg, const char *domain)
+{
+	const struct config_etrn_domain *e = config_find_etrn(cfg, domain);
+
+	return e != NULL && e->lifetime > 0 ? e->lifetime : cfg->queue_lifetime;
+}
+
+unsigned outb_backoff(const struct config *cfg, unsigned attempts)
+{
+	unsigned long long d = cfg->queue_retry_min;
+
+	for (unsigned i = 1; i < attempts && d < cfg->queue_retry_max; i++)
+		d *= 2;
+	return d > cfg->queue_retry_max ? cfg->queue_retry_max : (unsigned)d;
+}
+
+static bool expired(const struct outb_ctx *ctx, const struct queue_env *env)
+{
+	return ctx->now - env->arrival >=
+	       (time_t)outb_lifetime(ctx->cfg, env->domain);
+}
+
+/* Remove the item when nothing is pending, else write its envelope; then
+ * release it. 0 or -1. */
+static int finish(struct queue_item *it)
+{
+	struct queue_env *env = queue_item_env(it);
+	int rc;
+
+	if (queue_env_pending(env) == 0) {
+		char id[QUEUE_ID_MAX + 1];
+
+		snprintf(id, sizeof(id), "%s", env->id);
+		if (queue_item_remove(it) == 0) {
+			log_info("queue id=%s removed: every recipient done", id);
+			return 0;
+		}
+		log_warn("queue id=%s: cannot remove", id);
+		queue_item_release(it);
+		return -1;
+	}
+	rc = queue_item_update(it);
+	if (rc < 0)
+		log_warn("queue id=%s: cannot update the envelope", env->id);
+	queue_item_release(it);
+	return rc;
+}
+
+static void note_kick(const struct config *cfg, const char *domain,
+		      unsigned *kick_r)
+{
+	switch (outb_route_of(cfg, domain, NULL)) {
+	case OUTB_ROUTE_LOCAL:
+		*kick_r |= OUTB_KICK_LOCAL;
+		break;
+	case OUTB_ROUTE_RELAY:
+		*kick_r |= OUTB_KICK_RELAY;
+		break;
+	case OUTB_ROUTE_ETRN:
+	case OUTB_ROUTE_NONE:
+		break;
+	}
+}
+
+/* Queue a DSN for recipients idx[0..n) of it to its sender. 0 or -1. */
+static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
+		     const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it), dsn_env;
+	struct dsn_rcpt *rcpts = calloc(n, sizeof(*rcpts));
+	char *headers = malloc(OUTB_DSN_HEADERS_MAX), *text = NULL;
+	char msgid[QUEUE_ID_MAX + 64], domain[ADDR_DOMAIN_MAX + 1];
+	const char *at = strrchr(env->sender, '@');
+	struct queue_tx *tx = NULL;
+	ssize_t got;
+	size_t len = 0;
+	int rc = -1;
+
+	memset(&dsn_env, 0, sizeof(dsn_env));
+	if (rcpts == NULL || headers == NULL)
+		goto out;
+	if (at == NULL || strlen(at + 1) == 0 || strlen(at + 1) > ADDR_DOMAIN_MAX) {
+		log_warnx("queue id=%s: sender <%s> has no domain; no DSN",
+			  env->id, env->sender);
+		rc = 0;
+		goto out;
+	}
+	for (size_t i = 0; at[1 + i] != '\0'; i++)
+		domain[i] = (char)tolower((unsigned char)at[1 + i]);
+	domain[strlen(at + 1)] = '\0';
+	got = pread(queue_item_fd(it), headers, OUTB_DSN_HEADERS_MAX, 0);
+	if (got < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_rcpt *r = &env->rcpts[idx[i]];
+
+		rcpts[i].addr = r->addr;
+		rcpts[i].status = r->status;
+		rcpts[i].diag = r->diag;
+		rcpts[i].remote_mta = env->remote_mta;
+	}
+	snprintf(msgid, sizeof(msgid), "%lld.%u.%s", (long long)ctx->now,
+		 env->attempts, env->id);
+	struct dsn_info info = {
+		.reporting_mta = ctx->cfg->hostname,
+		.sender = env->sender,
+		.msgid = msgid,
+		.arrival = (time_t)env->arrival,
+		.now = ctx->now,
+		.expired = expired_,
+		.headers = headers,
+		.headers_len = dsn_header_len(headers, (size_t)got),
+		.rcpts = rcpts,
+		.n_rcpts = n,
+	};
+	if (dsn_build(&info, &text, &len) < 0)
+		goto out;
+	if (queue_env_set(&dsn_env.sender, "") < 0 ||
+	    queue_env_set(&dsn_env.domain, domain) < 0 ||
+	    queue_env_add_rcpt(&dsn_env, env->sender) < 0)
+		goto out;
+	dsn_env.arrival = dsn_env.next_attempt = ctx->now;
+	if (queue_tx_begin(ctx->q, &tx) < 0 ||
+	    queue_tx_write(tx, text, len) < 0) {
+		queue_tx_abort(tx);
+		goto out;
+	}
+	if (queue_tx_commit(tx, &dsn_env, 1) < 0)
+		goto out;
+	log_info("queue id=%s dsn=%s to=<%s> recipients=%zu%s", env->id,
+		 dsn_env.id, env->sender, n, expired_ ? " expired" : "");
+	note_kick(ctx->cfg, domain, kick_r);
+	rc = 0;
+out:
+	if (rc < 0)
+		log_warn("queue id=%s: cannot queue a DSN", env->id);
+	queue_env_clear(&dsn_env);
+	free(text);
+	free(headers);
+	free(rcpts);
+	return rc;
+}
+
+/* Mark recipients idx[0..n) failed (their status/diag already set, or set
+ * here for expiry) and notify the sender (never <>). 0 or -1; on -1
+ * nothing is marked, so the item is tried again. */
+static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
+		  const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it);
+
+	if (expired_) {
+		for (size_t i = 0; i < n; i++) {
+			struct queue_rcpt *r = &env->rcpts[idx[i]];
+
+			if (queue_env_set(&r->status, "4.4.7") < 0 ||
+			    (r->diag == NULL &&
+			     queue_env_set(&r->diag, env->last_error != NULL
+				     ? env->last_error
+				     : "lifetime of the message exceeded") < 0))
+				return -1;
+		}
+	}
+	if (env->sender[0] != '\0') {
+		if (queue_dsn(ctx, it, idx, n, expired_, kick_r) < 0)
+			return -1;
+	} else {
+		log_info("queue id=%s: failed for %zu recipients; the sender is <>, no DSN",
+			 env->id, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		env->rcpts[idx[i]].state = QUEUE_RCPT_FAILED;
+		log_info("queue id=%s to=<%s> status=bounced dsn=%s reply=%s",
+			 env->id, env->rcpts[idx[i]].addr,
+			 env->rcpts[idx[i]].status != NULL
+				 ? env->rcpts[idx[i]].status : "-",
+			 env->rcpts[idx[i]].diag != NULL
+				 ? env->rcpts[idx[i]].diag : "-");
+	}
+	return 0;
+}
+
+/* Bounce every pending recipient of an expired item and finish it. */
+static int expire(const struct outb_ctx *ctx, struct queue_item *it,
+		  unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	size_t *idx = calloc(env->n_rcpts, sizeof(*idx)), n = 0;
+	int rc;
+
+	if (idx == NULL) {
+		queue_item_release(it);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++)
+		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
+			idx[n++] = i;
+	rc = bounce(ctx, it, idx, n, true, kick_r);
+	free(idx);
+	if (rc < 0) {
+		queue_item_release(it);
+		return -1;
+	}
+	return finish(it);
+}
+
+int outb_item_take(const struct outb_ctx *ctx, const char *id,
+		    bool due_only, struct queue_item **it_r, unsigned *kick_r)
+{
+	struct queue_item *it;
+	struct queue_env *env;
+	int rc = queue_lock(ctx->q, id, &it);
+
+	if (rc <= 0)
+		return rc;
+	env = queue_item_env(it);
+	if (queue_env_pending(env) == 0) {
+		finish(it); /* a removal cut short */
+		return 0;
+	}
+	if (expired(ctx, env)) {
+		expire(ctx, it, kick_r);
+		return 0;
+	}
+	if (due_only && env->next_attempt > ctx->now) {
+		queue_item_release(it);
+		return 0;
+	}
+	*it_r = it;
+	return 1;
+}
+
+/* Count a failed attempt: back-off and the error text. */
+static void defer_env(const struct outb_ctx *ctx, struct queue_env *env,
+		      const char *error)
+{
+	env->attempts++;
+	env->next_attempt = ctx->now + outb_backoff(ctx->cfg, env->attempts);
+	if (error != NULL)
+		queue_env_set(&env->last_error, error);
+}
+
+int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
+		      const size_t *map, const struct smtpc_reply *replies,
+		      size_t n, const char *remote, unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	size_t *failed = calloc(n ? n : 1, sizeof(*failed)), nf = 0;
+	const char *temp = NULL;
+	char st[16];
+
+	if (failed == NULL) {
+		queue_item_release(it);
+		return -1;
+	}
+	if (remote != NULL)
+		queue_env_set(&env->remote_mta, remote);
+	for (size_t i = 0; i < n; i++) {
+		struct queue_rcpt *r = &env->rcpts[map[i]];
+		int cls = replies[i].code / 100;
+
+		if (cls == 2) {
+			r->state = QUEUE_RCPT_DONE;
+			log_info("queue id=%s to=<%s> relay=%s status=sent reply=%s",
+				 env->id, r->addr, remote != NULL ? remote : "-",
+				 replies[i].text);
+		} else if (cls == 5) {
+			queue_env_set(&r->diag, replies[i].text);
+			queue_env_set(&r->status,
+				      dsn_status_of(replies[i].text, st, sizeof(st)));
+			failed[nf++] = map[i];
+		} else {
+			queue_env_set(&r->diag, replies[i].text);
+			if (temp == NULL)
+				temp = replies[i].text;
+			log_info("queue id=%s to=<%s> relay=%s status=deferred reply=%s",
+				 env->id, r->addr, remote != NULL ? remote : "-",
+				 replies[i].text);
+		}
+	}
+	if (nf > 0 && bounce(ctx, it, failed, nf, false, kick_r) < 0) {
+		/* No DSN could be queued: keep them pending, retry later. */
+		for (size_t i = 0; i < nf; i++)
+			env->rcpts[failed[i]].state = QUEUE_RCPT_PENDING;
+		if (temp == NULL)
+			temp = "cannot queue a delivery status notification";
+	}
+	free(failed);
+	if (temp != NULL)
+		defer_env(ctx, env, temp);
+	return finish(it);
+}
+
+int outb_item_defer(const struct outb_ctx *ctx, const char *id,
+		     const char *error, unsigned *kick_r)
+{
+	struct queue_item *it;
+	int rc = outb_item_take(ctx, id, false, &it, kick_r);
+
+	if (rc <= 0)
+		return rc;
+	defer_env(ctx, queue_item_env(it), error);
+	log_info("queue id=%s status=deferred reason=%s", id, error);
+	return finish(it);
+}
+
+/* Copy the queued message into a new Maildir delivery. */
+static enum md_result copy_local(const struct outb_ctx *ctx,
+				 struct queue_item *it, const char *maildir)
+{
+	struct queue_env *env = queue_item_env(it);
+	struct md_delivery *d = NULL;
+	char line[ADDR_PATH_MAX + 32], *buf;
+	struct md_target t = { .maildir = maildir,
+			       .quota_bytes = ctx->cfg->quota_bytes,
+			       .quota_messages = ctx->cfg->quota_messages };
+	enum md_result r = md_delivery_begin(maildir, ctx->cfg->hostname, &d);
+	uint64_t off = 0;
+	int len;
+
+	if (r != MD_OK)
+		return r;
+	if ((buf = malloc(OUTB_COPY_CHUNK)) == NULL) {
+		md_delivery_abort(d);
+		return MD_ERR_IO;
+	}
+	len = snprintf(line, sizeof(line), "Return-Path: <%s>\r\n", env->sender);
+	r = md_delivery_write(d, line, (size_t)len);
+	while (r == MD_OK) {
+		ssize_t n = pread(queue_item_fd(it), buf, OUTB_COPY_CHUNK,
+				  (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = MD_ERR_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+		r = md_delivery_write(d, buf, (size_t)n);
+	}
+	free(buf);
+	if (r != MD_OK) {
+		md_delivery_abort(d);
+		return r;
+	}
+	return md_delivery_commit(d, &t, 1, NULL, NULL, 0);
+}
+
+int outb_item_local(const struct outb_ctx *ctx, const char *id,
+		     bool due_only, unsigned *kick_r)
+{
+	struct queue_item *it;
+	struct queue_env *env;
+	size_t *failed, nf = 0;
+	const char *temp = NULL;
+	int rc = outb_item_take(ctx, id, due_only, &it, kick_r);
+
+	if (rc <= 0)
+		return rc;
+	env = queue_item_env(it);
+	if ((failed = calloc(env->n_rcpts, sizeof(*failed))) == NULL) {
+		queue_item_release(it);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		struct queue_rcpt *r = &env->rcpts[i];
+		struct addr_mailbox mb;
+		struct rcpt_target t;
+		const char *why = NULL;
+		char *maildir = NULL;
+		enum md_result mr;
+
+		if (r->state != QUEUE_RCPT_PENDING)
+			continue;
+		if (ctx->db == NULL) {
+			temp = "no user database";
+			continue;
+		}
+		if (addr_parse_mailbox(r->addr, strlen(r->addr), ADDR_OPT_UTF8,
+				       &mb, NULL) < 0 ||
+		    rcpt_resolve(ctx->cfg, ctx->db, &mb, &t, &why) != RCPT_LOCAL ||
+		    md_path(ctx->cfg->data_dir, t.domain, t.local, &maildir) < 0) {
+			queue_env_set(&r->status, "5.1.1");
+			queue_env_set(&r->diag, "no such local user");
+			failed[nf++] = i;
+			continue;
+		}
+		mr = copy_local(ctx, it, maildir);
+		free(maildir);
+		if (mr == MD_OK) {
+			r->state = QUEUE_RCPT_DONE;
+			log_info("queue id=%s to=<%s> relay=local status=sent",
+				 env->id, r->addr);
+		} else if (mr == MD_ERR_QUOTA && ctx->cfg->quota_permanent) {
+			queue_env_set(&r->status, "5.2.2");
+			queue_env_set(&r->diag, "mailbox quota exceeded");
+			failed[nf++] = i;
+		} else {
+			temp = md_result_str(mr);
+		}
+	}
+	if (nf > 0 && bounce(ctx, it, failed, nf, false, kick_r) < 0) {
+		for (size_t i = 0; i < nf; i++)
+			env->rcpts[failed[i]].state = QUEUE_RCPT_PENDING;
+		temp = "cannot queue a delivery status notification";
+	}
+	free(failed);
+	if (temp != NULL) {
+		defer_env(ctx, env, temp);
+		log_info("queue id=%s relay=local status=deferred reason=%s",
+			 env->id, temp);
+	}
+	finish(it);
+	return 1;
+}
+
+struct sweep {
+	const struct outb_ctx *ctx;
+	char **ids;
+	size_t n, cap;
+};
+
+static int collect_expired(const struct queue_env *env, void *arg)
+{
+	struct sweep *s = arg;
+
+	if (!expired(s->ctx, env))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		char **grown = realloc(s->ids, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		s->ids = grown;
+		s->cap = cap;
+	}
+	if ((s->ids[s->n] = strdup(env->id)) == NULL)
+		return -1;
+	s->n++;
+	return 0;
+}
+
+int outb_sweep_expired(const struct outb_ctx *ctx, size_t *count_r,
+			unsigned *kick_r)
+{
+	struct sweep s = { .ctx = ctx };
+	size_t count = 0;
+	int rc = queue_walk(ctx->q, NULL, false, collect_expired, &s);
+
+	for (size_t i = 0; i < s.n; i++) {
+		struct queue_item *it;
+
+		/* take bounces expired items and skips everything else */
+		if (outb_item_take(ctx, s.ids[i], false, &it, kick_r) == 1)
+			queue_item_release(it);
+		else
+			count++;
+		free(s.ids[i]);
+	}
+	free(s.ids);
+	if (count_r != NULL)
+		*count_r = count;
+	return rc == 0 ? 0 : -1;
+}

@@ -1,0 +1,84 @@
+/* outbound/items.h: the blocking steps of queue delivery, run on the worker
+ * pool by the runner (outbound/runner.h) and directly by tools: routing a
+ * domain, taking an item for delivery, recording SMTP results, deferring,
+ * bouncing with a DSN, delivering locally, and the expiry sweep.
+ * Internal to outbound/: not for use by the daemons. */
+#ifndef KANTORPOS_OUTBOUND_ITEMS_H
+#define KANTORPOS_OUTBOUND_ITEMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/smtpclient.h"
+#include "store/queue.h"
+
+struct userdb;
+
+/* Where mail for a domain goes. */
+enum outb_route {
+	OUTB_ROUTE_NONE,  /* a foreign domain and no relayhost */
+	OUTB_ROUTE_ETRN,  /* held for an etrn_domain */
+	OUTB_ROUTE_LOCAL, /* a local_domain: Maildir delivery */
+	OUTB_ROUTE_RELAY, /* the relayhost */
+};
+
+/* Bits of the *kick_r out-parameters: routes that got new items (DSNs). */
+#define OUTB_KICK_LOCAL 0x1u
+#define OUTB_KICK_RELAY 0x2u
+
+/* What the steps share; each call reads it only. now is the clock. */
+struct outb_ctx {
+	const struct config *cfg;
+	struct queue *q;
+	struct userdb *db; /* may be NULL: local recipients then stay queued */
+	time_t now;
+};
+
+/* The route of domain; *etrn_r (may be NULL) gets the etrn_domain entry. */
+enum outb_route outb_route_of(const struct config *cfg, const char *domain,
+				const struct config_etrn_domain **etrn_r);
+
+/* Lock item id for delivery. Expired items are bounced and removed here;
+ * with due_only, items whose next attempt lies ahead are skipped.
+ * Returns 1 with *it_r (locked, at least one pending recipient), 0 when
+ * skipped (busy, gone, not due, expired and bounced), -1 on error. */
+int outb_item_take(const struct outb_ctx *ctx, const char *id,
+		    bool due_only, struct queue_item **it_r, unsigned *kick_r);
+
+/* Apply the replies of one SMTP attempt and release it: replies[i] belongs
+ * to the envelope recipient map[i]. 2xx: delivered; 5xx: failed with a DSN
+ * to the sender; 4xx or no reply: still pending, with back-off. The item
+ * is removed when nothing is pending. Consumes it. Returns 0 or -1 (the
+ * item then stays as it was: it is retried, never lost). */
+int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
+		      const size_t *map, const struct smtpc_reply *replies,
+		      size_t n, const char *remote, unsigned *kick_r);
+
+/* A temporary failure without any reply (no connection, no route): lock
+ * id, count the attempt, set the back-off and last error (or bounce it if
+ * its lifetime is over) and release. Busy or gone items are left alone.
+ * Returns 0 or -1. */
+int outb_item_defer(const struct outb_ctx *ctx, const char *id,
+		     const char *error, unsigned *kick_r);
+
+/* Deliver a local-route item into the Maildirs of its recipients (user
+ * database and catch-all as for SMTP); unknown users fail with 5.1.1.
+ * Returns 1 when handled, 0 when skipped (busy, gone, not due), -1. */
+int outb_item_local(const struct outb_ctx *ctx, const char *id,
+		     bool due_only, unsigned *kick_r);
+
+/* Bounce every item whose lifetime is over (those not locked by someone
+ * else). *count_r (may be NULL) gets how many. Returns 0 or -1. */
+int outb_sweep_expired(const struct outb_ctx *ctx, size_t *count_r,
+			unsigned *kick_r);
+
+/* The lifetime of mail for domain: its etrn_domain's, else the global. */
+unsigned outb_lifetime(const struct config *cfg, const char *domain);
+
+/* Back-off after `attempts` failures: queue_retry_min doubled per further
+ * failure, at most queue_retry_max. */
+unsigned outb_backoff(const struct config *cfg, unsigned attempts);
+
+#endif

@@ -1,0 +1,622 @@
+/* store/queue.c: the outbound queue on disk — staging and committing items
+ * by directory rename, per-item OFD locks, walks, envelope updates,
+ * removal and crash recovery. */
+#include "autoconf.h"
+
+#include "store/queue.h"
+
+#include "common/address.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "store/mdname.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_BUF_SIZE 65536
+
+struct queue {
+	char *dir;   /* DATA/queue */
+	char *tmp;   /* DATA/queue/tmp */
+	char *items; /* DATA/queue/items */
+	char host[HOST_NAME_MAX + 1];
+};
+
+struct queue_tx {
+	struct queue *q;
+	int fd;
+	char id[QUEUE_ID_MAX + 1];
+	uint64_t size;
+	int err; /* sticky errno, 0 when fine */
+	size_t buf_len;
+	char buf[QUEUE_BUF_SIZE];
+};
+
+struct queue_item {
+	struct queue *q;
+	int fd; /* msg, O_RDWR for the OFD write lock */
+	uint64_t size;
+	struct queue_env env;
+};
+
+/* Per-process sequence for unique ids; ids are made on worker threads. */
+static atomic_ulong queue_counter;
+
+static int join(char *buf, const char *a, const char *b, const char *c);
+static int rm_tree(const char *dir);
+static int new_staging(struct queue *q, char *id, size_t size);
+static int write_env_file(const char *dir, const char *name,
+			  const struct queue_env *env);
+static int read_env(struct queue *q, const char *id, struct queue_env *env);
+static int tx_flush(struct queue_tx *tx);
+
+/* "a/b" or "a/b/c" into buf (PATH_MAX); -1 ENAMETOOLONG. */
+static int join(char *buf, const char *a, const char *b, const char *c)
+{
+	int n = c != NULL ? snprintf(buf, PATH_MAX, "%s/%s/%s", a, b, c)
+			  : snprintf(buf, PATH_MAX, "%s/%s", a, b);
+
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int queue_open(const char *data_dir, const char *host, struct queue **q_r)
+{
+	struct queue *q = calloc(1, sizeof(*q));
+	int saved;
+
+	if (q == NULL)
+		return -1;
+	if (host == NULL) {
+		if (gethostname(q->host, sizeof(q->host)) < 0)
+			strcpy(q->host, "localhost");
+		q->host[sizeof(q->host) - 1] = '\0';
+	} else {
+		snprintf(q->host, sizeof(q->host), "%s", host);
+	}
+	if (asprintf(&q->dir, "%s/queue", data_dir) < 0)
+		q->dir = NULL;
+	if (q->dir == NULL || asprintf(&q->tmp, "%s/tmp", q->dir) < 0 ||
+	    asprintf(&q->items, "%s/items", q->dir) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	if (fs_mkdir_p(q->tmp, 0700) < 0 || fs_mkdir_p(q->items, 0700) < 0)
+		goto fail;
+	/* Make the new directories themselves durable. */
+	if (fs_fsync_dir(q->dir) < 0 || fs_fsync_parent(q->dir) < 0)
+		goto fail;
+	*q_r = q;
+	return 0;
+fail:
+	saved = errno;
+	queue_free(q);
+	errno = saved;
+	return -1;
+}
+
+void queue_free(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	free(q->dir);
+	free(q->tmp);
+	free(q->items);
+	free(q);
+}
+
+const char *queue_path(const struct queue *q)
+{
+	return q->dir;
+}
+
+/* Remove dir and the plain files in it (items have no subdirectories). */
+static int rm_tree(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (join(path, dir, de->d_name, NULL) < 0 ||
+		    (unlink(path) < 0 && errno != ENOENT))
+			rc = -1;
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
+int queue_recover(struct queue *q, time_t max_age, size_t *removed_r)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t removed = 0;
+	time_t now = time(NULL);
+	DIR *d = opendir(q->tmp);
+	int rc = 0;
+
+	if (removed_r != NULL)
+		*removed_r = 0;
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		bool removing;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (join(path, q->tmp, de->d_name, NULL) < 0 ||
+		    lstat(path, &st) < 0)
+			continue;
+		/* "<id>.rm": an item whose removal had begun. */
+		removing = strlen(de->d_name) > 3 &&
+			   strcmp(de->d_name + strlen(de->d_name) - 3, ".rm") == 0;
+		if (!removing && max_age > 0 && now - st.st_mtime < max_age)
+			continue;
+		if ((S_ISDIR(st.st_mode) ? rm_tree(path) : unlink(path)) < 0) {
+			log_warn("queue: cannot remove %s", path);
+			rc = -1;
+			continue;
+		}
+		removed++;
+	}
+	closedir(d);
+	if (removed > 0 && fs_fsync_dir(q->tmp) < 0)
+		rc = -1;
+	if (removed_r != NULL)
+		*removed_r = removed;
+	return rc;
+}
+
+/* Make a fresh tmp/<id>/ and put its id into id. 0 or -1. */
+static int new_staging(struct queue *q, char *id, size_t size)
+{
+	char path[PATH_MAX];
+	struct timespec ts;
+
+	for (int attempt = 0; attempt < 8; attempt++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (mdname_make(id, size, (long long)ts.tv_sec,
+				ts.tv_nsec / 1000, getpid(),
+				atomic_fetch_add(&queue_counter, 1), q->host) < 0 ||
+		    join(path, q->tmp, id, NULL) < 0)
+			return -1;
+		if (mkdir(path, 0700) == 0)
+			return 0;
+		/* EEXIST: a leftover from a recycled pid; take the next Q. */
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+int queue_tx_begin(struct queue *q, struct queue_tx **tx_r)
+{
+	struct queue_tx *tx = calloc(1, sizeof(*tx));
+	char path[PATH_MAX];
+	int saved;
+
+	if (tx == NULL)
+		return -1;
+	tx->q = q;
+	tx->fd = -1;
+	if (new_staging(q, tx->id, sizeof(tx->id)) < 0) {
+		saved = errno;
+		free(tx);
+		errno = saved;
+		return -1;
+	}
+	if (join(path, q->tmp, tx->id, "msg") < 0 ||
+	    (tx->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+					 O_NOFOLLOW, 0600)) < 0) {
+		saved = errno;
+		queue_tx_abort(tx);
+		errno = saved;
+		return -1;
+	}
+	*tx_r = tx;
+	return 0;
+}
+
+static int tx_flush(struct queue_tx *tx)
+{
+	if (tx->buf_len > 0 && fs_write_all(tx->fd, tx->buf, tx->buf_len) < 0)
+		return -1;
+	tx->buf_len = 0;
+	return 0;
+}
+
+int queue_tx_write(struct queue_tx *tx, const void *buf, size_t len)
+{
+	if (tx->err != 0) {
+		errno = tx->err;
+		return -1;
+	}
+	tx->size += len;
+	if (tx->buf_len + len <= sizeof(tx->buf)) {
+		memcpy(tx->buf + tx->buf_len, buf, len);
+		tx->buf_len += len;
+		return 0;
+	}
+	if (tx_flush(tx) < 0 ||
+	    (len >= sizeof(tx->buf) && fs_write_all(tx->fd, buf, len) < 0)) {
+		tx->err = errno;
+		return -1;
+	}
+	if (len < sizeof(tx->buf)) {
+		memcpy(tx->buf, buf, len);
+		tx->buf_len = len;
+	}
+	return 0;
+}
+
+uint64_t queue_tx_size(const struct queue_tx *tx)
+{
+	return tx->size;
+}
+
+/* Write dir/name from env: O_TRUNC (the caller owns dir), fsync. */
+static int write_env_file(const char *dir, const char *name,
+			  const struct queue_env *env)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int fd, saved;
+
+	if (join(path, dir, name, NULL) < 0 ||
+	    queue_env_format(env, &text, &len) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0 || fs_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+		saved = errno;
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		errno = saved;
+		return -1;
+	}
+	free(text);
+	return close(fd);
+}
+
+int queue_tx_commit(struct queue_tx *tx, struct queue_env *envs, size_t n)
+{
+	struct queue *q = tx->q;
+	char (*ids)[QUEUE_ID_MAX + 1] = NULL;
+	char from[PATH_MAX], to[PATH_MAX], msg[PATH_MAX];
+	size_t staged = 0, moved = 0;
+	int saved = 0;
+
+	if (n == 0) {
+		saved = EINVAL;
+		goto fail;
+	}
+	if (tx->err != 0) {
+		saved = tx->err;
+		goto fail;
+	}
+	if (tx_flush(tx) < 0 || fsync(tx->fd) < 0 || close(tx->fd) < 0) {
+		saved = errno;
+		tx->fd = -1;
+		goto fail;
+	}
+	tx->fd = -1;
+	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
+		saved = errno;
+		goto fail;
+	}
+	/* Stage every item: the first owns the message file, the others
+	 * hard-link it (one copy on disk). */
+	memcpy(ids[0], tx->id, sizeof(ids[0]));
+	for (staged = 0; staged < n; staged++) {
+		if (staged > 0 &&
+		    (new_staging(q, ids[staged], sizeof(ids[0])) < 0 ||
+		     join(msg, q->tmp, ids[0], "msg") < 0 ||
+		     join(to, q->tmp, ids[staged], "msg") < 0 ||
+		     link(msg, to) < 0)) {
+			saved = errno;
+			if (ids[staged][0] != '\0' &&
+			    join(to, q->tmp, ids[staged], NULL) == 0)
+				rm_tree(to);
+			goto fail;
+		}
+		if (join(from, q->tmp, ids[staged], NULL) < 0 ||
+		    write_env_file(from, "env", &envs[staged]) < 0 ||
+		    fs_fsync_dir(from) < 0) {
+			saved = errno;
+			staged++;
+			goto fail;
+		}
+	}
+	for (moved = 0; moved < n; moved++) {
+		if (join(from, q->tmp, ids[moved], NULL) < 0 ||
+		    join(to, q->items, ids[moved], NULL) < 0 ||
+		    rename(from, to) < 0) {
+			saved = errno;
+			goto fail;
+		}
+	}
+	/* The commit point: the renames are durable. */
+	if (fs_fsync_dir(q->items) < 0) {
+		saved = errno;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(envs[i].id, ids[i], sizeof(envs[i].id));
+	fs_fsync_dir(q->tmp);
+	free(ids);
+	free(tx);
+	return 0;
+fail:
+	/* Undo: committed renames go back to tmp/, then everything goes. */
+	for (size_t i = 0; i < moved; i++)
+		if (join(from, q->items, ids[i], NULL) == 0 &&
+		    join(to, q->tmp, ids[i], NULL) == 0 && rename(from, to) < 0)
+			log_warn("queue: cannot undo %s", from);
+	if (moved > 0)
+		fs_fsync_dir(q->items);
+	for (size_t i = 1; ids != NULL && i < staged && i < n; i++)
+		if (join(to, q->tmp, ids[i], NULL) == 0)
+			rm_tree(to);
+	free(ids);
+	queue_tx_abort(tx);
+	errno = saved;
+	return -1;
+}
+
+void queue_tx_abort(struct queue_tx *tx)
+{
+	char path[PATH_MAX];
+
+	if (tx == NULL)
+		return;
+	if (tx->fd >= 0)
+		close(tx->fd);
+	if (join(path, tx->q->tmp, tx->id, NULL) == 0)
+		rm_tree(path);
+	free(tx);
+}
+
+/* Read and parse items/<id>/env. 0, or -1 (errno; EBADMSG when bad). */
+static int read_env(struct queue *q, const char *id, struct queue_env *env)
+{
+	char path[PATH_MAX], *text = NULL;
+	const char *why;
+	size_t len = 0;
+
+	if (join(path, q->items, id, "env") < 0 ||
+	    fs_read_file(path, QUEUE_ENV_MAX, &text, &len) < 0)
+		return -1;
+	if (queue_env_parse(text, len, env, &why) < 0) {
+		log_warnx("queue: %s: %s", path, why);
+		free(text);
+		errno = EBADMSG;
+		return -1;
+	}
+	free(text);
+	snprintf(env->id, sizeof(env->id), "%s", id);
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int queue_walk(struct queue *q, const char *domain, bool subdomains,
+	       queue_walk_fn *fn, void *arg)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(q->items);
+	int rc = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			char **grown = realloc(names, (cap ? 2 * cap : 64) *
+						      sizeof(*grown));
+
+			if (grown == NULL) {
+				rc = -1;
+				break;
+			}
+			names = grown;
+			cap = cap ? 2 * cap : 64;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL) {
+			rc = -1;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct queue_env env;
+
+		if (read_env(q, names[i], &env) < 0)
+			continue; /* gone meanwhile, or logged as bad */
+		if (queue_domain_match(env.domain, domain, subdomains))
+			rc = fn(&env, arg);
+		queue_env_clear(&env);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int count_one(const struct queue_env *env, void *arg)
+{
+	(void)env;
+	(*(long *)arg)++;
+	return 0;
+}
+
+long queue_count(struct queue *q, const char *domain, bool subdomains)
+{
+	long n = 0;
+
+	if (queue_walk(q, domain, subdomains, count_one, &n) < 0)
+		return -1;
+	return n;
+}
+
+int queue_msg_size(struct queue *q, const char *id, uint64_t *size_r)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!addr_component_safe(id, NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (join(path, q->items, id, "msg") < 0 || stat(path, &st) < 0)
+		return -1;
+	*size_r = (uint64_t)st.st_size;
+	return 0;
+}
+
+int queue_lock(struct queue *q, const char *id, struct queue_item **it_r)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct queue_item *it;
+	char path[PATH_MAX];
+	struct stat held, now;
+	int fd, saved;
+
+	if (!addr_component_safe(id, NULL) || strlen(id) > QUEUE_ID_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (join(path, q->items, id, "msg") < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		saved = errno;
+		close(fd);
+		if (saved == EAGAIN || saved == EACCES)
+			return 0;
+		errno = saved;
+		return -1;
+	}
+	/* The holder we waited behind may have removed the item: the lock is
+	 * only good if the path still names the file we locked. */
+	if (fstat(fd, &held) < 0 || stat(path, &now) < 0 ||
+	    held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+		close(fd);
+		return 0;
+	}
+	if ((it = calloc(1, sizeof(*it))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	it->q = q;
+	it->fd = fd;
+	it->size = (uint64_t)held.st_size;
+	if (read_env(q, id, &it->env) < 0) {
+		saved = errno;
+		queue_item_release(it);
+		if (saved == ENOENT)
+			return 0;
+		errno = saved;
+		return -1;
+	}
+	*it_r = it;
+	return 1;
+}
+
+struct queue_env *queue_item_env(struct queue_item *it)
+{
+	return &it->env;
+}
+
+int queue_item_fd(const struct queue_item *it)
+{
+	return it->fd;
+}
+
+uint64_t queue_item_size(const struct queue_item *it)
+{
+	return it->size;
+}
+
+int queue_item_update(struct queue_item *it)
+{
+	char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	int saved;
+
+	if (join(dir, it->q->items, it->env.id, NULL) < 0 ||
+	    join(from, dir, "env.new", NULL) < 0 ||
+	    join(to, dir, "env", NULL) < 0)
+		return -1;
+	if (write_env_file(dir, "env.new", &it->env) < 0 ||
+	    rename(from, to) < 0) {
+		saved = errno;
+		unlink(from);
+		errno = saved;
+		return -1;
+	}
+	return fs_fsync_dir(dir);
+}
+
+int queue_item_remove(struct queue_item *it)
+{
+	char from[PATH_MAX], to[PATH_MAX], gone[QUEUE_ID_MAX + 4];
+
+	snprintf(gone, sizeof(gone), "%s.rm", it->env.id);
+	if (join(from, it->q->items, it->env.id, NULL) < 0 ||
+	    join(to, it->q->tmp, gone, NULL) < 0 || rename(from, to) < 0)
+		return -1;
+	if (fs_fsync_dir(it->q->items) < 0) {
+		/* Not durable: put it back so the caller still owns it. */
+		int saved = errno;
+
+		if (rename(to, from) < 0)
+			log_warn("queue: cannot put back %s", to);
+		errno = saved;
+		return -1;
+	}
+	if (rm_tree(to) < 0)
+		log_warn("queue: cannot delete %s (removed at next start)", to);
+	queue_item_release(it);
+	return 0;
+}
+
+void queue_item_release(struct queue_item *it)
+{
+	if (it == NULL)
+		return;
+	if (it->fd >= 0)
+		close(it->fd);
+	queue_env_clear(&it->env);
+	free(it);
+}

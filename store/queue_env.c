@@ -1,0 +1,345 @@
+/* store/queue_env.c: parsing and formatting queue envelopes (pure). */
+#include "autoconf.h"
+
+#include "store/queue_env.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ENV_MAGIC "kantorpos-queue"
+#define ENV_VALUE_MAX 900
+#define ENV_MAX_FIELDS 5
+
+static char *sanitised(const char *s);
+static int parse_i64(const char *s, int64_t *v_r);
+static int split_tabs(char *line, char **f, size_t max);
+static int parse_rcpt(struct queue_env *env, char **f, size_t n);
+static int out_add(char **buf, size_t *len, size_t *cap, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+
+/* A copy of s with control bytes made spaces, cut at ENV_VALUE_MAX
+ * (on a UTF-8 character boundary). */
+static char *sanitised(const char *s)
+{
+	size_t len = strlen(s);
+	char *c;
+
+	if (len > ENV_VALUE_MAX) {
+		len = ENV_VALUE_MAX;
+		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+			len--;
+	}
+	c = malloc(len + 1);
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char b = (unsigned char)s[i];
+
+		c[i] = (b < 0x20 || b == 0x7f) ? ' ' : (char)b;
+	}
+	c[len] = '\0';
+	return c;
+}
+
+int queue_env_set(char **field, const char *s)
+{
+	char *c = NULL;
+
+	if (s != NULL && (c = sanitised(s)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+int queue_env_add_rcpt(struct queue_env *env, const char *addr)
+{
+	struct queue_rcpt *grown;
+	char *a = sanitised(addr);
+
+	if (a == NULL)
+		return -1;
+	grown = realloc(env->rcpts, (env->n_rcpts + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(a);
+		errno = ENOMEM;
+		return -1;
+	}
+	env->rcpts = grown;
+	grown[env->n_rcpts++] = (struct queue_rcpt){ .addr = a };
+	return 0;
+}
+
+size_t queue_env_pending(const struct queue_env *env)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < env->n_rcpts; i++)
+		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
+			n++;
+	return n;
+}
+
+void queue_env_clear(struct queue_env *env)
+{
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		free(env->rcpts[i].addr);
+		free(env->rcpts[i].status);
+		free(env->rcpts[i].diag);
+	}
+	free(env->rcpts);
+	free(env->sender);
+	free(env->domain);
+	free(env->last_error);
+	free(env->remote_mta);
+	memset(env, 0, sizeof(*env));
+}
+
+bool queue_domain_match(const char *domain, const char *want,
+			bool subdomains)
+{
+	size_t dl, wl;
+
+	if (want == NULL)
+		return true;
+	if (strcasecmp(domain, want) == 0)
+		return true;
+	dl = strlen(domain);
+	wl = strlen(want);
+	return subdomains && wl > 0 && dl > wl + 1 &&
+	       domain[dl - wl - 1] == '.' &&
+	       strcasecmp(domain + dl - wl, want) == 0;
+}
+
+static int parse_i64(const char *s, int64_t *v_r)
+{
+	int64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*v_r = v;
+	return 0;
+}
+
+/* Cut line at TABs into at most max fields; -1 when there are more. */
+static int split_tabs(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char *tab = strchr(line, '\t');
+
+		if (n == max)
+			return -1;
+		f[n++] = line;
+		if (tab == NULL)
+			return (int)n;
+		*tab = '\0';
+		line = tab + 1;
+	}
+}
+
+static char *dup_or_null(const char *s)
+{
+	return strcmp(s, "-") == 0 ? NULL : sanitised(s);
+}
+
+static int parse_rcpt(struct queue_env *env, char **f, size_t n)
+{
+	struct queue_rcpt *r;
+	enum queue_rcpt_state st;
+
+	if (n != 5 || f[3][0] == '\0' || strlen(f[1]) != 1)
+		return -1;
+	switch (f[1][0]) {
+	case 'P': st = QUEUE_RCPT_PENDING; break;
+	case 'D': st = QUEUE_RCPT_DONE; break;
+	case 'F': st = QUEUE_RCPT_FAILED; break;
+	default: return -1;
+	}
+	if (queue_env_add_rcpt(env, f[3]) < 0)
+		return -1;
+	r = &env->rcpts[env->n_rcpts - 1];
+	r->state = st;
+	if ((strcmp(f[2], "-") != 0 && (r->status = sanitised(f[2])) == NULL) ||
+	    (strcmp(f[4], "-") != 0 && (r->diag = sanitised(f[4])) == NULL))
+		return -1;
+	return 0;
+}
+
+int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
+		    const char **err_r)
+{
+	char *copy, *line, *f[ENV_MAX_FIELDS];
+	bool magic = false, have_arrival = false;
+	const char *why = NULL;
+	int64_t v;
+	int n;
+
+	memset(env_r, 0, sizeof(*env_r));
+	if (len > QUEUE_ENV_MAX || memchr(text, '\0', len) != NULL) {
+		*err_r = len > QUEUE_ENV_MAX ? "envelope too large"
+					     : "NUL byte in envelope";
+		return -1;
+	}
+	copy = malloc(len + 1);
+	if (copy == NULL) {
+		*err_r = "out of memory";
+		return -1;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	for (line = copy; why == NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+
+		if (nl == NULL) {
+			why = "last line unterminated";
+			break;
+		}
+		*nl = '\0';
+		n = split_tabs(line, f, ENV_MAX_FIELDS);
+		line = nl + 1;
+		for (int i = 0; n > 0 && i < n && why == NULL; i++)
+			for (const char *q = f[i]; *q != '\0'; q++)
+				if ((unsigned char)*q < 0x20 || *q == 0x7f)
+					why = "control byte in envelope";
+		if (why != NULL)
+			break;
+		if (!magic) {
+			if (n != 2 || strcmp(f[0], ENV_MAGIC) != 0 ||
+			    strcmp(f[1], "1") != 0)
+				why = "not a version 1 queue envelope";
+			magic = true;
+			continue;
+		}
+		if (n == 5 && strcmp(f[0], "rcpt") == 0) {
+			if (parse_rcpt(env_r, f, (size_t)n) < 0)
+				why = "bad rcpt line";
+			continue;
+		}
+		if (n != 2) {
+			why = "expected KEY<TAB>VALUE";
+		} else if (strcmp(f[0], "sender") == 0 && env_r->sender == NULL) {
+			if ((env_r->sender = sanitised(f[1])) == NULL)
+				why = "out of memory";
+		} else if (strcmp(f[0], "domain") == 0 && env_r->domain == NULL) {
+			if (f[1][0] == '\0' ||
+			    (env_r->domain = sanitised(f[1])) == NULL)
+				why = "bad domain";
+		} else if (strcmp(f[0], "arrival") == 0) {
+			if (parse_i64(f[1], &env_r->arrival) < 0)
+				why = "bad arrival";
+			have_arrival = true;
+		} else if (strcmp(f[0], "next") == 0) {
+			if (parse_i64(f[1], &env_r->next_attempt) < 0)
+				why = "bad next";
+		} else if (strcmp(f[0], "attempts") == 0) {
+			if (parse_i64(f[1], &v) < 0 || v > 1000000)
+				why = "bad attempts";
+			else
+				env_r->attempts = (unsigned)v;
+		} else if (strcmp(f[0], "error") == 0 &&
+			   env_r->last_error == NULL) {
+			if ((env_r->last_error = dup_or_null(f[1])) == NULL &&
+			    strcmp(f[1], "-") != 0)
+				why = "out of memory";
+		} else if (strcmp(f[0], "remote") == 0 &&
+			   env_r->remote_mta == NULL) {
+			if ((env_r->remote_mta = dup_or_null(f[1])) == NULL &&
+			    strcmp(f[1], "-") != 0)
+				why = "out of memory";
+		} else {
+			why = "unknown or repeated field";
+		}
+	}
+	free(copy);
+	if (why == NULL && !magic)
+		why = "empty envelope";
+	if (why == NULL && (env_r->sender == NULL || env_r->domain == NULL ||
+			    !have_arrival || env_r->n_rcpts == 0))
+		why = "sender, domain, arrival or recipients missing";
+	if (why != NULL) {
+		queue_env_clear(env_r);
+		*err_r = why;
+		return -1;
+	}
+	return 0;
+}
+
+static int out_add(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -1;
+		if ((size_t)n < *cap - *len) {
+			*len += (size_t)n;
+			return 0;
+		}
+		char *grown = realloc(*buf, *cap * 2 + (size_t)n);
+
+		if (grown == NULL)
+			return -1;
+		*buf = grown;
+		*cap = *cap * 2 + (size_t)n;
+	}
+}
+
+static const char *or_dash(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+int queue_env_format(const struct queue_env *env, char **text_r,
+		     size_t *len_r)
+{
+	static const char states[] = { 'P', 'D', 'F' };
+	size_t len = 0, cap = 512;
+	char *buf;
+	int rc;
+
+	if (env->sender == NULL || env->domain == NULL || env->n_rcpts == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((buf = malloc(cap)) == NULL)
+		return -1;
+	rc = out_add(&buf, &len, &cap,
+		     ENV_MAGIC "\t1\nsender\t%s\ndomain\t%s\narrival\t%" PRId64
+		     "\nattempts\t%u\nnext\t%" PRId64 "\nerror\t%s\nremote\t%s\n",
+		     env->sender, env->domain, env->arrival, env->attempts,
+		     env->next_attempt, or_dash(env->last_error),
+		     or_dash(env->remote_mta));
+	for (size_t i = 0; rc == 0 && i < env->n_rcpts; i++) {
+		const struct queue_rcpt *r = &env->rcpts[i];
+
+		rc = out_add(&buf, &len, &cap, "rcpt\t%c\t%s\t%s\t%s\n",
+			     states[r->state], or_dash(r->status), r->addr,
+			     or_dash(r->diag));
+	}
+	if (rc < 0) {
+		free(buf);
+		errno = ENOMEM;
+		return -1;
+	}
+	*text_r = buf;
+	*len_r = len;
+	return 0;
+}

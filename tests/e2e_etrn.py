@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""tests/e2e_etrn.py: ETRN (RFC 1985) end to end with the real
+kantorpos-smtpd: mail for a held domain accepted and kept until ETRN,
+ETRN advertised, every reply code (250/251/253/459/501/503), the @domain
+form, an unauthorised client (459) and an authorised user, a repeated ETRN
+while a flush runs, delivery over a new connection only, a 5xx turned into
+a DSN to the local sender, a second kantorpos-smtpd as the destination,
+authenticated mail queued for the relay host, and kill -9 during a flush
+followed by a restart (nothing lost).
+
+Prints one line per check and "N passed, N failed"; exit 1 on failure."""
+
+import base64
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_queue as q  # noqa: E402  (Sink, free_port, check)
+import e2e_smtp as s   # noqa: E402  (Daemon, Raw, ADMIN, PASSWORD)
+
+check = q.check
+
+
+def wait_for(pred, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def restart(d):
+    """Start d's daemon again on the same config and data."""
+    d.proc = subprocess.Popen([s.SMTPD, "-f", "-t", "-c", d.conf],
+                              stdout=d.log, stderr=d.log)
+    s.DAEMONS.append(d.proc)
+    ok = wait_for(lambda: _connects(d.mx), 10)
+    if not ok:
+        raise RuntimeError("daemon did not restart:\n" + d.logtext())
+
+
+def _connects(port):
+    try:
+        s.socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+def queued(d, domain=None):
+    p = subprocess.run([s.ADMIN, "-c", d.conf, "queue", "list"] +
+                       ([domain] if domain else []), capture_output=True,
+                       text=True)
+    return int(p.stdout.strip().splitlines()[-1].split()[0])
+
+
+def send(port, sender, rcpts, body, source="127.0.0.1", auth=False):
+    r = s.Raw(port, source=source)
+    r.reply()
+    r.cmd("EHLO client.test")
+    if auth:
+        r.starttls()
+        r.cmd("EHLO client.test")
+        ir = base64.b64encode(b"\0alice@example.test\0" +
+                              s.PASSWORD.encode()).decode()
+        assert r.cmd("AUTH PLAIN " + ir)[0].startswith("235"), "auth"
+    assert r.cmd(f"MAIL FROM:<{sender}>")[0].startswith("250")
+    replies = [r.cmd(f"RCPT TO:<{x}>")[0] for x in rcpts]
+    r.cmd("DATA")
+    r.send(body + b".\r\n")
+    final = r.reply()[0]
+    r.cmd("QUIT")
+    r.close()
+    return replies, final
+
+
+BODY = (b"From: alice@example.test\r\nSubject: held mail\r\n"
+        b"Message-ID: <etrn1@example.test>\r\n\r\nhello\r\n..dot\r\n")
+
+
+def main():
+    if not os.access(s.SMTPD, os.X_OK):
+        print("kantorpos-smtpd not built at " + s.SMTPD)
+        return 1
+    top = tempfile.mkdtemp(prefix="kp-e2e-etrn-")
+    os.chmod(top, 0o755)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
+                    "-out", top + "/cert.pem"], check=True,
+                   capture_output=True)
+    os.chmod(top + "/key.pem", 0o644)
+    sink_port, relay_port = q.free_port(), q.free_port()
+    sink = q.Sink(port=sink_port)
+    relay = q.Sink(port=relay_port)
+    try:
+        dest = s.Daemon(top, "dest", "local_domain dest.test\n")
+        p = subprocess.run([s.ADMIN, "-c", dest.conf, "user", "add",
+                            "bob@dest.test"], input=s.PASSWORD + "\n",
+                           text=True, capture_output=True)
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(os.path.join(dest.dir, "users"), nobody.pw_uid,
+                     nobody.pw_gid)
+        check("destination user added", p.returncode == 0, p.stderr)
+        d = s.Daemon(top, "backup",
+                     f"etrn_domain backup.test deliver_to 127.0.0.1:{sink_port}"
+                     " subdomains allow 127.0.0.1 user alice@example.test\n"
+                     f"etrn_domain dest.test deliver_to 127.0.0.1:{dest.mx}"
+                     " allow 127.0.0.0/8\n"
+                     f"relayhost 127.0.0.1:{relay_port}\n"
+                     "outbound_timeout 5s\nsmtp_timeout 30s\n")
+        scenarios(d, dest, sink, relay)
+    finally:
+        s.kill_daemons()
+        sink.stop()
+        relay.stop()
+        shutil.rmtree(top, ignore_errors=True)
+    print(f"{q.passed} passed, {q.failed} failed")
+    return 0 if q.failed == 0 else 1
+
+
+def scenarios(d, dest, sink, relay):
+    r = s.Raw(d.mx)
+    r.reply()
+    ehlo = r.cmd("EHLO client.test")
+    check("EHLO advertises ETRN", "250-ETRN" in ehlo or "250 ETRN" in ehlo,
+          ehlo)
+    r.cmd("QUIT")
+    r.close()
+
+    replies, final = send(d.mx, "alice@example.test",
+                          ["anyone@backup.test", "x@sub.backup.test"], BODY)
+    check("held: any local part accepted",
+          all(x.startswith("250 2.1.5") for x in replies), replies)
+    check("held: 250 after DATA", final.startswith("250 2.0.0"), final)
+    check("held: two queue items (one per domain)", queued(d) == 2)
+    time.sleep(1)
+    check("held: nothing delivered before ETRN", sink.connections == 0)
+
+    r = s.Raw(d.mx)
+    r.reply()
+    check("ETRN before EHLO: 503", r.cmd("ETRN backup.test")[0]
+          .startswith("503 5.5.1"))
+    r.cmd("EHLO client.test")
+    r.cmd("MAIL FROM:<a@example.test>")
+    check("ETRN in a transaction: 503",
+          r.cmd("ETRN backup.test")[0].startswith("503 5.5.1"))
+    r.cmd("RSET")
+    for arg, want in (("", "501 5.5.4"), (" a b", "501 5.5.4"),
+                      (" bad..name", "501 5.5.4"), (" #holdq", "501 5.5.4"),
+                      (" elsewhere.test", "459 4.7.1 Node elsewhere.test not allowed")):
+        got = r.cmd("ETRN" + arg)[0]
+        check("ETRN%s -> %s" % (arg, want), got.startswith(want), got)
+    got = r.cmd("ETRN backup.test")[0]
+    check("ETRN backup.test -> 253 with the count",
+          got == "253 2.0.0 OK, 1 pending message for node backup.test started",
+          got)
+    check("flush: mail pushed over a new connection",
+          wait_for(lambda: len(sink.messages) == 1) and sink.connections == 1,
+          (len(sink.messages), sink.connections))
+    check("flush: only replies on the ETRN connection", r.nothing_pending())
+    check("flush: envelope and body", sink.messages and
+          sink.messages[0][1] == ["anyone@backup.test"] and
+          sink.messages[0][2].endswith(b"hello\r\n.dot\r\n"))
+    check("flush: item removed after the 250",
+          wait_for(lambda: queued(d, "backup.test") == 1))
+    got = r.cmd("ETRN @backup.test")[0]
+    check("ETRN @backup.test -> 253 (the subdomain's mail)",
+          got.startswith("253 2.0.0 OK, 1 pending message"), got)
+    check("@ form: subdomain mail delivered",
+          wait_for(lambda: len(sink.messages) == 2) and
+          sink.messages[1][1] == ["x@sub.backup.test"])
+    wait_for(lambda: queued(d) == 0)
+    got = r.cmd("ETRN backup.test")[0]
+    check("ETRN with nothing queued -> 251",
+          got == "251 2.0.0 OK, no messages waiting for node backup.test", got)
+    check("ETRN session still usable",
+          r.cmd("QUIT")[0].startswith("221 2.0.0"))
+    r.close()
+
+    # Another client address, without and with an authorised user.
+    r = s.Raw(d.mx, source="127.0.0.2")
+    r.reply()
+    r.cmd("EHLO client.test")
+    got = r.cmd("ETRN backup.test")[0]
+    check("unauthorised client -> 459",
+          got.startswith("459 4.7.1 Node backup.test not allowed"), got)
+    r.starttls()
+    r.cmd("EHLO client.test")
+    ir = base64.b64encode(b"\0alice@example.test\0" +
+                          s.PASSWORD.encode()).decode()
+    r.cmd("AUTH PLAIN " + ir)
+    got = r.cmd("ETRN backup.test")[0]
+    check("authorised user from anywhere -> 251", got.startswith("251 "), got)
+    r.cmd("QUIT")
+    r.close()
+
+    # A repeated ETRN while the flush runs is answered, not doubled.
+    sink.hold_dot = 2
+    send(d.mx, "alice@example.test", ["twice@backup.test"], BODY)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    first = r.cmd("ETRN backup.test")[0]
+    second = r.cmd("ETRN backup.test")[0]
+    check("repeated ETRN: 253 then 250",
+          first.startswith("253") and
+          second == "250 2.0.0 OK, queuing for node backup.test started",
+          (first, second))
+    wait_for(lambda: queued(d) == 0, 15)
+    time.sleep(1)
+    check("repeated ETRN: delivered once",
+          [m[1] for m in sink.messages].count(["twice@backup.test"]) == 1)
+    sink.hold_dot = 0
+    r.cmd("QUIT")
+    r.close()
+
+    # 5xx at the destination: DSN to the local sender, original headers.
+    sink.policy = lambda rcpt: ("550 5.1.1 no such user"
+                                if rcpt.startswith("nobody") else "250 ok")
+    send(d.mx, "alice@example.test",
+         ["nobody@backup.test", "ok@backup.test"], BODY)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    r.cmd("ETRN backup.test")
+    r.cmd("QUIT")
+    r.close()
+    check("5xx: DSN in the sender's mailbox",
+          wait_for(lambda: len(d.messages("alice")) == 1, 15))
+    msgs = d.messages("alice")
+    if msgs:
+        text = open(msgs[0], "rb").read()
+        check("5xx: DSN names only the failed recipient, with the headers",
+              b"Final-Recipient: rfc822; nobody@backup.test" in text and
+              b"ok@backup.test" not in text.split(b"message/delivery-status")[1]
+              .split(b"text/rfc822-headers")[0] and
+              b"Subject: held mail" in text and
+              b"Diagnostic-Code: smtp; 550 5.1.1" in text, text[:2000])
+    sink.policy = lambda rcpt: "250 ok"
+
+    # A second kantorpos-smtpd as the destination.
+    send(d.mx, "alice@example.test", ["bob@dest.test"], BODY)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    got = r.cmd("ETRN dest.test")[0]
+    r.cmd("QUIT")
+    r.close()
+    check("ETRN dest.test -> 253", got.startswith("253"), got)
+    check("delivered into the second kantorpos-smtpd",
+          wait_for(lambda: len(dest.messages("bob", "dest.test")) == 1, 15))
+
+    # Authenticated mail for another domain goes to the relay host.
+    replies, final = send(d.sub, "alice@example.test", ["zed@elsewhere.test"],
+                          BODY, auth=True)
+    check("relayhost: accepted for the queue",
+          replies[0].startswith("250") and final.startswith("250"),
+          (replies, final))
+    check("relayhost: delivered without ETRN",
+          wait_for(lambda: any(m[1] == ["zed@elsewhere.test"]
+                               for m in relay.messages), 15))
+
+    # A reload (SIGHUP) rebuilds the runner; ETRN keeps working.
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    got = r.cmd("ETRN backup.test")[0]
+    r.cmd("QUIT")
+    r.close()
+    check("after a reload: ETRN answered", got.startswith("251 "), got)
+
+    # kill -9 during a flush, then a restart: nothing lost.
+    sink.hold_dot = 3
+    sink.got_dot.clear()
+    send(d.mx, "alice@example.test", ["crash@backup.test"], BODY)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    r.cmd("ETRN backup.test")
+    got = sink.got_dot.wait(10)
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    r.close()
+    check("kill -9: daemon killed with the message in flight", got)
+    check("kill -9: still queued", queued(d, "backup.test") == 1)
+    sink.hold_dot = 0
+    before = [m[1] for m in sink.messages].count(["crash@backup.test"])
+    restart(d)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    got = r.cmd("ETRN backup.test")[0]
+    r.cmd("QUIT")
+    r.close()
+    check("restart: ETRN finds the queued message",
+          got.startswith("253 2.0.0 OK, 1 pending"), got)
+    check("restart: delivered (maybe twice, never lost)",
+          wait_for(lambda: [m[1] for m in sink.messages]
+                   .count(["crash@backup.test"]) > before, 15) and
+          wait_for(lambda: queued(d) == 0))
+
+    # A graceful stop with a flush in flight: exit 0, the mail stays.
+    sink.hold_dot = 3
+    sink.got_dot.clear()
+    send(d.mx, "alice@example.test", ["stop@backup.test"], BODY)
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    r.cmd("ETRN backup.test")
+    sink.got_dot.wait(10)
+    d.proc.send_signal(signal.SIGTERM)
+    rc = d.proc.wait(30)
+    r.close()
+    sink.hold_dot = 0
+    check("graceful stop during a flush: exit 0", rc == 0, d.logtext()[-2000:])
+    check("graceful stop: the message is still queued or was delivered",
+          queued(d, "backup.test") == 1 or
+          ["stop@backup.test"] in [m[1] for m in sink.messages])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

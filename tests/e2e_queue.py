@@ -1,0 +1,549 @@
+#!/usr/bin/env python3
+"""tests/e2e_queue.py: the outbound queue and ETRN end to end, with the
+real kantorpos tool and small SMTP servers on loopback: mail held until a
+flush, destination down then up, 5xx -> DSN with the original headers,
+partial failures, no DSN to <>, lifetime expiry, restart with mail queued,
+kill -9 during a flush, queue remove, the relay host, and `kantorpos etrn`
+(every reply code, @domain, STARTTLS + AUTH, --scheduled).
+
+Prints one line per check and finally "N passed, N failed"; exits non-zero
+on any failure."""
+
+import email
+import email.policy
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
+KANTORPOS = os.path.join(BUILD, "admin", "kantorpos")
+
+passed = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   " + name)
+    else:
+        failed += 1
+        print("FAIL " + name + (": " + str(detail) if detail else ""))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Sink:
+    """A minimal SMTP server. policy(rcpt) -> reply line for RCPT (default
+    250); data_reply -> reply after the dot; hold_dot: seconds to wait
+    before answering the dot; etrn: reply for ETRN; tls_ctx: offer
+    STARTTLS; auth: (user, password) accepted by AUTH PLAIN."""
+
+    def __init__(self, port=None, policy=None, data_reply="250 2.0.0 ok",
+                 hold_dot=0, etrn="250 2.0.0 OK", tls_ctx=None, auth=None):
+        self.port = port or free_port()
+        self.policy = policy or (lambda rcpt: "250 2.1.5 ok")
+        self.data_reply = data_reply
+        self.hold_dot = hold_dot
+        self.etrn = etrn
+        self.tls_ctx = tls_ctx
+        self.auth = auth
+        self.messages = []   # (sender, [rcpts], data bytes)
+        self.commands = []   # every command line
+        self.connections = 0
+        self.got_dot = threading.Event()
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                sink.connections += 1
+                sink.session(self)
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def session(self, h):
+        rfile, wfile = h.rfile, h.wfile
+        sock = h.connection
+
+        def send(line):
+            wfile.write((line + "\r\n").encode())
+            wfile.flush()
+
+        send("220 sink.test ESMTP")
+        sender, rcpts, tls = None, [], False
+        while True:
+            raw = rfile.readline()
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.commands.append(line)
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                ext = ["PIPELINING", "8BITMIME", "ETRN"]
+                if self.tls_ctx is not None and not tls:
+                    ext.append("STARTTLS")
+                if self.auth is not None and tls:
+                    ext.append("AUTH PLAIN")
+                if verb == "HELO":
+                    send("250 sink.test")
+                else:
+                    for e in ["sink.test"] + ext[:-1]:
+                        send("250-" + e)
+                    send("250 " + ext[-1])
+            elif verb == "STARTTLS" and self.tls_ctx is not None:
+                send("220 2.0.0 go ahead")
+                sock = self.tls_ctx.wrap_socket(sock, server_side=True)
+                rfile = sock.makefile("rb")
+                wfile = sock.makefile("wb")
+                tls = True
+            elif verb == "AUTH":
+                import base64
+                parts = line.split(" ")
+                ok = False
+                if len(parts) == 3 and parts[1].upper() == "PLAIN":
+                    creds = base64.b64decode(parts[2]).split(b"\0")
+                    ok = (len(creds) == 3 and self.auth is not None and
+                          creds[1].decode() == self.auth[0] and
+                          creds[2].decode() == self.auth[1])
+                send("235 2.7.0 ok" if ok else "535 5.7.8 bad credentials")
+            elif verb == "ETRN":
+                send(self.etrn)
+            elif verb == "MAIL":
+                sender = line[10:].split(">")[0].lstrip("<")
+                rcpts = []
+                send("250 2.1.0 ok")
+            elif verb == "RCPT":
+                rcpt = line[8:].split(">")[0].lstrip("<")
+                reply = self.policy(rcpt)
+                if reply.startswith("2"):
+                    rcpts.append(rcpt)
+                send(reply)
+            elif verb == "DATA":
+                if not rcpts:
+                    send("554 5.5.1 no valid recipients")
+                    continue
+                send("354 go")
+                data = b""
+                while True:
+                    l = rfile.readline()
+                    if not l:
+                        return
+                    if l == b".\r\n":
+                        break
+                    data += l[1:] if l.startswith(b".") else l
+                self.got_dot.set()
+                if self.hold_dot:
+                    time.sleep(self.hold_dot)
+                if self.data_reply.startswith("2"):
+                    self.messages.append((sender, list(rcpts), data))
+                send(self.data_reply)
+            elif verb == "RSET":
+                sender, rcpts = None, []
+                send("250 2.0.0 ok")
+            elif verb == "QUIT":
+                send("221 2.0.0 bye")
+                return
+            else:
+                send("500 5.5.2 unknown")
+
+
+class Env:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="kantorpos-e2e-queue.")
+        self.data = os.path.join(self.dir, "data")
+        self.conf = os.path.join(self.dir, "kantorpos.conf")
+        self.users = os.path.join(self.dir, "users")
+        self.extra = ""
+        self.sink_port = free_port()
+
+    def write_conf(self, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(f"""hostname mx.example.test
+data_dir {self.data}
+user_db {self.users}
+local_domain example.test
+password_opslimit 1
+password_memlimit 8K
+outbound_timeout 5s
+queue_retry_min 10s
+queue_lifetime 1d
+etrn_domain backup.test deliver_to 127.0.0.1:{self.sink_port} subdomains allow 127.0.0.1
+{extra}
+""")
+
+    def run(self, *args, stdin=None, timeout=30):
+        p = subprocess.run([KANTORPOS, "-c", self.conf] + list(args),
+                           input=stdin, capture_output=True, timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def add(self, sender, rcpts, body):
+        rc, out, err = self.run("queue", "add", "-f", sender, *rcpts,
+                                stdin=body)
+        if rc != 0:
+            raise RuntimeError("queue add: " + err)
+        return [l.split()[0] for l in out.splitlines()]
+
+    def queued(self, domain=None):
+        args = ["queue", "list"] + ([domain] if domain else [])
+        rc, out, err = self.run(*args)
+        return int(out.strip().splitlines()[-1].split()[0])
+
+    def maildir_new(self, domain, user):
+        d = os.path.join(self.data, "mail", domain, user, "new")
+        if not os.path.isdir(d):
+            return []
+        return [open(os.path.join(d, n), "rb").read()
+                for n in sorted(os.listdir(d))]
+
+    def item_dir(self, qid):
+        return os.path.join(self.data, "queue", "items", qid)
+
+
+MSG = (b"From: Alice <alice@example.test>\r\n"
+       b"To: bob@backup.test\r\n"
+       b"Subject: held for ETRN\r\n"
+       b"Message-ID: <m1@example.test>\r\n"
+       b"\r\n"
+       b"hello\r\n.dot line\r\n")
+
+
+def dsn_parts(raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return msg, msg.get_payload() if msg.is_multipart() else []
+
+
+def main():
+    if not os.access(KANTORPOS, os.X_OK):
+        print("kantorpos binary not found at " + KANTORPOS)
+        return 1
+    env = Env()
+    env.write_conf()
+    try:
+        p = subprocess.run([KANTORPOS, "-c", env.conf, "user", "add",
+                            "alice@example.test"], input=b"secret\n",
+                           capture_output=True)
+        check("user add", p.returncode == 0, p.stderr)
+        scenario_held_and_flushed(env)
+        scenario_down_then_up(env)
+        scenario_dsn(env)
+        scenario_null_sender(env)
+        scenario_expiry(env)
+        scenario_kill_during_flush(env)
+        scenario_remove(env)
+        scenario_relayhost(env)
+        scenario_etrn_client(env)
+    finally:
+        shutil.rmtree(env.dir, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def scenario_held_and_flushed(env):
+    sink = Sink(port=env.sink_port)
+    try:
+        ids = env.add("alice@example.test", ["bob@backup.test"], MSG)
+        env.add("alice@example.test", ["carol@sub.backup.test"], MSG)
+        check("held: two items queued", env.queued() == 2)
+        check("held: nothing sent before a flush", sink.connections == 0)
+        rc, out, err = env.run("queue", "list")
+        check("list shows id, sender and recipient",
+              ids[0] in out and "<alice@example.test>" in out and
+              "bob@backup.test (pending)" in out, out)
+        rc, out, err = env.run("queue", "flush", "backup.test")
+        check("flush: exit 0", rc == 0, out + err)
+        check("flush: both delivered over one new connection",
+              len(sink.messages) == 2 and sink.connections == 1,
+              (len(sink.messages), sink.connections))
+        check("flush: body byte-exact (dot-stuffing undone by the sink)",
+              sink.messages and sink.messages[0][2] == MSG)
+        check("flush: envelope kept",
+              sink.messages and sink.messages[0][0] == "alice@example.test"
+              and sink.messages[0][1] == ["bob@backup.test"])
+        check("flush: queue empty afterwards", env.queued() == 0)
+    finally:
+        sink.stop()
+
+
+def scenario_down_then_up(env):
+    env.add("alice@example.test", ["bob@backup.test"], MSG)
+    rc, out, err = env.run("queue", "flush", "backup.test")
+    check("down: flush exits 75", rc == 75, (rc, out, err))
+    rc, out, err = env.run("queue", "list")
+    check("down: still queued with the error",
+          env.queued() == 1 and "attempts=1" in out and
+          "refused" in out.lower(), out)
+    sink = Sink(port=env.sink_port)
+    try:
+        rc, out, err = env.run("queue", "flush")
+        check("up: flush delivers", rc == 0 and len(sink.messages) == 1,
+              (rc, out, err))
+        check("up: queue empty", env.queued() == 0)
+    finally:
+        sink.stop()
+
+
+def scenario_dsn(env):
+    def policy(rcpt):
+        return "550 5.1.1 no such user here" if rcpt.startswith("nobody") \
+            else "250 2.1.5 ok"
+    sink = Sink(port=env.sink_port, policy=policy)
+    before = len(env.maildir_new("example.test", "alice"))
+    try:
+        env.add("alice@example.test", ["bob@backup.test",
+                                       "nobody@backup.test"], MSG)
+        rc, out, err = env.run("queue", "flush", "backup.test")
+        check("5xx: flush ran", rc == 0, (rc, out, err))
+        check("5xx: the good recipient got it",
+              len(sink.messages) == 1 and
+              sink.messages[0][1] == ["bob@backup.test"])
+        # The DSN is queued for the local sender and delivered locally.
+        rc, out, err = env.run("queue", "flush")
+        dsns = env.maildir_new("example.test", "alice")[before:]
+        check("5xx: one DSN delivered to the sender", len(dsns) == 1,
+              len(dsns))
+        if dsns:
+            msg, parts = dsn_parts(dsns[0])
+            check("DSN: Return-Path <>",
+                  dsns[0].startswith(b"Return-Path: <>\r\n"))
+            check("DSN: multipart/report delivery-status",
+                  msg.get_content_type() == "multipart/report" and
+                  msg.get_param("report-type") == "delivery-status")
+            check("DSN: three parts", len(parts) == 3, len(parts))
+            if len(parts) == 3:
+                ds = parts[1].as_string()
+                check("DSN: message/delivery-status part",
+                      parts[1].get_content_type() ==
+                      "message/delivery-status")
+                check("DSN: Reporting-MTA", "Reporting-MTA: dns; mx.example.test" in ds, ds)
+                check("DSN: only the failed recipient",
+                      "Final-Recipient: rfc822; nobody@backup.test" in ds and
+                      "bob@backup.test" not in ds, ds)
+                check("DSN: Action and Status",
+                      "Action: failed" in ds and "Status: 5.1.1" in ds, ds)
+                check("DSN: Remote-MTA and Diagnostic-Code",
+                      "Remote-MTA: dns; 127.0.0.1" in ds and
+                      "Diagnostic-Code: smtp; 550 5.1.1 no such user here"
+                      in ds, ds)
+                hdrs = parts[2]
+                check("DSN: original headers included",
+                      hdrs.get_content_type() == "text/rfc822-headers" and
+                      "Subject: held for ETRN" in hdrs.get_payload() and
+                      "hello" not in hdrs.get_payload())
+            check("DSN: To is the sender",
+                  msg["To"] == "<alice@example.test>" and
+                  msg["Auto-Submitted"] == "auto-replied")
+        check("5xx: queue empty", env.queued() == 0)
+    finally:
+        sink.stop()
+
+
+def scenario_null_sender(env):
+    sink = Sink(port=env.sink_port,
+                policy=lambda r: "550 5.1.1 no such user")
+    before = len(env.maildir_new("example.test", "alice"))
+    try:
+        env.add("", ["nobody@backup.test"], MSG)
+        env.run("queue", "flush", "backup.test")
+        env.run("queue", "flush")
+        check("<> sender: no DSN anywhere",
+              env.queued() == 0 and
+              len(env.maildir_new("example.test", "alice")) == before)
+    finally:
+        sink.stop()
+
+
+def scenario_expiry(env):
+    before = len(env.maildir_new("example.test", "alice"))
+    ids = env.add("alice@example.test", ["bob@backup.test"], MSG)
+    envpath = os.path.join(env.item_dir(ids[0]), "env")
+    text = open(envpath).read()
+    old = int(time.time()) - 2 * 86400
+    lines = [("arrival\t%d" % old) if l.startswith("arrival\t") else l
+             for l in text.splitlines()]
+    with open(envpath, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    # The destination is down: expiry must not depend on reaching it.
+    rc, out, err = env.run("queue", "flush")
+    env.run("queue", "flush")
+    dsns = env.maildir_new("example.test", "alice")[before:]
+    check("expiry: item gone", env.queued() == 0)
+    check("expiry: DSN with Status 4.4.7", len(dsns) == 1 and
+          b"Status: 4.4.7" in dsns[0] and b"Action: failed" in dsns[0],
+          dsns)
+
+
+def scenario_kill_during_flush(env):
+    sink = Sink(port=env.sink_port, hold_dot=3)
+    try:
+        env.add("alice@example.test", ["bob@backup.test"], MSG)
+        p = subprocess.Popen([KANTORPOS, "-c", env.conf, "queue", "flush",
+                              "backup.test"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        got = sink.got_dot.wait(10)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        check("kill -9: killed while the message was in flight", got)
+        check("kill -9: still queued", env.queued() == 1)
+        sink.hold_dot = 0
+        rc, out, err = env.run("queue", "flush", "backup.test")
+        check("kill -9: delivered after the restart",
+              rc == 0 and env.queued() == 0 and len(sink.messages) >= 1,
+              (rc, out, err, len(sink.messages)))
+        tmp = os.path.join(env.data, "queue", "tmp")
+        items = os.path.join(env.data, "queue", "items")
+        check("kill -9: no leftovers in tmp/ or items/",
+              os.listdir(tmp) == [] and os.listdir(items) == [],
+              (os.listdir(tmp), os.listdir(items)))
+    finally:
+        sink.stop()
+
+
+def scenario_remove(env):
+    ids = env.add("alice@example.test", ["bob@backup.test"], MSG)
+    rc, out, err = env.run("queue", "remove", ids[0])
+    check("remove: exit 0", rc == 0 and env.queued() == 0, (rc, out, err))
+    rc, out, err = env.run("queue", "remove", ids[0])
+    check("remove: unknown id is exit 65", rc == 65, (rc, err))
+    rc, out, err = env.run("queue", "remove", "../x")
+    check("remove: path tricks refused", rc == 65, (rc, err))
+
+
+def scenario_relayhost(env):
+    port = free_port()
+    env.write_conf("relayhost 127.0.0.1:%d\n" % port)
+    sink = Sink(port=port)
+    try:
+        env.add("alice@example.test", ["zed@elsewhere.test"], MSG)
+        rc, out, err = env.run("queue", "flush")
+        check("relayhost: delivered", rc == 0 and len(sink.messages) == 1
+              and sink.messages[0][1] == ["zed@elsewhere.test"],
+              (rc, out, err))
+    finally:
+        sink.stop()
+        env.write_conf()
+
+
+def make_cert(dirname):
+    cert = os.path.join(dirname, "cert.pem")
+    key = os.path.join(dirname, "key.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2",
+                        "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True)
+    return (cert, key) if p.returncode == 0 else (None, None)
+
+
+def scenario_etrn_client(env):
+    rows = [
+        ("250 2.0.0 OK, queuing for node example.net started", 0),
+        ("251 2.0.0 OK, no messages waiting for node example.net", 0),
+        ("252 2.0.0 OK, pending messages for node example.net started", 0),
+        ("253 2.0.0 OK, 3 pending messages for node example.net started", 0),
+        ("458 4.3.0 Unable to queue messages for node example.net", 75),
+        ("459 4.7.1 Node example.net not allowed: no", 75),
+        ("501 5.5.4 Syntax error in parameters", 1),
+    ]
+    for reply, want in rows:
+        sink = Sink(etrn=reply)
+        try:
+            rc, out, err = env.run("etrn", "127.0.0.1:%d" % sink.port,
+                                   "example.net")
+            check("etrn client: %s -> exit %d" % (reply[:3], want),
+                  rc == want and out.strip() == reply and
+                  "ETRN example.net" in sink.commands, (rc, out, err))
+        finally:
+            sink.stop()
+    sink = Sink()
+    try:
+        rc, out, err = env.run("etrn", "127.0.0.1:%d" % sink.port,
+                               "@example.net")
+        check("etrn client: @domain sent as given",
+              rc == 0 and "ETRN @example.net" in sink.commands, sink.commands)
+    finally:
+        sink.stop()
+    port = free_port()
+    rc, out, err = env.run("etrn", "127.0.0.1:%d" % port, "example.net")
+    check("etrn client: no server -> exit 75", rc == 75 and err, (rc, err))
+    rc, out, err = env.run("etrn", "127.0.0.1:25", "bad..name")
+    check("etrn client: bad domain -> usage", rc == 64, (rc, err))
+
+    cert, key = make_cert(env.dir)
+    if cert is None:
+        check("etrn client: openssl for a test certificate", False)
+        return
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    env.write_conf("tls_ca_file %s\n" % cert)
+    sink = Sink(tls_ctx=ctx, auth=("office@example.test", "s3cret"))
+    try:
+        rc, out, err = env.run("etrn", "--starttls", "--auth",
+                               "office@example.test",
+                               "localhost:%d" % sink.port, "example.net",
+                               stdin=b"s3cret\n")
+        check("etrn client: STARTTLS + AUTH PLAIN",
+              rc == 0 and "STARTTLS" in sink.commands and
+              any(c.startswith("AUTH PLAIN") for c in sink.commands),
+              (rc, out, err, sink.commands))
+        rc, out, err = env.run("etrn", "--starttls", "--auth",
+                               "office@example.test",
+                               "localhost:%d" % sink.port, "example.net",
+                               stdin=b"wrong\n")
+        check("etrn client: bad password -> 535 printed, exit 1",
+              rc == 1 and out.startswith("535"), (rc, out, err))
+        rc, out, err = env.run("etrn", "--auth", "office@example.test",
+                               "localhost:%d" % sink.port, "example.net")
+        check("etrn client: --auth without --starttls refused", rc == 64)
+        pwfile = os.path.join(env.dir, "pw.etrn")
+        with open(pwfile, "w") as f:
+            f.write("s3cret\n")
+        os.chmod(pwfile, 0o600)
+        env.write_conf("tls_ca_file %s\n"
+                       "etrn_request localhost:%d example.net starttls auth "
+                       "office@example.test %s\n"
+                       "etrn_request 127.0.0.1:%d @example.org\n"
+                       % (cert, sink.port, pwfile, sink.port))
+        before = len(sink.commands)
+        rc, out, err = env.run("etrn", "--scheduled")
+        cmds = sink.commands[before:]
+        check("etrn --scheduled: every etrn_request sent",
+              rc == 0 and "ETRN example.net" in cmds and
+              "ETRN @example.org" in cmds, (rc, out, err, cmds))
+        os.chmod(pwfile, 0o644)
+        rc, out, err = env.run("etrn", "--scheduled")
+        check("etrn --scheduled: a readable password file is refused",
+              rc != 0 and "chmod 600" in err, (rc, err))
+    finally:
+        sink.stop()
+        env.write_conf()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

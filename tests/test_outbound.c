@@ -1,0 +1,393 @@
+/* tests/test_outbound.c: DSN format and status mapping, routing, back-off,
+ * and the queue-delivery steps with an injected clock: recording mixed
+ * SMTP results, deferral, expiry bounces, no DSN to <>, local delivery of
+ * notifications. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/userdb.h"
+#include "outbound/dsn.h"
+#include "outbound/etrn.h"
+#include "outbound/items.h"
+#include "store/queue.h"
+#include "tests/helpers/testutil.h"
+
+static char *dir;
+static struct config *cfg;
+static struct queue *q;
+
+#define T0 1700000000
+
+static void setup(void)
+{
+	char *text, *err = NULL;
+
+	dir = tu_tmpdir();
+	cr_assert(asprintf(&text,
+			   "hostname mx.example.test\ndata_dir %s\nuser_db %s/users\n"
+			   "local_domain example.test\n"
+			   "etrn_domain backup.test deliver_to 127.0.0.1:1 lifetime 1d\n"
+			   "queue_retry_min 1m\nqueue_retry_max 10m\n",
+			   dir, dir) > 0);
+	cfg = config_parse("t.conf", "/", text, strlen(text), &err);
+	cr_assert_not_null(cfg, "%s", err);
+	free(text);
+	cr_assert_eq(queue_open(dir, "h", &q), 0);
+}
+
+static void teardown(void)
+{
+	queue_free(q);
+	config_free(cfg);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(outbound, .init = setup, .fini = teardown);
+
+Test(outbound, status_of_replies)
+{
+	static const struct {
+		const char *reply, *status;
+	} rows[] = {
+		{ "550 5.1.1 no such user", "5.1.1" },
+		{ "552 5.3.4 too big", "5.3.4" },
+		{ "554 transaction failed", "5.0.0" },
+		{ "450 4.2.0 busy", "4.2.0" },
+		{ "550 4.1.1 class mismatch", "5.0.0" },
+		{ "550 5.1.1000 detail too long", "5.0.0" },
+		{ "421", "4.0.0" },
+		{ "", "4.4.1" },
+		{ "connect to 192.0.2.1 port 25: refused", "4.4.1" },
+	};
+	char buf[16];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cr_assert_str_eq(dsn_status_of(rows[i].reply, buf, sizeof(buf)),
+				 rows[i].status, "row %zu", i);
+	cr_assert_str_eq(dsn_status_of(NULL, buf, sizeof(buf)), "4.4.1");
+}
+
+Test(outbound, header_len)
+{
+	static const char a[] = "A: 1\r\nB: 2\r\n\r\nbody\r\n";
+	static const char b[] = "A: 1\nB: 2\n\nbody\n";
+	static const char c[] = "A: 1\r\nno body";
+
+	cr_assert_eq(dsn_header_len(a, strlen(a)), 14);
+	cr_assert_eq(dsn_header_len(b, strlen(b)), 11);
+	cr_assert_eq(dsn_header_len(c, strlen(c)), strlen(c));
+}
+
+Test(outbound, dsn_format)
+{
+	static const char headers[] = "Subject: hi\nFrom: a@example.test\n\n";
+	struct dsn_rcpt rcpts[] = {
+		{ .addr = "x@backup.test", .diag = "550 5.1.1 unknown user",
+		  .remote_mta = "mx.backup.test" },
+		{ .addr = "y@backup.test", .status = "5.2.2",
+		  .diag = "mailbox quota exceeded" },
+	};
+	struct dsn_info in = {
+		.reporting_mta = "mx.example.test", .sender = "a@example.test",
+		.msgid = "123.abc", .arrival = T0, .now = T0 + 60,
+		.headers = headers, .headers_len = strlen(headers),
+		.rcpts = rcpts, .n_rcpts = 2,
+	};
+	char *text;
+	size_t len;
+
+	cr_assert_eq(dsn_build(&in, &text, &len), 0);
+	cr_assert_eq(strlen(text), len);
+	static const char *const want[] = {
+		"From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\n",
+		"To: <a@example.test>\r\n",
+		"Message-ID: <123.abc@mx.example.test>\r\n",
+		"Date: Tue, 14 Nov 2023 22:14:20 +0000\r\n",
+		"Auto-Submitted: auto-replied\r\n",
+		"Content-Type: multipart/report; report-type=delivery-status;\r\n"
+		"\tboundary=\"123.abc/mx.example.test\"\r\n",
+		"\r\n--123.abc/mx.example.test\r\n"
+		"Content-Description: Delivery report\r\n"
+		"Content-Type: message/delivery-status\r\n\r\n"
+		"Reporting-MTA: dns; mx.example.test\r\n"
+		"Arrival-Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\n"
+		"Final-Recipient: rfc822; x@backup.test\r\n"
+		"Action: failed\r\n"
+		"Status: 5.1.1\r\n"
+		"Remote-MTA: dns; mx.backup.test\r\n"
+		"Diagnostic-Code: smtp; 550 5.1.1 unknown user\r\n"
+		"Last-Attempt-Date: Tue, 14 Nov 2023 22:14:20 +0000\r\n\r\n"
+		"Final-Recipient: rfc822; y@backup.test\r\n"
+		"Action: failed\r\n"
+		"Status: 5.2.2\r\n"
+		"Last-Attempt-Date: ",
+		"Content-Type: text/rfc822-headers\r\n\r\n"
+		"Subject: hi\r\nFrom: a@example.test\r\n\r\n"
+		"--123.abc/mx.example.test--\r\n",
+		"<x@backup.test>: 550 5.1.1 unknown user\r\n",
+		"<y@backup.test>: mailbox quota exceeded\r\n",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert_not_null(strstr(text, want[i]), "missing:\n%s\nin:\n%s",
+				   want[i], text);
+	/* No bare LF anywhere. */
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n')
+			cr_assert(i > 0 && text[i - 1] == '\r', "bare LF at %zu", i);
+	free(text);
+
+	in.n_rcpts = 0;
+	cr_assert_eq(dsn_build(&in, &text, &len), -1);
+}
+
+Test(outbound, routes_and_backoff)
+{
+	const struct config_etrn_domain *e = NULL;
+
+	cr_assert_eq(outb_route_of(cfg, "backup.test", &e), OUTB_ROUTE_ETRN);
+	cr_assert_not_null(e);
+	cr_assert_eq(outb_route_of(cfg, "EXAMPLE.test", NULL), OUTB_ROUTE_LOCAL);
+	cr_assert_eq(outb_route_of(cfg, "elsewhere.test", NULL), OUTB_ROUTE_NONE);
+	cr_assert_eq(outb_lifetime(cfg, "backup.test"), 86400);
+	cr_assert_eq(outb_lifetime(cfg, "elsewhere.test"), 5 * 86400);
+	static const unsigned want[] = { 60, 60, 120, 240, 480, 600, 600 };
+	for (unsigned i = 0; i < 7; i++)
+		cr_assert_eq(outb_backoff(cfg, i), want[i], "attempts %u", i);
+}
+
+static char *enqueue(const char *sender, const char *r1, const char *r2)
+{
+	static const char body[] = "Subject: t\r\n\r\nbody\r\n";
+	struct queue_env env;
+	struct queue_tx *tx;
+	char *id;
+
+	memset(&env, 0, sizeof(env));
+	queue_env_set(&env.sender, sender);
+	queue_env_set(&env.domain, "backup.test");
+	env.arrival = env.next_attempt = T0;
+	queue_env_add_rcpt(&env, r1);
+	if (r2 != NULL)
+		queue_env_add_rcpt(&env, r2);
+	cr_assert_eq(queue_tx_begin(q, &tx), 0);
+	cr_assert_eq(queue_tx_write(tx, body, strlen(body)), 0);
+	cr_assert_eq(queue_tx_commit(tx, &env, 1), 0);
+	id = strdup(env.id);
+	queue_env_clear(&env);
+	return id;
+}
+
+struct found {
+	int n;
+	char domain[64], rcpt[128], sender[64];
+};
+
+static int find_dsn(const struct queue_env *env, void *arg)
+{
+	struct found *f = arg;
+
+	if (env->sender[0] != '\0')
+		return 0;
+	f->n++;
+	snprintf(f->domain, sizeof(f->domain), "%s", env->domain);
+	snprintf(f->rcpt, sizeof(f->rcpt), "%s", env->rcpts[0].addr);
+	return 0;
+}
+
+Test(outbound, record_mixed_results)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	char *id = enqueue("a@example.test", "ok@backup.test", "bad@backup.test");
+	struct smtpc_reply replies[2] = {
+		{ .code = 250, .text = "250 2.0.0 ok" },
+		{ .code = 550, .text = "550 5.1.1 unknown" },
+	};
+	size_t map[2] = { 0, 1 };
+	struct queue_item *it;
+	struct found f = { 0 };
+	unsigned kick = 0;
+
+	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 1);
+	cr_assert_eq(outb_item_record(&ctx, it, map, replies, 2, "mx", &kick), 0);
+	cr_assert_eq(queue_count(q, "backup.test", false), 0, "item done");
+	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
+	cr_assert_eq(f.n, 1);
+	cr_assert_str_eq(f.domain, "example.test");
+	cr_assert_str_eq(f.rcpt, "a@example.test");
+	cr_assert(kick & OUTB_KICK_LOCAL);
+	free(id);
+}
+
+Test(outbound, temporary_failure_backs_off)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	char *id = enqueue("a@example.test", "x@backup.test", NULL);
+	struct smtpc_reply r = { .code = 451, .text = "451 4.3.0 later" };
+	size_t map = 0;
+	struct queue_item *it;
+	unsigned kick = 0;
+
+	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 1);
+	cr_assert_eq(outb_item_record(&ctx, it, &map, &r, 1, "mx", &kick), 0);
+	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_item_env(it)->attempts, 1);
+	cr_assert_eq(queue_item_env(it)->next_attempt, T0 + 160);
+	cr_assert_str_eq(queue_item_env(it)->last_error, "451 4.3.0 later");
+	cr_assert_str_eq(queue_item_env(it)->remote_mta, "mx");
+	queue_item_release(it);
+	/* Not due yet for a periodic run, due later. */
+	cr_assert_eq(outb_item_take(&ctx, id, true, &it, &kick), 0);
+	ctx.now = T0 + 160;
+	cr_assert_eq(outb_item_take(&ctx, id, true, &it, &kick), 1);
+	queue_item_release(it);
+	cr_assert_eq(outb_item_defer(&ctx, id, "connection refused", &kick), 0);
+	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_item_env(it)->attempts, 2);
+	cr_assert_eq(queue_item_env(it)->next_attempt, T0 + 160 + 120);
+	queue_item_release(it);
+	cr_assert_eq(kick, 0);
+	free(id);
+}
+
+Test(outbound, expiry_with_injected_clock)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 86399 };
+	char *id = enqueue("a@example.test", "x@backup.test", NULL);
+	struct queue_item *it;
+	struct found f = { 0 };
+	size_t count = 9;
+	unsigned kick = 0;
+
+	cr_assert_eq(outb_sweep_expired(&ctx, &count, &kick), 0);
+	cr_assert_eq(count, 0, "one second before the lifetime");
+	cr_assert_eq(queue_count(q, "backup.test", false), 1);
+	ctx.now = T0 + 86400;
+	cr_assert_eq(outb_sweep_expired(&ctx, &count, &kick), 0);
+	cr_assert_eq(count, 1);
+	cr_assert_eq(queue_count(q, "backup.test", false), 0);
+	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
+	cr_assert_eq(f.n, 1);
+	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 0);
+	free(id);
+}
+
+Test(outbound, no_dsn_to_null_sender)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 2 * 86400 };
+	char *id = enqueue("", "x@backup.test", NULL);
+	unsigned kick = 0;
+
+	cr_assert_eq(outb_sweep_expired(&ctx, NULL, &kick), 0);
+	cr_assert_eq(queue_count(q, NULL, false), 0, "dropped, no DSN");
+	cr_assert_eq(kick, 0);
+	free(id);
+}
+
+Test(outbound, local_delivery_of_a_notification)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 };
+	struct userdb *db;
+	char *users = tu_path(dir, "users"), *id, *maildir;
+	struct queue_env env;
+	struct queue_tx *tx;
+	unsigned kick = 0;
+
+	tu_write_file(users, "alice@example.test:{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\n");
+	cr_assert_eq(userdb_open(users, &db), 0);
+	ctx.db = db;
+	memset(&env, 0, sizeof(env));
+	queue_env_set(&env.sender, "");
+	queue_env_set(&env.domain, "example.test");
+	env.arrival = env.next_attempt = T0;
+	queue_env_add_rcpt(&env, "alice@example.test");
+	queue_env_add_rcpt(&env, "ghost@example.test");
+	cr_assert_eq(queue_tx_begin(q, &tx), 0);
+	cr_assert_eq(queue_tx_write(tx, "Subject: n\r\n\r\nx\r\n", 17), 0);
+	cr_assert_eq(queue_tx_commit(tx, &env, 1), 0);
+	id = strdup(env.id);
+	queue_env_clear(&env);
+	cr_assert_eq(outb_item_local(&ctx, id, false, &kick), 1);
+	cr_assert_eq(queue_count(q, NULL, false), 0,
+		     "delivered, and the unknown user failed without a DSN");
+	cr_assert(asprintf(&maildir, "%s/mail/example.test/alice/new", dir) > 0);
+	cr_assert_eq(tu_count_dir(maildir), 1);
+	free(maildir);
+	userdb_free(db);
+	free(users);
+	free(id);
+}
+
+Test(outbound, etrn_policy_and_replies)
+{
+	static const char conf[] =
+		"data_dir /d\nuser_db /u\nlocal_domain example.test\n"
+		"etrn_domain backup.test deliver_to client subdomains allow 192.0.2.0/24,::1 user office@example.test\n"
+		"etrn_domain nobody.test deliver_to h.test\n";
+	static const struct {
+		const char *args, *client, *user;
+		int ok, code;
+		const char *enh, *text;
+		const char *domain;
+		bool sub;
+	} rows[] = {
+		{ "backup.test", "192.0.2.9", NULL, 1, 0, NULL, NULL, "backup.test", false },
+		{ "BACKUP.Test.", "::1", NULL, 1, 0, NULL, NULL, "backup.test", false },
+		{ "@backup.test", "192.0.2.9", NULL, 1, 0, NULL, NULL, "backup.test", true },
+		{ "a.backup.test", "192.0.2.9", NULL, 1, 0, NULL, NULL, "a.backup.test", false },
+		{ "backup.test", "203.0.113.5", "office@example.test", 1, 0, NULL, NULL, "backup.test", false },
+		{ "backup.test", "203.0.113.5", NULL, 0, 459, "4.7.1", "Node backup.test not allowed: this client may not ask for it", NULL, false },
+		{ "backup.test", "203.0.113.5", "bob@example.test", 0, 459, "4.7.1", "Node backup.test not allowed: this client may not ask for it", NULL, false },
+		{ "nobody.test", "192.0.2.9", NULL, 0, 459, "4.7.1", "Node nobody.test not allowed: this client may not ask for it", NULL, false },
+		{ "elsewhere.test", "192.0.2.9", NULL, 0, 459, "4.7.1", "Node elsewhere.test not allowed: mail for it is not held here", NULL, false },
+		{ "", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax: ETRN domain or ETRN @domain", NULL, false },
+		{ "a b", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax: ETRN domain or ETRN @domain", NULL, false },
+		{ "bad..name", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax error in parameters", NULL, false },
+		{ "@", "192.0.2.9", NULL, 0, 501, "5.5.4", "Syntax error in parameters", NULL, false },
+		{ "#holdq", "192.0.2.9", NULL, 0, 501, "5.5.4", "Queue names (#...) are not supported, use ETRN domain or ETRN @domain", NULL, false },
+	};
+	char *err = NULL;
+	struct config *c = config_parse("e.conf", "/", conf, strlen(conf), &err);
+
+	cr_assert_not_null(c, "%s", err);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct etrn_request req;
+		struct etrn_reply rep;
+		int ok = etrn_check(c, rows[i].args, rows[i].client, rows[i].user,
+				    &req, &rep);
+
+		cr_assert_eq(ok, rows[i].ok, "row %zu", i);
+		if (ok) {
+			cr_assert_str_eq(req.domain, rows[i].domain, "row %zu", i);
+			cr_assert_eq(req.subdomains, rows[i].sub, "row %zu", i);
+			cr_assert_not_null(req.entry);
+		} else {
+			cr_assert_eq(rep.code, rows[i].code, "row %zu", i);
+			cr_assert_str_eq(rep.enh, rows[i].enh, "row %zu", i);
+			cr_assert_str_eq(rep.text, rows[i].text, "row %zu", i);
+		}
+	}
+	struct etrn_request req = { .domain = "backup.test" };
+	struct etrn_reply rep;
+
+	etrn_result(&req, false, false, 0, &rep);
+	cr_assert_eq(rep.code, 251);
+	cr_assert_str_eq(rep.text, "OK, no messages waiting for node backup.test");
+	etrn_result(&req, false, false, 3, &rep);
+	cr_assert_eq(rep.code, 253);
+	cr_assert_str_eq(rep.enh, "2.0.0");
+	cr_assert_str_eq(rep.text, "OK, 3 pending messages for node backup.test started");
+	etrn_result(&req, false, true, 0, &rep);
+	cr_assert_eq(rep.code, 250);
+	cr_assert_str_eq(rep.text, "OK, queuing for node backup.test started");
+	etrn_result(&req, true, false, 0, &rep);
+	cr_assert_eq(rep.code, 458);
+	cr_assert_str_eq(rep.enh, "4.3.0");
+	cr_assert_str_eq(rep.text, "Unable to queue messages for node backup.test");
+	config_free(c);
+}

@@ -1,0 +1,646 @@
+/* tests/test_smtpclient.c: the outbound SMTP client against a scripted
+ * server thread — pipelined and lock-step envelopes, per-recipient results,
+ * dot-stuffing, HELO fallback, RSET after failures, SIZE, STARTTLS
+ * (opportunistic, required, pinned), a dropped connection mid-data,
+ * connect failures and timeouts. */
+#include "autoconf.h"
+
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include "common/smtpclient.h"
+#include "common/tls.h"
+#include "common/worker.h"
+#include "tests/helpers/testutil.h"
+#include "tests/helpers/tlscert.h"
+
+/* One step of the server: read a line starting with expect (NULL: read
+ * nothing), then send reply (NULL: nothing; "<CLOSE>": hang up; "<TLS>":
+ * handshake as server). expect "<DATA>" reads a body up to CRLF.CRLF. */
+struct step {
+	const char *expect;
+	const char *reply;
+};
+
+struct server {
+	int lfd;
+	unsigned port;
+	const struct step *steps;
+	SSL_CTX *tls;
+	pthread_t thread;
+	char transcript[65536]; /* every line received, CRLF kept */
+	char body[65536];
+	char fail[256];
+};
+
+struct client {
+	struct ev_loop *loop;
+	struct worker *pool;
+	struct smtpc *s;
+	const struct smtpc_msg *msg;
+	int sent;
+	bool closed, quit_after;
+	char error[SMTPC_TEXT_MAX];
+	struct smtpc_reply results[4];
+	size_t n_results;
+	bool tls;
+	bool pipelining;
+};
+
+static char *dir;
+
+static void setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(smtpclient, .init = setup, .fini = teardown, .timeout = 20);
+
+struct io {
+	int fd;
+	SSL *ssl;
+	char buf[8192];
+	size_t len;
+};
+
+static ssize_t io_read(struct io *io, char *b, size_t n)
+{
+	return io->ssl != NULL ? SSL_read(io->ssl, b, (int)n) : read(io->fd, b, n);
+}
+
+static void io_write(struct io *io, const char *s)
+{
+	if (io->ssl != NULL)
+		SSL_write(io->ssl, s, (int)strlen(s));
+	else if (write(io->fd, s, strlen(s)) < 0)
+		return;
+}
+
+/* A line with CRLF into out; -1 at EOF. */
+static int io_line(struct io *io, char *out, size_t outlen)
+{
+	for (;;) {
+		char *lf = memchr(io->buf, '\n', io->len);
+
+		if (lf != NULL) {
+			size_t l = (size_t)(lf - io->buf) + 1;
+
+			snprintf(out, outlen, "%.*s", (int)l, io->buf);
+			memmove(io->buf, lf + 1, io->len - l);
+			io->len -= l;
+			return 0;
+		}
+		ssize_t n = io_read(io, io->buf + io->len,
+				    sizeof(io->buf) - io->len - 1);
+		if (n <= 0)
+			return -1;
+		io->len += (size_t)n;
+	}
+}
+
+static void *server_main(void *arg)
+{
+	struct server *sv = arg;
+	struct io io = { .fd = -1 };
+	char line[4096];
+
+	io.fd = accept(sv->lfd, NULL, NULL);
+	if (io.fd < 0)
+		return NULL;
+	for (const struct step *st = sv->steps;
+	     st->expect != NULL || st->reply != NULL; st++) {
+		if (st->expect != NULL && strcmp(st->expect, "<DATA>") == 0) {
+			for (;;) {
+				if (io_line(&io, line, sizeof(line)) < 0) {
+					snprintf(sv->fail, sizeof(sv->fail),
+						 "EOF in data");
+					goto out;
+				}
+				if (strcmp(line, ".\r\n") == 0)
+					break;
+				strncat(sv->body, line,
+					sizeof(sv->body) - strlen(sv->body) - 1);
+			}
+		} else if (st->expect != NULL) {
+			if (io_line(&io, line, sizeof(line)) < 0) {
+				snprintf(sv->fail, sizeof(sv->fail),
+					 "EOF, expected %s", st->expect);
+				goto out;
+			}
+			strncat(sv->transcript, line,
+				sizeof(sv->transcript) - strlen(sv->transcript) - 1);
+			if (strncmp(line, st->expect, strlen(st->expect)) != 0) {
+				snprintf(sv->fail, sizeof(sv->fail),
+					 "expected %s, got %.100s", st->expect, line);
+				goto out;
+			}
+		}
+		if (st->reply == NULL)
+			continue;
+		if (strcmp(st->reply, "<CLOSE>") == 0)
+			goto out;
+		if (strcmp(st->reply, "<TLS>") == 0) {
+			io.ssl = SSL_new(sv->tls);
+			SSL_set_fd(io.ssl, io.fd);
+			if (SSL_accept(io.ssl) != 1) {
+				snprintf(sv->fail, sizeof(sv->fail),
+					 "TLS handshake failed");
+				goto out;
+			}
+			continue;
+		}
+		if (strcmp(st->reply, "<WAIT>") == 0) {
+			/* Say nothing until the client hangs up. */
+			while (io_read(&io, line, sizeof(line)) > 0)
+				;
+			goto out;
+		}
+		io_write(&io, st->reply);
+	}
+	/* Drain until the client closes. */
+	while (io_read(&io, line, sizeof(line)) > 0)
+		;
+out:
+	if (io.ssl != NULL) {
+		SSL_shutdown(io.ssl);
+		SSL_free(io.ssl);
+	}
+	close(io.fd);
+	return NULL;
+}
+
+static void server_start(struct server *sv, const struct step *steps)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+
+	memset(sv, 0, sizeof(*sv));
+	sv->steps = steps;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(sv->lfd, 0);
+	cr_assert_eq(bind(sv->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(sv->lfd, 4), 0);
+	cr_assert_eq(getsockname(sv->lfd, (struct sockaddr *)&sa, &len), 0);
+	sv->port = ntohs(sa.sin_port);
+}
+
+static void server_run(struct server *sv)
+{
+	cr_assert_eq(pthread_create(&sv->thread, NULL, server_main, sv), 0);
+}
+
+static void server_join(struct server *sv)
+{
+	pthread_join(sv->thread, NULL);
+	close(sv->lfd);
+	cr_assert_eq(sv->fail[0], '\0', "server: %s", sv->fail);
+}
+
+static void on_ready(struct smtpc *s, void *arg)
+{
+	struct client *cl = arg;
+
+	cl->tls = smtpc_tls_active(s);
+	cl->pipelining = smtpc_has_ext(s, "PIPELINING");
+	if (cl->msg != NULL && cl->sent == 0) {
+		cl->sent = 1;
+		cr_assert_eq(smtpc_send(s, cl->msg), 0);
+		return;
+	}
+	smtpc_quit(s);
+}
+
+static void on_result(struct smtpc *s, void *arg,
+		      const struct smtpc_reply *replies, size_t n)
+{
+	struct client *cl = arg;
+
+	(void)s;
+	cr_assert_leq(n, 4);
+	memcpy(cl->results, replies, n * sizeof(*replies));
+	cl->n_results = n;
+}
+
+static void on_close(struct smtpc *s, void *arg, const char *error,
+		     const struct smtpc_reply *last)
+{
+	struct client *cl = arg;
+
+	(void)s;
+	(void)last;
+	cl->closed = true;
+	snprintf(cl->error, sizeof(cl->error), "%s", error != NULL ? error : "");
+}
+
+static const struct smtpc_cb test_cb = {
+	.on_ready = on_ready,
+	.on_result = on_result,
+	.on_close = on_close,
+};
+
+/* Run a session against port with opts adjustments; returns when closed. */
+static void run_client(struct client *cl, struct smtpc_opts *opts)
+{
+	cl->loop = ev_loop_new(EVFLAG_AUTO);
+	cl->pool = worker_new(cl->loop, 1, 0);
+	cr_assert_not_null(cl->pool);
+	cl->s = smtpc_start(cl->loop, cl->pool, opts, &test_cb, cl);
+	cr_assert_not_null(cl->s);
+	while (!cl->closed)
+		ev_run(cl->loop, EVRUN_ONCE);
+	worker_free(cl->pool);
+	ev_loop_destroy(cl->loop);
+}
+
+/* A message file with the given text; returns the fd. */
+static int body_fd(const char *text)
+{
+	char *path = tu_path(dir, "msg");
+	int fd;
+
+	tu_write_file(path, text);
+	fd = open(path, O_RDONLY);
+	free(path);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+static struct smtpc_opts plain_opts(unsigned port)
+{
+	return (struct smtpc_opts){ .host = "127.0.0.1", .port = port,
+				    .helo = "client.test",
+				    .tls = SMTPC_TLS_NONE, .timeout = 5 };
+}
+
+Test(smtpclient, pipelined_message_with_one_rejected_recipient)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 sink.test ESMTP\r\n" },
+		{ "EHLO client.test", "250-sink.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250 8BITMIME\r\n" },
+		{ "MAIL FROM:<alice@example.test> SIZE=", "250 2.1.0 ok\r\n" },
+		{ "RCPT TO:<bob@backup.test>", "250 2.1.5 ok\r\n" },
+		{ "RCPT TO:<nobody@backup.test>", "550 5.1.1 no such user\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ "<DATA>", "250 2.0.0 queued as X\r\n" },
+		{ "QUIT", "221 2.0.0 bye\r\n" },
+		{ NULL, NULL },
+	};
+	const char *rcpts[] = { "bob@backup.test", "nobody@backup.test" };
+	const char *text = "Subject: t\r\n\r\n.leading dot\r\nbare lf\n..two\r\nlast";
+	struct smtpc_msg msg = { .sender = "alice@example.test", .rcpts = rcpts,
+				 .n_rcpts = 2, .fd = body_fd(text),
+				 .size = strlen(text) };
+	struct client cl = { .msg = &msg };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert_str_eq(cl.error, "");
+	cr_assert(cl.pipelining);
+	cr_assert_eq(cl.n_results, 2);
+	cr_assert_eq(cl.results[0].code, 250);
+	cr_assert_str_eq(cl.results[0].text, "250 2.0.0 queued as X");
+	cr_assert_eq(cl.results[1].code, 550);
+	cr_assert_str_eq(cl.results[1].text, "550 5.1.1 no such user");
+	cr_assert_str_eq(sv.body, "Subject: t\r\n\r\n..leading dot\r\nbare lf\r\n"
+				  "...two\r\nlast\r\n");
+	close(msg.fd);
+}
+
+Test(smtpclient, lock_step_mail_refused_then_rset)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 sink.test\r\n" },
+		{ "EHLO", "250 sink.test\r\n" },
+		{ "MAIL FROM:<>", "451 4.3.0 try later\r\n" },
+		{ "RSET", "250 2.0.0 ok\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	const char *rcpts[] = { "a@b.test", "c@b.test" };
+	struct smtpc_msg msg = { .sender = "", .rcpts = rcpts, .n_rcpts = 2,
+				 .fd = body_fd("x\r\n"), .size = 3 };
+	struct client cl = { .msg = &msg };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert_str_eq(cl.error, "");
+	cr_assert_not(cl.pipelining);
+	cr_assert_eq(cl.n_results, 2);
+	cr_assert_eq(cl.results[0].code, 451);
+	cr_assert_eq(cl.results[1].code, 451);
+	close(msg.fd);
+}
+
+Test(smtpclient, lock_step_all_recipients_refused_no_data)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 sink.test\r\n" },
+		{ "EHLO", "250 sink.test\r\n" },
+		{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
+		{ "RCPT TO:<a@b.test>", "550 5.1.1 no\r\n" },
+		{ "RSET", "250 ok\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	const char *rcpts[] = { "a@b.test" };
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = body_fd("x\r\n"), .size = 3 };
+	struct client cl = { .msg = &msg };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert_eq(cl.n_results, 1);
+	cr_assert_eq(cl.results[0].code, 550);
+	close(msg.fd);
+}
+
+Test(smtpclient, helo_fallback)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 old.test\r\n" },
+		{ "EHLO client.test", "502 5.5.1 what\r\n" },
+		{ "HELO client.test", "250 old.test\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert_str_eq(cl.error, "");
+}
+
+Test(smtpclient, greeting_refused)
+{
+	static const struct step steps[] = {
+		{ NULL, "554 5.7.1 go away\r\n" },
+		{ NULL, "<WAIT>" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert(strstr(cl.error, "refused the session: 554 5.7.1 go away") != NULL,
+		  "%s", cl.error);
+}
+
+Test(smtpclient, size_limit_refused_locally)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250-s\r\n250 SIZE 10\r\n" },
+		{ "RSET", "250 ok\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	const char *rcpts[] = { "a@b.test" };
+	const char *text = "0123456789abcdef\r\n";
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = body_fd(text),
+				 .size = strlen(text) };
+	struct client cl = { .msg = &msg };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert_eq(cl.n_results, 1);
+	cr_assert_eq(cl.results[0].code, 552);
+	cr_assert(strstr(cl.results[0].text, "5.3.4") != NULL);
+	close(msg.fd);
+}
+
+/* The server hangs up after 354: the accepted recipient has no final
+ * reply and is reported as a temporary failure (code 0). */
+Test(smtpclient, connection_lost_in_data)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250 s\r\n" },
+		{ "MAIL", "250 ok\r\n" },
+		{ "RCPT", "250 ok\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ NULL, "<CLOSE>" },
+		{ NULL, NULL },
+	};
+	const char *rcpts[] = { "a@b.test" };
+	char *big = malloc(300001);
+
+	memset(big, 'x', 300000);
+	for (int i = 99; i < 300000; i += 100)
+		big[i] = '\n';
+	big[300000] = '\0';
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = body_fd(big), .size = 300000 };
+	struct client cl = { .msg = &msg };
+	struct server sv;
+	struct smtpc_opts o;
+
+	free(big);
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert_eq(cl.n_results, 1);
+	cr_assert_eq(cl.results[0].code, 0);
+	cr_assert_str_neq(cl.error, "");
+	close(msg.fd);
+}
+
+Test(smtpclient, connect_refused)
+{
+	struct server sv;
+	struct client cl = { .msg = NULL };
+	struct smtpc_opts o;
+
+	/* A port that was just free: nothing listens there. */
+	server_start(&sv, NULL);
+	close(sv.lfd);
+	o = plain_opts(sv.port);
+	run_client(&cl, &o);
+	cr_assert(strstr(cl.error, "Connection refused") != NULL, "%s",
+		  cl.error);
+}
+
+Test(smtpclient, unresolvable_host)
+{
+	struct client cl = { .msg = NULL };
+	struct smtpc_opts o = plain_opts(25);
+
+	o.host = "no-such-host.invalid";
+	run_client(&cl, &o);
+	cr_assert_str_neq(cl.error, "");
+}
+
+Test(smtpclient, timeout_waiting_for_reply)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "<WAIT>" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	o.timeout = 1;
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert(strstr(cl.error, "timeout waiting for the EHLO reply") != NULL,
+		  "%s", cl.error);
+}
+
+Test(smtpclient, starttls_required_but_not_offered)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250 s\r\n" },
+		{ NULL, "<WAIT>" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o;
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o = plain_opts(sv.port);
+	o.tls = SMTPC_TLS_REQUIRED;
+	run_client(&cl, &o);
+	server_join(&sv);
+	cr_assert(strstr(cl.error, "does not offer STARTTLS") != NULL, "%s",
+		  cl.error);
+}
+
+/* TLS variants against a self-signed certificate for "localhost". */
+static void tls_session(enum smtpc_tls mode, bool with_pin, bool with_ca,
+			const char *name, struct client *cl, struct server *sv)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250-s\r\n250 STARTTLS\r\n" },
+		{ "STARTTLS", "220 2.0.0 go\r\n" },
+		{ NULL, "<TLS>" },
+		{ "EHLO", "250-s\r\n250 PIPELINING\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	char *cert, *key, fp[TLS_FP_STRLEN], err[256];
+	struct smtpc_opts o;
+	SSL_CTX *verify, *any;
+
+	tu_make_cert(dir, &cert, &key, fp);
+	server_start(sv, steps);
+	sv->tls = tls_server_ctx_new(cert, key, err, sizeof(err));
+	cr_assert_not_null(sv->tls, "%s", err);
+	verify = tls_client_ctx_new(with_ca ? cert : NULL, err, sizeof(err));
+	any = smtpc_ctx_any_new(err, sizeof(err));
+	cr_assert_not_null(verify);
+	cr_assert_not_null(any);
+	server_run(sv);
+	o = plain_opts(sv->port);
+	o.tls = mode;
+	o.verify_ctx = verify;
+	o.any_ctx = any;
+	o.tls_name = name;
+	o.pin = with_pin ? fp : NULL;
+	run_client(cl, &o);
+	pthread_join(sv->thread, NULL);
+	close(sv->lfd);
+	SSL_CTX_free(sv->tls);
+	SSL_CTX_free(verify);
+	SSL_CTX_free(any);
+	free(cert);
+	free(key);
+}
+
+Test(smtpclient, starttls_opportunistic_unverified)
+{
+	struct client cl = { .msg = NULL };
+	struct server sv;
+
+	tls_session(SMTPC_TLS_OPPORTUNISTIC, false, false, "mx.other.test",
+		    &cl, &sv);
+	cr_assert_str_eq(sv.fail, "");
+	cr_assert_str_eq(cl.error, "");
+	cr_assert(cl.tls);
+	cr_assert(cl.pipelining, "EHLO again under TLS");
+}
+
+Test(smtpclient, starttls_required_verifies)
+{
+	struct client ok = { .msg = NULL }, bad = { .msg = NULL };
+	struct server sv;
+
+	tls_session(SMTPC_TLS_REQUIRED, false, true, "localhost", &ok, &sv);
+	cr_assert_str_eq(ok.error, "");
+	cr_assert(ok.tls);
+	/* The wrong name fails the handshake. */
+	tls_session(SMTPC_TLS_REQUIRED, false, true, "mx.other.test", &bad, &sv);
+	cr_assert_str_neq(bad.error, "");
+	cr_assert_not(bad.tls);
+}
+
+Test(smtpclient, starttls_pinned)
+{
+	struct client cl = { .msg = NULL };
+	struct server sv;
+
+	tls_session(SMTPC_TLS_REQUIRED, true, false, "127.0.0.1", &cl, &sv);
+	cr_assert_str_eq(cl.error, "");
+	cr_assert(cl.tls);
+}
