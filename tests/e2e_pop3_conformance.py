@@ -346,6 +346,33 @@ def trickled_bytes_do_not_hold_off_autologout():        # P-UPD-06, X-DOS-01
 
 
 @test
+def a_client_that_stops_reading_is_logged_out():      # P-UPD-05, X-DOS
+    ENV.deliver("carol", "Subject: stall\r\n\r\n" +
+                ("s" * 98 + "\r\n") * 60000)
+    before = ENV.count("carol")
+    r = login_src("carol")
+    n = int(r.cmd("STAT").split()[1])
+    assert r.cmd("DELE 1").startswith("+OK")
+    r.send("RETR %d\r\n" % n)
+    time.sleep(5)               # pop3_timeout is 3 s; nothing is read
+    r.sock.settimeout(5)
+    got = 0
+    while True:                 # what was queued, then EOF
+        try:
+            data = r.sock.recv(1 << 20)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        got += len(data)
+    assert got < 6000000, got
+    assert ENV.count("carol") == before
+    assert "autologout: output not read" in ENV.log_text()
+    r = login_src("carol")      # the lock went with the session
+    r.cmd("QUIT")
+
+
+@test
 def long_lines_never_run_their_tail():                  # X-LEN-02
     ENV.deliver("bob", msg("len"))
     lengths = (list(range(248, 263)) + list(range(505, 521)) +
