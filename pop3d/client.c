@@ -36,6 +36,10 @@ struct pop3_client {
 	struct pop3_session *sess;
 	struct auth *auth;       /* a login in flight */
 	unsigned jobs;           /* worker jobs in flight */
+	/* A multi-line reply waiting for the client to read: the conn's
+	 * idle timer is off while input is paused, so this one ends a
+	 * client that stops reading (it would hold the maildrop lock). */
+	ev_timer stall;
 	bool registered;
 	bool greeted;
 	char sid[SERVER_SID_SIZE];
@@ -70,6 +74,7 @@ static void on_tls_ready(struct conn *conn, void *arg);
 static void on_close(struct conn *conn, void *arg,
 		     enum conn_close_reason reason, const char *detail);
 static void on_shutdown(struct server_client *cl);
+static void on_stall(struct ev_loop *loop, ev_timer *w, int revents);
 static void auth_done(void *arg, enum auth_result result,
 		      const char *mailbox);
 static void open_job(void *arg);
@@ -123,6 +128,8 @@ void pop3_client_accept(struct server *srv, const struct config_listen *lc,
 	}
 	c->srv = srv;
 	c->cl.shutdown = on_shutdown;
+	ev_timer_init(&c->stall, on_stall, 0., 0.);
+	c->stall.data = c;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	server_new_sid(srv, c->sid);
 	if (server_client_register(srv, &c->cl, peer) < 0) {
@@ -202,9 +209,31 @@ static size_t env_pending(void *env)
 static void env_request_drain(void *env)
 {
 	struct pop3_client *c = env;
+	const struct config *cfg = server_client_config(&c->cl);
 
-	if (c->conn != NULL)
-		conn_request_drain(c->conn);
+	if (c->conn == NULL)
+		return;
+	conn_request_drain(c->conn);
+	/* RFC 1939 §3 autologout also covers a client that no longer reads:
+	 * each drain (progress) restarts the timer. */
+	ev_timer_stop(server_loop(c->srv), &c->stall);
+	if (cfg->pop3_timeout > 0) {
+		ev_timer_set(&c->stall, (double)cfg->pop3_timeout, 0.);
+		ev_timer_start(server_loop(c->srv), &c->stall);
+	}
+}
+
+static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pop3_client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->conn == NULL)
+		return;
+	/* No reply (it would land inside the message) and no UPDATE. */
+	log_info("%s client=%s autologout: output not read", c->sid, c->peer);
+	conn_close(c->conn, "autologout");
 }
 
 static void env_pause(void *env)
@@ -445,8 +474,11 @@ static void on_readable(struct conn *conn, void *arg)
 
 static void on_drain(struct conn *conn, void *arg)
 {
+	struct pop3_client *c = arg;
+
 	(void)conn;
-	pop3_session_drain(((struct pop3_client *)arg)->sess);
+	ev_timer_stop(server_loop(c->srv), &c->stall);
+	pop3_session_drain(c->sess);
 }
 
 static void on_timeout(struct conn *conn, void *arg)
@@ -479,6 +511,7 @@ static void on_close(struct conn *conn, void *arg,
 	struct pop3_client *c = arg;
 
 	(void)conn;
+	ev_timer_stop(server_loop(c->srv), &c->stall);
 	if (reason != CONN_CLOSE_LOCAL && reason != CONN_CLOSE_EOF)
 		log_info("%s client=%s connection closed: %s", c->sid, c->peer,
 			 detail);

@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""tests/e2e_lib.py: the harness shared by the kantorpos-pop3d end-to-end
+tests (e2e_pop3.py, e2e_pop3_conformance.py).
+
+Env makes a scratch directory with a self-signed certificate (openssl req),
+users made with `kantorpos user add` and a configuration, and starts the real
+daemon from $KANTORPOS_BUILDDIR on free 127.0.0.1 ports; Raw is a line client
+over plain TCP, STLS or implicit TLS that checks every reply line it reads;
+main() runs the registered tests and prints one line per test and a final
+"N passed, N failed". Python standard library only.
+"""
+
+import os
+import poplib
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+BUILD = os.environ.get("KANTORPOS_BUILDDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), ".."))
+POP3D = os.path.join(BUILD, "pop3d", "kantorpos-pop3d")
+SMTPD = os.path.join(BUILD, "smtpd", "kantorpos-smtpd")
+ADMIN = os.path.join(BUILD, "admin", "kantorpos")
+DOMAIN = "example.test"
+PASSWORDS = {
+    "alice": "secret",
+    "bob": "correct horse battery",
+    "carol": "carol-pw",
+    "dave": "dave-pw",
+    "erin": "erin-pw",
+    "frank": "frank-pw",
+    "gina": "gina-pw",
+    "hank": "hank-pw",
+    "ivy": "ivy-pw",
+    "jack": "jack-pw",
+    "bench1": "bench-pw",
+    "bench2": "bench-pw",
+}
+
+TESTS = []
+DAEMONS = []
+# Every (command, reply) pair and every line the Raw clients read, for the
+# checks that scan the whole suite (reply format, response codes).
+SEEN_CMDS = []
+SEEN_LINES = []
+_next_src = [10]
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def fresh_src():
+    """A source address of its own for each client, so the per-address
+    login throttle of one test never touches another."""
+    _next_src[0] += 1
+    return "127.0.0.%d" % _next_src[0]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Env:
+    """Scratch directory, certificate, users, config and the daemon."""
+
+    def __init__(self, extra=""):
+        self.dir = tempfile.mkdtemp(prefix="kantorpos-e2e-pop3-")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home)
+        self.data = os.path.join(self.dir, "data")
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        self.conf = os.path.join(self.dir, "kantorpos.conf")
+        self.log = os.path.join(self.dir, "pop3d.log")
+        self.p_v6 = free_port()
+        self.p_stls, self.p_tls, self.p_plain = (free_port(), free_port(),
+                                                 free_port())
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", self.key, "-out", self.cert],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.conf, "w") as f:
+            f.write(f"""hostname mail.example.test
+data_dir {self.data}
+user_db {self.dir}/users
+local_domain {DOMAIN}
+listen pop3 127.0.0.1:{self.p_stls}
+listen pop3 127.0.0.1:{self.p_tls} tls
+listen pop3 127.0.0.1:{self.p_plain} plaintext-ok
+tls_cert {self.cert}
+tls_key {self.key}
+log_level info
+pop3_timeout 3s
+bad_command_limit 12
+password_opslimit 1
+password_memlimit 8K
+login_fail_delay 1s
+login_fail_limit 2
+login_fail_window 60s
+workers 2
+max_connections_per_ip 4
+""" + extra)
+            if self.has_ipv6():
+                f.write(f"listen pop3 [::1]:{self.p_v6} plaintext-ok\n")
+        for user, pw in PASSWORDS.items():
+            subprocess.run([ADMIN, "-c", self.conf, "user", "add",
+                            f"{user}@{DOMAIN}"], input=pw + "\n",
+                           text=True, check=True, stdout=subprocess.DEVNULL)
+        self.as_user = None
+        if os.geteuid() == 0:
+            # The daemon refuses to stay root: it drops to nobody, so the
+            # tree it reads is nobody's, and so are the deliveries.
+            self.as_user = "nobody"
+            with open(self.conf, "a") as f:
+                f.write("run_as nobody\n")
+            os.chmod(self.dir, 0o755)
+            os.makedirs(self.data)
+            for path in (self.data, os.path.join(self.dir, "users")):
+                shutil.chown(path, "nobody")
+        self.proc = None
+
+    @staticmethod
+    def has_ipv6():
+        try:
+            s = socket.socket(socket.AF_INET6)
+            s.bind(("::1", 0))
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        env = dict(os.environ)
+        if "ASAN_OPTIONS" in env:
+            # Keep freed memory from piling up in the sanitizer's
+            # quarantine, so the memory test measures the daemon.
+            env["ASAN_OPTIONS"] += ":quarantine_size_mb=4"
+        self.proc = subprocess.Popen([POP3D, "-f", "-t", "-c", self.conf],
+                                     stdout=self.logf, stderr=self.logf,
+                                     env=env)
+        DAEMONS.append(self.proc)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("pop3d exited: " + self.log_text())
+            try:
+                socket.create_connection(("127.0.0.1", self.p_plain),
+                                         1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("pop3d did not start")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.logf.close()
+
+    def log_text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def maildir(self, user):
+        return os.path.join(self.data, "mail", DOMAIN, user)
+
+    def deliver(self, user, text):
+        data = text.encode() if isinstance(text, str) else text
+        subprocess.run([ADMIN, "-c", self.conf, "deliver",
+                        f"{user}@{DOMAIN}"], input=data, check=True,
+                       user=self.as_user)
+
+    def deliver_file(self, user, path):
+        with open(path, "rb") as f:
+            subprocess.run([ADMIN, "-c", self.conf, "deliver",
+                            f"{user}@{DOMAIN}"], stdin=f, check=True,
+                           user=self.as_user)
+
+    def count(self, user):
+        md = self.maildir(user)
+        return sum(len(os.listdir(os.path.join(md, sub)))
+                   for sub in ("new", "cur")
+                   if os.path.isdir(os.path.join(md, sub)))
+
+    def client_ctx(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        return ctx
+
+
+ENV = None
+
+
+class Raw:
+    """A line client over a socket, with STLS and implicit TLS."""
+
+    def __init__(self, port, src=None, tls=False, greet=True):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), 5, source_address=(src or fresh_src(), 0))
+        self.buf = b""
+        self.lines = []
+        if tls:
+            self.sock = ENV.client_ctx().wrap_socket(
+                self.sock, server_hostname="127.0.0.1")
+        self.greeting = self.line() if greet else None
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; pending %r" % self.buf)
+            self.buf += chunk
+        ln, self.buf = self.buf.split(b"\r\n", 1)
+        text = ln.decode("utf-8", "replace")
+        assert len(ln) + 2 <= 512, "reply over 512 octets: %r" % ln
+        assert b"\n" not in ln and b"\r" not in ln, "bare CR/LF: %r" % ln
+        self.lines.append(text)
+        SEEN_LINES.append(text)
+        return text
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        reply = self.line()
+        SEEN_CMDS.append((text, reply))
+        return reply
+
+    def multi(self):
+        out = []
+        while True:
+            ln = self.line()
+            if ln == ".":
+                return out
+            out.append(ln)
+
+    def starttls(self):
+        reply = self.cmd("STLS")
+        assert reply.startswith("+OK"), reply
+        assert self.buf == b"", "data after STLS reply: %r" % self.buf
+        self.sock = ENV.client_ctx().wrap_socket(
+            self.sock, server_hostname="127.0.0.1")
+        return reply
+
+    def pending(self, wait=0.3):
+        """Bytes that arrive within wait seconds (nothing is expected)."""
+        self.sock.settimeout(wait)
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, ssl.SSLError):
+            data = b""
+        finally:
+            self.sock.settimeout(5)
+        return self.buf + data
+
+    def login(self, user, pw=None):
+        assert self.cmd(f"USER {user}@{DOMAIN}").startswith("+OK")
+        return self.cmd("PASS " + (pw if pw is not None
+                                   else PASSWORDS[user]))
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class POP3From(poplib.POP3):
+    def __init__(self, port, src=None):
+        self.src = src or fresh_src()
+        super().__init__("127.0.0.1", port, timeout=10)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.src, 0))
+
+
+class POP3SSLFrom(poplib.POP3_SSL):
+    def __init__(self, port, src=None):
+        self.src = src or fresh_src()
+        super().__init__("127.0.0.1", port, timeout=10,
+                         context=ENV.client_ctx())
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.src, 0))
+        return self.context.wrap_socket(sock, server_hostname=self.host)
+
+
+def msg(subject, body="hello\r\n"):
+    return f"From: x@elsewhere.test\r\nSubject: {subject}\r\n\r\n{body}"
+
+
+def capa(r):
+    assert r.cmd("CAPA").startswith("+OK")
+    return r.multi()
+
+
+BASE_CAPA = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
+             "EXPIRE NEVER"]
+
+
+def main(module, make_env=None):
+    """Run TESTS with a fresh Env (module.ENV and this module's ENV) and
+    print the result lines; returns the exit status."""
+    global ENV
+    for tool in (POP3D, ADMIN):
+        if not os.access(tool, os.X_OK):
+            print("missing %s" % tool)
+            print("0 passed, 1 failed")
+            return 1
+    passed = failed = 0
+    only = sys.argv[1:]
+    try:
+        ENV = make_env() if make_env else Env()
+        module.ENV = ENV
+        ENV.start()
+        for fn in TESTS:
+            if only and fn.__name__ not in only:
+                continue
+            t = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %s (%.1fs)" % (fn.__name__, time.time() - t))
+            except Exception:
+                failed += 1
+                print("FAIL %s" % fn.__name__)
+                traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
+    except Exception:
+        failed += 1
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        for p in DAEMONS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if ENV is not None:
+            if failed:
+                for name in sorted(os.listdir(ENV.dir)):
+                    if name.endswith(".log"):
+                        print("---- %s (tail)" % name)
+                        with open(os.path.join(ENV.dir, name), "rb") as f:
+                            print(f.read().decode("utf-8",
+                                                  "replace")[-6000:])
+            shutil.rmtree(ENV.dir, ignore_errors=True)
+    # The Criterion-style line lets ./check count these tests too.
+    print("[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
+          "Crashing: 0" % (passed + failed, passed, failed))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
