@@ -18,6 +18,7 @@
 #include "common/net.h"
 #include "common/password.h"
 #include "common/privdrop.h"
+#include "common/safety.h"
 #include "common/server.h"
 #include "common/throttle.h"
 #include "common/tls.h"
@@ -123,6 +124,14 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 	}
 	srv->cfg->cfg = cfg;
 	log_set_level(cfg->log_level);
+	/* Before anything is read from them: a world-readable key or user
+	 * db, or a data dir others can write into, stops the daemon. */
+	if (safety_check_config(cfg, err_r) < 0) {
+		if (*err_r == NULL)
+			errf(err_r, "cannot check file permissions: %s",
+			     strerror(errno));
+		goto fail;
+	}
 	if (password_init() < 0) {
 		errf(err_r, "libsodium cannot be initialised");
 		goto fail;
