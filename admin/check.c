@@ -1,13 +1,16 @@
 /* admin/check.c: `kantorpos check` — validate the configuration (every error
- * at once, as FILE:LINE) and the user database it names. */
+ * at once, as FILE:LINE), the owner and mode of the files it names (the
+ * same checks the daemons make at start) and the user database. */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin.h"
 #include "common/config.h"
+#include "common/safety.h"
 #include "common/userdb.h"
 
 int admin_cmd_check(struct admin *adm, int argc, char **argv)
@@ -15,11 +18,14 @@ int admin_cmd_check(struct admin *adm, int argc, char **argv)
 	const struct config *cfg;
 	struct userdb *db;
 	size_t warnings;
+	char *unsafe = NULL;
 
 	if (admin_wants_help(argc, argv)) {
 		printf("usage: kantorpos [-c CONF] check\n"
-		       "Validate the configuration and the user database; exit 0 when\n"
-		       "both are usable, else print every problem and exit 1.\n");
+		       "Validate the configuration, the owner and mode of the files it names\n"
+		       "(data_dir, user_db, tls_key, aliases, fetch password files) and the\n"
+		       "user database; exit 0 when all are usable, else print every problem\n"
+		       "and exit 1.\n");
 		return ADM_OK;
 	}
 	if (argc != 1) {
@@ -28,6 +34,11 @@ int admin_cmd_check(struct admin *adm, int argc, char **argv)
 	}
 	if ((cfg = admin_config(adm)) == NULL)
 		return 1;
+	if (safety_check_config(cfg, &unsafe) < 0) {
+		fputs(unsafe != NULL ? unsafe : "out of memory\n", stderr);
+		free(unsafe);
+		return 1;
+	}
 	if (userdb_open(cfg->user_db, &db) < 0) {
 		if (errno != ENOENT) {
 			fprintf(stderr, "%s: cannot read: %s\n", cfg->user_db,

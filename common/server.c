@@ -18,6 +18,7 @@
 #include "common/net.h"
 #include "common/password.h"
 #include "common/privdrop.h"
+#include "common/safety.h"
 #include "common/server.h"
 #include "common/throttle.h"
 #include "common/tls.h"
@@ -123,6 +124,23 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 	}
 	srv->cfg->cfg = cfg;
 	log_set_level(cfg->log_level);
+	/* privdrop_to would refuse this after binding; say so first, as the
+	 * file checks below would otherwise ask for root-owned files. */
+	if (!(flags & SERVER_KEEP_PRIVS) && geteuid() == 0 &&
+	    (cfg->run_as == NULL || cfg->run_as[0] == '\0')) {
+		errf(err_r, "running as root and no user is configured to drop "
+		     "privileges to; refusing to continue as root (set run_as "
+		     "in %s, or start as an unprivileged user)", cfg_path);
+		goto fail;
+	}
+	/* Before anything is read from them: a world-readable key or user
+	 * db, or a data dir others can write into, stops the daemon. */
+	if (safety_check_config(cfg, err_r) < 0) {
+		if (*err_r == NULL)
+			errf(err_r, "cannot check file permissions: %s",
+			     strerror(errno));
+		goto fail;
+	}
 	if (password_init() < 0) {
 		errf(err_r, "libsodium cannot be initialised");
 		goto fail;

@@ -542,6 +542,58 @@ poll 127.0.0.1 protocol pop3 port {ENV.p_stls}
 
 
 @test
+def sighup_reloads_user_db_and_cert():
+    """SIGHUP: a new user_db path in the config and a renewed certificate
+    are used by new sessions without a restart."""
+    users2 = os.path.join(ENV.dir, "users2")
+    shutil.copy(os.path.join(ENV.dir, "users"), users2)
+    with open(ENV.conf) as f:
+        conf = f.read()
+    with open(ENV.conf, "w") as f:
+        f.write(conf.replace(f"user_db {ENV.dir}/users\n",
+                             f"user_db {users2}\n"))
+    subprocess.run([ADMIN, "-c", ENV.conf, "user", "add", f"hal@{DOMAIN}"],
+                   input="hal-pw\n", text=True, check=True,
+                   stdout=subprocess.DEVNULL)
+    if ENV.as_user:
+        shutil.chown(users2, ENV.as_user)
+    newkey, newcert = ENV.key + ".new", ENV.cert + ".new"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", newkey, "-out", newcert],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(newkey, 0o600)
+    if ENV.as_user:
+        shutil.chown(newkey, ENV.as_user)
+    r = Raw(ENV.p_plain)
+    assert r.login("hal", "hal-pw").startswith("-ERR"), "hal before reload"
+    r.close()
+    os.rename(newkey, ENV.key)
+    os.rename(newcert, ENV.cert)
+    try:
+        # ENV.client_ctx trusts only the file at ENV.cert: the new one.
+        Raw(ENV.p_tls, tls=True).close()
+        raise AssertionError("the new certificate served before SIGHUP")
+    except ssl.SSLCertVerificationError:
+        pass
+    before = ENV.log_text().count("reloaded ")
+    ENV.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while ENV.log_text().count("reloaded ") == before:
+        assert time.time() < deadline, "no reload logged"
+        time.sleep(0.05)
+    r = Raw(ENV.p_tls, tls=True)
+    assert r.login("hal", "hal-pw").startswith("+OK"), r.lines
+    assert r.cmd("QUIT").startswith("+OK")
+    r = Raw(ENV.p_plain)
+    assert r.login("gina").startswith("+OK"), "old users lost"
+    r.cmd("QUIT")
+
+
+@test
 def sigterm_closes_without_update():
     ENV.deliver("gina", msg("g3"))
     r = Raw(ENV.p_plain)

@@ -454,7 +454,7 @@ Test(server, startup_errors_are_reported)
 
 	/* no pop3 listener */
 	conf = tu_path(dir, "kantorpos.conf");
-	tu_write_file(conf, "data_dir /tmp\nuser_db users\n"
+	tu_write_file(conf, "data_dir data\nuser_db users\n"
 			    "local_domain example.test\n"
 			    "listen smtp 127.0.0.1:2525\n");
 	srv = server_new(conf, &echo_ops, SERVER_KEEP_PRIVS, &err);

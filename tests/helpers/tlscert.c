@@ -4,6 +4,7 @@
 #include "tests/helpers/tlscert.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include <openssl/evp.h>
@@ -74,6 +75,9 @@ void tu_make_cert(const char *dir, char **cert_r, char **key_r,
 	*key_r = tu_path(dir, "key.pem");
 	write_pem(*cert_r, NULL, cert);
 	write_pem(*key_r, key, NULL);
+	/* A private key readable by others is refused at start-up. */
+	if (chmod(*key_r, 0600) != 0)
+		die("chmod");
 	if (X509_digest(cert, EVP_sha256(), fp, &fplen) != 1 || fplen != TLS_FP_LEN)
 		die("X509_digest");
 	tls_fp_format(fp, fp_r, TLS_FP_STRLEN);
