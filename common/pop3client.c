@@ -1,7 +1,8 @@
 /* common/pop3client.c: the non-blocking POP3 client: login sequence
- * (TLS, CAPA, STLS, AUTH PLAIN / USER / APOP), one command at a time,
- * status lines and dot-stuffed multi-line bodies read in raw mode so that
- * message lines of any length pass unchanged. */
+ * (TLS, CAPA, STLS, AUTH PLAIN / USER / APOP), a FIFO of commands in
+ * flight (one, or a small window with PIPELINING), status lines and
+ * dot-stuffed multi-line bodies read in raw mode so that message lines of
+ * any length pass unchanged, whole or streamed to the owner. */
 #include "autoconf.h"
 
 #include "common/pop3client.h"
@@ -35,6 +36,15 @@ enum pop3c_phase {
 	PH_READY,
 };
 
+/* A command sent and not yet answered. */
+struct p3_cmd {
+	bool multiline, quit;
+	size_t max_body;
+	pop3c_reply_fn *fn; /* NULL: a login step */
+	pop3c_data_fn *data_fn; /* streamed body, or NULL */
+	void *arg;
+};
+
 struct pop3c {
 	struct conn *conn;
 	struct pop3c_cb cb;
@@ -48,11 +58,12 @@ struct pop3c {
 	double timeout;
 	unsigned caps;
 	char *apop_ts; /* "<...@...>" from the greeting, or NULL */
-	/* The reply being read. */
-	bool waiting, multiline, in_body, status_ok, quit_sent, quit_ok;
-	size_t max_body;
-	pop3c_reply_fn *fn;
-	void *fn_arg;
+	/* Commands in flight, answered in order (RFC 2449 section 6.6). */
+	struct p3_cmd q[POP3C_WINDOW];
+	size_t q_head, q_len;
+	bool quit_sent, quit_ok;
+	/* The reply being read (to q[q_head]). */
+	bool in_body, status_ok;
 	char line[POP3C_STATUS_MAX + 2];
 	size_t line_len;
 	struct pop3c_dot dot;
@@ -142,26 +153,41 @@ static void p3_fail(struct pop3c *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	c->waiting = false;
+	c->q_len = 0;
 	conn_close(c->conn, why);
 }
 
-/* Send one command and wait for its reply; internal commands have no fn. */
-static int p3_send(struct pop3c *c, const char *line, bool multiline,
-		   size_t max_body, pop3c_reply_fn *fn, void *arg)
+/* Expect one more reply (the caller checked the window). */
+static void p3_push(struct pop3c *c, const struct p3_cmd *cmd)
 {
-	p3_trace(c, ">", line);
-	if (conn_printf(c->conn, "%s\r\n", line) < 0)
-		return -1;
-	c->waiting = true;
-	c->multiline = multiline;
-	c->max_body = max_body;
-	c->fn = fn;
-	c->fn_arg = arg;
+	c->q[(c->q_head + c->q_len) % POP3C_WINDOW] = *cmd;
+	c->q_len++;
+}
+
+/* Forget the reply just read; the next one starts clean. */
+static void p3_reset_reply(struct pop3c *c)
+{
 	c->in_body = false;
 	c->line_len = 0;
 	c->body_len = 0;
 	c->dot.state = DOT_BOL;
+}
+
+/* Send one command and expect its reply; internal commands have no fn. */
+static int p3_send(struct pop3c *c, const char *line, bool multiline,
+		   size_t max_body, pop3c_reply_fn *fn, void *arg)
+{
+	struct p3_cmd cmd = {
+		.multiline = multiline,
+		.max_body = max_body,
+		.fn = fn,
+		.arg = arg,
+	};
+
+	p3_trace(c, ">", line);
+	if (conn_printf(c->conn, "%s\r\n", line) < 0)
+		return -1;
+	p3_push(c, &cmd);
 	return 0;
 }
 
@@ -371,21 +397,28 @@ static void p3_login_step(struct pop3c *c, bool ok, const char *text,
 /* A complete reply: hand it to its owner. */
 static void p3_complete(struct pop3c *c)
 {
-	pop3c_reply_fn *fn = c->fn;
+	struct p3_cmd cmd = c->q[c->q_head];
 	bool ok = c->status_ok;
+	size_t len = c->body_len;
 
-	c->waiting = false;
+	c->q_head = (c->q_head + 1) % POP3C_WINDOW;
+	c->q_len--;
+	/* line and body stay valid until the next reply's bytes arrive,
+	 * which happens only after this returns. */
+	p3_reset_reply(c);
 	p3_trace(c, "<", c->line);
 	if (c->phase != PH_READY) {
-		p3_login_step(c, ok, c->line, c->body, c->body_len);
+		p3_login_step(c, ok, c->line, c->body, len);
 		return;
 	}
-	if (c->quit_sent) {
+	if (cmd.quit) {
 		c->quit_ok = ok;
 		conn_close(c->conn, ok ? "QUIT" : "QUIT refused");
 	}
-	if (fn != NULL)
-		fn(c, c->fn_arg, ok, c->line, c->body, c->body_len);
+	if (cmd.data_fn != NULL)
+		len = 0;
+	if (cmd.fn != NULL)
+		cmd.fn(c, cmd.arg, ok, c->line, len > 0 ? c->body : "", len);
 }
 
 /* Take bytes of the status line; returns how many were used and sets
@@ -422,7 +455,7 @@ static size_t p3_status_bytes(struct pop3c *c, const char *p, size_t n,
 	}
 	t += *t == ' ';
 	memmove(c->line, t, strlen(t) + 1);
-	if (c->status_ok && c->multiline)
+	if (c->status_ok && c->q[c->q_head].multiline)
 		c->in_body = true;
 	else
 		*done_r = true;
@@ -430,12 +463,16 @@ static size_t p3_status_bytes(struct pop3c *c, const char *p, size_t n,
 }
 
 /* Take bytes of a multi-line body; returns how many were used and sets
- * *done_r at its end. */
+ * *done_r at its end. A streamed body goes to its owner chunk by chunk
+ * (the buffer then holds one chunk); any other is gathered whole. */
 static size_t p3_body_bytes(struct pop3c *c, const char *p, size_t n,
 			    bool *done_r)
 {
+	const struct p3_cmd *cmd = &c->q[c->q_head];
 	size_t out = 0, used;
 
+	if (cmd->data_fn != NULL)
+		c->body_len = 0;
 	if (c->body_cap - c->body_len < n + 2) {
 		size_t cap = c->body_cap ? c->body_cap : 4096;
 		char *grown;
@@ -454,8 +491,17 @@ static size_t p3_body_bytes(struct pop3c *c, const char *p, size_t n,
 			      done_r);
 	c->body_len += out;
 	c->body[c->body_len] = '\0';
-	if (c->body_len > c->max_body) {
-		p3_fail(c, "reply larger than %zu bytes", c->max_body);
+	if (cmd->data_fn != NULL) {
+		if (out > 0 && cmd->data_fn(c, cmd->arg, c->body, out) < 0) {
+			*done_r = false;
+			if (!conn_is_closing(c->conn))
+				p3_fail(c, "reply refused by its reader");
+			return n;
+		}
+		return used;
+	}
+	if (c->body_len > cmd->max_body) {
+		p3_fail(c, "reply larger than %zu bytes", cmd->max_body);
 		*done_r = false;
 		return n;
 	}
@@ -474,7 +520,7 @@ static void p3_readable(struct conn *conn, void *arg)
 			size_t used;
 			bool done = false;
 
-			if (!c->waiting) {
+			if (c->q_len == 0) {
 				p3_fail(c, "unexpected data from the server");
 				return;
 			}
@@ -487,9 +533,11 @@ static void p3_readable(struct conn *conn, void *arg)
 			n -= used;
 			if (!done || conn_is_closing(conn))
 				continue;
-			/* One command at a time: nothing may follow a reply
-			 * (after STLS this is the injection check too). */
-			if (n > 0 || conn_input_pending(conn) > 0) {
+			/* Nothing may follow the reply to the last command
+			 * in flight (after STLS this is the injection check
+			 * too). */
+			if (c->q_len == 1 &&
+			    (n > 0 || conn_input_pending(conn) > 0)) {
 				p3_fail(c, "unexpected data after a reply");
 				return;
 			}
@@ -501,12 +549,11 @@ static void p3_readable(struct conn *conn, void *arg)
 /* The server speaks first (RFC 1939 section 4). */
 static void p3_expect_greeting(struct pop3c *c)
 {
+	static const struct p3_cmd greeting = { .multiline = false };
+
 	c->phase = PH_GREETING;
-	c->waiting = true;
-	c->multiline = false;
-	c->in_body = false;
-	c->line_len = 0;
-	c->fn = NULL;
+	p3_reset_reply(c);
+	p3_push(c, &greeting);
 }
 
 static void p3_connected(struct conn *conn, void *arg)
@@ -636,20 +683,76 @@ struct pop3c *pop3c_connect(struct ev_loop *loop, const struct sockaddr *sa,
 	return c;
 }
 
-int pop3c_command(struct pop3c *c, const char *line, bool multiline,
-		  size_t max_body, pop3c_reply_fn *fn, void *arg)
+/* Commands the server lets us have in flight. */
+static size_t p3_window(const struct pop3c *c)
 {
+	return (c->caps & POP3C_CAP_PIPELINING) ? POP3C_WINDOW : 1;
+}
+
+static int p3_command(struct pop3c *c, const char *line,
+		      const struct p3_cmd *cmd)
+{
+	bool quit = strcasecmp(line, "QUIT") == 0;
+	struct p3_cmd e = *cmd;
+
 	if (strpbrk(line, "\r\n") != NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (c->phase != PH_READY || c->waiting || conn_is_closing(c->conn)) {
-		errno = c->waiting ? EBUSY : EPIPE;
+	if (c->phase != PH_READY || c->quit_sent ||
+	    conn_is_closing(c->conn)) {
+		errno = EPIPE;
 		return -1;
 	}
-	if (strcasecmp(line, "QUIT") == 0)
-		c->quit_sent = true;
-	return p3_send(c, line, multiline, max_body, fn, arg);
+	if (c->q_len >= p3_window(c)) {
+		errno = EBUSY;
+		return -1;
+	}
+	p3_trace(c, ">", line);
+	if (conn_printf(c->conn, "%s\r\n", line) < 0)
+		return -1;
+	e.quit = quit;
+	c->quit_sent = quit;
+	p3_push(c, &e);
+	return 0;
+}
+
+int pop3c_command(struct pop3c *c, const char *line, bool multiline,
+		  size_t max_body, pop3c_reply_fn *fn, void *arg)
+{
+	struct p3_cmd cmd = {
+		.multiline = multiline,
+		.max_body = max_body,
+		.fn = fn,
+		.arg = arg,
+	};
+
+	return p3_command(c, line, &cmd);
+}
+
+int pop3c_command_stream(struct pop3c *c, const char *line,
+			 pop3c_data_fn *data_fn, pop3c_reply_fn *fn,
+			 void *arg)
+{
+	struct p3_cmd cmd = {
+		.multiline = true,
+		.fn = fn,
+		.data_fn = data_fn,
+		.arg = arg,
+	};
+
+	if (data_fn == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return p3_command(c, line, &cmd);
+}
+
+size_t pop3c_room(const struct pop3c *c)
+{
+	if (c->phase != PH_READY || c->quit_sent || conn_is_closing(c->conn))
+		return 0;
+	return p3_window(c) - c->q_len;
 }
 
 unsigned pop3c_caps(const struct pop3c *c)

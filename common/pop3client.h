@@ -5,10 +5,13 @@
  * pop3c_connect opens the session and logs in by itself: implicit TLS or
  * STLS (both verify the server: CA and host name, or a pinned
  * fingerprint), CAPA, then AUTH PLAIN, USER/PASS or APOP. Only then does
- * the owner get on_ready and send commands, one at a time, each answered
- * by a callback with the status and, for multi-line replies, the whole
- * un-stuffed body. The session ends with exactly one on_closed, after
- * which the client is freed; nothing is ever written to disk here.
+ * the owner get on_ready and send commands: one at a time, or up to
+ * POP3C_WINDOW in flight when the server announced PIPELINING (RFC 2449
+ * section 6.6). Each is answered, in order, by a callback with the status
+ * and, for multi-line replies, the whole un-stuffed body or (streamed
+ * replies) the body in chunks as it arrives. The session ends with exactly
+ * one on_closed, after which the client is freed; nothing is ever written
+ * to disk here.
  *
  * Safety: with TLS required, no credential is sent before the handshake
  * and verification succeeded; a server that sends bytes after its +OK to
@@ -47,6 +50,9 @@ enum pop3c_auth {
 #define POP3C_CAP_STLS 0x10u
 #define POP3C_CAP_USER 0x20u
 
+/* Commands in flight at most when the server offers PIPELINING. */
+#define POP3C_WINDOW 8
+
 /* Longest status line accepted (RFC 2449 section 4 allows 512 octets). */
 #define POP3C_STATUS_MAX 1024
 
@@ -77,6 +83,12 @@ struct pop3c_cb {
 typedef void pop3c_reply_fn(struct pop3c *c, void *arg, bool ok,
 			    const char *text, const char *body, size_t len);
 
+/* A chunk of a streamed multi-line body, un-stuffed (valid during the
+ * call only). Return 0 to go on, or -1 to drop the session (the caller
+ * may also call pop3c_close itself). */
+typedef int pop3c_data_fn(struct pop3c *c, void *arg, const char *data,
+			  size_t len);
+
 /* Connect to sa and log in. Non-blocking: the outcome comes as on_ready or
  * on_closed. Returns the client, or NULL with errno (no callback then). */
 struct pop3c *pop3c_connect(struct ev_loop *loop, const struct sockaddr *sa,
@@ -86,11 +98,25 @@ struct pop3c *pop3c_connect(struct ev_loop *loop, const struct sockaddr *sa,
 /* Send one command line (without CRLF) after on_ready. multiline: the
  * reply to +OK is a multi-line body (LIST, UIDL, RETR, TOP), at most
  * max_body bytes after un-stuffing (larger: the session is dropped).
- * After the reply to QUIT the client closes by itself. Returns 0, or -1
- * when another command is pending or the session is closing (EBUSY,
- * EPIPE) or the line holds CR, LF or NUL (EINVAL). */
+ * fn gets the reply once it is complete. After the reply to QUIT the
+ * client closes by itself. Returns 0, or -1 when the window is full
+ * (EBUSY: see pop3c_room), the session is closing or QUIT was sent
+ * (EPIPE), or the line holds CR or LF (EINVAL). */
 int pop3c_command(struct pop3c *c, const char *line, bool multiline,
 		  size_t max_body, pop3c_reply_fn *fn, void *arg);
+
+/* As pop3c_command for a multi-line command whose body is streamed:
+ * after +OK, data_fn gets the un-stuffed body chunk by chunk as it
+ * arrives (no size limit here: the reader enforces its own), then fn
+ * gets the status with an empty body. After -ERR only fn is called. */
+int pop3c_command_stream(struct pop3c *c, const char *line,
+			 pop3c_data_fn *data_fn, pop3c_reply_fn *fn,
+			 void *arg);
+
+/* How many more commands may be sent now without waiting for a reply:
+ * POP3C_WINDOW minus those in flight with PIPELINING, else 1 or 0; 0
+ * also before on_ready, after QUIT and while closing. */
+size_t pop3c_room(const struct pop3c *c);
 
 /* POP3C_CAP_* bits from the last CAPA reply (after login when the server
  * answered CAPA then). */

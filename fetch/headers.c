@@ -417,6 +417,27 @@ int fh_parse(const char *text, size_t len, const struct fh_options *o,
 	return 0;
 }
 
+size_t fh_header_end(const char *text, size_t len)
+{
+	/* A line break followed by an empty line, or an empty first line. */
+	if (len >= 1 && text[0] == '\n')
+		return 1;
+	if (len >= 2 && text[0] == '\r' && text[1] == '\n')
+		return 2;
+	for (size_t i = 0; i + 1 < len; i++) {
+		const char *nl = memchr(text + i, '\n', len - i - 1);
+
+		if (nl == NULL)
+			break;
+		i = (size_t)(nl - text);
+		if (text[i + 1] == '\n')
+			return i + 2;
+		if (text[i + 1] == '\r' && i + 2 < len && text[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
 void fh_result_free(struct fh_result *r)
 {
 	free(r->rcpts);

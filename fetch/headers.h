@@ -60,6 +60,12 @@ struct fh_result {
 int fh_parse(const char *text, size_t len, const struct fh_options *opts,
 	     struct fh_result *r);
 
+/* Length of the header block at the start of text[0..len), its empty
+ * line included (CRLF or LF line ends), or 0 when no empty line is in
+ * text yet. A message starting with an empty line has a header block of
+ * that line alone. */
+size_t fh_header_end(const char *text, size_t len);
+
 /* Free what r owns and empty it. */
 void fh_result_free(struct fh_result *r);
 

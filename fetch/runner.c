@@ -1,6 +1,7 @@
-/* fetch/runner.c: one run of a fetch account: the POP3 dialogue
- * (UIDL, LIST, RETR, DELE, QUIT) driven on the loop, recipients from the
- * headers, delivery and state updates on the worker pool. */
+/* fetch/runner.c: one run of a fetch account, the session half:
+ * preparation on the worker pool, login, LIST and UIDL (pipelined when
+ * the server offers it), choosing each message in turn, DELE, the state
+ * file and QUIT. Each message itself is fetch/message.c's. */
 #include "autoconf.h"
 
 #include "fetch/runner.h"
@@ -8,77 +9,29 @@
 #include <errno.h>
 #include <netdb.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/address.h"
 #include "common/config.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/pop3client.h"
-#include "common/recipient.h"
 #include "common/tls.h"
 #include "common/userdb.h"
 #include "common/worker.h"
-#include "fetch/headers.h"
+#include "fetch/run.h"
 #include "fetch/secrets.h"
 #include "fetch/state.h"
 #include "store/maildir.h"
 
-/* Room for the fetched mark line. */
-#define RUN_MARK_MAX 128
+/* Largest LIST or UIDL reply read. */
+#define RUN_LIST_MAX (64 * 1024 * 1024)
 
-struct run_msg {
-	unsigned long num;
-	unsigned long long size;
-	char *uid; /* NULL: no usable unique id */
-	bool dup;  /* the server gave its uid to another message too */
-};
-
-struct fetch_run {
-	struct fetch_env *env;
-	const struct config_fetch *acct;
-	fetch_done_fn *done;
-	void *done_arg;
-	char *state_path;
-
-	/* Prepared on the worker. */
-	char *password;
-	struct fst state;
-	struct userdb *db;
-	struct addrinfo *addrs, *next_addr;
-	SSL_CTX *ctx;
-	char err[512];
-	enum fetch_status prep_status;
-
-	struct pop3c *pop;
-	bool ready, cancelled, failed, state_dirty, busy;
-	struct run_msg *msgs;
-	size_t n_msgs, cur;
-	bool have_uidl;
-	struct fst nouid; /* Message-IDs delivered this run without a uid */
-
-	/* The message being delivered (worker job). */
-	char *body;
-	size_t body_len;
-	char **rcpts;
-	size_t n_rcpts;
-	char *msgid;
-	bool notice; /* the oversize notice, not the message itself */
-	enum md_result md;
-	size_t md_failed;
-	int save_errno;
-
-	unsigned fetched, delivered, skipped, deleted, errors;
-};
-
-static void run_next(struct fetch_run *r);
 static void run_quit(struct fetch_run *r);
-static void run_fail(struct fetch_run *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 char *fetch_state_path(const struct config *cfg,
 		       const struct config_fetch *acct)
@@ -105,17 +58,14 @@ static void run_free(struct fetch_run *r)
 	for (size_t i = 0; i < r->n_msgs; i++)
 		free(r->msgs[i].uid);
 	free(r->msgs);
-	free(r->body);
-	for (size_t i = 0; i < r->n_rcpts; i++)
-		free(r->rcpts[i]);
-	free(r->rcpts);
-	free(r->msgid);
+	free(r->dele_q);
+	fmsg_clear(r);
 	free(r->state_path);
+	free(r->staging);
 	free(r);
 }
 
-/* The end of a run: one log line, the callback, and free. */
-static void run_finish(struct fetch_run *r, enum fetch_status st,
+void frun_finish(struct fetch_run *r, enum fetch_status st,
 		       const char *why)
 {
 	const struct config_fetch *acct = r->acct;
@@ -134,9 +84,8 @@ static void run_finish(struct fetch_run *r, enum fetch_status st,
 	done(acct, st, arg);
 }
 
-/* Give up: drop the session without QUIT (nothing not yet DELEted and
- * QUIT is removed by the server). */
-static void run_fail(struct fetch_run *r, const char *fmt, ...)
+/* Nothing is removed by the server without QUIT (RFC 1939 section 6). */
+void frun_fail(struct fetch_run *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -163,6 +112,14 @@ static void prep_job(void *arg)
 	r->prep_status = FETCH_TEMPFAIL;
 	if (fst_load(r->state_path, &r->state, r->err, sizeof(r->err)) < 0)
 		return;
+	/* Deliveries start in a maildir of their own: the recipients of a
+	 * DomainPOP message are known only once its header has arrived. */
+	if (md_create(r->staging) < 0 ||
+	    md_clean_tmp(r->staging, MD_TMP_MAX_AGE, NULL) < 0) {
+		snprintf(r->err, sizeof(r->err), "%s: %s", r->staging,
+			 strerror(errno));
+		return;
+	}
 	if (userdb_open(r->env->cfg->user_db, &r->db) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s: %s", r->env->cfg->user_db,
 			 strerror(errno));
@@ -239,16 +196,16 @@ static void prep_done(void *arg)
 
 	r->busy = false;
 	if (r->prep_status != FETCH_OK) {
-		run_finish(r, r->prep_status, r->err);
+		frun_finish(r, r->prep_status, r->err);
 		return;
 	}
 	if (r->cancelled) {
-		run_finish(r, FETCH_TEMPFAIL, "cancelled");
+		frun_finish(r, FETCH_TEMPFAIL, "cancelled");
 		return;
 	}
 	r->next_addr = r->addrs;
 	if (run_connect(r) < 0)
-		run_finish(r, FETCH_TEMPFAIL, r->err);
+		frun_finish(r, FETCH_TEMPFAIL, r->err);
 }
 
 struct fetch_run *fetch_run_start(struct fetch_env *env,
@@ -263,8 +220,11 @@ struct fetch_run *fetch_run_start(struct fetch_env *env,
 	r->acct = acct;
 	r->done = done;
 	r->done_arg = arg;
+	r->m.phase = FMSG_HEADER;
 	r->state_path = fetch_state_path(env->cfg, acct);
-	if (r->state_path == NULL ||
+	if (asprintf(&r->staging, "%s/fetch/staging", env->cfg->data_dir) < 0)
+		r->staging = NULL;
+	if (r->state_path == NULL || r->staging == NULL ||
 	    worker_submit(env->pool, prep_job, prep_done, r) < 0) {
 		int e = errno;
 
@@ -280,7 +240,7 @@ void fetch_run_cancel(struct fetch_run *r)
 {
 	r->cancelled = true;
 	if (r->pop != NULL && !r->busy)
-		run_fail(r, "cancelled");
+		frun_fail(r, "cancelled");
 }
 
 /* ---- the session (loop) ------------------------------------------ */
@@ -307,9 +267,9 @@ static void pop_closed(struct pop3c *c, void *arg, bool clean,
 		return;
 	}
 	if (clean && !r->failed)
-		run_finish(r, FETCH_OK, NULL);
+		frun_finish(r, FETCH_OK, NULL);
 	else
-		run_finish(r, FETCH_TEMPFAIL, r->failed ? r->err : why);
+		frun_finish(r, FETCH_TEMPFAIL, r->failed ? r->err : why);
 }
 
 static int run_cmd(struct fetch_run *r, bool multi, size_t max,
@@ -326,7 +286,7 @@ static int run_cmd(struct fetch_run *r, bool multi, size_t max,
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (pop3c_command(r->pop, line, multi, max, fn, r) < 0) {
-		run_fail(r, "cannot send %s", line);
+		frun_fail(r, "cannot send %s", line);
 		return -1;
 	}
 	return 0;
@@ -404,7 +364,7 @@ static void on_uidl(struct pop3c *c, void *arg, bool ok, const char *text,
 	r->have_uidl = ok;
 	if (!ok) {
 		if (r->acct->keep) {
-			run_fail(r, "the server has no UIDL (%s): keep needs it",
+			frun_fail(r, "the server has no UIDL (%s): keep needs it",
 				 text);
 			return;
 		}
@@ -436,11 +396,12 @@ static void on_uidl(struct pop3c *c, void *arg, bool ok, const char *text,
 			r->msgs[i].uid = NULL;
 		}
 	}
-	/* Entries whose uid the server no longer lists are gone for good. */
-	if (ok) {
+	/* Entries whose uid the server no longer lists are gone for good
+	 * (an empty listing proves nothing: it may be a server hiccup). */
+	if (ok && r->n_msgs > 0) {
 		uids = calloc(r->n_msgs + 1, sizeof(*uids));
 		if (uids == NULL) {
-			run_fail(r, "out of memory");
+			frun_fail(r, "out of memory");
 			return;
 		}
 		for (size_t i = 0; i < r->n_msgs; i++)
@@ -453,7 +414,7 @@ static void on_uidl(struct pop3c *c, void *arg, bool ok, const char *text,
 	if (r->n_msgs > 1)
 		qsort(r->msgs, r->n_msgs, sizeof(*r->msgs), msg_cmp);
 	r->cur = 0;
-	run_next(r);
+	frun_next(r);
 }
 
 static void on_list(struct pop3c *c, void *arg, bool ok, const char *text,
@@ -463,10 +424,12 @@ static void on_list(struct pop3c *c, void *arg, bool ok, const char *text,
 
 	(void)c;
 	if (!ok) {
-		run_fail(r, "LIST: %s", text);
+		frun_fail(r, "LIST: %s", text);
 		return;
 	}
 	each_line(r, body, len, list_line);
+	if (r->uidl_sent)
+		return;
 	if (r->n_msgs == 0) {
 		run_quit(r);
 		return;
@@ -481,26 +444,31 @@ static void pop_ready(struct pop3c *c, void *arg)
 	(void)c;
 	r->ready = true;
 	if (r->cancelled) {
-		run_fail(r, "cancelled");
+		frun_fail(r, "cancelled");
 		return;
 	}
-	run_cmd(r, true, 64 * 1024 * 1024, on_list, "LIST");
+	if (run_cmd(r, true, RUN_LIST_MAX, on_list, "LIST") < 0)
+		return;
+	/* With PIPELINING, UIDL goes along; its size is not known yet. */
+	if (pop3c_room(r->pop) > 0 &&
+	    run_cmd(r, true, RUN_LIST_MAX, on_uidl, "UIDL") == 0)
+		r->uidl_sent = true;
 }
 
 /* ---- saving state and quitting ----------------------------------- */
 
-static void save_job(void *arg)
+void frun_save_job(void *arg)
 {
 	struct fetch_run *r = arg;
 
-	r->save_errno = fst_save(r->state_path, &r->state) < 0 ? errno : 0;
-	if (r->save_errno == ENOENT) {
+	r->m.save_errno = fst_save(r->state_path, &r->state) < 0 ? errno : 0;
+	if (r->m.save_errno == ENOENT) {
 		char *dir = strdup(r->state_path);
 
 		if (dir != NULL) {
 			*strrchr(dir, '/') = '\0';
 			if (fs_mkdir_p(dir, 0700) == 0)
-				r->save_errno = fst_save(r->state_path,
+				r->m.save_errno = fst_save(r->state_path,
 							 &r->state) < 0
 							? errno
 							: 0;
@@ -518,7 +486,7 @@ static void on_quit(struct pop3c *c, void *arg, bool ok, const char *text,
 	(void)body;
 	(void)len;
 	if (!ok)
-		run_fail(r, "QUIT: %s", text);
+		frun_fail(r, "QUIT: %s", text);
 }
 
 static void quit_after_save(void *arg)
@@ -527,11 +495,12 @@ static void quit_after_save(void *arg)
 
 	r->busy = false;
 	if (r->pop == NULL) {
-		run_finish(r, FETCH_TEMPFAIL, r->failed ? r->err : "closed");
+		frun_finish(r, FETCH_TEMPFAIL, r->failed ? r->err : "closed");
 		return;
 	}
-	if (r->save_errno != 0) {
-		run_fail(r, "%s: %s", r->state_path, strerror(r->save_errno));
+	if (r->m.save_errno != 0) {
+		frun_fail(r, "%s: %s", r->state_path,
+			  strerror(r->m.save_errno));
 		return;
 	}
 	run_cmd(r, false, 0, on_quit, "QUIT");
@@ -542,8 +511,8 @@ static void run_quit(struct fetch_run *r)
 {
 	if (r->state_dirty) {
 		r->state_dirty = false;
-		if (worker_submit(r->env->pool, save_job, quit_after_save, r) < 0) {
-			run_fail(r, "worker: %s", strerror(errno));
+		if (worker_submit(r->env->pool, frun_save_job, quit_after_save, r) < 0) {
+			frun_fail(r, "worker: %s", strerror(errno));
 			return;
 		}
 		r->busy = true;
@@ -552,399 +521,66 @@ static void run_quit(struct fetch_run *r)
 	run_cmd(r, false, 0, on_quit, "QUIT");
 }
 
-/* ---- one message ------------------------------------------------- */
+/* ---- DELE and the next message ----------------------------------- */
 
 static void on_dele(struct pop3c *c, void *arg, bool ok, const char *text,
 		    const char *body, size_t len)
 {
 	struct fetch_run *r = arg;
+	unsigned long num = r->dele_q[r->dele_head];
 
 	(void)c;
 	(void)body;
 	(void)len;
+	r->dele_head = (r->dele_head + 1) % r->n_msgs;
+	r->dele_len--;
 	if (ok) {
 		r->deleted++;
 	} else {
 		r->errors++;
-		log_warnx("fetch account=%s: DELE %lu: %s", r->acct->name,
-			  r->msgs[r->cur].num, text);
+		log_warnx("fetch account=%s: DELE %lu: %s", r->acct->name, num,
+			  text);
 	}
-	r->cur++;
-	run_next(r);
+	if (r->wait_dele) {
+		r->wait_dele = false;
+		frun_next(r);
+	}
 }
 
-static void run_dele_or_next(struct fetch_run *r, bool dele)
+void frun_dele_or_next(struct fetch_run *r, bool dele)
 {
 	if (dele) {
-		run_cmd(r, false, 0, on_dele, "DELE %lu", r->msgs[r->cur].num);
-		return;
+		unsigned long num = r->msgs[r->cur].num;
+
+		if (r->dele_q == NULL &&
+		    (r->dele_q = calloc(r->n_msgs, sizeof(*r->dele_q))) == NULL) {
+			frun_fail(r, "out of memory");
+			return;
+		}
+		if (run_cmd(r, false, 0, on_dele, "DELE %lu", num) < 0)
+			return;
+		r->dele_q[(r->dele_head + r->dele_len++) % r->n_msgs] = num;
+		/* Lock-step: the next command waits for this reply. With
+		 * PIPELINING it goes now (the message is durable already;
+		 * a -ERR only leaves it on the server). */
+		if (pop3c_room(r->pop) == 0) {
+			r->cur++;
+			r->wait_dele = true;
+			return;
+		}
 	}
 	r->cur++;
-	run_next(r);
-}
-
-static void clear_delivery(struct fetch_run *r)
-{
-	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
-	for (size_t i = 0; i < r->n_rcpts; i++)
-		free(r->rcpts[i]);
-	free(r->rcpts);
-	r->rcpts = NULL;
-	r->n_rcpts = 0;
-	free(r->msgid);
-	r->msgid = NULL;
-	r->notice = false;
-}
-
-/* Record a skipped message so later runs leave it alone (it stays on the
- * server), and move on. */
-static void run_skip(struct fetch_run *r, const char *why)
-{
-	struct run_msg *m = &r->msgs[r->cur];
-
-	log_warnx("fetch account=%s: message %s (%llu bytes) left on the server: %s",
-		  r->acct->name, m->uid != NULL ? m->uid : "(no uid)", m->size,
-		  why);
-	r->skipped++;
-	clear_delivery(r);
-	if (m->uid != NULL) {
-		if (fst_set(&r->state, m->uid, time(NULL), FST_SKIPPED, NULL,
-			    NULL, 0) < 0) {
-			run_fail(r, "out of memory");
-			return;
-		}
-		r->state_dirty = true;
-	}
-	run_dele_or_next(r, false);
-}
-
-static void deliver_job(void *arg)
-{
-	struct fetch_run *r = arg;
-	const struct config *cfg = r->env->cfg;
-	struct run_msg *m = &r->msgs[r->cur];
-	struct md_target *t = calloc(r->n_rcpts, sizeof(*t));
-	char **paths = calloc(r->n_rcpts, sizeof(*paths));
-	struct md_delivery *d = NULL;
-	char mark[RUN_MARK_MAX];
-	int marklen;
-
-	r->md = MD_ERR_IO;
-	r->md_failed = r->n_rcpts;
-	r->save_errno = 0;
-	if (t == NULL || paths == NULL)
-		goto out;
-	for (size_t i = 0; i < r->n_rcpts; i++) {
-		const char *at = strrchr(r->rcpts[i], '@');
-		char *local = strndup(r->rcpts[i], (size_t)(at - r->rcpts[i]));
-
-		if (local == NULL || md_path(cfg->data_dir, at + 1, local,
-					     &paths[i]) < 0) {
-			free(local);
-			r->md = MD_ERR_INVALID;
-			goto out;
-		}
-		free(local);
-		t[i].maildir = paths[i];
-		t[i].quota_bytes = cfg->quota_bytes;
-		t[i].quota_messages = cfg->quota_messages;
-	}
-	marklen = snprintf(mark, sizeof(mark), FH_FETCHED_HEADER ": %s\r\n",
-			   r->acct->name);
-	r->md = md_delivery_begin(t[0].maildir, cfg->hostname, &d);
-	if (r->md == MD_OK)
-		r->md = md_delivery_write(d, mark, (size_t)marklen);
-	if (r->md == MD_OK)
-		r->md = md_delivery_write(d, r->body, r->body_len);
-	if (r->md != MD_OK) {
-		md_delivery_abort(d);
-		goto out;
-	}
-	r->md = md_delivery_commit(d, t, r->n_rcpts, &r->md_failed, NULL, 0);
-	if (r->md != MD_OK || m->uid == NULL)
-		goto out;
-	/* Durable for every recipient: record it before any DELE. */
-	if (fst_set(&r->state, m->uid, time(NULL), FST_DELIVERED,
-		    r->notice ? NULL : r->msgid,
-		    (const char *const *)r->rcpts,
-		    r->notice ? 0 : r->n_rcpts) < 0) {
-		r->save_errno = errno;
-		goto out;
-	}
-	save_job(r);
-out:
-	for (size_t i = 0; paths != NULL && i < r->n_rcpts; i++)
-		free(paths[i]);
-	free(paths);
-	free(t);
-}
-
-static void deliver_done(void *arg)
-{
-	struct fetch_run *r = arg;
-	struct run_msg *m = &r->msgs[r->cur];
-
-	r->busy = false;
-	if (r->md != MD_OK) {
-		r->errors++;
-		run_fail(r, "delivery of message %s to %s failed: %s",
-			 m->uid != NULL ? m->uid : "(no uid)",
-			 r->md_failed < r->n_rcpts ? r->rcpts[r->md_failed]
-						   : r->rcpts[0],
-			 md_result_str(r->md));
-	} else if (r->save_errno != 0) {
-		run_fail(r, "message %s delivered but %s not saved: %s",
-			 m->uid != NULL ? m->uid : "(no uid)", r->state_path,
-			 strerror(r->save_errno));
-	} else if (!r->notice) {
-		r->delivered++;
-		if (m->uid == NULL && r->msgid != NULL) {
-			char key[32];
-
-			snprintf(key, sizeof(key), "n%zu", r->cur);
-			fst_set(&r->nouid, key, time(NULL), FST_DELIVERED,
-				r->msgid, (const char *const *)r->rcpts,
-				r->n_rcpts);
-		}
-	}
-	if (r->failed || r->pop == NULL) {
-		clear_delivery(r);
-		if (r->pop == NULL)
-			run_finish(r, FETCH_TEMPFAIL, r->err);
-		else
-			pop3c_close(r->pop, r->err);
-		return;
-	}
-	clear_delivery(r);
-	if (r->cancelled) {
-		run_fail(r, "cancelled");
-		return;
-	}
-	run_dele_or_next(r, !r->acct->keep || r->notice);
-}
-
-static void run_deliver(struct fetch_run *r)
-{
-	if (worker_submit(r->env->pool, deliver_job, deliver_done, r) < 0) {
-		run_fail(r, "worker: %s", strerror(errno));
-		return;
-	}
-	r->busy = true;
-}
-
-static int add_rcpt(struct fetch_run *r, const char *key)
-{
-	char **grown;
-
-	for (size_t i = 0; i < r->n_rcpts; i++)
-		if (strcmp(r->rcpts[i], key) == 0)
-			return 0;
-	grown = realloc(r->rcpts, (r->n_rcpts + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return -1;
-	r->rcpts = grown;
-	if ((r->rcpts[r->n_rcpts] = strdup(key)) == NULL)
-		return -1;
-	r->n_rcpts++;
-	return 0;
-}
-
-/* Resolve name (an address) to a local mailbox key: 1 found, 0 not local,
- * -1 error. */
-static int resolve(struct fetch_run *r, const char *name,
-		   struct rcpt_target *t)
-{
-	struct addr_mailbox mb;
-	const char *why = NULL;
-
-	if (addr_parse_mailbox(name, strlen(name), ADDR_OPT_UTF8, &mb,
-			       NULL) < 0)
-		return 0;
-	switch (rcpt_resolve(r->env->cfg, r->db, &mb, t, &why)) {
-	case RCPT_LOCAL:
-		return 1;
-	case RCPT_ERROR:
-		log_warnx("fetch account=%s: %s: %s", r->acct->name, name,
-			  why != NULL ? why : "cannot resolve");
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-/* The oversize notice for postmaster, then DELE (oversize delete). */
-static void run_oversize_notice(struct fetch_run *r)
-{
-	const struct config_fetch *a = r->acct;
-	struct run_msg *m = &r->msgs[r->cur];
-	const char *domain = a->mode == CONFIG_FETCH_MULTIPOP
-				     ? strrchr(a->target, '@') + 1
-				     : a->target;
-	char pm[ADDR_KEY_SIZE + 16], date[64];
-	struct rcpt_target t;
-	time_t now = time(NULL);
-	struct tm tm;
-	FILE *f;
-
-	snprintf(pm, sizeof(pm), "postmaster@%s", domain);
-	if (resolve(r, pm, &t) != 1) {
-		run_skip(r, "over max_size, and there is no local postmaster to tell before deleting it");
-		return;
-	}
-	if (add_rcpt(r, t.key) < 0) {
-		run_fail(r, "out of memory");
-		return;
-	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	f = open_memstream(&r->body, &r->body_len);
-	if (f == NULL) {
-		run_fail(r, "out of memory");
-		return;
-	}
-	fprintf(f,
-		"From: MAILER-DAEMON@%s\r\nTo: %s\r\nDate: %s\r\n"
-		"Subject: kantorpos fetch: oversized message deleted (%s)\r\n"
-		"Auto-Submitted: auto-generated\r\n\r\n"
-		"kantorpos fetch deleted message %s (%llu bytes) from the\r\n"
-		"account %s (%s at %s) without delivering it: it is larger\r\n"
-		"than max_size (%llu bytes).\r\n",
-		r->env->cfg->hostname, pm, date, a->name,
-		m->uid != NULL ? m->uid : "(no uid)", m->size, a->name, a->user,
-		a->host, (unsigned long long)a->max_size);
-	if (fclose(f) != 0) {
-		run_fail(r, "out of memory");
-		return;
-	}
-	r->notice = true;
-	log_warnx("fetch account=%s: message %s (%llu bytes) is over max_size: deleting it and telling %s",
-		  a->name, m->uid != NULL ? m->uid : "(no uid)", m->size,
-		  t.key);
-	r->skipped++;
-	run_deliver(r);
-}
-
-static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
-		    const char *body, size_t len)
-{
-	struct fetch_run *r = arg;
-	const struct config_fetch *a = r->acct;
-	struct run_msg *m = &r->msgs[r->cur];
-	struct fh_options o = {
-		.domain = a->mode == CONFIG_FETCH_DOMAINPOP ? a->target : NULL,
-		.headers = (const char *const *)a->headers,
-		.n_headers = a->n_headers,
-		.skip_received = a->skip_received,
-		.account = a->name,
-	};
-	struct fh_result h;
-	struct rcpt_target t;
-	const char *loop;
-	size_t i, kept;
-
-	(void)c;
-	if (!ok) {
-		/* The message may have been removed by another client. */
-		r->errors++;
-		log_warnx("fetch account=%s: RETR %lu: %s", a->name, m->num,
-			  text);
-		run_dele_or_next(r, false);
-		return;
-	}
-	r->fetched++;
-	if (fh_parse(body, len, &o, &h) < 0) {
-		run_fail(r, "out of memory");
-		return;
-	}
-	loop = fh_loop_reason(&h, a->mode == CONFIG_FETCH_MULTIPOP ? a->target
-								    : NULL);
-	if (loop != NULL) {
-		fh_result_free(&h);
-		run_skip(r, loop);
-		return;
-	}
-	if (h.message_id != NULL)
-		r->msgid = strdup(h.message_id);
-	if (a->mode == CONFIG_FETCH_MULTIPOP) {
-		if (resolve(r, a->target, &t) == 1 && add_rcpt(r, t.key) < 0) {
-			fh_result_free(&h);
-			run_fail(r, "out of memory");
-			return;
-		}
-	} else {
-		for (i = 0; i < h.n_rcpts; i++)
-			if (resolve(r, h.rcpts[i], &t) == 1 &&
-			    add_rcpt(r, t.key) < 0)
-				break;
-	}
-	fh_result_free(&h);
-	if (r->n_rcpts == 0 && a->mode == CONFIG_FETCH_DOMAINPOP) {
-		char def[ADDR_KEY_SIZE + 70];
-
-		snprintf(def, sizeof(def), "%s@%s", a->default_recipient,
-			 a->target);
-		if (resolve(r, def, &t) == 1 && add_rcpt(r, t.key) < 0) {
-			run_fail(r, "out of memory");
-			return;
-		}
-		if (r->n_rcpts == 0) {
-			clear_delivery(r);
-			run_fail(r, "default recipient %s is not a local user",
-				 def);
-			return;
-		}
-	}
-	if (r->n_rcpts == 0) {
-		clear_delivery(r);
-		run_fail(r, "%s is not a local user", a->target);
-		return;
-	}
-	/* At most one copy of a Message-ID per local user (this run, and
-	 * earlier runs whose messages are still on the server). */
-	for (i = kept = 0; i < r->n_rcpts; i++) {
-		if (fst_delivered(&r->state, r->msgid, r->rcpts[i]) ||
-		    fst_delivered(&r->nouid, r->msgid, r->rcpts[i]))
-			free(r->rcpts[i]);
-		else
-			r->rcpts[kept++] = r->rcpts[i];
-	}
-	r->n_rcpts = kept;
-	if (kept == 0) {
-		log_info("fetch account=%s: message %s is a duplicate of %s, not delivered again",
-			 a->name, m->uid != NULL ? m->uid : "(no uid)", r->msgid);
-		r->skipped++;
-		if (m->uid != NULL) {
-			if (fst_set(&r->state, m->uid, time(NULL), FST_DELIVERED,
-				    r->msgid, NULL, 0) < 0) {
-				run_fail(r, "out of memory");
-				return;
-			}
-			r->state_dirty = true;
-		}
-		clear_delivery(r);
-		run_dele_or_next(r, !a->keep);
-		return;
-	}
-	r->body = malloc(len + 1);
-	if (r->body == NULL) {
-		run_fail(r, "out of memory");
-		return;
-	}
-	memcpy(r->body, body, len);
-	r->body_len = len;
-	run_deliver(r);
+	frun_next(r);
 }
 
 /* Handle the next message, or QUIT when all are done. */
-static void run_next(struct fetch_run *r)
+void frun_next(struct fetch_run *r)
 {
 	const struct config_fetch *a = r->acct;
 	uint64_t max = a->max_size ? a->max_size : r->env->cfg->max_message_size;
 
 	if (r->cancelled) {
-		run_fail(r, "cancelled");
+		frun_fail(r, "cancelled");
 		return;
 	}
 	while (r->cur < r->n_msgs) {
@@ -961,7 +597,7 @@ static void run_next(struct fetch_run *r)
 					    (time_t)a->keep_days * 86400);
 
 			if (due) {
-				run_dele_or_next(r, true);
+				frun_dele_or_next(r, true);
 				return;
 			}
 			r->cur++;
@@ -973,14 +609,12 @@ static void run_next(struct fetch_run *r)
 		}
 		if (m->size > max) {
 			if (a->oversize == CONFIG_FETCH_OVERSIZE_DELETE)
-				run_oversize_notice(r);
+				fmsg_oversize(r);
 			else
-				run_skip(r, "over max_size");
+				fmsg_skip(r, "over max_size");
 			return;
 		}
-		/* Slack over the LIST size: servers count differently. */
-		run_cmd(r, true, (size_t)max + 65536, on_retr, "RETR %lu",
-			m->num);
+		fmsg_fetch(r);
 		return;
 	}
 	run_quit(r);

@@ -1,8 +1,8 @@
 /* fetch/runner.h: one run of one fetch account (MultiPOP or DomainPOP):
  * prepare on the worker pool (password file, UIDL state, user database,
  * DNS, TLS context), then a POP3 session on the loop, each message
- * delivered and recorded on the worker pool before its DELE, and one log
- * line at the end.
+ * streamed into a delivery as it arrives, committed and recorded on the
+ * worker pool before its DELE, and one log line at the end.
  *
  * Safety order for every message: RETR, durable delivery to every local
  * recipient (md_delivery_commit returned MD_OK), UIDL state saved, and

@@ -316,3 +316,40 @@ Test(fetch_headers, pop3_dot_decoding)
 		}
 	}
 }
+
+/* Where the header block ends, fed whole and growing byte by byte (as a
+ * streamed RETR delivers it): the answer is 0 until the empty line is in. */
+Test(headers, header_end)
+{
+	static const struct {
+		const char *in;
+		size_t end;
+	} rows[] = {
+		{ "", 0 },
+		{ "\r\n", 2 },
+		{ "\n", 1 },
+		{ "\r\nbody\r\n\r\n", 2 },
+		{ "A: b\r\n\r\nbody", 8 },
+		{ "A: b\n\nbody", 6 },
+		{ "A: b\r\n folded\r\nC: d\r\n\r\n", 23 },
+		{ "A: b\r\nC: d\r\n", 0 },
+		{ "A: b\r\n\r", 0 },
+		{ "A: b\r\r\nC: d\r\n", 0 },
+		{ "A: b\n\r\nx", 7 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = strlen(rows[i].in);
+
+		cr_expect_eq(fh_header_end(rows[i].in, n), rows[i].end,
+			     "row %zu: %zu", i, fh_header_end(rows[i].in, n));
+		for (size_t k = 0; k < n; k++) {
+			size_t got = fh_header_end(rows[i].in, k);
+
+			cr_expect(got == 0 || got == rows[i].end,
+				  "row %zu prefix %zu: %zu", i, k, got);
+			cr_expect(got == 0 || k >= rows[i].end,
+				  "row %zu prefix %zu: early", i, k);
+		}
+	}
+}

@@ -1,0 +1,121 @@
+/* fetch/run.h: the state of one account run, shared by its two halves
+ * (private to fetch/): runner.c drives the account session (preparation,
+ * login, LIST and UIDL, choosing each message, DELE, state, QUIT) and
+ * message.c the pipeline of one message (RETR streamed into a delivery,
+ * recipients from the header block, the commit on the worker pool). */
+#ifndef KANTORPOS_FETCH_RUN_H
+#define KANTORPOS_FETCH_RUN_H
+
+#include <netdb.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetch/runner.h"
+#include "fetch/state.h"
+#include "store/maildir.h"
+
+struct pop3c;
+struct userdb;
+
+/* Longest header block read before choosing recipients; a message with
+ * a longer one is left on the server. */
+#define FMSG_HEADER_MAX (256 * 1024)
+
+struct run_msg {
+	unsigned long num;
+	unsigned long long size;
+	char *uid; /* NULL: no usable unique id */
+	bool dup;  /* the server gave its uid to another message too */
+};
+
+enum fmsg_phase {
+	FMSG_HEADER,  /* gathering the header block */
+	FMSG_BODY,    /* streaming into the delivery */
+	FMSG_DISCARD, /* reading to the end; not delivered */
+};
+
+enum fmsg_action {
+	FMSG_DELIVER,
+	FMSG_SKIP,  /* left on the server, recorded as skipped */
+	FMSG_DUP,   /* a Message-ID every recipient already has */
+};
+
+/* The message in progress. */
+struct fetch_msg {
+	enum fmsg_phase phase;
+	enum fmsg_action action;
+	const char *skip_why; /* static text for FMSG_SKIP */
+	char *hdr;            /* header block gathered so far */
+	size_t hdr_len, hdr_cap;
+	uint64_t got, limit;  /* body bytes read, and the most accepted */
+	struct md_delivery *d;
+	char **rcpts;         /* local mailbox keys */
+	size_t n_rcpts;
+	char *msgid;
+	bool notice;          /* the oversize notice, not the message itself */
+	enum md_result md;
+	size_t md_failed;
+	int save_errno;
+};
+
+struct fetch_run {
+	struct fetch_env *env;
+	const struct config_fetch *acct;
+	fetch_done_fn *done;
+	void *done_arg;
+	char *state_path;
+	char *staging; /* DATA/fetch/staging: where deliveries start */
+
+	/* Prepared on the worker. */
+	char *password;
+	struct fst state;
+	struct userdb *db;
+	struct addrinfo *addrs, *next_addr;
+	SSL_CTX *ctx;
+	char err[512];
+	enum fetch_status prep_status;
+
+	struct pop3c *pop;
+	bool ready, cancelled, failed, state_dirty, busy;
+	bool uidl_sent, wait_dele;
+	struct run_msg *msgs;
+	size_t n_msgs, cur;
+	bool have_uidl;
+	struct fst nouid; /* Message-IDs delivered this run without a uid */
+	/* Message numbers of the DELEs in flight, oldest first. */
+	unsigned long *dele_q;
+	size_t dele_head, dele_len;
+
+	struct fetch_msg m;
+
+	unsigned fetched, delivered, skipped, deleted, errors;
+};
+
+/* ---- runner.c ---- */
+
+/* Give up the run: drop the session without QUIT. */
+void frun_fail(struct fetch_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The end of a run: one log line, the callback, and free. */
+void frun_finish(struct fetch_run *r, enum fetch_status st, const char *why);
+/* Handle the next message (or QUIT when all are done). */
+void frun_next(struct fetch_run *r);
+/* DELE the current message (when dele) and move on to the next. */
+void frun_dele_or_next(struct fetch_run *r, bool dele);
+/* Save the UIDL state (blocking: worker only); sets m.save_errno. */
+void frun_save_job(void *arg);
+
+/* ---- message.c ---- */
+
+/* RETR the current message, streaming it into a delivery. */
+void fmsg_fetch(struct fetch_run *r);
+/* Leave the current message on the server (recorded as skipped). */
+void fmsg_skip(struct fetch_run *r, const char *why);
+/* The current message is over max_size: tell postmaster, then DELE. */
+void fmsg_oversize(struct fetch_run *r);
+/* Forget the message in progress (an open delivery is aborted). */
+void fmsg_clear(struct fetch_run *r);
+
+#endif
