@@ -97,7 +97,11 @@ def main():
                     "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
                     "-out", top + "/cert.pem"], check=True,
                    capture_output=True)
-    os.chmod(top + "/key.pem", 0o644)
+    # Only its owner may read a TLS key (the daemons check at start); as
+    # root the daemons drop to nobody, who must re-read it on SIGHUP.
+    os.chmod(top + "/key.pem", 0o600)
+    if os.geteuid() == 0:
+        shutil.chown(top + "/key.pem", "nobody")
     sink_port, relay_port = q.free_port(), q.free_port()
     sink = q.Sink(port=sink_port)
     relay = q.Sink(port=relay_port)
