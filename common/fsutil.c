@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +107,17 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	struct stat old;
+	bool keep_owner = geteuid() == 0 && stat(path, &old) == 0;
+
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  mode);
 	if (fd < 0)
 		return -1;
+	/* root editing a file the daemon user owns (kantorpos user add run
+	 * with sudo) must not leave it owned by root, unreadable to them. */
+	if (keep_owner && fchown(fd, old.st_uid, old.st_gid) < 0)
+		goto fail;
 	if (fchmod(fd, mode) < 0 || fs_write_all(fd, data, len) < 0 ||
 	    fsync(fd) < 0)
 		goto fail;

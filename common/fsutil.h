@@ -22,8 +22,9 @@ int fs_fsync_parent(const char *path);
 int fs_mkdir_p(const char *path, mode_t mode);
 
 /* Replace path atomically: write a temporary file beside it with the given
- * mode, fsync it, rename it over path and fsync the directory. On error the
- * old contents stay in place and no temporary file is left behind. */
+ * mode, fsync it, rename it over path and fsync the directory. Run as root,
+ * the new file keeps the owner and group of the file it replaces. On error
+ * the old contents stay in place and no temporary file is left behind. */
 int fs_write_file_atomic(const char *path, const void *data, size_t len,
 			 mode_t mode);
 

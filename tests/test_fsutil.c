@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fsutil.h"
 #include "tests/helpers/testutil.h"
@@ -86,5 +87,22 @@ Test(fsutil, read_file_limits_size)
 	cr_assert_eq(fs_read_file(path, 4, &data, &len), -1);
 	cr_assert_eq(errno, EFBIG);
 	cr_assert_null(data);
+	free(path);
+}
+
+Test(fsutil, atomic_write_as_root_keeps_the_owner)
+{
+	char *path = tu_path(dir, "users");
+	struct stat st;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give the file another owner");
+	tu_write_file(path, "old");
+	cr_assert_eq(chown(path, 65534, 65534), 0);
+	cr_assert_eq(fs_write_file_atomic(path, "new", 3, 0600), 0);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_uid, 65534);
+	cr_expect_eq(st.st_gid, 65534);
+	cr_expect_eq(st.st_mode & 0777, 0600);
 	free(path);
 }
