@@ -598,7 +598,7 @@ static struct flush *new_flush(struct runner *r, enum fl_kind kind,
 	if (kind == FL_ETRN) {
 		f->host = strdup(e->deliver_host != NULL ? e->deliver_host
 							 : client);
-		f->port = e->deliver_host != NULL ? e->deliver_port : 25;
+		f->port = e->deliver_port != 0 ? e->deliver_port : 25;
 		f->tls = (enum smtpc_tls)e->tls;
 		f->pin = e->tls_pin;
 		f->tls_name = e->deliver_host;
