@@ -8,8 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <ev.h>
+
+#include "common/fsutil.h"
+#include "common/server.h"
 #include "tests/helpers/smtpfake.h"
+#include "tests/helpers/testutil.h"
 
 TestSuite(smtp_session, .init = sf_setup, .fini = sf_teardown, .timeout = 60);
 
@@ -709,4 +715,140 @@ Test(smtp_session, quota_at_rcpt_permanent)
 
 	sf_start("quota_bytes 1K\nquota_permanent yes\n");
 	sf_dialogue("permanent", SF_MX, steps, N(steps));
+}
+
+Test(smtp_session, etrn_replies)
+{
+	/* S-ETR-01, S-ETR-04, S-ETR-06, S-ETR-07, S-ETR-09, S-ETR-10,
+	 * S-ETR-11 (every reply with its enhanced code: checked by the
+	 * helper) */
+	static const struct sf_step steps[] = {
+		{ "EHLO c\r\n", "250-" },
+		{ "ETRN\r\n", "501 5.5.4" },
+		{ "ETRN bad..name\r\n", "501 5.5.4" },
+		{ "ETRN a b\r\n", "501 5.5.4" },
+		{ "ETRN #holdq\r\n", "501 5.5.4" },
+		{ "ETRN elsewhere.test\r\n", "459 4.7.1 Node elsewhere.test not allowed: " },
+		{ "ETRN closed.test\r\n", "459 4.7.1 Node closed.test not allowed: " },
+		{ "ETRN backup.test\r\n", "251 2.0.0 OK, no messages waiting for node backup.test" },
+		{ "ETRN @backup.test\r\n", "251 2.0.0" },
+		{ "MAIL FROM:<a@b.example>\r\n", "250 2.1.0" },
+		{ "ETRN backup.test\r\n", "503 5.5.1" },
+		{ "RSET\r\nETRN backup.test\r\nQUIT\r\n", "250 2.0.0|251 2.0.0|221 2.0.0" },
+	};
+	const char *r;
+
+	sf_start("etrn_domain backup.test deliver_to 127.0.0.1:1 allow 127.0.0.1 subdomains\n"
+		 "etrn_domain closed.test deliver_to client:2525 allow 192.0.2.1\n");
+	sf_connect(SF_MX);
+	sf_send("EHLO c\r\n", 8, 0);
+	r = sf_replies(1);
+	cr_assert_not_null(strstr(r, "\r\n250-ETRN\r\n"), "%s", r);
+	sf_dialogue("etrn", SF_MX, steps, N(steps));
+}
+
+Test(smtp_session, etrn_458_when_the_queue_cannot_be_read)
+{
+	/* S-ETR-08: the flush cannot start (the queue's items directory is
+	 * gone and a file stands in its place). */
+	char *items = NULL;
+
+	sf_start("etrn_domain backup.test deliver_to 127.0.0.1:1 allow 127.0.0.1\n");
+	cr_assert_geq(asprintf(&items, "%s/queue/items", sf.data), 0);
+	tu_rmrf(items);
+	tu_write_file(items, "not a directory\n");
+	free(items);
+	sf_connect(SF_MX);
+	sf_run_steps("458", (struct sf_step[]){
+		{ "EHLO c\r\n", "250-" },
+		{ "ETRN backup.test\r\n",
+		  "458 4.3.0 Unable to queue messages for node backup.test" },
+		{ "NOOP\r\n", "250 2.0.0" } }, 3, 0);
+}
+
+Test(smtp_session, starttls_without_tls)
+{
+	/* S-TLS-02: arguments are 501; no certificate: 454 4.7.0 */
+	static const struct sf_step steps[] = {
+		{ "EHLO c\r\n", "250-" },
+		{ "STARTTLS foo\r\n", "501 5.5.4" },
+		{ "STARTTLS\r\n", "454 4.7.0" },
+		{ "NOOP\r\n", "250 2.0.0" },
+	};
+
+	sf_start(NULL);
+	sf_dialogue("starttls", SF_MX, steps, N(steps));
+}
+
+Test(smtp_session, graceful_stop_421)
+{
+	/* S-CMD-11: idle sessions get 421 4.3.2 at once; one inside DATA
+	 * finishes its message first. */
+	sf_start(NULL);
+	sf_connect(SF_MX);
+	sf_run_steps("env", (struct sf_step[]){ ENVELOPE, { "DATA\r\n", "354" } }, 4, 0);
+	server_stop(sf.srv);
+	cr_assert(sf_quiet(), "421 inside DATA: %s", sf.out + sf.taken);
+	sf_send("Subject: last\r\n\r\nx\r\n.\r\n", 23, 0);
+	cr_assert(strncmp(sf_replies(2), "250 2.0.0 Ok: queued as ", 24) == 0);
+	cr_assert_eq(sf_count("alice"), 1);
+	cr_assert(sf_closed());
+}
+
+Test(smtp_session, dropped_mid_data_stores_nothing)
+{
+	/* S-DAT-13: nothing stored, nothing left in tmp/ */
+	char *tmp = NULL;
+
+	sf_start(NULL);
+	sf_connect(SF_MX);
+	sf_run_steps("env", (struct sf_step[]){ ENVELOPE, { "DATA\r\n", "354" } }, 4, 0);
+	sf_send("Subject: cut\r\n\r\nhalf a mess", 27, 0);
+	close(sf.fd);
+	sf.fd = -1;
+	for (int i = 0; i < 20; i++)
+		ev_run(server_loop(sf.srv), EVRUN_NOWAIT);
+	cr_assert_eq(sf_count("alice"), 0);
+	cr_assert_geq(asprintf(&tmp, "%s/mail/example.test/alice/tmp", sf.data), 0);
+	cr_assert_leq(tu_count_dir(tmp), 0);
+	free(tmp);
+}
+
+Test(smtp_session, store_failure_stores_nothing)
+{
+	/* S-DAT-14: bob's Maildir cannot take the message: 451/452 and alice
+	 * gets nothing either (all or nothing). */
+	char *bob = NULL;
+
+	sf_start(NULL);
+	cr_assert_geq(asprintf(&bob, "%s/mail/example.test/bob", sf.data), 0);
+	cr_assert_eq(fs_mkdir_p(bob, 0700), 0);
+	free(bob);
+	cr_assert_geq(asprintf(&bob, "%s/mail/example.test/bob/new", sf.data), 0);
+	tu_write_file(bob, "in the way\n");
+	free(bob);
+	sf_connect(SF_MX);
+	sf_run_steps("fail", (struct sf_step[]){
+		ENVELOPE, { "RCPT TO:<bob@example.test>\r\n", "250 2.1.5" },
+		{ "DATA\r\n", "354" },
+		{ "Subject: f\r\n\r\nx\r\n.\r\n", "45" },
+		{ "NOOP\r\n", "250 2.0.0" } }, 7, 0);
+	cr_assert_eq(sf_count("alice"), 0);
+}
+
+Test(smtp_session, ten_megabytes_without_crlf)
+{
+	/* X-LEN-03: memory stays bounded; one 500 when the line ends */
+	size_t n = 10 * 1024 * 1024;
+	char *junk = malloc(n + 2);
+
+	sf_start(NULL);
+	sf_connect(SF_MX);
+	memset(junk, 'A', n);
+	memcpy(junk + n, "\r\n", 2);
+	sf_send(junk, n + 2, 0);
+	cr_assert(strncmp(sf_replies(1), "500 5.5.2", 9) == 0);
+	cr_assert(sf_quiet());
+	sf_run_steps("after", (struct sf_step[]){ { "NOOP\r\n", "250 2.0.0" } }, 1, 0);
+	free(junk);
 }
