@@ -298,6 +298,9 @@ static void job_done(void *arg)
 				.sender = env->sender, .rcpts = f->rcpts,
 				.n_rcpts = n, .fd = queue_item_fd(j->it),
 				.size = queue_item_size(j->it),
+				.eight_bit = env->body == QUEUE_BODY_8BITMIME,
+				.binary = env->body == QUEUE_BODY_BINARYMIME,
+				.smtputf8 = env->smtputf8,
 			};
 			f->cur = j->it;
 			f->busy = true; /* until the record job is done */
