@@ -386,8 +386,19 @@ static int cfg_etrn_option(struct config_parser *p, struct config_etrn_domain *d
 
 	if (strcmp(key, "deliver_to") == 0) {
 		*have_deliver = true;
-		if (strcmp(val, "client") == 0)
+		/* "client" or "client:PORT": the address that issued ETRN. */
+		if (strncmp(val, "client", 6) == 0 &&
+		    (val[6] == '\0' || val[6] == ':')) {
+			d->deliver_port = 25;
+			if (val[6] == ':' &&
+			    config_parse_port(val + 7, &d->deliver_port) < 0) {
+				config_err(p, p->line,
+					"etrn_domain: deliver_to: expected client:PORT with a port from 1 to 65535, got \"%s\"",
+					val);
+				return -1;
+			}
 			return 0;
+		}
 		return cfg_etrn_hostport(p, "etrn_domain: deliver_to", val, 25,
 					 &d->deliver_host, &d->deliver_port);
 	}

@@ -59,6 +59,7 @@ enum smtpc_state {
 #define EXT_AUTH 0x10u
 #define EXT_ETRN 0x20u
 #define EXT_ENHANCED 0x40u
+#define EXT_SMTPUTF8 0x80u
 
 struct smtpc {
 	struct ev_loop *loop;
@@ -440,7 +441,7 @@ static const struct {
 	{ "PIPELINING", EXT_PIPELINING }, { "STARTTLS", EXT_STARTTLS },
 	{ "SIZE", EXT_SIZE }, { "8BITMIME", EXT_8BITMIME },
 	{ "AUTH", EXT_AUTH }, { "ETRN", EXT_ETRN },
-	{ "ENHANCEDSTATUSCODES", EXT_ENHANCED },
+	{ "ENHANCEDSTATUSCODES", EXT_ENHANCED }, { "SMTPUTF8", EXT_SMTPUTF8 },
 };
 
 static void ehlo_keyword(struct smtpc *s, const char *kw)
@@ -540,12 +541,15 @@ static void send_envelope_cmd(struct smtpc *s)
 	size_t i = s->next_send++;
 
 	if (i == 0) {
+		char size[40] = "";
+
 		set_timer(s, T_MAIL);
 		if (s->ext & EXT_SIZE)
-			send_line(s, false, "MAIL FROM:<%s> SIZE=%llu",
-				  s->msg.sender, (unsigned long long)s->msg.size);
-		else
-			send_line(s, false, "MAIL FROM:<%s>", s->msg.sender);
+			snprintf(size, sizeof(size), " SIZE=%llu",
+				 (unsigned long long)s->msg.size);
+		send_line(s, false, "MAIL FROM:<%s>%s%s%s", s->msg.sender, size,
+			  s->msg.eight_bit ? " BODY=8BITMIME" : "",
+			  s->msg.smtputf8 ? " SMTPUTF8" : "");
 	} else if (i <= s->msg.n_rcpts) {
 		set_timer(s, T_RCPT);
 		send_line(s, false, "RCPT TO:<%s>", s->msg.rcpts[i - 1]);
@@ -828,14 +832,33 @@ int smtpc_send(struct smtpc *s, const struct smtpc_msg *msg)
 	s->msg = *msg;
 	s->next_send = s->next_reply = s->accepted = 0;
 	s->mail_failed = s->discard_body = false;
-	/* RFC 1870: a message the server will refuse by size is not sent. */
-	if ((s->ext & EXT_SIZE) && s->ext_size > 0 && msg->size > s->ext_size) {
+	/* RFC 1870: a message the server will refuse by size is not sent.
+	 * RFC 6152 §3: 8-bit content to a peer without 8BITMIME is returned
+	 * (no downgrade here); so is binary content (this client has no
+	 * BDAT) and, RFC 6531 §3.2, an SMTPUTF8 message to a peer without
+	 * SMTPUTF8. */
+	if (((s->ext & EXT_SIZE) && s->ext_size > 0 && msg->size > s->ext_size) ||
+	    msg->binary || (msg->eight_bit && !(s->ext & EXT_8BITMIME)) ||
+	    (msg->smtputf8 && !(s->ext & EXT_SMTPUTF8))) {
 		struct smtpc_reply r = { .code = 552 };
 
-		snprintf(r.text, sizeof(r.text),
-			 "552 5.3.4 message size %llu exceeds the limit %llu of %s",
-			 (unsigned long long)msg->size,
-			 (unsigned long long)s->ext_size, s->peer);
+		if (msg->binary || (msg->eight_bit && !(s->ext & EXT_8BITMIME))) {
+			r.code = 554;
+			snprintf(r.text, sizeof(r.text),
+				 "554 5.6.3 %s content cannot be sent to %s, which does not offer %s",
+				 msg->binary ? "binary" : "8-bit", s->peer,
+				 msg->binary ? "BINARYMIME with CHUNKING here" : "8BITMIME");
+		} else if (msg->smtputf8 && !(s->ext & EXT_SMTPUTF8)) {
+			r.code = 553;
+			snprintf(r.text, sizeof(r.text),
+				 "553 5.6.7 internationalised message cannot be sent to %s, which does not offer SMTPUTF8",
+				 s->peer);
+		} else {
+			snprintf(r.text, sizeof(r.text),
+				 "552 5.3.4 message size %llu exceeds the limit %llu of %s",
+				 (unsigned long long)msg->size,
+				 (unsigned long long)s->ext_size, s->peer);
+		}
 		for (size_t k = 0; k < msg->n_rcpts; k++)
 			decide(s, k, &r);
 		/* Reported with the RSET reply, from the loop. */

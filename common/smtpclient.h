@@ -76,6 +76,9 @@ struct smtpc_msg {
 	size_t n_rcpts;
 	int fd;                      /* the message, read from offset 0 */
 	uint64_t size;
+	bool eight_bit;              /* BODY=8BITMIME (RFC 6152) */
+	bool binary;                 /* BODY=BINARYMIME (RFC 3030) */
+	bool smtputf8;               /* SMTPUTF8 (RFC 6531) */
 };
 
 struct smtpc_cb {

@@ -298,6 +298,9 @@ static void job_done(void *arg)
 				.sender = env->sender, .rcpts = f->rcpts,
 				.n_rcpts = n, .fd = queue_item_fd(j->it),
 				.size = queue_item_size(j->it),
+				.eight_bit = env->body == QUEUE_BODY_8BITMIME,
+				.binary = env->body == QUEUE_BODY_BINARYMIME,
+				.smtputf8 = env->smtputf8,
 			};
 			f->cur = j->it;
 			f->busy = true; /* until the record job is done */
@@ -598,7 +601,7 @@ static struct flush *new_flush(struct runner *r, enum fl_kind kind,
 	if (kind == FL_ETRN) {
 		f->host = strdup(e->deliver_host != NULL ? e->deliver_host
 							 : client);
-		f->port = e->deliver_host != NULL ? e->deliver_port : 25;
+		f->port = e->deliver_port != 0 ? e->deliver_port : 25;
 		f->tls = (enum smtpc_tls)e->tls;
 		f->pin = e->tls_pin;
 		f->tls_name = e->deliver_host;

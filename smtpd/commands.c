@@ -12,9 +12,12 @@
 
 #include "common/aliases.h"
 #include "common/log.h"
+#include "common/worker.h"
 #include "smtpd/relay.h"
 #include "smtpd/reply.h"
 #include "smtpd/session.h"
+#include "store/maildir.h"
+#include "store/quota.h"
 
 static proto_handler_fn cmd_ehlo, cmd_helo, cmd_mail, cmd_rcpt, cmd_data,
 	cmd_bdat, cmd_rset, cmd_noop, cmd_quit, cmd_vrfy, cmd_expn, cmd_help,
@@ -29,15 +32,15 @@ static const struct proto_cmd smtp_commands[] = {
 	{ "HELO", CMD_STATES, cmd_helo, 0 },
 	{ "MAIL", ST(READY), cmd_mail, 0 },
 	{ "RCPT", ST(MAIL) | ST(RCPT), cmd_rcpt, 0 },
-	{ "DATA", ST(MAIL) | ST(RCPT), cmd_data, 0 },
+	{ "DATA", ST(MAIL) | ST(RCPT), cmd_data, PROTO_CMD_NO_ARG },
 	{ "BDAT", CMD_STATES, cmd_bdat, 0 },
-	{ "RSET", CMD_STATES, cmd_rset, 0 },
+	{ "RSET", CMD_STATES, cmd_rset, PROTO_CMD_NO_ARG },
 	{ "NOOP", CMD_STATES, cmd_noop, 0 },
-	{ "QUIT", CMD_STATES, cmd_quit, 0 },
+	{ "QUIT", CMD_STATES, cmd_quit, PROTO_CMD_NO_ARG },
 	{ "VRFY", CMD_STATES, cmd_vrfy, 0 },
 	{ "EXPN", CMD_STATES, cmd_expn, 0 },
 	{ "HELP", CMD_STATES, cmd_help, 0 },
-	{ "STARTTLS", ST(INIT) | ST(READY), cmd_starttls, 0 },
+	{ "STARTTLS", ST(INIT) | ST(READY), cmd_starttls, PROTO_CMD_NO_ARG },
 	{ "AUTH", ST(READY), smtp_cmd_auth, 0 },
 	/* ETRN (RFC 1985): after EHLO/HELO, outside a transaction. */
 	{ "ETRN", ST(READY), smtp_cmd_etrn, 0 },
@@ -75,18 +78,44 @@ static int syntax(struct smtp_session *s, const char *enh, const char *text)
 	return smtp_bad(s, 501, enh, "%s", text);
 }
 
+/* A control byte in a command line. RFC 5321 §4.1.2: invalid characters
+ * in the argument of a known command are 501 (the address's enhanced code
+ * for MAIL and RCPT, RFC 3463); anything else is 500. */
+static int line_fault(struct smtp_session *s, const char *line, size_t len,
+		      size_t pos, enum proto_line_fault fault)
+{
+	const struct proto_cmd *cmd = NULL;
+	const char *sp = memchr(line, ' ', len);
+	char verb[16];
+	size_t n = sp != NULL ? (size_t)(sp - line) : 0;
+
+	if (sp != NULL && n < pos && n < sizeof(verb)) {
+		memcpy(verb, line, n);
+		verb[n] = '\0';
+		if (proto_lookup(smtp_commands, verb, s->state, &cmd) !=
+		    PROTO_UNKNOWN) {
+			const char *enh = strcasecmp(verb, "MAIL") == 0 ? "5.1.7"
+					  : strcasecmp(verb, "RCPT") == 0 ? "5.1.3"
+					  : "5.5.4";
+
+			return smtp_bad(s, 501, enh, "Syntax error in parameters: %s",
+					proto_line_fault_str(fault));
+		}
+	}
+	return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
+			proto_line_fault_str(fault));
+}
+
 int smtp_command(struct smtp_session *s, char *line, size_t len)
 {
 	const struct proto_cmd *cmd = NULL;
 	enum proto_line_fault fault;
 	char *verb, *args;
-	size_t max;
+	size_t max, pos = 0;
 
-	fault = proto_check_line(line, len, NULL);
-	if (fault != PROTO_LINE_OK) {
-		return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
-			   proto_line_fault_str(fault));
-	}
+	fault = proto_check_line(line, len, &pos);
+	if (fault != PROTO_LINE_OK)
+		return line_fault(s, line, len, pos, fault);
 	if (proto_split(line, &verb, &args) < 0) {
 		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
 	}
@@ -99,6 +128,10 @@ int smtp_command(struct smtp_session *s, char *line, size_t len)
 	case PROTO_UNKNOWN:
 		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
 	case PROTO_WRONG_STATE:
+		/* RFC 5321 §4.3.2: an argument to a command that takes none
+		 * is a syntax error whatever the state. */
+		if (!proto_args_ok(cmd, args))
+			return syntax(s, "5.5.4", "Syntax error: no parameters allowed");
 		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
 	case PROTO_FOUND:
 	default:
@@ -270,29 +303,36 @@ static int cmd_mail(void *session, char *args)
 	return PROTO_DONE;
 }
 
+/* The recipient as given, for the log, the trace and the queue. */
+static char *rcpt_addr(const struct addr_path *path)
+{
+	char *addr;
+
+	if (path->flags & ADDR_PATH_BARE_POSTMASTER)
+		return strdup("postmaster");
+	if (asprintf(&addr, "%s@%s", path->mailbox.local,
+		     path->mailbox.domain) < 0)
+		return NULL;
+	return addr;
+}
+
+/* Add an accepted recipient (addr: heap, taken over) to the transaction. */
 static int add_recipients(struct smtp_session *s, struct relay_decision *d,
-			  const struct addr_path *path)
+			  char *addr)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct rcpt_target *grown;
-	char **addrs, *addr;
+	char **addrs;
 
 	grown = realloc(tx->rcpts, (tx->n_rcpts + d->n_targets + 1) *
 				      sizeof(*grown));
 	if (grown == NULL)
-		return -1;
+		goto fail;
 	tx->rcpts = grown;
 	addrs = realloc(tx->rcpt_addrs, (tx->n_rcpt_addrs + 1) * sizeof(*addrs));
 	if (addrs == NULL)
-		return -1;
+		goto fail;
 	tx->rcpt_addrs = addrs;
-	if (path->flags & ADDR_PATH_BARE_POSTMASTER)
-		addr = strdup("postmaster");
-	else if (asprintf(&addr, "%s@%s", path->mailbox.local,
-			  path->mailbox.domain) < 0)
-		addr = NULL;
-	if (addr == NULL)
-		return -1;
 	tx->rcpt_addrs[tx->n_rcpt_addrs++] = addr;
 	if (d->queue) {
 		/* ETRN: a recipient for the outbound queue, once. */
@@ -319,6 +359,147 @@ static int add_recipients(struct smtp_session *s, struct relay_decision *d,
 			tx->rcpts[tx->n_rcpts++] = d->targets[i];
 	}
 	return 0;
+fail:
+	free(addr);
+	return -1;
+}
+
+/* Take an accepted recipient (d's targets and addr are freed) and reply. */
+static int rcpt_accept(struct smtp_session *s, struct relay_decision *d,
+		       char *addr)
+{
+	int rc = addr != NULL ? add_recipients(s, d, addr) : -1;
+
+	free(d->targets);
+	d->targets = NULL;
+	if (rc < 0) {
+		smtp_reply(s, 451, "4.3.0", "Local error in processing");
+		return PROTO_DONE;
+	}
+	smtp_set_state(s, SMTP_S_RCPT);
+	smtp_reply(s, d->code, d->enh, "%s", d->text);
+	return PROTO_DONE;
+}
+
+/* ---- the quota at RCPT time (issue: 452 4.2.2, or 552 5.2.2 when the
+ * quota is permanent; RFC 3463 X.2.2 mailbox full). The Maildirs are
+ * read on the worker pool while the session is parked. ---- */
+
+struct quota_job {
+	struct smtp_session *s;
+	struct relay_decision d;
+	char *addr;
+	char **paths;
+	uint64_t max_bytes, max_messages, size;
+	enum smtp_state prev;
+	int result;  /* 1 fits, 0 over quota, -1 error */
+	size_t full; /* the target over quota */
+};
+
+static void quota_job_free(struct quota_job *j)
+{
+	for (size_t i = 0; j->paths != NULL && i < j->d.n_targets; i++)
+		free(j->paths[i]);
+	free(j->paths);
+	free(j->d.targets);
+	free(j->addr);
+	free(j);
+}
+
+static void quota_run(void *arg)
+{
+	struct quota_job *j = arg;
+
+	j->result = 1;
+	for (size_t i = 0; i < j->d.n_targets && j->result == 1; i++) {
+		j->result = quota_check(j->paths[i], j->max_bytes,
+					j->max_messages, j->size);
+		j->full = i;
+	}
+}
+
+static void quota_done(void *arg)
+{
+	struct quota_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job_running = false;
+	if (s->flags & SMTP_F_CLOSED) {
+		quota_job_free(j);
+		smtp_session_maybe_free(s);
+		return;
+	}
+	smtp_set_state(s, j->prev);
+	if (j->result == 1) {
+		char *addr = j->addr;
+
+		j->addr = NULL;
+		rcpt_accept(s, &j->d, addr);
+	} else if (j->result == 0) {
+		const char *text = "Mailbox full";
+
+		log_info("%s over quota rcpt=<%s> target=%s", s->sid, j->addr,
+			 j->d.targets[j->full].key);
+		if (s->cfg->quota_permanent)
+			smtp_reply(s, 552, "5.2.2", "%s", text);
+		else
+			smtp_reply(s, 452, "4.2.2", "%s, try again later", text);
+		smtp_log_reject(s, "RCPT", j->addr, s->cfg->quota_permanent
+				? 552 : 452, text);
+	} else {
+		log_warn("%s quota check failed rcpt=<%s>", s->sid, j->addr);
+		smtp_reply(s, 451, "4.3.0", "Local error in processing");
+	}
+	quota_job_free(j);
+	smtp_resume(s);
+}
+
+/* Start the check for a local recipient when a quota is set: PROTO_ASYNC
+ * (d's targets and addr now belong to the job), or -1 when no check runs
+ * (no quota, or the pool is busy: the commit checks again anyway). */
+static int rcpt_quota_start(struct smtp_session *s, struct relay_decision *d,
+			    char *addr)
+{
+	const struct config *cfg = s->cfg;
+	struct quota_job *j;
+
+	if (d->queue || d->n_targets == 0 || addr == NULL ||
+	    (cfg->quota_bytes == 0 && cfg->quota_messages == 0))
+		return -1;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -1;
+	j->paths = calloc(d->n_targets, sizeof(*j->paths));
+	if (j->paths == NULL) {
+		free(j);
+		return -1;
+	}
+	for (size_t i = 0; i < d->n_targets; i++) {
+		if (md_path(cfg->data_dir, d->targets[i].domain,
+			    d->targets[i].local, &j->paths[i]) < 0) {
+			for (size_t k = 0; k < i; k++)
+				free(j->paths[k]);
+			free(j->paths);
+			free(j);
+			return -1;
+		}
+	}
+	j->s = s;
+	j->d = *d;
+	j->addr = addr;
+	j->max_bytes = cfg->quota_bytes;
+	j->max_messages = cfg->quota_messages;
+	j->size = s->tx.params.has_size ? s->tx.params.size : 0;
+	j->prev = s->state;
+	if (worker_submit(server_worker(s->srv), quota_run, quota_done, j) < 0) {
+		j->d.targets = NULL;
+		j->addr = NULL;
+		quota_job_free(j);
+		return -1;
+	}
+	s->job_running = true;
+	smtp_pause(s);
+	return PROTO_ASYNC;
 }
 
 static int cmd_rcpt(void *session, char *args)
@@ -332,7 +513,7 @@ static int cmd_rcpt(void *session, char *args)
 	struct params_error perr;
 	struct addr_error aerr;
 	struct addr_path path;
-	char *p = after_keyword(args, "TO:");
+	char *p = after_keyword(args, "TO:"), *addr;
 	unsigned opts = ADDR_OPT_POSTMASTER | ADDR_OPT_UTF8;
 
 	if (p == NULL)
@@ -359,15 +540,10 @@ static int cmd_rcpt(void *session, char *args)
 		smtp_log_reject(s, "RCPT", p, d.code, d.text);
 		return PROTO_DONE;
 	}
-	if (add_recipients(s, &d, &path) < 0) {
-		free(d.targets);
-		smtp_reply(s, 451, "4.3.0", "Local error in processing");
-		return PROTO_DONE;
-	}
-	free(d.targets);
-	smtp_set_state(s, SMTP_S_RCPT);
-	smtp_reply(s, d.code, d.enh, "%s", d.text);
-	return PROTO_DONE;
+	addr = rcpt_addr(&path);
+	if (rcpt_quota_start(s, &d, addr) == PROTO_ASYNC)
+		return PROTO_ASYNC;
+	return rcpt_accept(s, &d, addr);
 }
 
 /* ---- content ---- */

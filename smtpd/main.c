@@ -1,97 +1,11 @@
 /* smtpd/main.c: kantorpos-smtpd — the runtime from common/server with the
- * SMTP session as its client. */
+ * SMTP session as its client (smtpd/daemon.c). */
 #include "autoconf.h"
 
-#include <stdlib.h>
-
-#include "common/aliases.h"
-#include "common/log.h"
 #include "common/server.h"
 #include "smtpd/session.h"
 
-static int smtpd_start(struct server *srv)
-{
-	const struct config *cfg = server_config(srv);
-	struct smtpd *d = calloc(1, sizeof(*d));
-	char *err = NULL;
-
-	if (d == NULL)
-		return -1;
-	if (cfg->aliases != NULL && aliases_load(cfg->aliases, cfg, &d->al,
-						 &err) < 0) {
-		log_errorx("aliases not loaded:\n%s",
-			   err != NULL ? err : "out of memory");
-		free(err);
-		free(d);
-		return -1;
-	}
-	server_set_data(srv, d);
-	/* ETRN: the outbound queue and its runner. */
-	if (smtpd_outq_start(srv, d) < 0) {
-		server_set_data(srv, NULL);
-		aliases_free(d->al);
-		free(d);
-		return -1;
-	}
-	return 0;
-}
-
-static void smtpd_reload(struct server *srv)
-{
-	const struct config *cfg = server_config(srv);
-	struct smtpd *d = server_data(srv);
-	struct aliases *al = NULL;
-	char *err = NULL;
-
-	smtpd_outq_reload(srv, d); /* ETRN */
-	if (cfg->aliases == NULL) {
-		aliases_free(d->al);
-		d->al = NULL;
-		return;
-	}
-	if (aliases_load(cfg->aliases, cfg, &al, &err) < 0) {
-		log_warnx("aliases not reloaded, keeping the old ones:\n%s",
-			  err != NULL ? err : "out of memory");
-		free(err);
-		return;
-	}
-	aliases_free(d->al);
-	d->al = al;
-}
-
-static void smtpd_cleanup(struct server *srv)
-{
-	struct smtpd *d = server_data(srv);
-
-	if (d != NULL) {
-		smtpd_outq_cleanup(srv, d); /* ETRN */
-		aliases_free(d->al);
-		free(d);
-	}
-}
-
-/* ETRN: no new deliveries; sessions in flight are aborted (their mail
- * stays queued). */
-static void smtpd_stopping(struct server *srv)
-{
-	struct smtpd *d = server_data(srv);
-
-	if (d != NULL)
-		smtpd_outq_stopping(d);
-}
-
-static const struct server_ops smtpd_ops = {
-	.name = "kantorpos-smtpd",
-	.proto = CONFIG_PROTO_SMTP,
-	.accept = smtp_accept,
-	.refuse = smtp_refuse,
-	.start = smtpd_start,
-	.reload = smtpd_reload,
-	.cleanup = smtpd_cleanup,
-	.stopping = smtpd_stopping,
-};
-
 int main(int argc, char **argv)
 {
-	return server_main(argc, argv, &smtpd_ops);
+	return server_main(argc, argv, &smtpd_server_ops);
 }

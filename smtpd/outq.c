@@ -392,6 +392,16 @@ int smtp_queue_end(struct smtp_session *s)
 			goto fail;
 		j->kick = true;
 	}
+	/* RFC 6152 §3 / RFC 6531 §3.2: the relay step must know what the
+	 * message is, to refuse it to a peer that cannot take it. */
+	for (size_t i = 0; i < j->n; i++) {
+		j->envs[i].body = tx->params.body == PARAMS_BODY_8BITMIME
+					  ? QUEUE_BODY_8BITMIME
+				  : tx->params.body == PARAMS_BODY_BINARYMIME
+					  ? QUEUE_BODY_BINARYMIME
+					  : QUEUE_BODY_7BIT;
+		j->envs[i].smtputf8 = tx->params.smtputf8;
+	}
 	if (d->outq->cfg != NULL && d->outq->cfg->relayhost.host != NULL)
 		for (size_t i = 0; i < j->n && !j->kick; i++)
 			j->kick = config_find_etrn(d->outq->cfg,

@@ -332,11 +332,13 @@ static void process_input(struct smtp_session *s)
 			continue;
 		}
 		mask_trace(s, line.data, line.len);
-		if (line.flags & CONN_LINE_OVERLONG) {
-			if (s->state == SMTP_S_AUTH) {
-				s->sasl_mech = 0;
-				smtp_set_state(s, SMTP_S_READY);
-			}
+		if (line.flags & CONN_LINE_OVERLONG && s->state == SMTP_S_AUTH) {
+			/* RFC 4954 §4: the exchange is cancelled. */
+			s->sasl_mech = 0;
+			smtp_set_state(s, SMTP_S_READY);
+			rc = smtp_bad(s, 500, "5.5.6",
+				      "Authentication exchange line is too long");
+		} else if (line.flags & CONN_LINE_OVERLONG) {
 			rc = smtp_bad(s, 500, "5.5.2", "Line too long");
 		} else if (s->state == SMTP_S_AUTH) {
 			rc = smtp_sasl_line(s, line.data, line.len);

@@ -217,6 +217,10 @@ void smtp_store_error_reply(struct smtp_session *s, int md_result);
 void smtp_log_accepted(struct smtp_session *s, uint64_t size,
 		       const char *name);
 
+/* daemon.c: the daemon for server_main / server_new: the SMTP session as
+ * the accept hook; start loads the aliases and the outbound queue. */
+extern const struct server_ops smtpd_server_ops;
+
 /* session.c: free a session whose connection is gone, once idle. */
 void smtp_session_maybe_free(struct smtp_session *s);
 

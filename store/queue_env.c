@@ -255,6 +255,19 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 			if ((env_r->last_error = dup_or_null(f[1])) == NULL &&
 			    strcmp(f[1], "-") != 0)
 				why = "out of memory";
+		} else if (strcmp(f[0], "body") == 0) {
+			if (strcmp(f[1], "7BIT") == 0)
+				env_r->body = QUEUE_BODY_7BIT;
+			else if (strcmp(f[1], "8BITMIME") == 0)
+				env_r->body = QUEUE_BODY_8BITMIME;
+			else if (strcmp(f[1], "BINARYMIME") == 0)
+				env_r->body = QUEUE_BODY_BINARYMIME;
+			else
+				why = "bad body";
+		} else if (strcmp(f[0], "smtputf8") == 0) {
+			if (strcmp(f[1], "0") != 0 && strcmp(f[1], "1") != 0)
+				why = "bad smtputf8";
+			env_r->smtputf8 = f[1][0] == '1';
 		} else if (strcmp(f[0], "remote") == 0 &&
 			   env_r->remote_mta == NULL) {
 			if ((env_r->remote_mta = dup_or_null(f[1])) == NULL &&
@@ -327,6 +340,12 @@ int queue_env_format(const struct queue_env *env, char **text_r,
 		     env->sender, env->domain, env->arrival, env->attempts,
 		     env->next_attempt, or_dash(env->last_error),
 		     or_dash(env->remote_mta));
+	if (rc == 0 && env->body != QUEUE_BODY_7BIT)
+		rc = out_add(&buf, &len, &cap, "body\t%s\n",
+			     env->body == QUEUE_BODY_BINARYMIME ? "BINARYMIME"
+								: "8BITMIME");
+	if (rc == 0 && env->smtputf8)
+		rc = out_add(&buf, &len, &cap, "smtputf8\t1\n");
 	for (size_t i = 0; rc == 0 && i < env->n_rcpts; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
 

@@ -12,6 +12,9 @@
  *   next	1700000600                 (earliest periodic retry)
  *   error	connect to 192.0.2.1 port 25: Connection refused
  *   remote	mx.backup.test             (last remote MTA, for DSNs)
+ *   body	8BITMIME                   (optional: 8BITMIME or BINARYMIME, RFC
+ *                                   6152 / RFC 3030; absent: 7-bit)
+ *   smtputf8	1                  (optional: RFC 6531 message)
  *   rcpt	P	-	bob@backup.test	-
  *   rcpt	F	5.1.1	carol@backup.test	550 5.1.1 no such user
  * A recipient is P (pending), D (delivered) or F (failed, DSN issued);
@@ -43,6 +46,13 @@ struct queue_rcpt {
 	char *diag;     /* the remote reply or local reason, or NULL */
 };
 
+/* The body type the message was received with (MAIL ... BODY=). */
+enum queue_body {
+	QUEUE_BODY_7BIT = 0,   /* none given, or 7BIT */
+	QUEUE_BODY_8BITMIME,
+	QUEUE_BODY_BINARYMIME,
+};
+
 struct queue_env {
 	char id[QUEUE_ID_MAX + 1]; /* set by queue commit and on read */
 	char *sender;       /* "" for <>; never NULL after parse */
@@ -52,6 +62,8 @@ struct queue_env {
 	unsigned attempts;
 	char *last_error;   /* NULL when none */
 	char *remote_mta;   /* NULL when none */
+	enum queue_body body;
+	bool smtputf8;      /* SMTPUTF8 was given with MAIL */
 	struct queue_rcpt *rcpts;
 	size_t n_rcpts;
 };

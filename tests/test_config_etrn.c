@@ -236,3 +236,40 @@ Test(config_etrn, documented)
 	free(sample);
 	free(man);
 }
+
+/* deliver_to client[:PORT]: the ETRN client's address, port 25 or PORT. */
+Test(config_etrn, deliver_to_client_port)
+{
+	static const struct {
+		const char *line;
+		unsigned port; /* 0: refused */
+	} rows[] = {
+		{ "etrn_domain b.test deliver_to client\n", 25 },
+		{ "etrn_domain b.test deliver_to client:2526\n", 2526 },
+		{ "etrn_domain b.test deliver_to client:0\n", 0 },
+		{ "etrn_domain b.test deliver_to client:x\n", 0 },
+		{ "etrn_domain b.test deliver_to clientx:25\n", 25 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char text[300], *err = NULL;
+		struct config *cfg;
+
+		snprintf(text, sizeof(text), BASE "%s", rows[i].line);
+		cfg = parse(text, &err);
+		if (rows[i].port == 0) {
+			cr_assert_null(cfg, "%s", rows[i].line);
+			cr_assert_not_null(strstr(err, "client:PORT"), "%s", err);
+			free(err);
+			continue;
+		}
+		cr_assert_not_null(cfg, "%s: %s", rows[i].line, err);
+		cr_assert_eq(cfg->etrn_domains[0].deliver_port, rows[i].port,
+			     "%s", rows[i].line);
+		/* "clientx" is a host name, not the keyword. */
+		cr_assert_eq(cfg->etrn_domains[0].deliver_host == NULL,
+			     strncmp(rows[i].line + 30, "client", 6) == 0 &&
+			     rows[i].line[36] != 'x', "%s", rows[i].line);
+		config_free(cfg);
+	}
+}

@@ -468,3 +468,49 @@ Test(queue, reopen_keeps_items)
 	queue_item_release(it);
 	free(id);
 }
+
+/* BODY and SMTPUTF8 of the original MAIL survive the envelope file. */
+Test(queue, envelope_body_type)
+{
+	static const struct {
+		enum queue_body body;
+		bool utf8;
+		const char *line; /* expected in the text, or NULL for none */
+	} rows[] = {
+		{ QUEUE_BODY_7BIT, false, NULL },
+		{ QUEUE_BODY_8BITMIME, false, "\nbody\t8BITMIME\n" },
+		{ QUEUE_BODY_BINARYMIME, true, "\nbody\tBINARYMIME\n" },
+		{ QUEUE_BODY_7BIT, true, "\nsmtputf8\t1\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct queue_env env, back;
+		const char *why = NULL;
+		char *text;
+		size_t len;
+
+		make_env(&env, "a@x.test", "backup.test", "bob@backup.test", NULL);
+		env.body = rows[i].body;
+		env.smtputf8 = rows[i].utf8;
+		cr_assert_eq(queue_env_format(&env, &text, &len), 0);
+		if (rows[i].line != NULL)
+			cr_assert_not_null(strstr(text, rows[i].line), "%s", text);
+		else
+			cr_assert_null(strstr(text, "\nbody\t"), "%s", text);
+		cr_assert_eq(queue_env_parse(text, len, &back, &why), 0, "%s", why);
+		cr_assert_eq(back.body, rows[i].body);
+		cr_assert_eq(back.smtputf8, rows[i].utf8);
+		free(text);
+		queue_env_clear(&env);
+		queue_env_clear(&back);
+	}
+	{
+		static const char bad[] = "kantorpos-queue\t1\nsender\t\ndomain\tb.test\n"
+					  "arrival\t1\nbody\tFOO\nrcpt\tP\t-\tx@b.test\t-\n";
+		struct queue_env env;
+		const char *why = NULL;
+
+		cr_assert_eq(queue_env_parse(bad, sizeof(bad) - 1, &env, &why), -1);
+		cr_assert_str_eq(why, "bad body");
+	}
+}

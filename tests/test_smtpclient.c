@@ -644,3 +644,64 @@ Test(smtpclient, starttls_pinned)
 	cr_assert_str_eq(cl.error, "");
 	cr_assert(cl.tls);
 }
+
+/* S-EXT-12 (RFC 6152 §3), RFC 6531 §3.2, RFC 3030: what the peer cannot
+ * take is returned without a transaction; what it can take is announced
+ * on MAIL. */
+Test(smtpclient, body_types_and_peer_extensions)
+{
+	static const struct step refused[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250-s\r\n250 PIPELINING\r\n" },
+		{ "RSET", "250 ok\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	static const struct step taken[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250-s\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n" },
+		{ "MAIL FROM:<s@x.test> BODY=8BITMIME SMTPUTF8", "250 ok\r\n" },
+		{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ "<DATA>", "250 2.0.0 queued\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	static const struct {
+		bool eight_bit, binary, smtputf8;
+		const struct step *steps;
+		int code;
+		const char *enh;
+	} rows[] = {
+		{ true, false, false, refused, 554, "5.6.3" },
+		{ false, true, false, refused, 554, "5.6.3" },
+		{ false, false, true, refused, 553, "5.6.7" },
+		{ true, false, true, taken, 250, "2.0.0" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *rcpts[] = { "a@b.test" };
+		const char *text = "Subject: \xc3\xa9\r\n\r\n\x80\r\n";
+		struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+					 .n_rcpts = 1, .fd = body_fd(text),
+					 .size = strlen(text),
+					 .eight_bit = rows[i].eight_bit,
+					 .binary = rows[i].binary,
+					 .smtputf8 = rows[i].smtputf8 };
+		struct client cl = { .msg = &msg };
+		struct server sv;
+		struct smtpc_opts o;
+
+		server_start(&sv, rows[i].steps);
+		server_run(&sv);
+		o = plain_opts(sv.port);
+		run_client(&cl, &o);
+		server_join(&sv);
+		cr_assert_eq(cl.n_results, 1, "row %zu", i);
+		cr_assert_eq(cl.results[0].code, rows[i].code, "row %zu: %s", i,
+			     cl.results[0].text);
+		cr_assert_not_null(strstr(cl.results[0].text, rows[i].enh),
+				   "row %zu: %s", i, cl.results[0].text);
+		close(msg.fd);
+	}
+}
