@@ -171,7 +171,11 @@ def main():
                     "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
                     "-out", top + "/cert.pem"], check=True,
                    capture_output=True)
-    os.chmod(top + "/key.pem", 0o644)
+    # Only its owner may read a TLS key (the daemons check at start); as
+    # root the daemons drop to nobody, who must re-read it on SIGHUP.
+    os.chmod(top + "/key.pem", 0o600)
+    if os.geteuid() == 0:
+        shutil.chown(top + "/key.pem", "nobody")
     passed = failed = 0
     try:
         d = Daemon(top, "main", "smtp_timeout 30s\nmax_connections_per_ip 50\n")
