@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_fstate.c: the fetcher's UIDL state file parser
- * (fst_parse). What parses must be well formed and survive a round trip
- * through fst_format and fst_parse unchanged; what fails leaves the state
+ * (fst_parse). What parses must be well formed, hold an entry for every
+ * line after the first, and survive a round trip through fst_format and
+ * fst_parse unchanged; what fails leaves the state
  * empty with a message. */
 #include "autoconf.h"
 
@@ -35,6 +36,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(e->flag == FST_DELIVERED || e->flag == FST_SKIPPED);
 		FUZZ_CHECK(fst_find(&st, e->uid) != NULL);
 		FUZZ_CHECK(e->n_rcpts == 0 || e->rcpts != NULL);
+	}
+	/* Every line after the first is an entry: its uid is known. */
+	for (size_t i = 0, line = 0; i < size; line++) {
+		const uint8_t *nl = memchr(data + i, '\n', size - i);
+		size_t end = nl != NULL ? (size_t)(nl - data) : size;
+		const uint8_t *sp = memchr(data + i, ' ', end - i);
+		size_t ulen = sp != NULL ? (size_t)(sp - data) - i : end - i;
+		char uid[FST_UID_MAX + 1];
+
+		if (line > 0 && end > i) {
+			FUZZ_CHECK(ulen <= FST_UID_MAX);
+			memcpy(uid, data + i, ulen);
+			uid[ulen] = '\0';
+			FUZZ_CHECK(fst_find(&st, uid) != NULL);
+		}
+		i = end + 1;
 	}
 	text = fst_format(&st, &len);
 	FUZZ_CHECK(text != NULL && strlen(text) == len);
