@@ -41,10 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0, line = 0; i < size; line++) {
 		const uint8_t *nl = memchr(data + i, '\n', size - i);
 		size_t end = nl != NULL ? (size_t)(nl - data) : size;
-		const uint8_t *sp = memchr(data + i, ' ', end - i);
-		size_t ulen = sp != NULL ? (size_t)(sp - data) - i : end - i;
+		const uint8_t *sp;
+		size_t ulen;
 		char uid[FST_UID_MAX + 1];
 
+		/* Fields are split at runs of spaces, leading ones too. */
+		while (line > 0 && i < end && data[i] == ' ')
+			i++;
+		sp = memchr(data + i, ' ', end - i);
+		ulen = sp != NULL ? (size_t)(sp - data) - i : end - i;
 		if (line > 0 && end > i) {
 			FUZZ_CHECK(ulen <= FST_UID_MAX);
 			memcpy(uid, data + i, ulen);
