@@ -1,8 +1,7 @@
 /* tests/fuzz/fuzz_fstate.c: the fetcher's UIDL state file parser
  * (fst_parse). What parses must be well formed, hold an entry for every
  * line after the first, and survive a round trip through fst_format and
- * fst_parse unchanged; what fails leaves the state
- * empty with a message. */
+ * fst_parse unchanged; what fails leaves the state empty with a message. */
 #include "autoconf.h"
 
 #include "tests/fuzz/fuzz.h"
