@@ -37,6 +37,16 @@ enum sasl_result sasl_b64_decode(const char *in, size_t len, void *out,
 	 * multiple of 4 is malformed whatever libsodium would accept. */
 	if (len % 4 != 0)
 		return SASL_BAD_BASE64;
+	/* libsodium maps octets above 0x7f to values of the alphabet, so
+	 * check the alphabet here: anything else fails the decode. */
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+		      c == '='))
+			return SASL_BAD_BASE64;
+	}
 	need = len / 4 * 3 - (in[len - 1] == '=') - (in[len - 2] == '=');
 	if (need > size - 1)
 		return SASL_TOO_LONG;
