@@ -70,6 +70,10 @@ void smtp_set_state(struct smtp_session *s, enum smtp_state state)
 
 static void vreply(struct smtp_session *s, int code, const char *enh,
 		   int more, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void vreply(struct smtp_session *s, int code, const char *enh,
+		   int more, const char *fmt, va_list ap)
 {
 	char line[REPLY_LINE_MAX + 1];
 	size_t n = reply_vformat(line, sizeof(line), code, enh, more, fmt, ap);
