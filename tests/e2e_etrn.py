@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,18 +89,7 @@ def main():
     if not os.access(s.SMTPD, os.X_OK):
         print("kantorpos-smtpd not built at " + s.SMTPD)
         return 1
-    top = tempfile.mkdtemp(prefix="kp-e2e-etrn-")
-    os.chmod(top, 0o755)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
-                    "-out", top + "/cert.pem"], check=True,
-                   capture_output=True)
-    # Only its owner may read a TLS key (the daemons check at start); as
-    # root the daemons drop to nobody, who must re-read it on SIGHUP.
-    os.chmod(top + "/key.pem", 0o600)
-    if os.geteuid() == 0:
-        shutil.chown(top + "/key.pem", "nobody")
+    top = s.make_test_dir("kp-e2e-etrn-")
     sink_port, relay_port = q.free_port(), q.free_port()
     sink = q.Sink(port=sink_port)
     relay = q.Sink(port=relay_port)

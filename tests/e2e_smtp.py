@@ -741,11 +741,11 @@ def clean_exit(d, small):
     assert rc == 0, f"exit status {rc}"
 
 
-def main():
-    if not os.access(SMTPD, os.X_OK):
-        print(f"kantorpos-smtpd not built at {SMTPD}")
-        return 1
-    top = tempfile.mkdtemp(prefix="kp-e2e-smtp-")
+def make_test_dir(prefix):
+    """A scratch directory with a self-signed cert.pem and key.pem for the
+    daemons, removed at exit. The key is 0600 (the daemons check at start);
+    as root the daemons drop to nobody, who must re-read it on SIGHUP."""
+    top = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, top, True)
     os.chmod(top, 0o755)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -753,11 +753,17 @@ def main():
                     "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
                     "-out", top + "/cert.pem"], check=True,
                    capture_output=True)
-    # Only its owner may read a TLS key (the daemons check at start); as
-    # root the daemons drop to nobody, who must re-read it on SIGHUP.
     os.chmod(top + "/key.pem", 0o600)
     if os.geteuid() == 0:
         shutil.chown(top + "/key.pem", "nobody")
+    return top
+
+
+def main():
+    if not os.access(SMTPD, os.X_OK):
+        print(f"kantorpos-smtpd not built at {SMTPD}")
+        return 1
+    top = make_test_dir("kp-e2e-smtp-")
     passed = failed = 0
     try:
         d = Daemon(top, "main", "max_message_size 60M\nsmtp_timeout 30s\n"

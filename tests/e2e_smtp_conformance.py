@@ -163,19 +163,7 @@ def main():
     if not os.access(base.SMTPD, os.X_OK):
         print(f"kantorpos-smtpd not built at {base.SMTPD}")
         return 1
-    top = tempfile.mkdtemp(prefix="kp-e2e-smtpconf-")
-    atexit.register(shutil.rmtree, top, True)
-    os.chmod(top, 0o755)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
-                    "-out", top + "/cert.pem"], check=True,
-                   capture_output=True)
-    # Only its owner may read a TLS key (the daemons check at start); as
-    # root the daemons drop to nobody, who must re-read it on SIGHUP.
-    os.chmod(top + "/key.pem", 0o600)
-    if os.geteuid() == 0:
-        shutil.chown(top + "/key.pem", "nobody")
+    top = base.make_test_dir("kp-e2e-smtpconf-")
     passed = failed = 0
     try:
         d = Daemon(top, "main", "smtp_timeout 30s\nmax_connections_per_ip 50\n")
