@@ -29,6 +29,10 @@
 #define SERVER_IP_BUCKETS 1024
 /* Descriptors kept aside for files, the user db and the like. */
 #define SERVER_FD_SPARE 64
+/* Threads of the storage pool: fsync waits on the disk, not the CPU, and
+ * a journalling file system commits concurrent fsyncs together, so many
+ * deliveries in flight at once are what reaches the disk's limit. */
+#define SERVER_IO_THREADS 16
 /* How often a graceful stop looks at the worker pool. */
 #define SERVER_STOP_POLL 0.02
 
@@ -62,7 +66,8 @@ struct server {
 	struct userdb **old_dbs;       /* replaced by a user_db change */
 	size_t n_old_dbs;
 	SSL_CTX *tls;
-	struct worker *worker;
+	struct worker *worker; /* CPU work: Argon2id, one thread per core */
+	struct worker *io;     /* storage work: fsync (SERVER_IO_THREADS) */
 	struct throttle *throttle;
 	struct server_listen *listens;
 	size_t n_listens;
@@ -84,6 +89,7 @@ static void on_accept(int fd, const char *peer, void *arg);
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents);
 static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void stop_check(struct server *srv);
+static size_t jobs_in_flight(const struct server *srv);
 static void cfgref_release(struct server *srv, struct server_cfgref *ref);
 static struct server_ip **ip_slot(struct server *srv, const char *addr);
 static void dummy_job(void *arg);
@@ -194,6 +200,12 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 		     strerror(errno));
 		goto fail;
 	}
+	srv->io = worker_new(srv->loop, SERVER_IO_THREADS, 0);
+	if (srv->io == NULL) {
+		errf(err_r, "cannot start the storage pool: %s",
+		     strerror(errno));
+		goto fail;
+	}
 	ev_signal_init(&srv->sig_term, on_signal, SIGTERM);
 	ev_signal_init(&srv->sig_int, on_signal, SIGINT);
 	ev_signal_init(&srv->sig_hup, on_signal, SIGHUP);
@@ -211,9 +223,10 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 		goto fail;
 	}
 	srv->started = true;
-	log_info("%s started: %zu listener%s, %u worker threads%s",
-		 ops->name, srv->n_listens, srv->n_listens == 1 ? "" : "s",
-		 worker_threads(srv->worker),
+	log_info("%s started: %zu listener%s, %u worker threads, %u storage "
+		 "threads%s", ops->name, srv->n_listens,
+		 srv->n_listens == 1 ? "" : "s", worker_threads(srv->worker),
+		 worker_threads(srv->io),
 		 flags & SERVER_TRACE ? ", protocol trace on" : "");
 	return srv;
 fail:
@@ -248,6 +261,7 @@ void server_free(struct server *srv)
 	}
 	free(srv->listens);
 	worker_free(srv->worker);
+	worker_free(srv->io);
 	if (srv->loop != NULL) {
 		ev_signal_stop(srv->loop, &srv->sig_term);
 		ev_signal_stop(srv->loop, &srv->sig_int);
@@ -541,8 +555,7 @@ void server_stop(struct server *srv)
 		srv->ops->stopping(srv);
 	log_info("stopping: %zu client%s, %zu worker job%s in flight",
 		 srv->n_clients, srv->n_clients == 1 ? "" : "s",
-		 worker_in_flight(srv->worker),
-		 worker_in_flight(srv->worker) == 1 ? "" : "s");
+		 jobs_in_flight(srv), jobs_in_flight(srv) == 1 ? "" : "s");
 	/* A hook may unregister its own client at once, so take the next
 	 * link first. */
 	for (cl = srv->clients; cl != NULL; cl = next) {
@@ -556,6 +569,13 @@ void server_stop(struct server *srv)
 	ev_timer_start(srv->loop, &srv->stop_deadline);
 	ev_timer_start(srv->loop, &srv->stop_poll);
 	stop_check(srv);
+}
+
+/* Jobs of both pools whose done function has not run yet. */
+static size_t jobs_in_flight(const struct server *srv)
+{
+	return worker_in_flight(srv->worker) +
+	       (srv->io != NULL ? worker_in_flight(srv->io) : 0);
 }
 
 static void stop_finish(struct server *srv)
@@ -572,7 +592,7 @@ static void stop_finish(struct server *srv)
 static void stop_check(struct server *srv)
 {
 	if (srv->stopping && !srv->stopped && srv->n_clients == 0 &&
-	    worker_in_flight(srv->worker) == 0)
+	    jobs_in_flight(srv) == 0)
 		stop_finish(srv);
 }
 
@@ -588,8 +608,8 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	log_warnx("graceful stop: %zu client%s and %zu worker job%s left "
 		  "after %.0f s; exiting anyway", srv->n_clients,
-		  srv->n_clients == 1 ? "" : "s", worker_in_flight(srv->worker),
-		  worker_in_flight(srv->worker) == 1 ? "" : "s",
+		  srv->n_clients == 1 ? "" : "s", jobs_in_flight(srv),
+		  jobs_in_flight(srv) == 1 ? "" : "s",
 		  SERVER_STOP_TIMEOUT);
 	stop_finish(srv);
 }
@@ -751,6 +771,7 @@ const struct config *server_config(const struct server *srv)
 }
 struct userdb *server_userdb(const struct server *srv) { return srv->db; }
 struct worker *server_worker(const struct server *srv) { return srv->worker; }
+struct worker *server_io_worker(const struct server *srv) { return srv->io; }
 SSL_CTX *server_tls_ctx(const struct server *srv) { return srv->tls; }
 struct throttle *server_throttle(const struct server *srv)
 {

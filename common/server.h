@@ -160,6 +160,11 @@ struct ev_loop *server_loop(const struct server *srv);
 const struct config *server_config(const struct server *srv);
 struct userdb *server_userdb(const struct server *srv);
 struct worker *server_worker(const struct server *srv);
+/* The storage pool: jobs that wait on the disk (fsync of a delivery or an
+ * update), many threads so that concurrent commits share the journal's
+ * flushes; CPU-bound work (Argon2id) goes to server_worker, one thread per
+ * core. A graceful stop waits for both. */
+struct worker *server_io_worker(const struct server *srv);
 SSL_CTX *server_tls_ctx(const struct server *srv);
 struct throttle *server_throttle(const struct server *srv);
 const struct server_ops *server_ops(const struct server *srv);

@@ -9,11 +9,17 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <ev.h>
 
 #define WORKER_MAX_THREADS 256
+/* Pool threads run this much nicer than the loop thread: when Argon2id
+ * keeps every core busy, the scheduler still runs the loop (which needs
+ * microseconds per event) the moment it wakes, so no session waits for a
+ * verification to finish its time slice. */
+#define WORKER_NICE 10
 
 struct worker_job {
 	worker_job_fn *job;
@@ -78,6 +84,10 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	/* Linux applies a thread's own nice value (tid 0 = the caller);
+	 * raising it needs no privilege. Best effort. */
+	(void)setpriority(PRIO_PROCESS, 0,
+			  getpriority(PRIO_PROCESS, 0) + WORKER_NICE);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		struct worker_job *j;

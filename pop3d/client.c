@@ -398,7 +398,7 @@ static void env_update(void *env, struct mdrop *drop)
 	if (j != NULL) {
 		j->c = c;
 		j->drop = drop;
-		if (worker_submit(server_worker(c->srv), commit_job,
+		if (worker_submit(server_io_worker(c->srv), commit_job,
 				  commit_done, j) == 0) {
 			c->jobs++;
 			return;

@@ -234,7 +234,8 @@ int smtp_delivery_end(struct smtp_session *s)
 		j->targets[i].quota_messages = s->cfg->quota_messages;
 	}
 	j->md = tx->md;
-	if (worker_submit(server_worker(s->srv), commit_run, commit_done, j) < 0)
+	if (worker_submit(server_io_worker(s->srv), commit_run, commit_done,
+			  j) < 0)
 		goto fail;
 	tx->md = NULL; /* the job owns it now */
 	s->job_running = true;
