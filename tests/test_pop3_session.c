@@ -34,7 +34,7 @@ Test(pop3, authorization_refuses_transaction_commands)
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		pf_chat(cmds[i], "-ERR command not valid in this state\r\n");
 	pf_chat("XYZZY", "-ERR unknown command\r\n");
-	/* RFC 6856 UTF8 is not implemented. */
+	/* RFC 6856 UTF8 is not offered (kantorpos-pop3d(8)). */
 	pf_chat("UTF8", "-ERR unknown command\r\n");
 	pf_chat("", "-ERR empty command\r\n");
 	pf_chat(" USER x", "-ERR empty command\r\n");

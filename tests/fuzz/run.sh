@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh: run libFuzzer targets for a fixed time each (make fuzz,
 # ./check). Each target starts from its seed corpus and crashers in the
-# source tree and keeps what it finds in WORKDIR/work/NAME; a crash fails
+# source tree and keeps what it finds in WORKDIR/grown/NAME; a crash fails
 # the run and prints the reproducer path and how to replay it.
 #
 #   run.sh --seconds N --jobs J --srcdir DIR --workdir DIR FUZZER...
@@ -25,7 +25,7 @@ done
 run_one() {
 	local prog=$1 name work art log rc
 	name=$(basename "$prog"); name=${name#fuzz_}
-	work=$workdir/work/$name art=$workdir/artifacts/$name/ log=$workdir/logs/$name.log
+	work=$workdir/grown/$name art=$workdir/artifacts/$name/ log=$workdir/logs/$name.log
 	mkdir -p "$work" "$art" "$(dirname "$log")"
 	local dirs=("$work" "$srcdir/tests/fuzz/corpus/$name")
 	[ -d "$srcdir/tests/fuzz/crashers/$name" ] && dirs+=("$srcdir/tests/fuzz/crashers/$name")
