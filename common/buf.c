@@ -68,7 +68,7 @@ bool buf_in_raw_ready(struct buf_in *b)
 
 int buf_in_next_line(struct buf_in *b, struct buf_line *line_r)
 {
-	size_t lf, len, consume, i;
+	size_t lf, len, consume;
 	unsigned flags = 0;
 	char *p;
 	int r;
@@ -95,12 +95,12 @@ int buf_in_next_line(struct buf_in *b, struct buf_line *line_r)
 		consume = b->max_line;
 		b->discarding = true;
 	}
-	for (i = 0; i < len; i++) {
-		if (p[i] == '\r')
-			flags |= BUF_LINE_BARE_CR;
-		else if (p[i] == '\0')
-			flags |= BUF_LINE_NUL;
-	}
+	/* Two memchr passes: far cheaper than one test per octet on the
+	 * long lines of a message body. */
+	if (len > 0 && memchr(p, '\r', len) != NULL)
+		flags |= BUF_LINE_BARE_CR;
+	if (len > 0 && memchr(p, '\0', len) != NULL)
+		flags |= BUF_LINE_NUL;
 	/* The terminator's first byte (or the first dropped byte) becomes
 	 * the NUL. */
 	p[len] = '\0';
@@ -110,6 +110,14 @@ int buf_in_next_line(struct buf_in *b, struct buf_line *line_r)
 	line_r->len = len;
 	line_r->flags = flags;
 	return 1;
+}
+
+void buf_in_untake(struct buf_in *b, size_t n)
+{
+	if (n > b->start) /* a caller's bug; never move before the data */
+		n = b->start;
+	b->start -= n;
+	b->scan = 0;
 }
 
 size_t buf_in_take(struct buf_in *b, const char **data_r, size_t max)

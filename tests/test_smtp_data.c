@@ -33,6 +33,7 @@ struct run {
 	bool done;
 	unsigned faults;
 	unsigned hops;
+	uint64_t size;
 };
 
 /* Feed in[0..len) in chunks of `chunk` octets (0: all at once). */
@@ -71,6 +72,7 @@ static void run(enum data_mode mode, const char *in, size_t len, size_t chunk,
 	r->done = data_done(&p);
 	r->faults = data_faults(&p);
 	r->hops = p.hops;
+	r->size = data_size(&p);
 }
 
 Test(smtp_data, end_and_unstuffing)
@@ -228,6 +230,10 @@ Test(smtp_data, no_end_without_crlf_dot_crlf)
 
 Test(smtp_data, line_limit)
 {
+	/* The same line in the header section and in the body (where octets
+	 * are taken in runs), in DATA and in BDAT. */
+	static const char *const prefixes[] = { "", "S: x\r\n\r\n" };
+	static const enum data_mode modes[] = { DATA_MODE_DOT, DATA_MODE_CHUNK };
 	char in[3000];
 	static const struct {
 		size_t text; /* octets before CRLF */
@@ -235,19 +241,26 @@ Test(smtp_data, line_limit)
 	} rows[] = { { 998, false }, { 999, true }, { 10, false }, { 2000, true } };
 
 	for (size_t i = 0; i < N_ROWS(rows); i++)
-		for (size_t c = 0; c < N_ROWS(CHUNKS); c++) {
-			struct run r;
-			size_t len = rows[i].text;
+		for (size_t m = 0; m < N_ROWS(modes) * N_ROWS(prefixes); m++)
+			for (size_t c = 0; c < N_ROWS(CHUNKS); c++) {
+				enum data_mode mode = modes[m % 2];
+				const char *pre = prefixes[m / 2];
+				size_t plen = strlen(pre), len = rows[i].text;
+				struct run r;
 
-			memset(in, 'a', len);
-			memcpy(in + len, "\r\n.\r\n", 5);
-			run(DATA_MODE_DOT, in, len + 5, CHUNKS[c], 0, 1000, &r);
-			cr_assert(r.done);
-			cr_assert_eq(!!(r.faults & DATA_F_LONG_LINE), rows[i].long_line,
-				     "row %zu chunk %zu", i, CHUNKS[c]);
-			/* Never truncated: the whole line is content. */
-			cr_assert_eq(r.out_len, len + 2, "row %zu", i);
-		}
+				memcpy(in, pre, plen);
+				memset(in + plen, 'a', len);
+				memcpy(in + plen + len, "\r\n.\r\n", 5);
+				run(mode, in, plen + len + (mode == DATA_MODE_DOT ? 5 : 2),
+				    CHUNKS[c], 0, 1000, &r);
+				cr_assert(r.done || mode != DATA_MODE_DOT);
+				cr_assert_eq(!!(r.faults & DATA_F_LONG_LINE),
+					     rows[i].long_line, "row %zu mode %zu chunk %zu",
+					     i, m, CHUNKS[c]);
+				/* Never truncated: the whole line is content. */
+				cr_assert_eq(r.out_len, plen + len + 2, "row %zu", i);
+				cr_assert_eq(r.size, plen + len + 2, "row %zu", i);
+			}
 }
 
 Test(smtp_data, size_limit)
@@ -261,6 +274,10 @@ Test(smtp_data, size_limit)
 		{ "123456789\r\n.\r\n", 10, true },
 		{ "..\r\n.\r\n", 3, false }, /* the stuffing dot does not count */
 		{ "abc\r\n.\r\n", 0, false },
+		/* in the body, where octets are taken in runs */
+		{ "S: x\r\n\r\n12345678\r\n.\r\n", 18, false },
+		{ "S: x\r\n\r\n123456789\r\n.\r\n", 18, true },
+		{ "S: x\r\n\r\n..a\r\n.\r\n", 12, false },
 	};
 
 	for (size_t i = 0; i < N_ROWS(rows); i++)
@@ -272,6 +289,32 @@ Test(smtp_data, size_limit)
 			cr_assert(r.done, "row %zu", i);
 			cr_assert_eq(!!(r.faults & DATA_F_TOO_BIG), rows[i].big,
 				     "row %zu chunk %zu", i, CHUNKS[c]);
+			/* Every content octet counts, stored or not. */
+			cr_assert_eq(r.size, r.out_len, "row %zu chunk %zu", i,
+				     CHUNKS[c]);
+		}
+}
+
+/* BODY=BINARYMIME: the body is one run to the end, with no CR or LF to
+ * stop at, so the limit is checked inside the run. */
+Test(smtp_data, size_limit_binary_body)
+{
+	static const char in[] = "S: x\r\n\r\n0123456789abcdefghij";
+	static const struct {
+		uint64_t max;
+		bool big;
+	} rows[] = { { 28, false }, { 27, true }, { 9, true }, { 0, false } };
+
+	for (size_t i = 0; i < N_ROWS(rows); i++)
+		for (size_t c = 0; c < N_ROWS(CHUNKS); c++) {
+			struct run r;
+
+			run(DATA_MODE_BINARY, in, sizeof(in) - 1, CHUNKS[c],
+			    rows[i].max, 0, &r);
+			cr_assert_eq(!!(r.faults & DATA_F_TOO_BIG), rows[i].big,
+				     "row %zu chunk %zu", i, CHUNKS[c]);
+			cr_assert_eq(r.size, sizeof(in) - 1, "row %zu", i);
+			cr_assert_eq(r.out_len, sizeof(in) - 1, "row %zu", i);
 		}
 }
 
@@ -408,4 +451,57 @@ Test(smtp_data, fault_replies)
 		cr_assert_str_eq(enh, rows[i].enh, "row %zu", i);
 	}
 	cr_assert_eq(data_fault_reply(0, &code, &enh, &text), -1);
+}
+
+/* Body octets are taken in runs up to the next CR or LF; a run cut by a
+ * feed boundary must give what one long run gives. Random messages built
+ * from the pieces that move the state machine, fed whole, octet by octet
+ * and in uneven chunks, in all three modes, give the same result. */
+Test(smtp_data, chunking_never_changes_the_result)
+{
+	static const char *const pieces[] = {
+		"\r\n", "\r", "\n", ".", "\r\n.\r\n", "\r\n..", "a", "text ",
+		"Received: x\r\n", "Return-Path: <a@b>\r\n", " folded",
+		"\r\n\r\n", "\t", "0123456789012345678901234567890123456789",
+	};
+	static const enum data_mode modes[] = {
+		DATA_MODE_DOT, DATA_MODE_CHUNK, DATA_MODE_BINARY,
+	};
+	static const size_t limits[] = { 0, 30, 1000 };
+	static const size_t sizes[] = { 1, 3, 64, 0 };
+	unsigned seed = 20261126;
+	char in[3000];
+
+	for (int round = 0; round < 400; round++) {
+		size_t len = 0;
+
+		while (len < 2000) {
+			seed = seed * 1103515245u + 12345u;
+			const char *piece = pieces[(seed >> 16) % N_ROWS(pieces)];
+			size_t n = strlen(piece);
+
+			memcpy(in + len, piece, n);
+			len += n;
+		}
+		enum data_mode mode = modes[round % 3];
+		size_t limit = limits[(round / 3) % 3];
+		uint64_t max = round % 2 ? 0 : 1500;
+		struct run whole, other;
+
+		run(mode, in, len, 0, max, limit, &whole);
+		for (size_t c = 0; c < N_ROWS(sizes); c++) {
+			run(mode, in, len, sizes[c], max, limit, &other);
+			cr_assert_eq(other.out_len, whole.out_len,
+				     "round %d chunk %zu: %zu vs %zu", round,
+				     sizes[c], other.out_len, whole.out_len);
+			cr_assert(memcmp(other.out, whole.out, whole.out_len) == 0,
+				  "round %d chunk %zu: content", round, sizes[c]);
+			cr_assert_eq(other.faults, whole.faults,
+				     "round %d chunk %zu: faults %x vs %x", round,
+				     sizes[c], other.faults, whole.faults);
+			cr_assert_eq(other.used, whole.used, "round %d", round);
+			cr_assert_eq(other.done, whole.done, "round %d", round);
+			cr_assert_eq(other.hops, whole.hops, "round %d", round);
+		}
+	}
 }
