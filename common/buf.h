@@ -72,6 +72,11 @@ int buf_in_next_line(struct buf_in *b, struct buf_line *line_r);
  * *data_r pointing at them (valid until the buffer next changes). */
 size_t buf_in_take(struct buf_in *b, const char **data_r, size_t max);
 
+/* Give back the last n bytes of the latest buf_in_take (n at most what it
+ * returned), before the buffer next changes: a reader that took more than
+ * its part (the end of DATA, then pipelined commands) returns the rest. */
+void buf_in_untake(struct buf_in *b, size_t n);
+
 /* Throw away every buffered byte (a TLS upgrade: CVE-2011-0411) and any
  * pending discard. Returns how many bytes were dropped. */
 size_t buf_in_drop(struct buf_in *b);

@@ -657,6 +657,12 @@ size_t conn_read_raw(struct conn *c, const char **data_r, size_t max)
 	return buf_in_take(&c->in, data_r, max);
 }
 
+void conn_unread_raw(struct conn *c, size_t n)
+{
+	if (c->in.data != NULL)
+		buf_in_untake(&c->in, n);
+}
+
 size_t conn_input_pending(const struct conn *c) { return in_avail(c); }
 
 void conn_pause_input(struct conn *c)

@@ -135,6 +135,11 @@ int conn_next_line(struct conn *c, struct conn_line *line_r);
  * A pending overlong-line discard is cancelled: raw bytes are exact. */
 size_t conn_read_raw(struct conn *c, const char **data_r, size_t max);
 
+/* Give back the last n bytes of the latest conn_read_raw (n at most what
+ * it returned), before control returns to the event loop. They are read
+ * again, as lines or raw, after what was taken before them. */
+void conn_unread_raw(struct conn *c, size_t n);
+
 /* Bytes of input buffered and not yet taken. */
 size_t conn_input_pending(const struct conn *c);
 

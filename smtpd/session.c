@@ -183,9 +183,7 @@ void smtp_start_data(struct smtp_session *s)
 	size_t limit = s->cfg->smtp_line_limit;
 
 	data_init(&s->tx.dp, DATA_MODE_DOT, s->cfg->max_message_size, limit);
-	/* One octet above the limit still arrives whole, so the parser sees
-	 * the fault; longer lines come cut and flagged. */
-	conn_set_max_line(s->conn, limit + 1);
+	conn_set_raw(s->conn, true);
 	smtp_set_state(s, SMTP_S_DATA);
 }
 
@@ -211,32 +209,49 @@ void smtp_discard_chunk(struct smtp_session *s, uint64_t size, int code,
 
 static void end_of_content(struct smtp_session *s, int rc)
 {
+	conn_set_raw(s->conn, false);
 	conn_set_max_line(s->conn, SMTP_SASL_MAX + 2);
 	if (rc != PROTO_ASYNC)
 		smtp_set_state(s, SMTP_S_READY);
 }
 
-/* One DATA line: the parser sees the exact wire octets again. */
-static void data_line(struct smtp_session *s, const struct conn_line *line)
+/* DATA content as it arrives, not line by line: the parser knows the
+ * wire (line ends, dot-stuffing, the final dot, line lengths). What
+ * follows the final dot (pipelined commands) is given back to the line
+ * reader. False when nothing was buffered. */
+static bool data_read(struct smtp_session *s)
 {
-	char *out = content_buf(s, line->len + 2);
-	size_t n = 0, n2 = 0;
+	const char *data;
+	size_t n = conn_read_raw(s->conn, &data, SMTP_CHUNK_READ), used, o = 0;
+	char *out;
 
+	if (n == 0)
+		return false;
+	out = content_buf(s, n);
 	if (out == NULL) {
+		/* Read on to the end in small pieces; the message is refused
+		 * there. */
+		char scratch[512 + DATA_OUT_SLACK];
+
 		s->tx.md_err = MD_ERR_IO;
-		return;
+		used = 0;
+		while (used < n && !data_done(&s->tx.dp)) {
+			size_t piece = n - used < 512 ? n - used : 512;
+
+			used += data_feed(&s->tx.dp, data + used, piece, scratch,
+					  &o);
+		}
+		o = 0;
+	} else {
+		used = data_feed(&s->tx.dp, data, n, out, &o);
 	}
-	if (line->flags & CONN_LINE_OVERLONG)
-		s->tx.dp.faults |= DATA_F_LONG_LINE;
-	data_feed(&s->tx.dp, line->data, line->len, out, &n);
-	if (!data_done(&s->tx.dp))
-		data_feed(&s->tx.dp, (line->flags & CONN_LINE_CRLF) ? "\r\n" : "\n",
-			  (line->flags & CONN_LINE_CRLF) ? 2 : 1, out + n, &n2);
-	smtp_delivery_write(s, out, n + n2);
+	smtp_delivery_write(s, out, o);
 	if (data_done(&s->tx.dp)) {
+		conn_unread_raw(s->conn, n - used);
 		server_trace(s->srv, s->sid, true, "<message content>", 17);
 		end_of_content(s, smtp_delivery_end(s));
 	}
+	return true;
 }
 
 /* The end of a BDAT chunk: reply, or finish the message at LAST. */
@@ -329,12 +344,13 @@ static void process_input(struct smtp_session *s)
 				return;
 			continue;
 		}
-		if (conn_next_line(s->conn, &line) == 0)
-			return;
 		if (s->state == SMTP_S_DATA) {
-			data_line(s, &line);
+			if (!data_read(s))
+				return;
 			continue;
 		}
+		if (conn_next_line(s->conn, &line) == 0)
+			return;
 		mask_trace(s, line.data, line.len);
 		if (line.flags & CONN_LINE_OVERLONG && s->state == SMTP_S_AUTH) {
 			/* RFC 4954 §4: the exchange is cancelled. */
