@@ -1,10 +1,14 @@
-/* store/maildir.c: durable Maildir delivery (tmp/ → fsync → link into new/
- * → fsync new/), maildir creation, path building and stale tmp/ cleanup. */
+/* store/maildir.c: durable Maildir delivery (a file in tmp/ → fsync → link
+ * into new/ → fsync new/), maildir creation, path building and stale tmp/
+ * cleanup. Where the file system can, the file in tmp/ is unnamed
+ * (O_TMPFILE): no entry to create and remove in tmp/, so deliveries on
+ * several threads never queue on tmp/'s lock, and a crash leaves nothing. */
 #include "autoconf.h"
 
 #include "store/maildir.h"
 
 #include "common/address.h"
+#include "store/dirsync.h"
 #include "store/mdname.h"
 #include "store/quota.h"
 #include "common/fsutil.h"
@@ -24,8 +28,10 @@
 #define MD_BUF_SIZE 65536
 
 struct md_delivery {
-	int fd;
-	char *tmp_path;            /* <maildir>/tmp/<base> */
+	int fd;                    /* read-write: a cross-device copy reads it */
+	bool unnamed;              /* O_TMPFILE: linked through link_src */
+	char *tmp_path;            /* <maildir>/tmp/<base>, or tmp/ if unnamed */
+	char link_src[32];         /* /proc/self/fd/<fd> when unnamed */
 	char base[NAME_MAX + 1];
 	uint64_t size;             /* bytes written (S=) */
 	uint64_t wsize;            /* size with CRLF line ends (W=) */
@@ -40,14 +46,66 @@ struct md_delivery {
  * deliveries may begin on several worker threads. */
 static atomic_ulong md_counter;
 
+/* Unnamed files: -1 not known yet, 0 off, 1 on. An unnamed file gets its
+ * name through /proc/self/fd (linkat with AT_EMPTY_PATH needs a
+ * capability the daemons drop), so they are used only when /proc is. */
+static atomic_int md_unnamed = -1;
+
+void md_use_unnamed_files(bool on)
+{
+	atomic_store(&md_unnamed, on ? -1 : 0);
+}
+
+static bool unnamed_files(void)
+{
+	int v = atomic_load(&md_unnamed);
+
+	if (v < 0) {
+		v = access("/proc/self/fd", X_OK) == 0;
+		atomic_store(&md_unnamed, v);
+	}
+	return v == 1;
+}
+
+/* An unnamed file in dir (its tmp/). 1 done, 0 the kernel or the file
+ * system cannot (the caller makes a named one), -1 error (errno). */
+static int open_unnamed(struct md_delivery *d, const char *dir)
+{
+#ifdef O_TMPFILE
+	if (!unnamed_files())
+		return 0;
+	d->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (d->fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR ||
+			       errno == ENOENT || errno == EINVAL
+			       ? 0 : -1;
+	d->unnamed = true;
+	snprintf(d->link_src, sizeof(d->link_src), "/proc/self/fd/%d", d->fd);
+	return 1;
+#else
+	(void)d;
+	(void)dir;
+	return 0;
+#endif
+}
+
+/* Give the file the name dst (a path in some new/). */
+static int link_file(const struct md_delivery *d, const char *dst)
+{
+	if (d->unnamed)
+		return linkat(AT_FDCWD, d->link_src, AT_FDCWD, dst,
+			      AT_SYMLINK_FOLLOW);
+	return link(d->tmp_path, dst);
+}
+
 static enum md_result fail_errno(void);
 static int is_dir(const char *path);
 static int parent_inplace(char *path);
 static int flush_buf(struct md_delivery *d);
 static void count_crlf(struct md_delivery *d, const unsigned char *p,
 		       size_t len);
-static int copy_into(const char *maildir, const char *name,
-		     const char *src_path, const char *dst);
+static int copy_into(const char *maildir, const char *name, int src_fd,
+		     const char *dst);
 static void rollback(char **made, size_t n);
 
 const char *md_result_str(enum md_result r)
@@ -209,12 +267,23 @@ enum md_result md_delivery_begin(const char *maildir, const char *host,
 	if (d == NULL)
 		return fail_errno();
 	d->fd = -1;
+	if (asprintf(&d->tmp_path, "%s/tmp", maildir) < 0) {
+		d->tmp_path = NULL;
+		errno = ENOMEM;
+		goto fail;
+	}
+	int unnamed = open_unnamed(d, d->tmp_path);
+
+	if (unnamed < 0)
+		goto fail;
 	for (int attempt = 0; attempt < 8; attempt++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (mdname_make(d->base, sizeof(d->base), (long long)ts.tv_sec,
 				ts.tv_nsec / 1000, getpid(),
 				atomic_fetch_add(&md_counter, 1), host) < 0)
 			goto fail;
+		if (unnamed)
+			break;
 		free(d->tmp_path);
 		if (asprintf(&d->tmp_path, "%s/tmp/%s", maildir, d->base) < 0) {
 			d->tmp_path = NULL;
@@ -222,7 +291,7 @@ enum md_result md_delivery_begin(const char *maildir, const char *host,
 			goto fail;
 		}
 		d->fd = open(d->tmp_path,
-			     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			     0600);
 		/* EEXIST: a leftover from a recycled pid; take the next Q. */
 		if (d->fd >= 0 || errno != EEXIST)
@@ -236,6 +305,8 @@ fail:;
 	enum md_result r = fail_errno();
 	int saved = errno;
 
+	if (d->fd >= 0)
+		close(d->fd);
 	free(d->tmp_path);
 	free(d);
 	errno = saved;
@@ -306,13 +377,15 @@ uint64_t md_delivery_size(const struct md_delivery *d)
 	return d->size;
 }
 
-/* Cross-device target: copy the message into <maildir>/tmp/, fsync it and
- * link it into new/ as dst. 0 or -1 (errno); no file is left on error. */
-static int copy_into(const char *maildir, const char *name,
-		     const char *src_path, const char *dst)
+/* Cross-device target: copy the message (read from src_fd, from its start)
+ * into <maildir>/tmp/, fsync it and link it into new/ as dst. 0 or -1
+ * (errno); no file is left on error. */
+static int copy_into(const char *maildir, const char *name, int src_fd,
+		     const char *dst)
 {
 	char tmp[PATH_MAX], buf[MD_BUF_SIZE];
-	int in = -1, out = -1, saved;
+	int out = -1, saved;
+	off_t off = 0;
 	ssize_t n;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name) >=
@@ -320,14 +393,11 @@ static int copy_into(const char *maildir, const char *name,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	in = open(src_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0)
-		return -1;
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		   0600);
 	if (out < 0)
-		goto fail_noout;
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		return -1;
+	while ((n = pread(src_fd, buf, sizeof(buf), off)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -335,6 +405,7 @@ static int copy_into(const char *maildir, const char *name,
 		}
 		if (fs_write_all(out, buf, (size_t)n) < 0)
 			goto fail;
+		off += n;
 	}
 	if (fsync(out) < 0)
 		goto fail;
@@ -346,7 +417,6 @@ static int copy_into(const char *maildir, const char *name,
 	if (link(tmp, dst) < 0)
 		goto fail;
 	unlink(tmp);
-	close(in);
 	return 0;
 fail:
 	saved = errno;
@@ -354,11 +424,21 @@ fail:
 		close(out);
 	unlink(tmp);
 	errno = saved;
-fail_noout:
-	saved = errno;
-	close(in);
-	errno = saved;
 	return -1;
+}
+
+/* Make the links into maildir/new/ durable, sharing the fsync with the
+ * deliveries that finish at the same time. */
+static int sync_new(const char *maildir)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/new", maildir) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return dirsync(path);
 }
 
 /* Undo the links of a failed commit; errno is preserved for the caller. */
@@ -412,11 +492,6 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 	}
 	if (flush_buf(d) < 0 || fsync(d->fd) < 0 || fstat(d->fd, &tmp_st) < 0)
 		goto fail_errno;
-	int fd = d->fd;
-
-	d->fd = -1;
-	if (close(fd) < 0)
-		goto fail_errno;
 	made = calloc(n, sizeof(*made));
 	if (made == NULL)
 		goto fail_errno;
@@ -445,10 +520,10 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 			errno = ENOMEM;
 			goto fail_errno;
 		}
-		if (link(d->tmp_path, made[i]) == 0)
+		if (link_file(d, made[i]) == 0)
 			continue;
 		if (errno == EXDEV &&
-		    copy_into(t->maildir, name, d->tmp_path, made[i]) == 0)
+		    copy_into(t->maildir, name, d->fd, made[i]) == 0)
 			continue;
 		if (errno == EEXIST) {
 			struct stat st;
@@ -468,8 +543,14 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 		goto fail_errno;
 	}
 	for (i = 0; i < n; i++)
-		if (made[i] != NULL && fs_fsync_parent(made[i]) < 0)
+		if (made[i] != NULL && sync_new(targets[i].maildir) < 0)
 			goto fail_errno;
+	i = n;
+	int fd = d->fd;
+
+	d->fd = -1;
+	if (close(fd) < 0)
+		goto fail_errno;
 	if (name_r != NULL && size > 0)
 		snprintf(name_r, size, "%s", name);
 	goto out;
@@ -501,7 +582,7 @@ void md_delivery_abort(struct md_delivery *d)
 		return;
 	if (d->fd >= 0)
 		close(d->fd);
-	if (d->tmp_path != NULL)
+	if (d->tmp_path != NULL && !d->unnamed)
 		unlink(d->tmp_path);
 	free(d->tmp_path);
 	free(d);

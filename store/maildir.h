@@ -56,8 +56,9 @@ struct md_target {
 
 struct md_delivery;
 
-/* Start a delivery: create the first target maildir if needed and an
- * O_EXCL file (mode 0600) in its tmp/. host goes into the unique name (NULL
+/* Start a delivery: create the first target maildir if needed and a file
+ * (mode 0600) in its tmp/: unnamed (O_TMPFILE) where the kernel, the file
+ * system and /proc allow, else a new name (O_EXCL). host goes into the unique name (NULL
  * means gethostname()). On MD_OK *d_r is the caller's until commit or
  * abort. Thread-safe: names stay unique across threads and processes. */
 enum md_result md_delivery_begin(const char *maildir, const char *host,
@@ -75,7 +76,7 @@ uint64_t md_delivery_size(const struct md_delivery *d);
 /* Make the message durable and visible, all-or-nothing: flush and fsync the
  * file, then for each target create the maildir if needed, check its quota,
  * hard-link the file into new/ (copying when the target is on another file
- * system), fsync every new/, and unlink the tmp file. If any target fails,
+ * system), fsync every new/, and remove the tmp file's name if it has one. If any target fails,
  * the links already made are removed (and their directories fsynced), and
  * the error of that target is returned with *failed_r (if not NULL) set to
  * its index (n when the failure is not tied to a target, e.g. writing the
@@ -89,6 +90,11 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 
 /* Give up a delivery: remove its tmp file and free d. NULL is fine. */
 void md_delivery_abort(struct md_delivery *d);
+
+/* Whether deliveries begun from now on may use unnamed files (default:
+ * yes, where they work). Off, every delivery names its file in tmp/, as on
+ * a file system without O_TMPFILE; the tests use it to cover that path. */
+void md_use_unnamed_files(bool on);
 
 /* Remove regular files in maildir/tmp/ last modified more than max_age
  * seconds ago (MD_TMP_MAX_AGE is the usual value): leftovers of crashed

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,29 @@ static void teardown(void)
 }
 
 TestSuite(maildir, .init = setup, .fini = teardown);
+
+/* Whether the test runs with named tmp/ files (the path taken where the
+ * file system has no O_TMPFILE) instead of unnamed ones. */
+static bool named;
+
+/* A test run twice: with unnamed tmp/ files (the default where they work)
+ * and with named ones. Each Criterion test runs in its own process, so the
+ * store's setting starts fresh in each. */
+#define BOTH_MODES(test)                                                    \
+	static void test##_body(void);                                      \
+	Test(maildir, test)                                                 \
+	{                                                                   \
+		named = false;                                              \
+		md_use_unnamed_files(true);                                 \
+		test##_body();                                              \
+	}                                                                   \
+	Test(maildir, test##_named)                                         \
+	{                                                                   \
+		named = true;                                               \
+		md_use_unnamed_files(false);                                \
+		test##_body();                                              \
+	}                                                                   \
+	static void test##_body(void)
 
 /* The name of the only entry of maildir/sub (heap), or NULL. */
 static char *only_entry(const char *maildir, const char *sub)
@@ -116,7 +140,7 @@ static void assert_delivered(const char *maildir, const char *data,
 	free(name);
 }
 
-Test(maildir, delivery_is_byte_exact)
+BOTH_MODES(delivery_is_byte_exact)
 {
 	static const size_t one[] = { 1 }, odd[] = { 1, 7, 4093, 65537, 100003 },
 			    whole[] = { 1 << 21 };
@@ -211,7 +235,7 @@ Test(maildir, maildir_created_with_mode_0700)
 	free(maildir);
 }
 
-Test(maildir, multi_recipient_is_write_once)
+BOTH_MODES(multi_recipient_is_write_once)
 {
 	char *a = tu_path(dir, "mail/example.test/alice");
 	char *b = tu_path(dir, "mail/example.test/bob");
@@ -241,7 +265,7 @@ Test(maildir, multi_recipient_is_write_once)
 	free(b);
 }
 
-Test(maildir, cross_device_target_is_copied)
+BOTH_MODES(cross_device_target_is_copied)
 {
 	char shm[] = "/dev/shm/kantorpos-test.XXXXXX";
 	char *a = tu_path(dir, "alice"), *b, *pa, *pb, *got;
@@ -319,7 +343,9 @@ Test(maildir, concurrent_processes_get_unique_names)
 		tu_rmrf(shm);
 }
 
-Test(maildir, crash_before_commit_leaves_only_tmp)
+/* A crash before the commit leaves nothing in new/ or cur/: at most the
+ * named file in tmp/, removed later by md_clean_tmp. */
+BOTH_MODES(crash_before_commit_leaves_only_tmp)
 {
 	char *maildir = tu_path(dir, "alice");
 	pid_t pid = fork();
@@ -336,13 +362,13 @@ Test(maildir, crash_before_commit_leaves_only_tmp)
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	cr_expect_eq(count_sub(maildir, "tmp"), 1);
+	cr_expect_eq(count_sub(maildir, "tmp"), named ? 1 : 0);
 	cr_expect_eq(count_sub(maildir, "new"), 0);
 	cr_expect_eq(count_sub(maildir, "cur"), 0);
 	free(maildir);
 }
 
-Test(maildir, abort_removes_tmp_file)
+BOTH_MODES(abort_removes_tmp_file)
 {
 	char *maildir = tu_path(dir, "alice");
 	struct md_delivery *d;
@@ -351,7 +377,7 @@ Test(maildir, abort_removes_tmp_file)
 	cr_assert_eq(md_delivery_write(d, "x", 1), MD_OK);
 	cr_assert_eq(md_delivery_write(d, NULL, 0), MD_OK);
 	cr_assert_eq(md_delivery_size(d), 1);
-	cr_assert_eq(count_sub(maildir, "tmp"), 1);
+	cr_assert_eq(count_sub(maildir, "tmp"), named ? 1 : 0);
 	md_delivery_abort(d);
 	cr_expect_eq(count_sub(maildir, "tmp"), 0);
 	cr_expect_eq(count_sub(maildir, "new"), 0);
@@ -387,7 +413,7 @@ Test(maildir, stale_tmp_cleanup)
 	free(maildir);
 }
 
-Test(maildir, commit_is_all_or_nothing)
+BOTH_MODES(commit_is_all_or_nothing)
 {
 	static const char *const blockers[] = { "blocker", "bob/new" };
 
@@ -424,7 +450,7 @@ Test(maildir, commit_is_all_or_nothing)
 	}
 }
 
-Test(maildir, write_failure_leaves_nothing)
+BOTH_MODES(write_failure_leaves_nothing)
 {
 	char *maildir = tu_path(dir, "alice");
 	pid_t pid = fork();
@@ -509,4 +535,27 @@ Test(maildir, result_mapping)
 	cr_expect_eq(md_result_from_errno(EIO), MD_ERR_IO);
 	cr_expect_eq(md_result_from_errno(EACCES), MD_ERR_IO);
 	cr_expect_str_eq(md_result_str(MD_ERR_QUOTA), "mailbox quota exceeded");
+}
+
+/* Where the kernel and the file system have O_TMPFILE (ext4, xfs, btrfs,
+ * tmpfs), a delivery in progress has no name in tmp/ at all. */
+Test(maildir, unnamed_file_where_supported)
+{
+	char *maildir = tu_path(dir, "alice"), *tmp = tu_path(maildir, "tmp");
+	struct md_target t = { maildir, 0, 0 };
+	struct md_delivery *d;
+	int probe;
+
+	cr_assert_eq(md_create(maildir), 0);
+	probe = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (probe < 0)
+		cr_skip_test("no O_TMPFILE here: %s", strerror(errno));
+	close(probe);
+	cr_assert_eq(md_delivery_begin(maildir, "h", &d), MD_OK);
+	cr_assert_eq(md_delivery_write(d, "msg\r\n", 5), MD_OK);
+	cr_expect_eq(count_sub(maildir, "tmp"), 0, "no name in tmp/");
+	cr_assert_eq(md_delivery_commit(d, &t, 1, NULL, NULL, 0), MD_OK);
+	assert_delivered(maildir, "msg\r\n", 5);
+	free(tmp);
+	free(maildir);
 }
