@@ -1,7 +1,8 @@
 /* smtpd/delivery.c: a message's way into store/ — the tmp file with the
- * trace headers at 354 (or the first BDAT), content streamed through the
- * store's bounded buffer, the durable commit on the worker pool, and the
- * 250 only once the commit returned MD_OK. */
+ * trace headers, opened on the storage pool before the 354 (or the first
+ * BDAT chunk is read), content streamed through the store's bounded
+ * buffer, the durable commit on the storage pool, and the 250 only once
+ * the commit returned MD_OK. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -51,57 +52,139 @@ void smtp_store_error_reply(struct smtp_session *s, int r)
 	}
 }
 
-int smtp_delivery_begin(struct smtp_session *s)
+/* Opening the message file on the storage pool: creating a file can wait
+ * on the file system (inode allocation, a directory's lock), and the loop
+ * must not. */
+struct begin_job {
+	struct smtp_session *s;
+	smtp_begun_fn *then;
+	char *maildir;
+	const char *host;          /* the configuration's */
+	char received[RECEIVED_MAX];
+	size_t received_len;
+	struct md_delivery *md;
+	enum md_result result;
+	int err;
+};
+
+static void begin_run(void *arg)
+{
+	struct begin_job *j = arg;
+
+	j->result = md_delivery_begin(j->maildir, j->host, &j->md);
+	if (j->result == MD_OK)
+		j->result = md_delivery_write(j->md, j->received,
+					      j->received_len);
+	j->err = errno;
+	if (j->result != MD_OK) {
+		md_delivery_abort(j->md);
+		j->md = NULL;
+	}
+}
+
+static void begin_failed(struct smtp_session *s, enum md_result r)
+{
+	log_warnx("%s delivery start failed id=%s: %s", s->sid, s->tx.id,
+		  md_result_str(r));
+	smtp_store_error_reply(s, r);
+}
+
+static void begin_done(void *arg)
+{
+	struct begin_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job_running = false;
+	if (s->flags & SMTP_F_CLOSED) {
+		md_delivery_abort(j->md);
+		free(j->maildir);
+		free(j);
+		smtp_session_maybe_free(s);
+		return;
+	}
+	smtp_set_state(s, SMTP_S_RCPT);
+	if (j->result != MD_OK) {
+		errno = j->err;
+		begin_failed(s, j->result);
+	}
+	s->tx.md = j->md;
+	j->then(s, j->result == MD_OK);
+	free(j->maildir);
+	free(j);
+	smtp_resume(s);
+}
+
+/* The Received block of this transaction into block; its length, or 0. */
+static size_t format_received(struct smtp_session *s, char *block, size_t size)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct received_info ri = { 0 };
+	struct tm tm;
+
+	ri.sender = tx->sender;
+	ri.helo = s->helo;
+	ri.client_ip = s->peer;
+	ri.host = s->cfg->hostname;
+	ri.id = tx->id;
+	ri.for_rcpt = tx->n_rcpt_addrs == 1 ? tx->rcpt_addrs[0] : NULL;
+	ri.tls_version = conn_tls_version(s->conn);
+	ri.tls_cipher = conn_tls_cipher(s->conn);
+	ri.esmtp = (s->flags & SMTP_F_EHLO) != 0;
+	ri.auth = (s->flags & SMTP_F_AUTH) != 0;
+	ri.utf8 = tx->params.smtputf8;
+	ri.when = time(NULL);
+	localtime_r(&ri.when, &tm);
+	ri.utc_offset = tm.tm_gmtoff;
+	return received_format(&ri, block, size);
+}
+
+int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct smtpd *d = server_data(s->srv);
-	struct received_info ri = { 0 };
-	char block[RECEIVED_MAX], *path = NULL;
-	enum md_result r;
-	struct tm tm;
-	size_t n;
+	struct begin_job *j;
+	enum md_result r = MD_ERR_INVALID;
 
 	snprintf(tx->id, sizeof(tx->id), "%s.%lu", s->sid, ++d->msg_counter);
-	if (tx->n_queue > 0) /* ETRN: the message goes into the queue */
-		r = MD_OK;
-	else if (md_path(s->cfg->data_dir, tx->rcpts[0].domain,
-			 tx->rcpts[0].local, &path) < 0)
-		r = MD_ERR_INVALID;
-	else
-		r = md_delivery_begin(path, s->cfg->hostname, &tx->md);
-	free(path);
-	if (r == MD_OK) {
-		ri.sender = tx->sender;
-		ri.helo = s->helo;
-		ri.client_ip = s->peer;
-		ri.host = s->cfg->hostname;
-		ri.id = tx->id;
-		ri.for_rcpt = tx->n_rcpt_addrs == 1 ? tx->rcpt_addrs[0] : NULL;
-		ri.tls_version = conn_tls_version(s->conn);
-		ri.tls_cipher = conn_tls_cipher(s->conn);
-		ri.esmtp = (s->flags & SMTP_F_EHLO) != 0;
-		ri.auth = (s->flags & SMTP_F_AUTH) != 0;
-		ri.utf8 = tx->params.smtputf8;
-		ri.when = time(NULL);
-		localtime_r(&ri.when, &tm);
-		ri.utc_offset = tm.tm_gmtoff;
-		n = received_format(&ri, block, sizeof(block));
-		if (tx->n_queue > 0)
-			r = n > 0 ? (enum md_result)smtp_queue_begin(s, block, n)
-				  : MD_ERR_INVALID;
-		else
-			r = n > 0 ? md_delivery_write(tx->md, block, n)
-				  : MD_ERR_INVALID;
+	if (tx->n_queue > 0) { /* ETRN: the message goes into the queue */
+		char block[RECEIVED_MAX];
+		size_t n = format_received(s, block, sizeof(block));
+
+		if (n > 0)
+			r = (enum md_result)smtp_queue_begin(s, block, n);
+		if (r != MD_OK)
+			begin_failed(s, r);
+		then(s, r == MD_OK);
+		return PROTO_DONE;
 	}
-	if (r != MD_OK) {
-		log_warnx("%s delivery start failed id=%s: %s", s->sid, tx->id,
-			  md_result_str(r));
-		md_delivery_abort(tx->md);
-		tx->md = NULL;
-		smtp_store_error_reply(s, r);
-		return -1;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		r = MD_ERR_IO;
+		goto fail;
 	}
-	return 0;
+	j->s = s;
+	j->then = then;
+	j->host = s->cfg->hostname;
+	j->received_len = format_received(s, j->received, sizeof(j->received));
+	if (j->received_len == 0 ||
+	    md_path(s->cfg->data_dir, tx->rcpts[0].domain, tx->rcpts[0].local,
+		    &j->maildir) < 0)
+		goto fail;
+	r = MD_ERR_IO;
+	if (worker_submit(server_io_worker(s->srv), begin_run, begin_done,
+			  j) < 0)
+		goto fail;
+	s->job_running = true;
+	smtp_pause(s);
+	return PROTO_ASYNC;
+fail:
+	if (j != NULL) {
+		free(j->maildir);
+		free(j);
+	}
+	begin_failed(s, r);
+	then(s, false);
+	return PROTO_DONE;
 }
 
 void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)

@@ -186,9 +186,14 @@ int smtp_bad(struct smtp_session *s, int code, const char *enh,
 int smtp_cmd_auth(void *session, char *args);
 int smtp_sasl_line(struct smtp_session *s, const char *line, size_t len);
 
-/* delivery.c: open the tmp file and write the trace headers (at 354 or the
- * first BDAT). Returns 0, or -1 after replying 451. */
-int smtp_delivery_begin(struct smtp_session *s);
+/* delivery.c: open the tmp file and write the trace headers (before the
+ * 354, or before the first BDAT chunk is read), on the storage pool.
+ * then(s, ok) runs once it is done, with the session in SMTP_S_RCPT and
+ * s->tx.md set when ok; when not ok the error is already replied (451,
+ * 452). Returns PROTO_ASYNC (then runs later, the session paused) or
+ * PROTO_DONE (then has run). */
+typedef void smtp_begun_fn(struct smtp_session *s, bool ok);
+int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then);
 /* delivery.c: content octets from the data parser. */
 void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len);
 /* delivery.c: the end of the message: reply the fault and reset the

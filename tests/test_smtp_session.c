@@ -814,19 +814,26 @@ Test(smtp_session, dropped_mid_data_stores_nothing)
 	free(tmp);
 }
 
+/* A plain file named name in the data directory's dir (made), standing
+ * where the store needs a directory. */
+static void block_with_file(const char *dir, const char *name)
+{
+	char *path = NULL;
+
+	cr_assert_geq(asprintf(&path, "%s/%s", sf.data, dir), 0);
+	cr_assert_eq(fs_mkdir_p(path, 0700), 0);
+	free(path);
+	cr_assert_geq(asprintf(&path, "%s/%s/%s", sf.data, dir, name), 0);
+	tu_write_file(path, "in the way\n");
+	free(path);
+}
+
 Test(smtp_session, store_failure_stores_nothing)
 {
 	/* S-DAT-14: bob's Maildir cannot take the message: 451/452 and alice
 	 * gets nothing either (all or nothing). */
-	char *bob = NULL;
-
 	sf_start(NULL);
-	cr_assert_geq(asprintf(&bob, "%s/mail/example.test/bob", sf.data), 0);
-	cr_assert_eq(fs_mkdir_p(bob, 0700), 0);
-	free(bob);
-	cr_assert_geq(asprintf(&bob, "%s/mail/example.test/bob/new", sf.data), 0);
-	tu_write_file(bob, "in the way\n");
-	free(bob);
+	block_with_file("mail/example.test/bob", "new");
 	sf_connect(SF_MX);
 	sf_run_steps("fail", (struct sf_step[]){
 		ENVELOPE, { "RCPT TO:<bob@example.test>\r\n", "250 2.1.5" },
@@ -834,6 +841,25 @@ Test(smtp_session, store_failure_stores_nothing)
 		{ "Subject: f\r\n\r\nx\r\n.\r\n", "45" },
 		{ "NOOP\r\n", "250 2.0.0" } }, 7, 0);
 	cr_assert_eq(sf_count("alice"), 0);
+}
+
+Test(smtp_session, message_file_failure_is_answered)
+{
+	/* The first recipient's Maildir cannot be made (a file stands in
+	 * its place), so the message file cannot be opened: DATA gets 451
+	 * instead of 354; a first BDAT gets one 451, its chunk is read and
+	 * dropped, never run as commands; the session goes on. */
+	sf_start(NULL);
+	block_with_file("mail/example.test", "alice");
+	sf_connect(SF_MX);
+	sf_run_steps("data", (struct sf_step[]){
+		ENVELOPE, { "DATA\r\n", "451 4.3.0" },
+		{ "NOOP\r\n", "250 2.0.0" } }, 5, 0);
+	sf_run_steps("bdat", (struct sf_step[]){
+		{ "MAIL FROM:<a@elsewhere.test>\r\n", "250 2.1.0" },
+		{ "RCPT TO:<alice@example.test>\r\n", "250 2.1.5" },
+		{ "BDAT 6 LAST\r\nQUIT\r\n", "451 4.3.0" },
+		{ "NOOP\r\n", "250 2.0.0" } }, 4, 0);
 }
 
 Test(smtp_session, ten_megabytes_without_crlf)
