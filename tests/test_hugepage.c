@@ -186,20 +186,22 @@ Test(hugepage, failures_return_map_failed_with_errno)
 		const char *what;
 		void *addr;
 		size_t len;
-		int flags, fd, err;
+		int flags, fd, err, alt; /* alt: another errno allowed, or 0 */
 	} rows[] = {
 		{ "closed descriptor", NULL, 4 * MIB,
-		  MAP_PRIVATE | MAP_POPULATE, -1, EBADF },
+		  MAP_PRIVATE | MAP_POPULATE, -1, EBADF, 0 },
 		{ "no length", NULL, 0,
-		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, EINVAL },
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, EINVAL, 0 },
 		{ "neither private nor shared", NULL, 4 * MIB,
-		  MAP_ANONYMOUS | MAP_POPULATE, -1, EINVAL },
-		/* These two take the huge-page path. */
+		  MAP_ANONYMOUS | MAP_POPULATE, -1, EINVAL, 0 },
+		/* These two take the huge-page path; valgrind refuses the
+		 * first length itself, with EINVAL. */
 		{ "more than the address space", NULL, (size_t)1 << 62,
-		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, ENOMEM },
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, ENOMEM,
+		  EINVAL },
 		{ "fixed address not page aligned", (void *)(uintptr_t)0x10001,
 		  4 * MIB, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_FIXED,
-		  -1, EINVAL },
+		  -1, EINVAL, 0 },
 	};
 
 	cr_assert_geq(fd, 0);
@@ -214,8 +216,9 @@ Test(hugepage, failures_return_map_failed_with_errno)
 		p = mmap(rows[i].addr, rows[i].len, PROT_READ | PROT_WRITE,
 			 rows[i].flags, rows[i].fd, 0);
 		cr_assert_eq(p, MAP_FAILED, "%s", rows[i].what);
-		cr_assert_eq(errno, rows[i].err, "%s: %s", rows[i].what,
-			     strerror(errno));
+		cr_assert(errno == rows[i].err ||
+				  (rows[i].alt != 0 && errno == rows[i].alt),
+			  "%s: %s", rows[i].what, strerror(errno));
 		cr_assert_eq(hugepage_count(), before, "%s", rows[i].what);
 	}
 }
