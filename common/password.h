@@ -17,7 +17,8 @@
 /* Buffer size for password_hash: the prefix plus crypto_pwhash_STRBYTES. */
 #define PASSWORD_HASH_SIZE (sizeof(PASSWORD_SCHEME) - 1 + 128)
 
-/* Initialise libsodium (idempotent). Returns 0, or -1 if it cannot run. */
+/* Initialise libsodium and ask for Argon2id's working memory in huge pages
+ * (hugepage_enable; idempotent). Returns 0, or -1 if it cannot run. */
 int password_init(void);
 
 /* Hash password pw[0..len) with a fresh salt at the given Argon2id cost
