@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ struct md_delivery {
 	enum md_result err;        /* sticky write error */
 	int err_errno;
 	size_t buf_len;
-	char buf[MD_BUF_SIZE];
+	char buf[MD_BUF_SIZE];     /* last: begin zeroes only what precedes */
 };
 
 /* Per-process sequence for unique names (the Q part); atomic because
@@ -244,12 +245,52 @@ int md_create(const char *maildir)
 	return 0;
 }
 
+/* The delivery's file in maildir/tmp/, unnamed or named; its base name in
+ * d->base. 0, or -1 (errno; ENOENT when tmp/ is missing). */
+static int open_file(struct md_delivery *d, const char *maildir,
+		     const char *host)
+{
+	struct timespec ts;
+
+	free(d->tmp_path);
+	if (asprintf(&d->tmp_path, "%s/tmp", maildir) < 0) {
+		d->tmp_path = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	int unnamed = open_unnamed(d, d->tmp_path);
+
+	if (unnamed < 0)
+		return -1;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (mdname_make(d->base, sizeof(d->base), (long long)ts.tv_sec,
+				ts.tv_nsec / 1000, getpid(),
+				atomic_fetch_add(&md_counter, 1), host) < 0)
+			return -1;
+		if (unnamed)
+			return 0;
+		free(d->tmp_path);
+		if (asprintf(&d->tmp_path, "%s/tmp/%s", maildir, d->base) < 0) {
+			d->tmp_path = NULL;
+			errno = ENOMEM;
+			return -1;
+		}
+		d->fd = open(d->tmp_path,
+			     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			     0600);
+		/* EEXIST: a leftover from a recycled pid; take the next Q. */
+		if (d->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	return d->fd >= 0 ? 0 : -1;
+}
+
 enum md_result md_delivery_begin(const char *maildir, const char *host,
 				 struct md_delivery **d_r)
 {
 	char hostbuf[HOST_NAME_MAX + 1];
 	struct md_delivery *d;
-	struct timespec ts;
 
 	if (maildir == NULL || maildir[0] == '\0') {
 		errno = EINVAL;
@@ -261,43 +302,17 @@ enum md_result md_delivery_begin(const char *maildir, const char *host,
 		hostbuf[sizeof(hostbuf) - 1] = '\0';
 		host = hostbuf;
 	}
-	if (md_create(maildir) < 0)
-		return fail_errno();
-	d = calloc(1, sizeof(*d));
+	/* The buffer needs no zeroing: 64 KiB of memset per message. */
+	d = malloc(sizeof(*d));
 	if (d == NULL)
 		return fail_errno();
+	memset(d, 0, offsetof(struct md_delivery, buf));
 	d->fd = -1;
-	if (asprintf(&d->tmp_path, "%s/tmp", maildir) < 0) {
-		d->tmp_path = NULL;
-		errno = ENOMEM;
-		goto fail;
-	}
-	int unnamed = open_unnamed(d, d->tmp_path);
-
-	if (unnamed < 0)
-		goto fail;
-	for (int attempt = 0; attempt < 8; attempt++) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		if (mdname_make(d->base, sizeof(d->base), (long long)ts.tv_sec,
-				ts.tv_nsec / 1000, getpid(),
-				atomic_fetch_add(&md_counter, 1), host) < 0)
-			goto fail;
-		if (unnamed)
-			break;
-		free(d->tmp_path);
-		if (asprintf(&d->tmp_path, "%s/tmp/%s", maildir, d->base) < 0) {
-			d->tmp_path = NULL;
-			errno = ENOMEM;
-			goto fail;
-		}
-		d->fd = open(d->tmp_path,
-			     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			     0600);
-		/* EEXIST: a leftover from a recycled pid; take the next Q. */
-		if (d->fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (d->fd < 0)
+	/* The maildir usually exists: make it only when the file cannot be
+	 * made for want of it. */
+	if (open_file(d, maildir, host) < 0 &&
+	    (errno != ENOENT || md_create(maildir) < 0 ||
+	     open_file(d, maildir, host) < 0))
 		goto fail;
 	*d_r = d;
 	return MD_OK;
@@ -504,8 +519,7 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 			dup = strcmp(targets[j].maildir, t->maildir) == 0;
 		if (dup)
 			continue;
-		if (md_create(t->maildir) < 0)
-			goto fail_errno;
+		/* A missing maildir counts as empty. */
 		int q = quota_check(t->maildir, t->quota_bytes,
 				    t->quota_messages, d->size);
 
@@ -520,9 +534,12 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 			errno = ENOMEM;
 			goto fail_errno;
 		}
-		if (link_file(d, made[i]) == 0)
+		/* As at the start: make the maildir only when it is missing. */
+		if (link_file(d, made[i]) == 0 ||
+		    (errno == ENOENT && md_create(t->maildir) == 0 &&
+		     link_file(d, made[i]) == 0))
 			continue;
-		if (errno == EXDEV &&
+		if (errno == EXDEV && md_create(t->maildir) == 0 &&
 		    copy_into(t->maildir, name, d->fd, made[i]) == 0)
 			continue;
 		if (errno == EEXIST) {
