@@ -61,6 +61,9 @@ struct conn {
 	unsigned depth; /* callback frames in progress */
 	bool raw, user_paused, bp_paused, eof, connecting;
 	bool drain_armed, close_after_flush, closing, broken, finalizing;
+	/* The last write stopped on a full socket (EAGAIN or TLS WANT_*):
+	 * no eager write until the loop says it is writable again. */
+	bool out_blocked;
 	enum conn_close_reason reason;
 	char detail[128];
 	char peer[NET_ADDRSTRLEN];
@@ -171,12 +174,14 @@ static void flush_out(struct conn *c)
 				e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE) {
 					c->write_wants_read = false;
+					c->out_blocked = true;
 					break;
 				}
 				if (e == SSL_ERROR_WANT_READ) {
 					/* Crossed: TLS must read before it can
 					 * write again. */
 					c->write_wants_read = true;
+					c->out_blocked = true;
 					break;
 				}
 				close_tls(c, "TLS write", e);
@@ -189,14 +194,17 @@ static void flush_out(struct conn *c)
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->out_blocked = true;
 					break;
+				}
 				close_errno(c, "write");
 				return;
 			}
 		}
 		/* Frees the queue's memory once it is empty. */
 		buf_out_consume(&c->out, (size_t)n);
+		c->out_blocked = false;
 	}
 	if (c->bp_paused && out_pending(c) <= c->low) {
 		c->bp_paused = false;
@@ -507,6 +515,10 @@ static void do_input(struct conn *c)
 			}
 		}
 		buf_in_commit(&c->in, (size_t)n, c->raw);
+		/* A short read emptied the socket: another read would only
+		 * say EAGAIN (the level-triggered watcher reports more). */
+		if (c->tls != CT_ON && (size_t)n < room)
+			break;
 	}
 	dispatch(c);
 }
@@ -546,6 +558,14 @@ static void step(struct conn *c)
 {
 	if (c->closing)
 		return;
+	/* Write what this event queued now, not after another poll: a reply
+	 * then costs one send and no write-watcher change. Not while the
+	 * socket is known to be full (the write watcher waits for it). */
+	if (out_pending(c) > 0 && !c->out_blocked && !c->connecting) {
+		flush_out(c);
+		if (c->closing)
+			return;
+	}
 	if (c->tls == CT_FLUSHING && out_pending(c) == 0) {
 		SSL_set_fd(c->ssl, c->fd);
 		c->tls = CT_HANDSHAKE;
@@ -590,6 +610,8 @@ static void handle(struct conn *c, bool is_write)
 	} else if (c->tls == CT_HANDSHAKE) {
 		do_handshake(c);
 	} else {
+		if (is_write)
+			c->out_blocked = false;
 		if (is_write || (c->tls == CT_ON && c->write_wants_read))
 			flush_out(c);
 		if (!c->closing &&

@@ -75,7 +75,7 @@ def free_port():
 class Env:
     """Scratch directory, certificate, users, config and the daemon."""
 
-    def __init__(self, extra=""):
+    def __init__(self, extra="", smtp=False):
         self.dir = tempfile.mkdtemp(prefix="kantorpos-e2e-pop3-")
         self.home = os.path.join(self.dir, "home")
         os.makedirs(self.home)
@@ -87,6 +87,11 @@ class Env:
         self.p_v6 = free_port()
         self.p_stls, self.p_tls, self.p_plain = (free_port(), free_port(),
                                                  free_port())
+        # With smtp, the same configuration also serves kantorpos-smtpd
+        # (start_smtpd) on p_smtp, delivering into the same Maildirs.
+        self.p_smtp = free_port() if smtp else None
+        if smtp:
+            extra = "listen smtp 127.0.0.1:%d\n" % self.p_smtp + extra
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
@@ -145,27 +150,42 @@ max_connections_per_ip 4
             return False
 
     def start(self):
-        self.logf = open(self.log, "ab")
+        self.proc, self.logf = self.spawn(POP3D, self.p_plain, self.log)
+
+    def start_smtpd(self):
+        """Start kantorpos-smtpd on this configuration (Env(smtp=True)),
+        logging to smtpd.log; returns its Popen (main() ends it)."""
+        assert self.p_smtp is not None, "Env(smtp=True) is needed"
+        self.smtpd, self.smtpd_logf = self.spawn(
+            SMTPD, self.p_smtp, os.path.join(self.dir, "smtpd.log"))
+        return self.smtpd
+
+    def spawn(self, program, port, log):
+        """Run program -f -t on the configuration and wait until port
+        accepts; returns (Popen, the open log file)."""
+        logf = open(log, "ab")
         env = dict(os.environ)
         if "ASAN_OPTIONS" in env:
             # Keep freed memory from piling up in the sanitizer's
             # quarantine, so the memory test measures the daemon.
             env["ASAN_OPTIONS"] += ":quarantine_size_mb=4"
-        self.proc = subprocess.Popen([POP3D, "-f", "-t", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf,
-                                     env=env)
-        DAEMONS.append(self.proc)
+        proc = subprocess.Popen([program, "-f", "-t", "-c", self.conf],
+                                stdout=logf, stderr=logf, env=env)
+        DAEMONS.append(proc)
         deadline = time.time() + 10
         while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("pop3d exited: " + self.log_text())
+            if proc.poll() is not None:
+                logf.close()
+                with open(log, "rb") as f:
+                    raise RuntimeError("%s exited: %s" % (
+                        os.path.basename(program),
+                        f.read().decode("utf-8", "replace")))
             try:
-                socket.create_connection(("127.0.0.1", self.p_plain),
-                                         1).close()
-                return
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return proc, logf
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("pop3d did not start")
+        raise RuntimeError("%s did not start" % os.path.basename(program))
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:

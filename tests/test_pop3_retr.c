@@ -73,6 +73,64 @@ Test(stuffer, table_every_chunking)
 		}
 }
 
+/* The rule of RFC 1939 §3 one byte at a time, as plainly as it can be
+ * written: the model the line-at-a-time stuffer must match. */
+static size_t model_stuff(const char *in, size_t len, char *out)
+{
+	bool bol = true, cr = false;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (bol && in[i] == '.')
+			out[o++] = '.';
+		if (in[i] == '\n' && !cr)
+			out[o++] = '\r';
+		out[o++] = in[i];
+		bol = in[i] == '\n';
+		cr = in[i] == '\r';
+	}
+	if (!bol) {
+		if (!cr)
+			out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	memcpy(out + o, ".\r\n", 3);
+	return o + 3;
+}
+
+Test(stuffer, random_texts_and_chunkings_match_the_model)
+{
+	/* Texts made of the bytes that matter (and NUL), cut at random
+	 * places: a fixed seed, so a failure repeats. */
+	static const char alphabet[] = { '.', '\r', '\n', 'a', '\0', '.' };
+	unsigned seed = 12345;
+	char in[300], want[2 * sizeof in + POP3_STUFF_END_MAX];
+	char got[2 * sizeof in + POP3_STUFF_END_MAX];
+
+	for (int round = 0; round < 3000; round++) {
+		size_t len = (size_t)rand_r(&seed) % sizeof in;
+		size_t o = 0, wlen;
+		struct pop3_stuffer st;
+
+		for (size_t i = 0; i < len; i++)
+			in[i] = alphabet[(size_t)rand_r(&seed) % sizeof alphabet];
+		wlen = model_stuff(in, len, want);
+		pop3_stuff_init(&st);
+		for (size_t i = 0; i < len;) {
+			size_t n = 1 + (size_t)rand_r(&seed) % 40;
+
+			if (n > len - i)
+				n = len - i;
+			o += pop3_stuff(&st, in + i, n, got + o);
+			i += n;
+		}
+		o += pop3_stuff_end(&st, got + o);
+		cr_assert_eq(o, wlen, "round %d: length %zu, want %zu", round,
+			     o, wlen);
+		cr_assert_arr_eq(got, want, wlen, "round %d", round);
+	}
+}
+
 /* A source over a memory buffer that hands out at most `step` bytes per
  * call, or fails after `fail_at` bytes. */
 struct mem_src {
