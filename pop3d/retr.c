@@ -28,17 +28,19 @@ size_t pop3_stuff(struct pop3_stuffer *st, const char *in, size_t len,
 		const char *lf;
 		size_t run;
 
+		lf = memchr(p, '\n', (size_t)(end - p));
+		run = (size_t)((lf != NULL ? lf : end) - p);
 		/* RFC 1939 §3: a line of the body beginning with the
 		 * termination octet is prefixed with one more. */
 		if (st->bol && *p == '.')
 			out[o++] = '.';
-		lf = memchr(p, '\n', (size_t)(end - p));
-		run = (size_t)((lf != NULL ? lf : end) - p);
 		if (run > 0) {
-			memcpy(out + o, p, run);
-			o += run;
 			st->bol = false;
 			st->cr = p[run - 1] == '\r';
+			/* memmove: the stream stuffs within one buffer, and
+			 * the output may have caught up with the input. */
+			memmove(out + o, p, run);
+			o += run;
 			p += run;
 		}
 		if (lf == NULL)

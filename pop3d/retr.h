@@ -28,7 +28,10 @@ void pop3_stuff_init(struct pop3_stuffer *st);
 /* Transform len bytes of message text into out, which must have room for
  * 2 * len bytes (the worst case: every byte a '.' at a line start or a bare
  * LF). A bare LF becomes CRLF, a '.' at the start of a line is doubled;
- * everything else is copied. Pure. Returns the bytes written to out. */
+ * everything else is copied. Pure. Returns the bytes written to out.
+ * in may lie inside out's room when out + len <= in (the stream stuffs
+ * the upper half of its buffer into the lower half): the output never
+ * overtakes the input it has yet to read. */
 size_t pop3_stuff(struct pop3_stuffer *st, const char *in, size_t len,
 		  char *out);
 
