@@ -725,8 +725,30 @@ static char *out_reserve(struct conn *c, size_t len)
 }
 
 /* More output was queued: back-pressure and the write watcher. */
+/* Output queued outside the conn's own events (an answer from a worker's
+ * completion, a greeting) is sent at once when the socket takes it: one
+ * send instead of a write watcher started, polled and stopped. What the
+ * socket does not take, and any error, is left to the write watcher,
+ * which handles errors; closing here would free the conn under the
+ * caller. TLS output always goes through flush_out. */
+static void write_through(struct conn *c)
+{
+	if (c->depth > 0 || c->tls != CT_NONE || c->closing || c->broken ||
+	    c->connecting || c->out_blocked || c->bp_paused)
+		return;
+	while (out_pending(c) > 0) {
+		ssize_t n = send(c->fd, buf_out_head(&c->out), out_pending(c),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n <= 0)
+			return;
+		buf_out_consume(&c->out, (size_t)n);
+	}
+}
+
 static void out_queued(struct conn *c)
 {
+	write_through(c);
 	if (!c->bp_paused && out_pending(c) > c->high) {
 		c->bp_paused = true;
 		c->drain_armed = true;
