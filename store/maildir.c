@@ -48,8 +48,9 @@ struct md_delivery {
 static atomic_ulong md_counter;
 
 /* Unnamed files: -1 not known yet, 0 off, 1 on. An unnamed file gets its
- * name through /proc/self/fd (linkat with AT_EMPTY_PATH needs a
- * capability the daemons drop), so they are used only when /proc is. */
+ * name with linkat(AT_EMPTY_PATH) or, where the kernel asks a capability
+ * for that (the daemons drop theirs), through /proc/self/fd; so they are
+ * used only when /proc is there. */
 static atomic_int md_unnamed = -1;
 
 void md_use_unnamed_files(bool on)
@@ -90,13 +91,34 @@ static int open_unnamed(struct md_delivery *d, const char *dir)
 #endif
 }
 
+/* linkat(fd, "", ..., AT_EMPTY_PATH) without a capability: since Linux
+ * 6.10 for files the caller opened itself. 0 not tried yet, 1 works, -1
+ * refused (then always through /proc, which costs a path walk). */
+static atomic_int md_flink;
+
 /* Give the file the name dst (a path in some new/). */
 static int link_file(const struct md_delivery *d, const char *dst)
 {
-	if (d->unnamed)
-		return linkat(AT_FDCWD, d->link_src, AT_FDCWD, dst,
-			      AT_SYMLINK_FOLLOW);
-	return link(d->tmp_path, dst);
+	if (!d->unnamed)
+		return link(d->tmp_path, dst);
+#ifdef AT_EMPTY_PATH
+	if (atomic_load(&md_flink) >= 0) {
+		if (linkat(d->fd, "", AT_FDCWD, dst, AT_EMPTY_PATH) == 0) {
+			atomic_store(&md_flink, 1);
+			return 0;
+		}
+		/* Older kernels refuse with ENOENT or EPERM, which a missing
+		 * new/ gives too: /proc tells them apart. */
+		if (errno != ENOENT && errno != EPERM)
+			return -1;
+		if (linkat(AT_FDCWD, d->link_src, AT_FDCWD, dst,
+			   AT_SYMLINK_FOLLOW) < 0)
+			return -1;
+		atomic_store(&md_flink, -1);
+		return 0;
+	}
+#endif
+	return linkat(AT_FDCWD, d->link_src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
 }
 
 static enum md_result fail_errno(void);
@@ -505,7 +527,7 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 		r = MD_ERR_INVALID;
 		goto out;
 	}
-	if (flush_buf(d) < 0 || fsync(d->fd) < 0 || fstat(d->fd, &tmp_st) < 0)
+	if (flush_buf(d) < 0 || fsync(d->fd) < 0)
 		goto fail_errno;
 	made = calloc(n, sizeof(*made));
 	if (made == NULL)
@@ -547,6 +569,7 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 
 			/* The same maildir under another spelling. */
 			if (stat(made[i], &st) == 0 &&
+			    fstat(d->fd, &tmp_st) == 0 &&
 			    st.st_ino == tmp_st.st_ino &&
 			    st.st_dev == tmp_st.st_dev) {
 				free(made[i]);

@@ -265,6 +265,26 @@ BOTH_MODES(multi_recipient_is_write_once)
 	free(b);
 }
 
+/* The same maildir under two spellings (a symlink, as an alias pointing at
+ * another domain's directory might be): one copy, no error. */
+BOTH_MODES(same_maildir_two_spellings_one_copy)
+{
+	char *a = tu_path(dir, "alice"), *link = tu_path(dir, "alias");
+	struct md_target t[2] = { { a, 0, 0 }, { link, 0, 0 } };
+	struct md_delivery *d;
+	size_t failed = 99;
+
+	cr_assert_eq(md_create(a), 0);
+	cr_assert_eq(symlink(a, link), 0);
+	cr_assert_eq(md_delivery_begin(a, "h", &d), MD_OK);
+	cr_assert_eq(md_delivery_write(d, "one\r\n", 5), MD_OK);
+	cr_assert_eq(md_delivery_commit(d, t, 2, &failed, NULL, 0), MD_OK);
+	cr_expect_eq(count_sub(a, "new"), 1);
+	cr_expect_eq(count_sub(a, "tmp"), 0);
+	free(a);
+	free(link);
+}
+
 BOTH_MODES(cross_device_target_is_copied)
 {
 	char shm[] = "/dev/shm/kantorpos-test.XXXXXX";
