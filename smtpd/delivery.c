@@ -1,8 +1,9 @@
-/* smtpd/delivery.c: a message's way into store/ — the tmp file with the
- * trace headers, opened on the storage pool before the 354 (or the first
- * BDAT chunk is read), content streamed through the store's bounded
- * buffer, the durable commit on the storage pool, and the 250 only once
- * the commit returned MD_OK. */
+/* smtpd/delivery.c: a message's way into store/ — the trace headers at the
+ * 354 (or the first BDAT), content through the store's 64 KiB buffer, the
+ * file made on the storage pool when the buffer is outgrown (or by the
+ * commit), the durable commit on the storage pool, and the 250 only once
+ * the commit returned MD_OK. Nothing on the event loop waits for the
+ * disk. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -52,66 +53,11 @@ void smtp_store_error_reply(struct smtp_session *s, int r)
 	}
 }
 
-/* Opening the message file on the storage pool: creating a file can wait
- * on the file system (inode allocation, a directory's lock), and the loop
- * must not. */
-struct begin_job {
-	struct smtp_session *s;
-	smtp_begun_fn *then;
-	char *maildir;
-	const char *host;          /* the configuration's */
-	char received[RECEIVED_MAX];
-	size_t received_len;
-	struct md_delivery *md;
-	enum md_result result;
-	int err;
-};
-
-static void begin_run(void *arg)
-{
-	struct begin_job *j = arg;
-
-	j->result = md_delivery_begin(j->maildir, j->host, &j->md);
-	if (j->result == MD_OK)
-		j->result = md_delivery_write(j->md, j->received,
-					      j->received_len);
-	j->err = errno;
-	if (j->result != MD_OK) {
-		md_delivery_abort(j->md);
-		j->md = NULL;
-	}
-}
-
 static void begin_failed(struct smtp_session *s, enum md_result r)
 {
 	log_warnx("%s delivery start failed id=%s: %s", s->sid, s->tx.id,
 		  md_result_str(r));
 	smtp_store_error_reply(s, r);
-}
-
-static void begin_done(void *arg)
-{
-	struct begin_job *j = arg;
-	struct smtp_session *s = j->s;
-
-	s->job_running = false;
-	if (s->flags & SMTP_F_CLOSED) {
-		md_delivery_abort(j->md);
-		free(j->maildir);
-		free(j);
-		smtp_session_maybe_free(s);
-		return;
-	}
-	smtp_set_state(s, SMTP_S_RCPT);
-	if (j->result != MD_OK) {
-		errno = j->err;
-		begin_failed(s, j->result);
-	}
-	s->tx.md = j->md;
-	j->then(s, j->result == MD_OK);
-	free(j->maildir);
-	free(j);
-	smtp_resume(s);
 }
 
 /* The Received block of this transaction into block; its length, or 0. */
@@ -142,49 +88,92 @@ int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct smtpd *d = server_data(s->srv);
-	struct begin_job *j;
+	char block[RECEIVED_MAX], *path = NULL;
 	enum md_result r = MD_ERR_INVALID;
+	size_t n;
 
 	snprintf(tx->id, sizeof(tx->id), "%s.%lu", s->sid, ++d->msg_counter);
+	n = format_received(s, block, sizeof(block));
 	if (tx->n_queue > 0) { /* ETRN: the message goes into the queue */
-		char block[RECEIVED_MAX];
-		size_t n = format_received(s, block, sizeof(block));
-
 		if (n > 0)
 			r = (enum md_result)smtp_queue_begin(s, block, n);
-		if (r != MD_OK)
-			begin_failed(s, r);
-		then(s, r == MD_OK);
-		return PROTO_DONE;
+	} else if (n > 0 && md_path(s->cfg->data_dir, tx->rcpts[0].domain,
+				    tx->rcpts[0].local, &path) == 0) {
+		/* Nothing on disk yet: a message that fits the store's buffer
+		 * is written whole by the commit, on the storage pool. */
+		r = md_delivery_start(path, s->cfg->hostname, &tx->md);
+		if (r == MD_OK)
+			r = md_delivery_write(tx->md, block, n);
+		free(path);
 	}
+	if (r != MD_OK) {
+		md_delivery_abort(tx->md);
+		tx->md = NULL;
+		begin_failed(s, r);
+	}
+	then(s, r == MD_OK);
+	return PROTO_DONE;
+}
+
+/* The message outgrew the store's buffer: its file is made on the storage
+ * pool (creating a file waits on the file system: inode allocation, the
+ * directory's lock), while the session waits with its input unread. */
+struct open_job {
+	struct smtp_session *s;
+	enum smtp_state resume_in;
+	enum md_result result;
+};
+
+static void open_run(void *arg)
+{
+	struct open_job *j = arg;
+
+	j->result = md_delivery_open(j->s->tx.md);
+}
+
+static void open_done(void *arg)
+{
+	struct open_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	s->job_running = false;
+	if (s->flags & SMTP_F_CLOSED) {
+		free(j);
+		smtp_session_maybe_free(s);
+		return;
+	}
+	/* Refused at the end of the data, which is still read. */
+	if (j->result != MD_OK)
+		s->tx.md_err = j->result;
+	smtp_set_state(s, j->resume_in);
+	free(j);
+	smtp_resume(s);
+}
+
+bool smtp_delivery_wait_file(struct smtp_session *s, size_t want)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct open_job *j;
+
+	if (tx->md == NULL || tx->md_err != MD_OK ||
+	    data_faults(&tx->dp) != 0 ||
+	    md_delivery_room(tx->md) >= want + 2 * DATA_OUT_SLACK)
+		return false;
 	j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		r = MD_ERR_IO;
-		goto fail;
+	if (j != NULL) {
+		j->s = s;
+		j->resume_in = s->state;
 	}
-	j->s = s;
-	j->then = then;
-	j->host = s->cfg->hostname;
-	j->received_len = format_received(s, j->received, sizeof(j->received));
-	if (j->received_len == 0 ||
-	    md_path(s->cfg->data_dir, tx->rcpts[0].domain, tx->rcpts[0].local,
-		    &j->maildir) < 0)
-		goto fail;
-	r = MD_ERR_IO;
-	if (worker_submit(server_io_worker(s->srv), begin_run, begin_done,
-			  j) < 0)
-		goto fail;
+	if (j == NULL ||
+	    worker_submit(server_io_worker(s->srv), open_run, open_done, j) < 0) {
+		/* Busy or out of memory: the message is refused at its end. */
+		free(j);
+		tx->md_err = MD_ERR_IO;
+		return false;
+	}
 	s->job_running = true;
 	smtp_pause(s);
-	return PROTO_ASYNC;
-fail:
-	if (j != NULL) {
-		free(j->maildir);
-		free(j);
-	}
-	begin_failed(s, r);
-	then(s, false);
-	return PROTO_DONE;
+	return true;
 }
 
 void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)

@@ -222,9 +222,14 @@ static void end_of_content(struct smtp_session *s, int rc)
 static bool data_read(struct smtp_session *s)
 {
 	const char *data;
-	size_t n = conn_read_raw(s->conn, &data, SMTP_CHUNK_READ), used, o = 0;
+	size_t want = conn_input_pending(s->conn), n, used, o = 0;
 	char *out;
 
+	if (want > SMTP_CHUNK_READ)
+		want = SMTP_CHUNK_READ;
+	if (want == 0 || smtp_delivery_wait_file(s, want))
+		return false;
+	n = conn_read_raw(s->conn, &data, want);
 	if (n == 0)
 		return false;
 	out = content_buf(s, n);
@@ -288,8 +293,13 @@ static bool chunk_read(struct smtp_session *s)
 	const char *data;
 	size_t want = tx->bdat_left < SMTP_CHUNK_READ ? (size_t)tx->bdat_left
 						      : SMTP_CHUNK_READ;
-	size_t n = want > 0 ? conn_read_raw(s->conn, &data, want) : 0;
+	size_t n;
 
+	if (want > conn_input_pending(s->conn) && conn_input_pending(s->conn) > 0)
+		want = conn_input_pending(s->conn);
+	if (want > 0 && !tx->bdat_discard && smtp_delivery_wait_file(s, want))
+		return false;
+	n = want > 0 ? conn_read_raw(s->conn, &data, want) : 0;
 	if (want > 0 && n == 0)
 		return false;
 	if (n > 0 && !tx->bdat_discard) {

@@ -186,14 +186,19 @@ int smtp_bad(struct smtp_session *s, int code, const char *enh,
 int smtp_cmd_auth(void *session, char *args);
 int smtp_sasl_line(struct smtp_session *s, const char *line, size_t len);
 
-/* delivery.c: open the tmp file and write the trace headers (before the
- * 354, or before the first BDAT chunk is read), on the storage pool.
+/* delivery.c: start the message with its trace headers (at the 354, or
+ * at the first BDAT), without touching the disk for a local delivery.
  * then(s, ok) runs once it is done, with the session in SMTP_S_RCPT and
  * s->tx.md set when ok; when not ok the error is already replied (451,
  * 452). Returns PROTO_ASYNC (then runs later, the session paused) or
  * PROTO_DONE (then has run). */
 typedef void smtp_begun_fn(struct smtp_session *s, bool ok);
 int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then);
+/* delivery.c: before taking up to want more octets of content: when they
+ * would outgrow the store's buffer and the message has no file yet, make
+ * the file on the storage pool and return true (the session is paused
+ * until then; take nothing now). False: go on. */
+bool smtp_delivery_wait_file(struct smtp_session *s, size_t want);
 /* delivery.c: content octets from the data parser. */
 void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len);
 /* delivery.c: the end of the message: reply the fault and reset the

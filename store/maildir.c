@@ -31,7 +31,9 @@
 struct md_delivery {
 	int fd;                    /* read-write: a cross-device copy reads it */
 	bool unnamed;              /* O_TMPFILE: linked through link_src */
+	bool named;                /* tmp_path was created by this delivery */
 	char *tmp_path;            /* <maildir>/tmp/<base>, or tmp/ if unnamed */
+	char *maildir, *host;      /* until the file is made (deferred start) */
 	char link_src[32];         /* /proc/self/fd/<fd> when unnamed */
 	char base[NAME_MAX + 1];
 	uint64_t size;             /* bytes written (S=) */
@@ -305,10 +307,11 @@ static int open_file(struct md_delivery *d, const char *maildir,
 		if (d->fd >= 0 || errno != EEXIST)
 			break;
 	}
+	d->named = d->fd >= 0;
 	return d->fd >= 0 ? 0 : -1;
 }
 
-enum md_result md_delivery_begin(const char *maildir, const char *host,
+enum md_result md_delivery_start(const char *maildir, const char *host,
 				 struct md_delivery **d_r)
 {
 	char hostbuf[HOST_NAME_MAX + 1];
@@ -330,24 +333,68 @@ enum md_result md_delivery_begin(const char *maildir, const char *host,
 		return fail_errno();
 	memset(d, 0, offsetof(struct md_delivery, buf));
 	d->fd = -1;
-	/* The maildir usually exists: make it only when the file cannot be
-	 * made for want of it. */
-	if (open_file(d, maildir, host) < 0 &&
-	    (errno != ENOENT || md_create(maildir) < 0 ||
-	     open_file(d, maildir, host) < 0))
-		goto fail;
+	d->maildir = strdup(maildir);
+	d->host = strdup(host);
+	if (d->maildir == NULL || d->host == NULL) {
+		md_delivery_abort(d);
+		errno = ENOMEM;
+		return MD_ERR_IO;
+	}
 	*d_r = d;
 	return MD_OK;
-fail:;
-	enum md_result r = fail_errno();
-	int saved = errno;
+}
 
-	if (d->fd >= 0)
-		close(d->fd);
-	free(d->tmp_path);
-	free(d);
-	errno = saved;
-	return r;
+/* Make the file of a deferred start (no-op once made). The maildir usually
+ * exists: it is made only when the file cannot be for want of it. An
+ * error is sticky, as a write error is. */
+static enum md_result open_deferred(struct md_delivery *d)
+{
+	if (d->maildir == NULL)
+		return MD_OK;
+	if (open_file(d, d->maildir, d->host) < 0 &&
+	    (errno != ENOENT || md_create(d->maildir) < 0 ||
+	     open_file(d, d->maildir, d->host) < 0)) {
+		d->err_errno = errno;
+		d->err = fail_errno();
+		return d->err;
+	}
+	free(d->maildir);
+	free(d->host);
+	d->maildir = d->host = NULL;
+	return MD_OK;
+}
+
+enum md_result md_delivery_begin(const char *maildir, const char *host,
+				 struct md_delivery **d_r)
+{
+	struct md_delivery *d;
+	enum md_result r = md_delivery_start(maildir, host, &d);
+
+	if (r != MD_OK)
+		return r;
+	r = open_deferred(d);
+	if (r != MD_OK) {
+		md_delivery_abort(d);
+		return r;
+	}
+	*d_r = d;
+	return MD_OK;
+}
+
+enum md_result md_delivery_open(struct md_delivery *d)
+{
+	if (d->err == MD_OK && open_deferred(d) == MD_OK &&
+	    flush_buf(d) < 0) {
+		d->err_errno = errno;
+		d->err = fail_errno();
+	}
+	errno = d->err_errno;
+	return d->err;
+}
+
+size_t md_delivery_room(const struct md_delivery *d)
+{
+	return d->maildir == NULL ? SIZE_MAX : sizeof(d->buf) - d->buf_len;
 }
 
 static void count_crlf(struct md_delivery *d, const unsigned char *p,
@@ -393,6 +440,10 @@ enum md_result md_delivery_write(struct md_delivery *d, const void *buf,
 		d->buf_len += len;
 		return MD_OK;
 	}
+	/* A deferred start that outgrew the buffer: the file is made here,
+	 * blocking, unless the caller made it first (md_delivery_open). */
+	if (open_deferred(d) != MD_OK)
+		return d->err;
 	if (flush_buf(d) < 0)
 		goto fail;
 	if (len >= sizeof(d->buf)) {
@@ -516,6 +567,11 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 		r = MD_ERR_INVALID;
 		goto out;
 	}
+	if (open_deferred(d) != MD_OK) {
+		errno = d->err_errno;
+		r = d->err;
+		goto out;
+	}
 	/* A trailing line without its line end is closed with CRLF when
 	 * sent by POP3 (RFC 6856 §2.1), so W= counts that CRLF. */
 	uint64_t wsize = d->wsize + (d->size > 0 && d->last != '\n' ? 2 : 0);
@@ -622,9 +678,11 @@ void md_delivery_abort(struct md_delivery *d)
 		return;
 	if (d->fd >= 0)
 		close(d->fd);
-	if (d->tmp_path != NULL && !d->unnamed)
+	if (d->named)
 		unlink(d->tmp_path);
 	free(d->tmp_path);
+	free(d->maildir);
+	free(d->host);
 	free(d);
 	errno = saved;
 }

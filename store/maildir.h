@@ -64,6 +64,23 @@ struct md_delivery;
 enum md_result md_delivery_begin(const char *maildir, const char *host,
 				 struct md_delivery **d_r);
 
+/* Start a delivery as md_delivery_begin does, but without touching the
+ * disk: the file is made (and the maildir if needed) when the first write
+ * outgrows the 64 KiB buffer, by md_delivery_open, or by the commit. A
+ * message that fits the buffer is thus written, fsynced and linked in one
+ * blocking step, on the worker pool. Never blocks. */
+enum md_result md_delivery_start(const char *maildir, const char *host,
+				 struct md_delivery **d_r);
+
+/* Octets md_delivery_write takes without touching the disk: the room left
+ * in the buffer of a deferred start, SIZE_MAX once the file exists. */
+size_t md_delivery_room(const struct md_delivery *d);
+
+/* Make the file of a deferred start now and write the buffer into it
+ * (no-op once made). Returns MD_OK or the sticky error. Blocking: for the
+ * worker pool. */
+enum md_result md_delivery_open(struct md_delivery *d);
+
 /* Append len bytes (any size, binary-safe; buffered). An error is sticky:
  * later writes and the commit return it too, so a caller can keep reading
  * its input and answer at the end. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,4 +579,89 @@ Test(maildir, unnamed_file_where_supported)
 	assert_delivered(maildir, "msg\r\n", 5);
 	free(tmp);
 	free(maildir);
+}
+
+/* md_delivery_start: nothing on disk until the commit for a message that
+ * fits the buffer; the commit makes the maildir too. */
+BOTH_MODES(deferred_start_touches_nothing_until_commit)
+{
+	char *maildir = tu_path(dir, "mail/example.test/alice");
+	struct md_target t = { maildir, 0, 0 };
+	struct md_delivery *d;
+	struct stat st;
+
+	cr_assert_eq(md_delivery_start(maildir, "h", &d), MD_OK);
+	cr_expect_eq(md_delivery_room(d), 65536);
+	cr_assert_eq(md_delivery_write(d, "abc\r\n", 5), MD_OK);
+	cr_expect_eq(md_delivery_room(d), 65531);
+	cr_expect_eq(stat(maildir, &st), -1, "no maildir before the commit");
+	cr_assert_eq(md_delivery_commit(d, &t, 1, NULL, NULL, 0), MD_OK);
+	assert_delivered(maildir, "abc\r\n", 5);
+	free(maildir);
+}
+
+/* A message that outgrows the buffer gets its file at that write (or
+ * before, from md_delivery_open) and is stored byte-exact. */
+BOTH_MODES(deferred_start_opens_when_the_buffer_is_outgrown)
+{
+	size_t len = 200000;
+	char *big = malloc(len);
+
+	cr_assert_not_null(big);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)('a' + i % 26);
+	for (int early = 0; early < 2; early++) {
+		char *maildir = tu_path(dir, early ? "early" : "late");
+		struct md_target t = { maildir, 0, 0 };
+		struct md_delivery *d;
+		size_t off = 0;
+
+		cr_assert_eq(md_delivery_start(maildir, "h", &d), MD_OK);
+		if (early) {
+			cr_assert_eq(md_delivery_open(d), MD_OK);
+			cr_expect_eq(md_delivery_room(d), SIZE_MAX);
+		}
+		while (off < len) {
+			size_t n = len - off < 4093 ? len - off : 4093;
+
+			cr_assert_eq(md_delivery_write(d, big + off, n), MD_OK);
+			off += n;
+		}
+		cr_expect_eq(md_delivery_room(d), SIZE_MAX, "the file exists");
+		cr_expect_eq(count_sub(maildir, "tmp"), named ? 1 : 0);
+		cr_assert_eq(md_delivery_commit(d, &t, 1, NULL, NULL, 0), MD_OK);
+		assert_delivered(maildir, big, len);
+		free(maildir);
+	}
+	free(big);
+}
+
+/* A deferred start whose maildir cannot be made: the error is sticky from
+ * the moment the file is needed, and nothing is left anywhere. Aborting a
+ * deferred start leaves nothing either. */
+BOTH_MODES(deferred_start_failure_is_sticky)
+{
+	char *block = tu_path(dir, "blocker");
+	char *maildir = tu_path(dir, "blocker/alice");
+	char *other = tu_path(dir, "other");
+	struct md_target t = { maildir, 0, 0 };
+	struct md_delivery *d;
+	struct stat st;
+
+	tu_write_file(block, "in the way");
+	cr_assert_eq(md_delivery_start(maildir, "h", &d), MD_OK);
+	cr_assert_eq(md_delivery_write(d, "x\r\n", 3), MD_OK, "buffered");
+	errno = 0;
+	cr_expect_eq(md_delivery_open(d), MD_ERR_IO);
+	cr_expect_eq(errno, ENOTDIR);
+	cr_expect_eq(md_delivery_write(d, "y", 1), MD_ERR_IO, "sticky");
+	cr_expect_eq(md_delivery_commit(d, &t, 1, NULL, NULL, 0), MD_ERR_IO);
+
+	cr_assert_eq(md_delivery_start(other, "h", &d), MD_OK);
+	cr_assert_eq(md_delivery_write(d, "x\r\n", 3), MD_OK);
+	md_delivery_abort(d);
+	cr_expect_eq(stat(other, &st), -1, "nothing made");
+	free(block);
+	free(maildir);
+	free(other);
 }

@@ -846,20 +846,37 @@ Test(smtp_session, store_failure_stores_nothing)
 Test(smtp_session, message_file_failure_is_answered)
 {
 	/* The first recipient's Maildir cannot be made (a file stands in
-	 * its place), so the message file cannot be opened: DATA gets 451
-	 * instead of 354; a first BDAT gets one 451, its chunk is read and
-	 * dropped, never run as commands; the session goes on. */
+	 * its place). Nothing touches the disk before the data, so DATA gets
+	 * 354 and the message 451 at its end: a small one when the commit
+	 * makes its file, a big one (past the store's 64 KiB buffer) when the
+	 * storage pool makes it in the middle, after which the rest is read
+	 * and dropped. BDAT: the chunk is read, never run as commands, and
+	 * LAST gets the 451. The session goes on after each. */
+	static char big[100 * 1024 + 8];
+
 	sf_start(NULL);
 	block_with_file("mail/example.test", "alice");
 	sf_connect(SF_MX);
 	sf_run_steps("data", (struct sf_step[]){
-		ENVELOPE, { "DATA\r\n", "451 4.3.0" },
-		{ "NOOP\r\n", "250 2.0.0" } }, 5, 0);
+		ENVELOPE, { "DATA\r\n", "354" },
+		{ "Subject: s\r\n\r\nx\r\n.\r\n", "451 4.3.0" },
+		{ "NOOP\r\n", "250 2.0.0" } }, 6, 0);
+	memset(big, 'b', sizeof(big));
+	for (size_t i = 76; i < sizeof(big); i += 78)
+		memcpy(big + i, "\r\n", 2);
+	memcpy(big + sizeof(big) - 5, "\r\n.\r\n", 5);
+	sf_run_steps("big", (struct sf_step[]){
+		{ "MAIL FROM:<a@elsewhere.test>\r\n", "250 2.1.0" },
+		{ "RCPT TO:<alice@example.test>\r\n", "250 2.1.5" },
+		{ "DATA\r\n", "354" } }, 3, 0);
+	sf_send(big, sizeof(big), 0);
+	cr_assert(strncmp(sf_replies(1), "451 4.3.0", 9) == 0);
 	sf_run_steps("bdat", (struct sf_step[]){
+		{ "NOOP\r\n", "250 2.0.0" },
 		{ "MAIL FROM:<a@elsewhere.test>\r\n", "250 2.1.0" },
 		{ "RCPT TO:<alice@example.test>\r\n", "250 2.1.5" },
 		{ "BDAT 6 LAST\r\nQUIT\r\n", "451 4.3.0" },
-		{ "NOOP\r\n", "250 2.0.0" } }, 4, 0);
+		{ "NOOP\r\n", "250 2.0.0" } }, 5, 0);
 }
 
 Test(smtp_session, ten_megabytes_without_crlf)
