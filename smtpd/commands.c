@@ -548,40 +548,6 @@ static int cmd_rcpt(void *session, char *args)
 
 /* ---- content ---- */
 
-/* The message file is open (or could not be): go on with DATA. */
-static void data_begun(struct smtp_session *s, bool ok)
-{
-	if (!ok) {
-		smtp_tx_reset(s);
-		smtp_set_state(s, SMTP_S_READY);
-		return;
-	}
-	smtp_start_data(s);
-	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-}
-
-/* The same for the first BDAT, whose chunk waits unread meanwhile. */
-static void bdat_begun(struct smtp_session *s, bool ok)
-{
-	struct smtp_tx *tx = &s->tx;
-	uint64_t size = tx->bdat_left;
-	bool last = tx->bdat_last;
-
-	if (!ok) {
-		smtp_tx_reset(s);
-		smtp_set_state(s, SMTP_S_READY);
-		/* The error is said; drop the chunk without a second reply. */
-		smtp_discard_chunk(s, size, 0, NULL, NULL);
-		return;
-	}
-	data_init(&tx->dp, tx->params.body == PARAMS_BODY_BINARYMIME
-				   ? DATA_MODE_BINARY : DATA_MODE_CHUNK,
-		  s->cfg->max_message_size, s->cfg->smtp_line_limit);
-	tx->bdat = true;
-	tx->bdat_last = last;
-	smtp_start_chunk(s, size);
-}
-
 static int cmd_data(void *session, char *args)
 {
 	struct smtp_session *s = session;
@@ -598,7 +564,14 @@ static int cmd_data(void *session, char *args)
 		smtp_reply(s, 554, "5.5.1", "No valid recipients");
 		return PROTO_DONE;
 	}
-	return smtp_delivery_begin(s, data_begun);
+	if (smtp_delivery_begin(s) < 0) {
+		smtp_tx_reset(s);
+		smtp_set_state(s, SMTP_S_READY);
+		return PROTO_DONE;
+	}
+	smtp_start_data(s);
+	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	return PROTO_DONE;
 }
 
 /* BDAT size [LAST] (RFC 3030 §2). A chunk that cannot be taken is still
@@ -628,11 +601,22 @@ static int cmd_bdat(void *session, char *args)
 						    : "Bad sequence of commands");
 		return PROTO_DONE;
 	}
-	tx->bdat_last = last != NULL;
 	if (!tx->bdat) {
-		tx->bdat_left = size; /* for bdat_begun */
-		return smtp_delivery_begin(s, bdat_begun);
+		enum data_mode mode = tx->params.body == PARAMS_BODY_BINARYMIME
+					      ? DATA_MODE_BINARY : DATA_MODE_CHUNK;
+
+		if (smtp_delivery_begin(s) < 0) {
+			smtp_tx_reset(s);
+			smtp_set_state(s, SMTP_S_READY);
+			/* The error is said; drop the chunk without a second
+			 * reply. */
+			smtp_discard_chunk(s, size, 0, NULL, NULL);
+			return PROTO_DONE;
+		}
+		data_init(&tx->dp, mode, max, s->cfg->smtp_line_limit);
+		tx->bdat = true;
 	}
+	tx->bdat_last = last != NULL;
 	smtp_start_chunk(s, size);
 	return PROTO_DONE;
 }

@@ -84,7 +84,7 @@ static size_t format_received(struct smtp_session *s, char *block, size_t size)
 	return received_format(&ri, block, size);
 }
 
-int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then)
+int smtp_delivery_begin(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct smtpd *d = server_data(s->srv);
@@ -110,9 +110,9 @@ int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then)
 		md_delivery_abort(tx->md);
 		tx->md = NULL;
 		begin_failed(s, r);
+		return -1;
 	}
-	then(s, r == MD_OK);
-	return PROTO_DONE;
+	return 0;
 }
 
 /* The message outgrew the store's buffer: its file is made on the storage

@@ -187,13 +187,11 @@ int smtp_cmd_auth(void *session, char *args);
 int smtp_sasl_line(struct smtp_session *s, const char *line, size_t len);
 
 /* delivery.c: start the message with its trace headers (at the 354, or
- * at the first BDAT), without touching the disk for a local delivery.
- * then(s, ok) runs once it is done, with the session in SMTP_S_RCPT and
- * s->tx.md set when ok; when not ok the error is already replied (451,
- * 452). Returns PROTO_ASYNC (then runs later, the session paused) or
- * PROTO_DONE (then has run). */
-typedef void smtp_begun_fn(struct smtp_session *s, bool ok);
-int smtp_delivery_begin(struct smtp_session *s, smtp_begun_fn *then);
+ * at the first BDAT), without touching the disk for a local delivery;
+ * the ETRN queue's file is made here. Returns 0 with s->tx.md (or the
+ * queue item) set, or -1 after replying 451/452. Never blocks on the
+ * disk for a local delivery. */
+int smtp_delivery_begin(struct smtp_session *s);
 /* delivery.c: before taking up to want more octets of content: when they
  * would outgrow the store's buffer and the message has no file yet, make
  * the file on the storage pool and return true (the session is paused
