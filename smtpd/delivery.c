@@ -53,13 +53,6 @@ void smtp_store_error_reply(struct smtp_session *s, int r)
 	}
 }
 
-static void begin_failed(struct smtp_session *s, enum md_result r)
-{
-	log_warnx("%s delivery start failed id=%s: %s", s->sid, s->tx.id,
-		  md_result_str(r));
-	smtp_store_error_reply(s, r);
-}
-
 /* The Received block of this transaction into block; its length, or 0. */
 static size_t format_received(struct smtp_session *s, char *block, size_t size)
 {
@@ -109,7 +102,9 @@ int smtp_delivery_begin(struct smtp_session *s)
 	if (r != MD_OK) {
 		md_delivery_abort(tx->md);
 		tx->md = NULL;
-		begin_failed(s, r);
+		log_warnx("%s delivery start failed id=%s: %s", s->sid, tx->id,
+			  md_result_str(r));
+		smtp_store_error_reply(s, r);
 		return -1;
 	}
 	return 0;

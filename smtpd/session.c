@@ -215,6 +215,17 @@ static void end_of_content(struct smtp_session *s, int rc)
 		smtp_set_state(s, SMTP_S_READY);
 }
 
+/* Content octets to take now, at most limit: what is buffered, in reads
+ * of at most SMTP_CHUNK_READ. */
+static size_t content_want(struct smtp_session *s, uint64_t limit)
+{
+	size_t want = conn_input_pending(s->conn);
+
+	if (want > SMTP_CHUNK_READ)
+		want = SMTP_CHUNK_READ;
+	return limit < want ? (size_t)limit : want;
+}
+
 /* DATA content as it arrives, not line by line: the parser knows the
  * wire (line ends, dot-stuffing, the final dot, line lengths). What
  * follows the final dot (pipelined commands) is given back to the line
@@ -222,11 +233,9 @@ static void end_of_content(struct smtp_session *s, int rc)
 static bool data_read(struct smtp_session *s)
 {
 	const char *data;
-	size_t want = conn_input_pending(s->conn), n, used, o = 0;
+	size_t want = content_want(s, SMTP_CHUNK_READ), n, used, o = 0;
 	char *out;
 
-	if (want > SMTP_CHUNK_READ)
-		want = SMTP_CHUNK_READ;
 	if (want == 0 || smtp_delivery_wait_file(s, want))
 		return false;
 	n = conn_read_raw(s->conn, &data, want);
@@ -291,13 +300,12 @@ static bool chunk_read(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	const char *data;
-	size_t want = tx->bdat_left < SMTP_CHUNK_READ ? (size_t)tx->bdat_left
-						      : SMTP_CHUNK_READ;
-	size_t n;
+	size_t want = content_want(s, tx->bdat_left), n;
 
-	if (want > conn_input_pending(s->conn) && conn_input_pending(s->conn) > 0)
-		want = conn_input_pending(s->conn);
-	if (want > 0 && !tx->bdat_discard && smtp_delivery_wait_file(s, want))
+	/* A chunk of 0 octets (or its end) goes straight to chunk_done_now. */
+	if (tx->bdat_left > 0 &&
+	    (want == 0 ||
+	     (!tx->bdat_discard && smtp_delivery_wait_file(s, want))))
 		return false;
 	n = want > 0 ? conn_read_raw(s->conn, &data, want) : 0;
 	if (want > 0 && n == 0)

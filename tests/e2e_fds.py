@@ -46,12 +46,31 @@ def settle(pid, base):
     return fd_count(pid)
 
 
+class Held:
+    """Connections held open, up to 8 per source address at once: some are
+    refused over max_connections_per_ip (4), which must not leak either."""
+
+    def __init__(self, srcs):
+        self.limit = 8 * len(srcs)
+        self.socks = []
+
+    def add(self, s):
+        self.socks.append(s)
+        if len(self.socks) >= self.limit:
+            self.close()
+
+    def close(self):
+        for c in self.socks:
+            c.close()
+        self.socks = []
+
+
 @test
 def ten_thousand_connections_leave_no_fds():
     pid = ENV.proc.pid
     base = baseline(pid, ENV.p_plain)
     srcs = ["127.0.0.%d" % i for i in range(100, 140)]
-    batch = []
+    held = Held(srcs)
     for i in range(ROUNDS):
         s = socket.create_connection(("127.0.0.1", ENV.p_plain), 5,
                                      source_address=(srcs[i % len(srcs)], 0))
@@ -61,15 +80,8 @@ def ten_thousand_connections_leave_no_fds():
         elif kind == 2:
             s.recv(512)
             s.sendall(b"CAPA\r\n")  # mid-session
-        batch.append(s)
-        # Up to 8 per source address are open at once: some are refused
-        # over max_connections_per_ip (4), which must not leak either.
-        if len(batch) >= 8 * len(srcs):
-            for c in batch:
-                c.close()
-            batch = []
-    for c in batch:
-        c.close()
+        held.add(s)
+    held.close()
     now = settle(pid, base)
     assert now <= base, "fds before %d, after %d" % (base, now)
     assert ENV.proc.poll() is None, "the daemon ended"
@@ -144,7 +156,7 @@ def smtpd_ten_thousand_connections_leave_no_fds():
     talk_srcs = ["127.0.0.%d" % i for i in range(150, 190)]
     srcs = ["127.0.0.%d" % i for i in range(190, 230)]
     accepted = 0
-    batch = []
+    held = Held(srcs)
     end = time.time() + DEADLINE
     for i in range(ROUNDS):
         assert time.time() < end, "stuck after %d connections" % i
@@ -159,18 +171,11 @@ def smtpd_ten_thousand_connections_leave_no_fds():
             accepted += smtp_session(s, kind, i)
             s.close()
             continue
-        # The rest just connect and go, without reading the greeting,
-        # up to 8 per source address at once: some are refused over
-        # max_connections_per_ip (4), which must not leak either.
-        s = socket.create_connection(("127.0.0.1", ENV.p_smtp), 5,
-                                     source_address=(srcs[i % len(srcs)], 0))
-        batch.append(s)
-        if len(batch) >= 8 * len(srcs):
-            for c in batch:
-                c.close()
-            batch = []
-    for c in batch:
-        c.close()
+        # The rest just connect and go, without reading the greeting.
+        held.add(socket.create_connection(
+            ("127.0.0.1", ENV.p_smtp), 5,
+            source_address=(srcs[i % len(srcs)], 0)))
+    held.close()
     now = settle(pid, base)
     assert now <= base, "fds before %d, after %d" % (base, now)
     assert proc.poll() is None, "the daemon ended"
