@@ -575,20 +575,22 @@ static int cmd_data(void *session, char *args)
 }
 
 /* BDAT size [LAST] (RFC 3030 §2). A chunk that cannot be taken is still
- * read off the connection, so its octets are never run as commands. */
+ * read off the connection, so its octets are never run as commands; one
+ * whose size is malformed or too big cannot be delimited: the session
+ * ends after the reply. */
 static int cmd_bdat(void *session, char *args)
 {
 	struct smtp_session *s = session;
 	struct smtp_tx *tx = &s->tx;
-	char *cursor = args, *num = proto_next_word(&cursor);
-	char *last = proto_next_word(&cursor);
+	struct params_error perr;
 	uint64_t size, max = s->cfg->max_message_size;
+	bool last;
 
-	if (num == NULL || proto_next_word(&cursor) != NULL ||
-	    (last != NULL && strcasecmp(last, "LAST") != 0))
-		return syntax(s, "5.5.4", "Syntax: BDAT size [LAST]");
-	if (proto_parse_uint(num, UINT64_MAX, &size) < 0 ||
-	    (max != 0 && size > max) ||
+	if (params_parse_bdat(args, &size, &last, &perr) < 0) {
+		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
+		return PROTO_CLOSE;
+	}
+	if ((max != 0 && size > max) ||
 	    (max != 0 && data_size(&tx->dp) + size > max)) {
 		smtp_reply(s, 552, "5.3.4",
 			   "Message size exceeds fixed maximum message size");
@@ -616,7 +618,7 @@ static int cmd_bdat(void *session, char *args)
 		data_init(&tx->dp, mode, max, s->cfg->smtp_line_limit);
 		tx->bdat = true;
 	}
-	tx->bdat_last = last != NULL;
+	tx->bdat_last = last;
 	smtp_start_chunk(s, size);
 	return PROTO_DONE;
 }

@@ -895,3 +895,27 @@ Test(smtp_session, ten_megabytes_without_crlf)
 	sf_run_steps("after", (struct sf_step[]){ { "NOOP\r\n", "250 2.0.0" } }, 1, 0);
 	free(junk);
 }
+
+/* BDAT sizes that are not 1*DIGIT (RFC 3030 §2): a syntax error, and the
+ * session ends, since the chunk that follows cannot be delimited. */
+Test(smtp_session, bdat_size_syntax)
+{
+	static const char *const sizes[] = {
+		"BDAT -1\r\n", "BDAT 0x10\r\n", "BDAT +5\r\n", "BDAT  5\r\n",
+		"BDAT 5x\r\n", "BDAT\r\n", "BDAT \r\n", "BDAT 5 \r\n",
+		"BDAT 5 LAST LAST\r\n", "BDAT 5 FIRST\r\n",
+		"BDAT 000000000000000000005\r\n",
+	};
+
+	sf_start(NULL);
+	for (size_t i = 0; i < N(sizes); i++) {
+		const struct sf_step steps[] = {
+			ENVELOPE,
+			{ sizes[i], "501 5.5.4 Syntax: BDAT size [LAST]" },
+		};
+
+		sf_dialogue(sizes[i], SF_MX, steps, N(steps));
+		cr_assert(sf_closed(), "%s", sizes[i]);
+	}
+	cr_assert_eq(sf_count("alice"), 0);
+}
