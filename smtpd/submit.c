@@ -32,12 +32,12 @@ static void name_done(struct submit_scan *h)
 {
 	unsigned n = h->name_len;
 
-	while (n > 0 && (h->name[n - 1] == ' ' || h->name[n - 1] == '\t'))
-		n--;
 	h->in_name = false;
 	h->field = F_OTHER;
-	if (h->name_len > sizeof(h->name))
-		return;
+	if (n > sizeof(h->name))
+		return; /* too long for any name we look for */
+	while (n > 0 && (h->name[n - 1] == ' ' || h->name[n - 1] == '\t'))
+		n--;
 	if (n == 4 && strncasecmp(h->name, "from", 4) == 0) {
 		h->field = F_FROM;
 		if (h->n_from++ > 0)

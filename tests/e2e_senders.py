@@ -12,6 +12,7 @@ mx mail gets neither. BDAT sizes that are not digits are 501 5.5.4.
 Prints one line per test and "N passed, N failed"; exit 1 on failure."""
 
 import os
+import signal
 import smtplib
 import subprocess
 import sys
@@ -236,6 +237,16 @@ def bdat_size_syntax(d, allow):
         except (EOFError, ConnectionError):
             pass
         r.close()
+
+
+@test
+def clean_exit(d, allow):
+    """A graceful stop after all of the above exits 0 (under the
+    sanitizers: no leak was found)."""
+    for dm in (d, allow):
+        dm.proc.send_signal(signal.SIGTERM)
+        rc = dm.proc.wait(30)
+        assert rc == 0, f"{dm.dir}: exit status {rc}"
 
 
 def main():
