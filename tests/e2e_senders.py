@@ -214,6 +214,28 @@ def submission_gets_date_and_message_id(d, allow):
 
 
 @test
+def submitted_big_messages_stream(d, allow):
+    """Around the store's 64 KiB buffer and far past it: the fields go in
+    once, the content arrives whole."""
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz" * 27 + b"\r\n"  # 974
+    c = submission(d)
+    for body_len in (64 * 1024 - 700, 64 * 1024 - 200, 64 * 1024,
+                     8 * 1024 * 1024):
+        body = (line * (body_len // len(line) + 1))[:body_len - 2] + b"\r\n"
+        msg = b"From: alice@example.test\r\nSubject: big\r\n\r\n" + body
+        c.sendmail(ALICE, ["bob@example.test"], msg)
+        path = d.messages("bob")[-1]
+        with open(path, "rb") as f:
+            data = f.read()
+        head = data.split(b"\r\n\r\n")[0]
+        assert data.endswith(b"\r\n\r\n" + body), (body_len, len(data))
+        assert head.count(b"\r\nDate: ") == 1, (body_len, head)
+        assert head.count(b"\r\nMessage-ID: ") == 1, (body_len, head)
+        assert ",S=%d" % len(data) in path, (path, len(data))
+    c.quit()
+
+
+@test
 def mx_mail_gets_no_added_fields(d, allow):
     with smtplib.SMTP("127.0.0.1", d.mx, timeout=10) as c:
         c.sendmail("a@elsewhere.test", ["bob@example.test"],
