@@ -117,6 +117,9 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_DURATION(login_fail_window, 1, 86400, 900),
 	/* fetch accounts */
 	KW_CUSTOM(fetch_account, CONFIG_F_MULTI, config_kw_fetch_account),
+	/* sender rules */
+	KW_CUSTOM(local_sender_policy, 0, config_kw_local_sender_policy),
+	KW_CUSTOM(trusted_networks, 0, config_kw_trusted_networks),
 };
 
 #define CFG_N_KEYWORDS (sizeof(cfg_keywords) / sizeof(cfg_keywords[0]))
@@ -630,6 +633,8 @@ void config_free(struct config *cfg)
 	config_free_etrn(cfg);
 	/* fetch accounts */
 	config_fetch_free(cfg);
+	/* sender rules */
+	free(cfg->trusted_networks);
 	free(cfg->file);
 	free(cfg);
 }

@@ -150,6 +150,14 @@ struct config_etrn_request {
 	unsigned line;
 };
 
+/* sender rules */
+/* local_sender_policy: a sender address in a local domain from a client
+ * that did not authenticate (and is not in trusted_networks). */
+enum config_local_sender {
+	CONFIG_LOCAL_SENDER_REJECT = 0, /* 550 5.7.1 */
+	CONFIG_LOCAL_SENDER_ALLOW,
+};
+
 /* The whole configuration. Strings are owned by the struct; paths are
  * absolute when the file was loaded with config_load (relative ones are
  * resolved against the directory of the file). Sizes are in bytes,
@@ -208,6 +216,11 @@ struct config {
 	/* fetch accounts */
 	struct config_fetch *fetch;
 	size_t n_fetch;
+
+	/* sender rules */
+	enum config_local_sender local_sender_policy;
+	struct cidr *trusted_networks; /* clients the sender checks trust */
+	size_t n_trusted_networks;
 };
 
 /* Parse a configuration held in memory: len bytes of text (NUL bytes are
@@ -244,5 +257,10 @@ const struct config_fetch *config_find_fetch(const struct config *cfg,
  * one with subdomains whose name domain ends in. NULL when none. */
 const struct config_etrn_domain *config_find_etrn(const struct config *cfg,
 						  const char *domain);
+
+/* sender rules */
+/* Is the client at the numeric address addr in trusted_networks? The one
+ * decision of which clients the sender checks trust. */
+bool config_client_trusted(const struct config *cfg, const char *addr);
 
 #endif

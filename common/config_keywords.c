@@ -316,9 +316,10 @@ static int cfg_tls_mode(const char *s, enum config_tls_mode *m_r)
 	return 0;
 }
 
-/* "allow CIDR,CIDR..." into d. */
-static int cfg_etrn_allow(struct config_parser *p, struct config_etrn_domain *d,
-			  char *list)
+/* "CIDR,CIDR..." appended to *arr (*n entries); what names the list in
+ * errors. 0, or -1 after reporting. */
+static int cfg_cidr_list(struct config_parser *p, const char *what, char *list,
+			 struct cidr **arr, size_t *n)
 {
 	for (char *save = NULL, *w = strtok_r(list, ",", &save); w != NULL;
 	     w = strtok_r(NULL, ",", &save)) {
@@ -326,19 +327,27 @@ static int cfg_etrn_allow(struct config_parser *p, struct config_etrn_domain *d,
 
 		if (cidr_parse(w, &c) < 0) {
 			config_err(p, p->line,
-				"etrn_domain: allow: expected ADDRESS[/PREFIX], got \"%s\"",
+				"%s: expected ADDRESS[/PREFIX], got \"%s\"", what,
 				w);
 			return -1;
 		}
-		grown = realloc(d->allow, (d->n_allow + 1) * sizeof(*grown));
+		grown = realloc(*arr, (*n + 1) * sizeof(*grown));
 		if (grown == NULL) {
 			p->oom = true;
 			return -1;
 		}
-		d->allow = grown;
-		grown[d->n_allow++] = c;
+		*arr = grown;
+		grown[(*n)++] = c;
 	}
 	return 0;
+}
+
+/* "allow CIDR,CIDR..." into d. */
+static int cfg_etrn_allow(struct config_parser *p, struct config_etrn_domain *d,
+			  char *list)
+{
+	return cfg_cidr_list(p, "etrn_domain: allow", list, &d->allow,
+			     &d->n_allow);
 }
 
 /* "user NAME,NAME..." into d, as mailbox keys. */
@@ -616,4 +625,51 @@ const struct config_etrn_domain *config_find_etrn(const struct config *cfg,
 			return d;
 	}
 	return NULL;
+}
+
+
+/* sender rules */
+
+void config_kw_local_sender_policy(struct config_parser *p,
+				   const struct config_keyword *kw,
+				   char **words, size_t n)
+{
+	if (n == 1 && strcmp(words[0], "reject") == 0)
+		p->cfg->local_sender_policy = CONFIG_LOCAL_SENDER_REJECT;
+	else if (n == 1 && strcmp(words[0], "allow") == 0)
+		p->cfg->local_sender_policy = CONFIG_LOCAL_SENDER_ALLOW;
+	else if (n == 1)
+		config_err(p, p->line, "%s: expected reject or allow, got \"%s\"",
+			kw->name, words[0]);
+	else
+		config_err(p, p->line, "%s: expected reject or allow", kw->name);
+}
+
+/* "trusted_networks CIDR,..." (words may also be apart) or "none". */
+void config_kw_trusted_networks(struct config_parser *p,
+				const struct config_keyword *kw, char **words,
+				size_t n)
+{
+	struct config *cfg = p->cfg;
+
+	if (n == 0) {
+		config_err(p, p->line, "%s: expected CIDR,... or none", kw->name);
+		return;
+	}
+	if (n == 1 && strcmp(words[0], "none") == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (cfg_cidr_list(p, kw->name, words[i], &cfg->trusted_networks,
+				  &cfg->n_trusted_networks) < 0)
+			return;
+	if (cfg->n_trusted_networks == 0)
+		config_err(p, p->line, "%s: expected CIDR,... or none", kw->name);
+}
+
+bool config_client_trusted(const struct config *cfg, const char *addr)
+{
+	for (size_t i = 0; i < cfg->n_trusted_networks; i++)
+		if (cidr_match(&cfg->trusted_networks[i], addr))
+			return true;
+	return false;
 }

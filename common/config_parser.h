@@ -78,6 +78,8 @@ config_handler config_kw_log_level, config_kw_local_domain, config_kw_listen,
 config_handler config_kw_etrn_domain, config_kw_etrn_request,
 	config_kw_relayhost_tls;
 void config_free_etrn(struct config *cfg);
+/* sender rules (config_keywords.c) */
+config_handler config_kw_local_sender_policy, config_kw_trusted_networks;
 /* fetch accounts */
 config_handler config_kw_fetch_account;
 /* A path as written, made absolute against the file's directory (heap). */

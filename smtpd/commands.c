@@ -15,6 +15,7 @@
 #include "common/worker.h"
 #include "smtpd/relay.h"
 #include "smtpd/reply.h"
+#include "smtpd/sender.h"
 #include "smtpd/session.h"
 #include "store/maildir.h"
 #include "store/quota.h"
@@ -253,6 +254,42 @@ static void refresh_lookups(struct smtp_session *s)
 	}
 }
 
+/* The sender rules (smtpd/sender.h) for MAIL FROM; true after the
+ * refusal was said. */
+static bool sender_refused(struct smtp_session *s, const struct addr_path *path,
+			   const char *arg)
+{
+	struct smtpd *d = server_data(s->srv);
+	struct sender_ctx c = { s->cfg, d->al,
+				(s->flags & SMTP_F_AUTH) ? s->user : NULL,
+				s->peer };
+	char text[REPLY_LINE_MAX];
+	int code = 553;
+
+	switch (sender_check_mail(&c, path)) {
+	case SENDER_OK:
+		return false;
+	case SENDER_NOT_OWNED:
+		snprintf(text, sizeof(text),
+			 "Sender address not owned by user %s", s->user);
+		break;
+	case SENDER_NULL_AUTH:
+		snprintf(text, sizeof(text),
+			 "Null sender not allowed for authenticated user %s",
+			 s->user);
+		break;
+	case SENDER_LOCAL_UNAUTH:
+	default:
+		code = 550;
+		snprintf(text, sizeof(text),
+			 "Sender address in a local domain requires authentication");
+		break;
+	}
+	smtp_reply(s, code, "5.7.1", "%s", text);
+	smtp_log_reject(s, "MAIL", arg, code, text);
+	return true;
+}
+
 static int cmd_mail(void *session, char *args)
 {
 	struct smtp_session *s = session;
@@ -292,12 +329,16 @@ static int cmd_mail(void *session, char *args)
 			   "Address is not ASCII and SMTPUTF8 was not given");
 		return PROTO_DONE;
 	}
+	refresh_lookups(s);
+	if (sender_refused(s, &path, p)) {
+		memset(&tx->params, 0, sizeof(tx->params));
+		return PROTO_DONE;
+	}
 	if (path.flags & ADDR_PATH_NULL)
 		tx->sender[0] = '\0';
 	else
 		snprintf(tx->sender, sizeof(tx->sender), "%s@%s",
 			 path.mailbox.local, path.mailbox.domain);
-	refresh_lookups(s);
 	smtp_set_state(s, SMTP_S_MAIL);
 	smtp_reply(s, 250, "2.1.0", "Sender OK");
 	return PROTO_DONE;
@@ -575,20 +616,22 @@ static int cmd_data(void *session, char *args)
 }
 
 /* BDAT size [LAST] (RFC 3030 §2). A chunk that cannot be taken is still
- * read off the connection, so its octets are never run as commands. */
+ * read off the connection, so its octets are never run as commands; one
+ * whose size is malformed or too big cannot be delimited: the session
+ * ends after the reply. */
 static int cmd_bdat(void *session, char *args)
 {
 	struct smtp_session *s = session;
 	struct smtp_tx *tx = &s->tx;
-	char *cursor = args, *num = proto_next_word(&cursor);
-	char *last = proto_next_word(&cursor);
+	struct params_error perr;
 	uint64_t size, max = s->cfg->max_message_size;
+	bool last;
 
-	if (num == NULL || proto_next_word(&cursor) != NULL ||
-	    (last != NULL && strcasecmp(last, "LAST") != 0))
-		return syntax(s, "5.5.4", "Syntax: BDAT size [LAST]");
-	if (proto_parse_uint(num, UINT64_MAX, &size) < 0 ||
-	    (max != 0 && size > max) ||
+	if (params_parse_bdat(args, &size, &last, &perr) < 0) {
+		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
+		return PROTO_CLOSE;
+	}
+	if ((max != 0 && size > max) ||
 	    (max != 0 && data_size(&tx->dp) + size > max)) {
 		smtp_reply(s, 552, "5.3.4",
 			   "Message size exceeds fixed maximum message size");
@@ -616,7 +659,7 @@ static int cmd_bdat(void *session, char *args)
 		data_init(&tx->dp, mode, max, s->cfg->smtp_line_limit);
 		tx->bdat = true;
 	}
-	tx->bdat_last = last != NULL;
+	tx->bdat_last = last;
 	smtp_start_chunk(s, size);
 	return PROTO_DONE;
 }

@@ -1,9 +1,10 @@
 /* smtpd/delivery.c: a message's way into store/ — the trace headers at the
- * 354 (or the first BDAT), content through the store's 64 KiB buffer, the
- * file made on the storage pool when the buffer is outgrown (or by the
- * commit), the durable commit on the storage pool, and the 250 only once
- * the commit returned MD_OK. Nothing on the event loop waits for the
- * disk. */
+ * 354 (or the first BDAT), content through the store's 64 KiB buffer (with
+ * the Date and Message-ID that submitted mail lacks, and the check of its
+ * From: at the end), the file made on the storage pool when the buffer is
+ * outgrown (or by the commit), the durable commit on the storage pool, and
+ * the 250 only once the commit returned MD_OK. Nothing on the event loop
+ * waits for the disk. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -16,7 +17,10 @@
 #include "common/log.h"
 #include "common/worker.h"
 #include "smtpd/received.h"
+#include "smtpd/reply.h"
+#include "smtpd/sender.h"
 #include "smtpd/session.h"
+#include "smtpd/submit.h"
 #include "store/maildir.h"
 
 /* One commit on the worker pool. */
@@ -53,12 +57,20 @@ void smtp_store_error_reply(struct smtp_session *s, int r)
 	}
 }
 
+/* Seconds east of UTC at t, for the dates we write. */
+static long utc_offset(time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return tm.tm_gmtoff;
+}
+
 /* The Received block of this transaction into block; its length, or 0. */
 static size_t format_received(struct smtp_session *s, char *block, size_t size)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct received_info ri = { 0 };
-	struct tm tm;
 
 	ri.sender = tx->sender;
 	ri.helo = s->helo;
@@ -70,10 +82,13 @@ static size_t format_received(struct smtp_session *s, char *block, size_t size)
 	ri.tls_cipher = conn_tls_cipher(s->conn);
 	ri.esmtp = (s->flags & SMTP_F_EHLO) != 0;
 	ri.auth = (s->flags & SMTP_F_AUTH) != 0;
+	ri.auth_user = ri.auth ? s->user : NULL;
+	/* RFC 5321 §4.4: only the final delivery adds Return-Path; queued
+	 * mail gets it from the local route or from the next host. */
+	ri.return_path = tx->n_queue == 0;
 	ri.utf8 = tx->params.smtputf8;
 	ri.when = time(NULL);
-	localtime_r(&ri.when, &tm);
-	ri.utc_offset = tm.tm_gmtoff;
+	ri.utc_offset = utc_offset(ri.when);
 	return received_format(&ri, block, size);
 }
 
@@ -87,6 +102,13 @@ int smtp_delivery_begin(struct smtp_session *s)
 
 	snprintf(tx->id, sizeof(tx->id), "%s.%lu", s->sid, ++d->msg_counter);
 	n = format_received(s, block, sizeof(block));
+	/* Submitted mail: its header section is read as it streams. */
+	if (s->flags & SMTP_F_AUTH) {
+		if ((tx->sub = malloc(sizeof(*tx->sub))) != NULL)
+			submit_init(tx->sub);
+		else
+			n = 0;
+	}
 	if (tx->n_queue > 0) { /* ETRN: the message goes into the queue */
 		if (n > 0)
 			r = (enum md_result)smtp_queue_begin(s, block, n);
@@ -150,9 +172,11 @@ bool smtp_delivery_wait_file(struct smtp_session *s, size_t want)
 	struct smtp_tx *tx = &s->tx;
 	struct open_job *j;
 
+	/* Room for the fields submitted mail may get, too. */
 	if (tx->md == NULL || tx->md_err != MD_OK ||
 	    data_faults(&tx->dp) != 0 ||
-	    md_delivery_room(tx->md) >= want + 2 * DATA_OUT_SLACK)
+	    md_delivery_room(tx->md) >= want + 2 * DATA_OUT_SLACK +
+						(tx->sub != NULL ? SUBMIT_FIELDS_MAX : 0))
 		return false;
 	j = calloc(1, sizeof(*j));
 	if (j != NULL) {
@@ -171,7 +195,8 @@ bool smtp_delivery_wait_file(struct smtp_session *s, size_t want)
 	return true;
 }
 
-void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
+/* Content into the store (or the queue), unless the message is refused. */
+static void store_write(struct smtp_session *s, const char *buf, size_t len)
 {
 	struct smtp_tx *tx = &s->tx;
 	enum md_result r;
@@ -188,6 +213,56 @@ void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
 	r = md_delivery_write(tx->md, buf, len);
 	if (r != MD_OK)
 		tx->md_err = r;
+}
+
+/* Submitted mail: the Date and Message-ID it lacks (RFC 6409 §8). */
+static void add_submit_fields(struct smtp_session *s)
+{
+	char fields[SUBMIT_FIELDS_MAX];
+	time_t now = time(NULL);
+	size_t n = submit_fields(s->tx.sub, s->tx.id, s->cfg->hostname, now,
+				 utc_offset(now), fields, sizeof(fields));
+
+	store_write(s, fields, n);
+}
+
+void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
+{
+	struct submit_scan *sub = s->tx.sub;
+	size_t end;
+
+	/* The fields go before the empty line, inside the header section. */
+	if (sub != NULL && !sub->done && submit_feed(sub, buf, len, &end)) {
+		store_write(s, buf, end);
+		add_submit_fields(s);
+		buf += end;
+		len -= end;
+	}
+	store_write(s, buf, len);
+}
+
+/* Submitted mail at its end: the fields a message without a body still
+ * lacks, then the sender rule for its From: (RFC 6409 §6.1). False after
+ * refusing it. */
+static bool submit_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct submit_scan *sub = tx->sub;
+	struct smtpd *d = server_data(s->srv);
+	struct sender_ctx c = { s->cfg, d->al, s->user, s->peer };
+	char text[REPLY_LINE_MAX];
+
+	if (submit_finish(sub))
+		add_submit_fields(s);
+	if (sub->n_from == 0 ||
+	    (!sub->from_long && sender_from_owned(&c, sub->from, sub->from_len)))
+		return true;
+	snprintf(text, sizeof(text), "From: address not owned by user %s",
+		 s->user);
+	smtp_reply(s, 550, "5.7.1", "%s", text);
+	smtp_log_reject(s, "DATA", tx->id, 550, text);
+	smtp_tx_reset(s);
+	return false;
 }
 
 void smtp_log_accepted(struct smtp_session *s, uint64_t size,
@@ -274,6 +349,8 @@ int smtp_delivery_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return PROTO_DONE;
 	}
+	if (tx->sub != NULL && !submit_end(s))
+		return PROTO_DONE;
 	if (tx->n_queue > 0) /* ETRN */
 		return smtp_queue_end(s);
 	if (tx->md == NULL || tx->md_err != MD_OK) {

@@ -135,24 +135,38 @@ static bool word_syntax_ok(const struct word *w)
 	return true;
 }
 
-static int parse_size(const struct word *w, uint64_t max_size,
-		      struct params_mail *p, struct params_error *err_r)
+/* A size of 1 to 20 digits (RFC 1870 §3, RFC 3030 §2), s[0..len);
+ * syntax names the 501 text. */
+static int parse_digits(const char *s, size_t len, const char *syntax,
+			uint64_t *v_r, struct params_error *err_r)
 {
 	char num[PARAMS_SIZE_DIGITS + 1];
-	uint64_t v;
 
-	if (w->val == NULL || w->vallen > PARAMS_SIZE_DIGITS)
-		return fail(err_r, 501, "5.5.4", "Syntax error in SIZE parameter");
-	memcpy(num, w->val, w->vallen);
-	num[w->vallen] = '\0';
-	if (proto_parse_uint(num, UINT64_MAX, &v) < 0) {
+	if (len == 0 || len > PARAMS_SIZE_DIGITS)
+		return fail(err_r, 501, "5.5.4", syntax);
+	memcpy(num, s, len);
+	num[len] = '\0';
+	if (proto_parse_uint(num, UINT64_MAX, v_r) < 0) {
 		/* 20 digits may exceed 2^64: that is a size we cannot take,
 		 * not a syntax error, and it must never wrap around. */
 		if (errno == ERANGE)
 			return fail(err_r, 552, "5.3.4",
 				    "Message size exceeds fixed maximum message size");
-		return fail(err_r, 501, "5.5.4", "Syntax error in SIZE parameter");
+		return fail(err_r, 501, "5.5.4", syntax);
 	}
+	return 0;
+}
+
+static int parse_size(const struct word *w, uint64_t max_size,
+		      struct params_mail *p, struct params_error *err_r)
+{
+	uint64_t v;
+
+	if (w->val == NULL)
+		return fail(err_r, 501, "5.5.4", "Syntax error in SIZE parameter");
+	if (parse_digits(w->val, w->vallen, "Syntax error in SIZE parameter",
+			 &v, err_r) < 0)
+		return -1;
 	if (max_size != 0 && v > max_size)
 		return fail(err_r, 552, "5.3.4",
 			    "Message size exceeds fixed maximum message size");
@@ -240,4 +254,17 @@ int params_parse_rcpt(const char *s, size_t len, struct params_error *err_r)
 	if (!word_syntax_ok(&w))
 		return fail(err_r, 501, "5.5.4", "Syntax error in parameters");
 	return fail(err_r, 555, "5.5.4", "Unsupported RCPT parameter");
+}
+
+int params_parse_bdat(const char *args, uint64_t *size_r, bool *last_r,
+		      struct params_error *err_r)
+{
+	static const char syntax[] = "Syntax: BDAT size [LAST]";
+	const char *sp = strchr(args, ' ');
+	size_t len = sp != NULL ? (size_t)(sp - args) : strlen(args);
+
+	if (sp != NULL && strcasecmp(sp + 1, "LAST") != 0)
+		return fail(err_r, 501, "5.5.4", syntax);
+	*last_r = sp != NULL;
+	return parse_digits(args, len, syntax, size_r, err_r);
 }

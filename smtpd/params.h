@@ -1,6 +1,7 @@
 /* smtpd/params.h: ESMTP parameters of MAIL FROM and RCPT TO: SIZE
  * (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8 (RFC 6531) and AUTH=
- * (RFC 4954 §5). Pure: no I/O, no allocation, no globals. */
+ * (RFC 4954 §5); and the arguments of BDAT (RFC 3030). Pure: no I/O, no
+ * allocation, no globals. */
 #ifndef KANTORPOS_SMTPD_PARAMS_H
 #define KANTORPOS_SMTPD_PARAMS_H
 
@@ -49,6 +50,14 @@ int params_parse_mail(const char *s, size_t len, uint64_t max_size,
 /* Parse the parameters of RCPT TO. kantorpos offers none (no DSN), so any
  * parameter is 555 5.5.4. Returns 0 or -1 as above. */
 int params_parse_rcpt(const char *s, size_t len, struct params_error *err_r);
+
+/* Parse the arguments of BDAT (RFC 3030 §2: bdat-cmd = "BDAT" SP
+ * chunk-size [SP end-marker], chunk-size = 1*DIGIT, end-marker = "LAST",
+ * case-insensitive): exactly that, no other blanks, no sign, at most 20
+ * digits (as SIZE). Anything else is 501 5.5.4; 20 digits above 2^64-1
+ * are 552 5.3.4. Returns 0 with *size_r and *last_r, or -1 with *err_r. */
+int params_parse_bdat(const char *args, uint64_t *size_r, bool *last_r,
+		      struct params_error *err_r);
 
 /* Decode RFC 3461 §4 xtext ("+" followed by two upper-case hex digits
  * encodes one octet; other characters are printable ASCII 0x21-0x7e but

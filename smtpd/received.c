@@ -46,15 +46,19 @@ size_t received_date(time_t t, long utc_offset, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }
 
-/* Copy an EHLO name (or any clause word) keeping only harmless bytes. */
-static void clean_word(const char *in, char *out, size_t size)
+/* Copy a clause word keeping only harmless bytes: for an EHLO name,
+ * letters, digits and ".-_:[]"; for a comment, anything visible but "(",
+ * ")" and "\\". */
+static void clean_word(const char *in, bool comment, char *out, size_t size)
 {
 	size_t o = 0;
 
 	for (; *in != '\0' && o + 1 < size; in++) {
 		unsigned char c = (unsigned char)*in;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || strchr(".-_:[]", c) != NULL;
+		bool ok = comment ? c > 0x20 && c != 0x7f && strchr("()\\", c) == NULL
+				  : (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				    (c >= '0' && c <= '9') ||
+				    strchr(".-_:[]", c) != NULL;
 
 		out[o++] = ok ? (char)c : '?';
 	}
@@ -106,18 +110,24 @@ size_t received_format(const struct received_info *ri, char *buf,
 		       size_t size)
 {
 	struct builder b = { buf, size, 0, 0, false };
-	char helo[300], word[600], date[64];
+	char helo[300], login[400], word[600], date[64];
 
-	add(&b, "Return-Path: <%s>\r\n", ri->sender);
+	if (ri->return_path)
+		add(&b, "Return-Path: <%s>\r\n", ri->sender);
 	b.line_start = b.n;
 	clean_word(ri->helo != NULL && *ri->helo != '\0' ? ri->helo : "unknown",
-		   helo, sizeof(helo));
+		   false, helo, sizeof(helo));
 	add(&b, "Received:");
 	/* TCP-info comes from the connection, never from EHLO (§4.4). */
 	snprintf(word, sizeof(word), "from %s (%s%s%s)", helo,
 		 strchr(ri->client_ip, ':') != NULL ? "[IPv6:" : "[",
 		 ri->client_ip, "]");
 	clause(&b, word);
+	if (ri->auth_user != NULL) {
+		clean_word(ri->auth_user, true, login, sizeof(login));
+		snprintf(word, sizeof(word), "(authenticated as %s)", login);
+		clause(&b, word);
+	}
 	snprintf(word, sizeof(word), "by %s", ri->host);
 	clause(&b, word);
 	if (ri->tls_version != NULL) {

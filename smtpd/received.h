@@ -1,6 +1,8 @@
 /* smtpd/received.h: the trace header block the server prepends to every
- * message it accepts (RFC 5321 §4.4): Return-Path, then Received with the
- * from/by/with/id/for clauses and the date. Pure: no I/O, no globals. */
+ * message it accepts (RFC 5321 §4.4): Return-Path on final delivery only,
+ * then Received with the from/by/with/id/for clauses and the date, the
+ * login of an authenticated client in a comment (RFC 3848 §2). Pure: no
+ * I/O, no globals. */
 #ifndef KANTORPOS_SMTPD_RECEIVED_H
 #define KANTORPOS_SMTPD_RECEIVED_H
 
@@ -22,6 +24,8 @@ struct received_info {
 	const char *tls_cipher;
 	bool esmtp;             /* EHLO rather than HELO */
 	bool auth;              /* the client authenticated */
+	const char *auth_user;  /* its login for the comment, or NULL */
+	bool return_path;       /* final delivery: add Return-Path */
 	bool utf8;              /* SMTPUTF8 transaction */
 	time_t when;
 	long utc_offset;        /* seconds east of UTC for the date */
@@ -32,11 +36,15 @@ struct received_info {
 const char *received_protocol(bool esmtp, bool tls, bool auth, bool utf8);
 
 /* Build "Return-Path: <sender>\r\nReceived: ...\r\n" into buf (size >=
- * RECEIVED_MAX is always enough). The EHLO name is written as given when
- * it is a plain host name or address literal, else with every character
- * outside letters, digits and ".-_:[]" replaced by "?", so it can never
- * open a comment or end the clause. Lines are folded below 78 octets.
- * Returns the length, or 0 when it does not fit. */
+ * RECEIVED_MAX is always enough); Return-Path only with return_path (a
+ * message relayed on carries none: RFC 5321 §4.4). The EHLO name is
+ * written as given when it is a plain host name or address literal, else
+ * with every character outside letters, digits and ".-_:[]" replaced by
+ * "?", so it can never open a comment or end the clause. With auth_user,
+ * "(authenticated as LOGIN)" follows the from clause (a comment of the
+ * CFWS before "by"), with "(", ")", "\" and controls of the login
+ * replaced by "?". Lines are folded below 78 octets. Returns the length,
+ * or 0 when it does not fit. */
 size_t received_format(const struct received_info *ri, char *buf,
 		       size_t size);
 

@@ -118,6 +118,7 @@ void smtp_tx_reset(struct smtp_session *s)
 
 	md_delivery_abort(tx->md);
 	queue_tx_abort(tx->qtx); /* ETRN */
+	free(tx->sub);
 	for (size_t i = 0; i < tx->n_queue; i++)
 		free(tx->queue_rcpts[i]);
 	free(tx->queue_rcpts);

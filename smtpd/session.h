@@ -28,6 +28,7 @@ struct conn;
 struct md_delivery;
 struct queue_tx;
 struct smtpd_outq;
+struct submit_scan;
 
 /* Protocol phases (RFC 5321 §4.1.4); exactly one at a time. */
 enum smtp_state {
@@ -78,6 +79,7 @@ struct smtp_tx {
 	struct md_delivery *md;
 	int md_err;                 /* first md_result error, sticky */
 	char id[40];                /* message id, set when content starts */
+	struct submit_scan *sub;    /* authenticated: the header scan (heap) */
 	uint64_t bdat_left;         /* octets of the current chunk to read */
 	bool bdat_last;
 	bool bdat_discard;          /* read the chunk, then reply bdat_err */
@@ -197,11 +199,13 @@ int smtp_delivery_begin(struct smtp_session *s);
  * the file on the storage pool and return true (the session is paused
  * until then; take nothing now). False: go on. */
 bool smtp_delivery_wait_file(struct smtp_session *s, size_t want);
-/* delivery.c: content octets from the data parser. */
+/* delivery.c: content octets from the data parser; submitted mail gets
+ * its missing Date and Message-ID at the end of its header section. */
 void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len);
-/* delivery.c: the end of the message: reply the fault and reset the
- * transaction (PROTO_DONE), or commit on the worker pool (PROTO_ASYNC,
- * session paused) and reply 250 when it is durable, then resume. */
+/* delivery.c: the end of the message: reply the fault (content, or a
+ * From: the user does not own) and reset the transaction (PROTO_DONE),
+ * or commit on the worker pool (PROTO_ASYNC, session paused) and reply
+ * 250 when it is durable, then resume. */
 int smtp_delivery_end(struct smtp_session *s);
 
 /* outq.c (ETRN): the outbound queue in the daemon — start (queue, runner),

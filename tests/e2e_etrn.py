@@ -5,8 +5,10 @@ ETRN advertised, every reply code (250/251/253/459/501/503), the @domain
 form, an unauthorised client (459) and an authorised user, a repeated ETRN
 while a flush runs, delivery over a new connection only, a 5xx turned into
 a DSN to the local sender, a second kantorpos-smtpd as the destination,
-authenticated mail queued for the relay host, and kill -9 during a flush
-followed by a restart (nothing lost).
+authenticated mail queued for the relay host, relayed mail without
+Return-Path (a message with local and remote recipients: only the local
+copy has it), and kill -9 during a flush followed by a restart (nothing
+lost).
 
 Prints one line per check and "N passed, N failed"; exit 1 on failure."""
 
@@ -129,7 +131,7 @@ def scenarios(d, dest, sink, relay):
     r.cmd("QUIT")
     r.close()
 
-    replies, final = send(d.mx, "alice@example.test",
+    replies, final = send(d.mx, "a@elsewhere.test",
                           ["anyone@backup.test", "x@sub.backup.test"], BODY)
     check("held: any local part accepted",
           all(x.startswith("250 2.1.5") for x in replies), replies)
@@ -143,7 +145,7 @@ def scenarios(d, dest, sink, relay):
     check("ETRN before EHLO: 503", r.cmd("ETRN backup.test")[0]
           .startswith("503 5.5.1"))
     r.cmd("EHLO client.test")
-    r.cmd("MAIL FROM:<a@example.test>")
+    r.cmd("MAIL FROM:<a@elsewhere.test>")
     check("ETRN in a transaction: 503",
           r.cmd("ETRN backup.test")[0].startswith("503 5.5.1"))
     r.cmd("RSET")
@@ -163,6 +165,11 @@ def scenarios(d, dest, sink, relay):
     check("flush: envelope and body", sink.messages and
           sink.messages[0][1] == ["anyone@backup.test"] and
           sink.messages[0][2].endswith(b"hello\r\n.dot\r\n"))
+    # RFC 5321 4.4: only the final delivery adds Return-Path.
+    check("flush: relayed without Return-Path", sink.messages and
+          b"Return-Path:" not in sink.messages[0][2] and
+          sink.messages[0][2].startswith(b"Received: from "),
+          sink.messages[:1])
     check("flush: item removed after the 250",
           wait_for(lambda: queued(d, "backup.test") == 1))
     got = r.cmd("ETRN @backup.test")[0]
@@ -204,7 +211,7 @@ def scenarios(d, dest, sink, relay):
 
     # A repeated ETRN while the flush runs is answered, not doubled.
     sink.hold_dot = 2
-    send(d.mx, "alice@example.test", ["twice@backup.test"], BODY)
+    send(d.mx, "a@elsewhere.test", ["twice@backup.test"], BODY)
     r = s.Raw(d.mx)
     r.reply()
     r.cmd("EHLO client.test")
@@ -222,11 +229,12 @@ def scenarios(d, dest, sink, relay):
     r.cmd("QUIT")
     r.close()
 
-    # 5xx at the destination: DSN to the local sender, original headers.
+    # 5xx at the destination: DSN to the local sender (who logged in to
+    # send as a local address), original headers.
     sink.policy = lambda rcpt: ("550 5.1.1 no such user"
                                 if rcpt.startswith("nobody") else "250 ok")
     send(d.mx, "alice@example.test",
-         ["nobody@backup.test", "ok@backup.test"], BODY)
+         ["nobody@backup.test", "ok@backup.test"], BODY, auth=True)
     r = s.Raw(d.mx)
     r.reply()
     r.cmd("EHLO client.test")
@@ -247,7 +255,7 @@ def scenarios(d, dest, sink, relay):
     sink.policy = lambda rcpt: "250 ok"
 
     # A second kantorpos-smtpd as the destination.
-    send(d.mx, "alice@example.test", ["bob@dest.test"], BODY)
+    send(d.mx, "a@elsewhere.test", ["bob@dest.test"], BODY)
     r = s.Raw(d.mx)
     r.reply()
     r.cmd("EHLO client.test")
@@ -267,6 +275,33 @@ def scenarios(d, dest, sink, relay):
     check("relayhost: delivered without ETRN",
           wait_for(lambda: any(m[1] == ["zed@elsewhere.test"]
                                for m in relay.messages), 15))
+    relayed = [m[2] for m in relay.messages if m[1] == ["zed@elsewhere.test"]]
+    head = relayed[0].split(b"\r\n\r\n")[0] if relayed else b""
+    check("relayhost: no Return-Path, the login in Received",
+          b"Return-Path:" not in head and
+          b"(authenticated as alice@example.test)" in head, head)
+    check("relayhost: submitted mail gets a Date, keeps its Message-ID",
+          head.count(b"\r\nDate: ") == 1 and
+          head.count(b"Message-ID:") == 1, head)
+
+    # Local and remote recipients: one Return-Path in the local copy,
+    # none in the relayed one.
+    before = len(d.messages("bob"))
+    replies, final = send(d.sub, "alice@example.test",
+                          ["bob@example.test", "mixed@elsewhere.test"],
+                          BODY, auth=True)
+    check("mixed: accepted", final.startswith("250"), (replies, final))
+    check("mixed: relayed and delivered",
+          wait_for(lambda: any(m[1] == ["mixed@elsewhere.test"]
+                               for m in relay.messages), 15) and
+          wait_for(lambda: len(d.messages("bob")) == before + 1, 15))
+    relayed = [m[2] for m in relay.messages if m[1] == ["mixed@elsewhere.test"]]
+    check("mixed: relayed copy without Return-Path",
+          relayed and b"Return-Path:" not in relayed[0], relayed[:1])
+    local = open(d.messages("bob")[-1], "rb").read() if d.messages("bob") else b""
+    check("mixed: local copy with one Return-Path, first",
+          local.startswith(b"Return-Path: <alice@example.test>\r\n") and
+          local.count(b"Return-Path:") == 1, local[:600])
 
     # A reload (SIGHUP) rebuilds the runner; ETRN keeps working.
     d.proc.send_signal(signal.SIGHUP)
@@ -282,7 +317,7 @@ def scenarios(d, dest, sink, relay):
     # kill -9 during a flush, then a restart: nothing lost.
     sink.hold_dot = 3
     sink.got_dot.clear()
-    send(d.mx, "alice@example.test", ["crash@backup.test"], BODY)
+    send(d.mx, "a@elsewhere.test", ["crash@backup.test"], BODY)
     r = s.Raw(d.mx)
     r.reply()
     r.cmd("EHLO client.test")
@@ -312,7 +347,7 @@ def scenarios(d, dest, sink, relay):
     # A graceful stop with a flush in flight: exit 0, the mail stays.
     sink.hold_dot = 3
     sink.got_dot.clear()
-    send(d.mx, "alice@example.test", ["stop@backup.test"], BODY)
+    send(d.mx, "a@elsewhere.test", ["stop@backup.test"], BODY)
     r = s.Raw(d.mx)
     r.reply()
     r.cmd("EHLO client.test")

@@ -27,6 +27,8 @@ BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
 SMTPD = os.path.join(BUILD, "smtpd", "kantorpos-smtpd")
 ADMIN = os.path.join(BUILD, "admin", "kantorpos")
 PASSWORD = "correct horse"
+# The client address the main daemon trusts (trusted_networks).
+TRUSTED = "127.0.0.250"
 DAEMONS = []
 
 
@@ -569,8 +571,10 @@ def open_relay_patterns(d, small):
         "<victim@ELSEWHERE.TEST>", "<victim@example.test.elsewhere.test>",
         "<victim@elsewhereexample.test>",
     ]
+    # A local sender needs a trusted client (trusted_networks), which
+    # still cannot relay.
     for sender in ("a@b.example", "alice@example.test", ""):
-        r = Raw(d.mx)
+        r = Raw(d.mx, source=TRUSTED)
         r.reply()
         r.cmd("EHLO c.example")
         assert r.cmd(f"MAIL FROM:<{sender}>")[0].startswith("250")
@@ -759,25 +763,15 @@ def make_test_dir(prefix):
     return top
 
 
-def main():
-    if not os.access(SMTPD, os.X_OK):
-        print(f"kantorpos-smtpd not built at {SMTPD}")
-        return 1
-    top = make_test_dir("kp-e2e-smtp-")
+def run_tests(tests, daemons):
+    """Run each test with the first daemons as its arguments (as many as it
+    takes): one line per test, the daemons' log tails after a failure, then
+    "N passed, N failed". Stops the daemons; returns the exit status."""
     passed = failed = 0
-    try:
-        d = Daemon(top, "main", "max_message_size 60M\nsmtp_timeout 30s\n"
-                   "max_connections_per_ip 50\n")
-        small = Daemon(top, "small", "max_message_size 100K\nsmtp_timeout 2s\n"
-                       "bad_command_limit 3\nmax_connections_per_ip 3\n")
-    except Exception:
-        traceback.print_exc()
-        print("0 passed, 1 failed")
-        return 1
-    for fn in TESTS:
+    for fn in tests:
         start = time.time()
         try:
-            fn(d, small)
+            fn(*daemons[:fn.__code__.co_argcount])
             passed += 1
             print(f"PASS {fn.__name__} ({time.time() - start:.2f}s)")
         except Exception:
@@ -785,12 +779,30 @@ def main():
             print(f"FAIL {fn.__name__}")
             traceback.print_exc(file=sys.stdout)
     if failed:
-        for dm in (d, small):
+        for dm in daemons:
             print(f"--- log of {dm.dir} (tail)")
             print("\n".join(dm.logtext().splitlines()[-60:]))
     kill_daemons()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def main():
+    if not os.access(SMTPD, os.X_OK):
+        print(f"kantorpos-smtpd not built at {SMTPD}")
+        return 1
+    top = make_test_dir("kp-e2e-smtp-")
+    try:
+        d = Daemon(top, "main", "max_message_size 60M\nsmtp_timeout 30s\n"
+                   "max_connections_per_ip 50\n"
+                   f"trusted_networks {TRUSTED}\n")
+        small = Daemon(top, "small", "max_message_size 100K\nsmtp_timeout 2s\n"
+                       "bad_command_limit 3\nmax_connections_per_ip 3\n")
+    except Exception:
+        traceback.print_exc()
+        print("0 passed, 1 failed")
+        return 1
+    return run_tests(TESTS, (d, small))
 
 
 if __name__ == "__main__":

@@ -164,7 +164,6 @@ def main():
         print(f"kantorpos-smtpd not built at {base.SMTPD}")
         return 1
     top = base.make_test_dir("kp-e2e-smtpconf-")
-    passed = failed = 0
     try:
         d = Daemon(top, "main", "smtp_timeout 30s\nmax_connections_per_ip 50\n")
         small = Daemon(top, "small", "smtp_timeout 2s\n")
@@ -172,26 +171,7 @@ def main():
         traceback.print_exc()
         print("0 passed, 1 failed")
         return 1
-    for fn in TESTS:
-        start = time.time()
-        try:
-            if fn.__code__.co_argcount == 2:
-                fn(d, small)
-            else:
-                fn(d)
-            passed += 1
-            print(f"PASS {fn.__name__} ({time.time() - start:.2f}s)")
-        except Exception:
-            failed += 1
-            print(f"FAIL {fn.__name__}")
-            traceback.print_exc(file=sys.stdout)
-    if failed:
-        for dm in (d, small):
-            print(f"--- log of {dm.dir} (tail)")
-            print("\n".join(dm.logtext().splitlines()[-60:]))
-    base.kill_daemons()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return base.run_tests(TESTS, (d, small))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,18 @@ static void parse_fails(const char *text, const char *expected)
 	free(err);
 }
 
+/* BASE plus line (line 4 of the file) must fail with exactly error. */
+static void line_fails(const char *line, const char *error)
+{
+	char *text, *expected;
+
+	cr_assert(asprintf(&text, BASE "%s\n", line) > 0);
+	cr_assert(asprintf(&expected, "t.conf:4: %s\n", error) > 0);
+	parse_fails(text, expected);
+	free(text);
+	free(expected);
+}
+
 Test(config, minimal_file_gets_every_default)
 {
 	struct config *cfg = parse_ok(BASE);
@@ -429,15 +441,8 @@ Test(config, every_error_message)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char *text, *expected;
-
-		cr_assert(asprintf(&text, BASE "%s\n", rows[i].line) > 0);
-		cr_assert(asprintf(&expected, "t.conf:4: %s\n", rows[i].error) > 0);
-		parse_fails(text, expected);
-		free(text);
-		free(expected);
-	}
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		line_fails(rows[i].line, rows[i].error);
 }
 
 Test(config, missing_required_keywords)
@@ -680,7 +685,7 @@ Test(config, sample_and_manual_cover_every_keyword)
 		"recipient_delimiter", "quota_bytes", "quota_messages",
 		"quota_permanent", "relayhost", "workers", "password_opslimit",
 		"password_memlimit", "login_fail_delay", "login_fail_limit",
-		"login_fail_window",
+		"login_fail_window", "local_sender_policy", "trusted_networks",
 	};
 	const char *src = getenv("KANTORPOS_SRCDIR");
 	char *sample_path, *man_path, *sample, *man;
@@ -804,4 +809,50 @@ Test(config, value_helpers)
 	cr_assert_eq(config_parse_size("17179869184G", &size), -1);
 	cr_assert_eq(config_parse_duration("", &secs), -1);
 	cr_assert_eq(config_parse_duration("5ms", &secs), -1);
+}
+
+/* sender rules: local_sender_policy and trusted_networks. */
+Test(config, sender_rule_keywords)
+{
+	static const struct {
+		const char *line;
+		const char *error;
+	} bad[] = {
+		{ "local_sender_policy", "local_sender_policy: expected reject or allow" },
+		{ "local_sender_policy deny", "local_sender_policy: expected reject or allow, got \"deny\"" },
+		{ "local_sender_policy Allow", "local_sender_policy: expected reject or allow, got \"Allow\"" },
+		{ "local_sender_policy allow reject", "local_sender_policy: expected reject or allow" },
+		{ "trusted_networks", "trusted_networks: expected CIDR,... or none" },
+		{ "trusted_networks ,", "trusted_networks: expected CIDR,... or none" },
+		{ "trusted_networks 10.0.0.0/33", "trusted_networks: expected ADDRESS[/PREFIX], got \"10.0.0.0/33\"" },
+		{ "trusted_networks 192.0.2.0/24,lan", "trusted_networks: expected ADDRESS[/PREFIX], got \"lan\"" },
+		{ "trusted_networks none 192.0.2.1", "trusted_networks: expected ADDRESS[/PREFIX], got \"none\"" },
+	};
+	struct config *cfg = parse_ok(BASE);
+
+	/* Secure defaults: local senders need a login, nobody is trusted. */
+	cr_assert_eq(cfg->local_sender_policy, CONFIG_LOCAL_SENDER_REJECT);
+	cr_assert_eq(cfg->n_trusted_networks, 0);
+	cr_assert(!config_client_trusted(cfg, "127.0.0.1"));
+	config_free(cfg);
+	cfg = parse_ok(BASE "local_sender_policy allow\n"
+		       "trusted_networks 192.0.2.0/24,2001:db8::/32 127.0.0.1\n");
+	cr_assert_eq(cfg->local_sender_policy, CONFIG_LOCAL_SENDER_ALLOW);
+	cr_assert_eq(cfg->n_trusted_networks, 3);
+	cr_assert(config_client_trusted(cfg, "192.0.2.200"));
+	cr_assert(config_client_trusted(cfg, "::ffff:192.0.2.1"));
+	cr_assert(config_client_trusted(cfg, "2001:db8:1::2"));
+	cr_assert(config_client_trusted(cfg, "127.0.0.1"));
+	cr_assert(!config_client_trusted(cfg, "127.0.0.2"));
+	cr_assert(!config_client_trusted(cfg, "192.0.3.1"));
+	cr_assert(!config_client_trusted(cfg, "not-an-address"));
+	config_free(cfg);
+	cfg = parse_ok(BASE "local_sender_policy reject\ntrusted_networks none\n");
+	cr_assert_eq(cfg->local_sender_policy, CONFIG_LOCAL_SENDER_REJECT);
+	cr_assert_eq(cfg->n_trusted_networks, 0);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		line_fails(bad[i].line, bad[i].error);
+	parse_fails(BASE "trusted_networks 10.0.0.0/8\ntrusted_networks ::1\n",
+		    "t.conf:5: duplicate keyword trusted_networks (already on line 4)\n");
 }

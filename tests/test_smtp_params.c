@@ -191,3 +191,59 @@ Test(smtp_params, enhanced_code_table)
 		cr_assert_eq(reply_enh_ok(rows[i].code, rows[i].enh), rows[i].ok,
 			     "row %zu", i);
 }
+
+/* BDAT arguments (RFC 3030 §2): 1*DIGIT [SP "LAST"], nothing else. */
+Test(smtp_params, bdat_table)
+{
+	static const struct {
+		const char *in;
+		int code; /* 0: accepted */
+		uint64_t size;
+		bool last;
+	} rows[] = {
+		{ "0", 0, 0, false },
+		{ "5", 0, 5, false },
+		{ "0 LAST", 0, 0, true },
+		{ "12 last", 0, 12, true },
+		{ "0012 LaSt", 0, 12, true },
+		{ "18446744073709551615", 0, UINT64_MAX, false },
+		{ "18446744073709551616", 552, 0, false },
+		{ "99999999999999999999 LAST", 552, 0, false },
+		{ "-1", 501, 0, false },
+		{ "0x10", 501, 0, false },
+		{ "+5", 501, 0, false },
+		{ " 5", 501, 0, false },
+		{ "5x", 501, 0, false },
+		{ "", 501, 0, false },
+		{ " ", 501, 0, false },
+		{ "000000000000000000001", 501, 0, false },
+		{ "999999999999999999999", 501, 0, false },
+		{ "5 ", 501, 0, false },
+		{ "5  LAST", 501, 0, false },
+		{ "5 LAST ", 501, 0, false },
+		{ "5 LAST LAST", 501, 0, false },
+		{ "5 FIRST", 501, 0, false },
+		{ "5 LASTX", 501, 0, false },
+		{ "LAST", 501, 0, false },
+		{ "5,0", 501, 0, false },
+		{ "1e3", 501, 0, false },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct params_error err = { 0 };
+		uint64_t size = 42;
+		bool last = false;
+		int rc = params_parse_bdat(rows[i].in, &size, &last, &err);
+
+		if (rows[i].code == 0) {
+			cr_assert_eq(rc, 0, "row %zu: %s", i, err.why ? err.why : "");
+			cr_assert_eq(size, rows[i].size, "row %zu", i);
+			cr_assert_eq(last, rows[i].last, "row %zu", i);
+		} else {
+			cr_assert_eq(rc, -1, "row %zu", i);
+			cr_assert_eq(err.code, rows[i].code, "row %zu: %d", i, err.code);
+			cr_assert_str_eq(err.enh, rows[i].code == 501 ? "5.5.4" : "5.3.4",
+					 "row %zu", i);
+		}
+	}
+}

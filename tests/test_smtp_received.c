@@ -66,23 +66,43 @@ Test(smtp_received, block_table)
 	static const struct {
 		const char *sender, *helo, *ip, *rcpt, *tlsv;
 		bool esmtp, auth;
+		const char *user; /* authenticated as */
+		bool return_path;
 		const char *out;
 	} rows[] = {
 		{ "a@b.example", "client.example", "127.0.0.1", "alice@example.test",
-		  NULL, true, false,
+		  NULL, true, false, NULL, true,
 		  "Return-Path: <a@b.example>\r\n"
 		  "Received: from client.example ([127.0.0.1]) by mx.example.test with ESMTP\r\n"
 		  "\tid ID1 for <alice@example.test>; Thu, 13 Feb 2025 14:05:09 +0000\r\n" },
 		{ "", "x (evil; by fake)\r\nX-Injected: 1", "::1", NULL, "TLSv1.3",
-		  true, true,
+		  true, true, NULL, true,
 		  "Return-Path: <>\r\n"
 		  "Received: from x??evil??by?fake???X-Injected:?1 ([IPv6:::1])\r\n"
 		  "\tby mx.example.test (using TLSv1.3 with cipher C) with ESMTPSA id ID1;\r\n"
 		  "\tThu, 13 Feb 2025 14:05:09 +0000\r\n" },
-		{ "a@b", "[10.9.9.9]", "127.0.0.1", NULL, NULL, false, false,
+		{ "a@b", "[10.9.9.9]", "127.0.0.1", NULL, NULL, false, false, NULL,
+		  true,
 		  "Return-Path: <a@b>\r\n"
 		  "Received: from [10.9.9.9] ([127.0.0.1]) by mx.example.test with SMTP id ID1;\r\n"
 		  "\tThu, 13 Feb 2025 14:05:09 +0000\r\n" },
+		/* Submitted (RFC 3848): the login in a comment before "by". */
+		{ "alice@example.test", "vm", "127.0.0.1", "bob@example.test",
+		  "TLSv1.3", true, true, "alice@example.test", true,
+		  "Return-Path: <alice@example.test>\r\n"
+		  "Received: from vm ([127.0.0.1]) (authenticated as alice@example.test)\r\n"
+		  "\tby mx.example.test (using TLSv1.3 with cipher C) with ESMTPSA id ID1\r\n"
+		  "\tfor <bob@example.test>; Thu, 13 Feb 2025 14:05:09 +0000\r\n" },
+		{ "alice@example.test", "vm", "127.0.0.1", NULL, NULL, true, true,
+		  "a(b)c\\d\r\ne f@example.test", true,
+		  "Return-Path: <alice@example.test>\r\n"
+		  "Received: from vm ([127.0.0.1]) (authenticated as a?b?c?d??e?f@example.test)\r\n"
+		  "\tby mx.example.test with ESMTPA id ID1; Thu, 13 Feb 2025 14:05:09 +0000\r\n" },
+		/* Relayed on (queued): no Return-Path (RFC 5321 §4.4). */
+		{ "a@b.example", "client.example", "127.0.0.1", "x@held.test", NULL,
+		  true, false, NULL, false,
+		  "Received: from client.example ([127.0.0.1]) by mx.example.test with ESMTP\r\n"
+		  "\tid ID1 for <x@held.test>; Thu, 13 Feb 2025 14:05:09 +0000\r\n" },
 	};
 	char buf[RECEIVED_MAX];
 
@@ -93,6 +113,8 @@ Test(smtp_received, block_table)
 			.id = "ID1", .for_rcpt = rows[i].rcpt,
 			.tls_version = rows[i].tlsv, .tls_cipher = "C",
 			.esmtp = rows[i].esmtp, .auth = rows[i].auth,
+			.auth_user = rows[i].user,
+			.return_path = rows[i].return_path,
 			.when = 1739455509, .utc_offset = 0,
 		};
 		size_t n = received_format(&ri, buf, sizeof(buf));

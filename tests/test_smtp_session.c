@@ -214,7 +214,8 @@ Test(smtp_session, open_relay_patterns)
 	};
 	static const char *const senders[] = { "a@b.example", "alice@example.test", "" };
 
-	sf_start(NULL);
+	/* A trusted client may use a local sender; it still cannot relay. */
+	sf_start("trusted_networks 127.0.0.1\n");
 	for (size_t i = 0; i < N(senders); i++) {
 		char mail[100];
 
@@ -894,4 +895,212 @@ Test(smtp_session, ten_megabytes_without_crlf)
 	cr_assert(sf_quiet());
 	sf_run_steps("after", (struct sf_step[]){ { "NOOP\r\n", "250 2.0.0" } }, 1, 0);
 	free(junk);
+}
+
+/* ---- sender rules (smtpd/sender.h) ---- */
+
+#define AUTH_ALICE { "EHLO c\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n", \
+		     "250-|235 2.7.0" }
+#define NOT_OWNED "553 5.7.1 Sender address not owned by user alice@example.test"
+
+/* An alias of alice alone next to the fixture's sales: alice, bob; the
+ * daemon reloads the file at the next MAIL. */
+static void aliases_with_solo(void)
+{
+	char *al = tu_path(sf.dir, "aliases");
+
+	tu_write_file(al, "sales: alice, bob\nsolo: alice\n");
+	free(al);
+}
+
+Test(smtp_session, submission_sender_must_be_owned)
+{
+	static const struct sf_step steps[] = {
+		AUTH_ALICE,
+		{ "MAIL FROM:<bob@example.test>\r\n", NOT_OWNED },
+		{ "MAIL FROM:<ceo@bank.example>\r\n", NOT_OWNED },
+		{ "MAIL FROM:<BOB@Example.Test>\r\n", NOT_OWNED },
+		{ "MAIL FROM:<sales@example.test>\r\n", NOT_OWNED },
+		{ "MAIL FROM:<>\r\n",
+		  "553 5.7.1 Null sender not allowed for authenticated user alice@example.test" },
+		/* Refused: no transaction began. */
+		{ "RCPT TO:<bob@example.test>\r\n", "503 5.5.1" },
+		{ "MAIL FROM:<Alice@EXAMPLE.test>\r\n", "250 2.1.0" },
+		{ "RSET\r\n", "250 2.0.0" },
+		{ "MAIL FROM:<alice+tag@example.test>\r\n", "250 2.1.0" },
+		{ "RSET\r\n", "250 2.0.0" },
+		{ "MAIL FROM:<solo@example.test>\r\n", "250 2.1.0" },
+		{ "RCPT TO:<bob@example.test>\r\n", "250 2.1.5" },
+	};
+
+	sf_start(NULL);
+	aliases_with_solo();
+	sf_dialogue("owned", SF_SUBMISSION, steps, N(steps));
+}
+
+Test(smtp_session, submission_from_header_must_be_owned)
+{
+	static const struct sf_step steps[] = {
+		AUTH_ALICE,
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "DATA\r\n", "250 2.1.0|250 2.1.5|354" },
+		{ "From: Bob <bob@example.test>\r\nSubject: spoof\r\n\r\nx\r\n.\r\n",
+		  "550 5.7.1 From: address not owned by user alice@example.test" },
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "DATA\r\n", "250 2.1.0|250 2.1.5|354" },
+		{ "From: Alice <alice@example.test>,\r\n ceo@bank.example\r\n\r\nx\r\n.\r\n",
+		  "550 5.7.1 From: address" },
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "BDAT 18 LAST\r\nFrom: <>\r\n\r\nbody\r\n",
+		  "250 2.1.0|250 2.1.5|550 5.7.1 From: address" },
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "DATA\r\n", "250 2.1.0|250 2.1.5|354" },
+		{ "From: \"Alice\" <alice+list@example.test>, solo@example.test\r\n"
+		  "Subject: mine\r\n\r\nx\r\n.\r\n", "250 2.0.0" },
+	};
+
+	sf_start(NULL);
+	aliases_with_solo();
+	sf_dialogue("from", SF_SUBMISSION, steps, N(steps));
+	/* Only the owned message of each of the 4 runs was stored. */
+	cr_assert_eq(sf_count("bob"), 4);
+}
+
+Test(smtp_session, mx_local_sender_needs_authentication)
+{
+	static const struct sf_step refused[] = {
+		EHLO,
+		{ "MAIL FROM:<alice@example.test>\r\n",
+		  "550 5.7.1 Sender address in a local domain requires authentication" },
+		{ "MAIL FROM:<nobody@EXAMPLE.TEST>\r\n", "550 5.7.1" },
+		{ "RCPT TO:<alice@example.test>\r\n", "503 5.5.1" },
+		/* Bounces and foreign senders are not affected. */
+		{ "MAIL FROM:<>\r\n", "250 2.1.0" },
+		{ "RSET\r\n", "250 2.0.0" },
+		{ "MAIL FROM:<a@elsewhere.test>\r\n", "250 2.1.0" },
+	};
+	static const struct sf_step accepted[] = {
+		EHLO,
+		{ "MAIL FROM:<alice@example.test>\r\n", "250 2.1.0" },
+		{ "RCPT TO:<bob@example.test>\r\n", "250 2.1.5" },
+	};
+
+	sf_start(NULL);
+	sf_dialogue("refused", SF_MX, refused, N(refused));
+	sf_teardown();
+	sf_setup();
+	sf_start("trusted_networks 10.0.0.0/8,127.0.0.0/30\n");
+	sf_dialogue("trusted", SF_MX, accepted, N(accepted));
+	sf_teardown();
+	sf_setup();
+	sf_start("trusted_networks 127.0.0.2\n");
+	sf_dialogue("not-trusted", SF_MX, refused, N(refused));
+	sf_teardown();
+	sf_setup();
+	sf_start("local_sender_policy allow\n");
+	sf_dialogue("allow", SF_MX, accepted, N(accepted));
+}
+
+/* The header section of the newest message of bob (up to its empty line). */
+static char *bob_header(void)
+{
+	char *m = sf_message("bob", NULL), *end = strstr(m, "\r\n\r\n");
+
+	cr_assert_not_null(end, "%s", m);
+	end[2] = '\0';
+	return m;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+Test(smtp_session, submission_adds_date_and_message_id)
+{
+	static const struct sf_step bare[] = {
+		AUTH_ALICE,
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "DATA\r\n", "250 2.1.0|250 2.1.5|354" },
+		{ "Subject: bare\r\n\r\nbody\r\n.\r\n", "250 2.0.0" },
+	};
+	static const struct sf_step complete[] = {
+		AUTH_ALICE,
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "DATA\r\n", "250 2.1.0|250 2.1.5|354" },
+		{ "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <m1@client>\r\n"
+		  "Subject: complete\r\n\r\nbody\r\n.\r\n", "250 2.0.0" },
+	};
+	static const struct sf_step headers_only[] = {
+		AUTH_ALICE,
+		{ "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+		  "BDAT 20 LAST\r\nMessage-ID: <m2@c>\r\n",
+		  "250 2.1.0|250 2.1.5|250 2.0.0" },
+	};
+	static const struct sf_step mx[] = {
+		ENVELOPE,
+		{ "RCPT TO:<bob@example.test>\r\nDATA\r\n", "250 2.1.5|354" },
+		{ "Subject: from outside\r\n\r\nbody\r\n.\r\n", "250 2.0.0" },
+	};
+	char *h, *m;
+
+	sf_start(NULL);
+	sf_connect(SF_SUBMISSION);
+	sf_run_steps("bare", bare, N(bare), 7);
+	h = bob_header();
+	cr_assert_not_null(strstr(h, "(authenticated as alice@example.test)"), "%s", h);
+	cr_assert_not_null(strstr(h, "\r\nSubject: bare\r\nDate: "), "%s", h);
+	cr_assert_not_null(strstr(h, "\r\nMessage-ID: <"), "%s", h);
+	cr_assert_not_null(strstr(h, "@mx.example.test>\r\n"), "%s", h);
+	m = sf_message("bob", NULL);
+	cr_assert_not_null(strstr(m, "\r\n\r\nbody\r\n"), "%s", m);
+	free(m);
+	free(h);
+	sf_connect(SF_SUBMISSION);
+	sf_run_steps("complete", complete, N(complete), 1);
+	h = bob_header();
+	cr_assert_eq(count_of(h, "Date:"), 1, "%s", h);
+	cr_assert_eq(count_of(h, "Message-ID:"), 1, "%s", h);
+	cr_assert_not_null(strstr(h, "Message-ID: <m1@client>\r\nSubject: complete\r\n"), "%s", h);
+	free(h);
+	sf_connect(SF_SUBMISSION);
+	sf_run_steps("headers-only", headers_only, N(headers_only), 2);
+	m = sf_message("bob", NULL);
+	cr_assert_not_null(strstr(m, "\r\nMessage-ID: <m2@c>\r\nDate: "), "%s", m);
+	cr_assert_eq(count_of(m, "Message-ID:"), 1, "%s", m);
+	free(m);
+	sf_dialogue("mx", SF_MX, mx, N(mx));
+	h = bob_header();
+	cr_assert_null(strstr(h, "Date:"), "%s", h);
+	cr_assert_null(strstr(h, "Message-ID:"), "%s", h);
+	cr_assert_null(strstr(h, "authenticated"), "%s", h);
+	free(h);
+}
+
+/* BDAT sizes that are not 1*DIGIT (RFC 3030 §2): a syntax error, and the
+ * session ends, since the chunk that follows cannot be delimited. */
+Test(smtp_session, bdat_size_syntax)
+{
+	static const char *const sizes[] = {
+		"BDAT -1\r\n", "BDAT 0x10\r\n", "BDAT +5\r\n", "BDAT  5\r\n",
+		"BDAT 5x\r\n", "BDAT\r\n", "BDAT \r\n", "BDAT 5 \r\n",
+		"BDAT 5 LAST LAST\r\n", "BDAT 5 FIRST\r\n",
+		"BDAT 000000000000000000005\r\n",
+	};
+
+	sf_start(NULL);
+	for (size_t i = 0; i < N(sizes); i++) {
+		const struct sf_step steps[] = {
+			ENVELOPE,
+			{ sizes[i], "501 5.5.4 Syntax: BDAT size [LAST]" },
+		};
+
+		sf_dialogue(sizes[i], SF_MX, steps, N(steps));
+		cr_assert(sf_closed(), "%s", sizes[i]);
+	}
+	cr_assert_eq(sf_count("alice"), 0);
 }
