@@ -262,6 +262,17 @@ static void free_message(struct smtpc *s)
 	memset(&s->msg, 0, sizeof(s->msg));
 }
 
+static void free_session(struct smtpc *s)
+{
+	if (s->addrs != NULL)
+		freeaddrinfo(s->addrs);
+	free(s->host);
+	free(s->helo);
+	free(s->tls_name);
+	free(s->pin);
+	free(s);
+}
+
 static void destroy(struct smtpc *s, const char *error)
 {
 	s->state = ST_CLOSED;
@@ -281,13 +292,7 @@ static void destroy(struct smtpc *s, const char *error)
 	}
 	if (s->cb.on_close != NULL)
 		s->cb.on_close(s, s->arg, error, &s->last);
-	if (s->addrs != NULL)
-		freeaddrinfo(s->addrs);
-	free(s->host);
-	free(s->helo);
-	free(s->tls_name);
-	free(s->pin);
-	free(s);
+	free_session(s);
 }
 
 static char *dup_opt(const char *v, bool *ok)
@@ -387,11 +392,7 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 	j = calloc(1, sizeof(*j));
 	if (!ok || s->host == NULL || j == NULL) {
 		free(j);
-		free(s->host);
-		free(s->helo);
-		free(s->tls_name);
-		free(s->pin);
-		free(s);
+		free_session(s);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -400,11 +401,7 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 		int saved = errno;
 
 		free(j);
-		free(s->host);
-		free(s->helo);
-		free(s->tls_name);
-		free(s->pin);
-		free(s);
+		free_session(s);
 		errno = saved;
 		return NULL;
 	}
@@ -589,10 +586,7 @@ static void after_hello(struct smtpc *s)
 		     s->peer);
 		return;
 	}
-	s->state = ST_READY;
-	set_timer(s, T_OTHER);
-	if (s->cb.on_ready != NULL)
-		s->cb.on_ready(s, s->arg);
+	report_and_ready(s); /* no message yet: only ready */
 }
 
 static void send_envelope_cmd(struct smtpc *s)

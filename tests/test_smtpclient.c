@@ -418,6 +418,37 @@ static struct smtpc_opts plain_opts(unsigned port)
 				    .tls = SMTPC_TLS_NONE, .timeout = 5 };
 }
 
+/* One session: a server thread plays steps (its writes in pieces of
+ * chunk bytes, 0: whole) and cl runs with o, the port being the
+ * server's; returns when both are done and the server kept to its
+ * script. */
+static void converse(struct server *sv, const struct step *steps,
+		     size_t chunk, struct client *cl, struct smtpc_opts o)
+{
+	server_start(sv, steps);
+	sv->chunk = chunk;
+	server_run(sv);
+	o.port = sv->port;
+	run_client(cl, &o);
+	server_join(sv);
+}
+
+/* A session that sends a message of size bytes (big_body_fd) from
+ * s@x.test to a@b.test; its results are in cl. */
+static void send_big(const struct step *steps, size_t size, struct client *cl)
+{
+	const char *rcpts[] = { "a@b.test" };
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = big_body_fd(size),
+				 .size = size };
+	struct server sv;
+
+	cl->msg = &msg;
+	converse(&sv, steps, 0, cl, plain_opts(0));
+	cl->msg = NULL;
+	close(msg.fd);
+}
+
 Test(smtpclient, pipelined_message_with_one_rejected_recipient)
 {
 	static const struct step steps[] = {
@@ -438,13 +469,8 @@ Test(smtpclient, pipelined_message_with_one_rejected_recipient)
 				 .size = strlen(text) };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_str_eq(cl.error, "");
 	cr_assert(cl.pipelining);
 	cr_assert_eq(cl.n_results, 2);
@@ -472,13 +498,8 @@ Test(smtpclient, lock_step_mail_refused_then_rset)
 				 .fd = body_fd("x\r\n"), .size = 3 };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_str_eq(cl.error, "");
 	cr_assert_not(cl.pipelining);
 	cr_assert_eq(cl.n_results, 2);
@@ -503,13 +524,8 @@ Test(smtpclient, lock_step_all_recipients_refused_no_data)
 				 .n_rcpts = 1, .fd = body_fd("x\r\n"), .size = 3 };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 550);
 	close(msg.fd);
@@ -526,13 +542,8 @@ Test(smtpclient, helo_fallback)
 	};
 	struct client cl = { .msg = NULL };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_str_eq(cl.error, "");
 }
 
@@ -545,13 +556,8 @@ Test(smtpclient, greeting_refused)
 	};
 	struct client cl = { .msg = NULL };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert(strstr(cl.error, "refused the session: 554 5.7.1 go away") != NULL,
 		  "%s", cl.error);
 }
@@ -572,13 +578,8 @@ Test(smtpclient, size_limit_refused_locally)
 				 .size = strlen(text) };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 552);
 	cr_assert(strstr(cl.results[0].text, "5.3.4") != NULL);
@@ -598,23 +599,12 @@ Test(smtpclient, connection_lost_in_data)
 		{ NULL, "<CLOSE>" },
 		{ NULL, NULL },
 	};
-	const char *rcpts[] = { "a@b.test" };
-	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
-				 .n_rcpts = 1, .fd = big_body_fd(300000),
-				 .size = 300000 };
-	struct client cl = { .msg = &msg };
-	struct server sv;
-	struct smtpc_opts o;
+	struct client cl = { .msg = NULL };
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	send_big(steps, 300000, &cl);
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 0);
 	cr_assert_str_neq(cl.error, "");
-	close(msg.fd);
 }
 
 Test(smtpclient, connect_refused)
@@ -653,12 +643,9 @@ Test(smtpclient, timeout_waiting_for_reply)
 	struct server sv;
 	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
+	o = plain_opts(0);
 	o.timeout = 1;
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, o);
 	cr_assert(strstr(cl.error, "timeout waiting for the EHLO reply") != NULL,
 		  "%s", cl.error);
 }
@@ -675,12 +662,9 @@ Test(smtpclient, starttls_required_but_not_offered)
 	struct server sv;
 	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
+	o = plain_opts(0);
 	o.tls = SMTPC_TLS_REQUIRED;
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, o);
 	cr_assert(strstr(cl.error, "does not offer STARTTLS") != NULL, "%s",
 		  cl.error);
 }
@@ -809,13 +793,8 @@ Test(smtpclient, body_types_and_peer_extensions)
 					 .smtputf8 = rows[i].smtputf8 };
 		struct client cl = { .msg = &msg };
 		struct server sv;
-		struct smtpc_opts o;
 
-		server_start(&sv, rows[i].steps);
-		server_run(&sv);
-		o = plain_opts(sv.port);
-		run_client(&cl, &o);
-		server_join(&sv);
+		converse(&sv, rows[i].steps, 0, &cl, plain_opts(0));
 		cr_assert_eq(cl.n_results, 1, "row %zu", i);
 		cr_assert_eq(cl.results[0].code, rows[i].code, "row %zu: %s", i,
 			     cl.results[0].text);
@@ -971,14 +950,10 @@ static void run_dialogue(const struct dialogue *d, size_t chunk)
 	struct smtpc_opts o;
 
 	cr_assert_not_null(any, "%s", err);
-	server_start(&sv, d->steps);
-	sv.chunk = chunk;
-	server_run(&sv);
-	o = plain_opts(sv.port);
+	o = plain_opts(0);
 	o.tls = d->tls;
 	o.any_ctx = any;
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, d->steps, chunk, &cl, o);
 	if (d->error == NULL) {
 		cr_assert_str_eq(cl.error, "", "%s, chunk %zu", d->name, chunk);
 	} else {
@@ -1034,23 +1009,12 @@ Test(smtpclient, reply_during_the_body_is_a_protocol_error)
 		{ NULL, "<WAIT>" },
 		{ NULL, NULL },
 	};
-	const char *rcpts[] = { "a@b.test" };
-	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
-				 .n_rcpts = 1, .fd = big_body_fd(8u << 20),
-				 .size = 8u << 20 };
-	struct client cl = { .msg = &msg };
-	struct server sv;
-	struct smtpc_opts o;
+	struct client cl = { .msg = NULL };
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	send_big(steps, 8u << 20, &cl);
 	cr_assert(strncmp(cl.error, "protocol error: ", 16) == 0 &&
 			  strstr(cl.error, "nothing asked for") != NULL,
 		  "%s", cl.error);
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 0, "%s", cl.results[0].text);
-	close(msg.fd);
 }
