@@ -944,12 +944,14 @@ static void run_dialogue(const struct dialogue *d, size_t chunk)
 				 .size = strlen(text) };
 	struct client cl = { .msg = d->message ? &msg : NULL,
 			     .command = d->command };
-	char err[256];
-	SSL_CTX *any = smtpc_ctx_any_new(err, sizeof(err));
+	char err[256] = "";
+	/* Only where it is used: loading the CA store takes a while. */
+	SSL_CTX *any = d->tls != SMTPC_TLS_NONE
+			       ? smtpc_ctx_any_new(err, sizeof(err)) : NULL;
 	struct server sv;
 	struct smtpc_opts o;
 
-	cr_assert_not_null(any, "%s", err);
+	cr_assert(d->tls == SMTPC_TLS_NONE || any != NULL, "%s", err);
 	o = plain_opts(0);
 	o.tls = d->tls;
 	o.any_ctx = any;
@@ -985,14 +987,16 @@ static void run_dialogue(const struct dialogue *d, size_t chunk)
 	close(msg.fd);
 }
 
-Test(smtpclient, replies_out_of_step_are_protocol_errors)
+static void run_dialogues(size_t chunk)
 {
-	static const size_t chunks[] = { 0, 1, 2, 7 };
-
 	for (size_t i = 0; i < sizeof(dialogues) / sizeof(dialogues[0]); i++)
-		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
-			run_dialogue(&dialogues[i], chunks[c]);
+		run_dialogue(&dialogues[i], chunk);
 }
+
+Test(smtpclient, replies_out_of_step_whole) { run_dialogues(0); }
+Test(smtpclient, replies_out_of_step_in_1_byte_pieces) { run_dialogues(1); }
+Test(smtpclient, replies_out_of_step_in_2_byte_pieces) { run_dialogues(2); }
+Test(smtpclient, replies_out_of_step_in_7_byte_pieces) { run_dialogues(7); }
 
 /* A reply while the body is still going out answers nothing: the dot has
  * not been sent. The body is far larger than what the sockets hold while
