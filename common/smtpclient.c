@@ -1,6 +1,7 @@
 /* common/smtpclient.c: the non-blocking outbound SMTP client — resolution
  * on the worker pool, connect, EHLO/HELO, STARTTLS, pipelined envelopes,
- * dot-stuffed streaming of the body, per-recipient results, QUIT. */
+ * dot-stuffed streaming of the body, per-recipient results, QUIT — and the
+ * rule that matches each reply to a command already sent. */
 #include "autoconf.h"
 
 #include "common/smtpclient.h"
@@ -32,6 +33,10 @@
 
 #define SMTPC_CHUNK 16384
 #define SMTPC_HIGH (64 * 1024)
+/* The conn stops reading while its output is above its high mark; pump
+ * never queues that much, so replies are read while the body goes out
+ * (where any reply is out of step) instead of after the dot. */
+#define SMTPC_PAUSE (SMTPC_HIGH + 2 * SMTPC_CHUNK + 1024)
 #define SMTPC_MAX_LINE 4096
 
 enum smtpc_state {
@@ -76,6 +81,10 @@ struct smtpc {
 	struct addrinfo *addrs, *next_addr;
 	bool abort_pending; /* smtpc_abort while resolving */
 	bool quit_sent;
+	bool proto_error;   /* the replies fell out of step with the commands */
+	/* Replies owed: the greeting and every command sent, not yet
+	 * answered. A reply is only ever matched to one of them. */
+	unsigned awaiting;
 	char peer[NET_ADDRSTRLEN];
 	char error[SMTPC_TEXT_MAX];
 	struct smtpc_reply last;
@@ -115,6 +124,9 @@ static void c_close(struct conn *c, void *arg, enum conn_close_reason reason,
 		    const char *detail);
 static void fail(struct smtpc *s, const struct smtpc_reply *r,
 		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void protocol_error(struct smtpc *s, const struct smtpc_reply *r,
+			   const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void pump(struct smtpc *s);
@@ -154,6 +166,35 @@ static void set_timer(struct smtpc *s, unsigned rfc_seconds)
 		conn_set_timeout(s->conn, s->timeout ? s->timeout : rfc_seconds);
 }
 
+/* Bytes the server sent that are still unread when the client is about
+ * to write (a command, body bytes, the TLS handshake) came before what
+ * follows, so they cannot answer it: every reply owed was read already
+ * (commands go out only after the reply before them, or all at once as a
+ * pipelined group). True, with the session failed, when there are any. */
+static bool early_input(struct smtpc *s)
+{
+	size_t n = conn_input_pending(s->conn);
+
+	if (n == 0)
+		return false;
+	protocol_error(s, NULL, "%s sent %zu byte%s nothing asked for", s->peer,
+		       n, n == 1 ? "" : "s");
+	return true;
+}
+
+/* Every write to the server: 0, or -1 when the session is failing. */
+static int put(struct smtpc *s, const void *data, size_t len)
+{
+	if (conn_is_closing(s->conn) || early_input(s))
+		return -1;
+	if (conn_write(s->conn, data, len) < 0) {
+		fail(s, NULL, "writing to %s failed", s->peer);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send a command (or the end of data) and owe its reply. */
 static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
 {
 	char line[SMTPC_MAX_LINE];
@@ -174,7 +215,8 @@ static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
 		log_debug("smtpc %s C: %s", s->peer, line);
 	}
 	memcpy(line + n, "\r\n", 2);
-	conn_write(s->conn, line, (size_t)n + 2);
+	if (put(s, line, (size_t)n + 2) == 0)
+		s->awaiting++;
 }
 
 /* End the session with an error; on_close follows from the conn (or
@@ -195,6 +237,22 @@ static void fail(struct smtpc *s, const struct smtpc_reply *r,
 		conn_close(s->conn, s->error);
 }
 
+/* A reply out of step: nothing it says can be trusted, not even what was
+ * decided from the replies before it in this transaction. */
+static void protocol_error(struct smtpc *s, const struct smtpc_reply *r,
+			   const char *fmt, ...)
+{
+	char why[SMTPC_TEXT_MAX - 20];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (s->error[0] == '\0')
+		s->proto_error = true;
+	fail(s, r, "protocol error: %s", why);
+}
+
 static void free_message(struct smtpc *s)
 {
 	free(s->replies);
@@ -204,13 +262,25 @@ static void free_message(struct smtpc *s)
 	memset(&s->msg, 0, sizeof(s->msg));
 }
 
+static void free_session(struct smtpc *s)
+{
+	if (s->addrs != NULL)
+		freeaddrinfo(s->addrs);
+	free(s->host);
+	free(s->helo);
+	free(s->tls_name);
+	free(s->pin);
+	free(s);
+}
+
 static void destroy(struct smtpc *s, const char *error)
 {
 	s->state = ST_CLOSED;
-	/* A message in flight: every open recipient failed temporarily. */
+	/* A message in flight: every open recipient failed temporarily;
+	 * after a protocol error every recipient did. */
 	if (s->replies != NULL) {
 		for (size_t i = 0; i < s->msg.n_rcpts; i++) {
-			if (s->decided[i])
+			if (s->decided[i] && !s->proto_error)
 				continue;
 			s->replies[i].code = 0;
 			snprintf(s->replies[i].text, sizeof(s->replies[i].text),
@@ -222,13 +292,7 @@ static void destroy(struct smtpc *s, const char *error)
 	}
 	if (s->cb.on_close != NULL)
 		s->cb.on_close(s, s->arg, error, &s->last);
-	if (s->addrs != NULL)
-		freeaddrinfo(s->addrs);
-	free(s->host);
-	free(s->helo);
-	free(s->tls_name);
-	free(s->pin);
-	free(s);
+	free_session(s);
 }
 
 static char *dup_opt(const char *v, bool *ok)
@@ -268,6 +332,7 @@ static void try_connect(struct smtpc *s)
 		s->error[0] = '\0';
 		s->state = ST_CONNECTING;
 		conn_set_max_line(s->conn, SMTPC_MAX_LINE);
+		conn_set_watermarks(s->conn, SMTPC_PAUSE, CONN_DEFAULT_LOW_WATER);
 		set_timer(s, T_GREETING);
 		return;
 	}
@@ -327,11 +392,7 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 	j = calloc(1, sizeof(*j));
 	if (!ok || s->host == NULL || j == NULL) {
 		free(j);
-		free(s->host);
-		free(s->helo);
-		free(s->tls_name);
-		free(s->pin);
-		free(s);
+		free_session(s);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -340,11 +401,7 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 		int saved = errno;
 
 		free(j);
-		free(s->host);
-		free(s->helo);
-		free(s->tls_name);
-		free(s->pin);
-		free(s);
+		free_session(s);
 		errno = saved;
 		return NULL;
 	}
@@ -366,6 +423,7 @@ static void c_connected(struct conn *c, void *arg)
 
 	(void)c;
 	s->state = ST_GREETING;
+	s->awaiting = 1;
 	set_timer(s, T_GREETING);
 }
 
@@ -497,7 +555,6 @@ static int reply_line(struct smtpc *s, const char *line, size_t len)
 
 static void start_tls(struct smtpc *s)
 {
-	size_t discarded = 0;
 	SSL_CTX *ctx = (s->tls == SMTPC_TLS_REQUIRED || s->pin != NULL)
 			       ? s->verify_ctx : s->any_ctx;
 
@@ -505,14 +562,13 @@ static void start_tls(struct smtpc *s)
 		fail(s, NULL, "no TLS context for %s", s->peer);
 		return;
 	}
-	s->state = ST_HANDSHAKE;
-	if (conn_start_tls_client(s->conn, ctx, s->tls_name, s->pin,
-				  &discarded) < 0) {
-		fail(s, NULL, "cannot start TLS with %s", s->peer);
+	/* RFC 3207 5: plaintext behind the 220 would be taken as the first
+	 * reply under TLS (an injection); nothing may be buffered. */
+	if (early_input(s))
 		return;
-	}
-	if (discarded > 0)
-		fail(s, NULL, "%s sent data after its STARTTLS reply", s->peer);
+	s->state = ST_HANDSHAKE;
+	if (conn_start_tls_client(s->conn, ctx, s->tls_name, s->pin, NULL) < 0)
+		fail(s, NULL, "cannot start TLS with %s", s->peer);
 }
 
 /* After EHLO/HELO: STARTTLS or ready. */
@@ -530,10 +586,7 @@ static void after_hello(struct smtpc *s)
 		     s->peer);
 		return;
 	}
-	s->state = ST_READY;
-	set_timer(s, T_OTHER);
-	if (s->cb.on_ready != NULL)
-		s->cb.on_ready(s, s->arg);
+	report_and_ready(s); /* no message yet: only ready */
 }
 
 static void send_envelope_cmd(struct smtpc *s)
@@ -670,13 +723,13 @@ static void pump(struct smtpc *s)
 			return;
 		}
 		if (n == 0) {
-			if (!s->line_start)
-				conn_write(s->conn, "\r\n", 2);
-			conn_write(s->conn, ".\r\n", 3);
-			log_debug("smtpc %s C: <%llu bytes> .", s->peer,
+			if (!s->line_start && put(s, "\r\n", 2) < 0)
+				return;
+			log_debug("smtpc %s C: <%llu bytes>", s->peer,
 				  (unsigned long long)s->offset);
 			s->state = ST_DOT;
 			set_timer(s, T_DATA_TERM);
+			send_line(s, false, ".");
 			return;
 		}
 		s->offset += (uint64_t)n;
@@ -692,10 +745,8 @@ static void pump(struct smtpc *s)
 			s->prev_cr = b == '\r';
 			s->line_start = b == '\n';
 		}
-		if (conn_write(s->conn, out, o) < 0) {
-			fail(s, NULL, "writing to %s failed", s->peer);
+		if (put(s, out, o) < 0)
 			return;
-		}
 	}
 	conn_request_drain(s->conn);
 }
@@ -774,12 +825,27 @@ static void handle_reply(struct smtpc *s, const struct smtpc_reply *r)
 			s->cb.on_ready(s, s->arg);
 		return;
 	case ST_QUIT:
+		/* What follows the reply to QUIT is never read. */
 		conn_close(s->conn, "QUIT");
 		return;
 	default:
-		fail(s, r, "unexpected reply from %s: %s", s->peer, r->text);
+		protocol_error(s, r, "unexpected reply from %s: %s", s->peer,
+			       r->text);
 		return;
 	}
+}
+
+/* RFC 5321 4.2 and 4.3.2: DATA's positive reply is 354 and only DATA has
+ * one of class 3; a reply that cannot answer the command it is matched
+ * to means the replies are out of step. The owner of smtpc_command judges
+ * its replies (AUTH's 334) itself. */
+static bool reply_fits(const struct smtpc *s, int code)
+{
+	if (s->state == ST_COMMAND)
+		return true;
+	if (s->state == ST_ENVELOPE && s->next_reply == s->msg.n_rcpts + 1)
+		return code == 354 || code >= 400;
+	return code / 100 != 3;
 }
 
 static void c_readable(struct conn *c, void *arg)
@@ -792,6 +858,14 @@ static void c_readable(struct conn *c, void *arg)
 		int rc;
 
 		log_debug("smtpc %s S: %s", s->peer, line.data);
+		/* The reply to the last command owed cannot come while part
+		 * of that command is still unsent. */
+		if (s->awaiting == 0 ||
+		    (s->awaiting == 1 && conn_output_pending(c) > 0)) {
+			protocol_error(s, NULL, "%s sent a reply nothing asked for: %.80s",
+				       s->peer, line.data);
+			return;
+		}
 		if (line.flags & (CONN_LINE_OVERLONG | CONN_LINE_NUL)) {
 			fail(s, NULL, "malformed reply from %s", s->peer);
 			return;
@@ -804,10 +878,10 @@ static void c_readable(struct conn *c, void *arg)
 		}
 		if (rc == 0)
 			continue;
-		if (s->state == ST_STREAM || s->state == ST_READY ||
-		    s->state == ST_HANDSHAKE) {
-			fail(s, &s->cur, "unexpected reply from %s: %s", s->peer,
-			     s->cur.text);
+		s->awaiting--;
+		if (!reply_fits(s, s->cur.code)) {
+			protocol_error(s, &s->cur, "%s sent %s out of turn",
+				       s->peer, s->cur.text);
 			return;
 		}
 		struct smtpc_reply r = s->cur;

@@ -16,6 +16,17 @@
  * connection failed) temporary, 5xx permanent. After an incomplete
  * transaction the client sends RSET before the next on_ready.
  *
+ * Replies are matched in order to the commands already sent (and the
+ * greeting). Out of step is a protocol error: a reply with nothing owed,
+ * bytes still unread when the client writes (a command, the body, the TLS
+ * handshake after STARTTLS's 220: they came before it, so they cannot
+ * answer it — such as a 250 sent with the 354 before the end of data), or
+ * a reply its command cannot have (a 2xx to DATA, a 3xx to anything but
+ * DATA). Then the session closes, on_close says "protocol error: ...",
+ * and every recipient of the message in flight gets code 0 (temporary),
+ * whatever earlier replies of that transaction said. What follows the
+ * reply to QUIT is not read.
+ *
  * Timeouts follow RFC 5321 4.5.3.2 (greeting, MAIL, RCPT 5 min; DATA 2
  * min; each data block 3 min; the final dot 10 min) unless a single
  * timeout is given.

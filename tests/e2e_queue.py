@@ -3,8 +3,10 @@
 real kantorpos tool and small SMTP servers on loopback: mail held until a
 flush, destination down then up, 5xx -> DSN with the original headers,
 partial failures, no DSN to <>, lifetime expiry, restart with mail queued,
-kill -9 during a flush, queue remove, the relay host, and `kantorpos etrn`
-(every reply code, @domain, STARTTLS + AUTH, --scheduled).
+kill -9 during a flush, queue remove, the relay host, a destination that
+answers DATA with 354 and 250 in one write (a protocol error: the item
+stays), and `kantorpos etrn` (every reply code, @domain, STARTTLS + AUTH,
+--scheduled).
 
 Prints one line per check and finally "N passed, N failed"; exits non-zero
 on any failure."""
@@ -52,10 +54,13 @@ class Sink:
     """A minimal SMTP server. policy(rcpt) -> reply line for RCPT (default
     250); data_reply -> reply after the dot; hold_dot: seconds to wait
     before answering the dot; etrn: reply for ETRN; tls_ctx: offer
-    STARTTLS; auth: (user, password) accepted by AUTH PLAIN."""
+    STARTTLS; auth: (user, password) accepted by AUTH PLAIN; early_250:
+    answer DATA with 354 and 250 in one write, before any data (hostile),
+    and record what still comes in as commands."""
 
     def __init__(self, port=None, policy=None, data_reply="250 2.0.0 ok",
-                 hold_dot=0, etrn="250 2.0.0 OK", tls_ctx=None, auth=None):
+                 hold_dot=0, etrn="250 2.0.0 OK", tls_ctx=None, auth=None,
+                 early_250=False):
         self.port = port or free_port()
         self.policy = policy or (lambda rcpt: "250 2.1.5 ok")
         self.data_reply = data_reply
@@ -63,6 +68,7 @@ class Sink:
         self.etrn = etrn
         self.tls_ctx = tls_ctx
         self.auth = auth
+        self.early_250 = early_250
         self.messages = []   # (sender, [rcpts], data bytes)
         self.commands = []   # every command line
         self.connections = 0
@@ -147,6 +153,10 @@ class Sink:
             elif verb == "DATA":
                 if not rcpts:
                     send("554 5.5.1 no valid recipients")
+                    continue
+                if self.early_250:
+                    wfile.write(b"354 go\r\n250 2.0.0 queued\r\n")
+                    wfile.flush()
                     continue
                 send("354 go")
                 data = b""
@@ -257,6 +267,7 @@ def main():
         scenario_kill_during_flush(env)
         scenario_remove(env)
         scenario_relayhost(env)
+        scenario_early_250(env)
         scenario_etrn_client(env)
     finally:
         shutil.rmtree(env.dir, ignore_errors=True)
@@ -447,6 +458,37 @@ def scenario_relayhost(env):
     finally:
         sink.stop()
         env.write_conf()
+
+
+def scenario_early_250(env):
+    """The 250 came before the data: it answers nothing, so the message
+    was not delivered and stays queued for the next flush."""
+    ids = env.add("alice@example.test", ["bob@backup.test"], MSG)
+    sink = Sink(port=env.sink_port, early_250=True)
+    try:
+        rc, out, err = env.run("queue", "flush", "backup.test")
+        check("early 250: flush exits 75", rc == 75, (rc, out, err))
+        check("early 250: the log says protocol error",
+              "protocol error: 127.0.0.1 sent 18 bytes nothing asked for"
+              in err, err)
+        check("early 250: no body sent after the 354",
+              sink.commands[-1:] == ["DATA"] and not sink.messages,
+              sink.commands)
+        rc, out, err = env.run("queue", "list")
+        check("early 250: still queued, deferred with the error",
+              env.queued() == 1 and ids[0] in out and "attempts=1" in out and
+              "bob@backup.test (pending): protocol error:" in out, out)
+    finally:
+        sink.stop()
+    sink = Sink(port=env.sink_port)
+    try:
+        rc, out, err = env.run("queue", "flush", "backup.test")
+        check("early 250: an honest destination gets it exactly once",
+              rc == 0 and env.queued() == 0 and
+              [m[1] for m in sink.messages] == [["bob@backup.test"]] and
+              sink.messages[0][2] == MSG, (rc, out, err, sink.messages))
+    finally:
+        sink.stop()
 
 
 def make_cert(dirname):

@@ -2,7 +2,8 @@
  * server thread — pipelined and lock-step envelopes, per-recipient results,
  * dot-stuffing, HELO fallback, RSET after failures, SIZE, STARTTLS
  * (opportunistic, required, pinned), a dropped connection mid-data,
- * connect failures and timeouts. */
+ * connect failures and timeouts, and replies out of step with the
+ * commands (protocol errors) with the server's writes fed in chunks. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
@@ -15,8 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
 
 #include <ev.h>
 #include <openssl/ssl.h>
@@ -29,7 +35,8 @@
 
 /* One step of the server: read a line starting with expect (NULL: read
  * nothing), then send reply (NULL: nothing; "<CLOSE>": hang up; "<TLS>":
- * handshake as server). expect "<DATA>" reads a body up to CRLF.CRLF. */
+ * handshake as server; "<WAIT>": read until the client hangs up, kept in
+ * rest). expect "<DATA>" reads a body up to CRLF.CRLF. */
 struct step {
 	const char *expect;
 	const char *reply;
@@ -43,6 +50,10 @@ struct server {
 	pthread_t thread;
 	char transcript[65536]; /* every line received, CRLF kept */
 	char body[65536];
+	char rest[8192];        /* what <WAIT> read (the start of it) */
+	size_t rest_len;
+	size_t chunk;           /* >0: each reply written in pieces this big */
+	int client_fd;          /* the client's socket (same process) or -1 */
 	char fail[256];
 };
 
@@ -58,6 +69,9 @@ struct client {
 	size_t n_results;
 	bool tls;
 	bool pipelining;
+	const char *command;    /* sent with smtpc_command before the message */
+	bool command_sent;
+	struct smtpc_reply reply; /* its reply */
 };
 
 static char *dir;
@@ -88,12 +102,77 @@ static ssize_t io_read(struct io *io, char *b, size_t n)
 	return io->ssl != NULL ? SSL_read(io->ssl, b, (int)n) : read(io->fd, b, n);
 }
 
-static void io_write(struct io *io, const char *s)
+static int io_send(struct io *io, const char *p, size_t n)
 {
 	if (io->ssl != NULL)
-		SSL_write(io->ssl, s, (int)strlen(s));
-	else if (write(io->fd, s, strlen(s)) < 0)
+		return SSL_write(io->ssl, p, (int)n) == (int)n ? 0 : -1;
+	return write(io->fd, p, n) == (ssize_t)n ? 0 : -1;
+}
+
+static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_family == b->sin_family && a->sin_port == b->sin_port &&
+	       a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+/* The client's socket is in this process: the fd whose local address is
+ * the peer of ours (-1 when it is gone). */
+static int find_client_fd(int fd)
+{
+	struct sockaddr_in peer, mine;
+	socklen_t len = sizeof(peer);
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+		return -1;
+	for (int c = 3; c < 1024; c++) {
+		len = sizeof(mine);
+		if (c != fd && getsockname(c, (struct sockaddr *)&mine, &len) == 0 &&
+		    same_addr(&mine, &peer))
+			return c;
+	}
+	return -1;
+}
+
+/* Until the client has read everything written (at most 2 s): first the
+ * bytes reach its socket (acknowledged), then its loop takes them. */
+static void wait_taken(struct server *sv, struct io *io)
+{
+	for (int i = 0; i < 10000; i++) {
+		int unacked = 0, unread = 0;
+		struct timespec ts = { 0, 200000 };
+
+		if (ioctl(io->fd, SIOCOUTQ, &unacked) < 0 ||
+		    find_client_fd(io->fd) != sv->client_fd ||
+		    ioctl(sv->client_fd, FIONREAD, &unread) < 0)
+			return;
+		if (unacked == 0 && unread == 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* One write of the script. In pieces of sv->chunk bytes, each taken by
+ * the client before the next is written, except that the byte after a
+ * line feed goes with it: a client acts when a line is complete, and
+ * what one write holds behind that line was there when it did. */
+static void io_write(struct server *sv, struct io *io, const char *s)
+{
+	size_t len = strlen(s), pos = 0;
+
+	if (sv->chunk == 0 || io->ssl != NULL) {
+		io_send(io, s, len);
 		return;
+	}
+	while (pos < len) {
+		size_t end = pos + sv->chunk < len ? pos + sv->chunk : len;
+
+		if (end < len && s[end - 1] == '\n')
+			end++;
+		if (io_send(io, s + pos, end - pos) < 0)
+			return;
+		wait_taken(sv, io);
+		pos = end;
+	}
 }
 
 /* A line with CRLF into out; -1 at EOF. */
@@ -127,6 +206,12 @@ static void *server_main(void *arg)
 	io.fd = accept(sv->lfd, NULL, NULL);
 	if (io.fd < 0)
 		return NULL;
+	if (sv->chunk > 0) {
+		int one = 1;
+
+		setsockopt(io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		sv->client_fd = find_client_fd(io.fd);
+	}
 	for (const struct step *st = sv->steps;
 	     st->expect != NULL || st->reply != NULL; st++) {
 		if (st->expect != NULL && strcmp(st->expect, "<DATA>") == 0) {
@@ -171,11 +256,20 @@ static void *server_main(void *arg)
 		}
 		if (strcmp(st->reply, "<WAIT>") == 0) {
 			/* Say nothing until the client hangs up. */
-			while (io_read(&io, line, sizeof(line)) > 0)
-				;
+			ssize_t n;
+
+			memcpy(sv->rest, io.buf, io.len);
+			sv->rest_len = io.len;
+			while ((n = io_read(&io, line, sizeof(line))) > 0) {
+				size_t room = sizeof(sv->rest) - sv->rest_len;
+				size_t k = (size_t)n < room ? (size_t)n : room;
+
+				memcpy(sv->rest + sv->rest_len, line, k);
+				sv->rest_len += k;
+			}
 			goto out;
 		}
-		io_write(&io, st->reply);
+		io_write(sv, &io, st->reply);
 	}
 	/* Drain until the client closes. */
 	while (io_read(&io, line, sizeof(line)) > 0)
@@ -196,6 +290,7 @@ static void server_start(struct server *sv, const struct step *steps)
 
 	memset(sv, 0, sizeof(*sv));
 	sv->steps = steps;
+	sv->client_fd = -1;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(sv->lfd, 0);
@@ -223,6 +318,11 @@ static void on_ready(struct smtpc *s, void *arg)
 
 	cl->tls = smtpc_tls_active(s);
 	cl->pipelining = smtpc_has_ext(s, "PIPELINING");
+	if (cl->command != NULL && !cl->command_sent) {
+		cl->command_sent = true;
+		cr_assert_eq(smtpc_command(s, cl->command, false), 0);
+		return;
+	}
 	if (cl->msg != NULL && cl->sent == 0) {
 		cl->sent = 1;
 		cr_assert_eq(smtpc_send(s, cl->msg), 0);
@@ -242,6 +342,14 @@ static void on_result(struct smtpc *s, void *arg,
 	cl->n_results = n;
 }
 
+static void on_reply(struct smtpc *s, void *arg, const struct smtpc_reply *r)
+{
+	struct client *cl = arg;
+
+	(void)s;
+	cl->reply = *r;
+}
+
 static void on_close(struct smtpc *s, void *arg, const char *error,
 		     const struct smtpc_reply *last)
 {
@@ -256,6 +364,7 @@ static void on_close(struct smtpc *s, void *arg, const char *error,
 static const struct smtpc_cb test_cb = {
 	.on_ready = on_ready,
 	.on_result = on_result,
+	.on_reply = on_reply,
 	.on_close = on_close,
 };
 
@@ -286,11 +395,58 @@ static int body_fd(const char *text)
 	return fd;
 }
 
+/* A message file of size bytes in lines of 100 ("xx...x\n"). */
+static int big_body_fd(size_t size)
+{
+	char *big = malloc(size + 1);
+	int fd;
+
+	cr_assert_not_null(big);
+	memset(big, 'x', size);
+	for (size_t i = 99; i < size; i += 100)
+		big[i] = '\n';
+	big[size] = '\0';
+	fd = body_fd(big);
+	free(big);
+	return fd;
+}
+
 static struct smtpc_opts plain_opts(unsigned port)
 {
 	return (struct smtpc_opts){ .host = "127.0.0.1", .port = port,
 				    .helo = "client.test",
 				    .tls = SMTPC_TLS_NONE, .timeout = 5 };
+}
+
+/* One session: a server thread plays steps (its writes in pieces of
+ * chunk bytes, 0: whole) and cl runs with o, the port being the
+ * server's; returns when both are done and the server kept to its
+ * script. */
+static void converse(struct server *sv, const struct step *steps,
+		     size_t chunk, struct client *cl, struct smtpc_opts o)
+{
+	server_start(sv, steps);
+	sv->chunk = chunk;
+	server_run(sv);
+	o.port = sv->port;
+	run_client(cl, &o);
+	server_join(sv);
+}
+
+/* A session that sends a message of size bytes (big_body_fd) from
+ * s@x.test to a@b.test; its results are in cl. */
+static void send_big(const struct step *steps, size_t size, struct client *cl)
+{
+	const char *rcpts[] = { "a@b.test" };
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = big_body_fd(size),
+				 .size = size };
+	struct server sv;
+
+	cl->msg = &msg;
+	converse(&sv, steps, 0, cl, plain_opts(0));
+	cl->msg = NULL;
+	close(msg.fd);
 }
 
 Test(smtpclient, pipelined_message_with_one_rejected_recipient)
@@ -313,13 +469,8 @@ Test(smtpclient, pipelined_message_with_one_rejected_recipient)
 				 .size = strlen(text) };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_str_eq(cl.error, "");
 	cr_assert(cl.pipelining);
 	cr_assert_eq(cl.n_results, 2);
@@ -347,13 +498,8 @@ Test(smtpclient, lock_step_mail_refused_then_rset)
 				 .fd = body_fd("x\r\n"), .size = 3 };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_str_eq(cl.error, "");
 	cr_assert_not(cl.pipelining);
 	cr_assert_eq(cl.n_results, 2);
@@ -378,13 +524,8 @@ Test(smtpclient, lock_step_all_recipients_refused_no_data)
 				 .n_rcpts = 1, .fd = body_fd("x\r\n"), .size = 3 };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 550);
 	close(msg.fd);
@@ -401,13 +542,8 @@ Test(smtpclient, helo_fallback)
 	};
 	struct client cl = { .msg = NULL };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_str_eq(cl.error, "");
 }
 
@@ -420,13 +556,8 @@ Test(smtpclient, greeting_refused)
 	};
 	struct client cl = { .msg = NULL };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert(strstr(cl.error, "refused the session: 554 5.7.1 go away") != NULL,
 		  "%s", cl.error);
 }
@@ -447,13 +578,8 @@ Test(smtpclient, size_limit_refused_locally)
 				 .size = strlen(text) };
 	struct client cl = { .msg = &msg };
 	struct server sv;
-	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, plain_opts(0));
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 552);
 	cr_assert(strstr(cl.results[0].text, "5.3.4") != NULL);
@@ -473,29 +599,12 @@ Test(smtpclient, connection_lost_in_data)
 		{ NULL, "<CLOSE>" },
 		{ NULL, NULL },
 	};
-	const char *rcpts[] = { "a@b.test" };
-	char *big = malloc(300001);
+	struct client cl = { .msg = NULL };
 
-	memset(big, 'x', 300000);
-	for (int i = 99; i < 300000; i += 100)
-		big[i] = '\n';
-	big[300000] = '\0';
-	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
-				 .n_rcpts = 1, .fd = body_fd(big), .size = 300000 };
-	struct client cl = { .msg = &msg };
-	struct server sv;
-	struct smtpc_opts o;
-
-	free(big);
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
-	run_client(&cl, &o);
-	server_join(&sv);
+	send_big(steps, 300000, &cl);
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 0);
 	cr_assert_str_neq(cl.error, "");
-	close(msg.fd);
 }
 
 Test(smtpclient, connect_refused)
@@ -534,12 +643,9 @@ Test(smtpclient, timeout_waiting_for_reply)
 	struct server sv;
 	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
+	o = plain_opts(0);
 	o.timeout = 1;
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, o);
 	cr_assert(strstr(cl.error, "timeout waiting for the EHLO reply") != NULL,
 		  "%s", cl.error);
 }
@@ -556,12 +662,9 @@ Test(smtpclient, starttls_required_but_not_offered)
 	struct server sv;
 	struct smtpc_opts o;
 
-	server_start(&sv, steps);
-	server_run(&sv);
-	o = plain_opts(sv.port);
+	o = plain_opts(0);
 	o.tls = SMTPC_TLS_REQUIRED;
-	run_client(&cl, &o);
-	server_join(&sv);
+	converse(&sv, steps, 0, &cl, o);
 	cr_assert(strstr(cl.error, "does not offer STARTTLS") != NULL, "%s",
 		  cl.error);
 }
@@ -690,13 +793,8 @@ Test(smtpclient, body_types_and_peer_extensions)
 					 .smtputf8 = rows[i].smtputf8 };
 		struct client cl = { .msg = &msg };
 		struct server sv;
-		struct smtpc_opts o;
 
-		server_start(&sv, rows[i].steps);
-		server_run(&sv);
-		o = plain_opts(sv.port);
-		run_client(&cl, &o);
-		server_join(&sv);
+		converse(&sv, rows[i].steps, 0, &cl, plain_opts(0));
 		cr_assert_eq(cl.n_results, 1, "row %zu", i);
 		cr_assert_eq(cl.results[0].code, rows[i].code, "row %zu: %s", i,
 			     cl.results[0].text);
@@ -704,4 +802,223 @@ Test(smtpclient, body_types_and_peer_extensions)
 				   "row %zu: %s", i, cl.results[0].text);
 		close(msg.fd);
 	}
+}
+
+/* Replies out of step with the commands, each dialogue with the server's
+ * writes whole and in 1-, 2- and 7-byte pieces. A protocol error fails
+ * the session and leaves every recipient of the message in flight
+ * temporary (code 0), so the queue keeps the item. */
+static const struct step early_250_after_354[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250 s\r\n" },
+	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
+	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
+	{ "RCPT TO:<c@b.test>", "550 5.1.1 no\r\n" },
+	{ "DATA", "354 go\r\n250 2.0.0 queued before the data\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step early_250_pipelined[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250 PIPELINING\r\n" },
+	{ "MAIL FROM:<s@x.test>", NULL },
+	{ "RCPT TO:<a@b.test>", NULL },
+	{ "RCPT TO:<c@b.test>", NULL },
+	{ "DATA", "250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 queued\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step data_answered_250[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250 PIPELINING\r\n" },
+	{ "MAIL FROM:<s@x.test>", NULL },
+	{ "RCPT TO:<a@b.test>", NULL },
+	{ "RCPT TO:<c@b.test>", NULL },
+	{ "DATA", "250 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 2.0.0 queued\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step mail_answered_early[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250 PIPELINING\r\n250 2.1.0 sender ok\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step reply_behind_greeting[] = {
+	{ NULL, "220 s\r\n250 s\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step rset_answered_early[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250 s\r\n" },
+	{ "MAIL FROM:<s@x.test>", "451 4.3.0 later\r\n250 2.0.0 reset\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step command_answered_twice[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250 ETRN\r\n" },
+	{ "ETRN example.net", "250 2.0.0 OK\r\n250 2.0.0 OK again\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step bytes_behind_starttls[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250 STARTTLS\r\n" },
+	{ "STARTTLS", "220 2.0.0 go\r\n250-s\r\n250 AUTH PLAIN\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step extra_after_quit[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250 s\r\n" },
+	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
+	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
+	{ "RCPT TO:<c@b.test>", "550 5.1.1 no\r\n" },
+	{ "DATA", "354 go\r\n" },
+	{ "<DATA>", "250 2.0.0 queued\r\n" },
+	{ "QUIT", "221 2.0.0 bye\r\n250 2.0.0 and more\r\n" },
+	{ NULL, NULL },
+};
+static const struct step pipelined_in_one_write[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250-PIPELINING\r\n250 SIZE 100000\r\n" },
+	{ "MAIL FROM:<s@x.test> SIZE=", NULL },
+	{ "RCPT TO:<a@b.test>", NULL },
+	{ "RCPT TO:<c@b.test>", NULL },
+	{ "DATA", "250-sender\r\n250 ok\r\n250 2.1.5 ok\r\n550-5.1.1 no\r\n550 5.1.1 such user\r\n354 go\r\n" },
+	{ "<DATA>", "250-2.0.0 queued\r\n250 2.0.0 as X\r\n" },
+	{ "QUIT", "221 2.0.0 bye\r\n" },
+	{ NULL, NULL },
+};
+
+struct dialogue {
+	const char *name;
+	const struct step *steps;
+	bool message;           /* send one to a@b.test and c@b.test */
+	const char *command;    /* smtpc_command first */
+	enum smtpc_tls tls;
+	const char *error;      /* in the session's error; NULL: clean QUIT */
+	const char *stray;      /* the bytes out of step (NULL: a whole reply) */
+	int codes[2];           /* the recipients' results */
+	const char *unsent;     /* what the server must not have received */
+};
+
+#define NOTHING_ASKED "nothing asked for"
+
+static const struct dialogue dialogues[] = {
+	{ "354 and 250 in one write", early_250_after_354, true, NULL,
+	  SMTPC_TLS_NONE, NOTHING_ASKED, "250 2.0.0 queued before the data\r\n",
+	  { 0, 0 }, "hello" },
+	{ "pipelined replies with a 250 behind the 354", early_250_pipelined,
+	  true, NULL, SMTPC_TLS_NONE, NOTHING_ASKED, "250 2.0.0 queued\r\n",
+	  { 0, 0 }, "hello" },
+	{ "DATA answered 250", data_answered_250, true, NULL, SMTPC_TLS_NONE,
+	  "127.0.0.1 sent 250 2.0.0 queued out of turn", NULL, { 0, 0 }, "hello" },
+	{ "250 before MAIL", mail_answered_early, true, NULL, SMTPC_TLS_NONE,
+	  NOTHING_ASKED, "250 2.1.0 sender ok\r\n", { 0, 0 }, "MAIL" },
+	{ "a reply behind the greeting", reply_behind_greeting, false, NULL,
+	  SMTPC_TLS_NONE, NOTHING_ASKED, "250 s\r\n", { 0, 0 }, "EHLO" },
+	{ "RSET answered before it was sent", rset_answered_early, true, NULL,
+	  SMTPC_TLS_NONE, NOTHING_ASKED, "250 2.0.0 reset\r\n", { 0, 0 },
+	  "RSET" },
+	{ "ETRN answered twice", command_answered_twice, false,
+	  "ETRN example.net", SMTPC_TLS_NONE, NOTHING_ASKED,
+	  "250 2.0.0 OK again\r\n", { 0, 0 }, "QUIT" },
+	{ "bytes behind STARTTLS's 220", bytes_behind_starttls, false, NULL,
+	  SMTPC_TLS_OPPORTUNISTIC, NOTHING_ASKED, "250-s\r\n250 AUTH PLAIN\r\n",
+	  { 0, 0 }, "\x16\x03" },
+	{ "a reply after QUIT's 221", extra_after_quit, true, NULL,
+	  SMTPC_TLS_NONE, NULL, NULL, { 250, 550 }, NULL },
+	{ "pipelined replies in one write", pipelined_in_one_write, true,
+	  NULL, SMTPC_TLS_NONE, NULL, NULL, { 250, 550 }, NULL },
+};
+
+static void run_dialogue(const struct dialogue *d, size_t chunk)
+{
+	const char *rcpts[] = { "a@b.test", "c@b.test" };
+	const char *text = "Subject: t\r\n\r\nhello\r\n";
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 2, .fd = body_fd(text),
+				 .size = strlen(text) };
+	struct client cl = { .msg = d->message ? &msg : NULL,
+			     .command = d->command };
+	char err[256] = "";
+	/* Only where it is used: loading the CA store takes a while. */
+	SSL_CTX *any = d->tls != SMTPC_TLS_NONE
+			       ? smtpc_ctx_any_new(err, sizeof(err)) : NULL;
+	struct server sv;
+	struct smtpc_opts o;
+
+	cr_assert(d->tls == SMTPC_TLS_NONE || any != NULL, "%s", err);
+	o = plain_opts(0);
+	o.tls = d->tls;
+	o.any_ctx = any;
+	converse(&sv, d->steps, chunk, &cl, o);
+	if (d->error == NULL) {
+		cr_assert_str_eq(cl.error, "", "%s, chunk %zu", d->name, chunk);
+	} else {
+		cr_assert(strncmp(cl.error, "protocol error: ", 16) == 0 &&
+				  strstr(cl.error, d->error) != NULL,
+			  "%s, chunk %zu: %s", d->name, chunk, cl.error);
+		/* Whole, all of the stray bytes were there; in pieces, the
+		 * first of them at least. */
+		snprintf(err, sizeof(err), "sent %zu bytes " NOTHING_ASKED,
+			 d->stray != NULL ? strlen(d->stray) : 0);
+		cr_assert(chunk > 0 || d->stray == NULL ||
+				  strstr(cl.error, err) != NULL,
+			  "%s: %s", d->name, cl.error);
+	}
+	cr_assert_eq(cl.n_results, d->message ? 2 : 0, "%s, chunk %zu",
+		     d->name, chunk);
+	for (size_t i = 0; i < cl.n_results; i++)
+		cr_assert_eq(cl.results[i].code, d->codes[i],
+			     "%s, chunk %zu, rcpt %zu: %s", d->name, chunk, i,
+			     cl.results[i].text);
+	if (d->unsent != NULL)
+		cr_assert(strstr(sv.transcript, d->unsent) == NULL &&
+				  memmem(sv.rest, sv.rest_len, d->unsent,
+					 strlen(d->unsent)) == NULL,
+			  "%s, chunk %zu: the client sent %s", d->name, chunk,
+			  d->unsent);
+	cr_assert_not(cl.tls, "%s, chunk %zu", d->name, chunk);
+	SSL_CTX_free(any);
+	close(msg.fd);
+}
+
+static void run_dialogues(size_t chunk)
+{
+	for (size_t i = 0; i < sizeof(dialogues) / sizeof(dialogues[0]); i++)
+		run_dialogue(&dialogues[i], chunk);
+}
+
+Test(smtpclient, replies_out_of_step_whole) { run_dialogues(0); }
+Test(smtpclient, replies_out_of_step_in_1_byte_pieces) { run_dialogues(1); }
+Test(smtpclient, replies_out_of_step_in_2_byte_pieces) { run_dialogues(2); }
+Test(smtpclient, replies_out_of_step_in_7_byte_pieces) { run_dialogues(7); }
+
+/* A reply while the body is still going out answers nothing: the dot has
+ * not been sent. The body is far larger than what the sockets hold while
+ * the server reads no more of it. */
+Test(smtpclient, reply_during_the_body_is_a_protocol_error)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250 s\r\n" },
+		{ "MAIL", "250 ok\r\n" },
+		{ "RCPT", "250 ok\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ "xxx", "250 2.0.0 queued early\r\n" },
+		{ NULL, "<WAIT>" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+
+	send_big(steps, 8u << 20, &cl);
+	cr_assert(strncmp(cl.error, "protocol error: ", 16) == 0 &&
+			  strstr(cl.error, "nothing asked for") != NULL,
+		  "%s", cl.error);
+	cr_assert_eq(cl.n_results, 1);
+	cr_assert_eq(cl.results[0].code, 0, "%s", cl.results[0].text);
 }
