@@ -10,6 +10,7 @@
 #include "admin/admin.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/privdrop.h"
 #include "fetch/daemon.h"
 
 static void fetch_usage(FILE *out)
@@ -62,6 +63,17 @@ int admin_cmd_fetch(struct admin *adm, int argc, char **argv)
 		return ADM_CONFIG;
 	if (daemon)
 		log_init("kantorpos-fetch", true);
+	/* Fetch as the daemons run (run_as), so the Maildirs and state files
+	 * stay theirs and the password files are judged for that account, as
+	 * `kantorpos check` judges them; a no-op when not root. */
+	if (cfg->run_as != NULL) {
+		char err[256];
+
+		if (privdrop_to(cfg->run_as, false, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kantorpos: fetch: %s\n", err);
+			return ADM_OSERR;
+		}
+	}
 	accts = calloc(cfg->n_fetch + (size_t)argc, sizeof(*accts));
 	if (accts == NULL)
 		return ADM_OSERR;

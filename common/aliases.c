@@ -44,16 +44,33 @@ struct errs {
 static void err_add(struct errs *e, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Control characters of src as "\xNN", so an error stays one line. */
+static void escape_controls(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+
+	for (; *src != '\0' && o + 5 < size; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(dst + o, size - o, "\\x%02x", c);
+		else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
 static void err_add(struct errs *e, unsigned line, const char *fmt, ...)
 {
-	char msg[1024];
+	char raw[1024], msg[4096];
 	va_list ap;
 	int n;
 	char *grown;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	escape_controls(msg, sizeof(msg), raw);
 	n = snprintf(NULL, 0, "%s:%u: %s\n", e->name, line, msg);
 	if (n < 0 || e->oom)
 		return;
@@ -114,6 +131,34 @@ static struct alias *find(struct alias *v, size_t n, const char *key)
 	if (n == 0)
 		return NULL;
 	return bsearch(&probe, v, n, sizeof(*v), cmp_alias);
+}
+
+const char *aliases_entry(const struct aliases *al, size_t i,
+			  unsigned *line_r, const char *const **targets_r,
+			  size_t *n_r)
+{
+	const struct alias *a = &al->v[i];
+
+	*line_r = a->line;
+	*targets_r = (const char *const *)a->targets;
+	*n_r = a->n_targets;
+	return a->key;
+}
+
+void aliases_log_errors(enum log_level level, const char *context,
+			const char *err)
+{
+	if (err == NULL) {
+		log_msg(level, "%s: out of memory", context);
+		return;
+	}
+	while (*err != '\0') {
+		size_t len = strcspn(err, "\n");
+
+		if (len > 0)
+			log_msg(level, "%s: %.*s", context, (int)len, err);
+		err += len + (err[len] == '\n');
+	}
 }
 
 size_t aliases_lookup(const struct aliases *al, const char *key,

@@ -12,11 +12,16 @@
  *
  * Loading checks the whole file: a syntax error, a target outside the
  * local domains, a duplicate alias or a loop (a -> b -> a) is reported as
- * "FILE:LINE: reason", and a file with errors is not used. */
+ * "FILE:LINE: reason", and a file with errors is not used. The error text
+ * holds one such line per error, each ending in a newline; bytes from the
+ * file that are control characters appear as "\xNN", so no error can
+ * spill onto a second line. */
 #ifndef KANTORPOS_COMMON_ALIASES_H
 #define KANTORPOS_COMMON_ALIASES_H
 
 #include <stddef.h>
+
+#include "common/log.h"
 
 struct config;
 struct aliases;
@@ -49,6 +54,20 @@ void aliases_free(struct aliases *al);
 
 /* Number of aliases (after expanding names without "@" per domain). */
 size_t aliases_count(const struct aliases *al);
+
+/* Alias i (0 <= i < aliases_count) in key order: returns its key, with
+ * the line of the file it is on in *line_r and the targets written there
+ * (mailbox keys, before expansion) in *targets_r / *n_r, owned by al. For
+ * checks that walk the whole table. */
+const char *aliases_entry(const struct aliases *al, size_t i,
+			  unsigned *line_r, const char *const **targets_r,
+			  size_t *n_r);
+
+/* Log an error text of aliases_load, aliases_parse or aliases_reload one
+ * log line per error, each after context ("aliases not loaded: FILE:3:
+ * ..."); NULL err logs "context: out of memory". */
+void aliases_log_errors(enum log_level level, const char *context,
+			const char *err);
 
 /* Look up a mailbox key ("local@domain", lower case). Returns the number
  * of final targets (mailbox keys of non-alias addresses, without

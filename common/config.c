@@ -125,7 +125,7 @@ static const struct config_keyword cfg_keywords[] = {
 #define CFG_N_KEYWORDS (sizeof(cfg_keywords) / sizeof(cfg_keywords[0]))
 
 _Static_assert(CFG_N_KEYWORDS <= CONFIG_MAX_KEYWORDS,
-	       "raise CONFIG_MAX_KEYWORDS in common/config_parser.h");
+	       "raise CONFIG_MAX_KEYWORDS in common/config.h");
 
 static void *cfg_alloc(struct config_parser *p, size_t size);
 static char *cfg_resolve(struct config_parser *p, const char *path);
@@ -393,23 +393,24 @@ static void cfg_line(struct config_parser *p, char *line)
 		config_err(p, p->line, "unknown keyword \"%s\"", words[0]);
 		return;
 	}
-	if (p->first_line[i] != 0 && !(cfg_keywords[i].flags & CONFIG_F_MULTI)) {
+	if (p->cfg->keyword_line[i] != 0 &&
+	    !(cfg_keywords[i].flags & CONFIG_F_MULTI)) {
 		config_err(p, p->line, "duplicate keyword %s (already on line %u)",
-			words[0], p->first_line[i]);
+			words[0], p->cfg->keyword_line[i]);
 		return;
 	}
-	if (p->first_line[i] == 0)
-		p->first_line[i] = p->line;
+	if (p->cfg->keyword_line[i] == 0)
+		p->cfg->keyword_line[i] = p->line;
 	cfg_keyword(p, &cfg_keywords[i], words + 1, n - 1);
 }
 
-static unsigned cfg_line_of(const struct config_parser *p, const char *name)
+unsigned config_line(const struct config *cfg, const char *keyword)
 {
 	size_t i;
 
 	for (i = 0; i < CFG_N_KEYWORDS; i++)
-		if (strcmp(cfg_keywords[i].name, name) == 0)
-			return p->first_line[i];
+		if (strcmp(cfg_keywords[i].name, keyword) == 0)
+			return cfg->keyword_line[i];
 	return 0;
 }
 
@@ -422,14 +423,14 @@ static void cfg_finish(struct config_parser *p)
 
 	for (i = 0; i < CFG_N_KEYWORDS; i++)
 		if ((cfg_keywords[i].flags & CONFIG_F_REQUIRED) &&
-		    p->first_line[i] == 0)
+		    cfg->keyword_line[i] == 0)
 			config_err(p, 0, "missing required keyword %s",
 				cfg_keywords[i].name);
 	if (cfg->tls_cert != NULL && cfg->tls_key == NULL)
-		config_err(p, cfg_line_of(p, "tls_cert"),
+		config_err(p, config_line(cfg, "tls_cert"),
 			"tls_cert: expected tls_key as well");
 	if (cfg->tls_key != NULL && cfg->tls_cert == NULL)
-		config_err(p, cfg_line_of(p, "tls_key"),
+		config_err(p, config_line(cfg, "tls_key"),
 			"tls_key: expected tls_cert as well");
 	for (i = 0; i < cfg->n_listeners && !have_tls; i++) {
 		const struct config_listen *l = &cfg->listeners[i];

@@ -158,6 +158,9 @@ enum config_local_sender {
 	CONFIG_LOCAL_SENDER_ALLOW,
 };
 
+/* Room for the keyword table; common/config.c checks it at compile time. */
+#define CONFIG_MAX_KEYWORDS 64
+
 /* The whole configuration. Strings are owned by the struct; paths are
  * absolute when the file was loaded with config_load (relative ones are
  * resolved against the directory of the file). Sizes are in bytes,
@@ -221,6 +224,10 @@ struct config {
 	enum config_local_sender local_sender_policy;
 	struct cidr *trusted_networks; /* clients the sender checks trust */
 	size_t n_trusted_networks;
+
+	/* The first line of each keyword, by its row in the keyword table
+	 * (0: not in the file); read it with config_line. */
+	unsigned keyword_line[CONFIG_MAX_KEYWORDS];
 };
 
 /* Parse a configuration held in memory: len bytes of text (NUL bytes are
@@ -241,6 +248,11 @@ struct config *config_load(const char *path, char **err_r);
 
 /* Free a configuration and everything it owns; NULL is fine. */
 void config_free(struct config *cfg);
+
+/* The line of cfg->file that sets keyword (the first one for keywords that
+ * may repeat), or 0 when the file does not have it or there is no such
+ * keyword. For messages about a value ("FILE:LINE: tls_cert ..."). */
+unsigned config_line(const struct config *cfg, const char *keyword);
 
 /* The local domain named `domain` (compared case-insensitively), or NULL.
  * The entry is owned by cfg. */

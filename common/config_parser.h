@@ -9,9 +9,6 @@
 
 #include "common/config.h"
 
-/* Room for the keyword table; config.c checks it at compile time. */
-#define CONFIG_MAX_KEYWORDS 64
-
 struct config_parser;
 struct config_keyword;
 
@@ -60,7 +57,7 @@ struct config_parser {
 	struct config_error *errs;
 	size_t n_errs, cap_errs, dropped;
 	bool oom;
-	unsigned first_line[CONFIG_MAX_KEYWORDS]; /* 0: keyword not seen */
+	/* The first line of each keyword goes to cfg->keyword_line. */
 };
 
 /* Record an error at line (0: about the whole file). Never fails: on no

@@ -68,7 +68,8 @@ struct net_listener;
  * BLOCKING when hostport holds a name (resolution): call at start-up.
  * When accept fails with EMFILE/ENFILE the listener stops accepting for a
  * short while (a timer) instead of spinning on the readable socket.
- * Returns 0 with *l_r, or -1 with a message in err. */
+ * Returns 0 with *l_r, or -1 with a message in err and, when a socket
+ * call failed (bind: EADDRINUSE, EACCES...), its errno. */
 int net_listen(struct ev_loop *loop, const char *hostport, int backlog,
 	       net_accept_fn *cb, void *arg, struct net_listener **l_r,
 	       char *err, size_t errlen);

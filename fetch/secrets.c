@@ -1,8 +1,11 @@
 /* fetch/secrets.c: reading a fetch account's password file, refusing files
- * that others could read or change. */
+ * that others could read or change (the owner and mode rule is
+ * common/safety.c's, the one `kantorpos check` applies). */
 #include "autoconf.h"
 
 #include "fetch/secrets.h"
+
+#include "common/safety.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@ int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
 	      size_t errlen)
 {
 	char buf[FSEC_MAX + 1];
+	struct safety_owner own;
 	struct stat st;
 	size_t len = 0, line;
 	ssize_t n;
@@ -34,22 +38,8 @@ int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
 		close(fd);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_uid != owner) {
-		snprintf(err, errlen,
-			 "%s: owned by uid %lu, not by uid %lu that runs the fetcher",
-			 path, (unsigned long)st.st_uid, (unsigned long)owner);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen,
-			 "%s: mode %04o lets group or others read or write it (chmod 600)",
-			 path, (unsigned)(st.st_mode & 07777));
+	safety_owner_uid(owner, &own);
+	if (safety_check_stat(SAFETY_SECRET, path, &st, &own, err, errlen) < 0) {
 		close(fd);
 		return -1;
 	}

@@ -10,11 +10,13 @@
 #define FSEC_MAX 4096
 
 /* Read the password: the first line of path without its line end. The
- * file must be a regular file (not a symbolic link) owned by owner, with
- * no permission bits for group or others, and the password must not be
- * empty. BLOCKING (small file read). Returns 0 with *pw_r (heap; wipe it
- * with sodium_memzero and free it), or -1 with the reason in err, such as
- * "PATH: mode 0644 lets group or others read or write it (chmod 600)". */
+ * file must not be a symbolic link and must pass the SAFETY_SECRET rule of
+ * common/safety.h (a regular file owned by owner or root, no permission
+ * bits for group or others; owner is the account the process runs as),
+ * and the password must not be empty. BLOCKING (small file read).
+ * Returns 0 with *pw_r (heap; wipe it with sodium_memzero and free it), or
+ * -1 with the reason in err, such as "PATH: the fetch password file is
+ * readable by others (mode 0604); fix: chmod 600 PATH". */
 int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
 	      size_t errlen);
 

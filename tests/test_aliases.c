@@ -3,6 +3,8 @@
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -231,4 +233,85 @@ Test(aliases, rcpt_expand_table)
 	aliases_free(al);
 	userdb_free(db);
 	free(upath);
+}
+
+/* Every error its own line with one "FILE:LINE: " prefix; bytes from the
+ * file that are control characters cannot start a second line. */
+Test(aliases, errors_one_per_line)
+{
+	static const char text[] =
+		"sales: alice, , x@elsewhere.test\n"
+		"no colon\n"
+		"odd: a\x1b[2Jb@elsewhere.test\n";
+	static const char want[] =
+		"F:1: empty target in the list\n"
+		"F:1: target \"x@elsewhere.test\": not in a local domain\n"
+		"F:2: expected \"alias: target[, target...]\"\n"
+		"F:3: target \"a\\x1b[2Jb@elsewhere.test\": control character in address\n"
+		"F:3: alias odd@example.test has no usable target\n";
+	struct aliases *al = NULL;
+	char *err = NULL;
+
+	cr_assert_eq(aliases_parse("F", text, strlen(text), cfg, &al, &err), -1);
+	cr_assert_not_null(err);
+	cr_expect_str_eq(err, want);
+	free(err);
+}
+
+/* aliases_entry: each alias with its line and the targets as written. */
+Test(aliases, entries_in_key_order)
+{
+	static const char text[] = "team@example.test: sales, carol\n"
+				   "sales@example.net: alice@example.test\n";
+	const char *const *targets;
+	struct aliases *al = NULL;
+	char *err = NULL;
+	unsigned line;
+	size_t n;
+
+	cr_assert_eq(aliases_parse("F", text, strlen(text), cfg, &al, &err), 0,
+		     "%s", err ? err : "");
+	cr_assert_eq(aliases_count(al), 2);
+	cr_expect_str_eq(aliases_entry(al, 0, &line, &targets, &n),
+			 "sales@example.net");
+	cr_expect_eq(line, 2);
+	cr_assert_eq(n, 1);
+	cr_expect_str_eq(targets[0], "alice@example.test");
+	cr_expect_str_eq(aliases_entry(al, 1, &line, &targets, &n),
+			 "team@example.test");
+	cr_expect_eq(line, 1);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(targets[0], "sales@example.test");
+	cr_expect_str_eq(targets[1], "carol@example.test");
+	aliases_free(al);
+}
+
+/* aliases_log_errors: one log line per error, the context once each. */
+Test(aliases, errors_logged_one_line_each)
+{
+	char *path = tu_path(dir, "log"), *logged;
+	int saved = dup(2), fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_geq(dup2(fd, 2), 0);
+	close(fd);
+	log_init("test", true);
+	aliases_log_errors(LOG_LVL_WARN, "aliases not reloaded",
+			   "F:1: one\nF:2: two\n");
+	aliases_log_errors(LOG_LVL_WARN, "aliases not loaded", NULL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	logged = tu_read_file(path, NULL);
+	cr_assert_not_null(logged);
+	cr_expect_not_null(strstr(logged, "warn: aliases not reloaded: F:1: one\n"),
+			   "%s", logged);
+	cr_expect_not_null(strstr(logged, "warn: aliases not reloaded: F:2: two\n"),
+			   "%s", logged);
+	cr_expect_not_null(strstr(logged, "warn: aliases not loaded: out of memory\n"),
+			   "%s", logged);
+	cr_expect_null(strchr(logged, '?'), "%s", logged);
+	free(logged);
+	free(path);
 }

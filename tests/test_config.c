@@ -856,3 +856,34 @@ Test(config, sender_rule_keywords)
 	parse_fails(BASE "trusted_networks 10.0.0.0/8\ntrusted_networks ::1\n",
 		    "t.conf:5: duplicate keyword trusted_networks (already on line 4)\n");
 }
+
+/* config_line: the first line of each keyword, 0 when absent or unknown. */
+Test(config, line_of_every_keyword)
+{
+	static const struct {
+		const char *keyword;
+		unsigned line;
+	} rows[] = {
+		{ "data_dir", 2 },     { "user_db", 3 },  { "local_domain", 4 },
+		{ "tls_cert", 6 },     { "tls_key", 7 },  { "relayhost", 9 },
+		{ "listen", 10 },      { "aliases", 0 },  { "run_as", 0 },
+		{ "no_such_keyword", 0 },
+	};
+	struct config *cfg = parse_ok(
+		"# a comment first\n"
+		"data_dir /d\n"
+		"user_db /u\n"
+		"local_domain example.org\n"
+		"\n"
+		"tls_cert /c.pem\n"
+		"tls_key /k.pem\n"
+		"local_domain example.net\n"
+		"relayhost relay.example.org\n"
+		"listen smtp 127.0.0.1:2525\n"
+		"listen pop3 127.0.0.1:1100\n");
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cr_expect_eq(config_line(cfg, rows[i].keyword), rows[i].line,
+			     "%s", rows[i].keyword);
+	config_free(cfg);
+}

@@ -177,10 +177,11 @@ Test(fetch_state, password_file_checks)
 		{ "with spaces \r\nsecond line\n", 0600, false, "with spaces ",
 		  NULL },
 		{ "secret\n", 0644, false, NULL, "mode 0644" },
-		{ "secret\n", 0640, false, NULL, "group or others" },
+		{ "secret\n", 0640, false, NULL, "readable by its group" },
+		{ "secret\n", 0610, false, NULL, "executable by its group" },
 		{ "secret\n", 0602, false, NULL, "chmod 600" },
 		{ "secret\n", 0620, false, NULL, "mode 0620" },
-		{ "secret\n", 0600, true, NULL, "owned by uid" },
+		{ "secret\n", 0600, true, NULL, "is owned by " },
 		{ "\nsecret\n", 0600, false, NULL, "empty" },
 		{ "", 0600, false, NULL, "empty" },
 	};
@@ -193,8 +194,14 @@ Test(fetch_state, password_file_checks)
 		unlink(path);
 		tu_write_file(path, rows[i].content);
 		cr_assert_eq(chmod(path, rows[i].mode), 0);
-		rc = fsec_read(path, rows[i].wrong_owner ? geteuid() + 1
-							 : geteuid(),
+		/* Another owner: as root, hand the file to nobody; else
+		 * expect the file of a user we are not. */
+		if (rows[i].wrong_owner && geteuid() == 0)
+			cr_assert_eq(chown(path, 65534, (gid_t)-1), 0);
+		rc = fsec_read(path,
+			       rows[i].wrong_owner && geteuid() != 0
+				       ? geteuid() + 1
+				       : geteuid(),
 			       &pw, err, sizeof(err));
 		if (rows[i].want != NULL) {
 			cr_expect_eq(rc, 0, "row %zu: %s", i, err);
@@ -209,6 +216,26 @@ Test(fetch_state, password_file_checks)
 		free(pw);
 		free(path);
 	}
+}
+
+/* The one rule of common/safety.c: root may own the file too (a process
+ * run as root reads it for its run_as account). */
+Test(fetch_state, password_file_owned_by_root_is_accepted)
+{
+	char *path = tu_path(dir, "pw");
+	char *pw = NULL, err[512] = "";
+
+	if (geteuid() != 0) {
+		free(path);
+		cr_skip_test("needs root to own a file as root");
+	}
+	tu_write_file(path, "secret\n");
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_expect_eq(fsec_read(path, 65534, &pw, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_expect_str_eq(pw, "secret");
+	free(pw);
+	free(path);
 }
 
 Test(fetch_state, password_file_not_regular_or_symlink)

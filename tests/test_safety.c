@@ -71,11 +71,17 @@ static const struct row rows[] = {
 	{ SAFETY_CONFIG, 0644, OWN_ROOT, true, NULL },
 	{ SAFETY_CONFIG, 0646, OWN_SELF, false,
 	  "the configuration file is writable by others" },
-	/* fetch passwords: owned by the fetching user itself, not root */
+	/* fetch passwords: owned by the account or root, no access at all
+	 * for group or others (the rule kantorpos fetch applies too) */
 	{ SAFETY_SECRET, 0600, OWN_SELF, true, NULL },
-	{ SAFETY_SECRET, 0600, OWN_ROOT, false, "not " },
+	{ SAFETY_SECRET, 0400, OWN_ROOT, true, NULL },
+	{ SAFETY_SECRET, 0600, OWN_OTHER, false,
+	  "the fetch password file is owned by" },
 	{ SAFETY_SECRET, 0604, OWN_SELF, false,
 	  "the fetch password file is readable by others" },
+	{ SAFETY_SECRET, 0610, OWN_SELF, false,
+	  "the fetch password file is executable by its group (mode 0610); "
+	  "fix: chmod 600 " },
 };
 
 /* Build the path of a row owned as the row says; fill the expected owner.
@@ -260,4 +266,68 @@ Test(safety, run_as_unknown)
 	free(conf);
 	tu_rmrf(dir);
 	free(dir);
+}
+
+/* safety_check_stat judges what a reader has fstat()ed: no file needed. */
+Test(safety, rule_on_a_stat)
+{
+	static const struct {
+		mode_t mode;
+		uid_t uid;
+		int rc;
+		const char *want;
+	} stat_rows[] = {
+		{ S_IFREG | 0600, 1000, 0, NULL },
+		{ S_IFREG | 0400, 0, 0, NULL },
+		{ S_IFREG | 0640, 1000, -1, "is readable by its group (mode 0640)" },
+		{ S_IFREG | 0601, 1000, -1, "is executable by others" },
+		{ S_IFREG | 0600, 4242, -1, "is owned by " },
+		{ S_IFDIR | 0700, 1000, -1, "is not a regular file" },
+	};
+	struct safety_owner own = { .uid = 1000, .name = "kantorpos" };
+
+	for (size_t i = 0; i < sizeof stat_rows / sizeof stat_rows[0]; i++) {
+		struct stat st = { .st_mode = stat_rows[i].mode, .st_uid = stat_rows[i].uid };
+		char err[512] = "";
+
+		cr_expect_eq(safety_check_stat(SAFETY_SECRET, "/p", &st, &own, err,
+					       sizeof err), stat_rows[i].rc,
+			     "row %zu: %s", i, err);
+		if (stat_rows[i].want != NULL)
+			cr_expect(strstr(err, stat_rows[i].want) != NULL,
+				  "row %zu: %s", i, err);
+	}
+}
+
+static void collect(const struct safety_item *item, void *arg)
+{
+	char *buf = arg;
+	char one[128];
+
+	snprintf(one, sizeof one, "%d:%s:%u;", (int)item->kind,
+		 strrchr(item->path, '/') + 1, item->line);
+	strncat(buf, one, 1024 - strlen(buf) - 1);
+}
+
+/* safety_each_path: every path with the config line that names it. */
+Test(safety, each_path_with_its_line)
+{
+	static const char text[] =
+		"user_db /x/users\n"
+		"data_dir /x/data\n"
+		"local_domain example.org\n"
+		"aliases /x/aliases\n"
+		"fetch_account isp host pop.example.net user u password_file "
+		"/x/pw multipop a@example.org\n";
+	char *err = NULL, got[1024] = "", want[256];
+	struct config *cfg = config_parse("/x/k.conf", NULL, text,
+					  strlen(text), &err);
+
+	cr_assert_not_null(cfg, "%s", err);
+	safety_each_path(cfg, collect, got);
+	snprintf(want, sizeof want, "%d:k.conf:0;%d:data:2;%d:users:1;"
+		 "%d:aliases:4;%d:pw:5;", SAFETY_CONFIG, SAFETY_DATA_DIR,
+		 SAFETY_USER_DB, SAFETY_ALIASES, SAFETY_SECRET);
+	cr_expect_str_eq(got, want);
+	config_free(cfg);
 }
