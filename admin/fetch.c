@@ -60,6 +60,9 @@ int admin_cmd_fetch(struct admin *adm, int argc, char **argv)
 	}
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
+	/* State files and deliveries are the daemons' (run_as). */
+	if (admin_run_as(cfg, true) < 0)
+		return ADM_CONFIG;
 	if (daemon)
 		log_init("kantorpos-fetch", true);
 	accts = calloc(cfg->n_fetch + (size_t)argc, sizeof(*accts));
