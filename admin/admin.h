@@ -41,6 +41,16 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv);
 int admin_cmd_etrn(struct admin *adm, int argc, char **argv);
 int admin_cmd_fetch(struct admin *adm, int argc, char **argv);
 
+/* Started as root (any of the real, effective or saved uids 0): become
+ * cfg->run_as (common/privdrop.h), so that every file the command opens
+ * from here on is opened with the daemons' rights and everything it
+ * creates is theirs. Not root: nothing happens. Root without run_as (or
+ * without cfg): an error when store (the command works on DATA), nothing
+ * otherwise. Call it right after admin_config, before anything is read or
+ * written and before threads are started. Returns 0, or -1 after printing
+ * why; then the command must exit. */
+int admin_run_as(const struct config *cfg, bool store);
+
 /* True when argv holds -h or --help (after the command name). */
 bool admin_wants_help(int argc, char **argv);
 

@@ -217,6 +217,10 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 	}
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
+	/* Maildirs made here must be the daemons' (run_as), never root's.
+	 * A refusal is a setup problem, not a verdict on the message. */
+	if (admin_run_as(cfg, true) < 0)
+		return ADM_TEMPFAIL;
 	if (userdb_open(cfg->user_db, &db) < 0) {
 		/* A missing user db is a setup problem, not a verdict on the
 		 * recipient: defer, so the sending MTA keeps the message. */

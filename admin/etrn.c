@@ -300,6 +300,8 @@ int admin_cmd_etrn(struct admin *adm, int argc, char **argv)
 		}
 		if ((cfg = admin_config(adm)) == NULL)
 			return ADM_CONFIG;
+		if (admin_run_as(cfg, false) < 0)
+			return ADM_CONFIG;
 		return run_scheduled(cfg);
 	}
 	if (argc - optind != 2) {
@@ -328,6 +330,9 @@ int admin_cmd_etrn(struct admin *adm, int argc, char **argv)
 	/* The configuration is optional here (HELO name, trust anchors). */
 	if (access(adm->config_path, R_OK) == 0 &&
 	    (cfg = admin_config(adm)) == NULL)
+		return ADM_CONFIG;
+	/* ETRN writes nothing, but the network is not talked to as root. */
+	if (admin_run_as(cfg, false) < 0)
 		return ADM_CONFIG;
 	if (j.user != NULL && (j.password = admin_read_secret("Password: ")) == NULL)
 		return ADM_USAGE;

@@ -10,7 +10,6 @@
 #include "admin/admin.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/privdrop.h"
 #include "fetch/daemon.h"
 
 static void fetch_usage(FILE *out)
@@ -61,19 +60,13 @@ int admin_cmd_fetch(struct admin *adm, int argc, char **argv)
 	}
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
-	if (daemon)
-		log_init("kantorpos-fetch", true);
 	/* Fetch as the daemons run (run_as), so the Maildirs and state files
 	 * stay theirs and the password files are judged for that account, as
-	 * `kantorpos check` judges them; a no-op when not root. */
-	if (cfg->run_as != NULL) {
-		char err[256];
-
-		if (privdrop_to(cfg->run_as, false, err, sizeof(err)) < 0) {
-			fprintf(stderr, "kantorpos: fetch: %s\n", err);
-			return ADM_OSERR;
-		}
-	}
+	 * `kantorpos check` judges them. */
+	if (admin_run_as(cfg, true) < 0)
+		return ADM_CONFIG;
+	if (daemon)
+		log_init("kantorpos-fetch", true);
 	accts = calloc(cfg->n_fetch + (size_t)argc, sizeof(*accts));
 	if (accts == NULL)
 		return ADM_OSERR;

@@ -20,7 +20,6 @@
 #include "common/address.h"
 #include "common/config.h"
 #include "common/config_value.h"
-#include "common/privdrop.h"
 #include "common/userdb.h"
 #include "common/worker.h"
 #include "outbound/runner.h"
@@ -314,15 +313,9 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
 	/* Work on the queue as the daemon does, so that the files it writes
-	 * stay the daemon's (run_as); a no-op when not root. */
-	if (cfg->run_as != NULL) {
-		char err[256];
-
-		if (privdrop_to(cfg->run_as, false, err, sizeof(err)) < 0) {
-			fprintf(stderr, "kantorpos: %s\n", err);
-			return ADM_OSERR;
-		}
-	}
+	 * stay the daemon's (run_as). */
+	if (admin_run_as(cfg, true) < 0)
+		return ADM_CONFIG;
 	if (queue_open(cfg->data_dir, cfg->hostname, &q) < 0) {
 		fprintf(stderr, "kantorpos: %s/queue: %s\n", cfg->data_dir,
 			strerror(errno));

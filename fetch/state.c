@@ -5,6 +5,7 @@
 #include "fetch/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,9 +241,12 @@ int fst_load(const char *path, struct fst *st, char *err, size_t errlen)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc;
+	int fd, rc;
 
-	if (fs_read_file(path, FST_FILE_MAX, &text, &len) < 0) {
+	/* In DATA/fetch: a link there is refused (common/fsutil.h). */
+	fd = fs_openat_safe(AT_FDCWD, path, O_RDONLY, 0);
+	if (fd < 0 ||
+	    fs_close_keep(fd, fs_read_fd(fd, FST_FILE_MAX, &text, &len)) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));

@@ -3,6 +3,8 @@
 
 #include "store/dirsync.h"
 
+#include "common/fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -47,34 +49,31 @@ static struct dirsync_slot *slot_of(const struct stat *st)
 		      DIRSYNC_SLOTS];
 }
 
-static int fsync_alone(int fd)
+int dirsync(const char *dir)
 {
-	int r = fsync(fd), saved = errno;
+	int fd = fs_openat_safe(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0);
 
-	close(fd);
-	errno = saved;
-	return r;
+	if (fd < 0)
+		return -1;
+	return fs_close_keep(fd, dirsync_fd(fd));
 }
 
-int dirsync(const char *dir)
+int dirsync_fd(int fd)
 {
 	struct dirsync_slot *slot;
 	struct stat st;
 	uint64_t ticket;
-	int fd, err;
+	int err;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	if (fstat(fd, &st) < 0)
-		return fsync_alone(fd);
+		return fsync(fd);
 	pthread_once(&slots_once, slots_init);
 	slot = slot_of(&st);
 	pthread_mutex_lock(&slot->mu);
 	if (slot->users > 0 &&
 	    (slot->dev != st.st_dev || slot->ino != st.st_ino)) {
 		pthread_mutex_unlock(&slot->mu);
-		return fsync_alone(fd);
+		return fsync(fd);
 	}
 	slot->dev = st.st_dev;
 	slot->ino = st.st_ino;
@@ -103,7 +102,6 @@ int dirsync(const char *dir)
 	err = slot->done_err;
 	slot->users--;
 	pthread_mutex_unlock(&slot->mu);
-	close(fd);
 	if (err != 0) {
 		errno = err;
 		return -1;

@@ -10,10 +10,14 @@
 #define KANTORPOS_STORE_DIRSYNC_H
 
 /* Make every entry change in dir that completed before this call durable:
- * join an fsync of dir that has not started yet, or run one. Returns 0,
+ * join an fsync of dir that has not started yet, or run one. dir is opened
+ * with fs_openat_safe (common/fsutil.h). Returns 0,
  * or -1 with errno from open or fsync (the fsync that covered this call
  * failed; the entries may or may not be on disk). */
 int dirsync(const char *dir);
+
+/* dirsync for a directory already open (for reading); fd stays open. */
+int dirsync_fd(int fd);
 
 /* fsyncs run by dirsync so far in this process (callers minus this is
  * what grouping saved). */

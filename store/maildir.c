@@ -31,8 +31,8 @@
 struct md_delivery {
 	int fd;                    /* read-write: a cross-device copy reads it */
 	bool unnamed;              /* O_TMPFILE: linked through link_src */
-	bool named;                /* tmp_path was created by this delivery */
-	char *tmp_path;            /* <maildir>/tmp/<base>, or tmp/ if unnamed */
+	bool named;                /* tmp/<base> was created by this delivery */
+	int tmp_dir;               /* handle of that tmp/, or -1 */
 	char *maildir, *host;      /* until the file is made (deferred start) */
 	char link_src[32];         /* /proc/self/fd/<fd> when unnamed */
 	char base[NAME_MAX + 1];
@@ -78,7 +78,7 @@ static int open_unnamed(struct md_delivery *d, const char *dir)
 #ifdef O_TMPFILE
 	if (!unnamed_files())
 		return 0;
-	d->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	d->fd = fs_openat_safe(AT_FDCWD, dir, O_TMPFILE | O_RDWR, 0600);
 	if (d->fd < 0)
 		return errno == EOPNOTSUPP || errno == EISDIR ||
 			       errno == ENOENT || errno == EINVAL
@@ -98,14 +98,14 @@ static int open_unnamed(struct md_delivery *d, const char *dir)
  * refused (then always through /proc, which costs a path walk). */
 static atomic_int md_flink;
 
-/* Give the file the name dst (a path in some new/). */
-static int link_file(const struct md_delivery *d, const char *dst)
+/* Give the file the name name in the new/ that dir is the handle of. */
+static int link_file(const struct md_delivery *d, int dir, const char *name)
 {
 	if (!d->unnamed)
-		return link(d->tmp_path, dst);
+		return linkat(d->tmp_dir, d->base, dir, name, 0);
 #ifdef AT_EMPTY_PATH
 	if (atomic_load(&md_flink) >= 0) {
-		if (linkat(d->fd, "", AT_FDCWD, dst, AT_EMPTY_PATH) == 0) {
+		if (linkat(d->fd, "", dir, name, AT_EMPTY_PATH) == 0) {
 			atomic_store(&md_flink, 1);
 			return 0;
 		}
@@ -113,25 +113,23 @@ static int link_file(const struct md_delivery *d, const char *dst)
 		 * new/ gives too: /proc tells them apart. */
 		if (errno != ENOENT && errno != EPERM)
 			return -1;
-		if (linkat(AT_FDCWD, d->link_src, AT_FDCWD, dst,
+		if (linkat(AT_FDCWD, d->link_src, dir, name,
 			   AT_SYMLINK_FOLLOW) < 0)
 			return -1;
 		atomic_store(&md_flink, -1);
 		return 0;
 	}
 #endif
-	return linkat(AT_FDCWD, d->link_src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
+	return linkat(AT_FDCWD, d->link_src, dir, name, AT_SYMLINK_FOLLOW);
 }
 
 static enum md_result fail_errno(void);
-static int is_dir(const char *path);
-static int parent_inplace(char *path);
 static int flush_buf(struct md_delivery *d);
 static void count_crlf(struct md_delivery *d, const unsigned char *p,
 		       size_t len);
 static int copy_into(const char *maildir, const char *name, int src_fd,
-		     const char *dst);
-static void rollback(char **made, size_t n);
+		     int new_dir);
+static void rollback(const int *dirs, size_t n, const char *name);
 
 const char *md_result_str(enum md_result r)
 {
@@ -180,93 +178,41 @@ int md_path(const char *data_dir, const char *domain, const char *localpart,
 	return 0;
 }
 
-/* 1 directory, 0 missing, -1 error (something else in the way, or stat
- * failed other than ENOENT). */
-static int is_dir(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 1;
-}
-
-/* Cut the last component off path in place; 0 when nothing is left to
- * cut (then path is "." or "/"). */
-static int parent_inplace(char *path)
-{
-	char *slash = strrchr(path, '/');
-
-	while (slash != NULL && slash > path && slash[1] == '\0') {
-		*slash = '\0';
-		slash = strrchr(path, '/');
-	}
-	if (slash == NULL) {
-		if (strcmp(path, ".") == 0)
-			return 0;
-		strcpy(path, ".");
-		return 1;
-	}
-	if (slash == path) {
-		if (path[1] == '\0')
-			return 0;
-		path[1] = '\0';
-		return 1;
-	}
-	*slash = '\0';
-	return 1;
-}
-
+/* Each level is made by fs_mkdir_p, which fsyncs every directory that
+ * gains an entry and follows no link the store's users could have made. */
 int md_create(const char *maildir)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
-	char path[PATH_MAX], existing[PATH_MAX];
-	int missing = 0, rc;
+	char path[PATH_MAX];
 
-	if (strlen(maildir) + 5 >= sizeof(path) || maildir[0] == '\0') {
-		errno = maildir[0] == '\0' ? EINVAL : ENAMETOOLONG;
+	if (maildir[0] == '\0') {
+		errno = EINVAL;
 		return -1;
 	}
 	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", maildir, subs[i]);
-		rc = is_dir(path);
-		if (rc < 0)
+		if (snprintf(path, sizeof(path), "%s/%s", maildir, subs[i]) >=
+		    (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
 			return -1;
-		if (rc == 0)
-			missing = 1;
-	}
-	if (!missing)
-		return 0;
-
-	/* Find the deepest level that already exists: every directory
-	 * from the maildir up to it gains an entry and must be fsynced. */
-	strcpy(existing, maildir);
-	while ((rc = is_dir(existing)) == 0)
-		if (!parent_inplace(existing))
-			break;
-	if (rc < 0)
-		return -1;
-	if (fs_mkdir_p(maildir, 0700) < 0)
-		return -1;
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", maildir, subs[i]);
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		}
+		if (fs_mkdir_p(path, 0700) < 0)
 			return -1;
-		if (is_dir(path) != 1)
-			return -1;
-	}
-	strcpy(path, maildir);
-	for (;;) {
-		if (fs_fsync_dir(path) < 0)
-			return -1;
-		if (strcmp(path, existing) == 0 || !parent_inplace(path))
-			break;
 	}
 	return 0;
+}
+
+/* The handle of maildir/<sub> (O_RDONLY, so it can be fsynced and read),
+ * under the link rule of fs_openat_safe. */
+static int open_sub(const char *maildir, const char *sub)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", maildir, sub) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return fs_openat_safe(AT_FDCWD, path, O_RDONLY | O_DIRECTORY, 0);
 }
 
 /* The delivery's file in maildir/tmp/, unnamed or named; its base name in
@@ -274,18 +220,24 @@ int md_create(const char *maildir)
 static int open_file(struct md_delivery *d, const char *maildir,
 		     const char *host)
 {
+	char tmp[PATH_MAX];
 	struct timespec ts;
+	int unnamed;
 
-	free(d->tmp_path);
-	if (asprintf(&d->tmp_path, "%s/tmp", maildir) < 0) {
-		d->tmp_path = NULL;
-		errno = ENOMEM;
+	if (snprintf(tmp, sizeof(tmp), "%s/tmp", maildir) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int unnamed = open_unnamed(d, d->tmp_path);
-
-	if (unnamed < 0)
+	if ((unnamed = open_unnamed(d, tmp)) < 0)
 		return -1;
+	if (!unnamed) {
+		if (d->tmp_dir >= 0)
+			close(d->tmp_dir);
+		d->tmp_dir = fs_openat_safe(AT_FDCWD, tmp, O_PATH | O_DIRECTORY,
+					    0);
+		if (d->tmp_dir < 0)
+			return -1;
+	}
 	for (int attempt = 0; attempt < 8; attempt++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (mdname_make(d->base, sizeof(d->base), (long long)ts.tv_sec,
@@ -294,15 +246,9 @@ static int open_file(struct md_delivery *d, const char *maildir,
 			return -1;
 		if (unnamed)
 			return 0;
-		free(d->tmp_path);
-		if (asprintf(&d->tmp_path, "%s/tmp/%s", maildir, d->base) < 0) {
-			d->tmp_path = NULL;
-			errno = ENOMEM;
-			return -1;
-		}
-		d->fd = open(d->tmp_path,
-			     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			     0600);
+		d->fd = openat(d->tmp_dir, d->base,
+			       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			       0600);
 		/* EEXIST: a leftover from a recycled pid; take the next Q. */
 		if (d->fd >= 0 || errno != EEXIST)
 			break;
@@ -333,6 +279,7 @@ enum md_result md_delivery_start(const char *maildir, const char *host,
 		return fail_errno();
 	memset(d, 0, offsetof(struct md_delivery, buf));
 	d->fd = -1;
+	d->tmp_dir = -1;
 	d->maildir = strdup(maildir);
 	d->host = strdup(host);
 	if (d->maildir == NULL || d->host == NULL) {
@@ -466,25 +413,22 @@ uint64_t md_delivery_size(const struct md_delivery *d)
 }
 
 /* Cross-device target: copy the message (read from src_fd, from its start)
- * into <maildir>/tmp/, fsync it and link it into new/ as dst. 0 or -1
- * (errno); no file is left on error. */
+ * into <maildir>/tmp/, fsync it and link it as name into new_dir (its
+ * new/). 0 or -1 (errno); no file is left on error. */
 static int copy_into(const char *maildir, const char *name, int src_fd,
-		     const char *dst)
+		     int new_dir)
 {
-	char tmp[PATH_MAX], buf[MD_BUF_SIZE];
-	int out = -1, saved;
+	char buf[MD_BUF_SIZE];
+	int tmp = open_sub(maildir, "tmp"), out = -1, saved;
 	off_t off = 0;
 	ssize_t n;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name) >=
-	    (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
+	if (tmp < 0)
 		return -1;
-	}
-	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		   0600);
+	out = openat(tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+				O_NOFOLLOW, 0600);
 	if (out < 0)
-		return -1;
+		return fs_close_keep(tmp, -1);
 	while ((n = pread(src_fd, buf, sizeof(buf), off)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -502,43 +446,70 @@ static int copy_into(const char *maildir, const char *name, int src_fd,
 		goto fail;
 	}
 	out = -1;
-	if (link(tmp, dst) < 0)
+	if (linkat(tmp, name, new_dir, name, 0) < 0)
 		goto fail;
-	unlink(tmp);
+	unlinkat(tmp, name, 0);
+	close(tmp);
 	return 0;
 fail:
 	saved = errno;
 	if (out >= 0)
 		close(out);
-	unlink(tmp);
+	unlinkat(tmp, name, 0);
+	close(tmp);
 	errno = saved;
 	return -1;
 }
 
-/* Make the links into maildir/new/ durable, sharing the fsync with the
- * deliveries that finish at the same time. */
-static int sync_new(const char *maildir)
+/* The new/ of maildir, made with the maildir when missing. */
+static int open_new(const char *maildir)
 {
-	char path[PATH_MAX];
+	int fd = open_sub(maildir, "new");
 
-	if (snprintf(path, sizeof(path), "%s/new", maildir) >=
-	    (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
+	if (fd < 0 && errno == ENOENT && md_create(maildir) == 0)
+		fd = open_sub(maildir, "new");
+	return fd;
+}
+
+/* Link the file as name into the new/ of t; EEXIST from the same maildir
+ * under another spelling is success with nothing new (*dir_r -1). Returns
+ * 0 with *dir_r the handle of the new/ it linked into, or -1 (errno). */
+static int link_target(struct md_delivery *d, const struct md_target *t,
+		       const char *name, int *dir_r)
+{
+	struct stat st, tmp_st;
+	int dir = open_new(t->maildir), saved;
+
+	*dir_r = -1;
+	if (dir < 0)
 		return -1;
+	if (link_file(d, dir, name) == 0 ||
+	    (errno == EXDEV && md_create(t->maildir) == 0 &&
+	     copy_into(t->maildir, name, d->fd, dir) == 0)) {
+		*dir_r = dir;
+		return 0;
 	}
-	return dirsync(path);
+	saved = errno;
+	if (saved == EEXIST &&
+	    fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstat(d->fd, &tmp_st) == 0 && st.st_ino == tmp_st.st_ino &&
+	    st.st_dev == tmp_st.st_dev)
+		saved = 0;
+	close(dir);
+	errno = saved;
+	return saved == 0 ? 0 : -1;
 }
 
 /* Undo the links of a failed commit; errno is preserved for the caller. */
-static void rollback(char **made, size_t n)
+static void rollback(const int *dirs, size_t n, const char *name)
 {
 	int saved = errno;
 
 	for (size_t i = 0; i < n; i++) {
-		if (made[i] == NULL)
+		if (dirs[i] < 0)
 			continue;
-		unlink(made[i]);
-		fs_fsync_parent(made[i]);
+		unlinkat(dirs[i], name, 0);
+		fsync(dirs[i]);
 	}
 	errno = saved;
 }
@@ -548,9 +519,8 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 				  size_t *failed_r, char *name_r, size_t size)
 {
 	char name[NAME_MAX + 1];
-	char **made = NULL;
+	int *dirs = NULL; /* dirs[i]: new/ of target i once linked, or -1 */
 	enum md_result r = MD_OK;
-	struct stat tmp_st;
 	size_t i = n;
 
 	if (failed_r != NULL)
@@ -585,9 +555,11 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 	}
 	if (flush_buf(d) < 0 || fsync(d->fd) < 0)
 		goto fail_errno;
-	made = calloc(n, sizeof(*made));
-	if (made == NULL)
+	dirs = malloc(n * sizeof(*dirs));
+	if (dirs == NULL)
 		goto fail_errno;
+	for (i = 0; i < n; i++)
+		dirs[i] = -1;
 
 	for (i = 0; i < n; i++) {
 		const struct md_target *t = &targets[i];
@@ -605,41 +577,11 @@ enum md_result md_delivery_commit(struct md_delivery *d,
 			r = MD_ERR_QUOTA;
 			goto fail;
 		}
-		if (q < 0)
+		if (q < 0 || link_target(d, t, name, &dirs[i]) < 0)
 			goto fail_errno;
-		if (asprintf(&made[i], "%s/new/%s", t->maildir, name) < 0) {
-			made[i] = NULL;
-			errno = ENOMEM;
-			goto fail_errno;
-		}
-		/* As at the start: make the maildir only when it is missing. */
-		if (link_file(d, made[i]) == 0 ||
-		    (errno == ENOENT && md_create(t->maildir) == 0 &&
-		     link_file(d, made[i]) == 0))
-			continue;
-		if (errno == EXDEV && md_create(t->maildir) == 0 &&
-		    copy_into(t->maildir, name, d->fd, made[i]) == 0)
-			continue;
-		if (errno == EEXIST) {
-			struct stat st;
-
-			/* The same maildir under another spelling. */
-			if (stat(made[i], &st) == 0 &&
-			    fstat(d->fd, &tmp_st) == 0 &&
-			    st.st_ino == tmp_st.st_ino &&
-			    st.st_dev == tmp_st.st_dev) {
-				free(made[i]);
-				made[i] = NULL;
-				continue;
-			}
-			errno = EEXIST;
-		}
-		free(made[i]);
-		made[i] = NULL;
-		goto fail_errno;
 	}
 	for (i = 0; i < n; i++)
-		if (made[i] != NULL && sync_new(targets[i].maildir) < 0)
+		if (dirs[i] >= 0 && dirsync_fd(dirs[i]) < 0)
 			goto fail_errno;
 	i = n;
 	int fd = d->fd;
@@ -656,15 +598,16 @@ fail_errno:
 fail:
 	if (failed_r != NULL)
 		*failed_r = i;
-	if (made != NULL)
-		rollback(made, n);
+	if (dirs != NULL)
+		rollback(dirs, n, name);
 out:;
 	int saved = errno;
 
-	if (made != NULL)
+	if (dirs != NULL)
 		for (size_t k = 0; k < n; k++)
-			free(made[k]);
-	free(made);
+			if (dirs[k] >= 0)
+				close(dirs[k]);
+	free(dirs);
 	md_delivery_abort(d);
 	errno = saved;
 	return r;
@@ -679,8 +622,9 @@ void md_delivery_abort(struct md_delivery *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->named)
-		unlink(d->tmp_path);
-	free(d->tmp_path);
+		unlinkat(d->tmp_dir, d->base, 0);
+	if (d->tmp_dir >= 0)
+		close(d->tmp_dir);
 	free(d->maildir);
 	free(d->host);
 	free(d);
@@ -703,8 +647,7 @@ int md_clean_tmp(const char *maildir, time_t max_age, size_t *removed_r)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	d = opendir(path);
-	if (d == NULL)
+	if ((d = fs_opendir_safe(AT_FDCWD, path)) == NULL)
 		return errno == ENOENT ? 0 : -1;
 	for (;;) {
 		struct stat st;

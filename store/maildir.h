@@ -3,7 +3,9 @@
  * maildirs, cleaning stale tmp/ files.
  *
  * Layout: DATA/mail/<domain>/<localpart>/{tmp,new,cur}. Every function takes
- * the maildir path itself; md_path builds it safely from its parts.
+ * the maildir path itself; md_path builds it safely from its parts. Every
+ * path is opened with fs_openat_safe (common/fsutil.h): a symbolic link
+ * anywhere in the store is refused (ELOOP, MD_ERR_IO), never followed.
  * All functions block on the file system: run commit (fsyncs) on the worker
  * pool. A delivery object belongs to one thread at a time. */
 #ifndef KANTORPOS_STORE_MAILDIR_H

@@ -31,9 +31,11 @@ struct mdrop_msg {
 	char uidl[MDNAME_UIDL_MAX + 1];
 };
 
+/* The directories are held open from the login on: the session works on
+ * the maildir it locked, and no name is resolved through a link again. */
 struct mdrop {
-	char *maildir;
 	int lock_fd;
+	int sub_fd[2];            /* new/ and cur/ (O_RDONLY) */
 	struct mdrop_msg *msgs;
 	size_t count, cap;
 };
@@ -60,8 +62,7 @@ static int scan_sub(struct mdrop *m, unsigned sub);
 static int add_msg(struct mdrop *m, unsigned sub, const char *name);
 static int compute_size(struct mdrop *m, struct mdrop_msg *msg);
 static int cmp_msg(const void *a, const void *b);
-static int msg_path(const struct mdrop *m, const struct mdrop_msg *msg,
-		    char *buf, size_t size);
+static DIR *open_sub_dir(const struct mdrop *m, unsigned sub);
 static int locate(struct mdrop *m, struct mdrop_msg *msg);
 static int open_msg(struct mdrop *m, struct mdrop_msg *msg);
 static void line_end(struct mdrop_reader *r);
@@ -79,7 +80,7 @@ static int lock_take(const char *maildir, int *fd_r)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = fs_openat_safe(AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
 	if (fd < 0)
 		return -1;
 	memset(&fl, 0, sizeof(fl));
@@ -98,13 +99,28 @@ static int lock_take(const char *maildir, int *fd_r)
 	return 1;
 }
 
-static int msg_path(const struct mdrop *m, const struct mdrop_msg *msg,
-		    char *buf, size_t size)
+/* A fresh directory stream over new/ or cur/ (its own open file, so two
+ * scans never share an offset). */
+static DIR *open_sub_dir(const struct mdrop *m, unsigned sub)
 {
-	if (snprintf(buf, size, "%s/%s/%s", m->maildir, mdrop_subs[msg->sub],
-		     msg->name) >= (int)size) {
-		errno = ENAMETOOLONG;
-		return -1;
+	return fs_opendir_safe(m->sub_fd[sub], ".");
+}
+
+/* Hold new/ and cur/ open, refusing links (fs_openat_safe). */
+static int open_subs(struct mdrop *m, const char *maildir)
+{
+	char path[PATH_MAX];
+
+	for (unsigned sub = 0; sub < 2; sub++) {
+		if (snprintf(path, sizeof(path), "%s/%s", maildir,
+			     mdrop_subs[sub]) >= (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		m->sub_fd[sub] = fs_openat_safe(AT_FDCWD, path,
+						O_RDONLY | O_DIRECTORY, 0);
+		if (m->sub_fd[sub] < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -180,17 +196,10 @@ static int compute_size(struct mdrop *m, struct mdrop_msg *msg)
 
 static int scan_sub(struct mdrop *m, unsigned sub)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
-	DIR *d;
+	DIR *d = open_sub_dir(m, sub);
 	int rc = 0;
 
-	if (snprintf(path, sizeof(path), "%s/%s", m->maildir,
-		     mdrop_subs[sub]) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	d = opendir(path);
 	if (d == NULL)
 		return -1;
 	for (;;) {
@@ -242,10 +251,7 @@ int mdrop_open(const char *maildir, struct mdrop **drop_r)
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -1;
-	m->lock_fd = -1;
-	m->maildir = strdup(maildir);
-	if (m->maildir == NULL)
-		goto fail;
+	m->lock_fd = m->sub_fd[0] = m->sub_fd[1] = -1;
 	rc = lock_take(maildir, &m->lock_fd);
 	if (rc <= 0) {
 		saved = errno;
@@ -258,7 +264,8 @@ int mdrop_open(const char *maildir, struct mdrop **drop_r)
 	md_clean_tmp(maildir, MD_TMP_MAX_AGE, NULL);
 	/* The snapshot is taken under the lock: RFC 1939 §4 fixes the
 	 * message numbers for the whole session. */
-	if (scan_sub(m, 0) < 0 || scan_sub(m, 1) < 0)
+	if (open_subs(m, maildir) < 0 || scan_sub(m, 0) < 0 ||
+	    scan_sub(m, 1) < 0)
 		goto fail;
 	if (m->count > 1)
 		qsort(m->msgs, m->count, sizeof(*m->msgs), cmp_msg);
@@ -317,18 +324,11 @@ void mdrop_stat(const struct mdrop *m, size_t *count_r, uint64_t *bytes_r)
 static int locate(struct mdrop *m, struct mdrop_msg *msg)
 {
 	size_t base = mdname_base_len(msg->name);
-	char path[PATH_MAX];
 
 	for (unsigned sub = 2; sub-- > 0;) {
 		struct dirent *de;
-		DIR *d;
+		DIR *d = open_sub_dir(m, sub);
 
-		if (snprintf(path, sizeof(path), "%s/%s", m->maildir,
-			     mdrop_subs[sub]) >= (int)sizeof(path)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		d = opendir(path);
 		if (d == NULL)
 			return -1;
 		while ((de = readdir(d)) != NULL) {
@@ -353,12 +353,9 @@ static int locate(struct mdrop *m, struct mdrop_msg *msg)
 /* Open the message file, following a move; -1 with ENOENT when gone. */
 static int open_msg(struct mdrop *m, struct mdrop_msg *msg)
 {
-	char path[PATH_MAX];
-	int fd, rc;
+	int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+	int fd = openat(m->sub_fd[msg->sub], msg->name, flags), rc;
 
-	if (msg_path(m, msg, path, sizeof(path)) < 0)
-		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	rc = locate(m, msg);
@@ -367,9 +364,7 @@ static int open_msg(struct mdrop *m, struct mdrop_msg *msg)
 			errno = ENOENT;
 		return -1;
 	}
-	if (msg_path(m, msg, path, sizeof(path)) < 0)
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return openat(m->sub_fd[msg->sub], msg->name, flags);
 }
 
 int mdrop_reader_open(struct mdrop *m, size_t i, long long body_lines,
@@ -513,49 +508,47 @@ void mdrop_reader_close(struct mdrop_reader *r)
 	free(r);
 }
 
+/* Remove msg's file (found again if it moved): 1 removed, 0 already
+ * gone, -1 error. */
+static int remove_msg(struct mdrop *m, struct mdrop_msg *msg)
+{
+	int found;
+
+	if (unlinkat(m->sub_fd[msg->sub], msg->name, 0) == 0)
+		return 1;
+	if (errno != ENOENT)
+		return -1;
+	found = locate(m, msg);
+	if (found <= 0)
+		return found;
+	if (unlinkat(m->sub_fd[msg->sub], msg->name, 0) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 int mdrop_commit(struct mdrop *m, size_t *removed_r)
 {
-	char path[PATH_MAX];
 	size_t removed = 0;
 	int rc = 0, first_err = 0;
 	bool changed[2] = { false, false };
 
 	for (size_t i = 0; i < m->count; i++) {
 		struct mdrop_msg *msg = &m->msgs[i];
-		int found;
+		int done;
 
-		if (!msg->deleted)
+		if (!msg->deleted || (done = remove_msg(m, msg)) == 0)
 			continue;
-		if (msg_path(m, msg, path, sizeof(path)) == 0 &&
-		    unlink(path) == 0) {
+		if (done > 0) {
 			removed++;
 			changed[msg->sub] = true;
 			continue;
-		}
-		if (errno == ENOENT) {
-			found = locate(m, msg);
-			if (found == 0)
-				continue;      /* already gone: fine */
-			if (found > 0 &&
-			    msg_path(m, msg, path, sizeof(path)) == 0 &&
-			    unlink(path) == 0) {
-				removed++;
-				changed[msg->sub] = true;
-				continue;
-			}
-			if (errno == ENOENT)
-				continue;
 		}
 		if (first_err == 0)
 			first_err = errno;
 		rc = -1;
 	}
 	for (unsigned sub = 0; sub < 2; sub++) {
-		if (!changed[sub])
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", m->maildir,
-			     mdrop_subs[sub]) < (int)sizeof(path) &&
-		    fs_fsync_dir(path) < 0 && first_err == 0) {
+		if (changed[sub] && fsync(m->sub_fd[sub]) < 0 && first_err == 0) {
 			first_err = errno;
 			rc = -1;
 		}
@@ -583,9 +576,11 @@ static void free_drop(struct mdrop *m)
 	 * the OFD lock. */
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
+	for (unsigned sub = 0; sub < 2; sub++)
+		if (m->sub_fd[sub] >= 0)
+			close(m->sub_fd[sub]);
 	for (size_t i = 0; i < m->count; i++)
 		free(m->msgs[i].name);
 	free(m->msgs);
-	free(m->maildir);
 	free(m);
 }

@@ -27,6 +27,9 @@ struct mdrop_reader;
  * lock (fcntl F_OFD_SETLK) on MDROP_LOCK_NAME, so it excludes a second open
  * in the same process as well as in others, and it dies with the process.
  * A missing maildir is created (empty maildrop).
+ * new/ and cur/ are held open until release: the session reads and
+ * removes in the directories it locked, whatever happens to their names.
+ * A link on the way (common/fsutil.h) is refused with ELOOP.
  * Returns 1 with *drop_r set (the caller releases it with mdrop_commit or
  * mdrop_release), 0 when another session holds the lock, -1 on error
  * (errno). Never waits for the lock. */

@@ -24,10 +24,14 @@
 
 #define QUEUE_BUF_SIZE 65536
 
+/* tmp/ and items/ are held open: every item path is resolved from them
+ * with fs_openat_safe, so no link placed in the queue is ever followed. */
 struct queue {
-	char *dir;   /* DATA/queue */
-	char *tmp;   /* DATA/queue/tmp */
-	char *items; /* DATA/queue/items */
+	char *dir;    /* DATA/queue */
+	char *tmp;    /* DATA/queue/tmp, for messages */
+	char *items;  /* DATA/queue/items */
+	int tmp_fd;   /* handles of the two (O_RDONLY) */
+	int items_fd;
 	char host[HOST_NAME_MAX + 1];
 };
 
@@ -51,19 +55,19 @@ struct queue_item {
 /* Per-process sequence for unique ids; ids are made on worker threads. */
 static atomic_ulong queue_counter;
 
-static int join(char *buf, const char *a, const char *b, const char *c);
-static int rm_tree(const char *dir);
+static int join(char *buf, const char *a, const char *b);
+static int rm_tree(int parent, const char *name);
 static int new_staging(struct queue *q, char *id, size_t size);
-static int write_env_file(const char *dir, const char *name,
+static int write_env_file(int dir, const char *name,
 			  const struct queue_env *env);
 static int read_env(struct queue *q, const char *id, struct queue_env *env);
 static int tx_flush(struct queue_tx *tx);
+static int queue_in_place(const struct queue *q);
 
-/* "a/b" or "a/b/c" into buf (PATH_MAX); -1 ENAMETOOLONG. */
-static int join(char *buf, const char *a, const char *b, const char *c)
+/* "a/b" into buf (PATH_MAX); -1 ENAMETOOLONG. */
+static int join(char *buf, const char *a, const char *b)
 {
-	int n = c != NULL ? snprintf(buf, PATH_MAX, "%s/%s/%s", a, b, c)
-			  : snprintf(buf, PATH_MAX, "%s/%s", a, b);
+	int n = snprintf(buf, PATH_MAX, "%s/%s", a, b);
 
 	if (n < 0 || n >= PATH_MAX) {
 		errno = ENAMETOOLONG;
@@ -79,6 +83,7 @@ int queue_open(const char *data_dir, const char *host, struct queue **q_r)
 
 	if (q == NULL)
 		return -1;
+	q->tmp_fd = q->items_fd = -1;
 	if (host == NULL) {
 		if (gethostname(q->host, sizeof(q->host)) < 0)
 			strcpy(q->host, "localhost");
@@ -93,10 +98,13 @@ int queue_open(const char *data_dir, const char *host, struct queue **q_r)
 		errno = ENOMEM;
 		goto fail;
 	}
+	/* fs_mkdir_p makes what it creates durable. */
 	if (fs_mkdir_p(q->tmp, 0700) < 0 || fs_mkdir_p(q->items, 0700) < 0)
 		goto fail;
-	/* Make the new directories themselves durable. */
-	if (fs_fsync_dir(q->dir) < 0 || fs_fsync_parent(q->dir) < 0)
+	q->tmp_fd = fs_openat_safe(AT_FDCWD, q->tmp, O_RDONLY | O_DIRECTORY, 0);
+	q->items_fd = fs_openat_safe(AT_FDCWD, q->items, O_RDONLY | O_DIRECTORY,
+				     0);
+	if (q->tmp_fd < 0 || q->items_fd < 0)
 		goto fail;
 	*q_r = q;
 	return 0;
@@ -111,6 +119,10 @@ void queue_free(struct queue *q)
 {
 	if (q == NULL)
 		return;
+	if (q->tmp_fd >= 0)
+		close(q->tmp_fd);
+	if (q->items_fd >= 0)
+		close(q->items_fd);
 	free(q->dir);
 	free(q->tmp);
 	free(q->items);
@@ -122,12 +134,12 @@ const char *queue_path(const struct queue *q)
 	return q->dir;
 }
 
-/* Remove dir and the plain files in it (items have no subdirectories). */
-static int rm_tree(const char *dir)
+/* Remove parent/name and the plain files in it (items have no
+ * subdirectories). A link there is refused, not followed. */
+static int rm_tree(int parent, const char *name)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
-	DIR *d = opendir(dir);
+	DIR *d = fs_opendir_safe(parent, name);
 	int rc = 0;
 
 	if (d == NULL)
@@ -135,23 +147,21 @@ static int rm_tree(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (join(path, dir, de->d_name, NULL) < 0 ||
-		    (unlink(path) < 0 && errno != ENOENT))
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
 			rc = -1;
 	}
 	closedir(d);
-	if (rmdir(dir) < 0 && errno != ENOENT)
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		rc = -1;
 	return rc;
 }
 
 int queue_recover(struct queue *q, time_t max_age, size_t *removed_r)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
 	size_t removed = 0;
 	time_t now = time(NULL);
-	DIR *d = opendir(q->tmp);
+	DIR *d = fs_opendir_safe(q->tmp_fd, ".");
 	int rc = 0;
 
 	if (removed_r != NULL)
@@ -159,48 +169,64 @@ int queue_recover(struct queue *q, time_t max_age, size_t *removed_r)
 	if (d == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
 		struct stat st;
 		bool removing;
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (join(path, q->tmp, de->d_name, NULL) < 0 ||
-		    lstat(path, &st) < 0)
+		if (name[0] == '.' ||
+		    fstatat(q->tmp_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		/* "<id>.rm": an item whose removal had begun. */
-		removing = strlen(de->d_name) > 3 &&
-			   strcmp(de->d_name + strlen(de->d_name) - 3, ".rm") == 0;
+		removing = strlen(name) > 3 &&
+			   strcmp(name + strlen(name) - 3, ".rm") == 0;
 		if (!removing && max_age > 0 && now - st.st_mtime < max_age)
 			continue;
-		if ((S_ISDIR(st.st_mode) ? rm_tree(path) : unlink(path)) < 0) {
-			log_warn("queue: cannot remove %s", path);
+		if ((S_ISDIR(st.st_mode) ? rm_tree(q->tmp_fd, name)
+					 : unlinkat(q->tmp_fd, name, 0)) < 0) {
+			log_warn("queue: cannot remove %s/%s", q->tmp, name);
 			rc = -1;
 			continue;
 		}
 		removed++;
 	}
 	closedir(d);
-	if (removed > 0 && fs_fsync_dir(q->tmp) < 0)
+	if (removed > 0 && fsync(q->tmp_fd) < 0)
 		rc = -1;
 	if (removed_r != NULL)
 		*removed_r = removed;
 	return rc;
 }
 
+/* The held handles still name DATA/queue/tmp and DATA/queue/items: a queue
+ * directory removed or replaced while a daemon runs must fail its writes
+ * (4xx) rather than take mail into a directory nobody will ever read.
+ * 0, or -1 with errno ENOENT. */
+static int queue_in_place(const struct queue *q)
+{
+	struct stat held, named;
+
+	if (fstat(q->tmp_fd, &held) < 0 || stat(q->tmp, &named) < 0 ||
+	    held.st_dev != named.st_dev || held.st_ino != named.st_ino ||
+	    fstat(q->items_fd, &held) < 0 || stat(q->items, &named) < 0 ||
+	    held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
 /* Make a fresh tmp/<id>/ and put its id into id. 0 or -1. */
 static int new_staging(struct queue *q, char *id, size_t size)
 {
-	char path[PATH_MAX];
 	struct timespec ts;
 
 	for (int attempt = 0; attempt < 8; attempt++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (mdname_make(id, size, (long long)ts.tv_sec,
 				ts.tv_nsec / 1000, getpid(),
-				atomic_fetch_add(&queue_counter, 1), q->host) < 0 ||
-		    join(path, q->tmp, id, NULL) < 0)
+				atomic_fetch_add(&queue_counter, 1), q->host) < 0)
 			return -1;
-		if (mkdir(path, 0700) == 0)
+		if (mkdirat(q->tmp_fd, id, 0700) == 0)
 			return 0;
 		/* EEXIST: a leftover from a recycled pid; take the next Q. */
 		if (errno != EEXIST)
@@ -219,15 +245,16 @@ int queue_tx_begin(struct queue *q, struct queue_tx **tx_r)
 		return -1;
 	tx->q = q;
 	tx->fd = -1;
-	if (new_staging(q, tx->id, sizeof(tx->id)) < 0) {
+	if (queue_in_place(q) < 0 ||
+	    new_staging(q, tx->id, sizeof(tx->id)) < 0) {
 		saved = errno;
 		free(tx);
 		errno = saved;
 		return -1;
 	}
-	if (join(path, q->tmp, tx->id, "msg") < 0 ||
-	    (tx->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-					 O_NOFOLLOW, 0600)) < 0) {
+	if (join(path, tx->id, "msg") < 0 ||
+	    (tx->fd = fs_openat_safe(q->tmp_fd, path,
+				     O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
 		saved = errno;
 		queue_tx_abort(tx);
 		errno = saved;
@@ -274,19 +301,19 @@ uint64_t queue_tx_size(const struct queue_tx *tx)
 	return tx->size;
 }
 
-/* Write dir/name from env: O_TRUNC (the caller owns dir), fsync. */
-static int write_env_file(const char *dir, const char *name,
+/* Write name in dir (a handle) from env: O_TRUNC (the caller owns dir),
+ * fsync. */
+static int write_env_file(int dir, const char *name,
 			  const struct queue_env *env)
 {
-	char path[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	int fd, saved;
 
-	if (join(path, dir, name, NULL) < 0 ||
-	    queue_env_format(env, &text, &len) < 0)
+	if (queue_env_format(env, &text, &len) < 0)
 		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+			       O_NOFOLLOW, 0600);
 	if (fd < 0 || fs_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		if (fd >= 0)
@@ -299,13 +326,31 @@ static int write_env_file(const char *dir, const char *name,
 	return close(fd);
 }
 
+/* Stage item id in tmp/ with envelope env, fsynced with its directory. A
+ * further item of a tx (first >= 0: the handle of the first item's
+ * directory) gets a new directory and id, and a hard link to the message
+ * (one copy on disk). 0 or -1. */
+static int stage(struct queue *q, int first, char *id,
+		 const struct queue_env *env)
+{
+	int dir, rc;
+
+	if (first >= 0 && new_staging(q, id, QUEUE_ID_MAX + 1) < 0)
+		return -1;
+	if ((dir = fs_openat_safe(q->tmp_fd, id, O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return -1;
+	rc = (first >= 0 && linkat(first, "msg", dir, "msg", 0) < 0) ||
+		     write_env_file(dir, "env", env) < 0 || fsync(dir) < 0
+	     ? -1 : 0;
+	return fs_close_keep(dir, rc);
+}
+
 int queue_tx_commit(struct queue_tx *tx, struct queue_env *envs, size_t n)
 {
 	struct queue *q = tx->q;
 	char (*ids)[QUEUE_ID_MAX + 1] = NULL;
-	char from[PATH_MAX], to[PATH_MAX], msg[PATH_MAX];
 	size_t staged = 0, moved = 0;
-	int saved = 0;
+	int saved = 0, first = -1;
 
 	if (n == 0) {
 		saved = EINVAL;
@@ -315,69 +360,61 @@ int queue_tx_commit(struct queue_tx *tx, struct queue_env *envs, size_t n)
 		saved = tx->err;
 		goto fail;
 	}
+	if (queue_in_place(q) < 0) {
+		saved = errno;
+		goto fail;
+	}
 	if (tx_flush(tx) < 0 || fsync(tx->fd) < 0 || close(tx->fd) < 0) {
 		saved = errno;
 		tx->fd = -1;
 		goto fail;
 	}
 	tx->fd = -1;
-	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
+	if ((ids = calloc(n, sizeof(*ids))) == NULL ||
+	    (first = fs_openat_safe(q->tmp_fd, tx->id, O_RDONLY | O_DIRECTORY,
+				    0)) < 0) {
 		saved = errno;
 		goto fail;
 	}
-	/* Stage every item: the first owns the message file, the others
-	 * hard-link it (one copy on disk). */
+	/* Stage every item: the first owns the message file. */
 	memcpy(ids[0], tx->id, sizeof(ids[0]));
 	for (staged = 0; staged < n; staged++) {
-		if (staged > 0 &&
-		    (new_staging(q, ids[staged], sizeof(ids[0])) < 0 ||
-		     join(msg, q->tmp, ids[0], "msg") < 0 ||
-		     join(to, q->tmp, ids[staged], "msg") < 0 ||
-		     link(msg, to) < 0)) {
+		if (stage(q, staged > 0 ? first : -1, ids[staged],
+			  &envs[staged]) < 0) {
 			saved = errno;
-			if (ids[staged][0] != '\0' &&
-			    join(to, q->tmp, ids[staged], NULL) == 0)
-				rm_tree(to);
-			goto fail;
-		}
-		if (join(from, q->tmp, ids[staged], NULL) < 0 ||
-		    write_env_file(from, "env", &envs[staged]) < 0 ||
-		    fs_fsync_dir(from) < 0) {
-			saved = errno;
-			staged++;
+			staged++; /* its directory may exist: undo it too */
 			goto fail;
 		}
 	}
 	for (moved = 0; moved < n; moved++) {
-		if (join(from, q->tmp, ids[moved], NULL) < 0 ||
-		    join(to, q->items, ids[moved], NULL) < 0 ||
-		    rename(from, to) < 0) {
+		if (renameat(q->tmp_fd, ids[moved], q->items_fd, ids[moved]) < 0) {
 			saved = errno;
 			goto fail;
 		}
 	}
 	/* The commit point: the renames are durable. */
-	if (fs_fsync_dir(q->items) < 0) {
+	if (fsync(q->items_fd) < 0) {
 		saved = errno;
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++)
 		memcpy(envs[i].id, ids[i], sizeof(envs[i].id));
-	fs_fsync_dir(q->tmp);
+	fsync(q->tmp_fd);
+	close(first);
 	free(ids);
 	free(tx);
 	return 0;
 fail:
 	/* Undo: committed renames go back to tmp/, then everything goes. */
 	for (size_t i = 0; i < moved; i++)
-		if (join(from, q->items, ids[i], NULL) == 0 &&
-		    join(to, q->tmp, ids[i], NULL) == 0 && rename(from, to) < 0)
-			log_warn("queue: cannot undo %s", from);
+		if (renameat(q->items_fd, ids[i], q->tmp_fd, ids[i]) < 0)
+			log_warn("queue: cannot undo %s/%s", q->items, ids[i]);
 	if (moved > 0)
-		fs_fsync_dir(q->items);
+		fsync(q->items_fd);
 	for (size_t i = 1; ids != NULL && i < staged && i < n; i++)
-		if (join(to, q->tmp, ids[i], NULL) == 0)
-			rm_tree(to);
+		rm_tree(q->tmp_fd, ids[i]);
+	if (first >= 0)
+		close(first);
 	free(ids);
 	queue_tx_abort(tx);
 	errno = saved;
@@ -386,14 +423,11 @@ fail:
 
 void queue_tx_abort(struct queue_tx *tx)
 {
-	char path[PATH_MAX];
-
 	if (tx == NULL)
 		return;
 	if (tx->fd >= 0)
 		close(tx->fd);
-	if (join(path, tx->q->tmp, tx->id, NULL) == 0)
-		rm_tree(path);
+	rm_tree(tx->q->tmp_fd, tx->id);
 	free(tx);
 }
 
@@ -403,12 +437,14 @@ static int read_env(struct queue *q, const char *id, struct queue_env *env)
 	char path[PATH_MAX], *text = NULL;
 	const char *why;
 	size_t len = 0;
+	int fd;
 
-	if (join(path, q->items, id, "env") < 0 ||
-	    fs_read_file(path, QUEUE_ENV_MAX, &text, &len) < 0)
+	if (join(path, id, "env") < 0 ||
+	    (fd = fs_openat_safe(q->items_fd, path, O_RDONLY, 0)) < 0 ||
+	    fs_close_keep(fd, fs_read_fd(fd, QUEUE_ENV_MAX, &text, &len)) < 0)
 		return -1;
 	if (queue_env_parse(text, len, env, &why) < 0) {
-		log_warnx("queue: %s: %s", path, why);
+		log_warnx("queue: %s/%s: %s", q->items, path, why);
 		free(text);
 		errno = EBADMSG;
 		return -1;
@@ -429,7 +465,7 @@ int queue_walk(struct queue *q, const char *domain, bool subdomains,
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	DIR *d = opendir(q->items);
+	DIR *d = queue_in_place(q) == 0 ? fs_opendir_safe(q->items_fd, ".") : NULL;
 	int rc = 0;
 
 	if (d == NULL)
@@ -488,16 +524,27 @@ long queue_count(struct queue *q, const char *domain, bool subdomains)
 	return n;
 }
 
-int queue_msg_size(struct queue *q, const char *id, uint64_t *size_r)
+/* stat items/<id>/msg without following a link. */
+static int stat_msg(struct queue *q, const char *id, struct stat *st)
 {
 	char path[PATH_MAX];
+	int fd;
+
+	if (join(path, id, "msg") < 0 ||
+	    (fd = fs_openat_safe(q->items_fd, path, O_PATH, 0)) < 0)
+		return -1;
+	return fs_close_keep(fd, fstat(fd, st));
+}
+
+int queue_msg_size(struct queue *q, const char *id, uint64_t *size_r)
+{
 	struct stat st;
 
 	if (!addr_component_safe(id, NULL)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (join(path, q->items, id, "msg") < 0 || stat(path, &st) < 0)
+	if (stat_msg(q, id, &st) < 0)
 		return -1;
 	*size_r = (uint64_t)st.st_size;
 	return 0;
@@ -515,9 +562,9 @@ int queue_lock(struct queue *q, const char *id, struct queue_item **it_r)
 		errno = EINVAL;
 		return -1;
 	}
-	if (join(path, q->items, id, "msg") < 0)
+	if (join(path, id, "msg") < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	fd = fs_openat_safe(q->items_fd, path, O_RDWR, 0);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
@@ -530,7 +577,7 @@ int queue_lock(struct queue *q, const char *id, struct queue_item **it_r)
 	}
 	/* The holder we waited behind may have removed the item: the lock is
 	 * only good if the path still names the file we locked. */
-	if (fstat(fd, &held) < 0 || stat(path, &now) < 0 ||
+	if (fstat(fd, &held) < 0 || stat_msg(q, id, &now) < 0 ||
 	    held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
 		close(fd);
 		return 0;
@@ -571,42 +618,45 @@ uint64_t queue_item_size(const struct queue_item *it)
 
 int queue_item_update(struct queue_item *it)
 {
-	char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-	int saved;
+	int dir = fs_openat_safe(it->q->items_fd, it->env.id,
+				 O_RDONLY | O_DIRECTORY, 0);
+	int rc;
 
-	if (join(dir, it->q->items, it->env.id, NULL) < 0 ||
-	    join(from, dir, "env.new", NULL) < 0 ||
-	    join(to, dir, "env", NULL) < 0)
+	if (dir < 0)
 		return -1;
-	if (write_env_file(dir, "env.new", &it->env) < 0 ||
-	    rename(from, to) < 0) {
-		saved = errno;
-		unlink(from);
+	if (write_env_file(dir, "env.new", &it->env) == 0 &&
+	    renameat(dir, "env.new", dir, "env") == 0) {
+		rc = fsync(dir);
+	} else {
+		int saved = errno;
+
+		unlinkat(dir, "env.new", 0);
 		errno = saved;
-		return -1;
+		rc = -1;
 	}
-	return fs_fsync_dir(dir);
+	return fs_close_keep(dir, rc);
 }
 
 int queue_item_remove(struct queue_item *it)
 {
-	char from[PATH_MAX], to[PATH_MAX], gone[QUEUE_ID_MAX + 4];
+	struct queue *q = it->q;
+	char gone[QUEUE_ID_MAX + 4];
 
 	snprintf(gone, sizeof(gone), "%s.rm", it->env.id);
-	if (join(from, it->q->items, it->env.id, NULL) < 0 ||
-	    join(to, it->q->tmp, gone, NULL) < 0 || rename(from, to) < 0)
+	if (renameat(q->items_fd, it->env.id, q->tmp_fd, gone) < 0)
 		return -1;
-	if (fs_fsync_dir(it->q->items) < 0) {
+	if (fsync(q->items_fd) < 0) {
 		/* Not durable: put it back so the caller still owns it. */
 		int saved = errno;
 
-		if (rename(to, from) < 0)
-			log_warn("queue: cannot put back %s", to);
+		if (renameat(q->tmp_fd, gone, q->items_fd, it->env.id) < 0)
+			log_warn("queue: cannot put back %s/%s", q->tmp, gone);
 		errno = saved;
 		return -1;
 	}
-	if (rm_tree(to) < 0)
-		log_warn("queue: cannot delete %s (removed at next start)", to);
+	if (rm_tree(q->tmp_fd, gone) < 0)
+		log_warn("queue: cannot delete %s/%s (removed at next start)",
+			 q->tmp, gone);
 	queue_item_release(it);
 	return 0;
 }

@@ -20,6 +20,10 @@
  * hosts). A process that dies loses its locks: an item in flight during a
  * crash is simply retried (possibly delivered twice, never lost).
  *
+ * The handle holds tmp/ and items/ open and reaches every item from them
+ * with fs_openat_safe (common/fsutil.h): a link in the queue is refused
+ * (ELOOP), never followed; recovery removes one in tmp/ as a leftover.
+ *
  * Every function blocks on the file system (fsync): call them from the
  * worker pool or from tools. A queue handle may be shared between threads;
  * a tx or an item belongs to one thread at a time.

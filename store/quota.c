@@ -4,9 +4,12 @@
 #include "store/quota.h"
 #include "store/mdname.h"
 
+#include "common/fsutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,7 +20,7 @@ static int add_dir(const char *maildir, const char *sub,
 static int add_dir(const char *maildir, const char *sub,
 		   struct quota_usage *u)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	DIR *d;
 	struct dirent *de;
 
@@ -26,8 +29,7 @@ static int add_dir(const char *maildir, const char *sub,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	d = opendir(path);
-	if (d == NULL)
+	if ((d = fs_opendir_safe(AT_FDCWD, path)) == NULL)
 		return errno == ENOENT ? 0 : -1;
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {

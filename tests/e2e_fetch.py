@@ -76,11 +76,22 @@ class Env:
                      "local_domain %s\nlog_level info\nworkers 2\n"
                      "password_opslimit 1\npassword_memlimit 8K\n"
                      % (DOMAIN, self.data, root, DOMAIN))
+        # As root, kantorpos fetch works as run_as (nobody here): DATA, the
+        # user db and the password files are nobody's, as an installation
+        # makes them the daemons' user's.
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            self.base += "run_as nobody\n"
+            os.chmod(root, 0o711)
+            os.makedirs(self.data)
+            self.give(self.data)
+            self.give(self.secrets)
         self.accounts = []
         self.write_conf()
         for user in ("alice", "bob", "postmaster"):
             run([KANTORPOS, "-c", self.conf, "user", "add",
                  "%s@%s" % (user, DOMAIN)], stdin="pw-%s\n" % user)
+        self.give(os.path.join(root, "users"))
         self.make_cert()
         self.dovecot = None
 
@@ -88,11 +99,18 @@ class Env:
         with open(self.conf, "w") as f:
             f.write(self.base + "".join(a + "\n" for a in self.accounts))
 
+    def give(self, path):
+        """As root, hand path to run_as."""
+        if self.as_root:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+
     def password_file(self, name, secret, mode=0o600):
         path = os.path.join(self.secrets, name)
         with open(path, "w") as f:
             f.write(secret + "\n")
         os.chmod(path, mode)
+        self.give(path)
         return path
 
     def make_cert(self):

@@ -14,6 +14,7 @@ fetcher's memory far below its size. Prints one line per test and a final
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -48,6 +49,14 @@ class Local:
                      "local_domain %s\nlog_level debug\nworkers 2\n"
                      "password_opslimit 1\npassword_memlimit 8K\n"
                      % (HOME, self.data, self.dir, HOME))
+        # As root, kantorpos fetch works as run_as (the ISP's nobody):
+        # DATA, the user db and the password files are then nobody's.
+        self.as_user = isp.as_user
+        if self.as_user:
+            self.base += "run_as %s\n" % self.as_user
+            os.chmod(self.dir, 0o711)
+            os.makedirs(self.data)
+            shutil.chown(self.data, self.as_user)
         fp = subprocess.run(["openssl", "x509", "-in", isp.cert, "-noout",
                              "-fingerprint", "-sha256"], check=True,
                             capture_output=True, text=True).stdout
@@ -75,6 +84,8 @@ class Local:
             with open(pw, "w") as f:
                 f.write(PASSWORDS[user] + "\n")
             os.chmod(pw, 0o600)
+            if self.as_user:
+                shutil.chown(pw, self.as_user)
             port = isp.p_stls if "port_stls" in extra else isp.p_tls
             extra = extra.replace("port_stls ", "").replace("port_tls ", "")
             if "timeout" not in extra:
@@ -88,6 +99,8 @@ class Local:
             subprocess.run([ADMIN, "-c", self.conf, "user", "add",
                             "%s@%s" % (user, HOME)], input="pw\n", text=True,
                            check=True, stdout=subprocess.DEVNULL)
+        if self.as_user:
+            shutil.chown(os.path.join(self.dir, "users"), self.as_user)
 
     def fetch(self, *accounts):
         return subprocess.run([ADMIN, "-c", self.conf, "fetch", "--once"]

@@ -14,6 +14,7 @@ on any failure."""
 import email
 import email.policy
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -191,6 +192,19 @@ class Env:
         self.users = os.path.join(self.dir, "users")
         self.extra = ""
         self.sink_port = free_port()
+        # As root, kantorpos works on DATA as run_as (nobody here): DATA
+        # and what it reads are nobody's, as they are the daemons' user's.
+        self.run_as = "run_as nobody\n" if os.geteuid() == 0 else ""
+        if self.run_as:
+            os.chmod(self.dir, 0o755)
+            os.makedirs(self.data)
+            self.give(self.data)
+
+    def give(self, path):
+        """As root, hand path to run_as."""
+        if self.run_as:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
 
     def write_conf(self, extra=""):
         with open(self.conf, "w") as f:
@@ -204,7 +218,7 @@ outbound_timeout 5s
 queue_retry_min 10s
 queue_lifetime 1d
 etrn_domain backup.test deliver_to 127.0.0.1:{self.sink_port} subdomains allow 127.0.0.1
-{extra}
+{self.run_as}{extra}
 """)
 
     def run(self, *args, stdin=None, timeout=30):
@@ -259,6 +273,7 @@ def main():
                             "alice@example.test"], input=b"secret\n",
                            capture_output=True)
         check("user add", p.returncode == 0, p.stderr)
+        env.give(env.users)
         scenario_held_and_flushed(env)
         scenario_down_then_up(env)
         scenario_dsn(env)
@@ -567,6 +582,7 @@ def scenario_etrn_client(env):
         with open(pwfile, "w") as f:
             f.write("s3cret\n")
         os.chmod(pwfile, 0o600)
+        env.give(pwfile)
         env.write_conf("tls_ca_file %s\n"
                        "etrn_request localhost:%d example.net starttls auth "
                        "office@example.test %s\n"

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,20 @@ extern char **environ;
 
 static char *dir, *tool, *conf, *users, *data;
 
+/* Run as root, the tool becomes run_as before it works on DATA: the tests
+ * give it nobody, and the scratch directory and user db nobody's, as an
+ * installation gives them to the daemons' user. */
+static bool as_root;
+static struct passwd run_as;
+
+/* Make path run_as's when the tests run as root. */
+static void give_to_run_as(const char *path)
+{
+	if (as_root)
+		cr_assert_eq(lchown(path, run_as.pw_uid, run_as.pw_gid), 0,
+			     "chown %s", path);
+}
+
 /* What one run of the tool did. */
 struct run {
 	int status; /* exit status, or 128 + signal */
@@ -35,8 +50,9 @@ struct run {
 };
 
 /* The base configuration: fast Argon2id, two local domains (one with a
- * catch-all), everything under the scratch directory. extra is appended. */
-static void write_conf(const char *extra)
+ * catch-all), everything under the scratch directory, run_as nobody as
+ * root when with_run_as. extra is appended. */
+static void write_conf_as(const char *extra, bool with_run_as)
 {
 	char *text;
 
@@ -49,10 +65,16 @@ static void write_conf(const char *extra)
 		"local_domain catch.test catchall postmaster\n"
 		"password_opslimit 1\n"
 		"password_memlimit 8K\n"
-		"%s",
-		data, users, extra), 0);
+		"%s%s",
+		data, users, as_root && with_run_as ? "run_as nobody\n" : "",
+		extra), 0);
 	tu_write_file(conf, text);
 	free(text);
+}
+
+static void write_conf(const char *extra)
+{
+	write_conf_as(extra, true);
 }
 
 static void setup(void)
@@ -61,6 +83,14 @@ static void setup(void)
 
 	cr_assert_not_null(builddir, "KANTORPOS_BUILDDIR is not set");
 	dir = tu_tmpdir();
+	as_root = geteuid() == 0;
+	if (as_root) {
+		struct passwd *pw = getpwnam("nobody");
+
+		cr_assert_not_null(pw, "running as root needs the user nobody");
+		run_as = *pw;
+		give_to_run_as(dir);
+	}
 	tool = tu_path(builddir, "admin/kantorpos");
 	cr_assert_eq(access(tool, X_OK), 0, "%s is not built", tool);
 	conf = tu_path(dir, "kantorpos.conf");
@@ -179,6 +209,8 @@ static void add_user(const char *name, const char *pw)
 	cr_assert_geq(asprintf(&line, "%s\n", pw), 0);
 	kp_expect(0, line, "user", "add", name);
 	free(line);
+	/* user commands keep the db's owner from here on */
+	give_to_run_as(users);
 }
 
 static mode_t file_mode(const char *p)
@@ -815,6 +847,7 @@ Test(admin, deliver_to_an_unwritable_data_dir_exits_75)
 	deliver_users();
 	/* A regular file where DATA/mail should be: works as root too. */
 	cr_assert_eq(mkdir(data, 0700), 0);
+	give_to_run_as(data);
 	tu_write_file(mail, "in the way\n");
 	deliver(&r, "x\n", 2,
 		(const char *const[]){ "alice@example.test", "bob@example.test", NULL });
@@ -871,4 +904,115 @@ Test(admin, deliver_without_a_user_db_defers)
 	kp_expect(75, "Subject: x\n\nbody\n", "deliver", "alice@example.test",
 		  NULL);
 	cr_expect_eq(files_in_new(), 0);
+}
+
+/* ---- root, run_as and links in the store ------------------------------- */
+
+/* Owner of path (without following a link). */
+static uid_t owner_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(lstat(path, &st), 0, "%s missing", path);
+	return st.st_uid;
+}
+
+Test(admin, as_root_without_run_as_data_commands_are_refused)
+{
+	static const struct {
+		const char *args[4];
+		int status;
+	} rows[] = {
+		/* an MDA's refusal is temporary: the MTA keeps the mail */
+		{ { "deliver", "alice@example.test" }, 75 },
+		{ { "queue", "list" }, 78 },
+		{ { "queue", "add", "bob@example.net" }, 78 },
+		{ { "fetch", "--once" }, 78 },
+	};
+
+	if (!as_root)
+		cr_skip_test("needs root: the refusal is for a tool started as root");
+	deliver_users();
+	write_conf_as("", false);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct run r;
+
+		run_argv(&r, true, "x\n", 2, rows[i].args);
+		cr_expect_eq(r.status, rows[i].status, "%s: exit %d: %s",
+			     rows[i].args[0], r.status, r.err);
+		cr_expect_not_null(strstr(r.err, "running as root and no user is "
+					  "configured to drop privileges to"),
+				   "%s: %s", rows[i].args[0], r.err);
+		cr_expect_not_null(strstr(r.err, "set run_as in"), "%s", r.err);
+		run_free(&r);
+	}
+	cr_expect_eq(access(data, F_OK), -1, "a refused command touched DATA");
+}
+
+Test(admin, as_root_deliver_and_queue_write_as_run_as)
+{
+	static const char *const made[] = {
+		"", "/mail", "/mail/example.test", "/mail/example.test/alice",
+		"/mail/example.test/alice/tmp", "/mail/example.test/alice/new",
+		"/mail/example.test/alice/cur", "/queue", "/queue/tmp",
+		"/queue/items",
+	};
+	char id[128], *path, *msg;
+	struct run r;
+
+	if (!as_root)
+		cr_skip_test("needs root: checks that root's run leaves run_as's files");
+	deliver_users();
+	deliver(&r, "x\n", 2, (const char *const[]){ "alice@example.test", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	kp(&r, "Subject: q\n\nx\n", "queue", "add", "bob@example.net",
+	   (const char *)NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(sscanf(r.out, "%127s", id), 1, "%s", r.out);
+	run_free(&r);
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		cr_assert_geq(asprintf(&path, "%s%s", data, made[i]), 0);
+		cr_expect_eq(owner_of(path), run_as.pw_uid, "%s is not run_as's",
+			     path);
+		free(path);
+	}
+	msg = only_message("example.test", "alice");
+	cr_expect_eq(owner_of(msg), run_as.pw_uid, "%s", msg);
+	free(msg);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_geq(asprintf(&path, "%s/queue/items/%s/%s", data, id,
+				       i == 0 ? "msg" : "env"), 0);
+		cr_expect_eq(owner_of(path), run_as.pw_uid, "%s", path);
+		free(path);
+	}
+	/* A root edit of the user db keeps the owner the daemons need. */
+	kp_expect(0, "new password\n", "user", "passwd", "alice@example.test");
+	cr_expect_eq(owner_of(users), run_as.pw_uid);
+}
+
+Test(admin, deliver_refuses_a_symlinked_maildir_and_writes_nothing_there)
+{
+	char *alice = maildir_sub("example.test", "alice", "");
+	char *elsewhere = tu_path(dir, "elsewhere");
+	struct run r;
+
+	deliver_users();
+	deliver(&r, "x\n", 2, (const char *const[]){ "bob@example.test", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	/* What someone with the store's rights can do: alice's Maildir is a
+	 * link to a directory of its own. */
+	cr_assert_eq(mkdir(elsewhere, 0700), 0);
+	alice[strlen(alice) - 1] = '\0';
+	tu_plant_link(elsewhere, alice);
+	deliver(&r, "secret\n", 7,
+		(const char *const[]){ "alice@example.test", NULL });
+	cr_expect_eq(r.status, 75, "%s", r.err);
+	cr_expect_not_null(strstr(r.err, "example.test/alice: is a symbolic "
+				  "link; refusing to follow it"), "%s", r.err);
+	run_free(&r);
+	cr_expect_eq(tu_count_dir(elsewhere), 0, "written through the link");
+	free(alice);
+	free(elsewhere);
 }

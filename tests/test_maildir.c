@@ -1,6 +1,6 @@
 /* tests/test_maildir.c: durable Maildir delivery — byte-exact streaming,
  * names, write-once multi-recipient commits, crashes, stale tmp/ cleanup,
- * all-or-nothing failures and path safety. */
+ * all-or-nothing failures, path safety and links in the store. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "store/maildir.h"
 #include "tests/helpers/testutil.h"
 
@@ -266,24 +267,23 @@ BOTH_MODES(multi_recipient_is_write_once)
 	free(b);
 }
 
-/* The same maildir under two spellings (a symlink, as an alias pointing at
- * another domain's directory might be): one copy, no error. */
+/* The same maildir under two spellings: one copy, no error. */
 BOTH_MODES(same_maildir_two_spellings_one_copy)
 {
-	char *a = tu_path(dir, "alice"), *link = tu_path(dir, "alias");
-	struct md_target t[2] = { { a, 0, 0 }, { link, 0, 0 } };
+	/* Not through a link (the store refuses those): with a "." in it. */
+	char *a = tu_path(dir, "alice"), *other = tu_path(dir, "./alice");
+	struct md_target t[2] = { { a, 0, 0 }, { other, 0, 0 } };
 	struct md_delivery *d;
 	size_t failed = 99;
 
 	cr_assert_eq(md_create(a), 0);
-	cr_assert_eq(symlink(a, link), 0);
 	cr_assert_eq(md_delivery_begin(a, "h", &d), MD_OK);
 	cr_assert_eq(md_delivery_write(d, "one\r\n", 5), MD_OK);
 	cr_assert_eq(md_delivery_commit(d, t, 2, &failed, NULL, 0), MD_OK);
 	cr_expect_eq(count_sub(a, "new"), 1);
 	cr_expect_eq(count_sub(a, "tmp"), 0);
 	free(a);
-	free(link);
+	free(other);
 }
 
 BOTH_MODES(cross_device_target_is_copied)
@@ -546,6 +546,66 @@ Test(maildir, unsafe_components_refused)
 	longname[sizeof(longname) - 1] = '\0';
 	cr_expect_eq(md_path(dir, "example.test", longname, &path), -1);
 	cr_expect_eq(tu_count_dir(dir), 0, "nothing was created");
+}
+
+/* Each level of a maildir path that someone with the store's rights could
+ * replace by a link, relative to DATA. */
+static const char *const link_levels[] = {
+	"mail", "mail/example.test", "mail/example.test/alice",
+	"mail/example.test/alice/tmp", "mail/example.test/alice/new",
+};
+
+BOTH_MODES(delivery_refuses_a_link_at_any_level)
+{
+	for (int resolver = 0; resolver < 2; resolver++) {
+		fs_use_openat2(resolver == 0);
+		for (size_t i = 0; i < sizeof(link_levels) / sizeof(link_levels[0]);
+		     i++) {
+			char name[32], *top, *data, *outside, *level, *bob, *alice;
+			struct md_target t[2] = { { NULL, 0, 0 }, { NULL, 0, 0 } };
+			struct md_delivery *d = NULL;
+			enum md_result r;
+
+			snprintf(name, sizeof(name), "r%d-%zu", resolver, i);
+			top = tu_path(dir, name);
+			data = tu_path(top, "data");
+			outside = tu_path(top, "outside");
+			level = tu_path(data, link_levels[i]);
+			cr_assert_eq(md_path(data, "example.test", "bob", &bob), 0);
+			cr_assert_eq(md_path(data, "example.test", "alice", &alice), 0);
+			cr_assert_eq(md_create(bob), 0);
+			cr_assert_eq(md_create(alice), 0);
+			tu_replace_with_link(level, outside);
+			/* The file starts in alice's tmp/; bob is linked first,
+			 * so alice's refusal must undo his copy too. */
+			t[0].maildir = bob;
+			t[1].maildir = alice;
+			r = md_delivery_begin(alice, "test.host", &d);
+			if (r == MD_OK && md_delivery_write(d, "x\r\n", 3) == MD_OK)
+				r = md_delivery_commit(d, t, 2, NULL, NULL, 0);
+			else if (d != NULL)
+				md_delivery_abort(d);
+			cr_expect_eq(r, MD_ERR_IO, "%s: %s", link_levels[i],
+				     md_result_str(r));
+			cr_expect_eq(errno, ELOOP, "%s: %s", link_levels[i],
+				     strerror(errno));
+			cr_expect_eq(tu_count_files(outside), 0,
+				     "%s: written through the link", link_levels[i]);
+			cr_expect_eq(tu_count_files(data), 0, "%s: a copy was left",
+				     link_levels[i]);
+			/* Nor is a maildir made through it, nor tmp/ cleaned. */
+			cr_expect_eq(md_create(alice), -1);
+			cr_expect_eq(errno, ELOOP);
+			if (i < 4)
+				cr_expect_eq(md_clean_tmp(alice, 0, NULL), -1);
+			free(top);
+			free(data);
+			free(outside);
+			free(level);
+			free(bob);
+			free(alice);
+		}
+	}
 }
 
 Test(maildir, result_mapping)

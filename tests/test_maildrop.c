@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"
 #include "tests/helpers/testutil.h"
@@ -621,4 +622,86 @@ Test(maildrop, open_removes_stale_tmp_files)
 	cr_expect_eq(access(fresh, F_OK), 0, "a fresh file stays");
 	free(old);
 	free(fresh);
+}
+
+/* ---- links in the store ------------------------------------------------ */
+
+Test(maildrop, open_refuses_a_link_at_any_level)
+{
+	static const char *const levels[] = {
+		"mail", "mail/example.test", "mail/example.test/alice",
+		"mail/example.test/alice/tmp", "mail/example.test/alice/new",
+		"mail/example.test/alice/cur",
+	};
+	char name[256];
+
+	deliver("kept\r\n", name, sizeof(name));
+	for (int resolver = 0; resolver < 2; resolver++) {
+		fs_use_openat2(resolver == 0);
+		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+			char *level = tu_path(dir, levels[i]);
+			char *outside = tu_path(dir, "outside");
+			struct mdrop *m = NULL;
+			int files;
+
+			tu_replace_with_link(level, outside);
+			files = tu_count_files(outside);
+			cr_expect_eq(mdrop_open(md, &m), -1, "%s opened",
+				     levels[i]);
+			cr_expect_eq(errno, ELOOP, "%s: %s", levels[i],
+				     strerror(errno));
+			/* No lock file, nothing moved or removed there. */
+			cr_expect_eq(tu_count_files(outside), files, "%s",
+				     levels[i]);
+			cr_assert_eq(unlink(level), 0);
+			cr_assert_eq(rename(outside, level), 0);
+			free(level);
+			free(outside);
+		}
+	}
+	/* The lock file itself as a link. */
+	char *lock = tu_path(md, MDROP_LOCK_NAME);
+	char *target = tu_path(dir, "lock-target");
+	struct mdrop *m = NULL;
+
+	tu_plant_link(target, lock);
+	cr_expect_eq(mdrop_open(md, &m), -1);
+	cr_expect_eq(errno, ELOOP);
+	cr_expect_eq(access(target, F_OK), -1, "created through the link");
+	free(lock);
+	free(target);
+}
+
+Test(maildrop, commit_uses_the_directories_opened_at_login)
+{
+	char name[256], *newdir = tu_path(md, "new"), *moved, *outside, *decoy;
+	struct mdrop *m;
+	size_t removed = 0;
+
+	deliver("one\r\n", name, sizeof(name));
+	m = open_ok();
+	cr_assert_eq(mdrop_count(m), 1);
+	mdrop_set_deleted(m, 0, true);
+	/* During the session new/ is swapped for a link to a directory that
+	 * holds a file of the same name. */
+	moved = tu_path(dir, "moved-new");
+	outside = tu_path(dir, "outside");
+	cr_assert_eq(rename(newdir, moved), 0);
+	cr_assert_eq(mkdir(outside, 0700), 0);
+	decoy = tu_path(outside, name);
+	tu_write_file(decoy, "not yours\n");
+	tu_plant_link(outside, newdir);
+	size_t len;
+	char *text = read_msg(m, 0, -1, 7, &len);
+
+	cr_expect_str_eq(text, "one\r\n");
+	free(text);
+	cr_assert_eq(mdrop_commit(m, &removed), 0);
+	cr_expect_eq(removed, 1);
+	cr_expect_eq(tu_count_dir(moved), 0, "the message was not removed");
+	cr_expect_eq(access(decoy, F_OK), 0, "the decoy was removed");
+	free(newdir);
+	free(moved);
+	free(outside);
+	free(decoy);
 }

@@ -1,9 +1,11 @@
 /* tests/test_queue.c: the outbound queue — envelope text round-trip and
  * hostile input, durable commits (one and several items), crash leftovers,
- * per-item locks across processes, walks by domain, updates and removal. */
+ * per-item locks across processes, walks by domain, updates and removal,
+ * links in the queue refused. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "store/queue.h"
 #include "store/queue_env.h"
 #include "tests/helpers/testutil.h"
@@ -256,6 +259,40 @@ Test(queue, abort_and_bad_commit_leave_nothing)
 	cr_assert_eq(errno, EINVAL);
 	cr_assert_eq(count_entries("tmp"), 0);
 	cr_assert_eq(count_entries("items"), 0);
+}
+
+/* items/ removed (or replaced) while the queue is open: writes and walks
+ * fail with ENOENT instead of going into a directory nobody reads. */
+static int count_walk(const struct queue_env *env, void *arg)
+{
+	(void)env;
+	++*(int *)arg;
+	return 0;
+}
+
+Test(queue, a_removed_items_directory_fails_writes)
+{
+	struct queue_env env;
+	struct queue_tx *tx;
+	char *items = tu_path(queue_path(q), "items");
+	int seen = 0;
+
+	free(enqueue("x.test", "one\r\n"));
+	cr_assert_eq(queue_tx_begin(q, &tx), 0);
+	cr_assert_eq(queue_tx_write(tx, "x", 1), 0);
+	tu_rmrf(items);
+	cr_assert_eq(mkdir(items, 0700), 0);
+	make_env(&env, "alice@example.test", "x.test", "bob@x.test", NULL);
+	cr_assert_eq(queue_tx_commit(tx, &env, 1), -1);
+	cr_assert_eq(errno, ENOENT);
+	queue_env_clear(&env);
+	cr_assert_eq(queue_tx_begin(q, &tx), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(queue_walk(q, NULL, false, count_walk, &seen), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(seen, 0);
+	cr_assert_eq(tu_count_dir(items), 0);
+	free(items);
 }
 
 /* A writer killed mid-message leaves only a tmp/ staging directory: it is
@@ -512,5 +549,111 @@ Test(queue, envelope_body_type)
 
 		cr_assert_eq(queue_env_parse(bad, sizeof(bad) - 1, &env, &why), -1);
 		cr_assert_str_eq(why, "bad body");
+	}
+}
+
+/* ---- links in the queue ------------------------------------------------ */
+
+Test(queue, open_refuses_a_link_at_any_level)
+{
+	static const char *const levels[] = { "queue", "queue/tmp", "queue/items" };
+
+	for (int resolver = 0; resolver < 2; resolver++) {
+		fs_use_openat2(resolver == 0);
+		for (size_t i = 0; i < 3; i++) {
+			char name[32], *data, *level, *outside;
+			struct queue *other = NULL;
+			int before;
+
+			snprintf(name, sizeof(name), "d%d-%zu", resolver, i);
+			data = tu_path(dir, name);
+			cr_assert_eq(mkdir(data, 0700), 0);
+			cr_assert_eq(queue_open(data, "h", &other), 0);
+			queue_free(other);
+			level = tu_path(data, levels[i]);
+			outside = tu_path(data, "outside");
+			tu_replace_with_link(level, outside);
+			before = tu_count_dir(outside);
+			cr_expect_eq(queue_open(data, "h", &other), -1, "%s opened",
+				     levels[i]);
+			cr_expect_eq(errno, ELOOP, "%s: %s", levels[i],
+				     strerror(errno));
+			cr_expect_eq(tu_count_dir(outside), before, "%s", levels[i]);
+			free(data);
+			free(level);
+			free(outside);
+		}
+	}
+}
+
+/* The only entry of queue/tmp (heap). */
+static char *staging_id(void)
+{
+	char *tmp = tu_path(queue_path(q), "tmp"), *id = NULL;
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			free(id);
+			id = strdup(de->d_name);
+		}
+	closedir(d);
+	free(tmp);
+	cr_assert_not_null(id);
+	return id;
+}
+
+Test(queue, item_and_staging_links_are_refused_not_followed)
+{
+	for (int resolver = 0; resolver < 2; resolver++) {
+		char *id, *path, *outside, *msg;
+		struct queue_item *it = NULL;
+		struct queue_tx *tx;
+		struct queue_env env;
+		uint64_t size;
+		size_t removed = 0;
+
+		fs_use_openat2(resolver == 0);
+		/* A committed item replaced by a link to a copy of itself. */
+		id = enqueue("backup.test", "x\r\n");
+		cr_assert(asprintf(&path, "%s/items/%s", queue_path(q), id) > 0);
+		outside = tu_path(dir, resolver == 0 ? "out-item" : "out-item2");
+		tu_replace_with_link(path, outside);
+		cr_expect_eq(queue_lock(q, id, &it), -1);
+		cr_expect_eq(errno, ELOOP);
+		cr_expect_eq(queue_msg_size(q, id, &size), -1);
+		cr_expect_eq(errno, ELOOP);
+		cr_expect_eq(queue_count(q, NULL, false), 0, "walked through");
+		msg = tu_path(outside, "msg");
+		cr_expect_eq(access(msg, F_OK), 0);
+		cr_assert_eq(unlink(path), 0);
+		free(msg);
+		free(path);
+		free(outside);
+		free(id);
+
+		/* A staging directory swapped for a link before the commit. */
+		cr_assert_eq(queue_tx_begin(q, &tx), 0);
+		cr_assert_eq(queue_tx_write(tx, "y\r\n", 3), 0);
+		id = staging_id();
+		cr_assert(asprintf(&path, "%s/tmp/%s", queue_path(q), id) > 0);
+		outside = tu_path(dir, resolver == 0 ? "out-tx" : "out-tx2");
+		tu_replace_with_link(path, outside);
+		make_env(&env, "a@example.test", "backup.test", "b@x.test", NULL);
+		cr_expect_eq(queue_tx_commit(tx, &env, 1), -1);
+		cr_expect_eq(errno, ELOOP);
+		queue_env_clear(&env);
+		cr_expect_eq(tu_count_dir(outside), 1, "only msg, as before");
+		cr_expect_eq(queue_count(q, NULL, false), 0);
+		/* Recovery removes the link itself, not what it points to. */
+		cr_assert_eq(queue_recover(q, 0, &removed), 0);
+		cr_expect_eq(removed, 1);
+		cr_expect_eq(count_entries("tmp"), 0);
+		cr_expect_eq(tu_count_dir(outside), 1);
+		free(path);
+		free(outside);
+		free(id);
 	}
 }

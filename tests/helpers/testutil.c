@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,4 +83,55 @@ int tu_count_dir(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+void tu_plant_link(const char *target, const char *linkpath)
+{
+	char *copy = strdup(linkpath);
+	struct passwd *pw;
+
+	if (copy == NULL || symlink(target, linkpath) < 0)
+		abort();
+	if (geteuid() == 0) {
+		if ((pw = getpwnam("nobody")) == NULL ||
+		    lchown(linkpath, pw->pw_uid, pw->pw_gid) < 0 ||
+		    lchown(dirname(copy), pw->pw_uid, pw->pw_gid) < 0)
+			abort();
+	}
+	free(copy);
+}
+
+void tu_replace_with_link(const char *path, const char *outside)
+{
+	if (rename(path, outside) < 0)
+		abort();
+	tu_plant_link(outside, path);
+}
+
+void tu_mkdirs(const char *const *paths)
+{
+	for (size_t i = 0; paths[i] != NULL; i++)
+		if (fs_mkdir_p(paths[i], 0700) < 0)
+			abort();
+}
+
+static int files_seen;
+
+static int count_file(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)path;
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_F)
+		files_seen++;
+	return 0;
+}
+
+int tu_count_files(const char *dir)
+{
+	files_seen = 0;
+	if (nftw(dir, count_file, 16, FTW_PHYS) < 0)
+		return -1;
+	return files_seen;
 }

@@ -19,4 +19,20 @@ char *tu_read_file(const char *path, size_t *len_r);
 /* Number of entries (other than . and ..) in a directory; -1 if missing. */
 int tu_count_dir(const char *dir);
 
+/* Plant linkpath -> target the way the user a store belongs to could: the
+ * store refuses only a link in a directory someone other than root may
+ * write to, so as root the link's directory (and the link) are given to
+ * nobody; as anyone else they are that user's already. Aborts on failure. */
+void tu_plant_link(const char *target, const char *linkpath);
+
+/* Move path (a directory) to outside and plant path -> outside in its
+ * place (tu_plant_link): what a user with the store's rights could do. */
+void tu_replace_with_link(const char *path, const char *outside);
+
+/* mkdir -p of every path (NULL-terminated), mode 0700; aborts on failure. */
+void tu_mkdirs(const char *const *paths);
+
+/* Regular files anywhere under dir (links not followed); -1 if missing. */
+int tu_count_files(const char *dir);
+
 #endif
