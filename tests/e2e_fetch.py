@@ -328,6 +328,16 @@ class ScriptedHandler(socketserver.StreamRequestHandler):
                 self.send("-ERR unknown")
 
 
+def plain_account(env, name, port, extra):
+    """Make the only account NAME: plaintext POP3 on 127.0.0.1:PORT into
+    alice's mailbox, with the extra options."""
+    pw = env.password_file(name, "x")
+    env.accounts = ["fetch_account %s host 127.0.0.1:%d user u "
+                    "password_file %s multipop alice@%s tls none "
+                    "plaintext-ok %s" % (name, port, pw, DOMAIN, extra)]
+    env.write_conf()
+
+
 def check(name, fn):
     try:
         fn()
@@ -564,12 +574,7 @@ def tests_scripted(env):
     check("bytes injected after the STLS reply: no login", stls_refused)
 
     def scripted_account(srv, extra):
-        pw = env.password_file("scripted", "x")
-        env.accounts = ["fetch_account s host 127.0.0.1:%d user u "
-                        "password_file %s multipop alice@%s tls none "
-                        "plaintext-ok timeout 10s %s"
-                        % (srv.port, pw, DOMAIN, extra)]
-        env.write_conf()
+        plain_account(env, "s", srv.port, "timeout 10s " + extra)
         env.clear_local()
         shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
 

@@ -242,8 +242,8 @@ def held_maildrop_gets_in_use_and_next_run_fetches():
 
 @test
 def pipelining_on_the_wire():
-    # The ISP offers PIPELINING: LIST and UIDL go together, and each DELE
-    # goes out with the next RETR, before its own reply.
+    # The ISP offers PIPELINING: UIDL and LIST go together (UIDL first),
+    # and each DELE goes out with the next RETR, before its own reply.
     lo = local()
     before = len(lo.files("alice"))
     for i in range(3):
@@ -254,8 +254,8 @@ def pipelining_on_the_wire():
              if "fetch m-del " in ln]
     sent = [t[2:] for t in trace if t.startswith("> ")]
     assert "LIST" in sent and "UIDL" in sent, trace
-    i = trace.index("> LIST")
-    assert trace[i + 1] == "> UIDL", trace
+    i = trace.index("> UIDL")
+    assert trace[i + 1] == "> LIST", trace
     pairs = [(trace[k], trace[k + 1]) for k in range(len(trace) - 1)]
     assert any(a.startswith("> DELE") and b.startswith("> RETR")
                for a, b in pairs), trace
