@@ -1,6 +1,7 @@
 /* fetch/message.c: one fetched message: RETR streamed to disk as it
  * arrives (only the header block is held in memory, to choose the
- * recipients), the commit to every recipient on the worker pool, the UIDL state (or, without a usable uid, the
+ * recipients), our Received field on top, the commit to every recipient
+ * on the worker pool, the UIDL state (or, without a usable uid, the
  * fallback key) recorded before the DELE, and the skip, duplicate,
  * known and oversize cases. */
 #include "autoconf.h"
@@ -19,9 +20,8 @@
 #include "common/worker.h"
 #include "fetch/headers.h"
 #include "fetch/run.h"
+#include "fetch/trace.h"
 
-/* Room for the fetched mark line. */
-#define FMSG_MARK_MAX 128
 /* Slack over the LIST size: servers count octets differently. */
 #define FMSG_SLACK 65536
 
@@ -245,6 +245,7 @@ static int fmsg_decide(struct fetch_run *r, const char *hdr, size_t len)
 		.n_headers = a->n_headers,
 		.skip_received = a->skip_received,
 		.account = a->name,
+		.hostname = r->env->cfg->hostname,
 	};
 	struct fh_result h;
 	struct rcpt_target t;
@@ -313,18 +314,31 @@ oom:
 	return -1;
 }
 
-/* Open the delivery in the staging maildir and write the fetched mark.
+/* Open the delivery in the staging maildir and write our Received field.
  * Returns 0, or -1 after frun_fail. */
 static int fmsg_begin(struct fetch_run *r)
 {
 	struct fetch_msg *m = &r->m;
-	char mark[FMSG_MARK_MAX];
-	int marklen = snprintf(mark, sizeof(mark), FH_FETCHED_HEADER ": %s\r\n",
-			       r->acct->name);
+	char peer[NI_MAXHOST], field[FTRACE_MAX];
+	const struct addrinfo *ai = r->cur_addr;
+	struct ftrace_info t = {
+		.pop_host = r->acct->host,
+		.hostname = r->env->cfg->hostname,
+		.account = r->acct->name,
+		.id = frun_key(r),
+		.when = time(NULL),
+	};
+	size_t len;
 
+	if (ai != NULL && getnameinfo(ai->ai_addr, ai->ai_addrlen, peer,
+				      sizeof(peer), NULL, 0,
+				      NI_NUMERICHOST) == 0)
+		t.peer = peer;
+	len = ftrace_received(&t, field, sizeof(field));
 	m->md = md_delivery_begin(r->staging, r->env->cfg->hostname, &m->d);
 	if (m->md == MD_OK)
-		m->md = md_delivery_write(m->d, mark, (size_t)marklen);
+		m->md = len > 0 ? md_delivery_write(m->d, field, len)
+				: MD_ERR_INVALID;
 	if (m->md != MD_OK) {
 		r->errors++;
 		frun_fail(r, "cannot start a delivery in %s: %s", r->staging,

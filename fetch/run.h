@@ -3,7 +3,7 @@
  * login, UIDL and LIST, choosing each message, DELE, state, QUIT, the
  * deadlines) and message.c the pipeline of one message (RETR streamed
  * into a delivery, recipients from the header block, the fallback key,
- * the commit on the worker pool). */
+ * our Received field, the commit on the worker pool). */
 #ifndef KANTORPOS_FETCH_RUN_H
 #define KANTORPOS_FETCH_RUN_H
 
@@ -72,7 +72,7 @@ struct fetch_run {
 	char *password;
 	struct fst state;
 	struct userdb *db;
-	struct addrinfo *addrs, *next_addr;
+	struct addrinfo *addrs, *next_addr, *cur_addr;
 	SSL_CTX *ctx;
 	char err[512];
 	enum fetch_status prep_status;

@@ -247,6 +247,7 @@ static int run_connect(struct fetch_run *r)
 		r->pop = pop3c_connect(r->env->loop, ai->ai_addr, ai->ai_addrlen,
 				       &p, &cbs, r);
 		if (r->pop != NULL) {
+			r->cur_addr = ai;
 			frun_step(r, "login", 0);
 			return 0;
 		}

@@ -392,8 +392,11 @@ def tests_with_dovecot(env, dc):
         expect(p.returncode == 0, "first run succeeds", p)
         msgs = env.local_messages("alice")
         expect(len(msgs) == 3, "3 delivered, got %d" % len(msgs), p)
-        expect(all(m.startswith("X-Kantorpos-Fetched: isp-alice\r\n")
-                   for m in msgs), "fetched mark on top")
+        expect(all(m.startswith("Received: from [127.0.0.1]\r\n\tby mail.%s"
+                                " with POP3 (account isp-alice)\r\n\tid "
+                                % DOMAIN) and
+                   m.split("\r\n")[3] == "From: sender@remote.example"
+                   for m in msgs), "our Received on top, then the message")
         expect(all("\r\n.dotted line\r\n" in m for m in msgs),
                "dot-unstuffed body")
         expect(dc.count("isp-alice") == 0, "deleted on the server")

@@ -4,8 +4,10 @@ written here (plaintext on 127.0.0.1, python3 stdlib): listings of 100,000
 and of 60 MB (CPU time and peak memory of the fetcher measured), the
 max_messages cap, UIDLs that are malformed, too long, shared or given on a
 10 KB line, servers that trickle a message, a listing or a whole run
-(message_timeout, min_rate, run_timeout). Prints "PASS/FAIL name" lines
-and "N passed, N failed"; exits non-zero on any failure."""
+(message_timeout, min_rate, run_timeout), and the trace fields of fetched
+mail (our Received on top, the original byte for byte below it, the loop
+guard). Prints "PASS/FAIL name" lines and "N passed, N failed"; exits
+non-zero on any failure."""
 
 import os
 import re
@@ -540,11 +542,101 @@ def tests_deadlines(env):
     check("the run deadline ends a slow run", run_deadline)
 
 
+# ---- trace fields ------------------------------------------------------------
+
+
+OURS = re.compile(rb"Received: from \[127\.0\.0\.1\]\r\n"
+                  rb"\tby mail\.example\.test with POP3 \(account (\S+)\)"
+                  rb"(\r\n\tid [!-~]+)?; [A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} "
+                  rb"\d{4} \d\d:\d\d:\d\d \+0000\r\n")
+
+
+def stored_bytes(env, user):
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(env.maildir(user), sub)
+        for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, n), "rb") as f:
+                out.append(f.read())
+    return out
+
+
+def tests_trace(env):
+    d = DOMAIN
+
+    def originals(dt_domain):
+        return [
+            msg("dt", "Delivered-To: alice@%s\r\nReturn-Path: <s@r>\r\n"
+                % dt_domain),
+            msg("et", "Envelope-To: alice@%s\r\n" % d),
+            msg("xo", "X-Original-To: alice@%s\r\n" % d),
+            msg("rc", "Received: from a by b for <alice@%s>; Mon, 1 Jan 2024 "
+                "00:00:00 +0000\r\n" % d),
+        ]
+
+    def original_below_our_received():
+        # MultiPOP: a Delivered-To naming the local mailbox would be a
+        # loop, so that one names the remote address.
+        for mode, dt in (("multipop alice@" + d, "isp.example"),
+                         ("domainpop " + d, d)):
+            orig = originals(dt)
+            box = Box([(b"t%d" % i, t) for i, t in enumerate(orig)])
+            srv = Server(box)
+            try:
+                fresh(env)
+                account(env, srv, "")
+                env.accounts[0] = env.accounts[0].replace(
+                    "multipop alice@" + d, mode)
+                env.write_conf()
+                p = Run(env)
+                expect(p.returncode == 0, mode, p)
+                got = stored_bytes(env, "alice")
+                expect(len(got) == 4, "%s: 4 stored" % mode, p)
+                rest = []
+                for text in got:
+                    m = OURS.match(text)
+                    expect(m is not None and m.group(1) == b"h",
+                           "our Received first: %r" % text[:200])
+                    expect(b"X-Kantorpos-Fetched" not in text,
+                           "no other field of ours")
+                    rest.append(text[m.end():])
+                expect(sorted(rest) == sorted(orig),
+                       "%s: the original byte for byte below it" % mode)
+            finally:
+                srv.stop()
+
+    def our_received_is_a_loop():
+        fresh(env)
+        box = Box([(b"t0", originals(d)[1])])
+        srv = Server(box)
+        try:
+            account(env, srv, "keep yes")
+            p = Run(env)
+            expect(counts(p)[2] == 1, "delivered", p)
+            copy = stored_bytes(env, "alice")[0]
+            other = copy.replace(b"(account h)", b"(account other)")
+            box.entries = [[b"back", copy], [b"notours", other]]
+            fresh(env)
+            p = Run(env)
+            expect(p.returncode == 0, "run", p)
+            expect(counts(p)[2:4] == (1, 1),
+                   "our copy skipped as a loop, another account's not", p)
+            expect("fetched by this account before" in p.stderr, "why", p)
+        finally:
+            srv.stop()
+
+    check("fetched mail: our Received on top, the original below it",
+          original_below_our_received)
+    check("a message with our Received for this account is a loop",
+          our_received_is_a_loop)
+
+
 def main():
     root = tempfile.mkdtemp(prefix="kantorpos-fetch-hostile-")
     try:
         env = Env(root)
         tests_uidl(env)
+        tests_trace(env)
         tests_deadlines(env)
         tests_listings(env)
     finally:
