@@ -111,6 +111,11 @@ struct config_fetch {
 	size_t n_headers;
 	unsigned skip_received;  /* DOMAINPOP: Received headers to ignore */
 	unsigned timeout;        /* seconds without progress before giving up */
+	/* Bounds of one run against a slow or hostile server (fetch/). */
+	unsigned max_messages;    /* messages handled per run at most */
+	unsigned message_timeout; /* seconds each step gets before min_rate */
+	uint64_t min_rate;        /* octets a second a step must average */
+	unsigned run_timeout;     /* seconds a whole run may take */
 	unsigned line;
 };
 

@@ -23,6 +23,15 @@ static const char *const fetch_default_headers[] = {
 #define FETCH_NAME_MAX 64
 #define FETCH_MAX_HEADERS 32
 
+/* Defaults of the bounds of a run (kantorpos.conf(5)): with them a server
+ * that sends a line a second is dropped within about a minute, and no run
+ * holds more than 200,000 messages in memory or lasts more than an hour. */
+#define FETCH_MAX_MESSAGES_DEFAULT 200000
+#define FETCH_MAX_MESSAGES_MAX 1000000
+#define FETCH_MESSAGE_TIMEOUT_DEFAULT 60
+#define FETCH_MIN_RATE_DEFAULT 1024
+#define FETCH_RUN_TIMEOUT_DEFAULT 3600
+
 /* What an option word takes. */
 enum fopt { FO_FLAG, FO_VALUE };
 
@@ -40,6 +49,8 @@ static const struct {
 	{ "interval", FO_VALUE },    { "default_recipient", FO_VALUE },
 	{ "headers", FO_VALUE },     { "skip_received", FO_VALUE },
 	{ "timeout", FO_VALUE },
+	{ "max_messages", FO_VALUE }, { "message_timeout", FO_VALUE },
+	{ "min_rate", FO_VALUE },    { "run_timeout", FO_VALUE },
 };
 #define FETCH_N_OPTS (sizeof(fetch_opts) / sizeof(fetch_opts[0]))
 
@@ -149,15 +160,17 @@ static bool fetch_duration(struct config_parser *p, const char *opt,
 }
 
 static bool fetch_number(struct config_parser *p, const char *opt,
-			 const char *v, unsigned long long hi, unsigned *out)
+			 const char *v, unsigned long long lo,
+			 unsigned long long hi, unsigned *out)
 {
 	unsigned long long n;
 	const char *end;
 
-	if (config_parse_number(v, &n, &end) < 0 || *end != '\0' || n > hi) {
+	if (config_parse_number(v, &n, &end) < 0 || *end != '\0' || n < lo ||
+	    n > hi) {
 		config_err(p, p->line,
-			"fetch_account: %s: expected a number from 0 to %llu, got \"%s\"",
-			opt, hi, v);
+			"fetch_account: %s: expected a number from %llu to %llu, got \"%s\"",
+			opt, lo, hi, v);
 		return false;
 	}
 	*out = (unsigned)n;
@@ -256,7 +269,7 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 			return false;
 		f->keep = i == 1;
 	} else if (strcmp(opt, "keep_days") == 0) {
-		return fetch_number(p, opt, v, 36500, &f->keep_days);
+		return fetch_number(p, opt, v, 0, 36500, &f->keep_days);
 	} else if (strcmp(opt, "max_size") == 0) {
 		if (config_parse_size(v, &size) < 0 || size < 1024 ||
 		    size > 4ULL * 1024 * 1024 * 1024) {
@@ -275,6 +288,22 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 		return fetch_duration(p, opt, v, 1, 7 * 86400, &f->interval);
 	} else if (strcmp(opt, "timeout") == 0) {
 		return fetch_duration(p, opt, v, 1, 3600, &f->timeout);
+	} else if (strcmp(opt, "message_timeout") == 0) {
+		return fetch_duration(p, opt, v, 1, 3600, &f->message_timeout);
+	} else if (strcmp(opt, "run_timeout") == 0) {
+		return fetch_duration(p, opt, v, 1, 7 * 86400, &f->run_timeout);
+	} else if (strcmp(opt, "max_messages") == 0) {
+		return fetch_number(p, opt, v, 1, FETCH_MAX_MESSAGES_MAX,
+				    &f->max_messages);
+	} else if (strcmp(opt, "min_rate") == 0) {
+		if (config_parse_size(v, &size) < 0 || size < 1 ||
+		    size > 1024ULL * 1024 * 1024) {
+			config_err(p, p->line,
+				"fetch_account: min_rate: expected a size (octets a second) from 1 to 1G, got \"%s\"",
+				v);
+			return false;
+		}
+		f->min_rate = size;
 	} else if (strcmp(opt, "default_recipient") == 0) {
 		if (!config_is_localpart(v)) {
 			config_err(p, p->line,
@@ -287,7 +316,7 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 	} else if (strcmp(opt, "headers") == 0) {
 		return fetch_set_headers(p, f, v);
 	} else if (strcmp(opt, "skip_received") == 0) {
-		return fetch_number(p, opt, v, 100, &f->skip_received);
+		return fetch_number(p, opt, v, 0, 100, &f->skip_received);
 	}
 	return true;
 }
@@ -381,6 +410,10 @@ void config_kw_fetch_account(struct config_parser *p,
 	memset(&f, 0, sizeof(f));
 	f.interval = 300;
 	f.timeout = 300;
+	f.max_messages = FETCH_MAX_MESSAGES_DEFAULT;
+	f.message_timeout = FETCH_MESSAGE_TIMEOUT_DEFAULT;
+	f.min_rate = FETCH_MIN_RATE_DEFAULT;
+	f.run_timeout = FETCH_RUN_TIMEOUT_DEFAULT;
 	if (n < 1 || !fetch_name_ok(words[0])) {
 		config_err(p, p->line,
 			"%s: expected NAME (letters, digits, '.', '_', '-') and options",

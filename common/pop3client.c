@@ -2,7 +2,8 @@
  * (TLS, CAPA, STLS, AUTH PLAIN / USER / APOP), a FIFO of commands in
  * flight (one, or a small window with PIPELINING), status lines and
  * dot-stuffed multi-line bodies read in raw mode so that message lines of
- * any length pass unchanged, whole or streamed to the owner. */
+ * any length pass unchanged, whole, streamed or (listings) line by line
+ * to the owner. */
 #include "autoconf.h"
 
 #include "common/pop3client.h"
@@ -42,6 +43,8 @@ struct p3_cmd {
 	size_t max_body;
 	pop3c_reply_fn *fn; /* NULL: a login step */
 	pop3c_data_fn *data_fn; /* streamed body, or NULL */
+	pop3c_line_fn *line_fn; /* listing read line by line, or NULL */
+	size_t max_line;
 	void *arg;
 };
 
@@ -67,6 +70,7 @@ struct pop3c {
 	char line[POP3C_STATUS_MAX + 2];
 	size_t line_len;
 	struct pop3c_dot dot;
+	struct pop3c_lines lines; /* the listing being read */
 	char *body;
 	size_t body_len, body_cap;
 };
@@ -130,6 +134,68 @@ size_t pop3c_dot_feed(struct pop3c_dot *d, const char *in, size_t n,
 	}
 	*out_len_r = o;
 	return n;
+}
+
+int pop3c_lines_init(struct pop3c_lines *l, size_t max)
+{
+	*l = (struct pop3c_lines){ .max = max };
+	l->buf = malloc(max + 2);
+	return l->buf != NULL ? 0 : -1;
+}
+
+void pop3c_lines_free(struct pop3c_lines *l)
+{
+	free(l->buf);
+	*l = (struct pop3c_lines){ 0 };
+}
+
+/* Hand over the line gathered so far and start the next. The buffer
+ * holds max + 1 octets: a line of max octets and its CR. */
+static int p3_line_out(struct pop3c_lines *l, pop3c_line_fn *fn, void *arg)
+{
+	size_t len = l->len;
+	bool over = l->overlong;
+
+	if (len > 0 && l->buf[len - 1] == '\r' && !over)
+		len--;
+	if (len > l->max) {
+		over = true;
+		len = l->max;
+	}
+	l->buf[len] = '\0';
+	l->len = 0;
+	l->overlong = false;
+	return fn(arg, l->buf, len, over);
+}
+
+int pop3c_lines_feed(struct pop3c_lines *l, const char *in, size_t n,
+		     pop3c_line_fn *fn, void *arg)
+{
+	while (n > 0) {
+		const char *nl = memchr(in, '\n', n);
+		size_t take = nl != NULL ? (size_t)(nl - in) : n;
+		size_t room = l->max + 1 - l->len;
+		size_t copy = take < room ? take : room;
+
+		memcpy(l->buf + l->len, in, copy);
+		l->len += copy;
+		if (copy < take)
+			l->overlong = true;
+		if (nl == NULL)
+			return 0;
+		if (p3_line_out(l, fn, arg) < 0)
+			return -1;
+		in = nl + 1;
+		n -= take + 1;
+	}
+	return 0;
+}
+
+int pop3c_lines_end(struct pop3c_lines *l, pop3c_line_fn *fn, void *arg)
+{
+	if (l->len == 0 && !l->overlong)
+		return 0;
+	return p3_line_out(l, fn, arg);
 }
 
 static void p3_trace(struct pop3c *c, const char *dir, const char *line)
@@ -415,8 +481,9 @@ static void p3_complete(struct pop3c *c)
 		c->quit_ok = ok;
 		conn_close(c->conn, ok ? "QUIT" : "QUIT refused");
 	}
-	if (cmd.data_fn != NULL)
+	if (cmd.data_fn != NULL || cmd.line_fn != NULL)
 		len = 0;
+	pop3c_lines_free(&c->lines);
 	if (cmd.fn != NULL)
 		cmd.fn(c, cmd.arg, ok, c->line, len > 0 ? c->body : "", len);
 }
@@ -455,9 +522,17 @@ static size_t p3_status_bytes(struct pop3c *c, const char *p, size_t n,
 	}
 	t += *t == ' ';
 	memmove(c->line, t, strlen(t) + 1);
-	if (c->status_ok && c->q[c->q_head].multiline)
+	if (c->status_ok && c->q[c->q_head].multiline) {
 		c->in_body = true;
-	else
+		if (c->q[c->q_head].line_fn != NULL) {
+			pop3c_lines_free(&c->lines);
+			if (pop3c_lines_init(&c->lines,
+					     c->q[c->q_head].max_line) < 0) {
+				p3_fail(c, "out of memory");
+				return n;
+			}
+		}
+	} else
 		*done_r = true;
 	return take;
 }
@@ -471,7 +546,7 @@ static size_t p3_body_bytes(struct pop3c *c, const char *p, size_t n,
 	const struct p3_cmd *cmd = &c->q[c->q_head];
 	size_t out = 0, used;
 
-	if (cmd->data_fn != NULL)
+	if (cmd->data_fn != NULL || cmd->line_fn != NULL)
 		c->body_len = 0;
 	if (c->body_cap - c->body_len < n + 2) {
 		size_t cap = c->body_cap ? c->body_cap : 4096;
@@ -493,6 +568,18 @@ static size_t p3_body_bytes(struct pop3c *c, const char *p, size_t n,
 	c->body[c->body_len] = '\0';
 	if (cmd->data_fn != NULL) {
 		if (out > 0 && cmd->data_fn(c, cmd->arg, c->body, out) < 0) {
+			*done_r = false;
+			if (!conn_is_closing(c->conn))
+				p3_fail(c, "reply refused by its reader");
+			return n;
+		}
+		return used;
+	}
+	if (cmd->line_fn != NULL) {
+		if (pop3c_lines_feed(&c->lines, c->body, out, cmd->line_fn,
+				     cmd->arg) < 0 ||
+		    (*done_r && pop3c_lines_end(&c->lines, cmd->line_fn,
+						cmd->arg) < 0)) {
 			*done_r = false;
 			if (!conn_is_closing(c->conn))
 				p3_fail(c, "reply refused by its reader");
@@ -597,6 +684,7 @@ static void p3_free(struct pop3c *c)
 	free(c->log_id);
 	free(c->apop_ts);
 	free(c->body);
+	pop3c_lines_free(&c->lines);
 	SSL_CTX_free(c->ctx);
 	free(c);
 }
@@ -742,6 +830,24 @@ int pop3c_command_stream(struct pop3c *c, const char *line,
 	};
 
 	if (data_fn == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return p3_command(c, line, &cmd);
+}
+
+int pop3c_command_lines(struct pop3c *c, const char *line, size_t max_line,
+			pop3c_line_fn *line_fn, pop3c_reply_fn *fn, void *arg)
+{
+	struct p3_cmd cmd = {
+		.multiline = true,
+		.fn = fn,
+		.line_fn = line_fn,
+		.max_line = max_line,
+		.arg = arg,
+	};
+
+	if (line_fn == NULL || max_line == 0) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -8,8 +8,9 @@
  * the owner get on_ready and send commands: one at a time, or up to
  * POP3C_WINDOW in flight when the server announced PIPELINING (RFC 2449
  * section 6.6). Each is answered, in order, by a callback with the status
- * and, for multi-line replies, the whole un-stuffed body or (streamed
- * replies) the body in chunks as it arrives. The session ends with exactly
+ * and, for multi-line replies, the whole un-stuffed body, or (streamed
+ * replies) the body in chunks as it arrives, or (listings) the body line
+ * by line, each line bounded so that one huge line costs nothing. The session ends with exactly
  * one on_closed, after which the client is freed; nothing is ever written
  * to disk here.
  *
@@ -113,6 +114,21 @@ int pop3c_command_stream(struct pop3c *c, const char *line,
 			 pop3c_data_fn *data_fn, pop3c_reply_fn *fn,
 			 void *arg);
 
+/* One line of a listing (LIST, UIDL), un-stuffed, without its line end.
+ * overlong: the line was longer than the limit; line holds only its first
+ * max_line octets and the rest was dropped. Return 0 to go on, -1 to drop
+ * the session. */
+typedef int pop3c_line_fn(void *arg, const char *line, size_t len,
+			  bool overlong);
+
+/* As pop3c_command for a multi-line listing read line by line: after +OK
+ * each line goes to line_fn as it arrives (memory: one line of max_line
+ * octets, whatever the size of the listing), then fn gets the status with
+ * an empty body. An overlong line does not end the session: the owner
+ * decides (RFC 2449 section 4 bounds response lines at 512 octets). */
+int pop3c_command_lines(struct pop3c *c, const char *line, size_t max_line,
+			pop3c_line_fn *line_fn, pop3c_reply_fn *fn, void *arg);
+
 /* How many more commands may be sent now without waiting for a reply:
  * POP3C_WINDOW minus those in flight with PIPELINING, else 1 or 0; 0
  * also before on_ready, after QUIT and while closing. */
@@ -139,5 +155,21 @@ struct pop3c_dot {
 };
 size_t pop3c_dot_feed(struct pop3c_dot *d, const char *in, size_t n,
 		      char *out, size_t *out_len_r, bool *done_r);
+
+/* The line splitter of pop3c_command_lines, exposed for tests: feed
+ * un-stuffed bytes in chunks of any size; fn gets each complete line (LF
+ * or CRLF removed; at most max octets, overlong set when there were more).
+ * pop3c_lines_end gives a last line that had no line end. Both return 0,
+ * or -1 when fn did (the rest of the chunk is not read). */
+struct pop3c_lines {
+	char *buf; /* max octets, allocated by pop3c_lines_init */
+	size_t len, max;
+	bool overlong;
+};
+int pop3c_lines_init(struct pop3c_lines *l, size_t max);
+int pop3c_lines_feed(struct pop3c_lines *l, const char *in, size_t n,
+		     pop3c_line_fn *fn, void *arg);
+int pop3c_lines_end(struct pop3c_lines *l, pop3c_line_fn *fn, void *arg);
+void pop3c_lines_free(struct pop3c_lines *l);
 
 #endif

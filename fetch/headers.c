@@ -5,6 +5,8 @@
 
 #include "fetch/headers.h"
 
+#include "fetch/trace.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -388,6 +390,10 @@ int fh_parse(const char *text, size_t len, const struct fh_options *o,
 				buf[--vlen] = '\0';
 			if (strcmp(v, o->account) == 0)
 				r->fetched_mark = true;
+		} else if (fh_name_is(&f, "Received") && o->account != NULL &&
+			   o->hostname != NULL) {
+			if (ftrace_is_ours(buf, vlen, o->hostname, o->account))
+				r->fetched_mark = true;
 		} else if (fh_name_is(&f, "Delivered-To")) {
 			char *clean = malloc(vlen + 1);
 
@@ -450,8 +456,7 @@ const char *fh_loop_reason(const struct fh_result *r,
 			   const char *multipop_key)
 {
 	if (r->fetched_mark)
-		return "it already carries " FH_FETCHED_HEADER
-		       " for this account";
+		return "it was fetched by this account before";
 	for (size_t i = 0; i < r->n_delivered_to; i++) {
 		if (multipop_key != NULL &&
 		    strcmp(r->delivered_to[i], multipop_key) == 0)

@@ -23,7 +23,9 @@
 
 #include "common/address.h"
 
-/* The header added to every fetched message: "X-Kantorpos-Fetched: NAME". */
+/* The mark earlier versions put on every fetched message
+ * ("X-Kantorpos-Fetched: NAME"); still recognised by the loop guard, beside
+ * the Received field of fetch/trace.h that replaced it. */
 #define FH_FETCHED_HEADER "X-Kantorpos-Fetched"
 /* At most this many recipients and Delivered-To addresses are kept. */
 #define FH_MAX_ADDRS 1000
@@ -36,6 +38,7 @@ struct fh_options {
 	size_t n_headers;
 	unsigned skip_received;
 	const char *account; /* the loop guard looks for this account name */
+	const char *hostname; /* ... in Received fields written by this host */
 };
 
 struct fh_result {
@@ -49,7 +52,8 @@ struct fh_result {
 	size_t n_delivered_to;
 	/* The first Message-ID ("<...>" as written), or NULL. */
 	char *message_id;
-	/* An X-Kantorpos-Fetched header names opts->account. */
+	/* A Received field of ours (fetch/trace.h) or an X-Kantorpos-Fetched
+	 * field names opts->account. */
 	bool fetched_mark;
 };
 
@@ -70,7 +74,8 @@ size_t fh_header_end(const char *text, size_t len);
 void fh_result_free(struct fh_result *r);
 
 /* Loop guard. A fetched message is a loop when it carries the fetched mark
- * for this account, or (MultiPOP, multipop_key not NULL) a Delivered-To
+ * for this account (a Received field this host wrote for it, or the
+ * X-Kantorpos-Fetched field of earlier versions), or (MultiPOP, multipop_key not NULL) a Delivered-To
  * equal to the local mailbox it would go to, or (DomainPOP, multipop_key
  * NULL) a Delivered-To naming the same address twice: the message went
  * through that mailbox before. Returns a static reason, or NULL. */

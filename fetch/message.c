@@ -1,8 +1,9 @@
 /* fetch/message.c: one fetched message: RETR streamed to disk as it
  * arrives (only the header block is held in memory, to choose the
- * recipients), the commit to every recipient on the worker pool, the
- * UIDL state recorded before the DELE, and the skip, duplicate and
- * oversize cases. */
+ * recipients), our Received field on top, the commit to every recipient
+ * on the worker pool, the UIDL state (or, without a usable uid, the
+ * fallback key) recorded before the DELE, and the skip, duplicate,
+ * known and oversize cases. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -19,17 +20,16 @@
 #include "common/worker.h"
 #include "fetch/headers.h"
 #include "fetch/run.h"
+#include "fetch/trace.h"
 
-/* Room for the fetched mark line. */
-#define FMSG_MARK_MAX 128
 /* Slack over the LIST size: servers count octets differently. */
 #define FMSG_SLACK 65536
 
-static const char *fmsg_uid(const struct fetch_run *r)
+static const char *fmsg_uid(struct fetch_run *r)
 {
-	const char *uid = r->msgs[r->cur].uid;
+	const char *key = frun_key(r);
 
-	return uid != NULL ? uid : "(no uid)";
+	return key != NULL ? key : "(no uid)";
 }
 
 void fmsg_clear(struct fetch_run *r)
@@ -47,21 +47,20 @@ void fmsg_clear(struct fetch_run *r)
 
 void fmsg_skip(struct fetch_run *r, const char *why)
 {
-	struct run_msg *rm = &r->msgs[r->cur];
+	struct flist_msg *rm = frun_msg(r);
+	const char *key = frun_key(r);
 
 	log_warnx("fetch account=%s: message %s (%llu bytes) left on the server: %s",
-		  r->acct->name, fmsg_uid(r), rm->size, why);
+		  r->acct->name, fmsg_uid(r), (unsigned long long)rm->size, why);
 	r->skipped++;
-	fmsg_clear(r);
-	if (rm->uid != NULL) {
-		/* Later runs leave it alone. */
-		if (fst_set(&r->state, rm->uid, time(NULL), FST_SKIPPED, NULL,
-			    NULL, 0) < 0) {
-			frun_fail(r, "out of memory");
-			return;
-		}
-		r->state_dirty = true;
+	/* Later runs leave it alone. */
+	if (key != NULL && fst_set(&r->state, key, time(NULL), FST_SKIPPED,
+				   NULL, NULL, 0) < 0) {
+		frun_fail(r, "out of memory");
+		return;
 	}
+	r->state_dirty |= key != NULL;
+	fmsg_clear(r);
 	frun_dele_or_next(r, false);
 }
 
@@ -72,7 +71,7 @@ static void deliver_job(void *arg)
 	struct fetch_run *r = arg;
 	struct fetch_msg *m = &r->m;
 	const struct config *cfg = r->env->cfg;
-	struct run_msg *rm = &r->msgs[r->cur];
+	const char *key = frun_key(r);
 	struct md_target *t = calloc(m->n_rcpts, sizeof(*t));
 	char **paths = calloc(m->n_rcpts, sizeof(*paths));
 	struct md_delivery *d = m->d;
@@ -102,10 +101,10 @@ static void deliver_job(void *arg)
 		t[i].quota_messages = cfg->quota_messages;
 	}
 	m->md = md_delivery_commit(d, t, m->n_rcpts, &m->md_failed, NULL, 0);
-	if (m->md != MD_OK || rm->uid == NULL)
+	if (m->md != MD_OK || key == NULL)
 		goto out;
 	/* Durable for every recipient: record it before any DELE. */
-	if (fst_set(&r->state, rm->uid, time(NULL), FST_DELIVERED,
+	if (fst_set(&r->state, key, time(NULL), FST_DELIVERED,
 		    m->notice ? NULL : m->msgid, (const char *const *)m->rcpts,
 		    m->notice ? 0 : m->n_rcpts) < 0) {
 		m->save_errno = errno;
@@ -123,7 +122,6 @@ static void deliver_done(void *arg)
 {
 	struct fetch_run *r = arg;
 	struct fetch_msg *m = &r->m;
-	struct run_msg *rm = &r->msgs[r->cur];
 	bool notice = m->notice;
 
 	r->busy = false;
@@ -139,14 +137,6 @@ static void deliver_done(void *arg)
 			  fmsg_uid(r), r->state_path, strerror(m->save_errno));
 	} else if (!notice) {
 		r->delivered++;
-		if (rm->uid == NULL && m->msgid != NULL) {
-			char key[32];
-
-			snprintf(key, sizeof(key), "n%zu", r->cur);
-			fst_set(&r->nouid, key, time(NULL), FST_DELIVERED,
-				m->msgid, (const char *const *)m->rcpts,
-				m->n_rcpts);
-		}
 	}
 	fmsg_clear(r);
 	if (r->pop == NULL) {
@@ -167,6 +157,7 @@ static void deliver_done(void *arg)
 /* The delivery is written: commit it on the worker pool. */
 static void fmsg_commit(struct fetch_run *r)
 {
+	frun_step_stop(r);
 	if (worker_submit(r->env->pool, deliver_job, deliver_done, r) < 0) {
 		frun_fail(r, "worker: %s", strerror(errno));
 		return;
@@ -216,6 +207,32 @@ static int resolve(struct fetch_run *r, const char *name,
 	}
 }
 
+/* A message without a usable uid: its fallback key, from its header
+ * block m->hdr[0..end) (at most FMSG_HEADER_MAX octets of it). True when
+ * the state knows the key: m->action is FMSG_KNOWN then. */
+static bool fmsg_known(struct fetch_run *r, size_t end)
+{
+	struct fetch_msg *m = &r->m;
+	struct flist_msg *rm = frun_msg(r);
+	struct flist_rule rule = {
+		.keep = r->acct->keep,
+		.keep_days = r->acct->keep_days,
+		.now = time(NULL),
+	};
+	struct fst_entry *e;
+
+	if (flist_uid(&r->list, rm) != NULL)
+		return false;
+	fst_key(m->hdr, end < FMSG_HEADER_MAX ? end : FMSG_HEADER_MAX,
+		rm->size, m->key);
+	if ((e = fst_find(&r->state, m->key)) == NULL)
+		return false;
+	e->seen = true;
+	m->action = FMSG_KNOWN;
+	m->known_due = flist_due(e, &rule);
+	return true;
+}
+
 /* Choose what to do with the message from its header block hdr[0..len):
  * sets m->action (and the recipients). Returns 0, or -1 after frun_fail. */
 static int fmsg_decide(struct fetch_run *r, const char *hdr, size_t len)
@@ -228,12 +245,15 @@ static int fmsg_decide(struct fetch_run *r, const char *hdr, size_t len)
 		.n_headers = a->n_headers,
 		.skip_received = a->skip_received,
 		.account = a->name,
+		.hostname = r->env->cfg->hostname,
 	};
 	struct fh_result h;
 	struct rcpt_target t;
 	const char *loop;
 	size_t i, kept;
 
+	if (fmsg_known(r, len))
+		return 0;
 	if (fh_parse(hdr, len, &o, &h) < 0) {
 		frun_fail(r, "out of memory");
 		return -1;
@@ -280,8 +300,7 @@ static int fmsg_decide(struct fetch_run *r, const char *hdr, size_t len)
 	/* At most one copy of a Message-ID per local user (this run, and
 	 * earlier runs whose messages are still on the server). */
 	for (i = kept = 0; i < m->n_rcpts; i++) {
-		if (fst_delivered(&r->state, m->msgid, m->rcpts[i]) ||
-		    fst_delivered(&r->nouid, m->msgid, m->rcpts[i]))
+		if (fst_delivered(&r->state, m->msgid, m->rcpts[i]))
 			free(m->rcpts[i]);
 		else
 			m->rcpts[kept++] = m->rcpts[i];
@@ -295,18 +314,31 @@ oom:
 	return -1;
 }
 
-/* Open the delivery in the staging maildir and write the fetched mark.
+/* Open the delivery in the staging maildir and write our Received field.
  * Returns 0, or -1 after frun_fail. */
 static int fmsg_begin(struct fetch_run *r)
 {
 	struct fetch_msg *m = &r->m;
-	char mark[FMSG_MARK_MAX];
-	int marklen = snprintf(mark, sizeof(mark), FH_FETCHED_HEADER ": %s\r\n",
-			       r->acct->name);
+	char peer[NI_MAXHOST], field[FTRACE_MAX];
+	const struct addrinfo *ai = r->cur_addr;
+	struct ftrace_info t = {
+		.pop_host = r->acct->host,
+		.hostname = r->env->cfg->hostname,
+		.account = r->acct->name,
+		.id = frun_key(r),
+		.when = time(NULL),
+	};
+	size_t len;
 
+	if (ai != NULL && getnameinfo(ai->ai_addr, ai->ai_addrlen, peer,
+				      sizeof(peer), NULL, 0,
+				      NI_NUMERICHOST) == 0)
+		t.peer = peer;
+	len = ftrace_received(&t, field, sizeof(field));
 	m->md = md_delivery_begin(r->staging, r->env->cfg->hostname, &m->d);
 	if (m->md == MD_OK)
-		m->md = md_delivery_write(m->d, mark, (size_t)marklen);
+		m->md = len > 0 ? md_delivery_write(m->d, field, len)
+				: MD_ERR_INVALID;
 	if (m->md != MD_OK) {
 		r->errors++;
 		frun_fail(r, "cannot start a delivery in %s: %s", r->staging,
@@ -323,8 +355,10 @@ static int fmsg_header_done(struct fetch_run *r, size_t end)
 	struct fetch_msg *m = &r->m;
 
 	if (end > FMSG_HEADER_MAX) {
-		m->action = FMSG_SKIP;
-		m->skip_why = "its header is longer than 256 KiB";
+		if (!fmsg_known(r, end)) {
+			m->action = FMSG_SKIP;
+			m->skip_why = "its header is longer than 256 KiB";
+		}
 	} else if (fmsg_decide(r, m->hdr, end) < 0) {
 		return -1;
 	}
@@ -353,6 +387,7 @@ static int on_retr_data(struct pop3c *c, void *arg, const char *data,
 	size_t end;
 
 	(void)c;
+	frun_step_bytes(r, len);
 	m->got += len;
 	if (m->got > m->limit) {
 		frun_fail(r, "message %s is larger than its LIST size allows",
@@ -396,7 +431,8 @@ static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
 {
 	struct fetch_run *r = arg;
 	struct fetch_msg *m = &r->m;
-	struct run_msg *rm = &r->msgs[r->cur];
+	struct flist_msg *rm = frun_msg(r);
+	const char *key;
 
 	(void)c;
 	(void)body;
@@ -405,7 +441,9 @@ static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
 		/* The message may have been removed by another client. */
 		r->errors++;
 		log_warnx("fetch account=%s: RETR %lu: %s", r->acct->name,
-			  rm->num, text);
+			  (unsigned long)rm->num, text);
+		if (flist_uid(&r->list, rm) == NULL)
+			r->keys_incomplete = true;
 		fmsg_clear(r);
 		frun_dele_or_next(r, false);
 		return;
@@ -423,11 +461,20 @@ static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
 		fmsg_skip(r, m->skip_why);
 		return;
 	}
+	if (m->action == FMSG_KNOWN) {
+		bool due = m->known_due;
+
+		log_info("fetch account=%s: message %lu has no usable uid; its fallback key %s says it was handled before: not delivered again",
+			 r->acct->name, (unsigned long)rm->num, m->key);
+		fmsg_clear(r);
+		frun_dele_or_next(r, due);
+		return;
+	}
 	log_info("fetch account=%s: message %s is a duplicate of %s, not delivered again",
 		 r->acct->name, fmsg_uid(r), m->msgid);
 	r->skipped++;
-	if (rm->uid != NULL) {
-		if (fst_set(&r->state, rm->uid, time(NULL), FST_DELIVERED,
+	if ((key = frun_key(r)) != NULL) {
+		if (fst_set(&r->state, key, time(NULL), FST_DELIVERED,
 			    m->msgid, NULL, 0) < 0) {
 			frun_fail(r, "out of memory");
 			return;
@@ -444,9 +491,15 @@ void fmsg_fetch(struct fetch_run *r)
 	uint64_t max = a->max_size ? a->max_size : r->env->cfg->max_message_size;
 	char line[64];
 
+	struct flist_msg *rm = frun_msg(r);
+	char what[64];
+
 	fmsg_clear(r);
 	r->m.limit = max + FMSG_SLACK;
-	snprintf(line, sizeof(line), "RETR %lu", r->msgs[r->cur].num);
+	snprintf(line, sizeof(line), "RETR %lu", (unsigned long)rm->num);
+	snprintf(what, sizeof(what), "message %lu (%llu octets)",
+		 (unsigned long)rm->num, (unsigned long long)rm->size);
+	frun_step(r, what, rm->size);
 	if (pop3c_command_stream(r->pop, line, on_retr_data, on_retr, r) < 0)
 		frun_fail(r, "cannot send %s: %s", line, strerror(errno));
 }
@@ -457,7 +510,7 @@ void fmsg_oversize(struct fetch_run *r)
 {
 	const struct config_fetch *a = r->acct;
 	struct fetch_msg *m = &r->m;
-	struct run_msg *rm = &r->msgs[r->cur];
+	struct flist_msg *rm = frun_msg(r);
 	const char *domain = a->mode == CONFIG_FETCH_MULTIPOP
 				     ? strrchr(a->target, '@') + 1
 				     : a->target;
@@ -488,7 +541,7 @@ void fmsg_oversize(struct fetch_run *r)
 		     "account %s (%s at %s) without delivering it: it is larger\r\n"
 		     "than max_size (%llu bytes).\r\n",
 		     r->env->cfg->hostname, pm, date, a->name, fmsg_uid(r),
-		     rm->size, a->name, a->user, a->host,
+		     (unsigned long long)rm->size, a->name, a->user, a->host,
 		     (unsigned long long)a->max_size);
 	if (n < 0) {
 		frun_fail(r, "out of memory");
@@ -502,7 +555,7 @@ void fmsg_oversize(struct fetch_run *r)
 	md_delivery_write(m->d, text, (size_t)n);
 	free(text);
 	log_warnx("fetch account=%s: message %s (%llu bytes) is over max_size: deleting it and telling %s",
-		  a->name, fmsg_uid(r), rm->size, t.key);
+		  a->name, fmsg_uid(r), (unsigned long long)rm->size, t.key);
 	r->skipped++;
 	fmsg_commit(r);
 }

@@ -1,17 +1,20 @@
 /* fetch/run.h: the state of one account run, shared by its two halves
  * (private to fetch/): runner.c drives the account session (preparation,
- * login, LIST and UIDL, choosing each message, DELE, state, QUIT) and
- * message.c the pipeline of one message (RETR streamed into a delivery,
- * recipients from the header block, the commit on the worker pool). */
+ * login, UIDL and LIST, choosing each message, DELE, state, QUIT, the
+ * deadlines) and message.c the pipeline of one message (RETR streamed
+ * into a delivery, recipients from the header block, the fallback key,
+ * our Received field, the commit on the worker pool). */
 #ifndef KANTORPOS_FETCH_RUN_H
 #define KANTORPOS_FETCH_RUN_H
 
+#include <ev.h>
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch/listing.h"
 #include "fetch/runner.h"
 #include "fetch/state.h"
 #include "store/maildir.h"
@@ -23,13 +26,6 @@ struct userdb;
  * a longer one is left on the server. */
 #define FMSG_HEADER_MAX (256 * 1024)
 
-struct run_msg {
-	unsigned long num;
-	unsigned long long size;
-	char *uid; /* NULL: no usable unique id */
-	bool dup;  /* the server gave its uid to another message too */
-};
-
 enum fmsg_phase {
 	FMSG_HEADER,  /* gathering the header block */
 	FMSG_BODY,    /* streaming into the delivery */
@@ -40,6 +36,7 @@ enum fmsg_action {
 	FMSG_DELIVER,
 	FMSG_SKIP,  /* left on the server, recorded as skipped */
 	FMSG_DUP,   /* a Message-ID every recipient already has */
+	FMSG_KNOWN, /* no uid, but its fallback key is in the state */
 };
 
 /* The message in progress. */
@@ -55,6 +52,9 @@ struct fetch_msg {
 	size_t n_rcpts;
 	char *msgid;
 	bool notice;          /* the oversize notice, not the message itself */
+	/* No usable uid: the fallback key, once the header block is in. */
+	char key[FST_KEY_SIZE];
+	bool known_due;       /* FMSG_KNOWN: its DELE is due */
 	enum md_result md;
 	size_t md_failed;
 	int save_errno;
@@ -72,18 +72,24 @@ struct fetch_run {
 	char *password;
 	struct fst state;
 	struct userdb *db;
-	struct addrinfo *addrs, *next_addr;
+	struct addrinfo *addrs, *next_addr, *cur_addr;
 	SSL_CTX *ctx;
 	char err[512];
 	enum fetch_status prep_status;
 
 	struct pop3c *pop;
 	bool ready, cancelled, failed, state_dirty, busy;
-	bool uidl_sent, wait_dele;
-	struct run_msg *msgs;
-	size_t n_msgs, cur;
-	bool have_uidl;
-	struct fst nouid; /* Message-IDs delivered this run without a uid */
+	bool list_sent, wait_dele;
+	/* Every message without a usable uid was read up to its fallback
+	 * key: keys not seen may be pruned at the end. */
+	bool keys_incomplete;
+	struct flist list;
+	size_t cur;
+	/* Deadlines: the run's, and the step's (fetch/deadline.h). */
+	ev_timer run_timer, step_timer;
+	ev_tstamp step_start;
+	char step_what[64];
+	uint64_t step_got, step_cap;
 	/* Message numbers of the DELEs in flight, oldest first. */
 	unsigned long *dele_q;
 	size_t dele_head, dele_len;
@@ -106,6 +112,16 @@ void frun_next(struct fetch_run *r);
 void frun_dele_or_next(struct fetch_run *r, bool dele);
 /* Save the UIDL state (blocking: worker only); sets m.save_errno. */
 void frun_save_job(void *arg);
+/* The current message of the listing. */
+struct flist_msg *frun_msg(struct fetch_run *r);
+/* Its usable uid, else its fallback key once known, else NULL. */
+const char *frun_key(struct fetch_run *r);
+/* A new step of the session (what: for the log) that may carry at most
+ * cap octets; frun_step_bytes counts them; frun_step_stop while waiting
+ * for the worker pool, not the server. */
+void frun_step(struct fetch_run *r, const char *what, uint64_t cap);
+void frun_step_bytes(struct fetch_run *r, size_t n);
+void frun_step_stop(struct fetch_run *r);
 
 /* ---- message.c ---- */
 

@@ -1,7 +1,8 @@
 /* fetch/runner.c: one run of a fetch account, the session half:
- * preparation on the worker pool, login, LIST and UIDL (pipelined when
- * the server offers it), choosing each message in turn, DELE, the state
- * file and QUIT. Each message itself is fetch/message.c's. */
+ * preparation on the worker pool, login, UIDL and LIST read line by line
+ * (pipelined when the server offers it), choosing each message in turn,
+ * DELE, the state file, QUIT, and the deadlines of the run and of each of
+ * its steps. Each message itself is fetch/message.c's. */
 #include "autoconf.h"
 
 #include "fetch/runner.h"
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/config_value.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -23,13 +25,12 @@
 #include "common/tls.h"
 #include "common/userdb.h"
 #include "common/worker.h"
+#include "fetch/deadline.h"
+#include "fetch/listing.h"
 #include "fetch/run.h"
 #include "fetch/secrets.h"
 #include "fetch/state.h"
 #include "store/maildir.h"
-
-/* Largest LIST or UIDL reply read. */
-#define RUN_LIST_MAX (64 * 1024 * 1024)
 
 static void run_quit(struct fetch_run *r);
 
@@ -49,15 +50,14 @@ static void run_free(struct fetch_run *r)
 		sodium_memzero(r->password, strlen(r->password));
 		free(r->password);
 	}
+	ev_timer_stop(r->env->loop, &r->run_timer);
+	ev_timer_stop(r->env->loop, &r->step_timer);
 	fst_free(&r->state);
-	fst_free(&r->nouid);
 	userdb_free(r->db);
 	if (r->addrs != NULL)
 		freeaddrinfo(r->addrs);
 	SSL_CTX_free(r->ctx);
-	for (size_t i = 0; i < r->n_msgs; i++)
-		free(r->msgs[i].uid);
-	free(r->msgs);
+	flist_free(&r->list);
 	free(r->dele_q);
 	fmsg_clear(r);
 	free(r->state_path);
@@ -95,6 +95,69 @@ void frun_fail(struct fetch_run *r, const char *fmt, ...)
 	r->failed = true;
 	if (r->pop != NULL)
 		pop3c_close(r->pop, r->err);
+}
+
+/* ---- deadlines ---------------------------------------------------- */
+
+static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fetch_run *r = w->data;
+	const struct config_fetch *a = r->acct;
+	double limit = fdl_deadline(a->message_timeout, a->min_rate,
+				    r->step_got, r->step_cap);
+	double spent = ev_now(loop) - r->step_start;
+
+	(void)revents;
+	if (spent < limit) {
+		/* Octets arrived since: the deadline moved on. */
+		ev_timer_set(w, limit - spent, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	frun_fail(r, "message deadline: %s not complete after %.0f s (%llu octets; message_timeout %us + 1 s per min_rate %llu octets)",
+		  r->step_what, spent, (unsigned long long)r->step_got,
+		  a->message_timeout, (unsigned long long)a->min_rate);
+}
+
+void frun_step(struct fetch_run *r, const char *what, uint64_t cap)
+{
+	struct ev_loop *loop = r->env->loop;
+
+	snprintf(r->step_what, sizeof(r->step_what), "%s", what);
+	r->step_start = ev_now(loop);
+	r->step_got = 0;
+	r->step_cap = cap;
+	ev_timer_stop(loop, &r->step_timer);
+	ev_timer_set(&r->step_timer, r->acct->message_timeout, 0.);
+	ev_timer_start(loop, &r->step_timer);
+}
+
+void frun_step_bytes(struct fetch_run *r, size_t n)
+{
+	r->step_got += n;
+}
+
+void frun_step_stop(struct fetch_run *r)
+{
+	ev_timer_stop(r->env->loop, &r->step_timer);
+}
+
+static void run_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fetch_run *r = w->data;
+	char d[32];
+
+	(void)loop;
+	(void)revents;
+	config_format_duration(d, sizeof(d), r->acct->run_timeout);
+	if (r->pop != NULL) {
+		frun_fail(r, "run deadline: run_timeout %s passed", d);
+	} else if (!r->failed) {
+		/* Preparing on the worker, or connecting: end when back. */
+		r->failed = true;
+		snprintf(r->err, sizeof(r->err),
+			 "run deadline: run_timeout %s passed", d);
+	}
 }
 
 /* ---- preparation (worker) ---------------------------------------- */
@@ -183,8 +246,11 @@ static int run_connect(struct fetch_run *r)
 		r->next_addr = ai->ai_next;
 		r->pop = pop3c_connect(r->env->loop, ai->ai_addr, ai->ai_addrlen,
 				       &p, &cbs, r);
-		if (r->pop != NULL)
+		if (r->pop != NULL) {
+			r->cur_addr = ai;
+			frun_step(r, "login", 0);
 			return 0;
+		}
 		snprintf(r->err, sizeof(r->err), "connect: %s", strerror(errno));
 	}
 	return -1;
@@ -197,6 +263,10 @@ static void prep_done(void *arg)
 	r->busy = false;
 	if (r->prep_status != FETCH_OK) {
 		frun_finish(r, r->prep_status, r->err);
+		return;
+	}
+	if (r->failed) {
+		frun_finish(r, FETCH_TEMPFAIL, r->err);
 		return;
 	}
 	if (r->cancelled) {
@@ -221,6 +291,10 @@ struct fetch_run *fetch_run_start(struct fetch_env *env,
 	r->done = done;
 	r->done_arg = arg;
 	r->m.phase = FMSG_HEADER;
+	ev_timer_init(&r->run_timer, run_timeout, acct->run_timeout, 0.);
+	ev_timer_init(&r->step_timer, step_timeout, 0., 0.);
+	r->run_timer.data = r->step_timer.data = r;
+	flist_init(&r->list, acct->max_messages);
 	r->state_path = fetch_state_path(env->cfg, acct);
 	if (asprintf(&r->staging, "%s/fetch/staging", env->cfg->data_dir) < 0)
 		r->staging = NULL;
@@ -233,6 +307,7 @@ struct fetch_run *fetch_run_start(struct fetch_env *env,
 		return NULL;
 	}
 	r->busy = true;
+	ev_timer_start(env->loop, &r->run_timer);
 	return r;
 }
 
@@ -272,12 +347,12 @@ static void pop_closed(struct pop3c *c, void *arg, bool clean,
 		frun_finish(r, FETCH_TEMPFAIL, r->failed ? r->err : why);
 }
 
-static int run_cmd(struct fetch_run *r, bool multi, size_t max,
-		   pop3c_reply_fn *fn, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+/* Send a single-line command; its reply goes to fn. */
+static int run_cmd(struct fetch_run *r, pop3c_reply_fn *fn, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
 
-static int run_cmd(struct fetch_run *r, bool multi, size_t max,
-		   pop3c_reply_fn *fn, const char *fmt, ...)
+static int run_cmd(struct fetch_run *r, pop3c_reply_fn *fn, const char *fmt,
+		   ...)
 {
 	char line[128];
 	va_list ap;
@@ -285,156 +360,138 @@ static int run_cmd(struct fetch_run *r, bool multi, size_t max,
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (pop3c_command(r->pop, line, multi, max, fn, r) < 0) {
+	if (pop3c_command(r->pop, line, false, 0, fn, r) < 0) {
 		frun_fail(r, "cannot send %s", line);
 		return -1;
 	}
 	return 0;
 }
 
-static int msg_cmp(const void *a, const void *b)
+/* One listing line: the deadline counts it, the listing takes it. */
+static int on_uidl_line(void *arg, const char *line, size_t len,
+			bool overlong)
 {
-	const struct run_msg *x = a, *y = b;
+	struct fetch_run *r = arg;
+	struct flist_rule rule = {
+		.keep = r->acct->keep,
+		.keep_days = r->acct->keep_days,
+		.now = time(NULL),
+	};
 
-	/* Smallest first: the most mail gets through a slow link. */
-	if (x->size != y->size)
-		return x->size < y->size ? -1 : 1;
-	return x->num < y->num ? -1 : x->num > y->num;
+	frun_step_bytes(r, len + 2);
+	if (flist_uidl_line(&r->list, &r->state, &rule, line, len,
+			    overlong) < 0) {
+		frun_fail(r, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
-static struct run_msg *run_find_num(struct fetch_run *r, unsigned long num)
+static int on_list_line(void *arg, const char *line, size_t len,
+			bool overlong)
 {
-	for (size_t i = 0; i < r->n_msgs; i++)
-		if (r->msgs[i].num == num)
-			return &r->msgs[i];
-	return NULL;
+	struct fetch_run *r = arg;
+
+	frun_step_bytes(r, len + 2);
+	if (flist_list_line(&r->list, line, len, overlong) < 0) {
+		frun_fail(r, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
-/* Call fn(r, line) for each line of a multi-line body. */
-static void each_line(struct fetch_run *r, const char *body, size_t len,
-		      void (*fn)(struct fetch_run *, char *))
+static void on_list(struct pop3c *c, void *arg, bool ok, const char *text,
+		    const char *body, size_t len);
+
+static int send_list(struct fetch_run *r)
 {
-	char *copy = strndup(body, len), *line, *save = NULL;
-
-	if (copy == NULL)
-		return;
-	for (line = strtok_r(copy, "\r\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\r\n", &save))
-		fn(r, line);
-	free(copy);
-}
-
-static void list_line(struct fetch_run *r, char *line)
-{
-	unsigned long num;
-	unsigned long long size;
-	struct run_msg *grown;
-
-	if (sscanf(line, "%lu %llu", &num, &size) != 2 || num == 0 ||
-	    run_find_num(r, num) != NULL)
-		return;
-	grown = realloc(r->msgs, (r->n_msgs + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return;
-	r->msgs = grown;
-	r->msgs[r->n_msgs++] = (struct run_msg){ .num = num, .size = size };
-}
-
-static void uidl_line(struct fetch_run *r, char *line)
-{
-	unsigned long num;
-	char uid[FST_UID_MAX + 2];
-	struct run_msg *m;
-
-	if (sscanf(line, "%lu %71s", &num, uid) != 2 || !fst_uid_ok(uid) ||
-	    (m = run_find_num(r, num)) == NULL || m->uid != NULL)
-		return;
-	m->uid = strdup(uid);
+	if (pop3c_command_lines(r->pop, "LIST", FLIST_LINE_MAX, on_list_line,
+				on_list, r) < 0) {
+		frun_fail(r, "cannot send LIST");
+		return -1;
+	}
+	r->list_sent = true;
+	return 0;
 }
 
 static void on_uidl(struct pop3c *c, void *arg, bool ok, const char *text,
 		    const char *body, size_t len)
 {
 	struct fetch_run *r = arg;
-	const char **uids;
-	size_t n = 0;
-	bool dups = false;
 
 	(void)c;
-	r->have_uidl = ok;
+	(void)body;
+	(void)len;
+	flist_uidl_end(&r->list, ok);
 	if (!ok) {
 		if (r->acct->keep) {
 			frun_fail(r, "the server has no UIDL (%s): keep needs it",
 				 text);
 			return;
 		}
-		log_warnx("fetch account=%s: the server has no UIDL (%s): duplicates are caught by Message-ID within a run only",
+		log_warnx("fetch account=%s: the server has no UIDL (%s): each message is recognised by its fallback key",
 			  r->acct->name, text);
-	} else {
-		each_line(r, body, len, uidl_line);
 	}
-	/* X-FET-07: a uid given to two messages identifies neither. */
-	for (size_t i = 0; i < r->n_msgs; i++) {
-		bool dup = false;
+	if (!r->list_sent)
+		send_list(r);
+}
 
-		for (size_t j = 0; j < r->n_msgs && r->msgs[i].uid != NULL; j++)
-			if (j != i && r->msgs[j].uid != NULL &&
-			    strcmp(r->msgs[i].uid, r->msgs[j].uid) == 0)
-				dup = true;
-		if (dup) {
-			log_warnx("fetch account=%s: the server gave uid %s to several messages; tracking them by Message-ID",
-				  r->acct->name, r->msgs[i].uid);
-			/* Cleared after the scan so that every holder of
-			 * the uid is found. */
-			dups = true;
-			r->msgs[i].dup = true;
-		}
-	}
-	for (size_t i = 0; dups && i < r->n_msgs; i++) {
-		if (r->msgs[i].dup) {
-			free(r->msgs[i].uid);
-			r->msgs[i].uid = NULL;
-		}
-	}
-	/* Entries whose uid the server no longer lists are gone for good
-	 * (an empty listing proves nothing: it may be a server hiccup). */
-	if (ok && r->n_msgs > 0) {
-		uids = calloc(r->n_msgs + 1, sizeof(*uids));
-		if (uids == NULL) {
-			frun_fail(r, "out of memory");
-			return;
-		}
-		for (size_t i = 0; i < r->n_msgs; i++)
-			if (r->msgs[i].uid != NULL)
-				uids[n++] = r->msgs[i].uid;
-		if (fst_retain(&r->state, uids, n) > 0)
-			r->state_dirty = true;
-		free(uids);
-	}
-	if (r->n_msgs > 1)
-		qsort(r->msgs, r->n_msgs, sizeof(*r->msgs), msg_cmp);
-	r->cur = 0;
-	frun_next(r);
+/* Say what the listing held that is not simply handled. */
+static void log_listing(struct fetch_run *r)
+{
+	const struct flist *l = &r->list;
+	const char *n = r->acct->name;
+
+	if (l->bad_uid > 0)
+		log_warnx("fetch account=%s: unusable UIDL entries (not 1 to 70 octets 0x21-0x7E): %zu; those messages are recognised by their fallback key",
+			  n, l->bad_uid);
+	if (l->shared_uid > 0)
+		log_warnx("fetch account=%s: messages whose uid the server gave to another one too: %zu; recognised by their fallback key",
+			  n, l->shared_uid);
+	if (l->no_uidl > 0)
+		log_warnx("fetch account=%s: messages in LIST without a UIDL entry: %zu; recognised by their fallback key",
+			  n, l->no_uidl);
+	if (l->ignored > 0)
+		log_warnx("fetch account=%s: listing lines ignored (no message number, or one named before): %zu",
+			  n, l->ignored);
+	if (l->capped > 0)
+		log_warnx("fetch account=%s: max_messages %u reached: %zu more messages are left for the next run",
+			  n, r->acct->max_messages, l->capped);
 }
 
 static void on_list(struct pop3c *c, void *arg, bool ok, const char *text,
 		    const char *body, size_t len)
 {
 	struct fetch_run *r = arg;
+	struct flist *l = &r->list;
 
 	(void)c;
+	(void)body;
+	(void)len;
 	if (!ok) {
 		frun_fail(r, "LIST: %s", text);
 		return;
 	}
-	each_line(r, body, len, list_line);
-	if (r->uidl_sent)
-		return;
-	if (r->n_msgs == 0) {
-		run_quit(r);
+	flist_list_end(l);
+	/* An empty UIDL beside a LIST that is not proves nothing but a
+	 * server hiccup: every message would lose its uid this run. */
+	if (l->have_uidl && l->uidl_lines == 0 && l->n > 0) {
+		frun_fail(r, "UIDL listed no message but LIST did");
 		return;
 	}
-	run_cmd(r, true, (size_t)r->n_msgs * 100 + 1024, on_uidl, "UIDL");
+	log_listing(r);
+	if (l->capped > 0)
+		r->keys_incomplete = true;
+	/* State entries whose uid the server no longer lists are gone for
+	 * good (an empty listing proves nothing: it may be a server
+	 * hiccup; without UIDL this run knows nothing about them). */
+	if (l->have_uidl && l->uidl_lines > 0 &&
+	    fst_prune(&r->state, true, false) > 0)
+		r->state_dirty = true;
+	if (l->list_lines == 0)
+		r->keys_incomplete = true;
+	r->cur = 0;
+	frun_next(r);
 }
 
 static void pop_ready(struct pop3c *c, void *arg)
@@ -447,12 +504,16 @@ static void pop_ready(struct pop3c *c, void *arg)
 		frun_fail(r, "cancelled");
 		return;
 	}
-	if (run_cmd(r, true, RUN_LIST_MAX, on_list, "LIST") < 0)
+	/* UIDL first: messages already handled then cost no memory. */
+	frun_step(r, "the listing (UIDL, LIST)", UINT64_MAX);
+	if (pop3c_command_lines(r->pop, "UIDL", FLIST_LINE_MAX, on_uidl_line,
+				on_uidl, r) < 0) {
+		frun_fail(r, "cannot send UIDL");
 		return;
-	/* With PIPELINING, UIDL goes along; its size is not known yet. */
-	if (pop3c_room(r->pop) > 0 &&
-	    run_cmd(r, true, RUN_LIST_MAX, on_uidl, "UIDL") == 0)
-		r->uidl_sent = true;
+	}
+	/* With PIPELINING, LIST goes along. */
+	if (pop3c_room(r->pop) > 0)
+		send_list(r);
 }
 
 /* ---- saving state and quitting ----------------------------------- */
@@ -503,12 +564,17 @@ static void quit_after_save(void *arg)
 			  strerror(r->m.save_errno));
 		return;
 	}
-	run_cmd(r, false, 0, on_quit, "QUIT");
+	frun_step(r, "QUIT", 0);
+	run_cmd(r, on_quit, "QUIT");
 }
 
 /* Every message handled: save pruned state if needed, then QUIT. */
 static void run_quit(struct fetch_run *r)
 {
+	/* Every message without a uid was read up to its key: the keys not
+	 * seen belong to messages that are gone. */
+	if (!r->keys_incomplete && fst_prune(&r->state, false, true) > 0)
+		r->state_dirty = true;
 	if (r->state_dirty) {
 		r->state_dirty = false;
 		if (worker_submit(r->env->pool, frun_save_job, quit_after_save, r) < 0) {
@@ -516,9 +582,11 @@ static void run_quit(struct fetch_run *r)
 			return;
 		}
 		r->busy = true;
+		frun_step_stop(r);
 		return;
 	}
-	run_cmd(r, false, 0, on_quit, "QUIT");
+	frun_step(r, "QUIT", 0);
+	run_cmd(r, on_quit, "QUIT");
 }
 
 /* ---- DELE and the next message ----------------------------------- */
@@ -532,7 +600,7 @@ static void on_dele(struct pop3c *c, void *arg, bool ok, const char *text,
 	(void)c;
 	(void)body;
 	(void)len;
-	r->dele_head = (r->dele_head + 1) % r->n_msgs;
+	r->dele_head = (r->dele_head + 1) % r->list.n;
 	r->dele_len--;
 	if (ok) {
 		r->deleted++;
@@ -550,27 +618,42 @@ static void on_dele(struct pop3c *c, void *arg, bool ok, const char *text,
 void frun_dele_or_next(struct fetch_run *r, bool dele)
 {
 	if (dele) {
-		unsigned long num = r->msgs[r->cur].num;
+		unsigned long num = frun_msg(r)->num;
 
 		if (r->dele_q == NULL &&
-		    (r->dele_q = calloc(r->n_msgs, sizeof(*r->dele_q))) == NULL) {
+		    (r->dele_q = calloc(r->list.n, sizeof(*r->dele_q))) == NULL) {
 			frun_fail(r, "out of memory");
 			return;
 		}
-		if (run_cmd(r, false, 0, on_dele, "DELE %lu", num) < 0)
+		if (run_cmd(r, on_dele, "DELE %lu", num) < 0)
 			return;
-		r->dele_q[(r->dele_head + r->dele_len++) % r->n_msgs] = num;
+		r->dele_q[(r->dele_head + r->dele_len++) % r->list.n] = num;
 		/* Lock-step: the next command waits for this reply. With
 		 * PIPELINING it goes now (the message is durable already;
 		 * a -ERR only leaves it on the server). */
 		if (pop3c_room(r->pop) == 0) {
 			r->cur++;
 			r->wait_dele = true;
+			frun_step(r, "DELE", 0);
 			return;
 		}
 	}
 	r->cur++;
 	frun_next(r);
+}
+
+struct flist_msg *frun_msg(struct fetch_run *r)
+{
+	return &r->list.m[r->cur];
+}
+
+const char *frun_key(struct fetch_run *r)
+{
+	const char *uid = flist_uid(&r->list, frun_msg(r));
+
+	if (uid != NULL)
+		return uid;
+	return r->m.key[0] != '\0' ? r->m.key : NULL;
 }
 
 /* Handle the next message, or QUIT when all are done. */
@@ -583,31 +666,21 @@ void frun_next(struct fetch_run *r)
 		frun_fail(r, "cancelled");
 		return;
 	}
-	while (r->cur < r->n_msgs) {
-		struct run_msg *m = &r->msgs[r->cur];
-		struct fst_entry *e = m->uid != NULL ? fst_find(&r->state, m->uid)
-						      : NULL;
+	while (r->cur < r->list.n) {
+		struct flist_msg *m = frun_msg(r);
+		const char *uid = flist_uid(&r->list, m);
+		struct fst_entry *e = uid != NULL ? fst_find(&r->state, uid)
+						  : NULL;
 
-		if (e != NULL && e->flag == FST_DELIVERED) {
-			/* Delivered by an earlier run (maybe one cut before
-			 * QUIT): never again; remove it when due. */
-			bool due = !a->keep ||
-				   (a->keep_days > 0 &&
-				    time(NULL) - e->time >=
-					    (time_t)a->keep_days * 86400);
-
-			if (due) {
-				frun_dele_or_next(r, true);
-				return;
-			}
-			r->cur++;
-			continue;
-		}
 		if (e != NULL) {
-			r->cur++;
-			continue;
+			/* Delivered by an earlier run (maybe one cut before
+			 * QUIT) and kept by the listing: its DELE is due. */
+			frun_dele_or_next(r, true);
+			return;
 		}
 		if (m->size > max) {
+			if (uid == NULL)
+				r->keys_incomplete = true;
 			if (a->oversize == CONFIG_FETCH_OVERSIZE_DELETE)
 				fmsg_oversize(r);
 			else

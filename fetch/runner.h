@@ -6,8 +6,9 @@
  *
  * Safety order for every message: RETR, durable delivery to every local
  * recipient (md_delivery_commit returned MD_OK), UIDL state saved, and
- * only then DELE; QUIT only after the last of those. Any failure drops
- * the session without QUIT, so the server keeps every message. */
+ * only then DELE; QUIT only after the last of those. Any failure (a
+ * deadline of the run or of one of its steps included: fetch/deadline.h)
+ * drops the session without QUIT, so the server keeps every message. */
 #ifndef KANTORPOS_FETCH_RUNNER_H
 #define KANTORPOS_FETCH_RUNNER_H
 

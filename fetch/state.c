@@ -1,11 +1,12 @@
 /* fetch/state.c: the per-account UIDL state file of the fetcher: parse,
- * format, atomic save, lookups and pruning. */
+ * format, atomic save, indexed lookups, fallback keys and pruning. */
 #include "autoconf.h"
 
 #include "fetch/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,27 @@ bool fst_uid_ok(const char *s)
 	return fst_word_ok(s, FST_UID_MAX);
 }
 
+bool fst_is_key(const char *uid)
+{
+	return strncmp(uid, FST_KEY_PREFIX, sizeof(FST_KEY_PREFIX) - 1) == 0;
+}
+
+void fst_key(const char *hdr, size_t len, unsigned long long size,
+	     char key[FST_KEY_SIZE])
+{
+	crypto_generichash_state h;
+	unsigned char out[16];
+	char sz[32];
+	int n = snprintf(sz, sizeof(sz), "%llu\n", size);
+
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	crypto_generichash_update(&h, (const unsigned char *)sz, (size_t)n);
+	crypto_generichash_update(&h, (const unsigned char *)hdr, len);
+	crypto_generichash_final(&h, out, sizeof(out));
+	memcpy(key, FST_KEY_PREFIX, sizeof(FST_KEY_PREFIX) - 1);
+	sodium_bin2hex(key + sizeof(FST_KEY_PREFIX) - 1, 33, out, sizeof(out));
+}
+
 static void fst_entry_free(struct fst_entry *e)
 {
 	free(e->uid);
@@ -48,21 +70,49 @@ void fst_free(struct fst *st)
 	for (size_t i = 0; i < st->n; i++)
 		fst_entry_free(&st->e[i]);
 	free(st->e);
+	sm_free(&st->by_uid);
+	sm_free(&st->by_msgid);
 	memset(st, 0, sizeof(*st));
 }
 
 struct fst_entry *fst_find(const struct fst *st, const char *uid)
 {
-	for (size_t i = 0; i < st->n; i++)
-		if (strcmp(st->e[i].uid, uid) == 0)
-			return &st->e[i];
+	struct sm_iter it;
+
+	for (uint32_t v = sm_first(&st->by_uid, uid, &it); v != SM_NONE;
+	     v = sm_next(&st->by_uid, &it))
+		if (v < st->n && strcmp(st->e[v].uid, uid) == 0)
+			return &st->e[v];
 	return NULL;
+}
+
+/* Index entry i by its uid (new entries) and its Message-ID. */
+static int fst_index(struct fst *st, size_t i, bool uid)
+{
+	const struct fst_entry *e = &st->e[i];
+
+	if (uid && sm_add(&st->by_uid, e->uid, (uint32_t)i) < 0)
+		return -1;
+	if (e->msgid != NULL && sm_add(&st->by_msgid, e->msgid, (uint32_t)i) < 0)
+		return -1;
+	return 0;
+}
+
+/* Rebuild both indexes after entries moved. */
+static int fst_reindex(struct fst *st)
+{
+	sm_clear(&st->by_uid);
+	sm_clear(&st->by_msgid);
+	for (size_t i = 0; i < st->n; i++)
+		if (fst_index(st, i, true) < 0)
+			return -1;
+	return 0;
 }
 
 int fst_set(struct fst *st, const char *uid, time_t when, char flag,
 	    const char *msgid, const char *const *rcpts, size_t n_rcpts)
 {
-	struct fst_entry e = { .time = when, .flag = flag }, *old;
+	struct fst_entry e = { .time = when, .flag = flag, .seen = true }, *old;
 
 	if (!fst_uid_ok(uid) || (flag != FST_DELIVERED && flag != FST_SKIPPED)) {
 		errno = EINVAL;
@@ -83,10 +133,18 @@ int fst_set(struct fst *st, const char *uid, time_t when, char flag,
 		e.n_rcpts++;
 	}
 	if ((old = fst_find(st, uid)) != NULL) {
+		/* The marks of this run stay with the uid. */
+		e.seen_num = old->seen_num;
+		e.seen_twice = old->seen_twice;
+		if (e.msgid != NULL &&
+		    sm_add(&st->by_msgid, e.msgid, (uint32_t)(old - st->e)) < 0)
+			goto oom;
 		fst_entry_free(old);
 		*old = e;
 		return 0;
 	}
+	if (st->n >= SM_NONE - 1)
+		goto oom;
 	if (st->n == st->cap) {
 		size_t cap = st->cap ? 2 * st->cap : 16;
 		struct fst_entry *grown = realloc(st->e, cap * sizeof(*grown));
@@ -96,7 +154,12 @@ int fst_set(struct fst *st, const char *uid, time_t when, char flag,
 		st->e = grown;
 		st->cap = cap;
 	}
-	st->e[st->n++] = e;
+	st->e[st->n] = e;
+	/* A slot added before a failure is a stale candidate: lookups
+	 * compare the strings. */
+	if (fst_index(st, st->n, true) < 0)
+		goto oom;
+	st->n++;
 	return 0;
 oom:
 	fst_entry_free(&e);
@@ -107,11 +170,18 @@ oom:
 bool fst_delivered(const struct fst *st, const char *msgid,
 		   const char *rcpt)
 {
+	struct sm_iter it;
+
 	if (msgid == NULL)
 		return false;
-	for (size_t i = 0; i < st->n; i++) {
-		const struct fst_entry *e = &st->e[i];
+	for (uint32_t v = sm_first(&st->by_msgid, msgid, &it); v != SM_NONE;
+	     v = sm_next(&st->by_msgid, &it)) {
+		const struct fst_entry *e;
 
+		/* Replaced entries leave stale candidates: compare. */
+		if (v >= st->n)
+			continue;
+		e = &st->e[v];
 		if (e->flag != FST_DELIVERED || e->msgid == NULL ||
 		    strcmp(e->msgid, msgid) != 0)
 			continue;
@@ -122,16 +192,14 @@ bool fst_delivered(const struct fst *st, const char *msgid,
 	return false;
 }
 
-size_t fst_retain(struct fst *st, const char *const *uids, size_t n)
+size_t fst_prune(struct fst *st, bool uids, bool keys)
 {
 	size_t kept = 0, dropped = 0;
 
 	for (size_t i = 0; i < st->n; i++) {
-		bool listed = false;
+		bool key = fst_is_key(st->e[i].uid);
 
-		for (size_t j = 0; j < n && !listed; j++)
-			listed = strcmp(st->e[i].uid, uids[j]) == 0;
-		if (listed) {
+		if (st->e[i].seen || (key ? !keys : !uids)) {
 			st->e[kept++] = st->e[i];
 		} else {
 			fst_entry_free(&st->e[i]);
@@ -139,6 +207,10 @@ size_t fst_retain(struct fst *st, const char *const *uids, size_t n)
 		}
 	}
 	st->n = kept;
+	/* Out of memory here only loses lookups a later reindex rebuilds;
+	 * with fewer entries the indexes never need to grow, so it cannot. */
+	if (dropped > 0)
+		fst_reindex(st);
 	return dropped;
 }
 
@@ -208,6 +280,9 @@ int fst_parse(const char *text, size_t len, struct fst *st, char *err,
 	free(copy);
 	if (lineno == 0 && len > 0)
 		return fst_fail(st, err, errlen, "empty first line");
+	/* A run marks what its server still has. */
+	for (size_t i = 0; i < st->n; i++)
+		st->e[i].seen = false;
 	return 0;
 }
 

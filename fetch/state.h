@@ -10,14 +10,24 @@
  * epoch), FLAG is D (delivered, or a duplicate of a delivered one) or S
  * (skipped: loop or oversize; stays on the server). The file is replaced
  * atomically (write, fsync, rename, fsync the directory) with mode 0600.
+ * A message without a usable unique id of its own (none, a malformed one,
+ * or one the server gave to several messages) is recorded under a
+ * fallback key made from its header block and size (fst_key: "~hdr:" and
+ * 32 hex digits; the prefix tells keys from server ids only when pruning).
  *
- * Parsing and formatting are pure; load and save block on the disk. */
+ * Lookups by uid and by Message-ID go through keyed hash indexes, so a
+ * run over a listing of N messages costs O(N), whatever ids the server
+ * chooses. Parsing and formatting are pure; load and save block on the
+ * disk. */
 #ifndef KANTORPOS_FETCH_STATE_H
 #define KANTORPOS_FETCH_STATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
+
+#include "fetch/strmap.h"
 
 #define FST_DELIVERED 'D'
 #define FST_SKIPPED 'S'
@@ -25,6 +35,9 @@
 #define FST_UID_MAX 70
 /* Largest state file read. */
 #define FST_FILE_MAX (64u * 1024 * 1024)
+/* The fallback key of a message without a usable uid. */
+#define FST_KEY_PREFIX "~hdr:"
+#define FST_KEY_SIZE (sizeof(FST_KEY_PREFIX) + 32)
 
 struct fst_entry {
 	char *uid;
@@ -33,18 +46,23 @@ struct fst_entry {
 	char *msgid;    /* NULL when the message had none */
 	char **rcpts;   /* local mailbox keys it was delivered to */
 	size_t n_rcpts;
+	/* Marks of the current run (not saved): the server still has it. */
+	bool seen;
+	uint32_t seen_num; /* its message number when seen in the listing */
+	bool seen_twice;   /* the listing gave its uid to another message */
 };
 
 struct fst {
 	struct fst_entry *e;
 	size_t n, cap;
+	struct strmap by_uid, by_msgid;
 };
 
 /* True when s is a usable unique id (RFC 1939 form). */
 bool fst_uid_ok(const char *s);
 
-/* Parse a state file's text into st (which must be empty: {0}). Pure.
- * Returns 0, or -1 with a message in err (line number included) and st
+/* Parse a state file's text into st (which must be empty: {0}), no entry
+ * marked seen. Pure. Returns 0, or -1 with a message in err (line number included) and st
  * left empty. */
 int fst_parse(const char *text, size_t len, struct fst *st, char *err,
 	      size_t errlen);
@@ -61,12 +79,21 @@ int fst_load(const char *path, struct fst *st, char *err, size_t errlen);
  * (fsync). Returns 0 or -1 with errno. */
 int fst_save(const char *path, const struct fst *st);
 
+/* True when uid is a fallback key (FST_KEY_PREFIX), not a server's id. */
+bool fst_is_key(const char *uid);
+
+/* The fallback key of a message whose header block is hdr[0..len) and
+ * whose LIST size is size, into key (FST_KEY_SIZE bytes). Pure. */
+void fst_key(const char *hdr, size_t len, unsigned long long size,
+	     char key[FST_KEY_SIZE]);
+
 /* The entry for uid, or NULL. */
 struct fst_entry *fst_find(const struct fst *st, const char *uid);
 
-/* Add or replace the entry for uid; msgid may be NULL, rcpts are copied
- * (keys with blanks or control characters are left out). Returns 0, or -1
- * (EINVAL bad uid, ENOMEM). */
+/* Add or replace the entry for uid, marked seen (what a run records is
+ * the server's); msgid may be NULL, rcpts are copied (keys with blanks or
+ * control characters are left out). Returns 0, or -1 (EINVAL bad uid,
+ * ENOMEM). */
 int fst_set(struct fst *st, const char *uid, time_t when, char flag,
 	    const char *msgid, const char *const *rcpts, size_t n_rcpts);
 
@@ -74,9 +101,11 @@ int fst_set(struct fst *st, const char *uid, time_t when, char flag,
 bool fst_delivered(const struct fst *st, const char *msgid,
 		   const char *rcpt);
 
-/* Keep only the entries whose uid is in uids[0..n) (the server's current
- * listing: the others are gone for good). Returns how many were dropped. */
-size_t fst_retain(struct fst *st, const char *const *uids, size_t n);
+/* Drop the entries not marked seen in this run: those under a server
+ * uid when uids is true (the listing no longer has them: gone for good),
+ * those under a fallback key when keys is true (only after a run that
+ * read every message without a usable uid). Returns how many. */
+size_t fst_prune(struct fst *st, bool uids, bool keys);
 
 /* Free everything st owns and empty it. */
 void fst_free(struct fst *st);

@@ -524,7 +524,7 @@ def main():
         print("missing %s" % KANTORPOS)
         return 1
     if shutil.which("openssl") is None:
-        print("skip: the openssl command is needed for the certificates")
+        print("SKIP e2e_check: the openssl command is needed for the certificates")
         return 77
     env = Scratch()
     try:

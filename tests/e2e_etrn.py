@@ -113,6 +113,9 @@ def main():
                      f"relayhost 127.0.0.1:{relay_port}\n"
                      "outbound_timeout 5s\nsmtp_timeout 30s\n")
         scenarios(d, dest, sink, relay)
+        if q.failed:
+            print("---- backup daemon log (tail)")
+            print(d.logtext()[-6000:])
     finally:
         s.kill_daemons()
         sink.stop()

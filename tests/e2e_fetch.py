@@ -346,6 +346,16 @@ class ScriptedHandler(socketserver.StreamRequestHandler):
                 self.send("-ERR unknown")
 
 
+def plain_account(env, name, port, extra):
+    """Make the only account NAME: plaintext POP3 on 127.0.0.1:PORT into
+    alice's mailbox, with the extra options."""
+    pw = env.password_file(name, "x")
+    env.accounts = ["fetch_account %s host 127.0.0.1:%d user u "
+                    "password_file %s multipop alice@%s tls none "
+                    "plaintext-ok %s" % (name, port, pw, DOMAIN, extra)]
+    env.write_conf()
+
+
 def check(name, fn):
     try:
         fn()
@@ -400,8 +410,11 @@ def tests_with_dovecot(env, dc):
         expect(p.returncode == 0, "first run succeeds", p)
         msgs = env.local_messages("alice")
         expect(len(msgs) == 3, "3 delivered, got %d" % len(msgs), p)
-        expect(all(m.startswith("X-Kantorpos-Fetched: isp-alice\r\n")
-                   for m in msgs), "fetched mark on top")
+        expect(all(m.startswith("Received: from [127.0.0.1]\r\n\tby mail.%s"
+                                " with POP3 (account isp-alice)\r\n\tid "
+                                % DOMAIN) and
+                   m.split("\r\n")[3] == "From: sender@remote.example"
+                   for m in msgs), "our Received on top, then the message")
         expect(all("\r\n.dotted line\r\n" in m for m in msgs),
                "dot-unstuffed body")
         expect(dc.count("isp-alice") == 0, "deleted on the server")
@@ -582,12 +595,7 @@ def tests_scripted(env):
     check("bytes injected after the STLS reply: no login", stls_refused)
 
     def scripted_account(srv, extra):
-        pw = env.password_file("scripted", "x")
-        env.accounts = ["fetch_account s host 127.0.0.1:%d user u "
-                        "password_file %s multipop alice@%s tls none "
-                        "plaintext-ok timeout 10s %s"
-                        % (srv.port, pw, DOMAIN, extra)]
-        env.write_conf()
+        plain_account(env, "s", srv.port, "timeout 10s " + extra)
         env.clear_local()
         shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
 

@@ -1,6 +1,7 @@
 /* tests/test_fetch_config.c: the fetch_account keyword of kantorpos.conf:
- * defaults, every option, every error as FILE:LINE, and the sample file
- * and manual page describing it. */
+ * defaults, every option, every error as FILE:LINE, the sample file and
+ * manual page describing it, and what the default deadlines do to a
+ * server that trickles. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "fetch/deadline.h"
 #include "tests/helpers/testutil.h"
 
 #define BASE "data_dir /d\nuser_db /u\nlocal_domain example.org\n"
@@ -54,6 +56,10 @@ Test(fetch_config, multipop_defaults)
 	cr_expect_eq(f->oversize, CONFIG_FETCH_OVERSIZE_SKIP);
 	cr_expect_eq(f->interval, 300);
 	cr_expect_eq(f->timeout, 300);
+	cr_expect_eq(f->max_messages, 200000);
+	cr_expect_eq(f->message_timeout, 60);
+	cr_expect_eq(f->min_rate, 1024);
+	cr_expect_eq(f->run_timeout, 3600);
 	cr_expect_null(f->default_recipient);
 	cr_expect_eq(f->n_headers, 0);
 	cr_expect_eq(f->line, 4);
@@ -68,7 +74,8 @@ Test(fetch_config, every_option)
 		"domainpop Example.NET tls stls fingerprint " PIN " auth apop "
 		"keep yes keep_days 30 max_size 10M oversize delete interval 2m "
 		"default_recipient office headers Delivered-To,To,Cc "
-		"skip_received 2 timeout 30s\n"
+		"skip_received 2 timeout 30s max_messages 50 message_timeout 2m "
+		"min_rate 8K run_timeout 3h\n"
 		"fetch_account lan host 10.0.0.1 user r password_file /pw "
 		"multipop bob@example.org tls none plaintext-ok ca_file ca.pem\n");
 	const struct config_fetch *f = &cfg->fetch[0], *g = &cfg->fetch[1];
@@ -92,6 +99,10 @@ Test(fetch_config, every_option)
 	cr_assert_eq(f->n_headers, 3);
 	cr_expect_str_eq(f->headers[2], "Cc");
 	cr_expect_eq(f->skip_received, 2);
+	cr_expect_eq(f->max_messages, 50);
+	cr_expect_eq(f->message_timeout, 120);
+	cr_expect_eq(f->min_rate, 8192);
+	cr_expect_eq(f->run_timeout, 3 * 3600);
 	cr_expect_eq(g->tls, CONFIG_FETCH_TLS_NONE);
 	cr_expect_eq(g->port, 110);
 	cr_expect(g->plaintext_ok);
@@ -176,6 +187,18 @@ Test(fetch_config, errors_table)
 		  "interval: expected a duration from 1s to 7d" },
 		{ ACC "multipop a@example.org timeout 2h\n",
 		  "timeout: expected a duration from 1s to 1h" },
+		{ ACC "multipop a@example.org max_messages 0\n",
+		  "max_messages: expected a number from 1 to 1000000" },
+		{ ACC "multipop a@example.org max_messages 1000001\n",
+		  "max_messages: expected a number from 1 to 1000000" },
+		{ ACC "multipop a@example.org message_timeout 0\n",
+		  "message_timeout: expected a duration from 1s to 1h" },
+		{ ACC "multipop a@example.org min_rate 0\n",
+		  "min_rate: expected a size (octets a second) from 1 to 1G" },
+		{ ACC "multipop a@example.org min_rate 2G\n",
+		  "min_rate: expected a size" },
+		{ ACC "multipop a@example.org run_timeout 8d\n",
+		  "run_timeout: expected a duration from 1s to 7d" },
 		{ ACC "multipop a@example.org headers To\n",
 		  "headers, skip_received and default_recipient are for domainpop" },
 		{ ACC "domainpop example.org headers To,,Cc\n",
@@ -253,4 +276,51 @@ Test(fetch_config, sample_and_manual)
 	free(man);
 	free(sample_path);
 	free(man_path);
+}
+
+/* When a step that carries `rate` octets a second ends under the deadline
+ * rule (second by second, as the timer re-checks), or 0 when it never
+ * does within `limit` seconds. */
+static unsigned trickle_end(const struct config_fetch *f, uint64_t rate,
+			    uint64_t cap, unsigned limit)
+{
+	for (unsigned t = 1; t <= limit; t++)
+		if ((double)t >= fdl_deadline(f->message_timeout, f->min_rate,
+					      (uint64_t)t * rate, cap))
+			return t;
+	return 0;
+}
+
+/* The defaults end a server that sends one line (up to 100 octets) a
+ * second within two minutes, whatever size it announced for the message,
+ * and leave any transfer at min_rate or faster alone. */
+Test(fetch_config, default_deadlines_end_a_trickle)
+{
+	struct config *cfg = parse_ok(BASE
+		"fetch_account isp host h user u password_file pw "
+		"multipop a@example.org\n");
+	const struct config_fetch *f = &cfg->fetch[0];
+	static const uint64_t sizes[] = { 0, 2000, 60000, 50u << 20,
+					  4ull << 30, UINT64_MAX };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (uint64_t rate = 1; rate <= 100; rate *= 10) {
+			unsigned t = trickle_end(f, rate, sizes[i], 1000);
+
+			cr_expect(t >= f->message_timeout && t < 120,
+				  "size %llu at %llu B/s: ended after %u s",
+				  (unsigned long long)sizes[i],
+				  (unsigned long long)rate, t);
+		}
+	}
+	/* At min_rate a 50 MB message is never cut by this rule (the run
+	 * deadline bounds it instead). */
+	cr_expect_eq(trickle_end(f, f->min_rate, 50u << 20, 20000), 0);
+	/* A message's deadline is never past message_timeout + SIZE /
+	 * min_rate, however much arrives. */
+	cr_expect_float_eq(fdl_deadline(60, 1024, 1u << 30, 10240), 70.0,
+			   1e-9);
+	cr_expect_float_eq(fdl_deadline(60, 1024, 0, 10240), 60.0, 1e-9);
+	cr_expect_eq(f->run_timeout, 3600, "a run ends within an hour");
+	config_free(cfg);
 }

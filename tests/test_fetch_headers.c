@@ -1,7 +1,8 @@
 /* tests/test_fetch_headers.c: the DomainPOP header scanner: each header
  * kind, folding, comments, groups, Received "for", skip_received,
  * duplicates, foreign domains, encoded words, Message-ID and the loop
- * guard; the POP3 multi-line body decoder. */
+ * guard; the Received field the fetcher writes; the POP3 multi-line body
+ * decoder. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
@@ -10,6 +11,7 @@
 
 #include "common/pop3client.h"
 #include "fetch/headers.h"
+#include "fetch/trace.h"
 
 static const char *const default_headers[] = {
 	"Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
@@ -205,6 +207,20 @@ Test(fetch_headers, loop_guard)
 	} rows[] = {
 		{ "X-Kantorpos-Fetched: acct\r\n", NULL, true },
 		{ "X-Kantorpos-Fetched: acct\r\n", "alice@example.test", true },
+		/* Our own Received field, folded as we write it or not. */
+		{ "Received: from [192.0.2.1]\r\n\tby mail.example.test with POP3 (account acct)\r\n\tid u1; Mon, 1 Jan 2024 00:00:00 +0000\r\n",
+		  "alice@example.test", true },
+		{ "Received: from pop.isp.test ([192.0.2.1]) by  MAIL.example.test\r\n with pop3\r\n (account acct); x\r\n",
+		  NULL, true },
+		/* Another account, another host, or only a similar name. */
+		{ "Received: from x\r\n\tby mail.example.test with POP3 (account acct2); x\r\n",
+		  NULL, false },
+		{ "Received: from x\r\n\tby other.example.test with POP3 (account acct); x\r\n",
+		  NULL, false },
+		{ "Received: from x\r\n\tby sub.mail.example.test with POP3 (account acct); x\r\n",
+		  NULL, false },
+		{ "X-Other: by mail.example.test with POP3 (account acct)\r\n",
+		  NULL, false },
 		{ "X-Kantorpos-Fetched: other\r\n", "alice@example.test", false },
 		{ "Delivered-To: alice@example.test\r\n", "alice@example.test",
 		  true },
@@ -222,7 +238,8 @@ Test(fetch_headers, loop_guard)
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct fh_options o = { .domain = "example.test",
-					.account = "acct" };
+					.account = "acct",
+					.hostname = "mail.example.test" };
 		struct fh_result r;
 
 		cr_assert_eq(fh_parse(rows[i].hdr, strlen(rows[i].hdr), &o, &r),
@@ -230,6 +247,67 @@ Test(fetch_headers, loop_guard)
 		cr_expect_eq(fh_loop_reason(&r, rows[i].multipop) != NULL,
 			     rows[i].loop, "row %zu", i);
 		fh_result_free(&r);
+	}
+}
+
+Test(fetch_headers, received_field_we_write)
+{
+	static const struct {
+		const char *pop_host, *peer, *id;
+		const char *want;
+	} rows[] = {
+		{ "pop.isp.test", "192.0.2.7", "UID-1",
+		  "Received: from pop.isp.test ([192.0.2.7])\r\n"
+		  "\tby mail.example.test with POP3 (account acct)\r\n"
+		  "\tid UID-1; Thu, 1 Feb 2024 10:20:30 +0000\r\n" },
+		{ "pop.isp.test", "2001:db8::1", NULL,
+		  "Received: from pop.isp.test ([IPv6:2001:db8::1])\r\n"
+		  "\tby mail.example.test with POP3 (account acct);"
+		  " Thu, 1 Feb 2024 10:20:30 +0000\r\n" },
+		/* An address as the host: a literal, no TCP-info. */
+		{ "127.0.0.1", "127.0.0.1", "a",
+		  "Received: from [127.0.0.1]\r\n"
+		  "\tby mail.example.test with POP3 (account acct)\r\n"
+		  "\tid a; Thu, 1 Feb 2024 10:20:30 +0000\r\n" },
+		{ "::1", "::1", "a",
+		  "Received: from [IPv6:::1]\r\n"
+		  "\tby mail.example.test with POP3 (account acct)\r\n"
+		  "\tid a; Thu, 1 Feb 2024 10:20:30 +0000\r\n" },
+		/* Every octet of a uid outside atext, and '=', encoded. */
+		{ "h.test", NULL, "a(b)<c>;d=e\"f.g@h",
+		  "Received: from h.test\r\n"
+		  "\tby mail.example.test with POP3 (account acct)\r\n"
+		  "\tid a=28b=29=3Cc=3E=3Bd=3De=22f=2Eg=40h;"
+		  " Thu, 1 Feb 2024 10:20:30 +0000\r\n" },
+		{ "h.test", NULL, "~hdr:0a!#$%&'*+-/?^_`{|}~",
+		  "Received: from h.test\r\n"
+		  "\tby mail.example.test with POP3 (account acct)\r\n"
+		  "\tid ~hdr=3A0a!#$%&'*+-/?^_`{|}~;"
+		  " Thu, 1 Feb 2024 10:20:30 +0000\r\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ftrace_info t = {
+			.pop_host = rows[i].pop_host,
+			.peer = rows[i].peer,
+			.hostname = "mail.example.test",
+			.account = "acct",
+			.id = rows[i].id,
+			.when = 1706782830, /* 2024-02-01 10:20:30 UTC */
+		};
+		char buf[FTRACE_MAX];
+		size_t n = ftrace_received(&t, buf, sizeof(buf));
+		struct fh_options o = { .account = "acct",
+					.hostname = "mail.example.test" };
+		struct fh_result r;
+
+		cr_expect_str_eq(buf, rows[i].want, "row %zu", i);
+		cr_expect_eq(n, strlen(rows[i].want), "row %zu", i);
+		/* The loop guard knows it again. */
+		cr_assert_eq(fh_parse(buf, n, &o, &r), 0);
+		cr_expect(r.fetched_mark, "row %zu", i);
+		fh_result_free(&r);
+		cr_expect_eq(ftrace_received(&t, buf, 40), 0, "too small");
 	}
 }
 

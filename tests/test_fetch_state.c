@@ -141,24 +141,91 @@ Test(fetch_state, duplicates_by_message_id_and_recipient)
 	fst_free(&st);
 }
 
-Test(fetch_state, retain_drops_what_the_server_no_longer_lists)
+Test(fetch_state, prune_drops_what_the_server_no_longer_has)
 {
 	struct fst st = { 0 };
-	const char *listing[] = { "U2", "U9" };
+	const char *text = "kantorpos-fetch-state 1\nU1 1 D -\nU2 2 D <a@x>\n"
+			   "U3 3 S -\n~hdr:0123 4 D <k@x> a@x.test\n"
+			   "~hdr:4567 5 D -\n";
+	char err[128];
 
-	for (int i = 1; i <= 4; i++) {
-		char uid[16];
+	cr_assert_eq(fst_parse(text, strlen(text), &st, err, sizeof(err)), 0);
+	for (size_t i = 0; i < st.n; i++)
+		cr_expect_not(st.e[i].seen, "loaded entries start unseen");
+	fst_find(&st, "U2")->seen = true;
+	fst_find(&st, "~hdr:0123")->seen = true;
+	/* Server uids only: the fallback keys stay, seen or not. */
+	cr_expect_eq(fst_prune(&st, true, false), 2);
+	cr_assert_eq(st.n, 3);
+	cr_expect_null(fst_find(&st, "U1"));
+	cr_expect_null(fst_find(&st, "U3"));
+	cr_expect_not_null(fst_find(&st, "~hdr:4567"));
+	cr_expect(fst_delivered(&st, "<k@x>", "a@x.test"),
+		  "the Message-ID index survives the pruning");
+	/* A new entry counts as seen. */
+	cr_assert_eq(fst_set(&st, "U9", 9, FST_DELIVERED, NULL, NULL, 0), 0);
+	cr_expect_eq(fst_prune(&st, true, true), 1);
+	cr_expect_null(fst_find(&st, "~hdr:4567"));
+	cr_expect_not_null(fst_find(&st, "U2"));
+	cr_expect_not_null(fst_find(&st, "U9"));
+	cr_expect_not_null(fst_find(&st, "~hdr:0123"));
+	fst_free(&st);
+}
 
-		snprintf(uid, sizeof(uid), "U%d", i);
-		cr_assert_eq(fst_set(&st, uid, i, FST_DELIVERED, NULL, NULL, 0),
+Test(fetch_state, fallback_keys)
+{
+	static const char hdr[] = "From: a@x\r\nSubject: s\r\n\r\n";
+	char k1[FST_KEY_SIZE], k2[FST_KEY_SIZE], k3[FST_KEY_SIZE];
+
+	fst_key(hdr, strlen(hdr), 100, k1);
+	fst_key(hdr, strlen(hdr), 100, k2);
+	fst_key(hdr, strlen(hdr), 101, k3);
+	cr_expect_str_eq(k1, k2, "stable");
+	cr_expect_str_neq(k1, k3, "the size counts");
+	cr_expect_eq(strlen(k1), FST_KEY_SIZE - 1);
+	cr_expect(fst_uid_ok(k1), "a key is a valid state word");
+	cr_expect(fst_is_key(k1));
+	cr_expect_not(fst_is_key("hdr:1234"));
+	fst_key(hdr, strlen(hdr) - 2, 100, k3);
+	cr_expect_str_neq(k1, k3, "the header counts");
+}
+
+/* Lookups are indexed: 200,000 entries parse, find and prune in far less
+ * than the minutes a linear scan per entry would take. */
+Test(fetch_state, many_entries_stay_linear, .timeout = 20)
+{
+	enum { N = 200000 };
+	struct fst st = { 0 }, st2 = { 0 };
+	char uid[32], msgid[48], err[128], *text;
+	size_t len;
+	const char *rcpt[] = { "a@x.test" };
+
+	for (int i = 0; i < N; i++) {
+		snprintf(uid, sizeof(uid), "uid-%d", i);
+		snprintf(msgid, sizeof(msgid), "<m%d@x>", i);
+		cr_assert_eq(fst_set(&st, uid, i, FST_DELIVERED, msgid, rcpt, 1),
 			     0);
 	}
-	cr_expect_eq(fst_retain(&st, listing, 2), 3);
-	cr_assert_eq(st.n, 1);
-	cr_expect_str_eq(st.e[0].uid, "U2");
-	cr_expect_eq(fst_retain(&st, NULL, 0), 1);
-	cr_expect_eq(st.n, 0);
+	cr_assert_eq(st.n, N);
+	text = fst_format(&st, &len);
+	cr_assert_not_null(text);
+	cr_assert_eq(fst_parse(text, len, &st2, err, sizeof(err)), 0, "%s",
+		     err);
+	free(text);
+	cr_assert_eq(st2.n, N);
+	for (int i = 0; i < N; i += 2) {
+		snprintf(uid, sizeof(uid), "uid-%d", i);
+		snprintf(msgid, sizeof(msgid), "<m%d@x>", i);
+		cr_assert_not_null(fst_find(&st2, uid));
+		fst_find(&st2, uid)->seen = true;
+		cr_assert(fst_delivered(&st2, msgid, "a@x.test"));
+	}
+	cr_expect_null(fst_find(&st2, "uid-x"));
+	cr_expect_eq(fst_prune(&st2, true, true), N / 2);
+	cr_expect_not_null(fst_find(&st2, "uid-0"));
+	cr_expect_null(fst_find(&st2, "uid-1"));
 	fst_free(&st);
+	fst_free(&st2);
 }
 
 /* ---- password files ---------------------------------------------- */

@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_headers.c: the fetcher's header scanner (fh_parse) with
- * the DomainPOP domain, recipient header list and skip_received chosen by
- * the first byte, then the same text as one address list
- * (fh_address_list) into a small key array. Results must be well formed:
- * keys in the domain, distinct, within their limits. */
+ * the DomainPOP domain, recipient header list, skip_received, account and
+ * hostname (the loop guard's Received check) chosen by the first byte,
+ * then the same text as one address list (fh_address_list) into a small
+ * key array. Results must be well formed: keys in the domain, distinct,
+ * within their limits. */
 #include "autoconf.h"
 
 #include "tests/fuzz/fuzz.h"
@@ -58,6 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	o.skip_received = (sel / 16) % 4;
 	o.account = (sel & 0x40) ? "acct" : "other";
+	/* The loop guard's Received check runs with a hostname only. */
+	o.hostname = (sel & 0x80) ? "mail.example.test" : NULL;
 
 	if (fh_parse(text, len, &o, &r) == 0) {
 		FUZZ_CHECK(r.n_rcpts <= FH_MAX_ADDRS &&
