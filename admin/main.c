@@ -25,9 +25,10 @@ static const struct admin_command commands[] = {
 	{ "check", admin_cmd_check,
 	  "check                      validate the configuration and user db" },
 	{ "queue", admin_cmd_queue,
-	  "queue list|flush [DOMAIN], queue remove ID   the outbound queue" },
+	  "queue list|flush [DOMAIN], queue remove ID...   the outbound queue\n"
+	  "  kantorpos queue add [-f SENDER] ADDRESS... < MESSAGE   queue a message" },
 	{ "etrn", admin_cmd_etrn,
-	  "etrn HOST[:PORT] DOMAIN [--starttls] [--auth USER] | --scheduled" },
+	  "etrn HOST[:PORT] [@]DOMAIN [--starttls] [--auth USER] | --scheduled" },
 	{ "fetch", admin_cmd_fetch,
 	  "fetch [--once|--daemon] [ACCOUNT...]   MultiPOP and DomainPOP" },
 };

@@ -19,6 +19,7 @@
 #include "common/password.h"
 #include "common/privdrop.h"
 #include "common/safety.h"
+#include "common/sdnotify.h"
 #include "common/server.h"
 #include "common/throttle.h"
 #include "common/tls.h"
@@ -238,6 +239,13 @@ fail:
 
 int server_run(struct server *srv)
 {
+	char status[128];
+
+	/* The listeners are bound (connections queue in their backlog) and
+	 * the loop is about to serve them: ready for systemd. */
+	snprintf(status, sizeof status, "serving %zu listener%s",
+		 srv->n_listens, srv->n_listens == 1 ? "" : "s");
+	sdnotify_ready(status);
 	while (!srv->stopped)
 		ev_run(srv->loop, 0);
 	log_info("%s stopped", srv->ops->name);
@@ -532,7 +540,11 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	if (w->signum == SIGHUP) {
 		log_info("SIGHUP: reloading %s", srv->cfg_path);
-		server_reload(srv);
+		sdnotify_reloading();
+		sdnotify_ready(server_reload(srv) == 0
+				       ? "reloaded"
+				       : "reload refused, running the old "
+					 "configuration");
 	} else {
 		log_info("%s: graceful stop", strsignal(w->signum));
 		server_stop(srv);
@@ -547,6 +559,7 @@ void server_stop(struct server *srv)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	sdnotify_stopping();
 	for (i = 0; i < srv->n_listens; i++) {
 		net_listener_free(srv->listens[i].l);
 		srv->listens[i].l = NULL;

@@ -122,8 +122,10 @@ struct server_ops {
 /* The whole daemon: parse argv ("-c CONF", default CONFIG_DEFAULT_PATH;
  * "-f" foreground with logs on stderr; "-t" protocol trace; "-h" or
  * "--help"), then server_new, server_run, server_free. The process stays
- * in the foreground either way (systemd Type=simple); without -f it logs
- * to syslog. Returns the exit status: 0 after a graceful stop or help, 1
+ * in the foreground either way; without -f it logs to syslog. Under
+ * systemd (Type=notify, common/sdnotify.h) it reports READY=1 when
+ * server_run starts serving, RELOADING=1 then READY=1 around a SIGHUP
+ * reload (refused or not), and STOPPING=1 when server_stop begins. Returns the exit status: 0 after a graceful stop or help, 1
  * on a start-up error (every error printed), 2 on a usage error. */
 int server_main(int argc, char **argv, const struct server_ops *ops);
 

@@ -6,12 +6,14 @@
 
 #include <ev.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/worker.h"
 #include "fetch/runner.h"
 
@@ -89,6 +91,7 @@ static void sched_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("fetch: signal %d, stopping", w->signum);
 	m->stopping = true;
+	sdnotify_stopping();
 	for (size_t i = 0; i < m->n; i++) {
 		ev_timer_stop(loop, &m->accts[i].timer);
 		if (m->accts[i].run != NULL)
@@ -140,6 +143,15 @@ int fetch_main(const struct config *cfg, const struct config_fetch **accts,
 		ev_timer_init(&m.accts[i].timer, sched_timer, 0., 0.);
 		m.accts[i].timer.data = &m.accts[i];
 		sched_start(&m.accts[i]);
+	}
+	if (daemon) {
+		/* Every account has its first run under way or its timer
+		 * set: ready for systemd (Type=notify). */
+		char status[64];
+
+		snprintf(status, sizeof status, "polling %zu account%s", n,
+			 n == 1 ? "" : "s");
+		sdnotify_ready(status);
 	}
 	if (m.running > 0 || daemon)
 		ev_run(loop, 0);

@@ -9,9 +9,11 @@
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev openssl"
 # The test suites: swaks speaks TLS through Net::SSLeay and IO::Socket::SSL;
 # groff and mandoc lint the manual pages; fail2ban-regex checks the shipped
-# filter against real log lines; systemd-analyze verifies the units;
+# filter against real log lines; systemd-analyze verifies the units (and
+# runs man-db's man for their Documentation= pages), systemd-sysusers and
+# systemd-tmpfiles apply the shipped files to a scratch root;
 # logrotate checks the shipped snippet.
-DEPS_TEST="python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd logrotate procps iproute2"
+DEPS_TEST="python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.

@@ -194,7 +194,7 @@ Test(config, sample_file_parses_cleanly)
 	cfg = config_load(path, &err);
 	cr_assert_not_null(cfg, "%s", err ? err : "");
 	cr_assert_str_eq(cfg->data_dir, "/var/lib/kantorpos");
-	cr_assert_str_eq(cfg->user_db, "/etc/kantorpos/users");
+	cr_assert_str_eq(cfg->user_db, "/var/lib/kantorpos/users");
 	cr_assert_eq(cfg->n_domains, 2);
 	cr_assert_str_eq(cfg->domains[1].catchall, "postmaster");
 	cr_assert_eq(cfg->n_listeners, 5);
