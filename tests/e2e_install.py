@@ -47,7 +47,8 @@ class Paths:
 
         def expand(v):
             for _ in range(10):
-                for k in ("prefix", "exec_prefix", "datarootdir"):
+                for k in ("prefix", "exec_prefix", "datarootdir",
+                          "PACKAGE_TARNAME"):
                     v = v.replace("${" + k + "}", vals.get(k, "")) \
                          .replace("$(" + k + ")", vals.get(k, ""))
             return v
@@ -56,6 +57,7 @@ class Paths:
         self.sysconfdir = expand(vals["sysconfdir"])
         self.localstatedir = expand(vals["localstatedir"])
         self.mandir = expand(vals["mandir"])
+        self.docdir = expand(vals["docdir"])
         self.unitdir = expand(vals.get("systemdunitdir", ""))
 
 
@@ -83,7 +85,12 @@ def install_tree(top, p):
             rel(os.path.join(p.mandir, "man5", "kantorpos.conf.5")),
             rel(os.path.join(p.mandir, "man8", "kantorpos-smtpd.8")),
             rel(os.path.join(p.mandir, "man8", "kantorpos-pop3d.8")),
-            rel(os.path.join(p.sysconfdir, "kantorpos", "kantorpos.conf"))}
+            rel(os.path.join(p.sysconfdir, "kantorpos", "kantorpos.conf")),
+            rel(os.path.join(p.sysconfdir, "fail2ban", "filter.d",
+                             "kantorpos.conf")),
+            rel(os.path.join(p.docdir, "fail2ban", "jail.d",
+                             "kantorpos.conf.example")),
+            rel(os.path.join(p.sysconfdir, "logrotate.d", "kantorpos"))}
     if p.unitdir:
         for u in ("smtpd", "pop3d", "fetch"):
             want.add(rel(os.path.join(p.unitdir, f"kantorpos-{u}.service")))
