@@ -63,6 +63,7 @@ static void usage(FILE *f, const char *name)
 		"  -t           protocol trace: log every line in and out\n"
 		"               (secrets masked)\n"
 		"  -h, --help   this help\n"
+		"  --version    print the version and exit\n"
 		"The daemon stays in the foreground; SIGTERM stops it "
 		"gracefully, SIGHUP reloads,\n"
 		"SIGUSR1 reopens the log file.\n",
@@ -73,6 +74,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
@@ -87,6 +89,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 		case 'f': flags |= SERVER_FOREGROUND; break;
 		case 't': flags |= SERVER_TRACE; break;
 		case 'h': usage(stdout, ops->name); return 0;
+		case 'V': printf("%s %s\n", ops->name, PACKAGE_VERSION); return 0;
 		default: usage(stderr, ops->name); return 2;
 		}
 	}

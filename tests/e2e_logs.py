@@ -12,6 +12,7 @@ one log file):
   line saying what was kept and why, and the daemons go on with the old
   settings; "reloaded" only when everything was;
 - kantorpos fetch --daemon logs to log_file too, and reopens it on SIGUSR1;
+- --version on every program, in --help and the manual pages.
 Prints "N passed, N failed"."""
 
 import base64
@@ -25,8 +26,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_logs_lib import (ADMIN, PASSWORD, POP3D, SMTPD,  # noqa
-                          WRAPPER, Line, make_cert, run, test)
+from e2e_logs_lib import (ADMIN, BUILD, PASSWORD, POP3D, SMTPD,  # noqa
+                          SRC, WRAPPER, Line, make_cert, run, test)
 
 SIZE_10M = "250-SIZE %d" % (10 * 1024 * 1024)
 
@@ -295,6 +296,31 @@ def fetch_daemon_logs_to_log_file_and_reopens_on_usr1(site):
         rc = proc.wait(30)
     assert rc == 0, rc
     assert "kantorpos-fetch" not in site.log_text(), "in the daemons' log"
+
+
+def version_of_build():
+    with open(os.path.join(BUILD, "autoconf.h")) as f:
+        m = re.search(r'^#define PACKAGE_VERSION "([^"]+)"$', f.read(), re.M)
+    assert m, "no PACKAGE_VERSION in autoconf.h"
+    return m.group(1)
+
+
+@test
+def version_on_every_program(site):
+    version = version_of_build()
+    for program, name, page in (
+            (ADMIN, "kantorpos", "kantorpos.1"),
+            (SMTPD, "kantorpos-smtpd", "kantorpos-smtpd.8"),
+            (POP3D, "kantorpos-pop3d", "kantorpos-pop3d.8")):
+        p = subprocess.run([program, "--version"], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 0, (name, p.returncode, p.stderr)
+        assert p.stdout == "%s %s\n" % (name, version), p.stdout
+        h = subprocess.run([program, "--help"], capture_output=True,
+                           text=True, timeout=30)
+        assert h.returncode == 0 and "--version" in h.stdout, h.stdout
+        with open(os.path.join(SRC, "man", page)) as f:
+            assert "\\-\\-version" in f.read(), page + " lacks --version"
 
 
 if __name__ == "__main__":
