@@ -58,13 +58,13 @@ def cert_der(path):
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
-def start_fails(site, conf_text, program):
+def start_fails(site, conf_text, program, **kw):
     """Run program on conf_text: it must exit 1; returns its stderr."""
     conf = os.path.join(site.dir, "broken.conf")
     with open(conf, "w") as f:
         f.write(conf_text)
     p = subprocess.run([program, "-f", "-c", conf], capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, **kw)
     assert p.returncode == 1, (p.returncode, p.stderr)
     return p.stderr
 
@@ -94,6 +94,16 @@ def startup_errors_name_the_file_and_the_reason(site):
         "log_file %s\n" % site.log, "log_file %s\n" % nodir), SMTPD)
     assert ("kantorpos-smtpd: log_file %s: No such file or directory\n"
             % nodir) in err, err
+    if site.run_as:
+        # Started as run_as itself, in a directory only root may enter.
+        closed = os.path.join(site.dir, "rootonly")
+        os.mkdir(closed, 0o700)
+        denied = os.path.join(closed, "k.log")
+        err = start_fails(site, site.lines.replace(
+            "log_file %s\n" % site.log, "log_file %s\n" % denied), SMTPD,
+            user=site.run_as)
+        assert ("kantorpos-smtpd: log_file %s: Permission denied\n"
+                % denied) in err, err
 
 
 @test
