@@ -18,7 +18,8 @@ static void fetch_usage(FILE *out)
 		"usage: kantorpos [-c CONF] fetch [--once | --daemon] [ACCOUNT...]\n"
 		"Fetch mail from the remote POP3 accounts (fetch_account lines), all\n"
 		"of them or the ACCOUNTs named. --once (the default) runs each one\n"
-		"time; --daemon polls each at its interval until SIGTERM.\n"
+		"time; --daemon polls each at its interval until SIGTERM, logging\n"
+		"to log_file when it is set (SIGUSR1 reopens it).\n"
 		"Exit status with --once: 0 all succeeded, 75 a run failed and the\n"
 		"next one retries, 78 an account's setup was refused (password\n"
 		"file, CA file) or the configuration is wrong, 64 usage.\n");
@@ -65,8 +66,15 @@ int admin_cmd_fetch(struct admin *adm, int argc, char **argv)
 	 * `kantorpos check` judges them. */
 	if (admin_run_as(cfg, true) < 0)
 		return ADM_CONFIG;
-	if (daemon)
+	if (daemon) {
+		char err[1200];
+
 		log_init("kantorpos-fetch", true);
+		if (log_use_file(cfg->log_file, err, sizeof err) < 0) {
+			fprintf(stderr, "kantorpos: fetch: %s\n", err);
+			return ADM_CONFIG;
+		}
+	}
 	accts = calloc(cfg->n_fetch + (size_t)argc, sizeof(*accts));
 	if (accts == NULL)
 		return ADM_OSERR;

@@ -39,7 +39,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  kantorpos %s\n", commands[i].usage);
 	fprintf(out, "\n  -c CONF   configuration file (default %s)\n"
-		     "  --help    this text; COMMAND --help for one command\n",
+		     "  --help    this text; COMMAND --help for one command\n"
+		     "  --version print the version and exit\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct admin adm = { .config_path = CONFIG_DEFAULT_PATH };
@@ -86,6 +88,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return ADM_OK;
+		case 'V':
+			printf("kantorpos %s\n", PACKAGE_VERSION);
 			return ADM_OK;
 		default:
 			usage(stderr);

@@ -32,6 +32,7 @@ struct auth {
 	struct ev_loop *loop;
 	auth_done_fn *done;
 	void *arg;
+	const char *mech;
 	char *user;
 	char *pw;
 	size_t pwlen;
@@ -59,12 +60,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void complete_later(struct auth *a, double delay);
 static void finish(struct auth *a);
 static void auth_free(struct auth *a);
-static void log_attempt(const struct auth *a, const char *result,
-			const char *why);
+static void log_attempt(const struct auth *a, enum log_level level,
+			const char *result, const char *why);
 
 struct auth *auth_start(struct server *srv, const char *peer,
-			const char *sid, const char *user, const char *pw,
-			size_t pwlen, auth_done_fn *done, void *arg)
+			const char *sid, const char *mech, const char *user,
+			const char *pw, size_t pwlen, auth_done_fn *done,
+			void *arg)
 {
 	struct auth *a = calloc(1, sizeof *a);
 
@@ -74,6 +76,7 @@ struct auth *auth_start(struct server *srv, const char *peer,
 	a->loop = server_loop(srv);
 	a->done = done;
 	a->arg = arg;
+	a->mech = mech;
 	a->user = strdup(user);
 	/* +1: the worker sees a NUL-terminated copy, harmless either way. */
 	a->pw = malloc(pwlen + 1);
@@ -97,7 +100,7 @@ struct auth *auth_start(struct server *srv, const char *peer,
 	 * the password, so it is not checked at all. */
 	if (!throttle_allowed(server_throttle(srv), a->peer, ev_now(a->loop))) {
 		a->result = AUTH_THROTTLED;
-		log_attempt(a, "throttled", NULL);
+		log_attempt(a, LOG_LVL_WARN, "throttled", NULL);
 		complete_later(a, 0);
 		return a;
 	}
@@ -137,7 +140,7 @@ static void submit(struct auth *a)
 		return;
 	}
 	a->result = AUTH_ERROR;
-	log_attempt(a, "error", strerror(errno));
+	log_attempt(a, LOG_LVL_ERROR, "error", strerror(errno));
 	complete_later(a, 0);
 }
 
@@ -176,11 +179,11 @@ static void job_done(void *arg)
 				 &why) == 0) {
 		a->result = AUTH_OK;
 		throttle_success(t, a->peer);
-		log_attempt(a, "ok", NULL);
+		log_attempt(a, LOG_LVL_INFO, "ok", NULL);
 	} else if (a->rc == 0) {
 		a->result = AUTH_FAIL;
 		delay = throttle_fail(t, a->peer, ev_now(a->loop), &limited);
-		log_attempt(a, "fail", NULL);
+		log_attempt(a, LOG_LVL_WARN, "fail", NULL);
 		if (limited)
 			log_warnx("%s client=%s login failures reached %llu: "
 				  "further logins refused for up to %us",
@@ -191,7 +194,7 @@ static void job_done(void *arg)
 			delay += delay * randombytes_uniform(1000) / 10000.0;
 	} else {
 		a->result = AUTH_ERROR;
-		log_attempt(a, "error", why != NULL ? why :
+		log_attempt(a, LOG_LVL_ERROR, "error", why != NULL ? why :
 					a->why != NULL ? a->why : "unknown");
 	}
 	if (delay > 0)
@@ -233,24 +236,18 @@ static void auth_free(struct auth *a)
 	free(a);
 }
 
-/* One line per attempt; the user name is client input, so control bytes
- * are replaced and its length is bounded. */
-static void log_attempt(const struct auth *a, const char *result,
-			const char *why)
+/* One line per attempt, in the one format the fail2ban filter matches;
+ * the user name is client input, so it is escaped into one bounded token. */
+static void log_attempt(const struct auth *a, enum log_level level,
+			const char *result, const char *why)
 {
 	char user[AUTH_LOG_USER_MAX + 1];
-	size_t i;
+	const char *service =
+		server_ops(a->srv)->proto == CONFIG_PROTO_SMTP ? "smtp" : "pop3";
 
-	for (i = 0; a->user[i] != '\0' && i < AUTH_LOG_USER_MAX; i++) {
-		unsigned char c = (unsigned char)a->user[i];
-
-		user[i] = c < 0x21 || c == 0x7f ? '?' : (char)c;
-	}
-	user[i] = '\0';
-	if (why != NULL)
-		log_info("%s login user=%s client=%s result=%s reason=\"%s\"",
-			 a->sid, user, a->peer, result, why);
-	else
-		log_info("%s login user=%s client=%s result=%s", a->sid, user,
-			 a->peer, result);
+	log_escape_token(user, AUTH_LOG_USER_MAX, a->user);
+	log_msg(level, "%s login user=%s client=%s result=%s service=%s "
+		"mechanism=%s%s%s%s", a->sid, user, a->peer, result, service,
+		a->mech, why != NULL ? " reason=\"" : "", why != NULL ? why : "",
+		why != NULL ? "\"" : "");
 }

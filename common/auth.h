@@ -2,7 +2,13 @@
  * AUTH, SMTP AUTH): per-address throttle check, Argon2id verification on
  * the worker pool, the delay of a failure reply, and one log line per
  * attempt:
- *   "<sid> login user=<u> client=<ip> result=ok|fail|throttled|error"
+ *   "<sid> login user=<u> client=<ip> result=ok|fail|throttled|error
+ *    service=smtp|pop3 mechanism=<m>" [reason="..."] (one line)
+ * at info level for ok, warn for fail and throttled (what the fail2ban
+ * filter etc/fail2ban/filter.d/kantorpos.conf matches), error for error.
+ * <u> is the name as the client sent it, escaped as one token (bytes
+ * outside printable ASCII, space, '"' and '\' as \xNN) and cut at 128
+ * bytes ending in "...", so the line has exactly one user= and client=.
  * The daemon pauses the session's input, calls auth_start, and replies in
  * its done callback. It never sees the hash or the timing decisions.
  */
@@ -34,15 +40,18 @@ typedef void auth_done_fn(void *arg, enum auth_result result,
 			  const char *mailbox);
 
 /* Start a login of `user` with password pw[0..pwlen) from client address
- * peer (the throttle key), logging under session id sid. Everything is
+ * peer (the throttle key), logging under session id sid with the
+ * mechanism mech ("PLAIN", "LOGIN", "USER" for POP3 USER/PASS; a static
+ * string, not copied) and the service of the daemon. Everything else is
  * copied: the caller may wipe its buffers at once; the copy of pw is wiped
  * with sodium_memzero after use. Reloads the user db first if its file
  * changed. Never blocks: a full worker queue is retried from a timer.
  * Returns a handle, or NULL when out of memory (no callback then; reply
  * as for AUTH_ERROR). */
 struct auth *auth_start(struct server *srv, const char *peer,
-			const char *sid, const char *user, const char *pw,
-			size_t pwlen, auth_done_fn *done, void *arg);
+			const char *sid, const char *mech, const char *user,
+			const char *pw, size_t pwlen, auth_done_fn *done,
+			void *arg);
 
 /* The session is going away while its login runs: done will not be
  * called. A verification already on a worker finishes there and then

@@ -75,6 +75,7 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_PATH(aliases, 0),
 	KW_STRING(run_as, 0, check_username),
 	KW_CUSTOM(log_level, 0, config_kw_log_level),
+	KW_PATH(log_file, 0), /* NULL: syslog, or stderr with -f */
 	KW_CUSTOM(local_domain, CONFIG_F_REQUIRED | CONFIG_F_MULTI,
 		  config_kw_local_domain),
 	KW_CUSTOM(listen, CONFIG_F_MULTI, config_kw_listen),

@@ -178,6 +178,7 @@ struct config {
 	char *aliases;      /* NULL: no aliases file */
 	char *run_as;       /* NULL: stay the user we were started as */
 	enum log_level log_level;
+	char *log_file;     /* NULL: syslog, or stderr in the foreground */
 
 	struct config_domain *domains;
 	size_t n_domains;   /* at least 1 */

@@ -1,21 +1,33 @@
 /* common/log.h: the one logging interface of every kantorpos program.
  *
  * Lines go to syslog (mail facility) by default, or to stderr when a program
- * runs in the foreground. The format is the same everywhere:
- *   "<level>: <message>"             (stderr adds a timestamp and the program)
- * Session code writes "<16-hex session id> key=value ..." as its message.
- * log_warn/log_fatal append ": strerror(errno)"; the *x variants do not.
+ * runs in the foreground, or to a file (log_file in kantorpos.conf, through
+ * log_use_file), which then takes the place of both. The format is the same
+ * everywhere:
+ *   "<level>: <message>"      syslog (it adds the time and "program[pid]")
+ *   "<time> <program> <level>: <message>"         stderr
+ *   "<time> <program>[<pid>] <level>: <message>"  log_file
+ * with <time> as 2026-01-31T12:34:56.789 (and the UTC offset, +0100, in a
+ * file). Session code writes "<16-hex session id> key=value ..." as its
+ * message. log_warn/log_fatal append ": strerror(errno)"; the *x variants
+ * do not.
+ *
+ * Every line is escaped (log_escape) before it is written, so a client's
+ * bytes can neither start a new line nor reorder or hide text on screen.
+ * Safe to call from any thread: one lock per line.
  */
 #ifndef KANTORPOS_COMMON_LOG_H
 #define KANTORPOS_COMMON_LOG_H
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* Set the program name and the sink: to_stderr selects stderr instead of
- * syslog. Safe to call again (after a fork, or to change the sink). */
+/* Set the program name and the default sink: to_stderr selects stderr
+ * instead of syslog. Safe to call again (after a fork, or to change the
+ * sink); a log file in use stays in use. */
 void log_init(const char *progname, bool to_stderr);
 /* Lines below this level are dropped; the default is LOG_LVL_INFO. */
 void log_set_level(enum log_level level);
@@ -23,10 +35,56 @@ enum log_level log_get_level(void);
 /* Parse "error", "warn", "info" or "debug"; -1 when unknown. */
 int log_level_parse(const char *name);
 
+/* Write lines to the file at path from now on (appended, created with mode
+ * 0640 when missing, close-on-exec), or with path NULL go back to the
+ * default sink of log_init. The same path again reopens it when the file
+ * there is no longer the one open (logrotate renamed it); otherwise
+ * nothing changes. A symbolic link, anything but a regular file, and a
+ * file with other hard links are refused: the daemons open it as root.
+ * Returns 0, or -1 with "log_file PATH: reason" in err and the sink as it
+ * was (the old file stays open). */
+int log_use_file(const char *path, char *err, size_t errlen);
+/* Reopen the log file in use, as log_use_file with its own path (SIGUSR1
+ * after a rotation). 0 when there is none. Returns 0 or -1 as above. */
+int log_reopen(char *err, size_t errlen);
+/* log_reopen, then one line on how it went, prefixed with what (e.g.
+ * "SIGUSR1"): the file opened, the error and that the old file stays in
+ * use, or that there is no log file. */
+void log_reopen_report(const char *what);
+/* The log file in use, or NULL. */
+const char *log_file_path(void);
+/* Whether lines go to stderr (no log file, and log_init chose stderr). */
+bool log_on_stderr(void);
+
+/* Escape in for a log line into out (outlen bytes, always terminated):
+ * control bytes (C0 and DEL) and bytes that are not valid UTF-8 become
+ * "\xNN" (lower-case hex); the C1 controls (U+0080-U+009F) and the
+ * invisible and bidirectional format characters (U+061C, U+180E,
+ * U+200B-U+200F, U+2028-U+202E, U+2060-U+2064, U+2066-U+206F, U+FEFF,
+ * U+FFF9-U+FFFB, U+E0000-U+E007F) become "\u202E" (upper-case hex, four
+ * digits, or "\U000E0001" with eight beyond U+FFFF). Everything else,
+ * UTF-8 letters included, is copied as it is; a backslash too, so an
+ * escape in a line may also be text the client sent. An escape or a
+ * character that does not fit whole is left out, and so is the rest.
+ * Pure. Returns the length written. */
+size_t log_escape(char *out, size_t outlen, const char *in);
+
+/* Escape a client's value (a login name) as one token of a key=value
+ * line: printable ASCII other than space, '"' and '\' is copied, every
+ * other byte becomes "\xNN"; at most max bytes of output, ending in "..."
+ * when in was longer. out has room for max + 1. Pure. Returns out. */
+const char *log_escape_token(char *out, size_t max, const char *in);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* Log every line of a multi-line text (an error list) as a line of its
+ * own, between prefix and suffix (both may be ""); empty lines are
+ * skipped. */
+void log_lines(enum log_level level, const char *prefix, const char *text,
+	       const char *suffix);
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)

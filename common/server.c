@@ -36,6 +36,8 @@
 #define SERVER_IO_THREADS 16
 /* How often a graceful stop looks at the worker pool. */
 #define SERVER_STOP_POLL 0.02
+/* Room for an error that names two files (a key and its certificate). */
+#define SERVER_MSG_MAX 2300
 
 struct server_ip {
 	struct server_ip *next;
@@ -72,7 +74,7 @@ struct server {
 	struct throttle *throttle;
 	struct server_listen *listens;
 	size_t n_listens;
-	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
 	ev_timer stop_deadline, stop_poll;
 	struct server_client *clients;
 	size_t n_clients;
@@ -83,7 +85,6 @@ struct server {
 
 static void errf(char **err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static void log_lines(enum log_level level, const char *text);
 static int open_userdb(const struct config *cfg, struct userdb **db_r);
 static int bind_listeners(struct server *srv, char **err_r);
 static void on_accept(int fd, const char *peer, void *arg);
@@ -103,7 +104,7 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 {
 	struct server *srv;
 	struct config *cfg;
-	char msg[512];
+	char msg[SERVER_MSG_MAX];
 	unsigned long nofile;
 	char *cerr = NULL;
 
@@ -131,6 +132,12 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 	}
 	srv->cfg->cfg = cfg;
 	log_set_level(cfg->log_level);
+	/* First, so that every later line goes there; as the user we were
+	 * started as (root may open what run_as could not). */
+	if (log_use_file(cfg->log_file, msg, sizeof msg) < 0) {
+		errf(err_r, "%s", msg);
+		goto fail;
+	}
 	/* privdrop_to would refuse this after binding; say so first, as the
 	 * file checks below would otherwise ask for root-owned files. */
 	if (!(flags & SERVER_KEEP_PRIVS) && geteuid() == 0 &&
@@ -210,10 +217,13 @@ struct server *server_new(const char *cfg_path, const struct server_ops *ops,
 	ev_signal_init(&srv->sig_term, on_signal, SIGTERM);
 	ev_signal_init(&srv->sig_int, on_signal, SIGINT);
 	ev_signal_init(&srv->sig_hup, on_signal, SIGHUP);
+	ev_signal_init(&srv->sig_usr1, on_signal, SIGUSR1);
 	srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+	srv->sig_usr1.data = srv;
 	ev_signal_start(srv->loop, &srv->sig_term);
 	ev_signal_start(srv->loop, &srv->sig_int);
 	ev_signal_start(srv->loop, &srv->sig_hup);
+	ev_signal_start(srv->loop, &srv->sig_usr1);
 	ev_timer_init(&srv->stop_deadline, on_stop_timer, SERVER_STOP_TIMEOUT,
 		      0.);
 	ev_timer_init(&srv->stop_poll, on_stop_timer, SERVER_STOP_POLL,
@@ -274,6 +284,7 @@ void server_free(struct server *srv)
 		ev_signal_stop(srv->loop, &srv->sig_term);
 		ev_signal_stop(srv->loop, &srv->sig_int);
 		ev_signal_stop(srv->loop, &srv->sig_hup);
+		ev_signal_stop(srv->loop, &srv->sig_usr1);
 		ev_timer_stop(srv->loop, &srv->stop_deadline);
 		ev_timer_stop(srv->loop, &srv->stop_poll);
 		ev_loop_destroy(srv->loop);
@@ -545,6 +556,9 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 				       ? "reloaded"
 				       : "reload refused, running the old "
 					 "configuration");
+	} else if (w->signum == SIGUSR1) {
+		/* After logrotate moved the file away; nothing else. */
+		log_reopen_report("SIGUSR1");
 	} else {
 		log_info("%s: graceful stop", strsignal(w->signum));
 		server_stop(srv);
@@ -599,6 +613,7 @@ static void stop_finish(struct server *srv)
 	ev_signal_stop(srv->loop, &srv->sig_term);
 	ev_signal_stop(srv->loop, &srv->sig_int);
 	ev_signal_stop(srv->loop, &srv->sig_hup);
+	ev_signal_stop(srv->loop, &srv->sig_usr1);
 	ev_break(srv->loop, EVBREAK_ALL);
 }
 
@@ -644,60 +659,97 @@ static void dummy_done(void *arg)
 	free(arg);
 }
 
-int server_reload(struct server *srv)
+/* ---- reload ---- */
+
+/* Each step below either applies its part of the new config or logs one
+ * error line naming what it kept and why, and returns -1. */
+
+static int reload_log_file(const struct config *cfg)
+{
+	char msg[SERVER_MSG_MAX];
+	const char *old = log_file_path();
+
+	if (log_use_file(cfg->log_file, msg, sizeof msg) == 0)
+		return 0;
+	if (old != NULL)
+		log_errorx("reload: %s; keeping the old log file %s", msg, old);
+	else
+		log_errorx("reload: %s; logging stays on %s", msg,
+			   log_on_stderr() ? "stderr" : "syslog");
+	return -1;
+}
+
+/* Reread the user db when its file changed. Returns 1 when it was
+ * (re)loaded, 0 when nothing changed or it is still missing, -1 when the
+ * loaded one stays because the file cannot be read. */
+static int refresh_userdb(struct server *srv)
+{
+	const struct config *cfg = srv->cfg->cfg;
+	size_t i;
+	int rc;
+
+	if (srv->db == NULL) {
+		if (userdb_open(cfg->user_db, &srv->db) < 0) {
+			srv->db = NULL;
+			return errno == ENOENT ? 0 : -1;
+		}
+		userdb_set_cost(srv->db, cfg->password_opslimit,
+				cfg->password_memlimit);
+		rc = 1;
+	} else if ((rc = userdb_reload(srv->db)) < 0) {
+		return -1;
+	}
+	if (rc == 1) {
+		log_info("%s: user database loaded: %zu user%s", cfg->user_db,
+			 userdb_count(srv->db),
+			 userdb_count(srv->db) == 1 ? "" : "s");
+		for (i = 0; i < userdb_warning_count(srv->db); i++)
+			log_warnx("%s", userdb_warning(srv->db, i));
+	}
+	return rc;
+}
+
+static int reload_userdb(struct server *srv, const struct config *cfg)
 {
 	const struct config *old = srv->cfg->cfg;
-	struct server_cfgref *ref;
-	struct config *cfg;
 	struct userdb *db;
-	struct dummy_arg *d;
-	char *err = NULL, msg[512];
-	size_t i, n = 0;
 	void *grown;
 
-	cfg = config_load(srv->cfg_path, &err);
-	if (cfg == NULL) {
-		log_errorx("reload refused, keeping the running configuration:");
-		log_lines(LOG_LVL_ERROR, err != NULL ? err : "out of memory");
-		free(err);
+	if (strcmp(cfg->user_db, old->user_db) == 0) {
+		if (refresh_userdb(srv) >= 0)
+			return 0;
+		log_errorx("reload: user_db %s: %s; %s", cfg->user_db,
+			   strerror(errno), srv->db != NULL
+			   ? "keeping the loaded user database"
+			   : "still no user database: no user can log in");
 		return -1;
 	}
-	ref = calloc(1, sizeof *ref);
-	if (ref == NULL) {
-		config_free(cfg);
-		log_errorx("reload: out of memory");
+	grown = realloc(srv->old_dbs,
+			(srv->n_old_dbs + 1) * sizeof *srv->old_dbs);
+	if (grown == NULL) {
+		log_errorx("reload: out of memory; keeping the user database "
+			   "%s", old->user_db);
 		return -1;
 	}
-	ref->cfg = cfg;
-	log_set_level(cfg->log_level);
-	for (i = 0; i < cfg->n_listeners; i++)
-		n += cfg->listeners[i].proto == srv->ops->proto;
-	if (n != srv->n_listens)
-		log_warnx("reload: listen lines changed; they take effect "
-			  "after a restart");
+	srv->old_dbs = grown;
+	if (open_userdb(cfg, &db) < 0) {
+		log_errorx("reload: user_db %s: %s; keeping the user database "
+			   "%s", cfg->user_db, strerror(errno), old->user_db);
+		return -1;
+	}
+	/* Workers may still verify against the old one. */
+	if (srv->db != NULL)
+		srv->old_dbs[srv->n_old_dbs++] = srv->db;
+	srv->db = db;
+	return 0;
+}
 
-	if (strcmp(cfg->user_db, old->user_db) != 0) {
-		grown = realloc(srv->old_dbs,
-				(srv->n_old_dbs + 1) * sizeof *srv->old_dbs);
-		if (grown == NULL) {
-			log_errorx("reload: out of memory; keeping user db %s",
-				   old->user_db);
-		} else {
-			srv->old_dbs = grown;
-			if (open_userdb(cfg, &db) < 0) {
-				log_warn("reload: %s: keeping user db %s",
-					 cfg->user_db, old->user_db);
-			} else if (srv->db != NULL) {
-				/* Workers may still verify against it. */
-				srv->old_dbs[srv->n_old_dbs++] = srv->db;
-				srv->db = db;
-			} else {
-				srv->db = db;
-			}
-		}
-	} else {
-		server_userdb_refresh(srv);
-	}
+/* The password cost, the dummy hash and the login throttle. */
+static void reload_login_settings(struct server *srv, const struct config *cfg)
+{
+	const struct config *old = srv->cfg->cfg;
+	struct dummy_arg *d;
+
 	if (srv->db != NULL)
 		userdb_set_cost(srv->db, cfg->password_opslimit,
 				cfg->password_memlimit);
@@ -712,26 +764,40 @@ int server_reload(struct server *srv)
 	throttle_configure(srv->throttle, cfg->login_fail_delay,
 			   THROTTLE_MAX_DELAY, cfg->login_fail_limit,
 			   cfg->login_fail_window);
+}
 
-	if (cfg->tls_cert != NULL && cfg->tls_key != NULL) {
+static int reload_tls(struct server *srv, const struct config *cfg)
+{
+	char msg[SERVER_MSG_MAX];
+
+	if (cfg->tls_cert == NULL || cfg->tls_key == NULL) {
 		if (srv->tls != NULL) {
-			if (tls_server_reload(&srv->tls, cfg->tls_cert,
-					      cfg->tls_key, msg, sizeof msg) < 0)
-				log_errorx("reload: %s; keeping the old "
-					   "certificate", msg);
-		} else if ((srv->tls = tls_server_ctx_new(cfg->tls_cert,
-							  cfg->tls_key, msg,
-							  sizeof msg)) == NULL) {
-			log_errorx("reload: %s; TLS stays off", msg);
+			SSL_CTX_free(srv->tls);
+			srv->tls = NULL;
+			log_warnx("reload: no tls_cert/tls_key: TLS is off for "
+				  "new sessions");
 		}
-	} else if (srv->tls != NULL) {
-		SSL_CTX_free(srv->tls);
-		srv->tls = NULL;
-		log_warnx("reload: no tls_cert/tls_key: TLS is off for new "
-			  "sessions");
+		return 0;
 	}
+	if (srv->tls == NULL) {
+		srv->tls = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, msg,
+					      sizeof msg);
+		if (srv->tls != NULL)
+			return 0;
+		log_errorx("reload: %s; TLS stays off", msg);
+		return -1;
+	}
+	if (tls_server_reload(&srv->tls, cfg->tls_cert, cfg->tls_key, msg,
+			      sizeof msg) == 0)
+		return 0;
+	log_errorx("reload: %s; keeping the old certificate and key", msg);
+	return -1;
+}
 
-	/* Sessions pinned to the old config keep it until they end. */
+/* Make cfg current; sessions pinned to the old one keep it until they
+ * end. */
+static void install_config(struct server *srv, struct server_cfgref *ref)
+{
 	if (srv->cfg->refs > 0) {
 		srv->cfg->next = srv->retired;
 		srv->retired = srv->cfg;
@@ -740,39 +806,62 @@ int server_reload(struct server *srv)
 		free(srv->cfg);
 	}
 	srv->cfg = ref;
-	log_info("reloaded %s", srv->cfg_path);
+}
+
+int server_reload(struct server *srv)
+{
+	struct server_cfgref *ref;
+	struct config *cfg;
+	char *err = NULL;
+	size_t i, n = 0;
+	int kept = 0;
+
+	cfg = config_load(srv->cfg_path, &err);
+	if (cfg == NULL) {
+		log_lines(LOG_LVL_ERROR, "reload: ",
+			  err != NULL ? err : "out of memory",
+			  "; keeping the old configuration");
+		free(err);
+		return -1;
+	}
+	ref = calloc(1, sizeof *ref);
+	if (ref == NULL) {
+		config_free(cfg);
+		log_errorx("reload: out of memory; keeping the old "
+			   "configuration");
+		return -1;
+	}
+	ref->cfg = cfg;
+	log_set_level(cfg->log_level);
+	kept -= reload_log_file(cfg);
+	for (i = 0; i < cfg->n_listeners; i++)
+		n += cfg->listeners[i].proto == srv->ops->proto;
+	if (n != srv->n_listens)
+		log_warnx("reload: listen lines changed; they take effect "
+			  "after a restart");
+	kept -= reload_userdb(srv, cfg);
+	reload_login_settings(srv, cfg);
+	kept -= reload_tls(srv, cfg);
+	install_config(srv, ref);
 	if (srv->ops->reload != NULL)
-		srv->ops->reload(srv);
-	return 0;
+		kept -= srv->ops->reload(srv);
+	if (kept == 0)
+		log_info("reloaded %s", srv->cfg_path);
+	else
+		log_warnx("reload of %s applied except for %d part%s kept "
+			  "as before (errors above)", srv->cfg_path, kept,
+			  kept == 1 ? "" : "s");
+	return kept == 0 ? 0 : -1;
 }
 
 void server_userdb_refresh(struct server *srv)
 {
-	const struct config *cfg = srv->cfg->cfg;
-	size_t i;
-	int rc;
-
-	if (srv->db == NULL) {
-		if (userdb_open(cfg->user_db, &srv->db) < 0) {
-			srv->db = NULL;
-			return;
-		}
-		userdb_set_cost(srv->db, cfg->password_opslimit,
-				cfg->password_memlimit);
-		rc = 1;
-	} else {
-		rc = userdb_reload(srv->db);
-		if (rc < 0 && errno != ENOENT)
-			log_warn("%s: cannot reload the user database, keeping "
-				 "the loaded one", cfg->user_db);
-	}
-	if (rc == 1) {
-		log_info("%s: user database loaded: %zu user%s", cfg->user_db,
-			 userdb_count(srv->db),
-			 userdb_count(srv->db) == 1 ? "" : "s");
-		for (i = 0; i < userdb_warning_count(srv->db); i++)
-			log_warnx("%s", userdb_warning(srv->db, i));
-	}
+	/* Before a login: a missing file says nothing (it is an empty
+	 * database, announced once at start-up), a file that cannot be read
+	 * keeps the loaded one. */
+	if (refresh_userdb(srv) < 0 && srv->db != NULL && errno != ENOENT)
+		log_warn("%s: cannot reload the user database, keeping the "
+			 "loaded one", srv->cfg->cfg->user_db);
 }
 
 /* ---- accessors and helpers ---- */
@@ -812,7 +901,7 @@ unsigned server_listener_port(const struct server *srv, size_t i)
 /* Append one line to the heap text *err. */
 static void errf(char **err, const char *fmt, ...)
 {
-	char line[1024];
+	char line[SERVER_MSG_MAX + 64];
 	size_t old = *err != NULL ? strlen(*err) : 0, add;
 	va_list ap;
 	char *grown;
@@ -828,18 +917,4 @@ static void errf(char **err, const char *fmt, ...)
 	grown[old + add] = '\n';
 	grown[old + add + 1] = '\0';
 	*err = grown;
-}
-
-static void log_lines(enum log_level level, const char *text)
-{
-	const char *nl;
-
-	while (*text != '\0') {
-		nl = strchr(text, '\n');
-		if (nl == NULL)
-			nl = text + strlen(text);
-		if (nl > text)
-			log_msg(level, "%.*s", (int)(nl - text), text);
-		text = *nl == '\n' ? nl + 1 : nl;
-	}
 }

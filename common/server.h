@@ -1,26 +1,36 @@
 /* common/server.h: the runtime of one kantorpos daemon: options, config,
  * user database, TLS context, listeners, privilege drop, worker pool,
- * signals (TERM/INT graceful stop, HUP reload), connection limits and the
- * registry of live client sessions. A daemon's main.c is a struct
+ * signals (TERM/INT graceful stop, HUP reload, USR1 log reopen),
+ * connection limits and the registry of live client sessions. A daemon's main.c is a struct
  * server_ops and one call to server_main.
  *
  * Everything here runs on the loop thread, except where noted.
  *
  * Start-up order (server_new): load the config (every error reported),
- * set the log level, open the user db (a missing file is an empty db and a
- * warning), set its Argon2id cost and prepare the dummy hash, raise
+ * set the log level, open the log file (log_file, as the user started),
+ * open the user db (a missing file is an empty db and a warning), set its Argon2id cost and prepare the dummy hash, raise
  * RLIMIT_NOFILE, ignore SIGPIPE, build the TLS server context when tls_cert
  * and tls_key are set, bind every "listen" line of ops->proto, drop
  * privileges to run_as (refusing to go on as root without it), start the
  * worker pool, install the signal watchers, then call ops->start.
  *
  * Reload (SIGHUP, server_reload): re-read the config; on any error the old
- * one stays and every error is logged. Then the log level, the user db (a
- * changed user_db path opens the new file), its cost, the login throttle
- * settings and the TLS context are refreshed. Listeners are NOT rebound
- * and the worker count does not change: those need a restart. After the
- * privilege drop the files are read as run_as, so the user db, certificate
- * and key must be readable by that user for a reload to pick them up.
+ * one stays and every error is logged ("reload: FILE:LINE: ...; keeping
+ * the old configuration"). Then the log level, the log file (log_file:
+ * reopened when logrotate moved it), the user db (a changed user_db path
+ * opens the new file), its cost, the login throttle settings, the TLS
+ * context and the daemon's own part (ops->reload: the aliases) are
+ * refreshed. A part that fails keeps what it had and logs one error line
+ * saying what it kept and why ("reload: tls_cert PATH: No such file or
+ * directory; keeping the old certificate and key"); "reloaded PATH" is
+ * logged only when every part was. Listeners are NOT rebound and the
+ * worker count does not change: those need a restart. After the
+ * privilege drop the files are read as run_as, so the user db,
+ * certificate, key and a new log file must be readable (writable) by that
+ * user for a reload to pick them up.
+ *
+ * SIGUSR1 reopens the log file only (log_file; for logrotate), nothing
+ * else: a failed reopen logs why and goes on writing to the old file.
  *
  * Graceful stop (SIGTERM/SIGINT, server_stop): stop accepting, call every
  * registered client's shutdown hook (the daemon sends its 421 / -ERR and
@@ -109,8 +119,11 @@ struct server_ops {
 	 * set up and privileges dropped (queue runners, daemon state via
 	 * server_set_data). Return 0, or -1 to fail start-up (log why). */
 	int (*start)(struct server *srv);
-	/* Optional. Called after a successful reload. */
-	void (*reload)(struct server *srv);
+	/* Optional. Called by a reload once the new config is current
+	 * (server_config). Return 0, or -1 after logging one error line per
+	 * part kept ("reload: aliases FILE:LINE: ...; keeping the old
+	 * aliases"). */
+	int (*reload)(struct server *srv);
 	/* Optional. Called when a graceful stop begins, before the clients'
 	 * shutdown hooks (stop daemon-wide timers and watchers here). */
 	void (*stopping)(struct server *srv);
@@ -148,8 +161,9 @@ void server_free(struct server *srv);
  * ignored. Returns at once; server_run returns when it has finished. */
 void server_stop(struct server *srv);
 
-/* Reload as SIGHUP does. Returns 0, or -1 when the new config was refused
- * (the old one stays; the errors are logged). */
+/* Reload as SIGHUP does. Returns 0 when everything was reloaded, -1 when
+ * the new config was refused (the old one stays) or a part of it kept its
+ * old state; every error is logged. */
 int server_reload(struct server *srv);
 
 /* Accessors. The loop, worker pool and lc pointers live until server_free.

@@ -57,13 +57,16 @@ static void usage(FILE *f, const char *name)
 {
 	fprintf(f,
 		"usage: %s [-f] [-t] [-c CONF]\n"
-		"  -c CONF  configuration file (default %s)\n"
-		"  -f       log to standard error instead of syslog\n"
-		"  -t       protocol trace: log every line in and out\n"
-		"           (secrets masked)\n"
-		"  -h       this help\n"
+		"  -c CONF      configuration file (default %s)\n"
+		"  -f           log to standard error instead of syslog\n"
+		"               (log_file, when set, takes the place of both)\n"
+		"  -t           protocol trace: log every line in and out\n"
+		"               (secrets masked)\n"
+		"  -h, --help   this help\n"
+		"  --version    print the version and exit\n"
 		"The daemon stays in the foreground; SIGTERM stops it "
-		"gracefully, SIGHUP reloads.\n",
+		"gracefully, SIGHUP reloads,\n"
+		"SIGUSR1 reopens the log file.\n",
 		name, CONFIG_DEFAULT_PATH);
 }
 
@@ -71,6 +74,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
@@ -85,6 +89,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 		case 'f': flags |= SERVER_FOREGROUND; break;
 		case 't': flags |= SERVER_TRACE; break;
 		case 'h': usage(stdout, ops->name); return 0;
+		case 'V': printf("%s %s\n", ops->name, PACKAGE_VERSION); return 0;
 		default: usage(stderr, ops->name); return 2;
 		}
 	}
@@ -98,13 +103,13 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 		const char *p = err != NULL ? err : "out of memory\n";
 
 		/* Always on stderr for whoever started us; also in syslog
-		 * when that is where the logs go. */
+		 * or the log file when that is where the logs go. */
 		while (*p != '\0') {
 			const char *nl = strchr(p, '\n');
 			int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
 
 			fprintf(stderr, "%s: %.*s\n", ops->name, n, p);
-			if (!(flags & SERVER_FOREGROUND) && n > 0)
+			if (!log_on_stderr() && n > 0)
 				log_errorx("%.*s", n, p);
 			p += n + (nl != NULL);
 		}

@@ -5,6 +5,7 @@
 #include "common/tls.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +23,9 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:" \
 	"DHE-RSA-CHACHA20-POLY1305"
+
+/* Longest file name an error message shows in full. */
+#define PATH_MAX_SHOWN 1024
 
 static const unsigned char tls_sid_ctx[] = "kantorpos";
 
@@ -45,9 +49,18 @@ static int ctx_common(SSL_CTX *ctx)
 	return 0;
 }
 
+/* The key loaded but belongs to another certificate. */
+static bool key_mismatch(unsigned long e)
+{
+	return ERR_GET_LIB(e) == ERR_LIB_X509 &&
+	       (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+		ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+}
+
 SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
 			    char *err, size_t errlen)
 {
+	char what[2 * PATH_MAX_SHOWN + 64];
 	SSL_CTX *ctx;
 
 	ERR_clear_error();
@@ -67,21 +80,19 @@ SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_session_id_context(ctx, tls_sid_ctx, sizeof tls_sid_ctx - 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-		char what[512];
-
-		snprintf(what, sizeof what, "certificate %s", cert_file);
+		snprintf(what, sizeof what, "tls_cert %s", cert_file);
 		tls_errstr(what, err, errlen);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-		char what[512];
-
-		snprintf(what, sizeof what, "private key %s", key_file);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		if (key_mismatch(ERR_peek_last_error()))
+			snprintf(what, sizeof what,
+				 "tls_key %s does not match tls_cert %s",
+				 key_file, cert_file);
+		else
+			snprintf(what, sizeof what, "tls_key %s", key_file);
 		tls_errstr(what, err, errlen);
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		tls_errstr("key does not match certificate", err, errlen);
 		goto fail;
 	}
 	return ctx;
@@ -123,10 +134,12 @@ SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen)
 	else
 		ok = SSL_CTX_set_default_verify_paths(ctx);
 	if (ok != 1) {
-		char what[512];
+		char what[PATH_MAX_SHOWN + 32];
 
-		snprintf(what, sizeof what, "trust anchors %s",
-			 ca_file != NULL ? ca_file : "(system store)");
+		if (ca_file != NULL)
+			snprintf(what, sizeof what, "CA file %s", ca_file);
+		else
+			snprintf(what, sizeof what, "the system trust store");
 		tls_errstr(what, err, errlen);
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -258,39 +271,107 @@ void tls_fp_format(const unsigned char fp[TLS_FP_LEN], char *buf,
 	buf[pos] = '\0';
 }
 
-const char *tls_errstr(const char *what, char *buf, size_t buflen)
+/* OpenSSL wraps the real cause in entries like "system lib" or "PEM lib"
+ * that only say which layer passed it on: left out when a cause is there. */
+static bool err_is_wrapper(unsigned long e)
 {
-	unsigned long e;
-	size_t pos = 0;
-	bool first = true;
+	int r = ERR_GET_REASON(e) & ~(ERR_RFLAGS_MASK << ERR_RFLAGS_OFFSET);
+
+	return ERR_COMMON_ERROR(e) && r < ERR_LIB_USER;
+}
+
+/* One queue entry as text: strerror for a system error (OpenSSL 3 keeps
+ * errno as the reason), else the reason string and its detail text. */
+static void err_text(unsigned long e, const char *data, int flags,
+		     char *out, size_t outlen)
+{
+	const char *reason;
+
+	if (ERR_SYSTEM_ERROR(e)) {
+		snprintf(out, outlen, "%s", strerror(ERR_GET_REASON(e)));
+		return;
+	}
+	reason = ERR_reason_error_string(e);
+	if (reason == NULL) {
+		ERR_error_string_n(e, out, outlen);
+		return;
+	}
+	if ((flags & ERR_TXT_STRING) && data != NULL && *data != '\0')
+		snprintf(out, outlen, "%s (%s)", reason, data);
+	else
+		snprintf(out, outlen, "%s", reason);
+}
+
+static size_t append(char *buf, size_t buflen, size_t pos, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
+
+/* snprintf at buf + pos; returns the new end, clamped to the buffer. */
+static size_t append(char *buf, size_t buflen, size_t pos, const char *fmt,
+		     ...)
+{
+	va_list ap;
 	int n;
 
-	if (buflen == 0)
-		return buf;
-	buf[0] = '\0';
-	if (what != NULL) {
-		n = snprintf(buf, buflen, "%s", what);
-		pos = n < 0 ? 0 : (size_t)n < buflen ? (size_t)n : buflen - 1;
-	}
-	while ((e = ERR_get_error()) != 0) {
-		const char *reason = ERR_reason_error_string(e);
-		char num[32];
+	if (pos >= buflen - 1)
+		return pos;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + pos, buflen - pos, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return pos;
+	return (size_t)n < buflen - pos ? pos + (size_t)n : buflen - 1;
+}
 
-		if (reason == NULL) {
-			snprintf(num, sizeof num, "error %lx", e);
-			reason = num;
-		}
-		n = snprintf(buf + pos, buflen - pos, "%s%s",
-			     !first ? "; " : pos > 0 ? ": " : "", reason);
-		first = false;
-		if (n < 0 || (size_t)n >= buflen - pos) {
-			pos = buflen - 1;
-			ERR_clear_error();
-			break;
-		}
-		pos += (size_t)n;
+/* Room for the causes of one failure; a longer queue keeps its first. */
+#define TLS_ERR_MAX 8
+
+/* texts[i] repeats an earlier entry, or says less of the same: "no such
+ * file" after the system's "No such file or directory". */
+static bool said_before(char texts[][160], size_t i)
+{
+	size_t len = strlen(texts[i]);
+
+	for (size_t j = 0; j < i; j++)
+		if (strncasecmp(texts[j], texts[i], len) == 0)
+			return true;
+	return false;
+}
+
+const char *tls_errstr(const char *what, char *buf, size_t buflen)
+{
+	char texts[TLS_ERR_MAX][160];
+	bool wrapper[TLS_ERR_MAX];
+	const char *data;
+	unsigned long e;
+	size_t n = 0, i, pos = 0, causes = 0;
+	const char *sep;
+	int flags;
+
+	if (buflen == 0) {
+		ERR_clear_error();
+		return buf;
 	}
-	if (buf[0] == '\0')
-		snprintf(buf, buflen, "unknown TLS error");
+	/* Peek, copy, then pop: the detail text belongs to the entry. */
+	while ((e = ERR_peek_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (n < TLS_ERR_MAX) {
+			err_text(e, data, flags, texts[n], sizeof texts[n]);
+			wrapper[n] = err_is_wrapper(e);
+			causes += !wrapper[n];
+			n++;
+		}
+		ERR_get_error();
+	}
+	buf[0] = '\0';
+	if (what != NULL)
+		pos = append(buf, buflen, pos, "%s", what);
+	sep = pos > 0 ? ": " : "";
+	for (i = 0; i < n; i++) {
+		if ((causes > 0 && wrapper[i]) || said_before(texts, i))
+			continue;
+		pos = append(buf, buflen, pos, "%s%s", sep, texts[i]);
+		sep = "; ";
+	}
+	if (n == 0)
+		append(buf, buflen, pos, "%sunknown TLS error", sep);
 	return buf;
 }

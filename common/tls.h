@@ -25,7 +25,10 @@
  * compression, no renegotiation, session tickets on. cert_file is a PEM
  * chain (leaf first), key_file the matching PEM private key.
  * Returns the context (caller owns one reference, SSL_CTX_free), or NULL
- * with a message in err. */
+ * with a message in err naming the file by its kantorpos.conf keyword:
+ *   "tls_cert PATH: No such file or directory"
+ *   "tls_cert PATH: no start line (Expecting: TRUSTED CERTIFICATE)"
+ *   "tls_key KEY does not match tls_cert CERT: key values mismatch" */
 SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
 			    char *err, size_t errlen);
 
@@ -38,7 +41,8 @@ int tls_server_reload(SSL_CTX **ctx, const char *cert_file,
 
 /* Build a client context: TLS 1.2 minimum, peer verification on. ca_file is
  * a PEM bundle of trust anchors, or NULL for the system store.
- * Returns the context (caller frees) or NULL with a message in err. */
+ * Returns the context (caller frees) or NULL with a message in err
+ * ("CA file PATH: No such file or directory"). */
 SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen);
 
 /* Prepare a client SSL before its handshake. host (may be NULL when a pin
@@ -67,7 +71,12 @@ void tls_fp_format(const unsigned char fp[TLS_FP_LEN], char *buf,
 int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN]);
 
 /* Drain the calling thread's OpenSSL error queue into buf as one readable
- * line ("what: reason; reason ..."); what may be NULL. Returns buf. */
+ * line, "what: cause; cause ...", what may be NULL. A system error shows
+ * strerror of its errno; another shows its reason string and OpenSSL's
+ * detail text in parentheses; the entries that only name the layer that
+ * passed a cause on ("system lib", "PEM lib") are left out when a cause is
+ * there; an empty queue gives "what: unknown TLS error". The one place
+ * OpenSSL errors become text: every caller uses it. Returns buf. */
 const char *tls_errstr(const char *what, char *buf, size_t buflen);
 
 #endif

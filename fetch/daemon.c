@@ -25,7 +25,7 @@ struct fetch_main_ctx {
 	size_t n, running;
 	bool daemon, stopping;
 	bool any_temp, any_config;
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sigusr1;
 };
 
 struct sched {
@@ -103,6 +103,15 @@ static void sched_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+/* SIGUSR1: reopen the log file after logrotate moved it. */
+static void sched_reopen(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	log_reopen_report("SIGUSR1");
+}
+
 int fetch_main(const struct config *cfg, const struct config_fetch **accts,
 	       size_t n, bool daemon)
 {
@@ -132,9 +141,11 @@ int fetch_main(const struct config *cfg, const struct config_fetch **accts,
 	if (daemon) {
 		ev_signal_init(&m.sigterm, sched_signal, SIGTERM);
 		ev_signal_init(&m.sigint, sched_signal, SIGINT);
+		ev_signal_init(&m.sigusr1, sched_reopen, SIGUSR1);
 		m.sigterm.data = m.sigint.data = &m;
 		ev_signal_start(loop, &m.sigterm);
 		ev_signal_start(loop, &m.sigint);
+		ev_signal_start(loop, &m.sigusr1);
 		log_info("fetch: polling %zu account%s", n, n == 1 ? "" : "s");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -160,6 +171,7 @@ int fetch_main(const struct config *cfg, const struct config_fetch **accts,
 	if (daemon) {
 		ev_signal_stop(loop, &m.sigterm);
 		ev_signal_stop(loop, &m.sigint);
+		ev_signal_stop(loop, &m.sigusr1);
 	}
 	worker_free(m.env.pool);
 	free(m.accts);

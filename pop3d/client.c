@@ -63,8 +63,8 @@ static void env_request_drain(void *env);
 static void env_pause(void *env);
 static void env_resume(void *env);
 static int env_start_tls(void *env);
-static void env_login(void *env, const char *user, const char *pw,
-		      size_t pwlen);
+static void env_login(void *env, const char *mech, const char *user,
+		      const char *pw, size_t pwlen);
 static void env_update(void *env, struct mdrop *drop);
 static void env_close(void *env);
 static void on_readable(struct conn *conn, void *arg);
@@ -270,12 +270,12 @@ static int env_start_tls(void *env)
 	return 0;
 }
 
-static void env_login(void *env, const char *user, const char *pw,
-		      size_t pwlen)
+static void env_login(void *env, const char *mech, const char *user,
+		      const char *pw, size_t pwlen)
 {
 	struct pop3_client *c = env;
 
-	c->auth = auth_start(c->srv, c->peer, c->sid, user, pw, pwlen,
+	c->auth = auth_start(c->srv, c->peer, c->sid, mech, user, pw, pwlen,
 			     auth_done, c);
 	if (c->auth == NULL) {
 		log_warn("%s client=%s cannot start a login", c->sid, c->peer);

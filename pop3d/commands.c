@@ -180,7 +180,7 @@ static int cmd_pass(void *v, char *args)
 	}
 	/* RFC 1939 §7: the password is everything after "PASS ", spaces
 	 * included. */
-	rc = pop3_login_start(s, s->user, args, len);
+	rc = pop3_login_start(s, "USER", s->user, args, len);
 	sodium_memzero(args, len);
 	return rc;
 }
@@ -259,7 +259,7 @@ static int sasl_plain(struct pop3_session *s, char *b64, size_t len)
 			      : sasl_plain_parse(bin, blen, &p);
 	switch (r) {
 	case SASL_OK:
-		rc = pop3_login_start(s, p.user, p.pass, p.pass_len);
+		rc = pop3_login_start(s, "PLAIN", p.user, p.pass, p.pass_len);
 		break;
 	case SASL_CANCEL:
 		pop3_reply(s, "-ERR authentication cancelled");

@@ -39,9 +39,9 @@ int pop3_bad(struct pop3_session *s, const char *text);
  * read failed mid-reply. */
 int pop3_cont_start(struct pop3_session *s, enum pop3_cont kind);
 
-/* Ask for a login (USER/PASS or AUTH PLAIN): pause input and call
- * ops->login. Returns PROTO_ASYNC. */
-int pop3_login_start(struct pop3_session *s, const char *user,
-		     const char *pw, size_t pwlen);
+/* Ask for a login (USER/PASS: mech "USER", or AUTH PLAIN: "PLAIN"):
+ * pause input and call ops->login. Returns PROTO_ASYNC. */
+int pop3_login_start(struct pop3_session *s, const char *mech,
+		     const char *user, const char *pw, size_t pwlen);
 
 #endif

@@ -286,12 +286,12 @@ static void clear_user(struct pop3_session *s)
 	s->flags &= ~POP3_F_USER;
 }
 
-int pop3_login_start(struct pop3_session *s, const char *user,
-		     const char *pw, size_t pwlen)
+int pop3_login_start(struct pop3_session *s, const char *mech,
+		     const char *user, const char *pw, size_t pwlen)
 {
 	s->flags |= POP3_F_BUSY;
 	s->ops->pause(s->env);
-	s->ops->login(s->env, user, pw, pwlen);
+	s->ops->login(s->env, mech, user, pw, pwlen);
 	return PROTO_ASYNC;
 }
 

@@ -71,10 +71,12 @@ struct pop3_ops {
 	int (*start_tls)(void *env);
 	/* Verify user and password (pwlen bytes, not NUL-terminated; the
 	 * buffer is wiped after the call returns, so copy it) and, when they
-	 * are right, lock the user's maildrop. Asynchronous: the answer comes
-	 * later through pop3_session_login_done, never from inside this call. */
-	void (*login)(void *env, const char *user, const char *pw,
-		      size_t pwlen);
+	 * are right, lock the user's maildrop. mech names the command for the
+	 * log: "USER" (USER/PASS) or "PLAIN" (AUTH PLAIN), a static string.
+	 * Asynchronous: the answer comes later through
+	 * pop3_session_login_done, never from inside this call. */
+	void (*login)(void *env, const char *mech, const char *user,
+		      const char *pw, size_t pwlen);
 	/* UPDATE: commit drop (ownership passes; see mdrop_commit) away from
 	 * the loop. Answer through pop3_session_update_done, later. */
 	void (*update)(void *env, struct mdrop *drop);

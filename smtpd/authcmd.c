@@ -48,8 +48,10 @@ static void auth_done(void *arg, enum auth_result result, const char *mailbox)
 static int start_login(struct smtp_session *s, const char *user,
 		       const char *pw, size_t pwlen)
 {
+	const char *mech = s->sasl_mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
+
 	s->sasl_mech = MECH_NONE;
-	s->auth = auth_start(s->srv, s->peer, s->sid, user, pw, pwlen,
+	s->auth = auth_start(s->srv, s->peer, s->sid, mech, user, pw, pwlen,
 			     auth_done, s);
 	if (s->auth == NULL) {
 		smtp_set_state(s, SMTP_S_READY);

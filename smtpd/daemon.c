@@ -20,8 +20,8 @@ static int smtpd_start(struct server *srv)
 		return -1;
 	if (cfg->aliases != NULL && aliases_load(cfg->aliases, cfg, &d->al,
 						 &err) < 0) {
-		log_errorx("aliases not loaded:\n%s",
-			   err != NULL ? err : "out of memory");
+		log_lines(LOG_LVL_ERROR, "aliases not loaded: ",
+			  err != NULL ? err : "out of memory", "");
 		free(err);
 		free(d);
 		return -1;
@@ -37,7 +37,7 @@ static int smtpd_start(struct server *srv)
 	return 0;
 }
 
-static void smtpd_reload(struct server *srv)
+static int smtpd_reload(struct server *srv)
 {
 	const struct config *cfg = server_config(srv);
 	struct smtpd *d = server_data(srv);
@@ -48,16 +48,19 @@ static void smtpd_reload(struct server *srv)
 	if (cfg->aliases == NULL) {
 		aliases_free(d->al);
 		d->al = NULL;
-		return;
+		return 0;
 	}
 	if (aliases_load(cfg->aliases, cfg, &al, &err) < 0) {
-		log_warnx("aliases not reloaded, keeping the old ones:\n%s",
-			  err != NULL ? err : "out of memory");
+		log_lines(LOG_LVL_ERROR, "reload: ",
+			  err != NULL ? err : "out of memory",
+			  d->al != NULL ? "; keeping the old aliases"
+					: "; still no aliases");
 		free(err);
-		return;
+		return -1;
 	}
 	aliases_free(d->al);
 	d->al = al;
+	return 0;
 }
 
 static void smtpd_cleanup(struct server *srv)

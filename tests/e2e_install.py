@@ -55,7 +55,8 @@ class Paths:
 
         def expand(v):
             for _ in range(10):
-                for k in ("prefix", "exec_prefix", "datarootdir"):
+                for k in ("prefix", "exec_prefix", "datarootdir",
+                          "PACKAGE_TARNAME"):
                     v = v.replace("${" + k + "}", vals.get(k, "")) \
                          .replace("$(" + k + ")", vals.get(k, ""))
             return v
@@ -64,6 +65,7 @@ class Paths:
         self.sysconfdir = expand(vals["sysconfdir"])
         self.localstatedir = expand(vals["localstatedir"])
         self.mandir = expand(vals["mandir"])
+        self.docdir = expand(vals["docdir"])
         self.unitdir = expand(vals.get("systemdunitdir", ""))
         self.sysusersdir = expand(vals.get("sysusersdir", ""))
         self.tmpfilesdir = expand(vals.get("tmpfilesdir", ""))
@@ -80,7 +82,13 @@ class Paths:
                 rel(os.path.join(self.mandir, "man8", "kantorpos-smtpd.8")),
                 rel(os.path.join(self.mandir, "man8", "kantorpos-pop3d.8")),
                 rel(os.path.join(self.confdir, "kantorpos.conf")),
-                rel(os.path.join(self.confdir, "kantorpos.conf.sample"))}
+                rel(os.path.join(self.confdir, "kantorpos.conf.sample")),
+                rel(os.path.join(self.sysconfdir, "fail2ban", "filter.d",
+                                 "kantorpos.conf")),
+                rel(os.path.join(self.docdir, "fail2ban", "jail.d",
+                                 "kantorpos.conf.example")),
+                rel(os.path.join(self.sysconfdir, "logrotate.d",
+                                 "kantorpos"))}
         if self.unitdir:
             want |= {rel(os.path.join(self.unitdir, u)) for u in UNITS}
         for d in (self.sysusersdir, self.tmpfilesdir):

@@ -129,8 +129,8 @@ static enum auth_result login(const char *peer, const char *user,
 	memset(o, 0, sizeof *o);
 	/* The caller's buffer may be wiped right after auth_start. */
 	snprintf(pwbuf, sizeof pwbuf, "%s", pw);
-	cr_assert_not_null(auth_start(srv, peer, "0123456789abcdef", user, pwbuf,
-				      strlen(pwbuf), done, o));
+	cr_assert_not_null(auth_start(srv, peer, "0123456789abcdef", "PLAIN",
+				      user, pwbuf, strlen(pwbuf), done, o));
 	memset(pwbuf, 'x', sizeof pwbuf);
 	cr_assert_eq(o->calls, 0); /* never from inside auth_start */
 	run_until(o);
@@ -202,8 +202,8 @@ Test(auth, failure_reply_waits_for_the_delay)
 
 	start("login_fail_delay 1s\n");
 	cr_assert_not_null(auth_start(srv, "192.0.2.1", "0123456789abcdef",
-				      "alice@example.test", "wrong", 5, done,
-				      &o));
+				      "PLAIN", "alice@example.test", "wrong",
+				      5, done, &o));
 	/* the verification finishes, the answer is still held back */
 	while (worker_in_flight(server_worker(srv)) > 0)
 		ev_run(server_loop(srv), EVRUN_ONCE);
@@ -218,7 +218,7 @@ Test(auth, cancel_while_verifying)
 	struct auth *a;
 
 	start("login_fail_delay 0s\n");
-	a = auth_start(srv, "192.0.2.1", "0123456789abcdef",
+	a = auth_start(srv, "192.0.2.1", "0123456789abcdef", "PLAIN",
 		       "alice@example.test", "secret", 6, done, &o);
 	cr_assert_not_null(a);
 	cr_assert_gt(worker_in_flight(server_worker(srv)), 0);
@@ -237,12 +237,12 @@ Test(auth, cancel_during_the_delay_and_when_throttled)
 	struct auth *a;
 
 	start("login_fail_delay 1m\nlogin_fail_limit 1\n");
-	a = auth_start(srv, "192.0.2.1", "0123456789abcdef",
+	a = auth_start(srv, "192.0.2.1", "0123456789abcdef", "PLAIN",
 		       "alice@example.test", "wrong", 5, done, &o);
 	while (worker_in_flight(server_worker(srv)) > 0)
 		ev_run(server_loop(srv), EVRUN_ONCE);
 	auth_cancel(a); /* the minute-long timer goes with it */
-	a = auth_start(srv, "192.0.2.1", "0123456789abcdef",
+	a = auth_start(srv, "192.0.2.1", "0123456789abcdef", "PLAIN",
 		       "alice@example.test", "secret", 6, done, &o);
 	cr_assert_not_null(a);
 	auth_cancel(a); /* throttled, answer not yet delivered */
@@ -283,8 +283,8 @@ Test(auth, full_worker_queue_is_retried)
 	for (i = 0; i < MANY; i++) {
 		snprintf(peer, sizeof peer, "10.%d.%d.1", i / 256, i % 256);
 		cr_assert_not_null(auth_start(srv, peer, "0123456789abcdef",
-					      "alice@example.test", "secret",
-					      6, done, &o[i]));
+					      "PLAIN", "alice@example.test",
+					      "secret", 6, done, &o[i]));
 	}
 	cr_assert_eq(worker_in_flight(server_worker(srv)),
 		     WORKER_QUEUE_DEFAULT + 2);
@@ -299,4 +299,36 @@ Test(auth, full_worker_queue_is_retried)
 		cr_assert_eq(o[i].result, AUTH_OK, "login %d", i);
 	sem_destroy(&gate);
 	sem_destroy(&started);
+}
+
+/* The one line per attempt, as the fail2ban filter reads it: warn for a
+ * failure, info for a success, the client's name escaped into one token. */
+Test(auth, one_log_line_per_attempt)
+{
+	char *text, *logf;
+	struct outcome o;
+
+	/* A relative path: beside the configuration, in the test's dir. */
+	start("login_fail_delay 0s\nlog_file auth.log\n");
+	logf = tu_path(dir, "auth.log");
+	cr_assert_eq(login("192.0.2.7", "alice@example.test", "secret", &o),
+		     AUTH_OK);
+	cr_assert_eq(login("192.0.2.8", "alice@example.test", "wrong", &o),
+		     AUTH_FAIL);
+	cr_assert_eq(login("192.0.2.9", "x client=198.51.100.1\r\n\xe2\x80\xae",
+			   "pw", &o), AUTH_FAIL);
+	text = tu_read_file(logf, NULL);
+	cr_assert_not_null(text);
+	cr_assert_not_null(strstr(text, " info: 0123456789abcdef login "
+		"user=alice@example.test client=192.0.2.7 result=ok "
+		"service=pop3 mechanism=PLAIN\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " warn: 0123456789abcdef login "
+		"user=alice@example.test client=192.0.2.8 result=fail "
+		"service=pop3 mechanism=PLAIN\n"), "%s", text);
+	cr_assert_not_null(strstr(text, " warn: 0123456789abcdef login "
+		"user=x\\x20client=198.51.100.1\\x0d\\x0a\\xe2\\x80\\xae "
+		"client=192.0.2.9 result=fail service=pop3 mechanism=PLAIN\n"),
+		"%s", text);
+	free(text);
+	free(logf);
 }

@@ -124,6 +124,7 @@ Test(pop3, user_pass_login_with_spaces_in_password)
 	pf_chat("USER alice", "+OK send PASS\r\n");
 	cr_assert_eq(pf_line("PASS correct horse battery "), PROTO_ASYNC);
 	cr_assert_eq(pf.fk.logins, 1);
+	cr_assert_str_eq(pf.fk.mech, "USER");
 	cr_assert_str_eq(pf.fk.user, "alice");
 	cr_assert_str_eq(pf.fk.pw, "correct horse battery ");
 	cr_assert(pf.fk.paused);
@@ -263,6 +264,7 @@ Test(pop3, auth_plain_table)
 			cr_expect_eq(rc, PROTO_ASYNC, "case %zu", i);
 			cr_expect_eq(pf.fk.logins, 1, "case %zu", i);
 			cr_expect_str_eq(pf.fk.user, c->user, "case %zu", i);
+			cr_expect_str_eq(pf.fk.mech, "PLAIN", "case %zu", i);
 			cr_expect_str_eq(pf.fk.pw, c->pw, "case %zu", i);
 		} else {
 			cr_expect_eq(rc, PROTO_DONE, "case %zu", i);

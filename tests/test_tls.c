@@ -1,15 +1,22 @@
 /* tests/test_tls.c: TLS over loopback TCP with a listener and two conns in
  * one loop: STARTTLS with injected plaintext, implicit TLS, client pinning
- * and CA + host name verification; fingerprint parsing; context loading. */
+ * and CA + host name verification; fingerprint parsing; context loading
+ * and its error messages. */
 #include "autoconf.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "common/conn.h"
 #include "common/net.h"
@@ -422,4 +429,84 @@ Test(tls, server_context_errors_and_reload)
 	SSL_CTX_free(before);
 	SSL_CTX_free(ctx);
 	free(missing);
+}
+
+/* Start-up and reload errors name the file and the cause in words. */
+Test(tls, load_errors_name_the_file_and_the_reason)
+{
+	char err[1024], want[1024], *other_dir = tu_path(t.dir, "other");
+	char *missing = tu_path(t.dir, "missing.pem");
+	char *garbage = tu_path(t.dir, "garbage.pem");
+	char *other_cert, *other_key, fp[TLS_FP_STRLEN];
+
+	cr_assert_eq(mkdir(other_dir, 0700), 0);
+	tu_make_cert(other_dir, &other_cert, &other_key, fp);
+	tu_write_file(garbage, "this is not a certificate\n");
+
+	cr_assert_null(tls_server_ctx_new(missing, t.key, err, sizeof err));
+	snprintf(want, sizeof want, "tls_cert %s: No such file or directory",
+		 missing);
+	cr_assert_str_eq(err, want);
+
+	cr_assert_null(tls_server_ctx_new(garbage, t.key, err, sizeof err));
+	snprintf(want, sizeof want, "tls_cert %s: no start line "
+		 "(Expecting: TRUSTED CERTIFICATE)", garbage);
+	cr_assert_str_eq(err, want);
+
+	cr_assert_null(tls_server_ctx_new(t.cert, missing, err, sizeof err));
+	snprintf(want, sizeof want, "tls_key %s: No such file or directory",
+		 missing);
+	cr_assert_str_eq(err, want);
+
+	cr_assert_null(tls_server_ctx_new(t.cert, other_key, err, sizeof err));
+	snprintf(want, sizeof want, "tls_key %s does not match tls_cert %s: "
+		 "key values mismatch", other_key, t.cert);
+	cr_assert_str_eq(err, want);
+
+	cr_assert_null(tls_client_ctx_new(missing, err, sizeof err));
+	snprintf(want, sizeof want, "CA file %s: No such file or directory",
+		 missing);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(ERR_peek_error(), 0, "the error queue is drained");
+	free(other_dir);
+	free(other_cert);
+	free(other_key);
+	free(missing);
+	free(garbage);
+}
+
+/* The formatter alone: an empty queue, a system error, a wrapper entry
+ * dropped beside its cause, and a buffer too small for everything. */
+Test(tls, errstr_formats_the_queue)
+{
+	char buf[64];
+
+	ERR_clear_error();
+	cr_assert_str_eq(tls_errstr("x", buf, sizeof buf),
+			 "x: unknown TLS error");
+	cr_assert_str_eq(tls_errstr(NULL, buf, sizeof buf),
+			 "unknown TLS error");
+
+	ERR_raise(ERR_LIB_SYS, EACCES);
+	ERR_raise(ERR_LIB_BIO, ERR_R_SYS_LIB);
+	ERR_raise(ERR_LIB_SSL, ERR_R_SYS_LIB);
+	cr_assert_str_eq(tls_errstr("f", buf, sizeof buf),
+			 "f: Permission denied");
+
+	/* Alone, a wrapper is all there is to show. */
+	ERR_raise(ERR_LIB_SSL, ERR_R_PEM_LIB);
+	cr_assert_str_eq(tls_errstr("f", buf, sizeof buf), "f: PEM lib");
+
+	ERR_raise(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH);
+	ERR_raise(ERR_LIB_SSL, SSL_R_NO_PRIVATE_KEY_ASSIGNED);
+	cr_assert_str_eq(tls_errstr(NULL, buf, sizeof buf),
+			 "key values mismatch; no private key assigned");
+
+	for (int i = 0; i < 20; i++)
+		ERR_raise(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH);
+	ERR_raise(ERR_LIB_SSL, SSL_R_NO_PRIVATE_KEY_ASSIGNED);
+	cr_assert_str_eq(tls_errstr("a fairly long description of the failure",
+				    buf, 48),
+			 "a fairly long description of the failure: key v");
+	cr_assert_eq(ERR_peek_error(), 0, "a long queue is drained too");
 }

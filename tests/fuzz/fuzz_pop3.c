@@ -123,11 +123,13 @@ static int f_tls(void *env)
 	return 0;
 }
 
-static void f_login(void *env, const char *user, const char *pw, size_t len)
+static void f_login(void *env, const char *mech, const char *user,
+		    const char *pw, size_t len)
 {
 	struct fake *f = env;
 
 	FUZZ_CHECK(user != NULL && !f->login);
+	FUZZ_CHECK(strcmp(mech, "USER") == 0 || strcmp(mech, "PLAIN") == 0);
 	f->login = true;
 	snprintf(f->pw, sizeof f->pw, "%.*s", (int)(len < 63 ? len : 63), pw);
 }

@@ -58,11 +58,13 @@ static int f_tls(void *env)
 	return 0;
 }
 
-static void f_login(void *env, const char *user, const char *pw, size_t len)
+static void f_login(void *env, const char *mech, const char *user,
+		    const char *pw, size_t len)
 {
 	struct pf_fake *f = env;
 
 	f->logins++;
+	snprintf(f->mech, sizeof f->mech, "%s", mech);
 	snprintf(f->user, sizeof f->user, "%s", user);
 	cr_assert_lt(len, sizeof f->pw);
 	memcpy(f->pw, pw, len);

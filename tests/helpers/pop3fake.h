@@ -22,7 +22,8 @@ struct pf_fake {
 	int tls;
 	int closed;
 	int logins;
-	char user[300];   /* the last login request */
+	char mech[16];    /* the last login request */
+	char user[300];
 	char pw[300];
 	size_t pwlen;
 	int updates;
