@@ -51,11 +51,18 @@ def run(*cmd, env=None):
 
 def verify_root(top, p, name):
     """A DESTDIR install plus what verify needs beside our units: the
-    host's unit files (targets) and /bin/kill (ExecReload=)."""
+    host's unit files (targets) and /bin/kill (ExecReload=). Our units are
+    verified in /usr/lib/systemd/system of the root, where systemd looks
+    for them whatever unit directory the build was configured with (make
+    distcheck installs them under its own prefix)."""
     dest = os.path.join(top, name)
     e2e_install.make(dest, "install")
-    units = os.path.join(dest, "usr", "lib", "systemd", "system")
+    units = unit_dir(dest)
     os.makedirs(units, exist_ok=True)
+    built = os.path.join(dest, rel(p.unitdir))
+    if os.path.realpath(built) != os.path.realpath(units):
+        for u in e2e_install.UNITS:
+            shutil.copyfile(os.path.join(built, u), os.path.join(units, u))
     for d in HOST_UNITS:
         if not os.path.isdir(d):
             continue
@@ -71,6 +78,10 @@ def verify_root(top, p, name):
     return dest
 
 
+def unit_dir(dest):
+    return os.path.join(dest, "usr", "lib", "systemd", "system")
+
+
 def verify(dest, p, paths):
     env = dict(os.environ, MANPATH=os.path.join(dest, rel(p.mandir)))
     return run("systemd-analyze", "verify", f"--root={dest}", *paths,
@@ -80,7 +91,7 @@ def verify(dest, p, paths):
 @test
 def every_unit_passes_verify(top, p):
     dest = verify_root(top, p, "verify")
-    paths = [os.path.join(dest, rel(p.unitdir), u) for u in e2e_install.UNITS]
+    paths = [os.path.join(unit_dir(dest), u) for u in e2e_install.UNITS]
     for path in paths:
         assert os.path.isfile(path), path
     rc, out = verify(dest, p, paths)
@@ -91,7 +102,7 @@ def every_unit_passes_verify(top, p):
 def verify_catches_a_broken_unit(top, p):
     # Without this, an empty verify output could mean verify never looked.
     dest = verify_root(top, p, "broken")
-    unitdir = os.path.join(dest, rel(p.unitdir))
+    unitdir = unit_dir(dest)
     text = open(os.path.join(unitdir, "kantorpos-smtpd.service")).read()
     text = text.replace(os.path.join(p.sbindir, "kantorpos-smtpd"),
                         os.path.join(p.sbindir, "kantorpos-missing"))
