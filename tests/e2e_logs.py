@@ -9,11 +9,12 @@ one log file):
 - SIGUSR1 after a rename reopens the log file (the next connection's lines
   are in the new file) and reloads nothing else;
 - SIGHUP with a broken config, certificate or aliases file logs one error
-  line saying what was kept and why, and the daemons go on with the old
-  settings; "reloaded" only when everything was;
+  line (one per error: two broken aliases lines give two) saying what was
+  kept and why, and the daemons go on with the old settings; "reloaded"
+  only when everything was;
 - kantorpos fetch --daemon logs to log_file too, and reopens it on SIGUSR1;
 - --version on every program, in --help and the manual pages.
-Prints "N passed, N failed"."""
+Prints "N passed, N failed, N skipped"."""
 
 import base64
 import os
@@ -208,14 +209,30 @@ def sighup_with_a_broken_certificate_keeps_the_old_one(site):
 
 @test
 def sighup_with_broken_aliases_keeps_the_old_ones(site):
+    """Two broken lines: two log lines, each with its FILE:LINE, on SIGHUP
+    and again when a session finds the changed file; never one line with
+    the errors joined (an escaped newline, \\x0a)."""
+    try:
+        broken_aliases_are_logged_line_by_line(site)
+    finally:
+        with open(site.aliases, "w") as f:
+            f.write("sales: alice, bob\n")
+
+
+def broken_aliases_are_logged_line_by_line(site):
     since = site.size()
     with open(site.aliases, "w") as f:
-        f.write("sales alice\n")
+        f.write("sales alice\nhelp: bob@elsewhere.test\n")
     sighup(site, since)
-    line = site.wait_log(r"^\S+ kantorpos-smtpd\[\d+\] error: reload: %s:1: "
-                         r"(.*); keeping the old aliases$"
-                         % re.escape(site.aliases), since)
-    assert line[0], "no reason given"
+    where = re.escape(site.aliases)
+    for n in (1, 2):
+        line = site.wait_log(r"^\S+ kantorpos-smtpd\[\d+\] error: reload: "
+                             r"%s:%d: (.*); keeping the old aliases$"
+                             % (where, n), since)
+        # Line 2 has two errors: a foreign target, and so no target.
+        assert len(line) == n and all(line), line
+        assert not any(site.aliases in why for why in line), \
+            "prefixed twice: %r" % line
     site.wait_log(r"kantorpos-pop3d\[\d+\] info: reloaded ", since)
     c = Line(site.p_mx)
     c.smtp_reply()
@@ -225,8 +242,12 @@ def sighup_with_broken_aliases_keeps_the_old_ones(site):
         "the old aliases are gone"
     c.smtp("QUIT")
     c.close()
-    with open(site.aliases, "w") as f:
-        f.write("sales: alice, bob\n")
+    # The session saw the file changed and tried it too.
+    for n in (1, 2):
+        site.wait_log(r"^\S+ kantorpos-smtpd\[\d+\] warn: aliases not "
+                      r"reloaded: %s:%d: [^\\\n]+; keeping the old aliases$"
+                      % (where, n), since, count=n)
+    assert "\\x0a" not in site.log_text()[since:], site.log_text()[since:]
 
 
 @test
