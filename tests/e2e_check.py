@@ -7,12 +7,15 @@ certificate, an expired certificate, one ending in 5 days (warning), a chain
 in the wrong order. Files: a broken aliases line, an alias to no user, a
 user db run_as cannot read, a data_dir it cannot write, mail/ and queue/ on
 two file systems, fetch password files of a bad mode or owner (and
-`kantorpos fetch` refusing them with the same words). Network: a listen
+`kantorpos fetch` refusing them with the same words), a log_file run_as
+could not reopen (no directory, a link, a directory, a FIFO, other hard
+links, not writable, not creatable). Network: a listen
 address in use, a privileged port, host names that do not resolve.
 
 Certificates come from the openssl command (`openssl ca` for dates in the
 past). Tests that need root (run_as, owners, a tmpfs mount) say why they
-are skipped. Prints one line per check and "N passed, N failed"."""
+are skipped. Prints one line per check and "N passed, N failed, N
+skipped"."""
 
 import os
 import grp
@@ -457,6 +460,79 @@ def t_fetch_password(env):
     env.write_conf()
 
 
+def t_log_file(env):
+    """log_file as the daemons reopen it (and kantorpos fetch --daemon
+    opens it): as run_as, by log.c's own rules."""
+    who = RUN_AS if ROOT else pwd.getpwuid(os.geteuid()).pw_name
+    logdir = env.path("log")
+    os.mkdir(logdir)
+    env.own(logdir)
+    good = os.path.join(logdir, "kantorpos.log")
+    env.write_conf(extra="log_file %s" % good)
+    rc, out = env.check()
+    check("log_file not there yet, its directory writable: ok",
+          rc == 0 and out == summary_ok(env) + "\n", (rc, out))
+
+    nodir = env.path("nolog/sub/kantorpos.log")
+    broken("log_file in a directory that does not exist", env, 1,
+           "log_file", "error: log_file %s: its directory %s does not "
+           "exist; fix: mkdir -p %s && chown %s %s"
+           % (nodir, os.path.dirname(nodir), os.path.dirname(nodir), who,
+              os.path.dirname(nodir)), extra="log_file %s" % nodir)
+
+    real = env.write("real.log", "", 0o640)
+    env.own(real)
+    link = env.path("link.log")
+    os.symlink(real, link)
+    broken("log_file a symbolic link", env, 1, "log_file",
+           "error: log_file %s: is a symbolic link; refusing it; fix: name "
+           "the file itself in log_file, not a link to it" % link,
+           extra="log_file %s" % link)
+
+    broken("log_file a directory", env, 1, "log_file",
+           "error: log_file %s: Is a directory; fix: name a file in "
+           "log_file, not a directory" % logdir,
+           extra="log_file %s" % logdir)
+
+    fifo = env.path("fifo.log")
+    os.mkfifo(fifo, 0o640)
+    env.own(fifo)
+    broken("log_file a FIFO", env, 1, "log_file",
+           "error: log_file %s: not a regular file; fix: name a regular "
+           "file in log_file" % fifo, extra="log_file %s" % fifo)
+
+    twice = env.path("twice.log")
+    os.link(real, twice)
+    broken("log_file with another hard link", env, 1, "log_file",
+           "error: log_file %s: has other hard links; refusing it; fix: "
+           "give the log a file of its own: remove this one (the daemons "
+           "create it)" % twice, extra="log_file %s" % twice)
+    os.unlink(twice)
+
+    # Not writable for run_as: root's file (as root), a read-only one of
+    # our own otherwise.
+    if ROOT:
+        shutil.chown(real, "root")
+        fix = "chown %s %s" % (who, real)
+    else:
+        os.chmod(real, 0o440)
+        fix = "chmod u+w %s" % real
+    broken("log_file not writable by run_as", env, 1, "log_file",
+           "error: log_file %s cannot be written by %s: Permission denied; "
+           "fix: %s" % (real, who, fix), extra="log_file %s" % real)
+    if ROOT:
+        shutil.chown(logdir, "root")
+        os.chmod(logdir, 0o755)
+        broken("log_file that run_as cannot create", env, 1, "log_file",
+               "error: log_file %s does not exist, and %s cannot create it "
+               "in %s: Permission denied; fix: chown %s %s"
+               % (good, who, logdir, who, logdir),
+               extra="log_file %s" % good)
+    else:
+        skip("log_file that run_as cannot create", "needs root (run_as)")
+    env.write_conf()
+
+
 def t_listen(env):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -529,7 +605,8 @@ def main():
     env = Scratch()
     try:
         for t in (t_good, t_tls, t_aliases, t_user_db, t_data_dir,
-                  t_fetch_password, t_listen, t_names, t_config_errors):
+                  t_fetch_password, t_log_file, t_listen, t_names,
+                  t_config_errors):
             try:
                 t(env)
             except Exception as e:
@@ -538,8 +615,6 @@ def main():
         t_good(env)
     finally:
         env.close()
-    print("[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
-          "Crashing: 0" % (passed + failed, passed, failed))
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
