@@ -2,8 +2,8 @@
  * modes (common/safety), and, as the account the daemons run as: the user
  * db read and parsed, data_dir, mail/ and queue/ written to and on one file
  * system, the aliases parsed with every local target resolved, the fetch
- * password files read as `kantorpos fetch` reads them, log_file opened as
- * the daemons reopen it. */
+ * and etrn_request password files read as `kantorpos fetch` and `kantorpos
+ * etrn` read them, log_file opened as the daemons reopen it. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -329,22 +329,40 @@ static void check_aliases(const struct files_ctx *c, struct userdb *db)
 	aliases_free(al);
 }
 
-/* Read each password file as kantorpos fetch does (fetch/secrets.c). */
+/* Read one password file as kantorpos fetch and kantorpos etrn do
+ * (fetch/secrets.c); what names it leads the finding. */
+static void check_secret(const struct files_ctx *c, const char *path,
+			 unsigned line, const char *what)
+{
+	char err[1024], *pw = NULL;
+
+	if (fsec_read(path, c->me.uid, &pw, err, sizeof(err)) < 0) {
+		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
+			  "%s: password_file %s", what, err);
+		return;
+	}
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+}
+
 static void check_secrets(const struct files_ctx *c)
 {
+	char what[512];
+
 	for (size_t i = 0; i < c->cfg->n_fetch; i++) {
 		const struct config_fetch *f = &c->cfg->fetch[i];
-		char err[1024], *pw = NULL;
 
-		if (fsec_read(f->password_file, c->me.uid, &pw, err,
-			      sizeof(err)) < 0) {
-			check_add(c->r, CHECK_ERROR, c->cfg->file, f->line,
-				  "fetch_account %s: password_file %s", f->name,
-				  err);
+		snprintf(what, sizeof(what), "fetch_account %s", f->name);
+		check_secret(c, f->password_file, f->line, what);
+	}
+	for (size_t i = 0; i < c->cfg->n_etrn_requests; i++) {
+		const struct config_etrn_request *q = &c->cfg->etrn_requests[i];
+
+		if (q->password_file == NULL)
 			continue;
-		}
-		sodium_memzero(pw, strlen(pw));
-		free(pw);
+		snprintf(what, sizeof(what), "etrn_request %s %s", q->host,
+			 q->domain);
+		check_secret(c, q->password_file, q->line, what);
 	}
 }
 

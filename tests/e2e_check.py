@@ -7,7 +7,9 @@ certificate, an expired certificate, one ending in 5 days (warning), a chain
 in the wrong order. Files: a broken aliases line, an alias to no user, a
 user db run_as cannot read, a data_dir it cannot write, mail/ and queue/ on
 two file systems, fetch password files of a bad mode or owner (and
-`kantorpos fetch` refusing them with the same words), a log_file run_as
+`kantorpos fetch` refusing them with the same words), etrn_request
+password files by the same rule (and `kantorpos etrn` refusing them so),
+a log_file run_as
 could not reopen (no directory, a link, a directory, a FIFO, other hard
 links, not writable, not creatable). Network: a listen
 address in use, a privileged port, host names that do not resolve.
@@ -412,51 +414,70 @@ def t_data_dir(env):
            "its file system is mounted read-only" % env.data)
 
 
+def password_rule(env, name, keyword, what, pw, command):
+    """The rule of every password file (pw, named on the keyword line as
+    what): check and command (kantorpos fetch --once, etrn --scheduled)
+    refuse a bad mode and a bad owner in the same words, and take 0600."""
+    program = "kantorpos " + command[0]
+    lead = (env.at(keyword) + "error: %s: password_file %s: " % (what, pw))
+    rc, out = env.check()
+    want = ("the password file is readable by group and others "
+            "(mode 0644); fix: chmod 600 %s" % pw)
+    expect(name + " password_file readable by others", env, rc, out, 1,
+           lead + want)
+    crc, cout = env.run(*command)
+    check(program + " refuses it in the same words",
+          crc == 78 and want in cout, (crc, cout))
+    os.chmod(pw, 0o600)
+    rc, out = env.check()
+    check(name + " password_file 0600: ok", rc == 0 and
+          out == summary_ok(env) + "\n", (rc, out))
+    crc, cout = env.run(*command)
+    check(program + " takes it too (and fails only to connect)",
+          crc == 75 and "password file" not in cout, (crc, cout))
+    if not ROOT:
+        skip(name + " password_file of another owner", "needs root (chown "
+             "to an account the check and %s can still read as)" % program)
+        return
+    # As root both read it as run_as (nobody): a file of another account
+    # (daemon) that nobody can still read through its group is refused by
+    # both, for its owner and its mode, in one text.
+    other = pwd.getpwnam("daemon")
+    os.chown(pw, other.pw_uid, grp.getgrnam(NOGROUP).gr_gid)
+    os.chmod(pw, 0o640)
+    rc, out = env.check()
+    owner = ("the password file is owned by daemon (uid %d), not "
+             "%s or root" % (other.pw_uid, RUN_AS))
+    lines = [ln for ln in out.splitlines() if ln.startswith(lead)]
+    check(name + " password_file of another owner", rc == 1 and
+          len(lines) == 1 and owner in lines[0], (rc, out))
+    want = lines[0][len(lead):] if lines else owner
+    crc, cout = env.run(*command)
+    check(program + " refuses that owner in the same words",
+          crc == 78 and want in cout, (crc, cout))
+
+
 def t_fetch_password(env):
     pw = env.write("isp.pw", "secret\n", 0o644)
     env.own(pw)
-    acct = ("fetch_account isp host 127.0.0.1:%d tls none plaintext-ok "
-            "user u password_file %s multipop alice@example.test"
-            % (free_port(), pw))
-    env.write_conf(extra=acct)
-    rc, out = env.check()
-    want = ("the fetch password file is readable by group and others "
-            "(mode 0644); fix: chmod 600 %s" % pw)
-    expect("fetch password_file readable by others", env, rc, out, 1,
-           env.at("fetch_account") + "error: fetch_account isp: "
-           "password_file %s: %s" % (pw, want))
-    frc, fout = env.run("fetch", "--once")
-    check("kantorpos fetch refuses it in the same words",
-          frc == 78 and want in fout, (frc, fout))
-    os.chmod(pw, 0o600)
-    rc, out = env.check()
-    check("fetch password_file 0600: ok", rc == 0 and
-          out == summary_ok(env) + "\n", (rc, out))
-    frc, fout = env.run("fetch", "--once")
-    check("kantorpos fetch takes it too (and fails only to connect)",
-          frc == 75 and "password file" not in fout, (frc, fout))
-    if not ROOT:
-        skip("fetch password_file of another owner", "needs root (chown "
-             "to an account the check and fetch can still read as)")
-    else:
-        # As root both read it as run_as (nobody): a file of another
-        # account (daemon) that nobody can still read through its group
-        # is refused by both, for its owner and its mode, in one text.
-        other = pwd.getpwnam("daemon")
-        os.chown(pw, other.pw_uid, grp.getgrnam(NOGROUP).gr_gid)
-        os.chmod(pw, 0o640)
-        rc, out = env.check()
-        owner = ("the fetch password file is owned by daemon (uid %d), not "
-                 "%s or root" % (other.pw_uid, RUN_AS))
-        lead = (env.at("fetch_account") + "error: fetch_account isp: "
-                "password_file %s: " % pw)
-        lines = [l for l in out.splitlines() if l.startswith(lead)]
-        check("fetch password_file of another owner", rc == 1 and
-              len(lines) == 1 and owner in lines[0], (rc, out))
-        want = lines[0][len(lead):] if lines else owner
-        frc, fout = env.run("fetch", "--once")
-        check("kantorpos fetch refuses that owner in the same words",
-              frc == 78 and want in fout, (frc, fout))
+    env.write_conf(extra="fetch_account isp host 127.0.0.1:%d tls none "
+                   "plaintext-ok user u password_file %s multipop "
+                   "alice@example.test" % (free_port(), pw))
+    password_rule(env, "fetch", "fetch_account", "fetch_account isp", pw,
+                  ("fetch", "--once"))
+    env.write_conf()
+
+
+def t_etrn_password(env):
+    """An etrn_request's password file: the rule of fetch password files,
+    in check and in kantorpos etrn --scheduled."""
+    pw = env.write("upstream.pw", "secret\n", 0o644)
+    env.own(pw)
+    env.write_conf(extra="etrn_request 127.0.0.1:%d example.test starttls "
+                   "auth u %s" % (free_port(), pw))
+    password_rule(env, "etrn_request", "etrn_request",
+                  "etrn_request 127.0.0.1 example.test", pw,
+                  ("etrn", "--scheduled"))
     env.write_conf()
 
 
@@ -605,7 +626,8 @@ def main():
     env = Scratch()
     try:
         for t in (t_good, t_tls, t_aliases, t_user_db, t_data_dir,
-                  t_fetch_password, t_log_file, t_listen, t_names,
+                  t_fetch_password, t_etrn_password, t_log_file, t_listen,
+                  t_names,
                   t_config_errors):
             try:
                 t(env)
