@@ -24,7 +24,8 @@ static const struct admin_command commands[] = {
 	{ "deliver", admin_cmd_deliver,
 	  "deliver [-f SENDER] ADDRESS... < MESSAGE   deliver into Maildirs" },
 	{ "check", admin_cmd_check,
-	  "check                      validate the configuration and user db" },
+	  "check                      check the configuration and everything\n"
+	  "                                       it names, as the daemons will meet it" },
 	{ "queue", admin_cmd_queue,
 	  "queue list|flush [DOMAIN], queue remove ID...   the outbound queue\n"
 	  "  kantorpos queue add [-f SENDER] ADDRESS... < MESSAGE   queue a message" },

@@ -271,6 +271,10 @@ Test(admin, help_for_the_tool_and_each_command)
 		{ { "user", "add", "--help" }, "user passwd NAME" },
 		{ { "deliver", "--help" }, "usage: kantorpos [-c CONF] deliver [-f SENDER]" },
 		{ { "check", "--help" }, "usage: kantorpos [-c CONF] check" },
+		/* what check does, in the tool's summary and its own help */
+		{ { "--help" }, "check the configuration and everything\n" },
+		{ { "--help" }, "it names, as the daemons will meet it\n" },
+		{ { "check", "--help" }, "Check the configuration and everything it names" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
