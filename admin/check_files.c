@@ -2,7 +2,8 @@
  * modes (common/safety), and, as the account the daemons run as: the user
  * db read and parsed, data_dir, mail/ and queue/ written to and on one file
  * system, the aliases parsed with every local target resolved, the fetch
- * password files read as `kantorpos fetch` reads them. */
+ * and etrn_request password files read as `kantorpos fetch` and `kantorpos
+ * etrn` read them, log_file opened as the daemons reopen it. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "common/address.h"
 #include "common/aliases.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/recipient.h"
 #include "common/safety.h"
 #include "common/userdb.h"
@@ -66,9 +68,10 @@ void check_safety(struct check_report *r, const struct config *cfg)
 	safety_each_path(cfg, safety_one, &c);
 }
 
-/* "; fix: ..." for a file the account cannot read, when one is clear. */
-static void read_fix(const struct files_ctx *c, const char *path, char *buf,
-		     size_t size)
+/* "; fix: ..." for a file the account cannot read (what "r") or write
+ * ("w"), when one is clear: its owner, else its owner's bit. */
+static void access_fix(const struct files_ctx *c, const char *path,
+		       const char *what, char *buf, size_t size)
 {
 	struct stat st;
 
@@ -78,7 +81,7 @@ static void read_fix(const struct files_ctx *c, const char *path, char *buf,
 	if (st.st_uid != c->me.uid)
 		snprintf(buf, size, "; fix: chown %s %s", c->me.name, path);
 	else
-		snprintf(buf, size, "; fix: chmod u+r %s", path);
+		snprintf(buf, size, "; fix: chmod u+%s %s", what, path);
 }
 
 /* 0 when the account can open path for reading, else -1 with errno. */
@@ -103,7 +106,7 @@ static void unreadable(const struct files_ctx *c, enum check_severity sev,
 			  "%s %s: %s%s", keyword, path, strerror(saved), why);
 		return;
 	}
-	read_fix(c, path, fix, sizeof(fix));
+	access_fix(c, path, "r", fix, sizeof(fix));
 	check_add(c->r, sev, c->cfg->file, config_line(c->cfg, keyword),
 		  "%s %s cannot be read by %s: %s%s%s", keyword, path,
 		  c->me.name, strerror(saved), why, fix);
@@ -326,23 +329,120 @@ static void check_aliases(const struct files_ctx *c, struct userdb *db)
 	aliases_free(al);
 }
 
-/* Read each password file as kantorpos fetch does (fetch/secrets.c). */
+/* Read one password file as kantorpos fetch and kantorpos etrn do
+ * (fetch/secrets.c); what names it leads the finding. */
+static void check_secret(const struct files_ctx *c, const char *path,
+			 unsigned line, const char *what)
+{
+	char err[1024], *pw = NULL;
+
+	if (fsec_read(path, c->me.uid, &pw, err, sizeof(err)) < 0) {
+		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
+			  "%s: password_file %s", what, err);
+		return;
+	}
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+}
+
 static void check_secrets(const struct files_ctx *c)
 {
+	char what[512];
+
 	for (size_t i = 0; i < c->cfg->n_fetch; i++) {
 		const struct config_fetch *f = &c->cfg->fetch[i];
-		char err[1024], *pw = NULL;
 
-		if (fsec_read(f->password_file, c->me.uid, &pw, err,
-			      sizeof(err)) < 0) {
-			check_add(c->r, CHECK_ERROR, c->cfg->file, f->line,
-				  "fetch_account %s: password_file %s", f->name,
-				  err);
-			continue;
-		}
-		sodium_memzero(pw, strlen(pw));
-		free(pw);
+		snprintf(what, sizeof(what), "fetch_account %s", f->name);
+		check_secret(c, f->password_file, f->line, what);
 	}
+	for (size_t i = 0; i < c->cfg->n_etrn_requests; i++) {
+		const struct config_etrn_request *q = &c->cfg->etrn_requests[i];
+
+		if (q->password_file == NULL)
+			continue;
+		snprintf(what, sizeof(what), "etrn_request %s %s", q->host,
+			 q->domain);
+		check_secret(c, q->password_file, q->line, what);
+	}
+}
+
+/* The directory of path (at least "/") into buf. */
+static void dir_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash == NULL ? 0 : (size_t)(slash - path);
+
+	if (slash == NULL)
+		snprintf(buf, size, ".");
+	else
+		snprintf(buf, size, "%.*s", n > 0 ? (int)n : 1, path);
+}
+
+/* A log_file that is not there yet: the daemons create it (and after a
+ * rotation create it again) as the account of the checks. */
+static void check_log_dir(const struct files_ctx *c, const char *path,
+			  unsigned line)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	dir_of(path, dir, sizeof(dir));
+	if (stat(dir, &st) < 0 && errno == ENOENT)
+		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
+			  "log_file %s: its directory %s does not exist; fix: "
+			  "mkdir -p %s && chown %s %s", path, dir, dir,
+			  c->me.name, dir);
+	else if (access(dir, W_OK | X_OK) < 0)
+		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
+			  "log_file %s does not exist, and %s cannot create it "
+			  "in %s: %s; fix: chown %s %s", path, c->me.name, dir,
+			  strerror(errno), c->me.name, dir);
+}
+
+/* The fix for each refusal of log_open_file. */
+static const struct {
+	int err;
+	const char *fix;
+} log_fixes[] = {
+	{ ELOOP, "name the file itself in log_file, not a link to it" },
+	{ EISDIR, "name a file in log_file, not a directory" },
+	{ ENXIO, "name a regular file in log_file" },
+	{ EMLINK, "give the log a file of its own: remove this one (the "
+		  "daemons create it)" },
+};
+
+/* log_file opened for appending by log.c's own rules (not created), as
+ * the daemons reopen it after a rotation and kantorpos fetch --daemon
+ * opens it: as the account of the checks. */
+static void check_log_file(const struct files_ctx *c)
+{
+	const char *path = c->cfg->log_file, *fix = NULL;
+	unsigned line = config_line(c->cfg, "log_file");
+	char err[PATH_MAX + 128], hint[PATH_MAX + 64];
+	int fd;
+
+	if (path == NULL)
+		return;
+	if ((fd = log_open_file(path, false, err, sizeof(err))) >= 0) {
+		close(fd);
+		return;
+	}
+	if (errno == ENOENT) {
+		check_log_dir(c, path, line);
+		return;
+	}
+	if (errno == EACCES || errno == EPERM) {
+		access_fix(c, path, "w", hint, sizeof(hint));
+		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
+			  "log_file %s cannot be written by %s: %s%s", path,
+			  c->me.name, strerror(errno), hint);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(log_fixes) / sizeof(log_fixes[0]); i++)
+		if (log_fixes[i].err == errno)
+			fix = log_fixes[i].fix;
+	check_add(c->r, CHECK_ERROR, c->cfg->file, line, "%s%s%s", err,
+		  fix != NULL ? "; fix: " : "", fix != NULL ? fix : "");
 }
 
 /* The daemons load the TLS files as root, but reload them (SIGHUP) after
@@ -373,6 +473,7 @@ void check_files(struct check_report *r, const struct config *cfg,
 	check_data_dirs(&c);
 	check_aliases(&c, db);
 	check_secrets(&c);
+	check_log_file(&c);
 	if (dropped)
 		check_tls_reload(&c);
 	userdb_free(db);

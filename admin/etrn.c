@@ -2,17 +2,17 @@
  * upstream server to release the mail it holds for our domain, once from
  * the command line or for every etrn_request of the configuration
  * (--scheduled, for cron or a systemd timer). Uses the outbound SMTP
- * client; the password comes from stdin/prompt or a private file. */
+ * client; the password comes from stdin/prompt or a private file (the
+ * rule of every password file, fetch/secrets.h). */
 #include "autoconf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -21,11 +21,11 @@
 #include "admin/admin.h"
 #include "common/config.h"
 #include "common/config_value.h"
-#include "common/fsutil.h"
 #include "common/net.h"
 #include "common/smtpclient.h"
 #include "common/tls.h"
 #include "common/worker.h"
+#include "fetch/secrets.h"
 
 struct etrn_job {
 	const char *host;
@@ -195,33 +195,19 @@ static int run_one(const struct config *cfg, struct etrn_job *j)
 	return j->status;
 }
 
-/* The first line of a password file that only its owner can read. */
-static char *read_password_file(const char *path)
+/* The password of an etrn_request, by the rule for every password file
+ * (fetch/secrets.h, the one `kantorpos check` applies): read as the
+ * account this process runs as (run_as when started as root). */
+static char *read_password_file(const struct config_etrn_request *q)
 {
-	struct stat st;
-	char *data = NULL;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char err[PATH_MAX + 256], *pw = NULL;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "kantorpos: %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fsec_read(q->password_file, geteuid(), &pw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kantorpos: etrn_request %s %s: password_file %s\n",
+			q->host, q->domain, err);
 		return NULL;
 	}
-	close(fd);
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		fprintf(stderr,
-			"kantorpos: %s: readable by group or others; chmod 600 it\n",
-			path);
-		return NULL;
-	}
-	if (fs_read_file(path, 4096, &data, &len) < 0) {
-		fprintf(stderr, "kantorpos: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	data[strcspn(data, "\r\n")] = '\0';
-	return data;
+	return pw;
 }
 
 static void wipe(char *s)
@@ -249,7 +235,7 @@ static int run_scheduled(const struct config *cfg)
 		int rc;
 
 		if (j.user != NULL &&
-		    (j.password = read_password_file(q->password_file)) == NULL) {
+		    (j.password = read_password_file(q)) == NULL) {
 			worst = ADM_CONFIG;
 			continue;
 		}

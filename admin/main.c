@@ -3,6 +3,7 @@
 #include "autoconf.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ static const struct admin_command commands[] = {
 	{ "deliver", admin_cmd_deliver,
 	  "deliver [-f SENDER] ADDRESS... < MESSAGE   deliver into Maildirs" },
 	{ "check", admin_cmd_check,
-	  "check                      validate the configuration and user db" },
+	  "check                      check the configuration and everything\n"
+	  "                                       it names, as the daemons will meet it" },
 	{ "queue", admin_cmd_queue,
 	  "queue list|flush [DOMAIN], queue remove ID...   the outbound queue\n"
 	  "  kantorpos queue add [-f SENDER] ADDRESS... < MESSAGE   queue a message" },
@@ -79,6 +81,11 @@ int main(int argc, char **argv)
 	struct admin adm = { .config_path = CONFIG_DEFAULT_PATH };
 	int opt, rc;
 
+	/* logrotate's SIGUSR1 may reach `kantorpos fetch --daemon` while it
+	 * starts; its default action would end it. Ignored, in every command,
+	 * until that daemon's ev_signal watcher installs its handler in
+	 * place of SIG_IGN (fetch/daemon.c). */
+	signal(SIGUSR1, SIG_IGN);
 	log_init("kantorpos", true);
 	/* "+": options after the command name belong to the command. */
 	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {

@@ -146,19 +146,12 @@ const char *aliases_entry(const struct aliases *al, size_t i,
 }
 
 void aliases_log_errors(enum log_level level, const char *context,
-			const char *err)
+			const char *err, const char *kept)
 {
-	if (err == NULL) {
-		log_msg(level, "%s: out of memory", context);
-		return;
-	}
-	while (*err != '\0') {
-		size_t len = strcspn(err, "\n");
+	char prefix[256];
 
-		if (len > 0)
-			log_msg(level, "%s: %.*s", context, (int)len, err);
-		err += len + (err[len] == '\n');
-	}
+	snprintf(prefix, sizeof(prefix), "%s: ", context);
+	log_lines(level, prefix, err != NULL ? err : "out of memory", kept);
 }
 
 size_t aliases_lookup(const struct aliases *al, const char *key,

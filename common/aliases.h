@@ -64,10 +64,12 @@ const char *aliases_entry(const struct aliases *al, size_t i,
 			  size_t *n_r);
 
 /* Log an error text of aliases_load, aliases_parse or aliases_reload one
- * log line per error, each after context ("aliases not loaded: FILE:3:
- * ..."); NULL err logs "context: out of memory". */
+ * log line per error (log_lines), each between context and kept (what
+ * the program does about it; may be ""): "reload: FILE:3: reason;
+ * keeping the old aliases". NULL err logs "context: out of memory" and
+ * kept. Every program that logs aliases errors goes through this. */
 void aliases_log_errors(enum log_level level, const char *context,
-			const char *err);
+			const char *err, const char *kept);
 
 /* Look up a mailbox key ("local@domain", lower case). Returns the number
  * of final targets (mailbox keys of non-alias addresses, without

@@ -61,31 +61,42 @@ int log_level_parse(const char *name)
 
 /* ---- the log file ---- */
 
-/* Open path for appending. O_NOFOLLOW and the checks after it keep a
- * program started as root from appending to a file a link points at. */
-static int open_log(const char *path, char *err, size_t errlen)
+/* O_NOFOLLOW and the checks after the open keep a program started as
+ * root from appending to a file a link points at; O_NONBLOCK keeps a FIFO
+ * from blocking the open (it is refused; a regular file ignores it). */
+int log_open_file(const char *path, bool create, char *err, size_t errlen)
 {
 	struct stat st;
 	const char *why = NULL;
-	int fd;
+	int fd, saved;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
-			O_NOFOLLOW, LOG_FILE_MODE);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
+			O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT : 0),
+		  LOG_FILE_MODE);
 	if (fd < 0) {
+		saved = errno;
+		/* ENXIO: a FIFO nobody reads, a socket, a missing device. */
 		snprintf(err, errlen, "log_file %s: %s", path,
-			 errno == ELOOP ? "is a symbolic link; refusing it"
-					: strerror(errno));
+			 saved == ELOOP	  ? "is a symbolic link; refusing it"
+			 : saved == ENXIO ? "not a regular file"
+					  : strerror(saved));
+		errno = saved;
 		return -1;
 	}
-	if (fstat(fd, &st) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		why = strerror(saved);
+	} else if (!S_ISREG(st.st_mode)) {
+		saved = ENXIO;
 		why = "not a regular file";
-	else if (st.st_nlink > 1)
+	} else if (st.st_nlink > 1) {
+		saved = EMLINK;
 		why = "has other hard links; refusing it";
+	}
 	if (why != NULL) {
 		snprintf(err, errlen, "log_file %s: %s", path, why);
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	return fd;
@@ -114,7 +125,7 @@ int log_use_file(const char *path, char *err, size_t errlen)
 				 strerror(errno));
 			return -1;
 		}
-		if ((fd = open_log(path, err, errlen)) < 0) {
+		if ((fd = log_open_file(path, true, err, errlen)) < 0) {
 			free(copy);
 			return -1;
 		}

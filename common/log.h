@@ -44,6 +44,13 @@ int log_level_parse(const char *name);
  * Returns 0, or -1 with "log_file PATH: reason" in err and the sink as it
  * was (the old file stays open). */
 int log_use_file(const char *path, char *err, size_t errlen);
+/* Open path for appending by the rules of log_use_file: created (mode
+ * 0640) when missing if create is set; refused as a symbolic link (ELOOP),
+ * anything but a regular file (ENXIO; a directory gives EISDIR) or a file
+ * with other hard links (EMLINK). Returns the descriptor, or -1 with errno
+ * and "log_file PATH: reason" in err. Without create it writes nothing:
+ * `kantorpos check` judges log_file with it. Blocking (one open). */
+int log_open_file(const char *path, bool create, char *err, size_t errlen);
 /* Reopen the log file in use, as log_use_file with its own path (SIGUSR1
  * after a rotation). 0 when there is none. Returns 0 or -1 as above. */
 int log_reopen(char *err, size_t errlen);

@@ -25,9 +25,9 @@ static const struct safety_rule rules[] = {
 	[SAFETY_USER_DB] = { "the user database", 0, 066, "600" },
 	[SAFETY_TLS_KEY] = { "the TLS key", 0, 066, "600" },
 	[SAFETY_ALIASES] = { "the aliases file", 0, 022, "go-w" },
-	/* kantorpos fetch opens these (fetch/secrets.c) and judges what it
-	 * opened by this same row. */
-	[SAFETY_SECRET] = { "the fetch password file", 0, 077, "600" },
+	/* kantorpos fetch and kantorpos etrn open these (fetch/secrets.c)
+	 * and judge what they opened by this same row. */
+	[SAFETY_SECRET] = { "the password file", 0, 077, "600" },
 	[SAFETY_CONFIG] = { "the configuration file", 0, 022, "go-w" },
 };
 

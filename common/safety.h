@@ -27,7 +27,8 @@ enum safety_kind {
 			  * others */
 	SAFETY_TLS_KEY,  /* private key: no access at all for group or others */
 	SAFETY_ALIASES,  /* routing: no write for group or others */
-	SAFETY_SECRET,   /* a fetch password: no access at all for group or
+	SAFETY_SECRET,   /* a password for a remote server (fetch_account,
+			  * etrn_request): no access at all for group or
 			  * others */
 	SAFETY_CONFIG,   /* kantorpos.conf: no write for group or others */
 };

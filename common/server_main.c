@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,11 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 	char *err = NULL;
 	int c, rc;
 
+	/* First, as each daemon's main calls this first: logrotate's SIGUSR1
+	 * may come while we start, and its default action would end us.
+	 * Ignored until server_new's ev_signal watcher installs its handler
+	 * in place of SIG_IGN. */
+	signal(SIGUSR1, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "c:fth", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;

@@ -504,12 +504,43 @@ static void out_add(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static int lock_file(const char *path)
+/* Run as root, give the lock file the owner and group of the user db
+ * (the daemons' user, who edits the db too and must be able to open the
+ * lock); no db yet: the lock stays root's, like the db root then creates.
+ * Only a regular file with no other link is changed: root must not chown
+ * a file that a link made by the db's owner leads to. */
+static int lock_keep_owner(int fd, const char *path, const char **why_r)
+{
+	struct stat db, lk;
+
+	*why_r = "cannot give the lock file to the user database's owner";
+	if (geteuid() != 0)
+		return 0;
+	if (lstat(path, &db) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &lk) < 0)
+		return -1;
+	if (lk.st_uid == db.st_uid && lk.st_gid == db.st_gid)
+		return 0;
+	if (!S_ISREG(lk.st_mode) || lk.st_nlink != 1) {
+		*why_r = S_ISREG(lk.st_mode)
+				 ? "the lock file has other hard links"
+				 : "the lock file is not a regular file";
+		errno = EPERM;
+		return -1;
+	}
+	return fchown(fd, db.st_uid, db.st_gid);
+}
+
+/* Open and lock PATH.lock, waiting for other editors. Returns the
+ * descriptor, or -1 with errno and the reason in *why_r. */
+static int lock_file(const char *path, const char **why_r)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char *lockpath;
 	int fd, saved;
 
+	*why_r = "cannot lock the user database";
 	if (asprintf(&lockpath, "%s.lock", path) < 0)
 		return -1;
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -521,12 +552,16 @@ static int lock_file(const char *path)
 	while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
 		if (errno == EINTR)
 			continue;
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
+		goto fail;
 	}
+	if (lock_keep_owner(fd, path, why_r) < 0)
+		goto fail;
 	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 static bool hash_ok(const char *hash)
@@ -557,10 +592,9 @@ static int edit(const char *path, int op, const char *name, const char *hash,
 		err = EINVAL;
 		goto out_nolock;
 	}
-	fd = lock_file(path);
+	fd = lock_file(path, &why);
 	if (fd < 0) {
 		err = errno;
-		why = "cannot lock the user database";
 		goto out_nolock;
 	}
 	if (fs_read_file(path, USERDB_MAX_SIZE, &text, &len) < 0) {

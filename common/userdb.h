@@ -90,7 +90,11 @@ void userdb_list(struct userdb *db, void (*fn)(const char *name, void *arg),
 
 /* File edits. Each locks PATH.lock (waiting for other editors), re-reads
  * the current file (a missing file counts as empty and is created), writes
- * the result atomically with mode 0600 and fsyncs file and directory.
+ * the result atomically with mode 0600 and fsyncs file and directory. Run
+ * as root, the file and PATH.lock keep (take) the owner of the existing
+ * file, so its owner can edit after root; a lock file with another hard
+ * link or that is not a regular file is refused (EPERM) rather than
+ * chowned.
  * BLOCKING. Return 0, or -1 with errno and a static reason in *why_r
  * (which may be NULL): EINVAL bad name or hash, EEXIST user exists (add),
  * ENOENT no such user (set_hash, delete), others from the file system.

@@ -1,5 +1,6 @@
-/* fetch/secrets.h: the remote POP3 password of a fetch account, read from
- * a file that only its owner may read or write. */
+/* fetch/secrets.h: the password for a remote server — a fetch account's
+ * POP3 password, an etrn_request's AUTH password (kantorpos etrn) — read
+ * from a file that only its owner may read or write. */
 #ifndef KANTORPOS_FETCH_SECRETS_H
 #define KANTORPOS_FETCH_SECRETS_H
 
@@ -15,8 +16,8 @@
  * bits for group or others; owner is the account the process runs as),
  * and the password must not be empty. BLOCKING (small file read).
  * Returns 0 with *pw_r (heap; wipe it with sodium_memzero and free it), or
- * -1 with the reason in err, such as "PATH: the fetch password file is
- * readable by others (mode 0604); fix: chmod 600 PATH". */
+ * -1 with the reason in err, such as "PATH: the password file is readable
+ * by others (mode 0604); fix: chmod 600 PATH". */
 int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
 	      size_t errlen);
 

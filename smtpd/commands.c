@@ -248,8 +248,8 @@ static void refresh_lookups(struct smtp_session *s)
 
 	server_userdb_refresh(s->srv);
 	if (d->al != NULL && aliases_reload(d->al, s->cfg, &err) < 0) {
-		log_warnx("aliases not reloaded, keeping the old ones: %s",
-			  err != NULL ? err : "out of memory");
+		aliases_log_errors(LOG_LVL_WARN, "aliases not reloaded", err,
+				   "; keeping the old aliases");
 		free(err);
 	}
 }

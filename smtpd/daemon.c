@@ -20,8 +20,7 @@ static int smtpd_start(struct server *srv)
 		return -1;
 	if (cfg->aliases != NULL && aliases_load(cfg->aliases, cfg, &d->al,
 						 &err) < 0) {
-		log_lines(LOG_LVL_ERROR, "aliases not loaded: ",
-			  err != NULL ? err : "out of memory", "");
+		aliases_log_errors(LOG_LVL_ERROR, "aliases not loaded", err, "");
 		free(err);
 		free(d);
 		return -1;
@@ -51,10 +50,9 @@ static int smtpd_reload(struct server *srv)
 		return 0;
 	}
 	if (aliases_load(cfg->aliases, cfg, &al, &err) < 0) {
-		log_lines(LOG_LVL_ERROR, "reload: ",
-			  err != NULL ? err : "out of memory",
-			  d->al != NULL ? "; keeping the old aliases"
-					: "; still no aliases");
+		aliases_log_errors(LOG_LVL_ERROR, "reload", err,
+				   d->al != NULL ? "; keeping the old aliases"
+						 : "; still no aliases");
 		free(err);
 		return -1;
 	}

@@ -7,12 +7,17 @@ certificate, an expired certificate, one ending in 5 days (warning), a chain
 in the wrong order. Files: a broken aliases line, an alias to no user, a
 user db run_as cannot read, a data_dir it cannot write, mail/ and queue/ on
 two file systems, fetch password files of a bad mode or owner (and
-`kantorpos fetch` refusing them with the same words). Network: a listen
+`kantorpos fetch` refusing them with the same words), etrn_request
+password files by the same rule (and `kantorpos etrn` refusing them so),
+a log_file run_as
+could not reopen (no directory, a link, a directory, a FIFO, other hard
+links, not writable, not creatable). Network: a listen
 address in use, a privileged port, host names that do not resolve.
 
 Certificates come from the openssl command (`openssl ca` for dates in the
 past). Tests that need root (run_as, owners, a tmpfs mount) say why they
-are skipped. Prints one line per check and "N passed, N failed"."""
+are skipped. Prints one line per check and "N passed, N failed, N
+skipped"."""
 
 import os
 import grp
@@ -409,51 +414,143 @@ def t_data_dir(env):
            "its file system is mounted read-only" % env.data)
 
 
+def password_rule(env, name, keyword, what, pw, command):
+    """The rule of every password file (pw, named on the keyword line as
+    what): check and command (kantorpos fetch --once, etrn --scheduled)
+    refuse a bad mode and a bad owner in the same words, and take 0600."""
+    program = "kantorpos " + command[0]
+    lead = (env.at(keyword) + "error: %s: password_file %s: " % (what, pw))
+    rc, out = env.check()
+    want = ("the password file is readable by group and others "
+            "(mode 0644); fix: chmod 600 %s" % pw)
+    expect(name + " password_file readable by others", env, rc, out, 1,
+           lead + want)
+    crc, cout = env.run(*command)
+    check(program + " refuses it in the same words",
+          crc == 78 and want in cout, (crc, cout))
+    os.chmod(pw, 0o600)
+    rc, out = env.check()
+    check(name + " password_file 0600: ok", rc == 0 and
+          out == summary_ok(env) + "\n", (rc, out))
+    crc, cout = env.run(*command)
+    check(program + " takes it too (and fails only to connect)",
+          crc == 75 and "password file" not in cout, (crc, cout))
+    if not ROOT:
+        skip(name + " password_file of another owner", "needs root (chown "
+             "to an account the check and %s can still read as)" % program)
+        return
+    # As root both read it as run_as (nobody): a file of another account
+    # (daemon) that nobody can still read through its group is refused by
+    # both, for its owner and its mode, in one text.
+    other = pwd.getpwnam("daemon")
+    os.chown(pw, other.pw_uid, grp.getgrnam(NOGROUP).gr_gid)
+    os.chmod(pw, 0o640)
+    rc, out = env.check()
+    owner = ("the password file is owned by daemon (uid %d), not "
+             "%s or root" % (other.pw_uid, RUN_AS))
+    lines = [ln for ln in out.splitlines() if ln.startswith(lead)]
+    check(name + " password_file of another owner", rc == 1 and
+          len(lines) == 1 and owner in lines[0], (rc, out))
+    want = lines[0][len(lead):] if lines else owner
+    crc, cout = env.run(*command)
+    check(program + " refuses that owner in the same words",
+          crc == 78 and want in cout, (crc, cout))
+
+
 def t_fetch_password(env):
     pw = env.write("isp.pw", "secret\n", 0o644)
     env.own(pw)
-    acct = ("fetch_account isp host 127.0.0.1:%d tls none plaintext-ok "
-            "user u password_file %s multipop alice@example.test"
-            % (free_port(), pw))
-    env.write_conf(extra=acct)
+    env.write_conf(extra="fetch_account isp host 127.0.0.1:%d tls none "
+                   "plaintext-ok user u password_file %s multipop "
+                   "alice@example.test" % (free_port(), pw))
+    password_rule(env, "fetch", "fetch_account", "fetch_account isp", pw,
+                  ("fetch", "--once"))
+    env.write_conf()
+
+
+def t_etrn_password(env):
+    """An etrn_request's password file: the rule of fetch password files,
+    in check and in kantorpos etrn --scheduled."""
+    pw = env.write("upstream.pw", "secret\n", 0o644)
+    env.own(pw)
+    env.write_conf(extra="etrn_request 127.0.0.1:%d example.test starttls "
+                   "auth u %s" % (free_port(), pw))
+    password_rule(env, "etrn_request", "etrn_request",
+                  "etrn_request 127.0.0.1 example.test", pw,
+                  ("etrn", "--scheduled"))
+    env.write_conf()
+
+
+def t_log_file(env):
+    """log_file as the daemons reopen it (and kantorpos fetch --daemon
+    opens it): as run_as, by log.c's own rules."""
+    who = RUN_AS if ROOT else pwd.getpwuid(os.geteuid()).pw_name
+    logdir = env.path("log")
+    os.mkdir(logdir)
+    env.own(logdir)
+    good = os.path.join(logdir, "kantorpos.log")
+    env.write_conf(extra="log_file %s" % good)
     rc, out = env.check()
-    want = ("the fetch password file is readable by group and others "
-            "(mode 0644); fix: chmod 600 %s" % pw)
-    expect("fetch password_file readable by others", env, rc, out, 1,
-           env.at("fetch_account") + "error: fetch_account isp: "
-           "password_file %s: %s" % (pw, want))
-    frc, fout = env.run("fetch", "--once")
-    check("kantorpos fetch refuses it in the same words",
-          frc == 78 and want in fout, (frc, fout))
-    os.chmod(pw, 0o600)
-    rc, out = env.check()
-    check("fetch password_file 0600: ok", rc == 0 and
-          out == summary_ok(env) + "\n", (rc, out))
-    frc, fout = env.run("fetch", "--once")
-    check("kantorpos fetch takes it too (and fails only to connect)",
-          frc == 75 and "password file" not in fout, (frc, fout))
-    if not ROOT:
-        skip("fetch password_file of another owner", "needs root (chown "
-             "to an account the check and fetch can still read as)")
+    check("log_file not there yet, its directory writable: ok",
+          rc == 0 and out == summary_ok(env) + "\n", (rc, out))
+
+    nodir = env.path("nolog/sub/kantorpos.log")
+    broken("log_file in a directory that does not exist", env, 1,
+           "log_file", "error: log_file %s: its directory %s does not "
+           "exist; fix: mkdir -p %s && chown %s %s"
+           % (nodir, os.path.dirname(nodir), os.path.dirname(nodir), who,
+              os.path.dirname(nodir)), extra="log_file %s" % nodir)
+
+    real = env.write("real.log", "", 0o640)
+    env.own(real)
+    link = env.path("link.log")
+    os.symlink(real, link)
+    broken("log_file a symbolic link", env, 1, "log_file",
+           "error: log_file %s: is a symbolic link; refusing it; fix: name "
+           "the file itself in log_file, not a link to it" % link,
+           extra="log_file %s" % link)
+
+    broken("log_file a directory", env, 1, "log_file",
+           "error: log_file %s: Is a directory; fix: name a file in "
+           "log_file, not a directory" % logdir,
+           extra="log_file %s" % logdir)
+
+    fifo = env.path("fifo.log")
+    os.mkfifo(fifo, 0o640)
+    env.own(fifo)
+    broken("log_file a FIFO", env, 1, "log_file",
+           "error: log_file %s: not a regular file; fix: name a regular "
+           "file in log_file" % fifo, extra="log_file %s" % fifo)
+
+    twice = env.path("twice.log")
+    os.link(real, twice)
+    broken("log_file with another hard link", env, 1, "log_file",
+           "error: log_file %s: has other hard links; refusing it; fix: "
+           "give the log a file of its own: remove this one (the daemons "
+           "create it)" % twice, extra="log_file %s" % twice)
+    os.unlink(twice)
+
+    # Not writable for run_as: root's file (as root), a read-only one of
+    # our own otherwise.
+    if ROOT:
+        shutil.chown(real, "root")
+        fix = "chown %s %s" % (who, real)
     else:
-        # As root both read it as run_as (nobody): a file of another
-        # account (daemon) that nobody can still read through its group
-        # is refused by both, for its owner and its mode, in one text.
-        other = pwd.getpwnam("daemon")
-        os.chown(pw, other.pw_uid, grp.getgrnam(NOGROUP).gr_gid)
-        os.chmod(pw, 0o640)
-        rc, out = env.check()
-        owner = ("the fetch password file is owned by daemon (uid %d), not "
-                 "%s or root" % (other.pw_uid, RUN_AS))
-        lead = (env.at("fetch_account") + "error: fetch_account isp: "
-                "password_file %s: " % pw)
-        lines = [l for l in out.splitlines() if l.startswith(lead)]
-        check("fetch password_file of another owner", rc == 1 and
-              len(lines) == 1 and owner in lines[0], (rc, out))
-        want = lines[0][len(lead):] if lines else owner
-        frc, fout = env.run("fetch", "--once")
-        check("kantorpos fetch refuses that owner in the same words",
-              frc == 78 and want in fout, (frc, fout))
+        os.chmod(real, 0o440)
+        fix = "chmod u+w %s" % real
+    broken("log_file not writable by run_as", env, 1, "log_file",
+           "error: log_file %s cannot be written by %s: Permission denied; "
+           "fix: %s" % (real, who, fix), extra="log_file %s" % real)
+    if ROOT:
+        shutil.chown(logdir, "root")
+        os.chmod(logdir, 0o755)
+        broken("log_file that run_as cannot create", env, 1, "log_file",
+               "error: log_file %s does not exist, and %s cannot create it "
+               "in %s: Permission denied; fix: chown %s %s"
+               % (good, who, logdir, who, logdir),
+               extra="log_file %s" % good)
+    else:
+        skip("log_file that run_as cannot create", "needs root (run_as)")
     env.write_conf()
 
 
@@ -529,7 +626,9 @@ def main():
     env = Scratch()
     try:
         for t in (t_good, t_tls, t_aliases, t_user_db, t_data_dir,
-                  t_fetch_password, t_listen, t_names, t_config_errors):
+                  t_fetch_password, t_etrn_password, t_log_file, t_listen,
+                  t_names,
+                  t_config_errors):
             try:
                 t(env)
             except Exception as e:
@@ -538,8 +637,6 @@ def main():
         t_good(env)
     finally:
         env.close()
-    print("[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
-          "Crashing: 0" % (passed + failed, passed, failed))
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 

@@ -6,8 +6,10 @@ Env makes a scratch directory with a self-signed certificate (openssl req),
 users made with `kantorpos user add` and a configuration, and starts the real
 daemon from $KANTORPOS_BUILDDIR on free 127.0.0.1 ports; Raw is a line client
 over plain TCP, STLS or implicit TLS that checks every reply line it reads;
-main() runs the registered tests and prints one line per test and a final
-"N passed, N failed". Python standard library only.
+run_tests() is the test runner of every script built on this file or on
+e2e_logs_lib.py: one line per test and a final "N passed, N failed, N
+skipped"; main() runs the registered tests with it. Python standard
+library only.
 """
 
 import os
@@ -346,27 +348,27 @@ BASE_CAPA = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
              "EXPIRE NEVER"]
 
 
-def main(module, make_env=None):
-    """Run TESTS with a fresh Env (module.ENV and this module's ENV) and
-    print the result lines; returns the exit status."""
-    global ENV
-    for tool in (POP3D, ADMIN):
-        if not os.access(tool, os.X_OK):
-            print("missing %s" % tool)
-            print("0 passed, 1 failed")
-            return 1
+def run_tests(tests, start, finish, only=()):
+    """The one test runner of the end-to-end scripts. start() makes what
+    the tests run on and returns the arguments each test is called with
+    (a tuple: () here, (site,) in e2e_logs_lib); an exception there is one
+    failure and no test runs. Each test in order (those named in only,
+    when it is not empty) prints "ok   NAME (1.2s)", "FAIL NAME" and its
+    traceback, or "SKIP NAME: reason" when it raised Skip. Then
+    finish(args, failed) ends it, whatever happened (args None when start
+    failed; failed: whether anything failed so far); an exception there
+    is one failure more. Last, the tally "N passed, N failed, N skipped",
+    the one line ./check counts. Returns the exit status."""
     passed = failed = skipped = 0
-    only = sys.argv[1:]
+    args = None
     try:
-        ENV = make_env() if make_env else Env()
-        module.ENV = ENV
-        ENV.start()
-        for fn in TESTS:
+        args = start()
+        for fn in tests:
             if only and fn.__name__ not in only:
                 continue
             t = time.time()
             try:
-                fn()
+                fn(*args)
                 passed += 1
                 print("ok   %s (%.1fs)" % (fn.__name__, time.time() - t))
             except Skip as why:
@@ -380,20 +382,44 @@ def main(module, make_env=None):
     except Exception:
         failed += 1
         traceback.print_exc(file=sys.stdout)
-    finally:
+    try:
+        finish(args, failed > 0)
+    except Exception:
+        failed += 1
+        traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+def main(module, make_env=None):
+    """Run TESTS with a fresh Env (module.ENV and this module's ENV) and
+    print the result lines; returns the exit status."""
+    for tool in (POP3D, ADMIN):
+        if not os.access(tool, os.X_OK):
+            print("missing %s" % tool)
+            print("0 passed, 1 failed")
+            return 1
+
+    def start():
+        global ENV
+        ENV = make_env() if make_env else Env()
+        module.ENV = ENV
+        ENV.start()
+        return ()
+
+    def finish(args, failed):
         for p in DAEMONS:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if ENV is not None:
-            if failed:
-                for name in sorted(os.listdir(ENV.dir)):
-                    if name.endswith(".log"):
-                        print("---- %s (tail)" % name)
-                        with open(os.path.join(ENV.dir, name), "rb") as f:
-                            print(f.read().decode("utf-8",
-                                                  "replace")[-6000:])
-            shutil.rmtree(ENV.dir, ignore_errors=True)
-    # ./check counts this line (once: no Criterion-style line as well).
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+        if ENV is None:
+            return
+        if failed:
+            for name in sorted(os.listdir(ENV.dir)):
+                if name.endswith(".log"):
+                    print("---- %s (tail)" % name)
+                    with open(os.path.join(ENV.dir, name), "rb") as f:
+                        print(f.read().decode("utf-8", "replace")[-6000:])
+        shutil.rmtree(ENV.dir, ignore_errors=True)
+
+    return run_tests(TESTS, start, finish, only=sys.argv[1:])

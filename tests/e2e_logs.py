@@ -9,13 +9,18 @@ one log file):
 - SIGUSR1 after a rename reopens the log file (the next connection's lines
   are in the new file) and reloads nothing else;
 - SIGHUP with a broken config, certificate or aliases file logs one error
-  line saying what was kept and why, and the daemons go on with the old
-  settings; "reloaded" only when everything was;
+  line (one per error: two broken aliases lines give two) saying what was
+  kept and why, and the daemons go on with the old settings; "reloaded"
+  only when everything was;
 - kantorpos fetch --daemon logs to log_file too, and reopens it on SIGUSR1;
+- SIGUSR1 while a program starts (before its watchers exist) does not end
+  it: the daemons and kantorpos fetch --daemon start, serve, and handle the
+  next one;
 - --version on every program, in --help and the manual pages.
-Prints "N passed, N failed"."""
+Prints "N passed, N failed, N skipped"."""
 
 import base64
+import errno
 import os
 import re
 import shutil
@@ -24,10 +29,12 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_logs_lib import (ADMIN, BUILD, PASSWORD, POP3D, SMTPD,  # noqa
-                          SRC, WRAPPER, Line, make_cert, run, test)
+from e2e_logs_lib import (ADMIN, BUILD, PASSWORD, POP3D, SLOW, SMTPD,  # noqa
+                          SRC, WRAPPER, Line, free_port, make_cert, run,
+                          test)
 
 SIZE_10M = "250-SIZE %d" % (10 * 1024 * 1024)
 
@@ -208,14 +215,30 @@ def sighup_with_a_broken_certificate_keeps_the_old_one(site):
 
 @test
 def sighup_with_broken_aliases_keeps_the_old_ones(site):
+    """Two broken lines: two log lines, each with its FILE:LINE, on SIGHUP
+    and again when a session finds the changed file; never one line with
+    the errors joined (an escaped newline, \\x0a)."""
+    try:
+        broken_aliases_are_logged_line_by_line(site)
+    finally:
+        with open(site.aliases, "w") as f:
+            f.write("sales: alice, bob\n")
+
+
+def broken_aliases_are_logged_line_by_line(site):
     since = site.size()
     with open(site.aliases, "w") as f:
-        f.write("sales alice\n")
+        f.write("sales alice\nhelp: bob@elsewhere.test\n")
     sighup(site, since)
-    line = site.wait_log(r"^\S+ kantorpos-smtpd\[\d+\] error: reload: %s:1: "
-                         r"(.*); keeping the old aliases$"
-                         % re.escape(site.aliases), since)
-    assert line[0], "no reason given"
+    where = re.escape(site.aliases)
+    for n in (1, 2):
+        line = site.wait_log(r"^\S+ kantorpos-smtpd\[\d+\] error: reload: "
+                             r"%s:%d: (.*); keeping the old aliases$"
+                             % (where, n), since)
+        # Line 2 has two errors: a foreign target, and so no target.
+        assert len(line) == n and all(line), line
+        assert not any(site.aliases in why for why in line), \
+            "prefixed twice: %r" % line
     site.wait_log(r"kantorpos-pop3d\[\d+\] info: reloaded ", since)
     c = Line(site.p_mx)
     c.smtp_reply()
@@ -225,8 +248,12 @@ def sighup_with_broken_aliases_keeps_the_old_ones(site):
         "the old aliases are gone"
     c.smtp("QUIT")
     c.close()
-    with open(site.aliases, "w") as f:
-        f.write("sales: alice, bob\n")
+    # The session saw the file changed and tried it too.
+    for n in (1, 2):
+        site.wait_log(r"^\S+ kantorpos-smtpd\[\d+\] warn: aliases not "
+                      r"reloaded: %s:%d: [^\\\n]+; keeping the old aliases$"
+                      % (where, n), since, count=n)
+    assert "\\x0a" not in site.log_text()[since:], site.log_text()[since:]
 
 
 @test
@@ -266,26 +293,33 @@ def failed_login_line_names_user_client_and_mechanism(site):
                   r"mechanism=PLAIN$", since)
 
 
+def fetch_conf(site, flog):
+    """The configuration of kantorpos fetch --daemon polling our own pop3d
+    every second (alice's mailbox into bob's), logging to flog; its
+    password file is made (run_as's, as root)."""
+    pwfile = os.path.join(site.dir, "fetch.pw")
+    with open(pwfile, "w") as f:
+        f.write(PASSWORD + "\n")
+    os.chmod(pwfile, 0o600)
+    if site.run_as:
+        shutil.chown(pwfile, site.run_as)
+    return (site.lines.replace("log_file %s\n" % site.log,
+                               "log_file %s\n" % flog) +
+            "fetch_account acct host 127.0.0.1:%d user alice@example.test "
+            "password_file %s multipop bob@example.test tls none "
+            "plaintext-ok interval 1s timeout 10s\n" % (site.p_pop, pwfile))
+
+
 @test
 def fetch_daemon_logs_to_log_file_and_reopens_on_usr1(site):
     """kantorpos fetch --daemon, polling our own pop3d every second, logs
     to log_file (a file of its own here) and SIGUSR1 reopens it."""
     flog = os.path.join(site.logdir, "fetch.log")
-    pwfile = os.path.join(site.dir, "fetch.pw")
-    with open(pwfile, "w") as f:
-        f.write(PASSWORD + "\n")
-    os.chmod(pwfile, 0o600)
     conf = os.path.join(site.dir, "fetch.conf")
     with open(conf, "w") as f:
-        f.write(site.lines.replace("log_file %s\n" % site.log,
-                                   "log_file %s\n" % flog) +
-                "fetch_account acct host 127.0.0.1:%d user "
-                "alice@example.test password_file %s multipop "
-                "bob@example.test tls none plaintext-ok interval 1s "
-                "timeout 10s\n" % (site.p_pop, pwfile))
+        f.write(fetch_conf(site, flog))
     kw = {}
     if site.run_as:
-        shutil.chown(pwfile, site.run_as)
         kw["user"] = site.run_as
     errf = open(os.path.join(site.dir, "kantorpos.stderr"), "ab")
     proc = subprocess.Popen(WRAPPER + [ADMIN, "-c", conf, "fetch",
@@ -306,6 +340,117 @@ def fetch_daemon_logs_to_log_file_and_reopens_on_usr1(site):
         rc = proc.wait(30)
     assert rc == 0, rc
     assert "kantorpos-fetch" not in site.log_text(), "in the daemons' log"
+
+
+def fifo_writer(path, proc, name):
+    """Wait (bounded) until proc opens the FIFO at path for reading, and
+    return its write end: proc is then inside its main, blocked there."""
+    deadline = time.time() + 30 * SLOW
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:  # no reader yet
+                raise
+        assert proc.poll() is None, "%s exited %d" % (name, proc.returncode)
+        assert time.time() < deadline, name + " never opened " + path
+        time.sleep(0.01)
+
+
+def usr1_until(proc, name, done, timeout):
+    """SIGUSR1 to proc every 2 ms until done() (bounded by timeout
+    seconds); proc must live through every one. Returns how many."""
+    deadline = time.time() + timeout * SLOW
+    sent = 0
+    while not done():
+        assert proc.poll() is None, "%s ended by SIGUSR1 (status %d) " \
+            "after %d" % (name, proc.returncode, sent)
+        assert time.time() < deadline, "%s: not ready after %d SIGUSR1" \
+            % (name, sent)
+        proc.send_signal(signal.SIGUSR1)
+        sent += 1
+        time.sleep(0.002)
+    return sent
+
+
+def usr1_through_start_up(site, name, args, fifo, content, ready, log):
+    """Start args, which will read the FIFO fifo while it starts (before
+    its signal watchers exist); SIGUSR1 it while it waits there, feed it
+    content, SIGUSR1 it until ready(); then one more must be handled (the
+    "SIGUSR1: log file" line in log) and SIGTERM end it with status 0."""
+    errf = open(os.path.join(site.dir, name + "-usr1.stderr"), "ab")
+    proc = subprocess.Popen(WRAPPER + args, stdout=errf, stderr=errf)
+    errf.close()
+    try:
+        fd = fifo_writer(fifo, proc, name)
+        t0 = time.time()
+        usr1_until(proc, name, lambda: time.time() > t0 + 0.2, 10)
+        os.write(fd, content)
+        os.close(fd)
+        usr1_until(proc, name, ready, 30)
+        since = site.size(log)
+        proc.send_signal(signal.SIGUSR1)
+        site.wait_log(r"^\S+ %s\[%d\] info: SIGUSR1: log file %s open$"
+                      % (name, proc.pid, re.escape(log)), since, path=log)
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30 * SLOW)
+        assert rc == 0, "%s exited %d" % (name, rc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def greets(port, want):
+    """Whether a daemon on port sends a greeting starting with want now."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 1) as s:
+            s.settimeout(0.05)
+            return s.recv(512).startswith(want)
+    except OSError:
+        return False
+
+
+@test
+def sigusr1_while_starting_is_ignored(site):
+    """logrotate's SIGUSR1 while a daemon starts must not end it: each
+    program ignores it from the first line of its main until the libev
+    watcher takes it over. A signal that comes before main (while the
+    dynamic loader runs) no program can catch, so the signals start from
+    a point inside main reached without a race: the daemons read
+    tls_cert, kantorpos fetch its configuration, from a FIFO that this
+    test holds, before any watcher exists."""
+    fifo = os.path.join(site.dir, "start-up.fifo")
+    os.mkfifo(fifo, 0o600)
+    log = os.path.join(site.logdir, "start-up.log")
+    text = site.lines.replace("log_file %s\n" % site.log,
+                              "log_file %s\n" % log)
+    ports = {}
+    for old in (site.p_mx, site.p_sub, site.p_subs, site.p_pop):
+        ports[old] = free_port()
+        text = text.replace("127.0.0.1:%d\n" % old,
+                            "127.0.0.1:%d\n" % ports[old])
+        text = text.replace("127.0.0.1:%d " % old,
+                            "127.0.0.1:%d " % ports[old])
+    conf = os.path.join(site.dir, "start-up.conf")
+    with open(conf, "w") as f:
+        f.write(text.replace("tls_cert %s\n" % site.cert,
+                             "tls_cert %s\n" % fifo))
+    with open(site.cert, "rb") as f:
+        cert = f.read()
+    for program, port, want in ((SMTPD, ports[site.p_mx], b"220 "),
+                                (POP3D, ports[site.p_pop], b"+OK ")):
+        usr1_through_start_up(site, os.path.basename(program),
+                              [program, "-f", "-c", conf], fifo, cert,
+                              lambda: greets(port, want), log)
+    flog = os.path.join(site.logdir, "fetch-start-up.log")
+    since = site.size(flog)
+    usr1_through_start_up(
+        site, "kantorpos-fetch", [ADMIN, "-c", fifo, "fetch", "--daemon"],
+        fifo, fetch_conf(site, flog).encode(),
+        lambda: re.search(r" kantorpos-fetch\[\d+\] info: fetch: polling 1 "
+                          r"account$", site.log_text(flog)[since:], re.M),
+        flog)
 
 
 def version_of_build():

@@ -7,8 +7,9 @@ Site makes a scratch directory with a self-signed certificate, two users
 daemons with `log_file` set, and starts the real kantorpos-smtpd and
 kantorpos-pop3d from $KANTORPOS_BUILDDIR on free 127.0.0.1 ports (as root
 they drop to nobody, who owns the data and the log directory). Both write
-the same log file. run() runs the registered tests and prints one line per
-test and "N passed, N failed". Python standard library only.
+the same log file. run() runs the registered tests with e2e_lib.run_tests
+(one line per test, then "N passed, N failed, N skipped"). Python
+standard library only.
 """
 
 import os
@@ -21,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import free_port  # noqa: E402
@@ -238,46 +238,45 @@ def test(fn):
 
 
 def run(make_site=Site, start=True):
-    """Run TESTS in order on one Site; returns the exit status."""
+    """Run TESTS in order on one Site (started unless start is False)
+    with e2e_lib.run_tests; returns the exit status."""
     for tool in (SMTPD, POP3D, ADMIN):
         if not os.access(tool, os.X_OK):
             print("missing %s" % tool)
             print("0 passed, 1 failed")
             return 1
-    passed = failed = 0
-    site = None
-    try:
-        site = make_site()
+    made = []
+
+    def begin():
+        made.append(make_site())
         if start:
-            site.start_both()
-        for fn in TESTS:
-            t = time.time()
-            try:
-                fn(site)
-                passed += 1
-                print("ok   %s (%.1fs)" % (fn.__name__, time.time() - t))
-            except Exception:
-                failed += 1
-                print("FAIL %s" % fn.__name__)
-                traceback.print_exc(file=sys.stdout)
-            sys.stdout.flush()
-        site.stop()
-    except Exception:
-        failed += 1
-        traceback.print_exc(file=sys.stdout)
-    finally:
-        if site is not None:
+            made[0].start_both()
+        return (made[0],)
+
+    def finish(args, failed):
+        if not made:
+            return
+        site = made[0]
+        try:
+            if args is not None:
+                site.stop()  # each daemon must exit 0: a test of its own
+        except Exception:
+            failed = True
+            raise
+        finally:
             if failed:
-                for name in sorted(os.listdir(site.dir)):
-                    if name.endswith(".stderr"):
-                        print("---- %s" % name)
-                        print(site.stderr(name[:-7])[-3000:])
-                for name in sorted(os.listdir(site.logdir)):
-                    print("---- log/%s (tail)" % name)
-                    print(site.log_text(os.path.join(site.logdir,
-                                                     name))[-6000:])
+                show_outputs(site)
             site.cleanup()
-    print("[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
-          "Crashing: 0" % (passed + failed, passed, failed))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+
+    return e2e_lib.run_tests(TESTS, begin, finish)
+
+
+def show_outputs(site):
+    """The daemons' stderr and the log files, for a failed run."""
+    for name in sorted(os.listdir(site.dir)):
+        if name.endswith(".stderr"):
+            print("---- %s" % name)
+            print(site.stderr(name[:-7])[-3000:])
+    for name in sorted(os.listdir(site.logdir)):
+        print("---- log/%s (tail)" % name)
+        print(site.log_text(os.path.join(site.logdir, name))[-6000:])

@@ -7,9 +7,9 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,16 +126,36 @@ static void write_bytes(const char *path, const char *buf, size_t len)
 	cr_assert_eq(close(fd), 0);
 }
 
+/* In the child: standard input and outputs from the files, then the
+ * account as (NULL: stay), then the tool. Never returns. */
+static void child_exec(const char *in_path, const char *out_path,
+		       const char *err_path, const struct passwd *as,
+		       char **argv)
+{
+	int in = open(in_path, O_RDONLY | O_CLOEXEC);
+	int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 ||
+	    dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	if (as != NULL && (setgroups(0, NULL) < 0 || setgid(as->pw_gid) < 0 ||
+			   setuid(as->pw_uid) < 0))
+		_exit(126);
+	execve(argv[0], argv, environ);
+	_exit(127);
+}
+
 /* Run "kantorpos -c CONF args..." (args NULL-terminated; without -c when
- * with_conf is false) with in[0..inlen) on standard input (NULL: an empty
- * input), outputs captured through files so nothing can block. */
-static void run_argv(struct run *r, bool with_conf, const char *in,
-		     size_t inlen, const char *const *args)
+ * with_conf is false) as the account as (NULL: as the tests run) with
+ * in[0..inlen) on standard input (NULL: an empty input), outputs captured
+ * through files so nothing can block. */
+static void run_argv_as(struct run *r, const struct passwd *as, bool with_conf,
+			const char *in, size_t inlen, const char *const *args)
 {
 	char *argv[MAX_ARGS + 4];
 	char *in_path = tu_path(dir, ".stdin"), *out_path = tu_path(dir, ".stdout");
 	char *err_path = tu_path(dir, ".stderr");
-	posix_spawn_file_actions_t fa;
 	int n = 0, wstatus;
 	pid_t pid;
 
@@ -151,14 +171,10 @@ static void run_argv(struct run *r, bool with_conf, const char *in,
 	}
 	argv[n] = NULL;
 
-	cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
-	posix_spawn_file_actions_addopen(&fa, 0, in_path, O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, out_path,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, err_path,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	cr_assert_eq(posix_spawn(&pid, tool, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		child_exec(in_path, out_path, err_path, as, argv);
 	cr_assert_eq(waitpid(pid, &wstatus, 0), pid);
 	r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
 				       : 128 + WTERMSIG(wstatus);
@@ -171,6 +187,12 @@ static void run_argv(struct run *r, bool with_conf, const char *in,
 	free(in_path);
 	free(out_path);
 	free(err_path);
+}
+
+static void run_argv(struct run *r, bool with_conf, const char *in,
+		     size_t inlen, const char *const *args)
+{
+	run_argv_as(r, NULL, with_conf, in, inlen, args);
 }
 
 /* kp(&r, stdin text or NULL, arg, ..., NULL): run with the test config. */
@@ -249,6 +271,10 @@ Test(admin, help_for_the_tool_and_each_command)
 		{ { "user", "add", "--help" }, "user passwd NAME" },
 		{ { "deliver", "--help" }, "usage: kantorpos [-c CONF] deliver [-f SENDER]" },
 		{ { "check", "--help" }, "usage: kantorpos [-c CONF] check" },
+		/* what check does, in the tool's summary and its own help */
+		{ { "--help" }, "check the configuration and everything\n" },
+		{ { "--help" }, "it names, as the daemons will meet it\n" },
+		{ { "check", "--help" }, "Check the configuration and everything it names" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -989,6 +1015,56 @@ Test(admin, as_root_deliver_and_queue_write_as_run_as)
 	/* A root edit of the user db keeps the owner the daemons need. */
 	kp_expect(0, "new password\n", "user", "passwd", "alice@example.test");
 	cr_expect_eq(owner_of(users), run_as.pw_uid);
+}
+
+/* The user db's lock after a root edit: the db's owner's, so that owner
+ * (the daemons' user) can go on editing. */
+Test(admin, as_root_the_user_db_lock_keeps_the_db_owner)
+{
+	char *lock = tu_path(dir, "users.lock");
+	struct run r;
+
+	if (!as_root)
+		cr_skip_test("needs root: checks the lock file a root edit leaves");
+	tu_write_file(users, "");
+	give_to_run_as(users);
+	give_to_run_as(conf);
+	kp_expect(0, "pw-bob\n", "user", "add", "bob@example.test");
+	cr_expect_eq(owner_of(lock), run_as.pw_uid, "users.lock is not run_as's");
+	run_argv_as(&r, &run_as, true, "pw-carol\n", 9,
+		    (const char *const[]){ "user", "add", "carol@example.test",
+					   NULL });
+	cr_expect_eq(r.status, 0, "as run_as after root: exit %d: %s", r.status,
+		     r.err);
+	run_free(&r);
+	cr_expect_eq(owner_of(users), run_as.pw_uid);
+	cr_expect_eq(verifies("bob@example.test", "pw-bob"), 1);
+	cr_expect_eq(verifies("carol@example.test", "pw-carol"), 1);
+	free(lock);
+}
+
+/* A lock file with another link is never chowned: root would hand the
+ * file the link leads to (here one of root's) to the db's owner. */
+Test(admin, as_root_a_hard_linked_user_db_lock_is_refused)
+{
+	char *lock = tu_path(dir, "users.lock"), *other = tu_path(dir, "roots");
+	struct run r;
+
+	if (!as_root)
+		cr_skip_test("needs root: the refusal is of a root edit");
+	tu_write_file(users, "");
+	give_to_run_as(users);
+	tu_write_file(other, "root's\n");
+	cr_assert_eq(link(other, lock), 0);
+	kp(&r, "pw-bob\n", "user", "add", "bob@example.test", (const char *)NULL);
+	cr_expect_eq(r.status, 73, "exit %d: %s", r.status, r.err);
+	cr_expect_not_null(strstr(r.err, "the lock file has other hard links"),
+			   "%s", r.err);
+	run_free(&r);
+	cr_expect_eq(owner_of(other), 0, "root's file was given away");
+	cr_expect_eq(file_mode(users), 0600);
+	free(lock);
+	free(other);
 }
 
 Test(admin, deliver_refuses_a_symlinked_maildir_and_writes_nothing_there)

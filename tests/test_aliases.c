@@ -286,7 +286,8 @@ Test(aliases, entries_in_key_order)
 	aliases_free(al);
 }
 
-/* aliases_log_errors: one log line per error, the context once each. */
+/* aliases_log_errors: one log line per error, the context and what is
+ * kept once each. */
 Test(aliases, errors_logged_one_line_each)
 {
 	char *path = tu_path(dir, "log"), *logged;
@@ -298,17 +299,17 @@ Test(aliases, errors_logged_one_line_each)
 	close(fd);
 	log_init("test", true);
 	aliases_log_errors(LOG_LVL_WARN, "aliases not reloaded",
-			   "F:1: one\nF:2: two\n");
-	aliases_log_errors(LOG_LVL_WARN, "aliases not loaded", NULL);
+			   "F:1: one\nF:2: two\n", "; keeping the old aliases");
+	aliases_log_errors(LOG_LVL_WARN, "aliases not loaded", NULL, "");
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
 	logged = tu_read_file(path, NULL);
 	cr_assert_not_null(logged);
-	cr_expect_not_null(strstr(logged, "warn: aliases not reloaded: F:1: one\n"),
-			   "%s", logged);
-	cr_expect_not_null(strstr(logged, "warn: aliases not reloaded: F:2: two\n"),
-			   "%s", logged);
+	cr_expect_not_null(strstr(logged, "warn: aliases not reloaded: F:1: one; "
+				  "keeping the old aliases\n"), "%s", logged);
+	cr_expect_not_null(strstr(logged, "warn: aliases not reloaded: F:2: two; "
+				  "keeping the old aliases\n"), "%s", logged);
 	cr_expect_not_null(strstr(logged, "warn: aliases not loaded: out of memory\n"),
 			   "%s", logged);
 	cr_expect_null(strchr(logged, '?'), "%s", logged);

@@ -76,11 +76,11 @@ static const struct row rows[] = {
 	{ SAFETY_SECRET, 0600, OWN_SELF, true, NULL },
 	{ SAFETY_SECRET, 0400, OWN_ROOT, true, NULL },
 	{ SAFETY_SECRET, 0600, OWN_OTHER, false,
-	  "the fetch password file is owned by" },
+	  "the password file is owned by" },
 	{ SAFETY_SECRET, 0604, OWN_SELF, false,
-	  "the fetch password file is readable by others" },
+	  "the password file is readable by others" },
 	{ SAFETY_SECRET, 0610, OWN_SELF, false,
-	  "the fetch password file is executable by its group (mode 0610); "
+	  "the password file is executable by its group (mode 0610); "
 	  "fix: chmod 600 " },
 };
 
@@ -225,7 +225,7 @@ Test(safety, config_reports_every_problem)
 		  err);
 	cr_expect(strstr(err, "the TLS key is readable by its group") != NULL,
 		  "%s", err);
-	cr_expect(strstr(err, "the fetch password file is readable and "
+	cr_expect(strstr(err, "the password file is readable and "
 			      "writable") != NULL, "%s", err);
 	cr_expect(strstr(err, "the configuration file is writable") != NULL,
 		  "%s", err);
