@@ -156,6 +156,10 @@ class Dovecot:
     """dovecot -F with its own configuration under root/dovecot."""
 
     def __init__(self, env):
+        if shutil.which("dovecot") is None:
+            raise RuntimeError("dovecot is not installed (scripts/deps.sh "
+                               "installs it only where no other package "
+                               "provides mail-transport-agent)")
         self.env = env
         self.dir = os.path.join(env.root, "dovecot")
         self.mail = os.path.join(self.dir, "mail")
@@ -704,7 +708,7 @@ def main():
         tests_scripted(env)
         try:
             dc = Dovecot(env)
-        except (RuntimeError, OSError) as e:
+        except (RuntimeError, OSError, KeyError) as e:
             print("SKIP dovecot tests: %s" % e)
         if dc is not None:
             tests_with_dovecot(env, dc)

@@ -37,6 +37,10 @@ def postfix(conf, *args):
 
 
 def start_postfix(top, port, hold_port):
+    if shutil.which("postfix") is None:
+        return None, ("postfix is not installed (scripts/deps.sh installs it "
+                      "only where no other package provides "
+                      "mail-transport-agent)")
     try:
         pf = pwd.getpwnam("postfix")
         grp.getgrnam("postdrop")
