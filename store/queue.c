@@ -47,7 +47,8 @@ struct queue_tx {
 
 struct queue_item {
 	struct queue *q;
-	int fd; /* msg, O_RDWR for the OFD write lock */
+	int lock_fd; /* the item's "lock" file, holding the OFD write lock */
+	int fd;      /* msg, read-only */
 	uint64_t size;
 	struct queue_env env;
 };
@@ -550,45 +551,82 @@ int queue_msg_size(struct queue *q, const char *id, uint64_t *size_r)
 	return 0;
 }
 
+/* The item's own lock file, made on first use. The message may be a hard
+ * link shared with the other items of one commit (one per route domain),
+ * so locking "msg" would make those items block each other. */
+static int open_lock(struct queue *q, const char *id)
+{
+	char path[PATH_MAX];
+
+	if (join(path, id, "lock") < 0)
+		return -1;
+	return fs_openat_safe(q->items_fd, path, O_RDWR | O_CREAT, 0600);
+}
+
+/* The lock file at items/<id>/lock is still the one fd has open (the
+ * holder we raced with may have removed the item). 1 yes, 0 no, -1. */
+static int lock_current(struct queue *q, const char *id, int fd)
+{
+	char path[PATH_MAX];
+	struct stat held, now;
+	int cur;
+
+	if (fstat(fd, &held) < 0 || join(path, id, "lock") < 0)
+		return -1;
+	cur = fs_openat_safe(q->items_fd, path, O_PATH, 0);
+	if (cur < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fs_close_keep(cur, fstat(cur, &now)) < 0)
+		return -1;
+	return held.st_ino == now.st_ino && held.st_dev == now.st_dev;
+}
+
 int queue_lock(struct queue *q, const char *id, struct queue_item **it_r)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct queue_item *it;
 	char path[PATH_MAX];
-	struct stat held, now;
-	int fd, saved;
+	struct stat st;
+	int lock_fd, fd, saved, rc;
 
 	if (!addr_component_safe(id, NULL) || strlen(id) > QUEUE_ID_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (join(path, id, "msg") < 0)
-		return -1;
-	fd = fs_openat_safe(q->items_fd, path, O_RDWR, 0);
-	if (fd < 0)
+	if ((lock_fd = open_lock(q, id)) < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+	if (fcntl(lock_fd, F_OFD_SETLK, &fl) < 0) {
 		saved = errno;
-		close(fd);
+		close(lock_fd);
 		if (saved == EAGAIN || saved == EACCES)
 			return 0;
 		errno = saved;
 		return -1;
 	}
-	/* The holder we waited behind may have removed the item: the lock is
-	 * only good if the path still names the file we locked. */
-	if (fstat(fd, &held) < 0 || stat_msg(q, id, &now) < 0 ||
-	    held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
-		close(fd);
-		return 0;
+	if ((rc = lock_current(q, id, lock_fd)) <= 0) {
+		saved = errno;
+		close(lock_fd);
+		errno = saved;
+		return rc;
 	}
-	if ((it = calloc(1, sizeof(*it))) == NULL) {
+	if (join(path, id, "msg") < 0 ||
+	    (fd = fs_openat_safe(q->items_fd, path, O_RDONLY, 0)) < 0) {
+		saved = errno;
+		close(lock_fd);
+		errno = saved;
+		return saved == ENOENT ? 0 : -1;
+	}
+	if (fstat(fd, &st) < 0 || (it = calloc(1, sizeof(*it))) == NULL) {
+		saved = errno;
 		close(fd);
+		close(lock_fd);
+		errno = saved;
 		return -1;
 	}
 	it->q = q;
+	it->lock_fd = lock_fd;
 	it->fd = fd;
-	it->size = (uint64_t)held.st_size;
+	it->size = (uint64_t)st.st_size;
 	if (read_env(q, id, &it->env) < 0) {
 		saved = errno;
 		queue_item_release(it);
@@ -667,6 +705,8 @@ void queue_item_release(struct queue_item *it)
 		return;
 	if (it->fd >= 0)
 		close(it->fd);
+	if (it->lock_fd >= 0)
+		close(it->lock_fd);
 	queue_env_clear(&it->env);
 	free(it);
 }

@@ -2,8 +2,9 @@
  * for ETRN domains, mail for the relay host, and delivery status
  * notifications waiting to go out.
  *
- * Layout: one directory per item, holding the message ("msg") and its
- * envelope ("env", store/queue_env.h):
+ * Layout: one directory per item, holding the message ("msg"; the items of
+ * one commit share it as hard links), its envelope ("env",
+ * store/queue_env.h) and its lock file ("lock", made on first lock):
  *   DATA/queue/tmp/<id>/       being written, or being removed
  *   DATA/queue/items/<id>/     committed items
  * Commit (the point after which SMTP may answer 250): the message is
@@ -15,7 +16,8 @@
  * back into tmp/ (atomic, fsynced) before deleting its files.
  *
  * Locks: queue_lock takes a non-blocking OFD lock (fcntl F_OFD_SETLK) on
- * the item's msg file, so a runner in kantorpos-smtpd and `kantorpos queue`
+ * the item's lock file (not on msg, which the items of one commit share),
+ * so a runner in kantorpos-smtpd and `kantorpos queue`
  * never work on one item at once, across threads and processes (and NFSv4
  * hosts). A process that dies loses its locks: an item in flight during a
  * crash is simply retried (possibly delivered twice, never lost).

@@ -115,7 +115,7 @@ def main():
         scenarios(d, dest, sink, relay)
         if q.failed:
             print("---- backup daemon log (tail)")
-            print(d.logtext()[-6000:])
+            print(d.logtext()[-20000:])
     finally:
         s.kill_daemons()
         sink.stop()

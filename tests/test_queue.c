@@ -238,6 +238,18 @@ Test(queue, one_message_several_items)
 	free(ib);
 	free(pa);
 	free(pb);
+	/* The items share the body but not the lock: one route's runner
+	 * never keeps the other's item waiting. */
+	{
+		struct queue_item *ita, *itb;
+
+		cr_assert_eq(queue_lock(q, envs[0].id, &ita), 1);
+		cr_assert_eq(queue_lock(q, envs[1].id, &itb), 1,
+			     "the second item of one commit locks too");
+		cr_assert_eq(queue_item_size(itb), 18000);
+		queue_item_release(itb);
+		queue_item_release(ita);
+	}
 	queue_env_clear(&envs[0]);
 	queue_env_clear(&envs[1]);
 }
