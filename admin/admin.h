@@ -42,7 +42,7 @@ int admin_cmd_etrn(struct admin *adm, int argc, char **argv);
 int admin_cmd_fetch(struct admin *adm, int argc, char **argv);
 
 /* Started as root (any of the real, effective or saved uids 0): become
- * cfg->run_as (common/privdrop.h), so that every file the command opens
+ * cfg->run_as (common/base/privdrop.h), so that every file the command opens
  * from here on is opened with the daemons' rights and everything it
  * creates is theirs. Not root: nothing happens. Root without run_as (or
  * without cfg): an error when store (the command works on DATA), nothing

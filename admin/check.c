@@ -1,7 +1,7 @@
 /* admin/check.c: `kantorpos check` — the command: load the configuration,
  * run every check as the daemons would meet it (started as root with
  * run_as set, the file checks run in a child that drops to run_as with
- * common/privdrop, and send their findings back over a pipe), print one
+ * common/base/privdrop, and send their findings back over a pipe), print one
  * line per finding and a summary, exit 1 on any error. The checks
  * themselves are in check_files.c, check_tls.c and check_net.c. */
 #include "autoconf.h"
@@ -17,8 +17,9 @@
 
 #include "admin/admin.h"
 #include "admin/check.h"
-#include "common/config.h"
-#include "common/privdrop.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/base/privdrop.h"
 
 /* What the child may send back: far more than any configuration gives. */
 #define CHECK_CHILD_MAX (4u * 1024 * 1024)

@@ -1,5 +1,5 @@
 /* admin/check_files.c: the file checks of `kantorpos check` — owners and
- * modes (common/safety), and, as the account the daemons run as: the user
+ * modes (common/config/safety), and, as the account the daemons run as: the user
  * db read and parsed, data_dir, mail/ and queue/ written to and on one file
  * system, the aliases parsed with every local target resolved, the fetch
  * and etrn_request password files read as `kantorpos fetch` and `kantorpos
@@ -17,13 +17,14 @@
 #include <unistd.h>
 
 #include "admin/check.h"
-#include "common/address.h"
-#include "common/aliases.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/recipient.h"
-#include "common/safety.h"
-#include "common/userdb.h"
+#include "common/mail/address.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/base/log.h"
+#include "common/lookup/recipient.h"
+#include "common/config/safety.h"
+#include "common/users/userdb.h"
 #include "fetch/secrets.h"
 
 /* What the checks of one run share. */

@@ -15,8 +15,8 @@
 #include <ev.h>
 
 #include "admin/check.h"
-#include "common/config.h"
-#include "common/net.h"
+#include "common/config/config.h"
+#include "common/net/net.h"
 
 /* Never called: the loop is not run. */
 static void no_accept(int fd, const char *peer, void *arg)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "admin/check.h"
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 /* Control characters (a tab too) would break the one-line forms. */
 static void flatten(char *s)

@@ -17,7 +17,8 @@
 #include <openssl/x509v3.h>
 
 #include "admin/check.h"
-#include "common/config.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
 
 /* Certificates ending sooner than this give a warning. */
 #define CHECK_TLS_WARN_DAYS 14

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "common/address.h"
-#include "common/aliases.h"
-#include "common/config.h"
-#include "common/recipient.h"
-#include "common/userdb.h"
+#include "common/mail/address.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
+#include "common/lookup/recipient.h"
+#include "common/users/userdb.h"
 #include "store/maildir.h"
 
 #define DELIVER_CHUNK 65536

@@ -19,12 +19,12 @@
 #include <sodium.h>
 
 #include "admin/admin.h"
-#include "common/config.h"
-#include "common/config_value.h"
-#include "common/net.h"
-#include "common/smtpclient.h"
-#include "common/tls.h"
-#include "common/worker.h"
+#include "common/config/config.h"
+#include "common/config/config_value.h"
+#include "common/net/net.h"
+#include "common/client/smtpclient.h"
+#include "common/net/tls.h"
+#include "common/net/worker.h"
 #include "fetch/secrets.h"
 
 struct etrn_job {

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "admin/admin.h"
-#include "common/config.h"
-#include "common/log.h"
+#include "common/config/config.h"
+#include "common/base/log.h"
 #include "fetch/daemon.h"
 
 static void fetch_usage(FILE *out)

@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "admin/admin.h"
-#include "common/config.h"
-#include "common/log.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/base/log.h"
 
 struct admin_command {
 	const char *name;

@@ -17,11 +17,11 @@
 #include <ev.h>
 
 #include "admin/admin.h"
-#include "common/address.h"
-#include "common/config.h"
-#include "common/config_value.h"
-#include "common/userdb.h"
-#include "common/worker.h"
+#include "common/mail/address.h"
+#include "common/config/config.h"
+#include "common/config/config_value.h"
+#include "common/users/userdb.h"
+#include "common/net/worker.h"
 #include "outbound/runner.h"
 #include "store/queue.h"
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 
 #include "admin/admin.h"
-#include "common/config.h"
-#include "common/privdrop.h"
+#include "common/config/config.h"
+#include "common/base/privdrop.h"
 
 int admin_run_as(const struct config *cfg, bool store)
 {

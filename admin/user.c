@@ -1,5 +1,5 @@
 /* admin/user.c: `kantorpos user add|passwd|del|list` — edits of the user
- * database, each under its lock and written atomically (common/userdb). */
+ * database, each under its lock and written atomically (common/users/userdb). */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -10,10 +10,10 @@
 #include <sodium.h>
 
 #include "admin/admin.h"
-#include "common/address.h"
-#include "common/config.h"
-#include "common/password.h"
-#include "common/userdb.h"
+#include "common/mail/address.h"
+#include "common/config/config.h"
+#include "common/users/password.h"
+#include "common/users/userdb.h"
 
 static void user_usage(FILE *out)
 {

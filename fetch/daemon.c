@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/sdnotify.h"
-#include "common/worker.h"
+#include "common/config/config.h"
+#include "common/base/log.h"
+#include "common/base/sdnotify.h"
+#include "common/net/worker.h"
 #include "fetch/runner.h"
 
 struct sched;

@@ -17,7 +17,7 @@ struct config_fetch;
  * run ended, until SIGTERM or SIGINT (running sessions are dropped
  * without QUIT, which is safe); returns 0 then. The daemon tells systemd
  * READY=1 once every first run is under way and STOPPING=1 on the
- * signal (common/sdnotify.h). Blocks; uses the default
+ * signal (common/base/sdnotify.h). Blocks; uses the default
  * libev loop and a worker pool of cfg->workers threads. Returns 71
  * (EX_OSERR) when the loop or the pool cannot be set up. */
 int fetch_main(const struct config *cfg, const struct config_fetch **accts,

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/address.h"
+#include "common/mail/address.h"
 
 /* The mark earlier versions put on every fetched message
  * ("X-Kantorpos-Fetched: NAME"); still recognised by the loop guard, beside

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/address.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/pop3client.h"
-#include "common/recipient.h"
-#include "common/worker.h"
+#include "common/mail/address.h"
+#include "common/config/config.h"
+#include "common/base/log.h"
+#include "common/client/pop3client.h"
+#include "common/lookup/recipient.h"
+#include "common/net/worker.h"
 #include "fetch/headers.h"
 #include "fetch/run.h"
 #include "fetch/trace.h"

@@ -1,11 +1,11 @@
 /* fetch/secrets.c: reading a fetch account's password file, refusing files
  * that others could read or change (the owner and mode rule is
- * common/safety.c's, the one `kantorpos check` applies). */
+ * common/config/safety.c's, the one `kantorpos check` applies). */
 #include "autoconf.h"
 
 #include "fetch/secrets.h"
 
-#include "common/safety.h"
+#include "common/config/safety.h"
 
 #include <errno.h>
 #include <fcntl.h>

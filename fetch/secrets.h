@@ -12,7 +12,7 @@
 
 /* Read the password: the first line of path without its line end. The
  * file must not be a symbolic link and must pass the SAFETY_SECRET rule of
- * common/safety.h (a regular file owned by owner or root, no permission
+ * common/config/safety.h (a regular file owned by owner or root, no permission
  * bits for group or others; owner is the account the process runs as),
  * and the password must not be empty. BLOCKING (small file read).
  * Returns 0 with *pw_r (heap; wipe it with sodium_memzero and free it), or

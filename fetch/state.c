@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #define FST_MAGIC "kantorpos-fetch-state 1"
 #define FST_MAX_RCPTS 1000
@@ -318,7 +318,7 @@ int fst_load(const char *path, struct fst *st, char *err, size_t errlen)
 	size_t len = 0;
 	int fd, rc;
 
-	/* In DATA/fetch: a link there is refused (common/fsutil.h). */
+	/* In DATA/fetch: a link there is refused (common/base/fsutil.h). */
 	fd = fs_openat_safe(AT_FDCWD, path, O_RDONLY, 0);
 	if (fd < 0 ||
 	    fs_close_keep(fd, fs_read_fd(fd, FST_FILE_MAX, &text, &len)) < 0) {

@@ -3,9 +3,9 @@
 
 #include "outbound/etrn.h"
 
-#include "common/cidr.h"
-#include "common/config.h"
-#include "common/config_value.h"
+#include "common/base/cidr.h"
+#include "common/config/config.h"
+#include "common/config/config_value.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/address.h"
+#include "common/mail/address.h"
 
 struct config;
 struct config_etrn_domain;

@@ -4,9 +4,9 @@
 
 #include "outbound/items.h"
 
-#include "common/address.h"
-#include "common/log.h"
-#include "common/recipient.h"
+#include "common/mail/address.h"
+#include "common/base/log.h"
+#include "common/lookup/recipient.h"
 #include "outbound/dsn.h"
 #include "store/maildir.h"
 

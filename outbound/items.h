@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "common/config.h"
-#include "common/smtpclient.h"
+#include "common/config/config.h"
+#include "common/client/smtpclient.h"
 #include "store/queue.h"
 
 struct userdb;

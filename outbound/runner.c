@@ -5,11 +5,11 @@
 
 #include "outbound/runner.h"
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/smtpclient.h"
-#include "common/tls.h"
-#include "common/worker.h"
+#include "common/config/config.h"
+#include "common/base/log.h"
+#include "common/client/smtpclient.h"
+#include "common/net/tls.h"
+#include "common/net/worker.h"
 #include "outbound/items.h"
 #include "store/queue.h"
 

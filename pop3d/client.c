@@ -18,13 +18,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/address.h"
-#include "common/auth.h"
-#include "common/conn.h"
-#include "common/log.h"
-#include "common/net.h"
-#include "common/server.h"
-#include "common/worker.h"
+#include "common/mail/address.h"
+#include "common/runtime/auth.h"
+#include "common/net/conn.h"
+#include "common/base/log.h"
+#include "common/net/net.h"
+#include "common/runtime/server.h"
+#include "common/net/worker.h"
 #include "pop3d/session.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"

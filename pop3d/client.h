@@ -5,7 +5,7 @@
 #ifndef KANTORPOS_POP3D_CLIENT_H
 #define KANTORPOS_POP3D_CLIENT_H
 
-#include "common/config.h"
+#include "common/config/config.h"
 
 struct server;
 

@@ -16,8 +16,8 @@
 
 #include <sodium.h>
 
-#include "common/log.h"
-#include "common/sasl.h"
+#include "common/base/log.h"
+#include "common/proto/sasl.h"
 #include "store/maildrop.h"
 
 #define A PROTO_STATE(POP3_AUTHORIZATION)

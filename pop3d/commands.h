@@ -8,10 +8,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/proto.h"
+#include "common/proto/proto.h"
 #include "pop3d/session.h"
 
-/* The command table (common/proto.h), ending with a NULL verb. */
+/* The command table (common/proto/proto.h), ending with a NULL verb. */
 extern const struct proto_cmd pop3_commands[];
 
 /* The line after "AUTH PLAIN" and "+ ": the base64 response, or "*" to

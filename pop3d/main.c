@@ -1,9 +1,9 @@
 /* pop3d/main.c: kantorpos-pop3d: the POP3 server's hooks into the shared
- * daemon runtime (common/server.h), and nothing else. */
+ * daemon runtime (common/runtime/server.h), and nothing else. */
 #include "autoconf.h"
 
-#include "common/config.h"
-#include "common/server.h"
+#include "common/config/config.h"
+#include "common/runtime/server.h"
 #include "pop3d/client.h"
 
 int main(int argc, char **argv)

@@ -14,7 +14,7 @@
 
 #include <sodium.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
 #include "pop3d/commands.h"
 #include "store/maildrop.h"
 

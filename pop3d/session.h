@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/conn.h"
-#include "common/proto.h"
+#include "common/net/conn.h"
+#include "common/proto/proto.h"
 #include "pop3d/retr.h"
 
 struct mdrop;

@@ -8,10 +8,10 @@
 
 #include <sodium.h>
 
-#include "common/auth.h"
-#include "common/log.h"
-#include "common/proto.h"
-#include "common/sasl.h"
+#include "common/runtime/auth.h"
+#include "common/base/log.h"
+#include "common/proto/proto.h"
+#include "common/proto/sasl.h"
 #include "smtpd/session.h"
 
 enum { MECH_NONE = 0, MECH_PLAIN, MECH_LOGIN };

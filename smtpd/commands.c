@@ -10,9 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/aliases.h"
-#include "common/log.h"
-#include "common/worker.h"
+#include "common/lookup/aliases.h"
+#include "common/base/log.h"
+#include "common/net/worker.h"
 #include "smtpd/relay.h"
 #include "smtpd/reply.h"
 #include "smtpd/sender.h"

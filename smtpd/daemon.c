@@ -5,9 +5,9 @@
 
 #include <stdlib.h>
 
-#include "common/aliases.h"
-#include "common/log.h"
-#include "common/server.h"
+#include "common/lookup/aliases.h"
+#include "common/base/log.h"
+#include "common/runtime/server.h"
 #include "smtpd/session.h"
 
 static int smtpd_start(struct server *srv)

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/conn.h"
-#include "common/log.h"
-#include "common/worker.h"
+#include "common/net/conn.h"
+#include "common/base/log.h"
+#include "common/net/worker.h"
 #include "smtpd/received.h"
 #include "smtpd/reply.h"
 #include "smtpd/sender.h"

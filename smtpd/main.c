@@ -1,8 +1,8 @@
-/* smtpd/main.c: kantorpos-smtpd — the runtime from common/server with the
+/* smtpd/main.c: kantorpos-smtpd — the runtime from common/runtime/server with the
  * SMTP session as its client (smtpd/daemon.c). */
 #include "autoconf.h"
 
-#include "common/server.h"
+#include "common/runtime/server.h"
 #include "smtpd/session.h"
 
 int main(int argc, char **argv)

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/userdb.h"
-#include "common/worker.h"
+#include "common/config/config.h"
+#include "common/base/log.h"
+#include "common/users/userdb.h"
+#include "common/net/worker.h"
 #include "outbound/etrn.h"
 #include "outbound/runner.h"
 #include "smtpd/session.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/proto.h"
+#include "common/proto/proto.h"
 
 /* RFC 1870 §3: the SIZE value has at most 20 digits. */
 #define PARAMS_SIZE_DIGITS 20

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/address.h"
+#include "common/mail/address.h"
 
 enum params_body {
 	PARAMS_BODY_NONE = 0, /* not given: 7-bit by RFC, stored as sent */

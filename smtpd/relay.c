@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/aliases.h"
-#include "common/config.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
 
 static int refuse(struct relay_decision *d, int code, const char *enh,
 		  const char *text)

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/address.h"
-#include "common/recipient.h"
+#include "common/mail/address.h"
+#include "common/lookup/recipient.h"
 
 struct aliases;
 struct config;

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#include "common/aliases.h"
-#include "common/config.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
 
 /* Is key an alias of al? Then *owned_r says whether login is its only
  * final target. */

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/address.h"
+#include "common/mail/address.h"
 
 struct aliases;
 struct config;
@@ -38,7 +38,7 @@ enum sender_verdict {
 };
 
 /* Does the user logged in as login (a mailbox key, lower case) own mb?
- * Mirrors delivery (common/recipient.h): when mb's key, or failing that
+ * Mirrors delivery (common/lookup/recipient.h): when mb's key, or failing that
  * the key without its subaddress (delims: recipient_delimiter), is an
  * alias of al (may be NULL), owned iff login is its only final target;
  * otherwise owned iff that key is login. Keys compare ASCII letters of

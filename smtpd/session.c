@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/auth.h"
-#include "common/conn.h"
-#include "common/log.h"
+#include "common/runtime/auth.h"
+#include "common/net/conn.h"
+#include "common/base/log.h"
 #include "smtpd/reply.h"
 #include "store/maildir.h"
 #include "store/queue.h"

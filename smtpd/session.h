@@ -1,7 +1,7 @@
 /* smtpd/session.h: one SMTP session — its state, facts, transaction and
  * lifecycle — and the daemon-wide state of kantorpos-smtpd.
  *
- * Layers: common/conn reads and writes the socket; session.c cuts input
+ * Layers: common/net/conn reads and writes the socket; session.c cuts input
  * into command lines or message content and is the only code that queues
  * output (smtp_reply); commands.c holds the command table and handlers,
  * which return PROTO_DONE / PROTO_ASYNC / PROTO_CLOSE and never touch the
@@ -14,11 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/address.h"
-#include "common/config.h"
-#include "common/proto.h"
-#include "common/recipient.h"
-#include "common/server.h"
+#include "common/mail/address.h"
+#include "common/config/config.h"
+#include "common/proto/proto.h"
+#include "common/lookup/recipient.h"
+#include "common/runtime/server.h"
 #include "smtpd/data.h"
 #include "smtpd/params.h"
 

@@ -3,7 +3,7 @@
 
 #include "store/dirsync.h"
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

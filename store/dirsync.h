@@ -11,7 +11,7 @@
 
 /* Make every entry change in dir that completed before this call durable:
  * join an fsync of dir that has not started yet, or run one. dir is opened
- * with fs_openat_safe (common/fsutil.h). Returns 0,
+ * with fs_openat_safe (common/base/fsutil.h). Returns 0,
  * or -1 with errno from open or fsync (the fsync that covered this call
  * failed; the entries may or may not be on disk). */
 int dirsync(const char *dir);

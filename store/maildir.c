@@ -7,11 +7,11 @@
 
 #include "store/maildir.h"
 
-#include "common/address.h"
+#include "common/mail/address.h"
 #include "store/dirsync.h"
 #include "store/mdname.h"
 #include "store/quota.h"
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>

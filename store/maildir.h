@@ -4,7 +4,7 @@
  *
  * Layout: DATA/mail/<domain>/<localpart>/{tmp,new,cur}. Every function takes
  * the maildir path itself; md_path builds it safely from its parts. Every
- * path is opened with fs_openat_safe (common/fsutil.h): a symbolic link
+ * path is opened with fs_openat_safe (common/base/fsutil.h): a symbolic link
  * anywhere in the store is refused (ELOOP, MD_ERR_IO), never followed.
  * All functions block on the file system: run commit (fsyncs) on the worker
  * pool. A delivery object belongs to one thread at a time. */
@@ -39,7 +39,7 @@ enum md_result md_result_from_errno(int err);
 
 /* Build "<data_dir>/mail/<domain>/<localpart>" into a heap string owned by
  * the caller. Returns 0, or -1 with EINVAL when domain or localpart fails
- * addr_component_safe (common/address.h; nothing is touched on disk). */
+ * addr_component_safe (common/mail/address.h; nothing is touched on disk). */
 int md_path(const char *data_dir, const char *domain, const char *localpart,
 	    char **path_r);
 

@@ -5,7 +5,7 @@
 #include "store/maildrop.h"
 #include "store/maildir.h"
 #include "store/mdname.h"
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>

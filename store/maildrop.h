@@ -29,7 +29,7 @@ struct mdrop_reader;
  * A missing maildir is created (empty maildrop).
  * new/ and cur/ are held open until release: the session reads and
  * removes in the directories it locked, whatever happens to their names.
- * A link on the way (common/fsutil.h) is refused with ELOOP.
+ * A link on the way (common/base/fsutil.h) is refused with ELOOP.
  * Returns 1 with *drop_r set (the caller releases it with mdrop_commit or
  * mdrop_release), 0 when another session holds the lock, -1 on error
  * (errno). Never waits for the lock. */

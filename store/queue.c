@@ -5,9 +5,9 @@
 
 #include "store/queue.h"
 
-#include "common/address.h"
-#include "common/fsutil.h"
-#include "common/log.h"
+#include "common/mail/address.h"
+#include "common/base/fsutil.h"
+#include "common/base/log.h"
 #include "store/mdname.h"
 
 #include <dirent.h>

@@ -23,7 +23,7 @@
  * crash is simply retried (possibly delivered twice, never lost).
  *
  * The handle holds tmp/ and items/ open and reaches every item from them
- * with fs_openat_safe (common/fsutil.h): a link in the queue is refused
+ * with fs_openat_safe (common/base/fsutil.h): a link in the queue is refused
  * (ELOOP), never followed; recovery removes one in tmp/ as a leftover.
  *
  * Every function blocks on the file system (fsync): call them from the

@@ -4,7 +4,7 @@
 #include "store/quota.h"
 #include "store/mdname.h"
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>

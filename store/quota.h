@@ -1,7 +1,7 @@
 /* store/quota.h: per-user quota of a maildir, in bytes and messages,
  * computed from the ,S= sizes in the names under new/ and cur/ (files are
  * not read; a name without S= is stat()ed). A limit of 0 means unlimited.
- * The directories are opened with fs_openat_safe (common/fsutil.h).
+ * The directories are opened with fs_openat_safe (common/base/fsutil.h).
  *
  * The check is advisory between concurrent deliveries: two deliveries that
  * both fit may together go slightly over, as with Dovecot's Maildir++

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/address.h"
+#include "common/mail/address.h"
 
 #define LEN(s) (sizeof(s) - 1)
 

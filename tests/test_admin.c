@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
-#include "common/userdb.h"
+#include "common/base/fsutil.h"
+#include "common/users/userdb.h"
 #include "tests/helpers/testutil.h"
 
 extern char **environ;

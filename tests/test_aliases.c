@@ -9,10 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/aliases.h"
-#include "common/config.h"
-#include "common/recipient.h"
-#include "common/userdb.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/lookup/recipient.h"
+#include "common/users/userdb.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

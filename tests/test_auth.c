@@ -14,12 +14,12 @@
 
 #include <sodium.h>
 
-#include "common/auth.h"
-#include "common/log.h"
-#include "common/password.h"
-#include "common/server.h"
-#include "common/throttle.h"
-#include "common/worker.h"
+#include "common/runtime/auth.h"
+#include "common/base/log.h"
+#include "common/users/password.h"
+#include "common/runtime/server.h"
+#include "common/users/throttle.h"
+#include "common/net/worker.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

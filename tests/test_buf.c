@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "common/buf.h"
+#include "common/net/buf.h"
 
 struct want {
 	const char *data;

@@ -11,8 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/config_value.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/config/config_value.h"
 #include "tests/helpers/testutil.h"
 
 /* The three required keywords: lines 1-3 of most test files. */

@@ -11,8 +11,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "common/cidr.h"
-#include "common/config.h"
+#include "common/base/cidr.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
 #include "tests/helpers/testutil.h"
 
 #define BASE "data_dir /d\nuser_db /u\nlocal_domain example.org\n"

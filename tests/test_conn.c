@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/conn.h"
+#include "common/net/conn.h"
 
 #define MAXREC 64
 

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
 #include "fetch/deadline.h"
 #include "tests/helpers/testutil.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/pop3client.h"
+#include "common/client/pop3client.h"
 #include "fetch/headers.h"
 #include "fetch/trace.h"
 

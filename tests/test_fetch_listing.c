@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/pop3client.h"
+#include "common/client/pop3client.h"
 #include "fetch/listing.h"
 #include "fetch/state.h"
 

@@ -285,7 +285,7 @@ Test(fetch_state, password_file_checks)
 	}
 }
 
-/* The one rule of common/safety.c: root may own the file too (a process
+/* The one rule of common/config/safety.c: root may own the file too (a process
  * run as root reads it for its run_as account). */
 Test(fetch_state, password_file_owned_by_root_is_accepted)
 {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

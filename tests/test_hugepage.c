@@ -14,8 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common/hugepage.h"
-#include "common/password.h"
+#include "common/base/hugepage.h"
+#include "common/users/password.h"
 #include "tests/helpers/testutil.h"
 
 #define MIB ((size_t)1 << 20)

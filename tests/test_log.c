@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
+#include "common/base/log_escape.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

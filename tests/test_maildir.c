@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 #include "store/maildir.h"
 #include "tests/helpers/testutil.h"
 

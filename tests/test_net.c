@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "common/net.h"
+#include "common/net/net.h"
 
 struct row {
 	const char *in;

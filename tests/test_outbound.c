@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/userdb.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/users/userdb.h"
 #include "outbound/dsn.h"
 #include "outbound/etrn.h"
 #include "outbound/items.h"

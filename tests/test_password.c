@@ -7,7 +7,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "common/password.h"
+#include "common/users/password.h"
 
 #define OPS crypto_pwhash_OPSLIMIT_MIN
 #define MEM crypto_pwhash_MEMLIMIT_MIN

@@ -12,7 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "common/privdrop.h"
+#include "common/base/privdrop.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/proto.h"
+#include "common/proto/proto.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 #include "store/queue.h"
 #include "store/queue_env.h"
 #include "tests/helpers/testutil.h"

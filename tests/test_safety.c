@@ -1,4 +1,4 @@
-/* tests/test_safety.c: the start-up owner and mode checks (common/safety),
+/* tests/test_safety.c: the start-up owner and mode checks (common/config/safety),
  * as a table of kinds, modes and owners built in a scratch directory. */
 #include "autoconf.h"
 
@@ -11,8 +11,9 @@
 
 #include <criterion/criterion.h>
 
-#include "common/config.h"
-#include "common/safety.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/config/safety.h"
 #include "tests/helpers/testutil.h"
 
 /* Who owns the path in a row, relative to the owner the check expects. */

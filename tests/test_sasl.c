@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "common/sasl.h"
+#include "common/proto/sasl.h"
 
 struct b64_row {
 	const char *in;

@@ -1,4 +1,4 @@
-/* tests/test_sdnotify.c: the service manager notifications (common/sdnotify)
+/* tests/test_sdnotify.c: the service manager notifications (common/base/sdnotify)
  * received on a unix datagram socket at a temporary path and on an
  * abstract one, what each call sends, bad NOTIFY_SOCKET names, the one
  * warning per process, and that a receiver that never reads cannot block
@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/sdnotify.h"
+#include "common/base/log.h"
+#include "common/base/sdnotify.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

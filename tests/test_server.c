@@ -18,12 +18,12 @@
 #include <getopt.h>
 #include <sodium.h>
 
-#include "common/config.h"
-#include "common/conn.h"
-#include "common/log.h"
-#include "common/password.h"
-#include "common/server.h"
-#include "common/userdb.h"
+#include "common/config/config.h"
+#include "common/net/conn.h"
+#include "common/base/log.h"
+#include "common/users/password.h"
+#include "common/runtime/server.h"
+#include "common/users/userdb.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/aliases.h"
-#include "common/config.h"
-#include "common/userdb.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
+#include "common/users/userdb.h"
 #include "smtpd/relay.h"
 #include "tests/helpers/testutil.h"
 

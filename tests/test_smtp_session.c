@@ -12,8 +12,8 @@
 
 #include <ev.h>
 
-#include "common/fsutil.h"
-#include "common/server.h"
+#include "common/base/fsutil.h"
+#include "common/runtime/server.h"
 #include "tests/helpers/smtpfake.h"
 #include "tests/helpers/testutil.h"
 

@@ -27,9 +27,9 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
-#include "common/smtpclient.h"
-#include "common/tls.h"
-#include "common/worker.h"
+#include "common/client/smtpclient.h"
+#include "common/net/tls.h"
+#include "common/net/worker.h"
 #include "tests/helpers/testutil.h"
 #include "tests/helpers/tlscert.h"
 

@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "common/throttle.h"
+#include "common/users/throttle.h"
 
 Test(throttle, delays_double_up_to_the_cap)
 {

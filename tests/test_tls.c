@@ -18,9 +18,9 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "common/conn.h"
-#include "common/net.h"
-#include "common/tls.h"
+#include "common/net/conn.h"
+#include "common/net/net.h"
+#include "common/net/tls.h"
 #include "tests/helpers/testutil.h"
 #include "tests/helpers/tlscert.h"
 

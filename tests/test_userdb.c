@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/password.h"
-#include "common/userdb.h"
+#include "common/users/password.h"
+#include "common/users/userdb.h"
 #include "tests/helpers/testutil.h"
 
 #define OPS crypto_pwhash_OPSLIMIT_MIN

@@ -14,7 +14,7 @@
 
 #include <ev.h>
 
-#include "common/worker.h"
+#include "common/net/worker.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

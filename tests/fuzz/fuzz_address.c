@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "common/address.h"
+#include "common/mail/address.h"
 
 static void check_mailbox(const struct addr_mailbox *mb, unsigned opts)
 {

@@ -8,8 +8,9 @@
 
 #include <string.h>
 
-#include "common/aliases.h"
-#include "common/config.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
 
 static const char CONF[] =
 	"data_dir /var/lib/kantorpos\nuser_db users\n"

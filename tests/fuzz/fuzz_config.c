@@ -6,7 +6,8 @@
 
 #include <string.h>
 
-#include "common/config.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/conn.h"
-#include "common/log.h"
-#include "common/proto.h"
+#include "common/net/conn.h"
+#include "common/base/log.h"
+#include "common/proto/proto.h"
 #include "pop3d/session.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "common/pop3client.h"
+#include "common/client/pop3client.h"
 
 /* Where the body in in[0..len) ends (octets up to and including ".\r\n"),
  * or 0 when it does not; its decoding into out (room len), length in

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "common/proto.h"
+#include "common/proto/proto.h"
 
 static int run(void *session, char *args)
 {

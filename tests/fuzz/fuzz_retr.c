@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "common/pop3client.h"
+#include "common/client/pop3client.h"
 #include "pop3d/retr.h"
 
 struct src {

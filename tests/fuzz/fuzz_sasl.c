@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_sasl.c: the SASL decoders of common/sasl: strict base64
+/* tests/fuzz/fuzz_sasl.c: the SASL decoders of common/proto/sasl: strict base64
  * (decoded input must encode back to itself), client responses, the
  * PLAIN message and LOGIN steps. The first byte picks the function and
  * the output buffer size; the rest is one response line as a client
@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "common/sasl.h"
+#include "common/proto/sasl.h"
 
 static void check_result(enum sasl_result r)
 {

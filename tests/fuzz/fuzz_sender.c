@@ -11,8 +11,9 @@
 
 #include <string.h>
 
-#include "common/aliases.h"
-#include "common/config.h"
+#include "common/lookup/aliases.h"
+#include "common/config/config.h"
+#include "common/config/config_load.h"
 #include "smtpd/sender.h"
 #include "smtpd/submit.h"
 

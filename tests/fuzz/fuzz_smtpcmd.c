@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/address.h"
-#include "common/proto.h"
+#include "common/mail/address.h"
+#include "common/proto/proto.h"
 #include "smtpd/params.h"
 #include "smtpd/session.h"
 

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "common/tls.h"
+#include "common/net/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#include "common/address.h"
-#include "common/userdb.h"
+#include "common/mail/address.h"
+#include "common/users/userdb.h"
 
 struct names {
 	char **v;

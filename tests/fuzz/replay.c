@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #ifndef FUZZ_NAME
 #error "FUZZ_NAME must name the harness"

@@ -18,11 +18,11 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/password.h"
-#include "common/server.h"
-#include "common/userdb.h"
+#include "common/config/config.h"
+#include "common/base/log.h"
+#include "common/users/password.h"
+#include "common/runtime/server.h"
+#include "common/users/userdb.h"
 #include "smtpd/session.h"
 #include "tests/helpers/testutil.h"
 

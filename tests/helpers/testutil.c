@@ -2,7 +2,7 @@
 #include "autoconf.h"
 
 #include "tests/helpers/testutil.h"
-#include "common/fsutil.h"
+#include "common/base/fsutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>

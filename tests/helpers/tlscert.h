@@ -3,7 +3,7 @@
 #ifndef KANTORPOS_TESTS_TLSCERT_H
 #define KANTORPOS_TESTS_TLSCERT_H
 
-#include "common/tls.h"
+#include "common/net/tls.h"
 
 /* Write cert.pem and key.pem into dir; return their paths (heap strings
  * for the caller to free) and the certificate's "sha256:AB:..."

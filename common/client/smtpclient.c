@@ -1,0 +1,1006 @@
+/* common/client/smtpclient.c: the non-blocking outbound SMTP client — resolution
+ * on the worker pool, connect, EHLO/HELO, STARTTLS, pipelined envelopes,
+ * dot-stuffed streaming of the body, per-recipient results, QUIT — and the
+ * rule that matches each reply to a command already sent. */
+#include "autoconf.h"
+
+#include "common/client/smtpclient.h"
+
+#include "common/net/conn.h"
+#include "common/base/log.h"
+#include "common/net/net.h"
+#include "common/net/tls.h"
+#include "common/net/worker.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* RFC 5321 4.5.3.2 client timers, in seconds. */
+#define T_GREETING 300
+#define T_MAIL 300
+#define T_RCPT 300
+#define T_DATA_INIT 120
+#define T_DATA_BLOCK 180
+#define T_DATA_TERM 600
+#define T_OTHER 300
+
+#define SMTPC_CHUNK 16384
+#define SMTPC_HIGH (64 * 1024)
+/* The conn stops reading while its output is above its high mark; pump
+ * never queues that much, so replies are read while the body goes out
+ * (where any reply is out of step) instead of after the dot. */
+#define SMTPC_PAUSE (SMTPC_HIGH + 2 * SMTPC_CHUNK + 1024)
+#define SMTPC_MAX_LINE 4096
+
+enum smtpc_state {
+	ST_RESOLVING,
+	ST_CONNECTING,
+	ST_GREETING,
+	ST_EHLO,
+	ST_HELO,
+	ST_STARTTLS,
+	ST_HANDSHAKE,
+	ST_READY,
+	ST_ENVELOPE, /* MAIL / RCPT / DATA replies */
+	ST_STREAM,   /* sending the body */
+	ST_DOT,      /* waiting for the reply to the final dot */
+	ST_RSET,
+	ST_COMMAND,
+	ST_QUIT,
+	ST_CLOSED,
+};
+
+#define EXT_PIPELINING 0x01u
+#define EXT_STARTTLS 0x02u
+#define EXT_SIZE 0x04u
+#define EXT_8BITMIME 0x08u
+#define EXT_AUTH 0x10u
+#define EXT_ETRN 0x20u
+#define EXT_ENHANCED 0x40u
+#define EXT_SMTPUTF8 0x80u
+
+struct smtpc {
+	struct ev_loop *loop;
+	struct worker *pool;
+	struct smtpc_cb cb;
+	void *arg;
+	char *host, *helo, *tls_name, *pin;
+	unsigned port, timeout;
+	enum smtpc_tls tls;
+	SSL_CTX *verify_ctx, *any_ctx;
+
+	enum smtpc_state state;
+	struct conn *conn;
+	struct addrinfo *addrs, *next_addr;
+	bool abort_pending; /* smtpc_abort while resolving */
+	bool quit_sent;
+	bool proto_error;   /* the replies fell out of step with the commands */
+	/* Replies owed: the greeting and every command sent, not yet
+	 * answered. A reply is only ever matched to one of them. */
+	unsigned awaiting;
+	char peer[NET_ADDRSTRLEN];
+	char error[SMTPC_TEXT_MAX];
+	struct smtpc_reply last;
+
+	/* The reply being read (multi-line). */
+	struct smtpc_reply cur;
+	bool in_reply;
+	unsigned reply_lines;
+
+	unsigned ext;
+	uint64_t ext_size;
+
+	/* The message in flight. */
+	struct smtpc_msg msg;
+	struct smtpc_reply *replies;
+	bool *decided;
+	size_t next_send, next_reply; /* 0 MAIL, 1..n RCPT, n+1 DATA */
+	size_t accepted;
+	bool mail_failed, discard_body;
+	uint64_t offset;
+	bool line_start, prev_cr;
+};
+
+struct resolve_job {
+	struct smtpc *s;
+	struct addrinfo *res;
+	int rc;
+	char err[256];
+};
+
+static void c_readable(struct conn *c, void *arg);
+static void c_drain(struct conn *c, void *arg);
+static void c_timeout(struct conn *c, void *arg);
+static void c_connected(struct conn *c, void *arg);
+static void c_tls_ready(struct conn *c, void *arg);
+static void c_close(struct conn *c, void *arg, enum conn_close_reason reason,
+		    const char *detail);
+static void fail(struct smtpc *s, const struct smtpc_reply *r,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void protocol_error(struct smtpc *s, const struct smtpc_reply *r,
+			   const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void pump(struct smtpc *s);
+static void finish_message(struct smtpc *s, bool need_rset);
+static void report_and_ready(struct smtpc *s);
+
+static const struct conn_cb smtpc_conn_cb = {
+	.on_readable = c_readable,
+	.on_drain = c_drain,
+	.on_timeout = c_timeout,
+	.on_connected = c_connected,
+	.on_tls_ready = c_tls_ready,
+	.on_close = c_close,
+};
+
+static int accept_any(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
+SSL_CTX *smtpc_ctx_any_new(char *err, size_t errlen)
+{
+	SSL_CTX *ctx = tls_client_ctx_new(NULL, err, errlen);
+
+	/* Verification still runs (so its result can be logged) but never
+	 * fails the handshake. */
+	if (ctx != NULL)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+	return ctx;
+}
+
+static void set_timer(struct smtpc *s, unsigned rfc_seconds)
+{
+	if (s->conn != NULL)
+		conn_set_timeout(s->conn, s->timeout ? s->timeout : rfc_seconds);
+}
+
+/* Bytes the server sent that are still unread when the client is about
+ * to write (a command, body bytes, the TLS handshake) came before what
+ * follows, so they cannot answer it: every reply owed was read already
+ * (commands go out only after the reply before them, or all at once as a
+ * pipelined group). True, with the session failed, when there are any. */
+static bool early_input(struct smtpc *s)
+{
+	size_t n = conn_input_pending(s->conn);
+
+	if (n == 0)
+		return false;
+	protocol_error(s, NULL, "%s sent %zu byte%s nothing asked for", s->peer,
+		       n, n == 1 ? "" : "s");
+	return true;
+}
+
+/* Every write to the server: 0, or -1 when the session is failing. */
+static int put(struct smtpc *s, const void *data, size_t len)
+{
+	if (conn_is_closing(s->conn) || early_input(s))
+		return -1;
+	if (conn_write(s->conn, data, len) < 0) {
+		fail(s, NULL, "writing to %s failed", s->peer);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send a command (or the end of data) and owe its reply. */
+static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
+{
+	char line[SMTPC_MAX_LINE];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		n = (int)strlen(line);
+	if (mask) {
+		const char *sp = strchr(line, ' ');
+
+		log_debug("smtpc %s C: %.*s ****", s->peer,
+			  sp != NULL ? (int)(sp - line) : n, line);
+	} else {
+		log_debug("smtpc %s C: %s", s->peer, line);
+	}
+	memcpy(line + n, "\r\n", 2);
+	if (put(s, line, (size_t)n + 2) == 0)
+		s->awaiting++;
+}
+
+/* End the session with an error; on_close follows from the conn (or
+ * directly when there is none). */
+static void fail(struct smtpc *s, const struct smtpc_reply *r,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->error[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(s->error, sizeof(s->error), fmt, ap);
+		va_end(ap);
+	}
+	if (r != NULL)
+		s->last = *r;
+	if (s->conn != NULL)
+		conn_close(s->conn, s->error);
+}
+
+/* A reply out of step: nothing it says can be trusted, not even what was
+ * decided from the replies before it in this transaction. */
+static void protocol_error(struct smtpc *s, const struct smtpc_reply *r,
+			   const char *fmt, ...)
+{
+	char why[SMTPC_TEXT_MAX - 20];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (s->error[0] == '\0')
+		s->proto_error = true;
+	fail(s, r, "protocol error: %s", why);
+}
+
+static void free_message(struct smtpc *s)
+{
+	free(s->replies);
+	free(s->decided);
+	s->replies = NULL;
+	s->decided = NULL;
+	memset(&s->msg, 0, sizeof(s->msg));
+}
+
+static void free_session(struct smtpc *s)
+{
+	if (s->addrs != NULL)
+		freeaddrinfo(s->addrs);
+	free(s->host);
+	free(s->helo);
+	free(s->tls_name);
+	free(s->pin);
+	free(s);
+}
+
+static void destroy(struct smtpc *s, const char *error)
+{
+	s->state = ST_CLOSED;
+	/* A message in flight: every open recipient failed temporarily;
+	 * after a protocol error every recipient did. */
+	if (s->replies != NULL) {
+		for (size_t i = 0; i < s->msg.n_rcpts; i++) {
+			if (s->decided[i] && !s->proto_error)
+				continue;
+			s->replies[i].code = 0;
+			snprintf(s->replies[i].text, sizeof(s->replies[i].text),
+				 "%s", error != NULL ? error : "session closed");
+		}
+		if (s->cb.on_result != NULL)
+			s->cb.on_result(s, s->arg, s->replies, s->msg.n_rcpts);
+		free_message(s);
+	}
+	if (s->cb.on_close != NULL)
+		s->cb.on_close(s, s->arg, error, &s->last);
+	free_session(s);
+}
+
+static char *dup_opt(const char *v, bool *ok)
+{
+	char *c;
+
+	if (v == NULL)
+		return NULL;
+	if ((c = strdup(v)) == NULL)
+		*ok = false;
+	return c;
+}
+
+static void resolve_job(void *arg)
+{
+	struct resolve_job *j = arg;
+
+	j->rc = net_resolve(j->s->host, j->s->port, false, &j->res, j->err,
+			    sizeof(j->err));
+}
+
+static void try_connect(struct smtpc *s)
+{
+	while (s->next_addr != NULL) {
+		struct addrinfo *ai = s->next_addr;
+
+		s->next_addr = ai->ai_next;
+		net_addr_string(ai->ai_addr, s->peer, sizeof(s->peer), NULL);
+		s->conn = conn_connect(s->loop, ai->ai_addr, ai->ai_addrlen,
+				       &smtpc_conn_cb, s);
+		if (s->conn == NULL) {
+			snprintf(s->error, sizeof(s->error),
+				 "connect to %s port %u: %s", s->peer, s->port,
+				 strerror(errno));
+			continue;
+		}
+		s->error[0] = '\0';
+		s->state = ST_CONNECTING;
+		conn_set_max_line(s->conn, SMTPC_MAX_LINE);
+		conn_set_watermarks(s->conn, SMTPC_PAUSE, CONN_DEFAULT_LOW_WATER);
+		set_timer(s, T_GREETING);
+		return;
+	}
+	destroy(s, s->error[0] != '\0' ? s->error : "no address to connect to");
+}
+
+static void resolve_done(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct smtpc *s = j->s;
+
+	if (s->abort_pending) {
+		if (j->res != NULL)
+			freeaddrinfo(j->res);
+		free(j);
+		destroy(s, s->error);
+		return;
+	}
+	if (j->rc < 0) {
+		snprintf(s->error, sizeof(s->error), "%s", j->err);
+		free(j);
+		destroy(s, s->error);
+		return;
+	}
+	s->addrs = s->next_addr = j->res;
+	free(j);
+	try_connect(s);
+}
+
+struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
+			  const struct smtpc_opts *opts,
+			  const struct smtpc_cb *cb, void *arg)
+{
+	struct smtpc *s = calloc(1, sizeof(*s));
+	struct resolve_job *j;
+	bool ok = true;
+
+	if (s == NULL)
+		return NULL;
+	s->loop = loop;
+	s->pool = pool;
+	s->cb = *cb;
+	s->arg = arg;
+	s->host = dup_opt(opts->host, &ok);
+	s->helo = dup_opt(opts->helo != NULL ? opts->helo : "localhost", &ok);
+	s->tls_name = dup_opt(opts->tls_name != NULL ? opts->tls_name
+						      : opts->host, &ok);
+	s->pin = dup_opt(opts->pin, &ok);
+	s->port = opts->port;
+	s->timeout = opts->timeout;
+	s->tls = opts->tls;
+	s->verify_ctx = opts->verify_ctx;
+	s->any_ctx = opts->any_ctx;
+	s->state = ST_RESOLVING;
+	snprintf(s->peer, sizeof(s->peer), "%s",
+		 opts->host != NULL ? opts->host : "?");
+	j = calloc(1, sizeof(*j));
+	if (!ok || s->host == NULL || j == NULL) {
+		free(j);
+		free_session(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	j->s = s;
+	if (worker_submit(pool, resolve_job, resolve_done, j) < 0) {
+		int saved = errno;
+
+		free(j);
+		free_session(s);
+		errno = saved;
+		return NULL;
+	}
+	return s;
+}
+
+static void send_ehlo(struct smtpc *s)
+{
+	s->ext = 0;
+	s->ext_size = 0;
+	s->state = ST_EHLO;
+	set_timer(s, T_GREETING);
+	send_line(s, false, "EHLO %s", s->helo);
+}
+
+static void c_connected(struct conn *c, void *arg)
+{
+	struct smtpc *s = arg;
+
+	(void)c;
+	s->state = ST_GREETING;
+	s->awaiting = 1;
+	set_timer(s, T_GREETING);
+}
+
+static void c_tls_ready(struct conn *c, void *arg)
+{
+	struct smtpc *s = arg;
+
+	(void)c;
+	log_debug("smtpc %s TLS %s %s", s->peer, conn_tls_version(s->conn),
+		  conn_tls_cipher(s->conn));
+	/* RFC 3207 4.2: forget what the server said before TLS. */
+	send_ehlo(s);
+}
+
+static void c_timeout(struct conn *c, void *arg)
+{
+	struct smtpc *s = arg;
+	static const char *const what[] = {
+		[ST_CONNECTING] = "connect", [ST_GREETING] = "the greeting",
+		[ST_EHLO] = "the EHLO reply", [ST_HELO] = "the HELO reply",
+		[ST_STARTTLS] = "the STARTTLS reply",
+		[ST_HANDSHAKE] = "the TLS handshake",
+		[ST_ENVELOPE] = "an envelope reply",
+		[ST_STREAM] = "the server to take data",
+		[ST_DOT] = "the reply to the end of data",
+		[ST_RSET] = "the RSET reply", [ST_COMMAND] = "a reply",
+		[ST_QUIT] = "the QUIT reply",
+	};
+	const char *w = s->state < sizeof(what) / sizeof(what[0]) &&
+				what[s->state] != NULL
+			? what[s->state] : "the server";
+
+	(void)c;
+	if (s->state == ST_READY) {
+		/* Idle between messages: the owner is slow; not an error. */
+		set_timer(s, T_OTHER);
+		return;
+	}
+	fail(s, NULL, "timeout waiting for %s from %s", w, s->peer);
+}
+
+static void c_close(struct conn *c, void *arg, enum conn_close_reason reason,
+		    const char *detail)
+{
+	struct smtpc *s = arg;
+
+	(void)c;
+	s->conn = NULL;
+	if (s->state == ST_CONNECTING &&
+	    (reason == CONN_CLOSE_CONNECT || reason == CONN_CLOSE_TIMEOUT)) {
+		snprintf(s->error, sizeof(s->error), "%s%s%s", detail,
+			 reason == CONN_CLOSE_TIMEOUT ? " connecting to " : "",
+			 reason == CONN_CLOSE_TIMEOUT ? s->peer : "");
+		try_connect(s);
+		return;
+	}
+	if (s->state == ST_QUIT && s->quit_sent && s->error[0] == '\0') {
+		destroy(s, NULL);
+		return;
+	}
+	if (s->error[0] == '\0')
+		snprintf(s->error, sizeof(s->error), "%s (%s)",
+			 reason == CONN_CLOSE_EOF ? "connection closed by the server"
+						  : detail,
+			 s->peer);
+	destroy(s, s->error);
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} smtpc_exts[] = {
+	{ "PIPELINING", EXT_PIPELINING }, { "STARTTLS", EXT_STARTTLS },
+	{ "SIZE", EXT_SIZE }, { "8BITMIME", EXT_8BITMIME },
+	{ "AUTH", EXT_AUTH }, { "ETRN", EXT_ETRN },
+	{ "ENHANCEDSTATUSCODES", EXT_ENHANCED }, { "SMTPUTF8", EXT_SMTPUTF8 },
+};
+
+static void ehlo_keyword(struct smtpc *s, const char *kw)
+{
+	size_t kl = strcspn(kw, " ");
+
+	for (size_t i = 0; i < sizeof(smtpc_exts) / sizeof(smtpc_exts[0]); i++) {
+		if (strlen(smtpc_exts[i].name) != kl ||
+		    strncasecmp(kw, smtpc_exts[i].name, kl) != 0)
+			continue;
+		s->ext |= smtpc_exts[i].bit;
+		if (smtpc_exts[i].bit == EXT_SIZE && kw[kl] == ' ')
+			s->ext_size = strtoull(kw + kl + 1, NULL, 10);
+	}
+}
+
+/* Parse one reply line into s->cur; 1 when the reply is complete, 0 when
+ * more lines follow, -1 when malformed. */
+static int reply_line(struct smtpc *s, const char *line, size_t len)
+{
+	int code;
+
+	if (len < 3 || !isdigit((unsigned char)line[0]) || line[0] < '2' ||
+	    line[0] > '5' || !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) ||
+	    (len > 3 && line[3] != ' ' && line[3] != '-'))
+		return -1;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (!s->in_reply) {
+		s->reply_lines = 0;
+		s->cur.code = code;
+		snprintf(s->cur.text, sizeof(s->cur.text), "%.*s", (int)len,
+			 line);
+		s->in_reply = true;
+	} else {
+		size_t have = strlen(s->cur.text);
+
+		if (code != s->cur.code)
+			return -1;
+		if (len > 4 && have + 2 < sizeof(s->cur.text))
+			snprintf(s->cur.text + have, sizeof(s->cur.text) - have,
+				 " %.*s", (int)(len - 4), line + 4);
+	}
+	/* EHLO keywords are on the lines after the first (RFC 5321 4.1.1.1). */
+	if (s->state == ST_EHLO && code == 250 && s->reply_lines++ > 0 &&
+	    len > 4)
+		ehlo_keyword(s, line + 4);
+	if (len > 3 && line[3] == '-')
+		return 0;
+	s->in_reply = false;
+	return 1;
+}
+
+static void start_tls(struct smtpc *s)
+{
+	SSL_CTX *ctx = (s->tls == SMTPC_TLS_REQUIRED || s->pin != NULL)
+			       ? s->verify_ctx : s->any_ctx;
+
+	if (ctx == NULL) {
+		fail(s, NULL, "no TLS context for %s", s->peer);
+		return;
+	}
+	/* RFC 3207 5: plaintext behind the 220 would be taken as the first
+	 * reply under TLS (an injection); nothing may be buffered. */
+	if (early_input(s))
+		return;
+	s->state = ST_HANDSHAKE;
+	if (conn_start_tls_client(s->conn, ctx, s->tls_name, s->pin, NULL) < 0)
+		fail(s, NULL, "cannot start TLS with %s", s->peer);
+}
+
+/* After EHLO/HELO: STARTTLS or ready. */
+static void after_hello(struct smtpc *s)
+{
+	if (!conn_tls_active(s->conn) && s->tls != SMTPC_TLS_NONE &&
+	    (s->ext & EXT_STARTTLS)) {
+		s->state = ST_STARTTLS;
+		set_timer(s, T_OTHER);
+		send_line(s, false, "STARTTLS");
+		return;
+	}
+	if (!conn_tls_active(s->conn) && s->tls == SMTPC_TLS_REQUIRED) {
+		fail(s, NULL, "%s does not offer STARTTLS, which is required",
+		     s->peer);
+		return;
+	}
+	report_and_ready(s); /* no message yet: only ready */
+}
+
+static void send_envelope_cmd(struct smtpc *s)
+{
+	size_t i = s->next_send++;
+
+	if (i == 0) {
+		char size[40] = "";
+
+		set_timer(s, T_MAIL);
+		if (s->ext & EXT_SIZE)
+			snprintf(size, sizeof(size), " SIZE=%llu",
+				 (unsigned long long)s->msg.size);
+		send_line(s, false, "MAIL FROM:<%s>%s%s%s", s->msg.sender, size,
+			  s->msg.eight_bit ? " BODY=8BITMIME" : "",
+			  s->msg.smtputf8 ? " SMTPUTF8" : "");
+	} else if (i <= s->msg.n_rcpts) {
+		set_timer(s, T_RCPT);
+		send_line(s, false, "RCPT TO:<%s>", s->msg.rcpts[i - 1]);
+	} else {
+		set_timer(s, T_DATA_INIT);
+		send_line(s, false, "DATA");
+	}
+}
+
+static void decide(struct smtpc *s, size_t i, const struct smtpc_reply *r)
+{
+	s->replies[i] = *r;
+	s->decided[i] = true;
+}
+
+/* One reply in ST_ENVELOPE. */
+static void envelope_reply(struct smtpc *s, const struct smtpc_reply *r)
+{
+	size_t i = s->next_reply++, n = s->msg.n_rcpts;
+	bool pipelined = (s->ext & EXT_PIPELINING) != 0;
+
+	if (i == 0) {
+		if (r->code / 100 != 2) {
+			s->mail_failed = true;
+			for (size_t k = 0; k < n; k++)
+				decide(s, k, r);
+		}
+	} else if (i <= n) {
+		if (!s->mail_failed) {
+			if (r->code / 100 == 2) {
+				s->replies[i - 1] = *r;
+				s->accepted++;
+			} else {
+				decide(s, i - 1, r);
+			}
+		}
+	} else {
+		if (r->code == 354 && s->accepted > 0 && !s->mail_failed) {
+			s->state = ST_STREAM;
+			s->offset = 0;
+			s->line_start = true;
+			s->prev_cr = false;
+			pump(s);
+			return;
+		}
+		if (r->code == 354) {
+			/* Pipelined DATA accepted with no recipient (RFC 2920
+			 * 3.1): end the empty data at once. */
+			s->discard_body = true;
+			s->state = ST_DOT;
+			set_timer(s, T_DATA_TERM);
+			send_line(s, false, ".");
+			return;
+		}
+		for (size_t k = 0; k < n; k++)
+			if (!s->decided[k])
+				decide(s, k, r);
+		finish_message(s, true);
+		return;
+	}
+	if (pipelined) {
+		return; /* everything was sent; wait for the next reply */
+	}
+	if (s->mail_failed || (i == n && s->accepted == 0)) {
+		finish_message(s, true);
+		return;
+	}
+	send_envelope_cmd(s);
+}
+
+/* The transaction is over. After an incomplete one, RSET first: the
+ * result is reported when its reply comes (or when the session dies). */
+static void finish_message(struct smtpc *s, bool need_rset)
+{
+	if (need_rset) {
+		s->state = ST_RSET;
+		set_timer(s, T_OTHER);
+		send_line(s, false, "RSET");
+		return;
+	}
+	report_and_ready(s);
+}
+
+/* Report a finished message (if any) and offer the session again. */
+static void report_and_ready(struct smtpc *s)
+{
+	if (s->replies != NULL) {
+		if (s->cb.on_result != NULL)
+			s->cb.on_result(s, s->arg, s->replies, s->msg.n_rcpts);
+		free_message(s);
+	}
+	if (s->state == ST_CLOSED || s->conn == NULL || conn_is_closing(s->conn))
+		return;
+	s->state = ST_READY;
+	set_timer(s, T_OTHER);
+	if (s->cb.on_ready != NULL)
+		s->cb.on_ready(s, s->arg);
+}
+
+/* Queue body bytes until the output is full or the body is done. */
+static void pump(struct smtpc *s)
+{
+	unsigned char in[SMTPC_CHUNK];
+	char out[2 * SMTPC_CHUNK + 4];
+
+	if (s->state != ST_STREAM || s->conn == NULL)
+		return;
+	set_timer(s, T_DATA_BLOCK);
+	while (conn_output_pending(s->conn) < SMTPC_HIGH) {
+		ssize_t n = pread(s->msg.fd, in, sizeof(in), (off_t)s->offset);
+		size_t o = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(s, NULL, "reading the queued message: %s",
+			     strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			if (!s->line_start && put(s, "\r\n", 2) < 0)
+				return;
+			log_debug("smtpc %s C: <%llu bytes>", s->peer,
+				  (unsigned long long)s->offset);
+			s->state = ST_DOT;
+			set_timer(s, T_DATA_TERM);
+			send_line(s, false, ".");
+			return;
+		}
+		s->offset += (uint64_t)n;
+		for (ssize_t k = 0; k < n; k++) {
+			unsigned char b = in[k];
+
+			/* RFC 5321 4.5.2: double a leading dot. */
+			if (s->line_start && b == '.')
+				out[o++] = '.';
+			if (b == '\n' && !s->prev_cr)
+				out[o++] = '\r';
+			out[o++] = (char)b;
+			s->prev_cr = b == '\r';
+			s->line_start = b == '\n';
+		}
+		if (put(s, out, o) < 0)
+			return;
+	}
+	conn_request_drain(s->conn);
+}
+
+static void c_drain(struct conn *c, void *arg)
+{
+	(void)c;
+	pump(arg);
+}
+
+/* A complete reply in the current state. */
+static void handle_reply(struct smtpc *s, const struct smtpc_reply *r)
+{
+	int cls = r->code / 100;
+
+	s->last = *r;
+	switch (s->state) {
+	case ST_GREETING:
+		if (cls != 2) {
+			fail(s, r, "%s refused the session: %s", s->peer, r->text);
+			return;
+		}
+		send_ehlo(s);
+		return;
+	case ST_EHLO:
+		if (cls == 2) {
+			after_hello(s);
+			return;
+		}
+		if (conn_tls_active(s->conn)) {
+			fail(s, r, "%s refused EHLO under TLS: %s", s->peer,
+			     r->text);
+			return;
+		}
+		/* RFC 5321 3.2: fall back to HELO. */
+		s->state = ST_HELO;
+		send_line(s, false, "HELO %s", s->helo);
+		return;
+	case ST_HELO:
+		if (cls != 2) {
+			fail(s, r, "%s refused HELO: %s", s->peer, r->text);
+			return;
+		}
+		after_hello(s);
+		return;
+	case ST_STARTTLS:
+		if (r->code == 220) {
+			start_tls(s);
+			return;
+		}
+		if (s->tls == SMTPC_TLS_REQUIRED) {
+			fail(s, r, "%s refused STARTTLS: %s", s->peer, r->text);
+			return;
+		}
+		report_and_ready(s); /* plaintext, as opportunistic allows */
+		return;
+	case ST_ENVELOPE:
+		envelope_reply(s, r);
+		return;
+	case ST_DOT:
+		for (size_t k = 0; k < s->msg.n_rcpts; k++)
+			if (!s->decided[k] && !s->discard_body)
+				decide(s, k, r);
+		finish_message(s, s->discard_body || cls != 2);
+		return;
+	case ST_RSET:
+		report_and_ready(s);
+		return;
+	case ST_COMMAND:
+		s->state = ST_READY;
+		set_timer(s, T_OTHER);
+		if (s->cb.on_reply != NULL)
+			s->cb.on_reply(s, s->arg, r);
+		if (s->state == ST_READY && s->conn != NULL &&
+		    !conn_is_closing(s->conn) && s->cb.on_ready != NULL)
+			s->cb.on_ready(s, s->arg);
+		return;
+	case ST_QUIT:
+		/* What follows the reply to QUIT is never read. */
+		conn_close(s->conn, "QUIT");
+		return;
+	default:
+		protocol_error(s, r, "unexpected reply from %s: %s", s->peer,
+			       r->text);
+		return;
+	}
+}
+
+/* RFC 5321 4.2 and 4.3.2: DATA's positive reply is 354 and only DATA has
+ * one of class 3; a reply that cannot answer the command it is matched
+ * to means the replies are out of step. The owner of smtpc_command judges
+ * its replies (AUTH's 334) itself. */
+static bool reply_fits(const struct smtpc *s, int code)
+{
+	if (s->state == ST_COMMAND)
+		return true;
+	if (s->state == ST_ENVELOPE && s->next_reply == s->msg.n_rcpts + 1)
+		return code == 354 || code >= 400;
+	return code / 100 != 3;
+}
+
+static void c_readable(struct conn *c, void *arg)
+{
+	struct smtpc *s = arg;
+	struct conn_line line;
+
+	while (s->state != ST_CLOSED && !conn_is_closing(c) &&
+	       conn_next_line(c, &line) == 1) {
+		int rc;
+
+		log_debug("smtpc %s S: %s", s->peer, line.data);
+		/* The reply to the last command owed cannot come while part
+		 * of that command is still unsent. */
+		if (s->awaiting == 0 ||
+		    (s->awaiting == 1 && conn_output_pending(c) > 0)) {
+			protocol_error(s, NULL, "%s sent a reply nothing asked for: %.80s",
+				       s->peer, line.data);
+			return;
+		}
+		if (line.flags & (CONN_LINE_OVERLONG | CONN_LINE_NUL)) {
+			fail(s, NULL, "malformed reply from %s", s->peer);
+			return;
+		}
+		rc = reply_line(s, line.data, line.len);
+		if (rc < 0) {
+			fail(s, NULL, "malformed reply from %s: %.80s", s->peer,
+			     line.data);
+			return;
+		}
+		if (rc == 0)
+			continue;
+		s->awaiting--;
+		if (!reply_fits(s, s->cur.code)) {
+			protocol_error(s, &s->cur, "%s sent %s out of turn",
+				       s->peer, s->cur.text);
+			return;
+		}
+		struct smtpc_reply r = s->cur;
+
+		handle_reply(s, &r);
+	}
+}
+
+int smtpc_send(struct smtpc *s, const struct smtpc_msg *msg)
+{
+	if (s->state != ST_READY || msg->n_rcpts == 0 || s->conn == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	s->replies = calloc(msg->n_rcpts, sizeof(*s->replies));
+	s->decided = calloc(msg->n_rcpts, sizeof(*s->decided));
+	if (s->replies == NULL || s->decided == NULL) {
+		free_message(s);
+		errno = ENOMEM;
+		return -1;
+	}
+	s->msg = *msg;
+	s->next_send = s->next_reply = s->accepted = 0;
+	s->mail_failed = s->discard_body = false;
+	/* RFC 1870: a message the server will refuse by size is not sent.
+	 * RFC 6152 §3: 8-bit content to a peer without 8BITMIME is returned
+	 * (no downgrade here); so is binary content (this client has no
+	 * BDAT) and, RFC 6531 §3.2, an SMTPUTF8 message to a peer without
+	 * SMTPUTF8. */
+	if (((s->ext & EXT_SIZE) && s->ext_size > 0 && msg->size > s->ext_size) ||
+	    msg->binary || (msg->eight_bit && !(s->ext & EXT_8BITMIME)) ||
+	    (msg->smtputf8 && !(s->ext & EXT_SMTPUTF8))) {
+		struct smtpc_reply r = { .code = 552 };
+
+		if (msg->binary || (msg->eight_bit && !(s->ext & EXT_8BITMIME))) {
+			r.code = 554;
+			snprintf(r.text, sizeof(r.text),
+				 "554 5.6.3 %s content cannot be sent to %s, which does not offer %s",
+				 msg->binary ? "binary" : "8-bit", s->peer,
+				 msg->binary ? "BINARYMIME with CHUNKING here" : "8BITMIME");
+		} else if (msg->smtputf8 && !(s->ext & EXT_SMTPUTF8)) {
+			r.code = 553;
+			snprintf(r.text, sizeof(r.text),
+				 "553 5.6.7 internationalised message cannot be sent to %s, which does not offer SMTPUTF8",
+				 s->peer);
+		} else {
+			snprintf(r.text, sizeof(r.text),
+				 "552 5.3.4 message size %llu exceeds the limit %llu of %s",
+				 (unsigned long long)msg->size,
+				 (unsigned long long)s->ext_size, s->peer);
+		}
+		for (size_t k = 0; k < msg->n_rcpts; k++)
+			decide(s, k, &r);
+		/* Reported with the RSET reply, from the loop. */
+		finish_message(s, true);
+		return 0;
+	}
+	s->state = ST_ENVELOPE;
+	if (s->ext & EXT_PIPELINING) {
+		while (s->next_send < msg->n_rcpts + 2)
+			send_envelope_cmd(s);
+	} else {
+		send_envelope_cmd(s);
+	}
+	return 0;
+}
+
+int smtpc_command(struct smtpc *s, const char *line, bool mask_trace)
+{
+	if (s->state != ST_READY || s->conn == NULL ||
+	    strpbrk(line, "\r\n") != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	s->state = ST_COMMAND;
+	set_timer(s, T_OTHER);
+	send_line(s, mask_trace, "%s", line);
+	return 0;
+}
+
+void smtpc_quit(struct smtpc *s)
+{
+	if (s->state == ST_CLOSED || s->conn == NULL)
+		return;
+	s->state = ST_QUIT;
+	s->quit_sent = true;
+	set_timer(s, T_OTHER);
+	send_line(s, false, "QUIT");
+}
+
+void smtpc_abort(struct smtpc *s, const char *why)
+{
+	if (s->state == ST_CLOSED)
+		return;
+	if (s->error[0] == '\0')
+		snprintf(s->error, sizeof(s->error), "%s",
+			 why != NULL ? why : "aborted");
+	if (s->state == ST_RESOLVING) {
+		s->abort_pending = true;
+		return;
+	}
+	if (s->conn != NULL)
+		conn_close(s->conn, s->error);
+}
+
+bool smtpc_tls_active(const struct smtpc *s)
+{
+	return s->conn != NULL && conn_tls_active(s->conn);
+}
+
+const char *smtpc_peer(const struct smtpc *s)
+{
+	return s->peer;
+}
+
+bool smtpc_has_ext(const struct smtpc *s, const char *keyword)
+{
+	for (size_t i = 0; i < sizeof(smtpc_exts) / sizeof(smtpc_exts[0]); i++)
+		if (strcasecmp(keyword, smtpc_exts[i].name) == 0)
+			return (s->ext & smtpc_exts[i].bit) != 0;
+	return false;
+}

@@ -1,0 +1,82 @@
+/* common/net/tls.h: OpenSSL contexts for kantorpos: the server context (loaded
+ * from a certificate chain and a key, reloadable), the client context used by
+ * the outbound SMTP client and the POP3 fetcher, per-connection client
+ * verification (CA + host name, or a pinned SHA-256 fingerprint) and a
+ * readable error string from the OpenSSL error queue.
+ *
+ * Contexts are plain SSL_CTX pointers. OpenSSL counts references: every SSL
+ * made from a context holds one, so a context replaced by tls_server_reload
+ * stays alive until the last connection using it is freed.
+ * None of these functions block on the network; loading reads files. */
+#ifndef KANTORPOS_COMMON_TLS_H
+#define KANTORPOS_COMMON_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+/* Length of a SHA-256 certificate fingerprint in bytes. */
+#define TLS_FP_LEN 32
+/* Room for "sha256:" + 32 hex pairs joined by ':' + NUL. */
+#define TLS_FP_STRLEN (7 + TLS_FP_LEN * 3)
+
+/* Build a server context: TLS 1.2 minimum, forward-secret AEAD ciphers, no
+ * compression, no renegotiation, session tickets on. cert_file is a PEM
+ * chain (leaf first), key_file the matching PEM private key.
+ * Returns the context (caller owns one reference, SSL_CTX_free), or NULL
+ * with a message in err naming the file by its kantorpos.conf keyword:
+ *   "tls_cert PATH: No such file or directory"
+ *   "tls_cert PATH: no start line (Expecting: TRUSTED CERTIFICATE)"
+ *   "tls_key KEY does not match tls_cert CERT: key values mismatch" */
+SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
+			    char *err, size_t errlen);
+
+/* Reload: build a new server context from the files and, on success, put it
+ * into *ctx and drop the caller's reference to the old one (connections
+ * still using it keep it alive). On failure *ctx is left unchanged.
+ * Returns 0 or -1 with a message in err. */
+int tls_server_reload(SSL_CTX **ctx, const char *cert_file,
+		      const char *key_file, char *err, size_t errlen);
+
+/* Build a client context: TLS 1.2 minimum, peer verification on. ca_file is
+ * a PEM bundle of trust anchors, or NULL for the system store.
+ * Returns the context (caller frees) or NULL with a message in err
+ * ("CA file PATH: No such file or directory"). */
+SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen);
+
+/* Prepare a client SSL before its handshake. host (may be NULL when a pin
+ * is given) is sent as SNI when it is a name and, without a pin, is checked
+ * against the certificate (DNS name or IP address). With pin (a parsed
+ * fingerprint) CA verification is off and the caller must call
+ * tls_check_pin after the handshake. Refuses (-1) a setup that would verify
+ * nothing. Returns 0 or -1 with a message in err. */
+int tls_client_prepare(SSL *ssl, const char *host,
+		       const unsigned char *pin, char *err, size_t errlen);
+
+/* After a client handshake with a pin: 1 when the peer certificate's
+ * SHA-256 fingerprint equals pin, 0 when it differs or there is none. */
+int tls_check_pin(SSL *ssl, const unsigned char pin[TLS_FP_LEN]);
+
+/* Parse "sha256:AB:CD:..." (hex pairs, case-insensitive, the colons
+ * optional) into fp_r. Pure. Returns 0, or -1 on any other form. */
+int tls_fp_parse(const char *s, unsigned char fp_r[TLS_FP_LEN]);
+
+/* Format a fingerprint as "sha256:AB:CD:..." into buf (TLS_FP_STRLEN). */
+void tls_fp_format(const unsigned char fp[TLS_FP_LEN], char *buf,
+		   size_t buflen);
+
+/* SHA-256 fingerprint of the peer certificate of ssl into fp_r.
+ * Returns 0, or -1 when the peer sent no certificate. */
+int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN]);
+
+/* Drain the calling thread's OpenSSL error queue into buf as one readable
+ * line, "what: cause; cause ...", what may be NULL. A system error shows
+ * strerror of its errno; another shows its reason string and OpenSSL's
+ * detail text in parentheses; the entries that only name the layer that
+ * passed a cause on ("system lib", "PEM lib") are left out when a cause is
+ * there; an empty queue gives "what: unknown TLS error". The one place
+ * OpenSSL errors become text: every caller uses it. Returns buf. */
+const char *tls_errstr(const char *what, char *buf, size_t buflen);
+
+#endif
