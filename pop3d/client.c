@@ -26,6 +26,7 @@
 #include "common/server.h"
 #include "common/worker.h"
 #include "pop3d/session.h"
+#include "pop3d/commands.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"
 
