@@ -5,7 +5,7 @@
  *                  checks made as run_as)
  *   check_tls.c    tls_cert and tls_key
  *   check_net.c    listen addresses and the host names to resolve
- * check.c runs them, as run_as where the daemons would be, and prints.
+ * check_cmd.c runs them, as run_as where the daemons would be, and prints.
  *
  * A finding is "FILE:LINE: error|warning: text": FILE:LINE is the
  * configuration line that names the thing (or the line of the user db or

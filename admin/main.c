@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin.h"
@@ -45,30 +44,6 @@ static void usage(FILE *out)
 		     "  --help    this text; COMMAND --help for one command\n"
 		     "  --version print the version and exit\n",
 		CONFIG_DEFAULT_PATH);
-}
-
-bool admin_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return true;
-	return false;
-}
-
-struct config *admin_config(struct admin *adm)
-{
-	char *errors = NULL;
-
-	if (adm->cfg != NULL)
-		return adm->cfg;
-	adm->cfg = config_load(adm->config_path, &errors);
-	if (adm->cfg == NULL) {
-		fputs(errors != NULL ? errors : "out of memory\n", stderr);
-		free(errors);
-		return NULL;
-	}
-	log_set_level(adm->cfg->log_level);
-	return adm->cfg;
 }
 
 int main(int argc, char **argv)

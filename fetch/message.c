@@ -6,6 +6,8 @@
  * known and oversize cases. */
 #include "autoconf.h"
 
+#include "fetch/message.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,19 +34,6 @@ static const char *fmsg_uid(struct fetch_run *r)
 	return key != NULL ? key : "(no uid)";
 }
 
-void fmsg_clear(struct fetch_run *r)
-{
-	struct fetch_msg *m = &r->m;
-
-	md_delivery_abort(m->d);
-	free(m->hdr);
-	for (size_t i = 0; i < m->n_rcpts; i++)
-		free(m->rcpts[i]);
-	free(m->rcpts);
-	free(m->msgid);
-	*m = (struct fetch_msg){ .phase = FMSG_HEADER };
-}
-
 void fmsg_skip(struct fetch_run *r, const char *why)
 {
 	struct flist_msg *rm = frun_msg(r);
@@ -61,7 +50,7 @@ void fmsg_skip(struct fetch_run *r, const char *why)
 	}
 	r->state_dirty |= key != NULL;
 	fmsg_clear(r);
-	frun_dele_or_next(r, false);
+	r->msg_done(r, false);
 }
 
 /* ---- the commit (worker) ----------------------------------------- */
@@ -151,7 +140,7 @@ static void deliver_done(void *arg)
 		frun_fail(r, "cancelled");
 		return;
 	}
-	frun_dele_or_next(r, !r->acct->keep || notice);
+	r->msg_done(r, !r->acct->keep || notice);
 }
 
 /* The delivery is written: commit it on the worker pool. */
@@ -445,7 +434,7 @@ static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
 		if (flist_uid(&r->list, rm) == NULL)
 			r->keys_incomplete = true;
 		fmsg_clear(r);
-		frun_dele_or_next(r, false);
+		r->msg_done(r, false);
 		return;
 	}
 	r->fetched++;
@@ -467,7 +456,7 @@ static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
 		log_info("fetch account=%s: message %lu has no usable uid; its fallback key %s says it was handled before: not delivered again",
 			 r->acct->name, (unsigned long)rm->num, m->key);
 		fmsg_clear(r);
-		frun_dele_or_next(r, due);
+		r->msg_done(r, due);
 		return;
 	}
 	log_info("fetch account=%s: message %s is a duplicate of %s, not delivered again",
@@ -482,7 +471,7 @@ static void on_retr(struct pop3c *c, void *arg, bool ok, const char *text,
 		r->state_dirty = true;
 	}
 	fmsg_clear(r);
-	frun_dele_or_next(r, !r->acct->keep);
+	r->msg_done(r, !r->acct->keep);
 }
 
 void fmsg_fetch(struct fetch_run *r)

@@ -1,9 +1,11 @@
-/* fetch/run.h: the state of one account run, shared by its two halves
- * (private to fetch/): runner.c drives the account session (preparation,
- * login, UIDL and LIST, choosing each message, DELE, state, QUIT, the
- * deadlines) and message.c the pipeline of one message (RETR streamed
- * into a delivery, recipients from the header block, the fallback key,
- * our Received field, the commit on the worker pool). */
+/* fetch/run.h: the state of one account run and what its two halves share
+ * of it (run.c; private to fetch/): runner.c drives the account session
+ * (preparation, login, UIDL and LIST, choosing each message, DELE, QUIT)
+ * and message.c the pipeline of one message (RETR streamed into a
+ * delivery, recipients from the header block, the fallback key, our
+ * Received field, the commit on the worker pool). The session hands each
+ * message to message.c (fetch/message.h), which hands it back through
+ * msg_done; both use the run's end, deadlines and current message here. */
 #ifndef KANTORPOS_FETCH_RUN_H
 #define KANTORPOS_FETCH_RUN_H
 
@@ -14,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch/env.h"
 #include "fetch/listing.h"
-#include "fetch/runner.h"
 #include "fetch/state.h"
 #include "store/maildir.h"
 
@@ -60,11 +62,18 @@ struct fetch_msg {
 	int save_errno;
 };
 
+struct fetch_run;
+
+/* What follows a message once it is handled: its DELE when dele, then
+ * the next message (runner.c's). */
+typedef void frun_msg_done_fn(struct fetch_run *r, bool dele);
+
 struct fetch_run {
 	struct fetch_env *env;
 	const struct config_fetch *acct;
 	fetch_done_fn *done;
 	void *done_arg;
+	frun_msg_done_fn *msg_done;
 	char *state_path;
 	char *staging; /* DATA/fetch/staging: where deliveries start */
 
@@ -99,39 +108,32 @@ struct fetch_run {
 	unsigned fetched, delivered, skipped, deleted, errors;
 };
 
-/* ---- runner.c ---- */
+/* ---- run.c ---- */
 
 /* Give up the run: drop the session without QUIT. */
 void frun_fail(struct fetch_run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The end of a run: one log line, the callback, and free. */
 void frun_finish(struct fetch_run *r, enum fetch_status st, const char *why);
-/* Handle the next message (or QUIT when all are done). */
-void frun_next(struct fetch_run *r);
-/* DELE the current message (when dele) and move on to the next. */
-void frun_dele_or_next(struct fetch_run *r, bool dele);
-/* Save the UIDL state (blocking: worker only); sets m.save_errno. */
-void frun_save_job(void *arg);
-/* The current message of the listing. */
-struct flist_msg *frun_msg(struct fetch_run *r);
-/* Its usable uid, else its fallback key once known, else NULL. */
-const char *frun_key(struct fetch_run *r);
+/* Free the run and everything it holds, without a word (a start that
+ * failed). */
+void frun_free(struct fetch_run *r);
+/* Set up the deadline timers of a new run (r->env and r->acct set): the
+ * run's (run_timeout; the caller starts it) and the step's. */
+void frun_timers_init(struct fetch_run *r);
 /* A new step of the session (what: for the log) that may carry at most
  * cap octets; frun_step_bytes counts them; frun_step_stop while waiting
  * for the worker pool, not the server. */
 void frun_step(struct fetch_run *r, const char *what, uint64_t cap);
 void frun_step_bytes(struct fetch_run *r, size_t n);
 void frun_step_stop(struct fetch_run *r);
-
-/* ---- message.c ---- */
-
-/* RETR the current message, streaming it into a delivery. */
-void fmsg_fetch(struct fetch_run *r);
-/* Leave the current message on the server (recorded as skipped). */
-void fmsg_skip(struct fetch_run *r, const char *why);
-/* The current message is over max_size: tell postmaster, then DELE. */
-void fmsg_oversize(struct fetch_run *r);
+/* The current message of the listing. */
+struct flist_msg *frun_msg(struct fetch_run *r);
+/* Its usable uid, else its fallback key once known, else NULL. */
+const char *frun_key(struct fetch_run *r);
 /* Forget the message in progress (an open delivery is aborted). */
 void fmsg_clear(struct fetch_run *r);
+/* Save the UIDL state (blocking: worker only); sets m.save_errno. */
+void frun_save_job(void *arg);
 
 #endif

@@ -1,15 +1,15 @@
 /* fetch/runner.c: one run of a fetch account, the session half:
  * preparation on the worker pool, login, UIDL and LIST read line by line
  * (pipelined when the server offers it), choosing each message in turn,
- * DELE, the state file, QUIT, and the deadlines of the run and of each of
- * its steps. Each message itself is fetch/message.c's. */
+ * DELE, the state file and QUIT. Each message itself is fetch/message.c's,
+ * which hands it back through r->msg_done; the run's state, its end and its
+ * deadlines are fetch/run.c's. */
 #include "autoconf.h"
 
 #include "fetch/runner.h"
 
 #include <errno.h>
 #include <netdb.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,22 +17,22 @@
 #include <time.h>
 
 #include "common/config/config.h"
-#include "common/config/config_value.h"
-#include "common/base/fsutil.h"
 #include "common/base/log.h"
 #include "common/net/net.h"
 #include "common/client/pop3client.h"
 #include "common/net/tls.h"
 #include "common/users/userdb.h"
 #include "common/net/worker.h"
-#include "fetch/deadline.h"
 #include "fetch/listing.h"
+#include "fetch/message.h"
 #include "fetch/run.h"
 #include "fetch/secrets.h"
 #include "fetch/state.h"
 #include "store/maildir.h"
 
 static void run_quit(struct fetch_run *r);
+static void run_next(struct fetch_run *r);
+static void dele_or_next(struct fetch_run *r, bool dele);
 
 char *fetch_state_path(const struct config *cfg,
 		       const struct config_fetch *acct)
@@ -42,122 +42,6 @@ char *fetch_state_path(const struct config *cfg,
 	if (asprintf(&path, "%s/fetch/%s.state", cfg->data_dir, acct->name) < 0)
 		return NULL;
 	return path;
-}
-
-static void run_free(struct fetch_run *r)
-{
-	if (r->password != NULL) {
-		sodium_memzero(r->password, strlen(r->password));
-		free(r->password);
-	}
-	ev_timer_stop(r->env->loop, &r->run_timer);
-	ev_timer_stop(r->env->loop, &r->step_timer);
-	fst_free(&r->state);
-	userdb_free(r->db);
-	if (r->addrs != NULL)
-		freeaddrinfo(r->addrs);
-	SSL_CTX_free(r->ctx);
-	flist_free(&r->list);
-	free(r->dele_q);
-	fmsg_clear(r);
-	free(r->state_path);
-	free(r->staging);
-	free(r);
-}
-
-void frun_finish(struct fetch_run *r, enum fetch_status st,
-		       const char *why)
-{
-	const struct config_fetch *acct = r->acct;
-	fetch_done_fn *done = r->done;
-	void *arg = r->done_arg;
-
-	if (st == FETCH_OK)
-		log_info("fetch account=%s status=ok fetched=%u delivered=%u skipped=%u deleted=%u errors=%u",
-			 acct->name, r->fetched, r->delivered, r->skipped,
-			 r->deleted, r->errors);
-	else
-		log_warnx("fetch account=%s status=failed fetched=%u delivered=%u skipped=%u deleted=%u errors=%u error=\"%s\"",
-			  acct->name, r->fetched, r->delivered, r->skipped,
-			  r->deleted, r->errors + 1, why);
-	run_free(r);
-	done(acct, st, arg);
-}
-
-/* Nothing is removed by the server without QUIT (RFC 1939 section 6). */
-void frun_fail(struct fetch_run *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
-	va_end(ap);
-	r->failed = true;
-	if (r->pop != NULL)
-		pop3c_close(r->pop, r->err);
-}
-
-/* ---- deadlines ---------------------------------------------------- */
-
-static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct fetch_run *r = w->data;
-	const struct config_fetch *a = r->acct;
-	double limit = fdl_deadline(a->message_timeout, a->min_rate,
-				    r->step_got, r->step_cap);
-	double spent = ev_now(loop) - r->step_start;
-
-	(void)revents;
-	if (spent < limit) {
-		/* Octets arrived since: the deadline moved on. */
-		ev_timer_set(w, limit - spent, 0.);
-		ev_timer_start(loop, w);
-		return;
-	}
-	frun_fail(r, "message deadline: %s not complete after %.0f s (%llu octets; message_timeout %us + 1 s per min_rate %llu octets)",
-		  r->step_what, spent, (unsigned long long)r->step_got,
-		  a->message_timeout, (unsigned long long)a->min_rate);
-}
-
-void frun_step(struct fetch_run *r, const char *what, uint64_t cap)
-{
-	struct ev_loop *loop = r->env->loop;
-
-	snprintf(r->step_what, sizeof(r->step_what), "%s", what);
-	r->step_start = ev_now(loop);
-	r->step_got = 0;
-	r->step_cap = cap;
-	ev_timer_stop(loop, &r->step_timer);
-	ev_timer_set(&r->step_timer, r->acct->message_timeout, 0.);
-	ev_timer_start(loop, &r->step_timer);
-}
-
-void frun_step_bytes(struct fetch_run *r, size_t n)
-{
-	r->step_got += n;
-}
-
-void frun_step_stop(struct fetch_run *r)
-{
-	ev_timer_stop(r->env->loop, &r->step_timer);
-}
-
-static void run_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct fetch_run *r = w->data;
-	char d[32];
-
-	(void)loop;
-	(void)revents;
-	config_format_duration(d, sizeof(d), r->acct->run_timeout);
-	if (r->pop != NULL) {
-		frun_fail(r, "run deadline: run_timeout %s passed", d);
-	} else if (!r->failed) {
-		/* Preparing on the worker, or connecting: end when back. */
-		r->failed = true;
-		snprintf(r->err, sizeof(r->err),
-			 "run deadline: run_timeout %s passed", d);
-	}
 }
 
 /* ---- preparation (worker) ---------------------------------------- */
@@ -290,10 +174,9 @@ struct fetch_run *fetch_run_start(struct fetch_env *env,
 	r->acct = acct;
 	r->done = done;
 	r->done_arg = arg;
+	r->msg_done = dele_or_next;
 	r->m.phase = FMSG_HEADER;
-	ev_timer_init(&r->run_timer, run_timeout, acct->run_timeout, 0.);
-	ev_timer_init(&r->step_timer, step_timeout, 0., 0.);
-	r->run_timer.data = r->step_timer.data = r;
+	frun_timers_init(r);
 	flist_init(&r->list, acct->max_messages);
 	r->state_path = fetch_state_path(env->cfg, acct);
 	if (asprintf(&r->staging, "%s/fetch/staging", env->cfg->data_dir) < 0)
@@ -302,7 +185,7 @@ struct fetch_run *fetch_run_start(struct fetch_env *env,
 	    worker_submit(env->pool, prep_job, prep_done, r) < 0) {
 		int e = errno;
 
-		run_free(r);
+		frun_free(r);
 		errno = e;
 		return NULL;
 	}
@@ -491,7 +374,7 @@ static void on_list(struct pop3c *c, void *arg, bool ok, const char *text,
 	if (l->list_lines == 0)
 		r->keys_incomplete = true;
 	r->cur = 0;
-	frun_next(r);
+	run_next(r);
 }
 
 static void pop_ready(struct pop3c *c, void *arg)
@@ -516,27 +399,7 @@ static void pop_ready(struct pop3c *c, void *arg)
 		send_list(r);
 }
 
-/* ---- saving state and quitting ----------------------------------- */
-
-void frun_save_job(void *arg)
-{
-	struct fetch_run *r = arg;
-
-	r->m.save_errno = fst_save(r->state_path, &r->state) < 0 ? errno : 0;
-	if (r->m.save_errno == ENOENT) {
-		char *dir = strdup(r->state_path);
-
-		if (dir != NULL) {
-			*strrchr(dir, '/') = '\0';
-			if (fs_mkdir_p(dir, 0700) == 0)
-				r->m.save_errno = fst_save(r->state_path,
-							 &r->state) < 0
-							? errno
-							: 0;
-			free(dir);
-		}
-	}
-}
+/* ---- quitting ----------------------------------------------------- */
 
 static void on_quit(struct pop3c *c, void *arg, bool ok, const char *text,
 		    const char *body, size_t len)
@@ -611,11 +474,12 @@ static void on_dele(struct pop3c *c, void *arg, bool ok, const char *text,
 	}
 	if (r->wait_dele) {
 		r->wait_dele = false;
-		frun_next(r);
+		run_next(r);
 	}
 }
 
-void frun_dele_or_next(struct fetch_run *r, bool dele)
+/* DELE the current message (when dele) and move on to the next. */
+static void dele_or_next(struct fetch_run *r, bool dele)
 {
 	if (dele) {
 		unsigned long num = frun_msg(r)->num;
@@ -639,25 +503,11 @@ void frun_dele_or_next(struct fetch_run *r, bool dele)
 		}
 	}
 	r->cur++;
-	frun_next(r);
-}
-
-struct flist_msg *frun_msg(struct fetch_run *r)
-{
-	return &r->list.m[r->cur];
-}
-
-const char *frun_key(struct fetch_run *r)
-{
-	const char *uid = flist_uid(&r->list, frun_msg(r));
-
-	if (uid != NULL)
-		return uid;
-	return r->m.key[0] != '\0' ? r->m.key : NULL;
+	run_next(r);
 }
 
 /* Handle the next message, or QUIT when all are done. */
-void frun_next(struct fetch_run *r)
+static void run_next(struct fetch_run *r)
 {
 	const struct config_fetch *a = r->acct;
 	uint64_t max = a->max_size ? a->max_size : r->env->cfg->max_message_size;
@@ -675,7 +525,7 @@ void frun_next(struct fetch_run *r)
 		if (e != NULL) {
 			/* Delivered by an earlier run (maybe one cut before
 			 * QUIT) and kept by the listing: its DELE is due. */
-			frun_dele_or_next(r, true);
+			dele_or_next(r, true);
 			return;
 		}
 		if (m->size > max) {

@@ -13,31 +13,10 @@
 #define KANTORPOS_FETCH_RUNNER_H
 
 #include <stdbool.h>
-#include <sys/types.h>
 
-struct config;
-struct config_fetch;
-struct ev_loop;
-struct worker;
-
-enum fetch_status {
-	FETCH_OK,       /* the run completed: every message handled */
-	FETCH_TEMPFAIL, /* something failed; the next run retries */
-	FETCH_CONFIG,   /* unusable setup (password file refused, ...) */
-};
-
-/* What every run shares; owned by the caller, outliving every run. */
-struct fetch_env {
-	struct ev_loop *loop;
-	struct worker *pool;
-	const struct config *cfg;
-	uid_t owner;   /* required owner of password files */
-};
+#include "fetch/env.h"
 
 struct fetch_run;
-
-typedef void fetch_done_fn(const struct config_fetch *acct,
-			   enum fetch_status status, void *arg);
 
 /* Start a run of acct. Non-blocking. done(acct, status, arg) is called
  * exactly once, from the loop, after the run is over and freed.

@@ -216,6 +216,10 @@ size_t fst_prune(struct fst *st, bool uids, bool keys)
 
 static int fst_fail(struct fst *st, char *err, size_t errlen,
 		    const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fst_fail(struct fst *st, char *err, size_t errlen,
+		    const char *fmt, ...)
 {
 	va_list ap;
 

@@ -133,59 +133,58 @@ static bool is_smtp_reply(const char *diag)
 	       (diag[3] == '\0' || diag[3] == ' ' || diag[3] == '-');
 }
 
-int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
+/* The message header and the first part, for people: who could not be
+ * reached and why. */
+static void add_notification(struct out *o, const struct dsn_info *in,
+			     const char *now, const char *boundary)
 {
-	struct out o = { .cap = 4096 };
-	char now[64], arrival[64], boundary[128], st[16];
-
-	if (in->n_rcpts == 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if ((o.buf = malloc(o.cap)) == NULL)
-		return -1;
-	rfc5322_date(in->now, now, sizeof(now));
-	rfc5322_date(in->arrival, arrival, sizeof(arrival));
-	snprintf(boundary, sizeof(boundary), "%s/%s", in->msgid,
-		 in->reporting_mta);
-	add(&o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
-		"To: <%s>\r\n"
-		"Subject: Undelivered Mail Returned to Sender\r\n"
-		"Date: %s\r\n"
-		"Message-ID: <%s@%s>\r\n"
-		"Auto-Submitted: auto-replied\r\n"
-		"MIME-Version: 1.0\r\n"
-		"Content-Type: multipart/report; report-type=delivery-status;\r\n"
-		"\tboundary=\"%s\"\r\n"
-		"\r\n"
-		"This is a MIME-encapsulated message.\r\n"
-		"\r\n"
-		"--%s\r\n"
-		"Content-Description: Notification\r\n"
-		"Content-Type: text/plain; charset=utf-8\r\n"
-		"\r\n"
-		"This is the mail system at host %s.\r\n"
-		"\r\n"
-		"Your message could not be delivered to one or more recipients.\r\n"
-		"%s"
-		"\r\n",
-		in->reporting_mta, in->sender, now, in->msgid, in->reporting_mta,
-		boundary, boundary, in->reporting_mta,
-		in->expired ? "It stayed in the queue longer than allowed and "
-			      "was given up.\r\n" : "");
+	add(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+	       "To: <%s>\r\n"
+	       "Subject: Undelivered Mail Returned to Sender\r\n"
+	       "Date: %s\r\n"
+	       "Message-ID: <%s@%s>\r\n"
+	       "Auto-Submitted: auto-replied\r\n"
+	       "MIME-Version: 1.0\r\n"
+	       "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	       "\tboundary=\"%s\"\r\n"
+	       "\r\n"
+	       "This is a MIME-encapsulated message.\r\n"
+	       "\r\n"
+	       "--%s\r\n"
+	       "Content-Description: Notification\r\n"
+	       "Content-Type: text/plain; charset=utf-8\r\n"
+	       "\r\n"
+	       "This is the mail system at host %s.\r\n"
+	       "\r\n"
+	       "Your message could not be delivered to one or more recipients.\r\n"
+	       "%s"
+	       "\r\n",
+	       in->reporting_mta, in->sender, now, in->msgid, in->reporting_mta,
+	       boundary, boundary, in->reporting_mta,
+	       in->expired ? "It stayed in the queue longer than allowed and "
+			     "was given up.\r\n" : "");
 	for (size_t i = 0; i < in->n_rcpts; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 
-		add(&o, "<%s>: %s\r\n", r->addr,
+		add(o, "<%s>: %s\r\n", r->addr,
 		    r->diag != NULL ? r->diag : "delivery failed");
 	}
-	add(&o, "\r\n--%s\r\n"
-		"Content-Description: Delivery report\r\n"
-		"Content-Type: message/delivery-status\r\n"
-		"\r\n"
-		"Reporting-MTA: dns; %s\r\n"
-		"Arrival-Date: %s\r\n",
-		boundary, in->reporting_mta, arrival);
+}
+
+/* The message/delivery-status part (RFC 3464): one block per recipient. */
+static void add_status(struct out *o, const struct dsn_info *in,
+		       const char *now, const char *boundary)
+{
+	char arrival[64], st[16];
+
+	rfc5322_date(in->arrival, arrival, sizeof(arrival));
+	add(o, "\r\n--%s\r\n"
+	       "Content-Description: Delivery report\r\n"
+	       "Content-Type: message/delivery-status\r\n"
+	       "\r\n"
+	       "Reporting-MTA: dns; %s\r\n"
+	       "Arrival-Date: %s\r\n",
+	       boundary, in->reporting_mta, arrival);
 	for (size_t i = 0; i < in->n_rcpts; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 		const char *status = r->status != NULL
@@ -193,19 +192,26 @@ int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
 			: in->expired ? "4.4.7"
 				      : dsn_status_of(r->diag, st, sizeof(st));
 
-		add(&o, "\r\nFinal-Recipient: rfc822; %s\r\n"
-			"Action: failed\r\n"
-			"Status: %s\r\n", r->addr, status);
+		add(o, "\r\nFinal-Recipient: rfc822; %s\r\n"
+		       "Action: failed\r\n"
+		       "Status: %s\r\n", r->addr, status);
 		if (r->remote_mta != NULL && is_smtp_reply(r->diag))
-			add(&o, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+			add(o, "Remote-MTA: dns; %s\r\n", r->remote_mta);
 		if (is_smtp_reply(r->diag))
-			add(&o, "Diagnostic-Code: smtp; %s\r\n", r->diag);
-		add(&o, "Last-Attempt-Date: %s\r\n", now);
+			add(o, "Diagnostic-Code: smtp; %s\r\n", r->diag);
+		add(o, "Last-Attempt-Date: %s\r\n", now);
 	}
-	add(&o, "\r\n--%s\r\n"
-		"Content-Description: Undelivered Message Headers\r\n"
-		"Content-Type: text/rfc822-headers\r\n"
-		"\r\n", boundary);
+}
+
+/* The last part: the returned message's header, then the closing
+ * boundary. */
+static void add_returned_headers(struct out *o, const struct dsn_info *in,
+				 const char *boundary)
+{
+	add(o, "\r\n--%s\r\n"
+	       "Content-Description: Undelivered Message Headers\r\n"
+	       "Content-Type: text/rfc822-headers\r\n"
+	       "\r\n", boundary);
 	if (in->headers != NULL) {
 		size_t hl = in->headers_len;
 
@@ -215,9 +221,28 @@ int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
 			hl--;
 		else if (hl >= 4 && memcmp(in->headers + hl - 4, "\r\n\r\n", 4) == 0)
 			hl -= 2;
-		add_crlf(&o, in->headers, hl);
+		add_crlf(o, in->headers, hl);
 	}
-	add(&o, "\r\n--%s--\r\n", boundary);
+	add(o, "\r\n--%s--\r\n", boundary);
+}
+
+int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
+{
+	struct out o = { .cap = 4096 };
+	char now[64], boundary[128];
+
+	if (in->n_rcpts == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((o.buf = malloc(o.cap)) == NULL)
+		return -1;
+	rfc5322_date(in->now, now, sizeof(now));
+	snprintf(boundary, sizeof(boundary), "%s/%s", in->msgid,
+		 in->reporting_mta);
+	add_notification(&o, in, now, boundary);
+	add_status(&o, in, now, boundary);
+	add_returned_headers(&o, in, boundary);
 	if (o.oom) {
 		free(o.buf);
 		errno = ENOMEM;

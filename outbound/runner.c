@@ -217,6 +217,125 @@ static void job_free(struct job *j)
 
 /* ---- loop side ---- */
 
+/* The flush's one SMTP session; runner_smtpc_cb carries it on. */
+static void start_session(struct flush *f)
+{
+	struct runner *r = f->r;
+	struct smtpc_opts o = {
+		.host = f->host, .port = f->port,
+		.helo = r->cfg->hostname, .tls = f->tls,
+		.verify_ctx = r->verify_ctx, .any_ctx = r->any_ctx,
+		.tls_name = f->tls_name, .pin = f->pin,
+		.timeout = r->cfg->outbound_timeout,
+	};
+
+	f->s = smtpc_start(r->loop, r->pool, &o, &runner_smtpc_cb, f);
+	if (f->s == NULL) {
+		f->session_over = true;
+		f->error = strdup("cannot start an SMTP session");
+		start_defer(f);
+	}
+}
+
+/* Hands the scan's ids to the flush and starts going through them: on the
+ * loop for local delivery, through one SMTP session otherwise. */
+static void scan_done(struct job *j)
+{
+	struct runner *r = j->r;
+	struct flush *f = j->f;
+
+	if (j->rc < 0) {
+		log_warn("queue: scan failed");
+		if (f->done != NULL)
+			f->done(f->done_arg, RUNNER_ERROR, 0);
+		f->done = NULL;
+		end_flush(f);
+		return;
+	}
+	if (f->done != NULL)
+		f->done(f->done_arg,
+			j->n_ids > 0 ? RUNNER_STARTED : RUNNER_EMPTY,
+			j->n_ids);
+	f->done = NULL;
+	f->ids = j->ids;
+	f->n_ids = j->n_ids;
+	j->ids = NULL;
+	j->n_ids = 0;
+	if (f->n_ids == 0 || r->dying || r->shut)
+		end_flush(f);
+	else if (f->kind == FL_LOCAL)
+		advance(f);
+	else
+		start_session(f);
+}
+
+/* Sends the item a take job locked, to its pending recipients; the record
+ * job that its result starts goes on from there. */
+static void send_item(struct flush *f, struct queue_item *it)
+{
+	struct queue_env *env = queue_item_env(it);
+	struct smtpc_msg msg;
+	size_t n = 0;
+
+	free(f->rcpts);
+	free(f->map);
+	f->rcpts = calloc(env->n_rcpts, sizeof(*f->rcpts));
+	f->map = calloc(env->n_rcpts, sizeof(*f->map));
+	if (f->rcpts == NULL || f->map == NULL) {
+		queue_item_release(it);
+		smtpc_abort(f->s, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		f->rcpts[n] = env->rcpts[i].addr;
+		f->map[n++] = i;
+	}
+	msg = (struct smtpc_msg){
+		.sender = env->sender, .rcpts = f->rcpts,
+		.n_rcpts = n, .fd = queue_item_fd(it),
+		.size = queue_item_size(it),
+		.eight_bit = env->body == QUEUE_BODY_8BITMIME,
+		.binary = env->body == QUEUE_BODY_BINARYMIME,
+		.smtputf8 = env->smtputf8,
+	};
+	f->cur = it;
+	f->busy = true; /* until the record job is done */
+	if (smtpc_send(f->s, &msg) < 0) {
+		f->busy = false;
+		f->cur = NULL;
+		queue_item_release(it);
+		smtpc_abort(f->s, "cannot send the message");
+	}
+}
+
+/* The next item, or the defer round once the session is over. */
+static void next_item(struct flush *f)
+{
+	if (f->session_over)
+		start_defer(f);
+	else
+		advance(f);
+}
+
+static void take_done(struct job *j)
+{
+	struct flush *f = j->f;
+
+	f->busy = false;
+	if (j->rc == 1 && !f->session_over) {
+		send_item(f, j->it);
+		return;
+	}
+	if (j->rc == 1) {
+		/* Not attempted: the defer round takes it again. */
+		queue_item_release(j->it);
+		f->pos--;
+	}
+	next_item(f);
+}
+
 static void job_done(void *arg)
 {
 	struct job *j = arg;
@@ -229,100 +348,14 @@ static void job_done(void *arg)
 			runner_kick(r);
 	switch (j->kind) {
 	case JOB_SCAN:
-		if (j->rc < 0) {
-			log_warn("queue: scan failed");
-			if (f->done != NULL)
-				f->done(f->done_arg, RUNNER_ERROR, 0);
-			f->done = NULL;
-			end_flush(f);
-			break;
-		}
-		if (f->done != NULL)
-			f->done(f->done_arg,
-				j->n_ids > 0 ? RUNNER_STARTED : RUNNER_EMPTY,
-				j->n_ids);
-		f->done = NULL;
-		f->ids = j->ids;
-		f->n_ids = j->n_ids;
-		j->ids = NULL;
-		j->n_ids = 0;
-		if (f->n_ids == 0 || r->dying || r->shut) {
-			end_flush(f);
-			break;
-		}
-		if (f->kind == FL_LOCAL) {
-			advance(f);
-			break;
-		}
-		struct smtpc_opts o = {
-			.host = f->host, .port = f->port,
-			.helo = r->cfg->hostname, .tls = f->tls,
-			.verify_ctx = r->verify_ctx, .any_ctx = r->any_ctx,
-			.tls_name = f->tls_name, .pin = f->pin,
-			.timeout = r->cfg->outbound_timeout,
-		};
-		f->s = smtpc_start(r->loop, r->pool, &o, &runner_smtpc_cb, f);
-		if (f->s == NULL) {
-			f->session_over = true;
-			f->error = strdup("cannot start an SMTP session");
-			start_defer(f);
-		}
+		scan_done(j);
 		break;
 	case JOB_TAKE:
-		f->busy = false;
-		if (j->rc == 1 && f->session_over) {
-			/* Not attempted: the defer round takes it again. */
-			queue_item_release(j->it);
-			f->pos--;
-		} else if (j->rc == 1) {
-			struct queue_env *env = queue_item_env(j->it);
-			struct smtpc_msg msg;
-			size_t n = 0;
-
-			free(f->rcpts);
-			free(f->map);
-			f->rcpts = calloc(env->n_rcpts, sizeof(*f->rcpts));
-			f->map = calloc(env->n_rcpts, sizeof(*f->map));
-			if (f->rcpts == NULL || f->map == NULL) {
-				queue_item_release(j->it);
-				smtpc_abort(f->s, "out of memory");
-				break;
-			}
-			for (size_t i = 0; i < env->n_rcpts; i++) {
-				if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
-					continue;
-				f->rcpts[n] = env->rcpts[i].addr;
-				f->map[n++] = i;
-			}
-			msg = (struct smtpc_msg){
-				.sender = env->sender, .rcpts = f->rcpts,
-				.n_rcpts = n, .fd = queue_item_fd(j->it),
-				.size = queue_item_size(j->it),
-				.eight_bit = env->body == QUEUE_BODY_8BITMIME,
-				.binary = env->body == QUEUE_BODY_BINARYMIME,
-				.smtputf8 = env->smtputf8,
-			};
-			f->cur = j->it;
-			f->busy = true; /* until the record job is done */
-			if (smtpc_send(f->s, &msg) < 0) {
-				f->busy = false;
-				f->cur = NULL;
-				queue_item_release(j->it);
-				smtpc_abort(f->s, "cannot send the message");
-			}
-			break;
-		}
-		if (f->session_over)
-			start_defer(f);
-		else
-			advance(f);
+		take_done(j);
 		break;
 	case JOB_RECORD:
 		f->busy = false;
-		if (f->session_over)
-			start_defer(f);
-		else
-			advance(f);
+		next_item(f);
 		break;
 	case JOB_DEFER:
 		end_flush(f);

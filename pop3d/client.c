@@ -26,6 +26,7 @@
 #include "common/runtime/server.h"
 #include "common/net/worker.h"
 #include "pop3d/session.h"
+#include "pop3d/commands.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"
 

@@ -1,8 +1,8 @@
-/* pop3d/commands.c: the POP3 command table and its handlers (RFC 1939,
- * CAPA RFC 2449, STLS RFC 2595, AUTH PLAIN RFC 5034). A handler checks
- * its arguments, does the command's work on the session and its maildrop,
- * queues the reply and returns a proto_outcome; it never touches the
- * connection. */
+/* pop3d/commands.c: the POP3 commands (RFC 1939, CAPA RFC 2449, STLS RFC
+ * 2595, AUTH PLAIN RFC 5034): an input line checked and dispatched through
+ * the command table, and the handlers. A handler checks its arguments,
+ * does the command's work on the session and its maildrop, queues the
+ * reply and returns a proto_outcome; it never touches the connection. */
 #include "autoconf.h"
 
 #include "pop3d/commands.h"
@@ -46,8 +46,9 @@ static int one_message(struct pop3_session *s, enum pop3_cont kind,
 		       size_t i);
 static int start_reader(struct pop3_session *s, size_t i, long long lines);
 static int sasl_plain(struct pop3_session *s, char *b64, size_t len);
+static bool plain_allowed(const struct pop3_session *s);
 
-const struct proto_cmd pop3_commands[] = {
+static const struct proto_cmd commands[] = {
 	{ "CAPA", A | T, cmd_capa, PROTO_CMD_NO_ARG },
 	{ "QUIT", A, cmd_quit_auth, PROTO_CMD_NO_ARG },
 	{ "QUIT", T, cmd_quit_trans, PROTO_CMD_NO_ARG },
@@ -68,6 +69,79 @@ const struct proto_cmd pop3_commands[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Count a bad command and answer it with text ("-ERR ..."). Returns
+ * PROTO_DONE, or PROTO_CLOSE once the bad-command limit is reached. */
+static int bad_command(struct pop3_session *s, const char *text)
+{
+	if (proto_bad_hit(&s->bad)) {
+		pop3_reply(s, "%s; too many bad commands, closing", text);
+		s->flags |= POP3_F_CLOSING;
+		return PROTO_CLOSE;
+	}
+	pop3_reply(s, "%s", text);
+	return PROTO_DONE;
+}
+
+/* A line that cannot be a command: a waiting AUTH PLAIN response is
+ * wiped and no longer waited for. */
+static int bad_line(struct pop3_session *s, const struct conn_line *line,
+		    const char *text)
+{
+	if (s->flags & POP3_F_SASL_WAIT) {
+		s->flags &= ~POP3_F_SASL_WAIT;
+		sodium_memzero(line->data, line->len);
+	}
+	return bad_command(s, text);
+}
+
+int pop3_session_line(struct pop3_session *s, const struct conn_line *line)
+{
+	const struct proto_cmd *cmd;
+	enum proto_line_fault fault;
+	char *verb, *args;
+
+	if (s->flags & (POP3_F_CLOSING | POP3_F_BUSY))
+		return PROTO_DONE;
+	/* RFC 2449 §4 allows a server to refuse lines over 255 octets; the
+	 * rest of this one was discarded by the reader. */
+	if (line->flags & CONN_LINE_OVERLONG)
+		return bad_line(s, line, "-ERR line too long");
+	fault = proto_check_line(line->data, line->len, NULL);
+	if (fault != PROTO_LINE_OK) {
+		char text[80];
+
+		snprintf(text, sizeof text, "-ERR %s",
+			 proto_line_fault_str(fault));
+		return bad_line(s, line, text);
+	}
+	if (s->flags & POP3_F_SASL_WAIT) {
+		s->flags &= ~POP3_F_SASL_WAIT;
+		return sasl_plain(s, line->data, line->len);
+	}
+	if (proto_split(line->data, &verb, &args) < 0)
+		return bad_command(s, "-ERR empty command");
+	switch (proto_lookup(commands, verb, s->state, &cmd)) {
+	case PROTO_UNKNOWN:
+		return bad_command(s, "-ERR unknown command");
+	case PROTO_WRONG_STATE:
+		return bad_command(s, "-ERR command not valid in this state");
+	case PROTO_FOUND:
+		break;
+	}
+	if (!proto_args_ok(cmd, args))
+		return bad_command(s, (cmd->flags & PROTO_CMD_NO_ARG)
+				   ? "-ERR this command takes no argument"
+				   : "-ERR argument required");
+	return cmd->run(s, args);
+}
+
+/* May USER/PASS and AUTH PLAIN be used now (TLS on, or the listener is
+ * plaintext-ok; RFC 2595 §2.3)? */
+static bool plain_allowed(const struct pop3_session *s)
+{
+	return (s->flags & (POP3_F_TLS | POP3_F_PLAIN_OK)) != 0;
+}
+
 /* CAPA (RFC 2449 §5, §6; the set of CONFORMANCE P-APOP-04). */
 static int cmd_capa(void *v, char *args)
 {
@@ -84,7 +158,7 @@ static int cmd_capa(void *v, char *args)
 	pop3_reply(s, "EXPIRE NEVER");
 	/* USER and SASL PLAIN only where they would be accepted (RFC 2595
 	 * §2.3, RFC 5034 §3); STLS only before TLS (RFC 2595 §4). */
-	if (pop3_plain_allowed(s)) {
+	if (plain_allowed(s)) {
 		pop3_reply(s, "USER");
 		pop3_reply(s, "SASL PLAIN");
 	}
@@ -141,7 +215,7 @@ static int cmd_user(void *v, char *args)
 	struct pop3_session *s = v;
 	char *name;
 
-	if (!pop3_plain_allowed(s)) {
+	if (!plain_allowed(s)) {
 		/* RFC 2595 §2.3: no plaintext credentials before TLS. */
 		pop3_reply(s, "-ERR [AUTH] plaintext login needs TLS; use "
 			   "STLS first");
@@ -167,7 +241,7 @@ static int cmd_pass(void *v, char *args)
 	size_t len = strlen(args);
 	int rc;
 
-	if (!pop3_plain_allowed(s)) {
+	if (!plain_allowed(s)) {
 		sodium_memzero(args, len);
 		pop3_reply(s, "-ERR [AUTH] plaintext login needs TLS; use "
 			   "STLS first");
@@ -218,7 +292,7 @@ static int cmd_auth(void *v, char *args)
 		pop3_reply(s, "-ERR unsupported SASL mechanism");
 		return PROTO_DONE;
 	}
-	if (!pop3_plain_allowed(s)) {
+	if (!plain_allowed(s)) {
 		/* RFC 5034 §4 / RFC 8314 §4.1: refused before any check,
 		 * with the same answer whatever the credentials. */
 		if (ir != NULL)
@@ -233,12 +307,6 @@ static int cmd_auth(void *v, char *args)
 	(void)s->ops->write(s->env, "+ \r\n", 4);
 	s->flags |= POP3_F_SASL_WAIT;
 	return PROTO_DONE;
-}
-
-int pop3_sasl_response(struct pop3_session *s, char *line, size_t len)
-{
-	s->flags &= ~POP3_F_SASL_WAIT;
-	return sasl_plain(s, line, len);
 }
 
 /* Decode and check a PLAIN response (RFC 4616 §2): authzid NUL authcid

@@ -1,7 +1,7 @@
-/* pop3d/session.c: POP3 session lifecycle: greeting, line dispatch through
- * the command table, continuations (LIST, UIDL, RETR/TOP) driven by drain
- * callbacks, login and UPDATE completions, shutdown and the session-end
- * log line. */
+/* pop3d/session.c: POP3 session lifecycle: greeting, status lines,
+ * continuations (LIST, UIDL, RETR/TOP) driven by drain callbacks, login and
+ * UPDATE completions, shutdown and the session-end log line. The commands
+ * that drive it are pop3d/commands.c. */
 #include "autoconf.h"
 
 #include "pop3d/session.h"
@@ -12,10 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "common/base/log.h"
-#include "pop3d/commands.h"
 #include "store/maildrop.h"
 
 /* Status lines are at most 512 octets with CRLF (RFC 1939 §3). */
@@ -89,70 +86,6 @@ void pop3_session_greet(struct pop3_session *s)
 	/* RFC 1939 §4. No "<...>" timestamp: APOP is not offered, and
 	 * clients look for one to decide to use it. */
 	pop3_reply(s, "+OK kantorpos POP3 server ready");
-}
-
-bool pop3_plain_allowed(const struct pop3_session *s)
-{
-	return (s->flags & (POP3_F_TLS | POP3_F_PLAIN_OK)) != 0;
-}
-
-int pop3_bad(struct pop3_session *s, const char *text)
-{
-	if (proto_bad_hit(&s->bad)) {
-		pop3_reply(s, "%s; too many bad commands, closing", text);
-		s->flags |= POP3_F_CLOSING;
-		return PROTO_CLOSE;
-	}
-	pop3_reply(s, "%s", text);
-	return PROTO_DONE;
-}
-
-int pop3_session_line(struct pop3_session *s, const struct conn_line *line)
-{
-	const struct proto_cmd *cmd;
-	enum proto_line_fault fault;
-	char *verb, *args;
-
-	if (s->flags & (POP3_F_CLOSING | POP3_F_BUSY))
-		return PROTO_DONE;
-	if (line->flags & CONN_LINE_OVERLONG) {
-		/* RFC 2449 §4 allows a server to refuse lines over 255
-		 * octets; the rest of this one was discarded by the reader. */
-		if (s->flags & POP3_F_SASL_WAIT) {
-			s->flags &= ~POP3_F_SASL_WAIT;
-			sodium_memzero(line->data, line->len);
-		}
-		return pop3_bad(s, "-ERR line too long");
-	}
-	fault = proto_check_line(line->data, line->len, NULL);
-	if (fault != PROTO_LINE_OK) {
-		char text[80];
-
-		if (s->flags & POP3_F_SASL_WAIT) {
-			s->flags &= ~POP3_F_SASL_WAIT;
-			sodium_memzero(line->data, line->len);
-		}
-		snprintf(text, sizeof text, "-ERR %s",
-			 proto_line_fault_str(fault));
-		return pop3_bad(s, text);
-	}
-	if (s->flags & POP3_F_SASL_WAIT)
-		return pop3_sasl_response(s, line->data, line->len);
-	if (proto_split(line->data, &verb, &args) < 0)
-		return pop3_bad(s, "-ERR empty command");
-	switch (proto_lookup(pop3_commands, verb, s->state, &cmd)) {
-	case PROTO_UNKNOWN:
-		return pop3_bad(s, "-ERR unknown command");
-	case PROTO_WRONG_STATE:
-		return pop3_bad(s, "-ERR command not valid in this state");
-	case PROTO_FOUND:
-		break;
-	}
-	if (!proto_args_ok(cmd, args))
-		return pop3_bad(s, (cmd->flags & PROTO_CMD_NO_ARG)
-				? "-ERR this command takes no argument"
-				: "-ERR argument required");
-	return cmd->run(s, args);
 }
 
 /* Continuations. */

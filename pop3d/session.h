@@ -7,7 +7,9 @@
  * daemon binds those to a conn, the auth module and the worker pool
  * (pop3d/client.c); the unit tests bind them to a fake that records output.
  * Everything here runs on the loop thread and never blocks, except the
- * maildrop reads of STAT/LIST/RETR (small, local files).
+ * maildrop reads of STAT/LIST/RETR (small, local files). Input lines reach
+ * it through the commands (pop3d/commands.h), which use the helpers at the
+ * end of this file; the session itself knows no command.
  *
  * Replies go out through ops->write; long replies (RETR, TOP, LIST, UIDL,
  * CAPA is short) are continuations: the session writes while the output
@@ -143,11 +145,6 @@ struct pop3_session *pop3_session_new(const struct pop3_ops *ops, void *env,
 /* Queue the greeting (RFC 1939 §4; no APOP timestamp). */
 void pop3_session_greet(struct pop3_session *s);
 
-/* One input line from the connection. Returns PROTO_DONE (read the next
- * line), PROTO_ASYNC (input was paused; a completion resumes it) or
- * PROTO_CLOSE (the reply is queued; close after it). */
-int pop3_session_line(struct pop3_session *s, const struct conn_line *line);
-
 /* Output has room again: continue the running continuation. */
 void pop3_session_drain(struct pop3_session *s);
 
@@ -178,5 +175,24 @@ bool pop3_session_secret_next(const struct pop3_session *s);
  * ends without QUIT changes nothing, RFC 1939 §6) and one line is logged
  * with the user, the client, retrieved, deleted and bytes. NULL is fine. */
 void pop3_session_free(struct pop3_session *s);
+
+/* For the command handlers (pop3d/commands.c). */
+
+/* Queue one status line; CRLF is appended and the line is kept within the
+ * 512 octets of RFC 2449 §4. */
+void pop3_reply(struct pop3_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Start a multi-line continuation whose status line is already queued
+ * (s->cont_next, s->reader and s->stream set up as the kind needs). Runs
+ * it as far as the output allows. Returns PROTO_DONE when it completed,
+ * PROTO_ASYNC when it waits for a drain (input paused), PROTO_CLOSE when a
+ * read failed mid-reply. */
+int pop3_cont_start(struct pop3_session *s, enum pop3_cont kind);
+
+/* Ask for a login (USER/PASS: mech "USER", or AUTH PLAIN: "PLAIN"):
+ * pause input and call ops->login. Returns PROTO_ASYNC. */
+int pop3_login_start(struct pop3_session *s, const char *mech,
+		     const char *user, const char *pw, size_t pwlen);
 
 #endif

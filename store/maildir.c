@@ -514,92 +514,121 @@ static void rollback(const int *dirs, size_t n, const char *name)
 	errno = saved;
 }
 
+/* Why a commit cannot start: the sticky error, no target, or a deferred
+ * start that fails now (errno set); MD_OK when it can. */
+static enum md_result commit_check(struct md_delivery *d,
+				   const struct md_target *targets, size_t n)
+{
+	if (d->err != MD_OK) {
+		errno = d->err_errno;
+		return d->err;
+	}
+	if (targets == NULL || n == 0) {
+		errno = EINVAL;
+		return MD_ERR_INVALID;
+	}
+	if (open_deferred(d) != MD_OK) {
+		errno = d->err_errno;
+		return d->err;
+	}
+	return MD_OK;
+}
+
+/* The file's name in new/: its base, S= (its size) and W= (its size with
+ * CRLF line ends). 0, or -1 (ENAMETOOLONG). */
+static int final_name(const struct md_delivery *d, char *name, size_t size)
+{
+	/* A trailing line without its line end is closed with CRLF when
+	 * sent by POP3 (RFC 6856 §2.1), so W= counts that CRLF. */
+	uint64_t wsize = d->wsize + (d->size > 0 && d->last != '\n' ? 2 : 0);
+
+	if (snprintf(name, size, "%s,S=%llu,W=%llu", d->base,
+		     (unsigned long long)d->size,
+		     (unsigned long long)wsize) >= (int)size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether a target before targets[i] names the same maildir. */
+static bool named_before(const struct md_target *targets, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(targets[j].maildir, targets[i].maildir) == 0)
+			return true;
+	return false;
+}
+
+/* Link the file as name into the new/ of each maildir once, within its
+ * quota, then fsync those new/: dirs[i] becomes the new/ target i was
+ * linked into (else it stays -1). MD_OK, or the error with *at_r the index
+ * of the target it belongs to (n: the file's own close). */
+static enum md_result link_all(struct md_delivery *d,
+			       const struct md_target *targets, size_t n,
+			       const char *name, int *dirs, size_t *at_r)
+{
+	int fd;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct md_target *t = &targets[i];
+		int q;
+
+		*at_r = i;
+		if (named_before(targets, i))
+			continue;
+		/* A missing maildir counts as empty. */
+		q = quota_check(t->maildir, t->quota_bytes, t->quota_messages,
+				d->size);
+		if (q == 0)
+			return MD_ERR_QUOTA;
+		if (q < 0 || link_target(d, t, name, &dirs[i]) < 0)
+			return fail_errno();
+	}
+	for (size_t i = 0; i < n; i++) {
+		*at_r = i;
+		if (dirs[i] >= 0 && dirsync_fd(dirs[i]) < 0)
+			return fail_errno();
+	}
+	*at_r = n;
+	fd = d->fd;
+	d->fd = -1;
+	return close(fd) < 0 ? fail_errno() : MD_OK;
+}
+
 enum md_result md_delivery_commit(struct md_delivery *d,
 				  const struct md_target *targets, size_t n,
 				  size_t *failed_r, char *name_r, size_t size)
 {
 	char name[NAME_MAX + 1];
 	int *dirs = NULL; /* dirs[i]: new/ of target i once linked, or -1 */
-	enum md_result r = MD_OK;
-	size_t i = n;
+	enum md_result r;
+	size_t at = n;
 
 	if (failed_r != NULL)
 		*failed_r = n;
 	if (name_r != NULL && size > 0)
 		name_r[0] = '\0';
-	if (d->err != MD_OK) {
-		errno = d->err_errno;
-		r = d->err;
-		goto out;
-	}
-	if (targets == NULL || n == 0) {
-		errno = EINVAL;
+	r = commit_check(d, targets, n);
+	if (r == MD_OK && final_name(d, name, sizeof(name)) < 0)
 		r = MD_ERR_INVALID;
+	if (r != MD_OK)
+		goto out;
+	if (flush_buf(d) < 0 || fsync(d->fd) < 0 ||
+	    (dirs = malloc(n * sizeof(*dirs))) == NULL) {
+		r = fail_errno();
 		goto out;
 	}
-	if (open_deferred(d) != MD_OK) {
-		errno = d->err_errno;
-		r = d->err;
-		goto out;
-	}
-	/* A trailing line without its line end is closed with CRLF when
-	 * sent by POP3 (RFC 6856 §2.1), so W= counts that CRLF. */
-	uint64_t wsize = d->wsize + (d->size > 0 && d->last != '\n' ? 2 : 0);
-
-	if (snprintf(name, sizeof(name), "%s,S=%llu,W=%llu", d->base,
-		     (unsigned long long)d->size,
-		     (unsigned long long)wsize) >= (int)sizeof(name)) {
-		errno = ENAMETOOLONG;
-		r = MD_ERR_INVALID;
-		goto out;
-	}
-	if (flush_buf(d) < 0 || fsync(d->fd) < 0)
-		goto fail_errno;
-	dirs = malloc(n * sizeof(*dirs));
-	if (dirs == NULL)
-		goto fail_errno;
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		dirs[i] = -1;
-
-	for (i = 0; i < n; i++) {
-		const struct md_target *t = &targets[i];
-		int dup = 0;
-
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = strcmp(targets[j].maildir, t->maildir) == 0;
-		if (dup)
-			continue;
-		/* A missing maildir counts as empty. */
-		int q = quota_check(t->maildir, t->quota_bytes,
-				    t->quota_messages, d->size);
-
-		if (q == 0) {
-			r = MD_ERR_QUOTA;
-			goto fail;
-		}
-		if (q < 0 || link_target(d, t, name, &dirs[i]) < 0)
-			goto fail_errno;
-	}
-	for (i = 0; i < n; i++)
-		if (dirs[i] >= 0 && dirsync_fd(dirs[i]) < 0)
-			goto fail_errno;
-	i = n;
-	int fd = d->fd;
-
-	d->fd = -1;
-	if (close(fd) < 0)
-		goto fail_errno;
-	if (name_r != NULL && size > 0)
-		snprintf(name_r, size, "%s", name);
-	goto out;
-
-fail_errno:
-	r = fail_errno();
-fail:
-	if (failed_r != NULL)
-		*failed_r = i;
-	if (dirs != NULL)
+	r = link_all(d, targets, n, name, dirs, &at);
+	if (r != MD_OK) {
+		if (failed_r != NULL)
+			*failed_r = at;
 		rollback(dirs, n, name);
+	} else if (name_r != NULL && size > 0) {
+		snprintf(name_r, size, "%s", name);
+	}
 out:;
 	int saved = errno;
 

@@ -416,6 +416,86 @@ static void line_end(struct mdrop_reader *r)
 		r->done = true;
 }
 
+/* The input buffer is used up: read more or, at the end of the file, close
+ * an unterminated last line (RFC 6856 §2.1: LIST size must match RETR).
+ * 0, or -1 (errno). */
+static int refill(struct mdrop_reader *r)
+{
+	ssize_t got;
+
+	do
+		got = read(r->fd, r->in, sizeof(r->in));
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	r->in_pos = 0;
+	r->in_len = (size_t)got;
+	if (got > 0)
+		return 0;
+	r->done = true;
+	if (r->seen_any && r->last != '\n') {
+		memcpy(r->pend, "\r\n", 2);
+		r->pend_len = 2;
+		r->pend_pos = 0;
+	}
+	return 0;
+}
+
+/* The input is at a line feed: it leaves as CRLF, through pend. */
+static void pend_line_feed(struct mdrop_reader *r)
+{
+	r->in_pos++;
+	r->pend_pos = 0;
+	if (r->last == '\r' && r->line_len > 0) {
+		r->pend[0] = '\n';
+		r->pend_len = 1;
+	} else {
+		memcpy(r->pend, "\r\n", 2);
+		r->pend_len = 2;
+	}
+	line_end(r);
+	r->last = '\n';
+	r->seen_any = true;
+}
+
+/* Copy buffered input into out (room bytes free), up to the next line
+ * end; returns the bytes copied (0: a bare line feed went to pend). */
+static size_t copy_input(struct mdrop_reader *r, char *out, size_t room)
+{
+	const char *p = r->in + r->in_pos;
+	size_t avail = r->in_len - r->in_pos;
+	const char *lf = memchr(p, '\n', avail);
+	size_t run = lf != NULL ? (size_t)(lf - p) : avail;
+
+	if (lf != NULL && run < room &&
+	    (run > 0 ? p[run - 1] == '\r'
+		     : r->last == '\r' && r->line_len > 0)) {
+		/* The common case, a whole CRLF line that fits: one copy,
+		 * line end included. */
+		memcpy(out, p, run + 1);
+		r->in_pos += run + 1;
+		r->line_len += run;
+		if (run > 0)
+			r->last = '\r';
+		r->seen_any = true;
+		line_end(r);
+		r->last = '\n';
+		return run + 1;
+	}
+	if (run == 0) {
+		pend_line_feed(r);
+		return 0;
+	}
+	if (run > room)
+		run = room;
+	memcpy(out, p, run);
+	r->in_pos += run;
+	r->line_len += run;
+	r->last = (unsigned char)p[run - 1];
+	r->seen_any = true;
+	return run;
+}
+
 ssize_t mdrop_read(struct mdrop_reader *r, void *buf, size_t len)
 {
 	char *out = buf;
@@ -428,73 +508,10 @@ ssize_t mdrop_read(struct mdrop_reader *r, void *buf, size_t len)
 		}
 		if (r->done)
 			break;
-		if (r->in_pos == r->in_len) {
-			ssize_t got = read(r->fd, r->in, sizeof(r->in));
-
-			if (got < 0) {
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-			r->in_pos = 0;
-			r->in_len = (size_t)got;
-			if (got > 0)
-				continue;
-			/* End of file: close an unterminated last line
-			 * (RFC 6856 §2.1: LIST size must match RETR). */
-			r->done = true;
-			if (r->seen_any && r->last != '\n') {
-				memcpy(r->pend, "\r\n", 2);
-				r->pend_len = 2;
-				r->pend_pos = 0;
-			}
-			continue;
-		}
-		const char *p = r->in + r->in_pos;
-		size_t avail = r->in_len - r->in_pos;
-		const char *lf = memchr(p, '\n', avail);
-		size_t run = lf != NULL ? (size_t)(lf - p) : avail;
-
-		if (lf != NULL && run < len - n &&
-		    (run > 0 ? p[run - 1] == '\r'
-			     : r->last == '\r' && r->line_len > 0)) {
-			/* The common case, a whole CRLF line that fits: one
-			 * copy, line end included. */
-			memcpy(out + n, p, run + 1);
-			n += run + 1;
-			r->in_pos += run + 1;
-			r->line_len += run;
-			if (run > 0)
-				r->last = '\r';
-			r->seen_any = true;
-			line_end(r);
-			r->last = '\n';
-			continue;
-		}
-		if (run > 0) {
-			if (run > len - n)
-				run = len - n;
-			memcpy(out + n, p, run);
-			n += run;
-			r->in_pos += run;
-			r->line_len += run;
-			r->last = (unsigned char)p[run - 1];
-			r->seen_any = true;
-			continue;
-		}
-		/* p[0] is a line feed: make sure it leaves as CRLF. */
-		r->in_pos++;
-		r->pend_pos = 0;
-		if (r->last == '\r' && r->line_len > 0) {
-			r->pend[0] = '\n';
-			r->pend_len = 1;
-		} else {
-			memcpy(r->pend, "\r\n", 2);
-			r->pend_len = 2;
-		}
-		line_end(r);
-		r->last = '\n';
-		r->seen_any = true;
+		if (r->in_pos < r->in_len)
+			n += copy_input(r, out + n, len - n);
+		else if (refill(r) < 0)
+			return -1;
 	}
 	return (ssize_t)n;
 }

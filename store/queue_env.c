@@ -179,14 +179,94 @@ static int parse_rcpt(struct queue_env *env, char **f, size_t n)
 	return 0;
 }
 
+/* *dst_r = a copy of val, NULL for "-": the reason it failed, or NULL. */
+static const char *copy_or_dash(char **dst_r, const char *val)
+{
+	*dst_r = dup_or_null(val);
+	return *dst_r == NULL && strcmp(val, "-") != 0 ? "out of memory" : NULL;
+}
+
+static const char *parse_body(struct queue_env *env, const char *val)
+{
+	if (strcmp(val, "7BIT") == 0)
+		env->body = QUEUE_BODY_7BIT;
+	else if (strcmp(val, "8BITMIME") == 0)
+		env->body = QUEUE_BODY_8BITMIME;
+	else if (strcmp(val, "BINARYMIME") == 0)
+		env->body = QUEUE_BODY_BINARYMIME;
+	else
+		return "bad body";
+	return NULL;
+}
+
+/* One KEY<TAB>VALUE line: the reason it is bad, or NULL. */
+static const char *parse_field(struct queue_env *env, const char *key,
+			       const char *val, bool *have_arrival)
+{
+	int64_t v;
+
+	if (strcmp(key, "sender") == 0 && env->sender == NULL)
+		return (env->sender = sanitised(val)) == NULL ? "out of memory"
+							      : NULL;
+	if (strcmp(key, "domain") == 0 && env->domain == NULL)
+		return val[0] == '\0' || (env->domain = sanitised(val)) == NULL
+			       ? "bad domain" : NULL;
+	if (strcmp(key, "arrival") == 0) {
+		*have_arrival = true;
+		return parse_i64(val, &env->arrival) < 0 ? "bad arrival" : NULL;
+	}
+	if (strcmp(key, "next") == 0)
+		return parse_i64(val, &env->next_attempt) < 0 ? "bad next"
+							      : NULL;
+	if (strcmp(key, "attempts") == 0) {
+		if (parse_i64(val, &v) < 0 || v > 1000000)
+			return "bad attempts";
+		env->attempts = (unsigned)v;
+		return NULL;
+	}
+	if (strcmp(key, "error") == 0 && env->last_error == NULL)
+		return copy_or_dash(&env->last_error, val);
+	if (strcmp(key, "body") == 0)
+		return parse_body(env, val);
+	if (strcmp(key, "smtputf8") == 0) {
+		env->smtputf8 = val[0] == '1';
+		return strcmp(val, "0") != 0 && strcmp(val, "1") != 0
+			       ? "bad smtputf8" : NULL;
+	}
+	if (strcmp(key, "remote") == 0 && env->remote_mta == NULL)
+		return copy_or_dash(&env->remote_mta, val);
+	return "unknown or repeated field";
+}
+
+/* Whether one of the n fields holds a control byte. */
+static bool has_control(char *const *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (const char *q = f[i]; *q != '\0'; q++)
+			if ((unsigned char)*q < 0x20 || *q == 0x7f)
+				return true;
+	return false;
+}
+
+/* A line after the first, cut into n fields (-1: too many): the reason it
+ * is bad, or NULL. */
+static const char *parse_line(struct queue_env *env, char **f, int n,
+			      bool *have_arrival)
+{
+	if (n == 5 && strcmp(f[0], "rcpt") == 0)
+		return parse_rcpt(env, f, (size_t)n) < 0 ? "bad rcpt line"
+							  : NULL;
+	if (n != 2)
+		return "expected KEY<TAB>VALUE";
+	return parse_field(env, f[0], f[1], have_arrival);
+}
+
 int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 		    const char **err_r)
 {
 	char *copy, *line, *f[ENV_MAX_FIELDS];
 	bool magic = false, have_arrival = false;
 	const char *why = NULL;
-	int64_t v;
-	int n;
 
 	memset(env_r, 0, sizeof(*env_r));
 	if (len > QUEUE_ENV_MAX || memchr(text, '\0', len) != NULL) {
@@ -203,6 +283,7 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 	copy[len] = '\0';
 	for (line = copy; why == NULL && *line != '\0';) {
 		char *nl = strchr(line, '\n');
+		int n;
 
 		if (nl == NULL) {
 			why = "last line unterminated";
@@ -211,70 +292,15 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 		*nl = '\0';
 		n = split_tabs(line, f, ENV_MAX_FIELDS);
 		line = nl + 1;
-		for (int i = 0; n > 0 && i < n && why == NULL; i++)
-			for (const char *q = f[i]; *q != '\0'; q++)
-				if ((unsigned char)*q < 0x20 || *q == 0x7f)
-					why = "control byte in envelope";
-		if (why != NULL)
-			break;
-		if (!magic) {
+		if (has_control(f, n)) {
+			why = "control byte in envelope";
+		} else if (!magic) {
 			if (n != 2 || strcmp(f[0], ENV_MAGIC) != 0 ||
 			    strcmp(f[1], "1") != 0)
 				why = "not a version 1 queue envelope";
 			magic = true;
-			continue;
-		}
-		if (n == 5 && strcmp(f[0], "rcpt") == 0) {
-			if (parse_rcpt(env_r, f, (size_t)n) < 0)
-				why = "bad rcpt line";
-			continue;
-		}
-		if (n != 2) {
-			why = "expected KEY<TAB>VALUE";
-		} else if (strcmp(f[0], "sender") == 0 && env_r->sender == NULL) {
-			if ((env_r->sender = sanitised(f[1])) == NULL)
-				why = "out of memory";
-		} else if (strcmp(f[0], "domain") == 0 && env_r->domain == NULL) {
-			if (f[1][0] == '\0' ||
-			    (env_r->domain = sanitised(f[1])) == NULL)
-				why = "bad domain";
-		} else if (strcmp(f[0], "arrival") == 0) {
-			if (parse_i64(f[1], &env_r->arrival) < 0)
-				why = "bad arrival";
-			have_arrival = true;
-		} else if (strcmp(f[0], "next") == 0) {
-			if (parse_i64(f[1], &env_r->next_attempt) < 0)
-				why = "bad next";
-		} else if (strcmp(f[0], "attempts") == 0) {
-			if (parse_i64(f[1], &v) < 0 || v > 1000000)
-				why = "bad attempts";
-			else
-				env_r->attempts = (unsigned)v;
-		} else if (strcmp(f[0], "error") == 0 &&
-			   env_r->last_error == NULL) {
-			if ((env_r->last_error = dup_or_null(f[1])) == NULL &&
-			    strcmp(f[1], "-") != 0)
-				why = "out of memory";
-		} else if (strcmp(f[0], "body") == 0) {
-			if (strcmp(f[1], "7BIT") == 0)
-				env_r->body = QUEUE_BODY_7BIT;
-			else if (strcmp(f[1], "8BITMIME") == 0)
-				env_r->body = QUEUE_BODY_8BITMIME;
-			else if (strcmp(f[1], "BINARYMIME") == 0)
-				env_r->body = QUEUE_BODY_BINARYMIME;
-			else
-				why = "bad body";
-		} else if (strcmp(f[0], "smtputf8") == 0) {
-			if (strcmp(f[1], "0") != 0 && strcmp(f[1], "1") != 0)
-				why = "bad smtputf8";
-			env_r->smtputf8 = f[1][0] == '1';
-		} else if (strcmp(f[0], "remote") == 0 &&
-			   env_r->remote_mta == NULL) {
-			if ((env_r->remote_mta = dup_or_null(f[1])) == NULL &&
-			    strcmp(f[1], "-") != 0)
-				why = "out of memory";
 		} else {
-			why = "unknown or repeated field";
+			why = parse_line(env_r, f, n, &have_arrival);
 		}
 	}
 	free(copy);

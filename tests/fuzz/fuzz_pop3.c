@@ -26,6 +26,7 @@
 #include "common/base/log.h"
 #include "common/proto/proto.h"
 #include "pop3d/session.h"
+#include "pop3d/commands.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"
 

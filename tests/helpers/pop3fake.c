@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pop3d/commands.h"
 #include "store/maildir.h"
 #include "store/maildrop.h"
 #include "tests/helpers/testutil.h"

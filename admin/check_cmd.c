@@ -1,4 +1,4 @@
-/* admin/check.c: `kantorpos check` — the command: load the configuration,
+/* admin/check_cmd.c: `kantorpos check` — the command: load the configuration,
  * run every check as the daemons would meet it (started as root with
  * run_as set, the file checks run in a child that drops to run_as with
  * common/base/privdrop, and send their findings back over a pipe), print one
