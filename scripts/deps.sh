@@ -12,8 +12,9 @@ DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libss
 # filter against real log lines; systemd-analyze verifies the units (and
 # runs man-db's man for their Documentation= pages), systemd-sysusers and
 # systemd-tmpfiles apply the shipped files to a scratch root;
-# logrotate checks the shipped snippet.
-DEPS_TEST="python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2"
+# logrotate checks the shipped snippet; git lists the tracked sources for
+# scripts/structure-check.
+DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.

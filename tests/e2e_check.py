@@ -409,6 +409,10 @@ def t_data_dir(env):
     p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
                         "-c", script, "sh", env.data, KANTORPOS, env.conf],
                        capture_output=True, text=True, timeout=TIMEOUT)
+    if p.returncode not in (0, 1) or env.conf not in p.stdout:
+        skip("data_dir on a read-only file system",
+             "cannot mount a tmpfs here: " + p.stderr.strip())
+        return
     expect("data_dir on a read-only file system", env, p.returncode,
            p.stdout, 1, env.at("data_dir") + "error: %s is not writable: "
            "its file system is mounted read-only" % env.data)
