@@ -297,19 +297,3 @@ void log_lines(enum log_level level, const char *prefix, const char *text,
 void log_warn(const char *fmt, ...) { LOG_WITH_ERRNO(LOG_LVL_WARN); }
 
 void log_error(const char *fmt, ...) { LOG_WITH_ERRNO(LOG_LVL_ERROR); }
-
-void log_fatal(const char *fmt, ...)
-{
-	LOG_WITH_ERRNO(LOG_LVL_ERROR);
-	exit(1);
-}
-
-void log_fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_LVL_ERROR, NULL, fmt, ap);
-	va_end(ap);
-	exit(1);
-}

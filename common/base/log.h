@@ -9,7 +9,7 @@
  *   "<time> <program>[<pid>] <level>: <message>"  log_file
  * with <time> as 2026-01-31T12:34:56.789 (and the UTC offset, +0100, in a
  * file). Session code writes "<16-hex session id> key=value ..." as its
- * message. log_warn/log_fatal append ": strerror(errno)"; the *x variants
+ * message. log_warn/log_error append ": strerror(errno)"; the *x variants
  * do not.
  *
  * Every line is escaped (log_escape) before it is written, so a client's
@@ -81,11 +81,5 @@ void log_lines(enum log_level level, const char *prefix, const char *text,
 /* As log_warnx/log_errorx, with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Log at error level and exit(1); the x variant without errno text. */
-void log_fatal(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-void log_fatalx(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
 
 #endif

@@ -23,6 +23,13 @@
 #define POP3C_CAPA_MAX (64 * 1024)
 /* Bytes taken from the conn per read. */
 #define POP3C_CHUNK (64 * 1024)
+/* Capabilities seen in the last CAPA reply (struct pop3c's caps). */
+#define POP3C_CAP_UIDL 0x01u
+#define POP3C_CAP_TOP 0x02u
+#define POP3C_CAP_PIPELINING 0x04u
+#define POP3C_CAP_SASL_PLAIN 0x08u
+#define POP3C_CAP_STLS 0x10u
+#define POP3C_CAP_USER 0x20u
 
 enum pop3c_phase {
 	PH_CONNECT,   /* TCP connect, then the implicit TLS handshake */
@@ -859,11 +866,6 @@ size_t pop3c_room(const struct pop3c *c)
 	if (c->phase != PH_READY || c->quit_sent || conn_is_closing(c->conn))
 		return 0;
 	return p3_window(c) - c->q_len;
-}
-
-unsigned pop3c_caps(const struct pop3c *c)
-{
-	return c->caps;
 }
 
 void pop3c_close(struct pop3c *c, const char *why)

@@ -43,14 +43,6 @@ enum pop3c_auth {
 	POP3C_AUTH_APOP,  /* APOP with the greeting's timestamp */
 };
 
-/* Capabilities seen in the last CAPA reply (pop3c_caps). */
-#define POP3C_CAP_UIDL 0x01u
-#define POP3C_CAP_TOP 0x02u
-#define POP3C_CAP_PIPELINING 0x04u
-#define POP3C_CAP_SASL_PLAIN 0x08u
-#define POP3C_CAP_STLS 0x10u
-#define POP3C_CAP_USER 0x20u
-
 /* Commands in flight at most when the server offers PIPELINING. */
 #define POP3C_WINDOW 8
 
@@ -133,10 +125,6 @@ int pop3c_command_lines(struct pop3c *c, const char *line, size_t max_line,
  * POP3C_WINDOW minus those in flight with PIPELINING, else 1 or 0; 0
  * also before on_ready, after QUIT and while closing. */
 size_t pop3c_room(const struct pop3c *c);
-
-/* POP3C_CAP_* bits from the last CAPA reply (after login when the server
- * answered CAPA then). */
-unsigned pop3c_caps(const struct pop3c *c);
 
 /* Drop the session without QUIT (the server then applies no DELE, RFC
  * 1939 section 6). on_closed follows from the loop. Safe in callbacks;

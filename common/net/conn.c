@@ -879,8 +879,6 @@ bool conn_is_closing(const struct conn *c)
 
 const char *conn_peer(const struct conn *c) { return c->peer; }
 
-unsigned conn_peer_port(const struct conn *c) { return c->peer_port; }
-
 bool conn_tls_active(const struct conn *c) { return c->tls == CT_ON; }
 
 const char *conn_tls_version(const struct conn *c)

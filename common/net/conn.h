@@ -196,9 +196,8 @@ void conn_close_after_flush(struct conn *c, const char *reason);
  * shutting down for any reason. */
 bool conn_is_closing(const struct conn *c);
 
-/* The peer's numeric address ("127.0.0.1", "::1") and port. */
+/* The peer's numeric address ("127.0.0.1", "::1"). */
 const char *conn_peer(const struct conn *c);
-unsigned conn_peer_port(const struct conn *c);
 
 /* TLS facts: active once the handshake completed; protocol ("TLSv1.3")
  * and cipher names for logs and Received headers (NULL without TLS). */
