@@ -1,5 +1,6 @@
 /* admin/user.c: `kantorpos user add|passwd|del|list` — edits of the user
- * database, each under its lock and written atomically (common/users/userdb). */
+ * database, each under its lock and written atomically
+ * (common/users/userdb_edit). */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "common/config/config.h"
 #include "common/users/password.h"
 #include "common/users/userdb.h"
+#include "common/users/userdb_edit.h"
 
 static void user_usage(FILE *out)
 {

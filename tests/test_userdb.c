@@ -14,6 +14,7 @@
 
 #include "common/users/password.h"
 #include "common/users/userdb.h"
+#include "common/users/userdb_edit.h"
 #include "tests/helpers/testutil.h"
 
 #define OPS crypto_pwhash_OPSLIMIT_MIN

@@ -8,13 +8,9 @@
  * case-insensitively. Comments, blank lines, malformed lines and the extra
  * fields after the hash are kept byte for byte when the file is edited.
  *
- * Two halves:
- * - an in-memory view (userdb_open … userdb_free) that the daemons load,
- *   query and reload when the file changes;
- * - edits on the file itself (userdb_add, userdb_set_hash, userdb_delete)
- *   for the admin tool, each under an exclusive lock on "PATH.lock" (an
- *   open-file-description lock, so it works between processes and threads),
- *   written to a temporary file, fsynced and renamed, mode 0600.
+ * This header is the in-memory view (userdb_open … userdb_free) that the
+ * daemons load, query and reload when the file changes; the edits of the
+ * file itself, for the admin tool, are common/users/userdb_edit.h.
  */
 #ifndef KANTORPOS_COMMON_USERDB_H
 #define KANTORPOS_COMMON_USERDB_H
@@ -87,27 +83,5 @@ int userdb_verify(struct userdb *db, const char *name, const char *pw,
  * db's lock: fn must not call back into db. */
 void userdb_list(struct userdb *db, void (*fn)(const char *name, void *arg),
 		 void *arg);
-
-/* File edits. Each locks PATH.lock (waiting for other editors), re-reads
- * the current file (a missing file counts as empty and is created), writes
- * the result atomically with mode 0600 and fsyncs file and directory. Run
- * as root, the file and PATH.lock keep (take) the owner of the existing
- * file, so its owner can edit after root; a lock file with another hard
- * link or that is not a regular file is refused (EPERM) rather than
- * chowned.
- * BLOCKING. Return 0, or -1 with errno and a static reason in *why_r
- * (which may be NULL): EINVAL bad name or hash, EEXIST user exists (add),
- * ENOENT no such user (set_hash, delete), others from the file system.
- * hash is a complete stored hash as made by password_hash. */
-
-/* Append a new user "key:hash". */
-int userdb_add(const char *path, const char *name, const char *hash,
-	       const char **why_r);
-/* Replace the hash of an existing user, keeping the name as written in the
- * file and its extra fields. */
-int userdb_set_hash(const char *path, const char *name, const char *hash,
-		    const char **why_r);
-/* Remove every line of that user. */
-int userdb_delete(const char *path, const char *name, const char **why_r);
 
 #endif

@@ -22,7 +22,7 @@
 #include "common/base/log.h"
 #include "common/users/password.h"
 #include "common/runtime/server.h"
-#include "common/users/userdb.h"
+#include "common/users/userdb_edit.h"
 #include "smtpd/session.h"
 #include "tests/helpers/testutil.h"
 
