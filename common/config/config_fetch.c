@@ -190,9 +190,95 @@ static int fetch_choice(struct config_parser *p, const char *opt,
 	return -1;
 }
 
-/* Apply one option with its value (NULL for a flag); false after an error. */
-static bool fetch_option(struct config_parser *p, struct config_fetch *f,
-			 const char *opt, char *v, char **hostport_r)
+/* multipop LOCAL@DOMAIN or domainpop DOMAIN, stored in lower case. */
+static bool fetch_set_target(struct config_parser *p, struct config_fetch *f,
+			     const char *opt, char *v)
+{
+	bool multi = opt[0] == 'm';
+	char *at = strrchr(v, '@');
+
+	if (f->target != NULL) {
+		config_err(p, p->line,
+			"fetch_account: expected one of multipop and domainpop");
+		return false;
+	}
+	if (multi && (at == NULL || (*at = '\0',
+				     !config_is_localpart(v) ||
+				     !config_is_domain(at + 1)))) {
+		if (at != NULL)
+			*at = '@';
+		config_err(p, p->line,
+			"fetch_account: multipop: expected LOCAL@DOMAIN, got \"%s\"",
+			v);
+		return false;
+	}
+	if (multi)
+		*at = '@';
+	if (!multi && !config_is_domain(v)) {
+		config_err(p, p->line,
+			"fetch_account: domainpop: expected a domain name, got \"%s\"",
+			v);
+		return false;
+	}
+	for (char *q = v; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	f->mode = multi ? CONFIG_FETCH_MULTIPOP : CONFIG_FETCH_DOMAINPOP;
+	f->target = config_strdup(p, v);
+	return true;
+}
+
+/* A size option within lo..hi octets; what names the range in the error. */
+static bool fetch_size(struct config_parser *p, const char *opt,
+		       const char *v, uint64_t lo, uint64_t hi,
+		       const char *what, uint64_t *out)
+{
+	uint64_t size;
+
+	if (config_parse_size(v, &size) < 0 || size < lo || size > hi) {
+		config_err(p, p->line,
+			"fetch_account: %s: expected %s, got \"%s\"", opt,
+			what, v);
+		return false;
+	}
+	*out = size;
+	return true;
+}
+
+/* The options that take a number, a duration or a size. */
+static bool fetch_limit_option(struct config_parser *p,
+			       struct config_fetch *f, const char *opt,
+			       const char *v)
+{
+	if (strcmp(opt, "keep_days") == 0)
+		return fetch_number(p, opt, v, 0, 36500, &f->keep_days);
+	if (strcmp(opt, "max_size") == 0)
+		return fetch_size(p, opt, v, 1024, 4ULL * 1024 * 1024 * 1024,
+				  "a size from 1K to 4G", &f->max_size);
+	if (strcmp(opt, "min_rate") == 0)
+		return fetch_size(p, opt, v, 1, 1024ULL * 1024 * 1024,
+				  "a size (octets a second) from 1 to 1G",
+				  &f->min_rate);
+	if (strcmp(opt, "interval") == 0)
+		return fetch_duration(p, opt, v, 1, 7 * 86400, &f->interval);
+	if (strcmp(opt, "timeout") == 0)
+		return fetch_duration(p, opt, v, 1, 3600, &f->timeout);
+	if (strcmp(opt, "message_timeout") == 0)
+		return fetch_duration(p, opt, v, 1, 3600, &f->message_timeout);
+	if (strcmp(opt, "run_timeout") == 0)
+		return fetch_duration(p, opt, v, 1, 7 * 86400, &f->run_timeout);
+	if (strcmp(opt, "max_messages") == 0)
+		return fetch_number(p, opt, v, 1, FETCH_MAX_MESSAGES_MAX,
+				    &f->max_messages);
+	if (strcmp(opt, "skip_received") == 0)
+		return fetch_number(p, opt, v, 0, 100, &f->skip_received);
+	return true;
+}
+
+/* The options that take one word of a list; the others go on to
+ * fetch_limit_option. */
+static bool fetch_choice_option(struct config_parser *p,
+				struct config_fetch *f, const char *opt,
+				const char *v)
 {
 	static const char *const tls_words[] = { "implicit", "stls", "none",
 						 NULL };
@@ -200,9 +286,39 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 						  "apop", NULL };
 	static const char *const yesno[] = { "no", "yes", NULL };
 	static const char *const over_words[] = { "skip", "delete", NULL };
-	unsigned char fp[TLS_FP_LEN];
-	uint64_t size;
 	int i;
+
+	if (strcmp(opt, "tls") == 0) {
+		if ((i = fetch_choice(p, opt, v, tls_words,
+				      "implicit, stls or none")) < 0)
+			return false;
+		f->tls = (enum config_fetch_tls)i;
+	} else if (strcmp(opt, "auth") == 0) {
+		if ((i = fetch_choice(p, opt, v, auth_words,
+				      "any, plain, user or apop")) < 0)
+			return false;
+		f->auth = (enum config_fetch_auth)i;
+	} else if (strcmp(opt, "keep") == 0) {
+		if ((i = fetch_choice(p, opt, v, yesno, "yes or no")) < 0)
+			return false;
+		f->keep = i == 1;
+	} else if (strcmp(opt, "oversize") == 0) {
+		if ((i = fetch_choice(p, opt, v, over_words,
+				      "skip or delete")) < 0)
+			return false;
+		f->oversize = (enum config_fetch_oversize)i;
+	} else {
+		return fetch_limit_option(p, f, opt, v);
+	}
+	return true;
+}
+
+/* Apply one option with its value (NULL for a flag); false after an error.
+ * The options this does not handle go on to fetch_choice_option. */
+static bool fetch_option(struct config_parser *p, struct config_fetch *f,
+			 const char *opt, char *v, char **hostport_r)
+{
+	unsigned char fp[TLS_FP_LEN];
 
 	if (strcmp(opt, "host") == 0) {
 		*hostport_r = v;
@@ -210,45 +326,11 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 		f->user = config_strdup(p, v);
 	} else if (strcmp(opt, "password_file") == 0) {
 		f->password_file = config_strdup(p, v);
-	} else if (strcmp(opt, "multipop") == 0 ||
-		   strcmp(opt, "domainpop") == 0) {
-		bool multi = opt[0] == 'm';
-		char *at = strrchr(v, '@');
-
-		if (f->target != NULL) {
-			config_err(p, p->line,
-				"fetch_account: expected one of multipop and domainpop");
-			return false;
-		}
-		if (multi && (at == NULL || (*at = '\0',
-					     !config_is_localpart(v) ||
-					     !config_is_domain(at + 1)))) {
-			if (at != NULL)
-				*at = '@';
-			config_err(p, p->line,
-				"fetch_account: multipop: expected LOCAL@DOMAIN, got \"%s\"",
-				v);
-			return false;
-		}
-		if (multi)
-			*at = '@';
-		if (!multi && !config_is_domain(v)) {
-			config_err(p, p->line,
-				"fetch_account: domainpop: expected a domain name, got \"%s\"",
-				v);
-			return false;
-		}
-		for (char *q = v; *q != '\0'; q++)
-			*q = (char)tolower((unsigned char)*q);
-		f->mode = multi ? CONFIG_FETCH_MULTIPOP : CONFIG_FETCH_DOMAINPOP;
-		f->target = config_strdup(p, v);
-	} else if (strcmp(opt, "tls") == 0) {
-		if ((i = fetch_choice(p, opt, v, tls_words,
-				      "implicit, stls or none")) < 0)
-			return false;
-		f->tls = (enum config_fetch_tls)i;
 	} else if (strcmp(opt, "ca_file") == 0) {
 		f->ca_file = config_strdup(p, v);
+	} else if (strcmp(opt, "multipop") == 0 ||
+		   strcmp(opt, "domainpop") == 0) {
+		return fetch_set_target(p, f, opt, v);
 	} else if (strcmp(opt, "fingerprint") == 0) {
 		if (tls_fp_parse(v, fp) < 0) {
 			config_err(p, p->line,
@@ -259,51 +341,6 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 		f->fingerprint = config_strdup(p, v);
 	} else if (strcmp(opt, "plaintext-ok") == 0) {
 		f->plaintext_ok = true;
-	} else if (strcmp(opt, "auth") == 0) {
-		if ((i = fetch_choice(p, opt, v, auth_words,
-				      "any, plain, user or apop")) < 0)
-			return false;
-		f->auth = (enum config_fetch_auth)i;
-	} else if (strcmp(opt, "keep") == 0) {
-		if ((i = fetch_choice(p, opt, v, yesno, "yes or no")) < 0)
-			return false;
-		f->keep = i == 1;
-	} else if (strcmp(opt, "keep_days") == 0) {
-		return fetch_number(p, opt, v, 0, 36500, &f->keep_days);
-	} else if (strcmp(opt, "max_size") == 0) {
-		if (config_parse_size(v, &size) < 0 || size < 1024 ||
-		    size > 4ULL * 1024 * 1024 * 1024) {
-			config_err(p, p->line,
-				"fetch_account: max_size: expected a size from 1K to 4G, got \"%s\"",
-				v);
-			return false;
-		}
-		f->max_size = size;
-	} else if (strcmp(opt, "oversize") == 0) {
-		if ((i = fetch_choice(p, opt, v, over_words,
-				      "skip or delete")) < 0)
-			return false;
-		f->oversize = (enum config_fetch_oversize)i;
-	} else if (strcmp(opt, "interval") == 0) {
-		return fetch_duration(p, opt, v, 1, 7 * 86400, &f->interval);
-	} else if (strcmp(opt, "timeout") == 0) {
-		return fetch_duration(p, opt, v, 1, 3600, &f->timeout);
-	} else if (strcmp(opt, "message_timeout") == 0) {
-		return fetch_duration(p, opt, v, 1, 3600, &f->message_timeout);
-	} else if (strcmp(opt, "run_timeout") == 0) {
-		return fetch_duration(p, opt, v, 1, 7 * 86400, &f->run_timeout);
-	} else if (strcmp(opt, "max_messages") == 0) {
-		return fetch_number(p, opt, v, 1, FETCH_MAX_MESSAGES_MAX,
-				    &f->max_messages);
-	} else if (strcmp(opt, "min_rate") == 0) {
-		if (config_parse_size(v, &size) < 0 || size < 1 ||
-		    size > 1024ULL * 1024 * 1024) {
-			config_err(p, p->line,
-				"fetch_account: min_rate: expected a size (octets a second) from 1 to 1G, got \"%s\"",
-				v);
-			return false;
-		}
-		f->min_rate = size;
 	} else if (strcmp(opt, "default_recipient") == 0) {
 		if (!config_is_localpart(v)) {
 			config_err(p, p->line,
@@ -315,8 +352,8 @@ static bool fetch_option(struct config_parser *p, struct config_fetch *f,
 		f->default_recipient = config_strdup(p, v);
 	} else if (strcmp(opt, "headers") == 0) {
 		return fetch_set_headers(p, f, v);
-	} else if (strcmp(opt, "skip_received") == 0) {
-		return fetch_number(p, opt, v, 0, 100, &f->skip_received);
+	} else {
+		return fetch_choice_option(p, f, opt, v);
 	}
 	return true;
 }
@@ -396,38 +433,52 @@ static bool fetch_check(struct config_parser *p, struct config_fetch *f,
 	return true;
 }
 
-void config_kw_fetch_account(struct config_parser *p,
-			     const struct config_keyword *kw, char **words,
-			     size_t n)
+/* An account with the defaults of kantorpos.conf(5). */
+static void fetch_defaults(struct config_fetch *f)
 {
-	struct config *cfg = p->cfg;
-	struct config_fetch f, *grown;
-	unsigned seen[FETCH_N_OPTS] = { 0 };
-	char *hostport = NULL;
-	size_t i, j;
-	bool ok = true;
+	memset(f, 0, sizeof(*f));
+	f->interval = 300;
+	f->timeout = 300;
+	f->max_messages = FETCH_MAX_MESSAGES_DEFAULT;
+	f->message_timeout = FETCH_MESSAGE_TIMEOUT_DEFAULT;
+	f->min_rate = FETCH_MIN_RATE_DEFAULT;
+	f->run_timeout = FETCH_RUN_TIMEOUT_DEFAULT;
+}
 
-	memset(&f, 0, sizeof(f));
-	f.interval = 300;
-	f.timeout = 300;
-	f.max_messages = FETCH_MAX_MESSAGES_DEFAULT;
-	f.message_timeout = FETCH_MESSAGE_TIMEOUT_DEFAULT;
-	f.min_rate = FETCH_MIN_RATE_DEFAULT;
-	f.run_timeout = FETCH_RUN_TIMEOUT_DEFAULT;
+/* The account's name: well formed and not taken by an earlier account. */
+static bool fetch_new_name(struct config_parser *p,
+			   const struct config_keyword *kw, char **words,
+			   size_t n)
+{
+	const struct config *cfg = p->cfg;
+
 	if (n < 1 || !fetch_name_ok(words[0])) {
 		config_err(p, p->line,
 			"%s: expected NAME (letters, digits, '.', '_', '-') and options",
 			kw->name);
-		return;
+		return false;
 	}
-	for (i = 0; i < cfg->n_fetch; i++) {
+	for (size_t i = 0; i < cfg->n_fetch; i++) {
 		if (strcmp(cfg->fetch[i].name, words[0]) == 0) {
 			config_err(p, p->line,
 				"%s: duplicate account %s (already on line %u)",
 				kw->name, words[0], cfg->fetch[i].line);
-			return;
+			return false;
 		}
 	}
+	return true;
+}
+
+/* Read the option words after the name into f, counting each option in
+ * seen[] (indexed as fetch_opts); false after the first error. */
+static bool fetch_read_options(struct config_parser *p,
+			       const struct config_keyword *kw,
+			       struct config_fetch *f, char **words, size_t n,
+			       unsigned *seen, char **hostport_r)
+{
+	bool ok = true;
+	size_t i, j;
+
 	for (i = 1; i < n && ok; i++) {
 		for (j = 0; j < FETCH_N_OPTS; j++)
 			if (strcmp(words[i], fetch_opts[j].name) == 0)
@@ -441,36 +492,52 @@ void config_kw_fetch_account(struct config_parser *p,
 				kw->name, words[i]);
 			ok = false;
 		} else if (fetch_opts[j].kind == FO_FLAG) {
-			ok = fetch_option(p, &f, words[i], NULL, &hostport);
+			ok = fetch_option(p, f, words[i], NULL, hostport_r);
 		} else if (i + 1 == n) {
 			config_err(p, p->line, "%s: %s: expected a value",
 				kw->name, words[i]);
 			ok = false;
 		} else {
-			ok = fetch_option(p, &f, words[i], words[i + 1],
-					  &hostport);
+			ok = fetch_option(p, f, words[i], words[i + 1],
+					  hostport_r);
 			i++;
 		}
 	}
-	if (ok)
-		ok = fetch_check(p, &f, seen, hostport);
-	if (!ok || p->oom) {
+	return ok;
+}
+
+/* A path option made absolute against the config file's folder. */
+static void fetch_resolve(struct config_parser *p, char **path)
+{
+	char *abs;
+
+	if (*path == NULL)
+		return;
+	abs = config_resolve_path(p, *path);
+	free(*path);
+	*path = abs;
+}
+
+void config_kw_fetch_account(struct config_parser *p,
+			     const struct config_keyword *kw, char **words,
+			     size_t n)
+{
+	struct config *cfg = p->cfg;
+	struct config_fetch f, *grown;
+	unsigned seen[FETCH_N_OPTS] = { 0 };
+	char *hostport = NULL;
+
+	fetch_defaults(&f);
+	if (!fetch_new_name(p, kw, words, n))
+		return;
+	if (!fetch_read_options(p, kw, &f, words, n, seen, &hostport) ||
+	    !fetch_check(p, &f, seen, hostport) || p->oom) {
 		fetch_free_one(&f);
 		return;
 	}
 	f.name = config_strdup(p, words[0]);
-	if (f.password_file != NULL) {
-		char *abs = config_resolve_path(p, f.password_file);
-
-		free(f.password_file);
-		f.password_file = abs;
-	}
-	if (f.ca_file != NULL) {
-		char *abs = config_resolve_path(p, f.ca_file);
-
-		free(f.ca_file);
-		f.ca_file = abs;
-	}
+	fetch_resolve(p, &f.password_file);
+	fetch_resolve(p, &f.ca_file);
 	grown = realloc(cfg->fetch, (cfg->n_fetch + 1) * sizeof(*grown));
 	if (grown == NULL) {
 		p->oom = true;

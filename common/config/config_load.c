@@ -177,16 +177,79 @@ static void cfg_defaults(struct config_parser *p)
 	p->cfg->recipient_delimiter = config_strdup(p, "+");
 }
 
+/* A CONFIG_T_UINT value within the keyword's bounds. */
+static void cfg_set_uint(struct config_parser *p,
+			 const struct config_keyword *kw, const char *word,
+			 char *field)
+{
+	unsigned long long v = 0;
+	const char *end;
+
+	if (config_parse_number(word, &v, &end) < 0 || *end != '\0' ||
+	    v < kw->min || v > kw->max) {
+		config_err(p, p->line,
+			"%s: expected a number from %llu to %llu, got \"%s\"",
+			kw->name, kw->min, kw->max, word);
+		return;
+	}
+	*(unsigned long long *)(void *)field = v;
+}
+
+/* A CONFIG_T_SIZE value within the keyword's bounds. */
+static void cfg_set_size(struct config_parser *p,
+			 const struct config_keyword *kw, const char *word,
+			 char *field)
+{
+	char lo[32], hi[32];
+	uint64_t size = 0;
+
+	if (config_parse_size(word, &size) < 0) {
+		config_err(p, p->line, "%s: expected a size like 50M, got \"%s\"",
+			kw->name, word);
+		return;
+	}
+	if (size < kw->min || size > kw->max) {
+		config_format_size(lo, sizeof(lo), kw->min);
+		config_format_size(hi, sizeof(hi), kw->max);
+		config_err(p, p->line,
+			"%s: expected a size from %s to %s, got \"%s\"",
+			kw->name, lo, hi, word);
+		return;
+	}
+	*(uint64_t *)(void *)field = size;
+}
+
+/* A CONFIG_T_DURATION value within the keyword's bounds. */
+static void cfg_set_duration(struct config_parser *p,
+			     const struct config_keyword *kw, const char *word,
+			     char *field)
+{
+	unsigned long long v = 0;
+	char lo[32], hi[32];
+
+	if (config_parse_duration(word, &v) < 0) {
+		config_err(p, p->line,
+			"%s: expected a duration like 5m, got \"%s\"", kw->name,
+			word);
+		return;
+	}
+	if (v < kw->min || v > kw->max) {
+		config_format_duration(lo, sizeof(lo), kw->min);
+		config_format_duration(hi, sizeof(hi), kw->max);
+		config_err(p, p->line,
+			"%s: expected a duration from %s to %s, got \"%s\"",
+			kw->name, lo, hi, word);
+		return;
+	}
+	*(unsigned *)(void *)field = (unsigned)v;
+}
+
 /* One keyword with its values: built-in types here, the rest by handler. */
 static void cfg_keyword(struct config_parser *p, const struct config_keyword *kw,
 			char **words, size_t n)
 {
 	char *field = (char *)p->cfg + kw->offset;
-	char lo[32], hi[32];
-	unsigned long long v = 0;
-	uint64_t size = 0;
-	const char *end, *why;
-	int bad;
+	const char *why;
 
 	if (kw->type == CONFIG_T_CUSTOM) {
 		kw->handler(p, kw, words, n);
@@ -221,48 +284,13 @@ static void cfg_keyword(struct config_parser *p, const struct config_keyword *kw
 		*(bool *)(void *)field = words[0][0] == 'y';
 		break;
 	case CONFIG_T_UINT:
-		bad = config_parse_number(words[0], &v, &end) < 0 || *end != '\0';
-		if (bad || v < kw->min || v > kw->max) {
-			config_err(p, p->line,
-				"%s: expected a number from %llu to %llu, got \"%s\"",
-				kw->name, kw->min, kw->max, words[0]);
-			return;
-		}
-		*(unsigned long long *)(void *)field = v;
+		cfg_set_uint(p, kw, words[0], field);
 		break;
 	case CONFIG_T_SIZE:
-		if (config_parse_size(words[0], &size) < 0) {
-			config_err(p, p->line,
-				"%s: expected a size like 50M, got \"%s\"",
-				kw->name, words[0]);
-			return;
-		}
-		if (size < kw->min || size > kw->max) {
-			config_format_size(lo, sizeof(lo), kw->min);
-			config_format_size(hi, sizeof(hi), kw->max);
-			config_err(p, p->line,
-				"%s: expected a size from %s to %s, got \"%s\"",
-				kw->name, lo, hi, words[0]);
-			return;
-		}
-		*(uint64_t *)(void *)field = size;
+		cfg_set_size(p, kw, words[0], field);
 		break;
 	case CONFIG_T_DURATION:
-		if (config_parse_duration(words[0], &v) < 0) {
-			config_err(p, p->line,
-				"%s: expected a duration like 5m, got \"%s\"",
-				kw->name, words[0]);
-			return;
-		}
-		if (v < kw->min || v > kw->max) {
-			config_format_duration(lo, sizeof(lo), kw->min);
-			config_format_duration(hi, sizeof(hi), kw->max);
-			config_err(p, p->line,
-				"%s: expected a duration from %s to %s, got \"%s\"",
-				kw->name, lo, hi, words[0]);
-			return;
-		}
-		*(unsigned *)(void *)field = (unsigned)v;
+		cfg_set_duration(p, kw, words[0], field);
 		break;
 	case CONFIG_T_CUSTOM:
 		break;

@@ -142,119 +142,259 @@ static int bad_char(struct scan *sc, enum addr_part part, const char *what)
 	return fail(sc, part, what);
 }
 
-/* Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). Stops at the
- * "@", which it does not consume. */
-static int scan_local(struct scan *sc, struct addr_mailbox *mb)
+/* Copy n octets at sc->pos to the local part being built (*out octets
+ * so far, begun at start in the input), unless that makes it too long. */
+static int copy_local(struct scan *sc, struct addr_mailbox *mb, size_t start,
+		      size_t *out, size_t n)
+{
+	if (too_long(sc, start, n))
+		return -1;
+	memcpy(mb->local + *out, sc->s + sc->pos, n);
+	*out += n;
+	sc->pos += n;
+	return 0;
+}
+
+/* Quoted-string (RFC 5321 §4.1.2), stored without the quotes and with the
+ * quoted pairs undone. */
+static int scan_quoted_local(struct scan *sc, struct addr_mailbox *mb)
 {
 	size_t start = sc->pos, out = 0;
 	unsigned char c;
 
-	if (sc->pos < sc->len && sc->s[sc->pos] == '"') {
-		mb->flags |= ADDR_MB_QUOTED;
-		sc->pos++;
-		for (;;) {
-			size_t n;
+	mb->flags |= ADDR_MB_QUOTED;
+	sc->pos++;
+	while (sc->pos < sc->len && (c = sc->s[sc->pos]) != '"') {
+		size_t n = 1;
 
-			if (sc->pos >= sc->len)
-				return fail(sc, ADDR_ERR_LOCAL,
-					    "unterminated quoted local part");
-			c = sc->s[sc->pos];
-			if (c == '"') {
+		if (c == '\\') {
+			/* quoted-pairSMTP = %d92 %d32-126 */
+			if (sc->pos + 1 >= sc->len || sc->s[sc->pos + 1] < 32 ||
+			    sc->s[sc->pos + 1] > 126) {
 				sc->pos++;
-				break;
-			}
-			if (c == '\\') {
-				/* quoted-pairSMTP = %d92 %d32-126 */
-				if (sc->pos + 1 >= sc->len || sc->s[sc->pos + 1] < 32 ||
-				    sc->s[sc->pos + 1] > 126) {
-					sc->pos++;
-					return bad_char(sc, ADDR_ERR_LOCAL,
-							"invalid quoted pair in local part");
-				}
-				if (too_long(sc, start, 2))
-					return -1;
-				mb->local[out++] = (char)sc->s[sc->pos + 1];
-				sc->pos += 2;
-				continue;
-			}
-			if (c >= 0x80) {
-				n = take_utf8(sc);
-				if (n == 0)
-					return -1;
-				mb->flags |= ADDR_MB_UTF8;
-			} else if (c >= 32 && c <= 126) {
-				n = 1;
-			} else {
 				return bad_char(sc, ADDR_ERR_LOCAL,
-						"invalid character in local part");
+						"invalid quoted pair in local part");
 			}
-			if (too_long(sc, start, n))
+			if (too_long(sc, start, 2))
 				return -1;
-			memcpy(mb->local + out, sc->s + sc->pos, n);
-			out += n;
-			sc->pos += n;
+			mb->local[out++] = (char)sc->s[sc->pos + 1];
+			sc->pos += 2;
+			continue;
 		}
-		if (sc->pos - start > ADDR_LOCAL_MAX)
-			return fail(sc, ADDR_ERR_LOCAL,
-				    "local part longer than 64 octets");
-		mb->local[out] = '\0';
-		return 0;
-	}
-
-	/* Dot-string = Atom *("." Atom) */
-	for (;;) {
-		size_t atom = sc->pos;
-
-		while (sc->pos < sc->len) {
-			size_t n;
-
-			c = sc->s[sc->pos];
-			if (is_atext(c)) {
-				n = 1;
-			} else if (c >= 0x80) {
-				n = take_utf8(sc);
-				if (n == 0)
-					return -1;
-				mb->flags |= ADDR_MB_UTF8;
-			} else {
-				break;
-			}
-			if (too_long(sc, start, n))
+		if (c >= 0x80) {
+			n = take_utf8(sc);
+			if (n == 0)
 				return -1;
-			memcpy(mb->local + out, sc->s + sc->pos, n);
-			out += n;
-			sc->pos += n;
-		}
-		c = sc->pos < sc->len ? sc->s[sc->pos] : 0;
-		if (sc->pos == atom) {
-			if (sc->pos == start && c == '.')
-				return fail(sc, ADDR_ERR_LOCAL,
-					    "local part starts with a dot");
-			if (sc->pos == start && (c == '@' || c == '>' ||
-						 sc->pos >= sc->len))
-				return fail(sc, ADDR_ERR_LOCAL, "empty local part");
-			if (c == '.')
-				return fail(sc, ADDR_ERR_LOCAL,
-					    "two dots in a row in local part");
-			if (sc->pos > start && (c == '@' || c == '>' ||
-						   sc->pos >= sc->len))
-				return fail(sc, ADDR_ERR_LOCAL,
-					    "local part ends with a dot");
-			if (c == ' ')
-				return fail(sc, ADDR_ERR_LOCAL,
-					    "unquoted space in local part");
+			mb->flags |= ADDR_MB_UTF8;
+		} else if (c < 32 || c > 126) {
 			return bad_char(sc, ADDR_ERR_LOCAL,
 					"invalid character in local part");
 		}
+		if (copy_local(sc, mb, start, &out, n) < 0)
+			return -1;
+	}
+	if (sc->pos >= sc->len)
+		return fail(sc, ADDR_ERR_LOCAL, "unterminated quoted local part");
+	sc->pos++;
+	if (sc->pos - start > ADDR_LOCAL_MAX)
+		return fail(sc, ADDR_ERR_LOCAL, "local part longer than 64 octets");
+	mb->local[out] = '\0';
+	return 0;
+}
+
+/* One Atom of a Dot-string: atext and UTF-8 characters. */
+static int scan_atom(struct scan *sc, struct addr_mailbox *mb, size_t start,
+		     size_t *out)
+{
+	while (sc->pos < sc->len) {
+		unsigned char c = sc->s[sc->pos];
+		size_t n = 1;
+
+		if (c >= 0x80) {
+			n = take_utf8(sc);
+			if (n == 0)
+				return -1;
+			mb->flags |= ADDR_MB_UTF8;
+		} else if (!is_atext(c)) {
+			break;
+		}
+		if (copy_local(sc, mb, start, out, n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Why an empty atom at sc->pos (c, or 0 at the end) of the Dot-string
+ * begun at start is wrong. */
+static int empty_atom(struct scan *sc, size_t start, unsigned char c)
+{
+	bool end = c == '@' || c == '>' || sc->pos >= sc->len;
+
+	if (sc->pos == start && c == '.')
+		return fail(sc, ADDR_ERR_LOCAL, "local part starts with a dot");
+	if (sc->pos == start && end)
+		return fail(sc, ADDR_ERR_LOCAL, "empty local part");
+	if (c == '.')
+		return fail(sc, ADDR_ERR_LOCAL,
+			    "two dots in a row in local part");
+	if (sc->pos > start && end)
+		return fail(sc, ADDR_ERR_LOCAL, "local part ends with a dot");
+	if (c == ' ')
+		return fail(sc, ADDR_ERR_LOCAL, "unquoted space in local part");
+	return bad_char(sc, ADDR_ERR_LOCAL, "invalid character in local part");
+}
+
+/* Dot-string = Atom *("." Atom) */
+static int scan_dot_local(struct scan *sc, struct addr_mailbox *mb)
+{
+	size_t start = sc->pos, out = 0;
+
+	for (;;) {
+		size_t atom = sc->pos;
+		unsigned char c;
+
+		if (scan_atom(sc, mb, start, &out) < 0)
+			return -1;
+		c = sc->pos < sc->len ? sc->s[sc->pos] : 0;
+		if (sc->pos == atom)
+			return empty_atom(sc, start, c);
 		if (c != '.')
 			break;
-		if (too_long(sc, start, 1))
+		if (copy_local(sc, mb, start, &out, 1) < 0)
 			return -1;
-		mb->local[out++] = '.';
-		sc->pos++;
 	}
 	mb->local[out] = '\0';
 	return 0;
+}
+
+/* Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). Stops at the
+ * "@", which it does not consume. */
+static int scan_local(struct scan *sc, struct addr_mailbox *mb)
+{
+	if (sc->pos < sc->len && sc->s[sc->pos] == '"')
+		return scan_quoted_local(sc, mb);
+	return scan_dot_local(sc, mb);
+}
+
+/* address-literal = "[" ( IPv4 / "IPv6:" IPv6 ) "]" (RFC 5321 §4.1.3). */
+static int scan_address_literal(struct scan *sc, unsigned *flags)
+{
+	char lit[ADDR_DOMAIN_MAX + 1];
+	unsigned char addr[16];
+	size_t n = 0;
+
+	sc->pos++;
+	while (sc->pos < sc->len && sc->s[sc->pos] != ']') {
+		unsigned char c = sc->s[sc->pos];
+
+		if (c <= 32 || c >= 127 || c == '[' || c == '\\' ||
+		    n >= sizeof(lit) - 1)
+			return bad_char(sc, ADDR_ERR_DOMAIN,
+					"invalid address literal");
+		lit[n++] = (char)c;
+		sc->pos++;
+	}
+	if (sc->pos >= sc->len)
+		return fail(sc, ADDR_ERR_DOMAIN, "unterminated address literal");
+	sc->pos++;
+	lit[n] = '\0';
+	if (strncasecmp(lit, "IPv6:", 5) == 0) {
+		if (inet_pton(AF_INET6, lit + 5, addr) != 1)
+			return fail(sc, ADDR_ERR_DOMAIN,
+				    "invalid IPv6 address literal");
+	} else if (inet_pton(AF_INET, lit, addr) != 1) {
+		return fail(sc, ADDR_ERR_DOMAIN, "invalid address literal");
+	}
+	*flags |= ADDR_MB_LITERAL;
+	return 0;
+}
+
+/* One label: letters, digits, hyphens and UTF-8, at most 63 octets. */
+static int scan_label(struct scan *sc, unsigned *flags)
+{
+	size_t label = sc->pos;
+
+	while (sc->pos < sc->len) {
+		unsigned char c = sc->s[sc->pos];
+
+		if (is_alpha(c) || is_digit(c) || c == '-') {
+			sc->pos++;
+		} else if (c >= 0x80) {
+			size_t n = take_utf8(sc);
+
+			if (n == 0)
+				return -1;
+			sc->pos += n;
+			*flags |= ADDR_MB_UTF8;
+		} else {
+			break;
+		}
+		if (sc->pos - label > 63)
+			return fail(sc, ADDR_ERR_DOMAIN,
+				    "domain label longer than 63 octets");
+	}
+	return 0;
+}
+
+/* Why an empty label at sc->pos (c, or 0 at the end) of the domain begun
+ * at start is wrong. */
+static int empty_label(struct scan *sc, size_t start, const char *terminators,
+		       unsigned char c)
+{
+	bool end = sc->pos >= sc->len || is_term(terminators, c);
+
+	if (c == '_')
+		return fail(sc, ADDR_ERR_DOMAIN, "underscore in domain");
+	if (sc->pos == start && c != '.' && end)
+		return fail(sc, ADDR_ERR_DOMAIN, "missing domain");
+	if (sc->pos == start && c == '.')
+		return fail(sc, ADDR_ERR_DOMAIN, "domain starts with a dot");
+	if (c == '.')
+		return fail(sc, ADDR_ERR_DOMAIN, "two dots in a row in domain");
+	if (end)
+		return fail(sc, ADDR_ERR_DOMAIN, "domain ends with a dot");
+	return bad_char(sc, ADDR_ERR_DOMAIN, "invalid character in domain");
+}
+
+/* sub-domain *("." sub-domain) */
+static int scan_labels(struct scan *sc, const char *terminators,
+		       unsigned *flags)
+{
+	size_t start = sc->pos;
+
+	for (;;) {
+		size_t label = sc->pos;
+		unsigned char c;
+
+		if (scan_label(sc, flags) < 0)
+			return -1;
+		c = sc->pos < sc->len ? sc->s[sc->pos] : 0;
+		if (sc->pos == label)
+			return empty_label(sc, start, terminators, c);
+		if (sc->s[label] == '-' || sc->s[sc->pos - 1] == '-')
+			return fail(sc, ADDR_ERR_DOMAIN,
+				    "domain label starts or ends with a hyphen");
+		if (c != '.')
+			return 0;
+		sc->pos++;
+	}
+}
+
+/* What follows a domain must be the end of input or a terminator. */
+static int domain_end(struct scan *sc, const char *terminators)
+{
+	unsigned char c;
+
+	if (sc->pos >= sc->len)
+		return 0;
+	c = sc->s[sc->pos];
+	if (is_term(terminators, c))
+		return 0;
+	if (c == '_')
+		return fail(sc, ADDR_ERR_DOMAIN, "underscore in domain");
+	if (c == '@')
+		return fail(sc, ADDR_ERR_DOMAIN, "more than one @ in address");
+	return bad_char(sc, ADDR_ERR_DOMAIN, "invalid character in domain");
 }
 
 /* Domain = sub-domain *("." sub-domain) / address-literal (RFC 5321
@@ -264,105 +404,18 @@ static int scan_domain(struct scan *sc, const char *terminators, char *out,
 		       unsigned *flags)
 {
 	size_t start = sc->pos;
-	unsigned char c;
+	int rc;
 
-	if (sc->pos < sc->len && sc->s[sc->pos] == '[') {
-		char lit[ADDR_DOMAIN_MAX + 1];
-		unsigned char addr[16];
-		size_t n = 0;
-
-		sc->pos++;
-		while (sc->pos < sc->len && sc->s[sc->pos] != ']') {
-			c = sc->s[sc->pos];
-			if (c <= 32 || c >= 127 || c == '[' || c == '\\' ||
-			    n >= sizeof(lit) - 1)
-				return bad_char(sc, ADDR_ERR_DOMAIN,
-						"invalid address literal");
-			lit[n++] = (char)c;
-			sc->pos++;
-		}
-		if (sc->pos >= sc->len)
-			return fail(sc, ADDR_ERR_DOMAIN,
-				    "unterminated address literal");
-		sc->pos++;
-		lit[n] = '\0';
-		if (strncasecmp(lit, "IPv6:", 5) == 0) {
-			if (inet_pton(AF_INET6, lit + 5, addr) != 1)
-				return fail(sc, ADDR_ERR_DOMAIN,
-					    "invalid IPv6 address literal");
-		} else if (inet_pton(AF_INET, lit, addr) != 1) {
-			return fail(sc, ADDR_ERR_DOMAIN,
-				    "invalid address literal");
-		}
-		*flags |= ADDR_MB_LITERAL;
-	} else {
-		for (;;) {
-			size_t label = sc->pos;
-
-			while (sc->pos < sc->len) {
-				c = sc->s[sc->pos];
-				if (is_alpha(c) || is_digit(c) || c == '-') {
-					sc->pos++;
-				} else if (c >= 0x80) {
-					size_t n = take_utf8(sc);
-
-					if (n == 0)
-						return -1;
-					sc->pos += n;
-					*flags |= ADDR_MB_UTF8;
-				} else {
-					break;
-				}
-				if (sc->pos - label > 63)
-					return fail(sc, ADDR_ERR_DOMAIN,
-						    "domain label longer than 63 octets");
-			}
-			c = sc->pos < sc->len ? sc->s[sc->pos] : 0;
-			if (sc->pos == label) {
-				if (c == '_')
-					return fail(sc, ADDR_ERR_DOMAIN,
-						    "underscore in domain");
-				if (sc->pos == start && c != '.' &&
-				    (sc->pos >= sc->len ||
-				     is_term(terminators, c)))
-					return fail(sc, ADDR_ERR_DOMAIN,
-						    "missing domain");
-				if (sc->pos == start && c == '.')
-					return fail(sc, ADDR_ERR_DOMAIN,
-						    "domain starts with a dot");
-				if (c == '.')
-					return fail(sc, ADDR_ERR_DOMAIN,
-						    "two dots in a row in domain");
-				if (sc->pos >= sc->len ||
-				    is_term(terminators, c))
-					return fail(sc, ADDR_ERR_DOMAIN,
-						    "domain ends with a dot");
-				return bad_char(sc, ADDR_ERR_DOMAIN,
-						"invalid character in domain");
-			}
-			if (sc->s[label] == '-' || sc->s[sc->pos - 1] == '-')
-				return fail(sc, ADDR_ERR_DOMAIN,
-					    "domain label starts or ends with a hyphen");
-			if (c != '.')
-				break;
-			sc->pos++;
-		}
-	}
+	if (sc->pos < sc->len && sc->s[sc->pos] == '[')
+		rc = scan_address_literal(sc, flags);
+	else
+		rc = scan_labels(sc, terminators, flags);
+	if (rc < 0)
+		return -1;
 	if (sc->pos - start > ADDR_DOMAIN_MAX)
 		return fail(sc, ADDR_ERR_DOMAIN, "domain longer than 255 octets");
-	if (sc->pos < sc->len) {
-		c = sc->s[sc->pos];
-		if (!is_term(terminators, c)) {
-			if (c == '_')
-				return fail(sc, ADDR_ERR_DOMAIN,
-					    "underscore in domain");
-			if (c == '@')
-				return fail(sc, ADDR_ERR_DOMAIN,
-					    "more than one @ in address");
-			return bad_char(sc, ADDR_ERR_DOMAIN,
-					"invalid character in domain");
-		}
-	}
+	if (domain_end(sc, terminators) < 0)
+		return -1;
 	if (out != NULL) {
 		memcpy(out, sc->s + start, sc->pos - start);
 		out[sc->pos - start] = '\0';

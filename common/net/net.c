@@ -86,97 +86,111 @@ static int parse_port(const char *s, unsigned *port_r)
 	return 0;
 }
 
+static int hp_fail(const char **err_r, const char *why)
+{
+	*err_r = why;
+	return -1;
+}
+
+/* "[v6]" or "[v6]:port"; *port_r points after the colon, or stays NULL. */
+static int parse_bracketed(const char *s, struct net_hostport *hp_r,
+			   const char **port_r, const char **err_r)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *end = strchr(s, ']'), *host = s + 1;
+	size_t hlen;
+
+	if (end == NULL)
+		return hp_fail(err_r, "missing ']' after IPv6 address");
+	hlen = (size_t)(end - host);
+	if (end[1] == ':')
+		*port_r = end + 2;
+	else if (end[1] != '\0')
+		return hp_fail(err_r, "unexpected text after ']'");
+	if (hlen == 0 || hlen >= NET_ADDRSTRLEN)
+		return hp_fail(err_r, "bad IPv6 address");
+	memcpy(hp_r->host, host, hlen);
+	hp_r->host[hlen] = '\0';
+	if (inet_pton(AF_INET6, hp_r->host, addr) != 1)
+		return hp_fail(err_r, "bad IPv6 address");
+	hp_r->family = AF_INET6;
+	return 0;
+}
+
+/* Several colons: only a bare IPv6 literal, and only when the port may be
+ * left out. */
+static int parse_bare_ipv6(const char *s, int default_port,
+			   struct net_hostport *hp_r, const char **err_r)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (default_port < 0 || strlen(s) >= NET_ADDRSTRLEN ||
+	    inet_pton(AF_INET6, s, addr) != 1)
+		return hp_fail(err_r,
+			       "IPv6 address needs brackets: [address]:port");
+	strcpy(hp_r->host, s);
+	hp_r->family = AF_INET6;
+	hp_r->port = (unsigned)default_port;
+	return 0;
+}
+
+/* "host", "*", "1.2.3.4", each with an optional ":port" (colon points at
+ * its colon or is NULL); *port_r points after the colon. */
+static int parse_host(const char *s, const char *colon,
+		      struct net_hostport *hp_r, const char **port_r,
+		      const char **err_r)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
+
+	if (colon != NULL)
+		*port_r = colon + 1;
+	if (hlen == 0)
+		return hp_fail(err_r, "empty host");
+	if (hlen > NET_HOST_MAX)
+		return hp_fail(err_r, "host name too long");
+	memcpy(hp_r->host, s, hlen);
+	hp_r->host[hlen] = '\0';
+	if (strcmp(hp_r->host, "*") == 0) {
+		hp_r->wildcard = true;
+		hp_r->family = AF_UNSPEC;
+	} else if (inet_pton(AF_INET, hp_r->host, addr) == 1) {
+		hp_r->family = AF_INET;
+	} else if (valid_hostname(hp_r->host)) {
+		hp_r->family = AF_UNSPEC;
+	} else {
+		return hp_fail(err_r, "bad host name or address");
+	}
+	return 0;
+}
+
 int net_parse_hostport(const char *s, int default_port,
 		       struct net_hostport *hp_r, const char **err_r)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
-	const char *host, *port = NULL, *colon;
-	size_t hlen;
+	const char *port = NULL, *colon;
+	int rc;
 
 	memset(hp_r, 0, sizeof *hp_r);
 	*err_r = NULL;
-	if (s == NULL || *s == '\0') {
-		*err_r = "empty address";
+	if (s == NULL || *s == '\0')
+		return hp_fail(err_r, "empty address");
+	colon = strchr(s, ':');
+	if (*s == '[')
+		rc = parse_bracketed(s, hp_r, &port, err_r);
+	else if (colon != NULL && strchr(colon + 1, ':') != NULL)
+		return parse_bare_ipv6(s, default_port, hp_r, err_r);
+	else
+		rc = parse_host(s, colon, hp_r, &port, err_r);
+	if (rc < 0)
 		return -1;
-	}
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL) {
-			*err_r = "missing ']' after IPv6 address";
-			return -1;
-		}
-		host = s + 1;
-		hlen = (size_t)(end - host);
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0') {
-			*err_r = "unexpected text after ']'";
-			return -1;
-		}
-		if (hlen == 0 || hlen >= NET_ADDRSTRLEN) {
-			*err_r = "bad IPv6 address";
-			return -1;
-		}
-		memcpy(hp_r->host, host, hlen);
-		hp_r->host[hlen] = '\0';
-		if (inet_pton(AF_INET6, hp_r->host, addr) != 1) {
-			*err_r = "bad IPv6 address";
-			return -1;
-		}
-		hp_r->family = AF_INET6;
-	} else {
-		colon = strchr(s, ':');
-		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-			/* Several colons: only a bare IPv6 literal, and only
-			 * when the port may be left out. */
-			if (default_port >= 0 && strlen(s) < NET_ADDRSTRLEN &&
-			    inet_pton(AF_INET6, s, addr) == 1) {
-				strcpy(hp_r->host, s);
-				hp_r->family = AF_INET6;
-				hp_r->port = (unsigned)default_port;
-				return 0;
-			}
-			*err_r = "IPv6 address needs brackets: [address]:port";
-			return -1;
-		}
-		hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
-		if (colon != NULL)
-			port = colon + 1;
-		if (hlen == 0) {
-			*err_r = "empty host";
-			return -1;
-		}
-		if (hlen > NET_HOST_MAX) {
-			*err_r = "host name too long";
-			return -1;
-		}
-		memcpy(hp_r->host, s, hlen);
-		hp_r->host[hlen] = '\0';
-		if (strcmp(hp_r->host, "*") == 0) {
-			hp_r->wildcard = true;
-			hp_r->family = AF_UNSPEC;
-		} else if (inet_pton(AF_INET, hp_r->host, addr) == 1) {
-			hp_r->family = AF_INET;
-		} else if (valid_hostname(hp_r->host)) {
-			hp_r->family = AF_UNSPEC;
-		} else {
-			*err_r = "bad host name or address";
-			return -1;
-		}
-	}
 	if (port == NULL) {
-		if (default_port < 0 || default_port > 65535) {
-			*err_r = "missing port";
-			return -1;
-		}
+		if (default_port < 0 || default_port > 65535)
+			return hp_fail(err_r, "missing port");
 		hp_r->port = (unsigned)default_port;
 		return 0;
 	}
-	if (parse_port(port, &hp_r->port) < 0) {
-		*err_r = "bad port (0-65535)";
-		return -1;
-	}
+	if (parse_port(port, &hp_r->port) < 0)
+		return hp_fail(err_r, "bad port (0-65535)");
 	return 0;
 }
 
