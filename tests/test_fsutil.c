@@ -50,6 +50,32 @@ Test(fsutil, atomic_write_failure_keeps_old_file)
 	free(path);
 }
 
+/* A rewrite shows in the stat even at the same size within one second:
+ * a new inode (rename) or the nanoseconds of mtime and ctime. */
+Test(fsutil, same_file_sees_every_rewrite)
+{
+	char *path = tu_path(dir, "file");
+	struct stat a, b, c;
+
+	tu_write_file(path, "one");
+	cr_assert_eq(stat(path, &a), 0);
+	cr_assert_eq(stat(path, &b), 0);
+	cr_assert(fs_same_file(&a, &b));
+	cr_assert_eq(fs_write_file_atomic(path, "two", 3, 0600), 0);
+	cr_assert_eq(stat(path, &c), 0);
+	cr_assert_not(fs_same_file(&a, &c), "replaced by rename");
+	b = a;
+	b.st_mtim.tv_nsec ^= 1;
+	cr_assert_not(fs_same_file(&a, &b), "mtime nanoseconds");
+	b = a;
+	b.st_ctim.tv_nsec ^= 1;
+	cr_assert_not(fs_same_file(&a, &b), "ctime nanoseconds");
+	b = a;
+	b.st_size++;
+	cr_assert_not(fs_same_file(&a, &b), "size");
+	free(path);
+}
+
 Test(fsutil, mkdir_p_creates_every_level)
 {
 	char *path = tu_path(dir, "a/b/c");

@@ -545,3 +545,13 @@ int fs_read_file(const char *path, size_t max_len, char **data_r,
 		return -1;
 	return fs_close_keep(fd, fs_read_fd(fd, max_len, data_r, len_r));
 }
+
+bool fs_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}

@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* write(2) until done, retrying EINTR and short writes. */
@@ -80,5 +81,10 @@ int fs_read_file(const char *path, size_t max_len, char **data_r,
 /* fs_read_file for a descriptor open for reading, from its current offset;
  * fd stays open. */
 int fs_read_fd(int fd, size_t max_len, char **data_r, size_t *len_r);
+
+/* Whether two stats show the same version of one file: device, inode,
+ * size, mtime and ctime (with nanoseconds) all equal. A file read earlier
+ * need not be read again while its stat stays the same. */
+bool fs_same_file(const struct stat *a, const struct stat *b);
 
 #endif

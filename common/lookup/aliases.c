@@ -482,16 +482,6 @@ int aliases_load(const char *path, const struct config *cfg,
 	return 0;
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	       a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 int aliases_reload(struct aliases *al, const struct config *cfg,
 		   char **err_r)
 {
@@ -505,7 +495,7 @@ int aliases_reload(struct aliases *al, const struct config *cfg,
 		*err_r = cannot_read(al->path);
 		return -1;
 	}
-	if (same_file(&st, &al->st))
+	if (fs_same_file(&st, &al->st))
 		return 0;
 	if (load_table(al->path, cfg, &fresh, err_r) < 0) {
 		table_clear(&fresh);

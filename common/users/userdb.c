@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,16 +125,6 @@ void userdb_set_cost(struct userdb *db, unsigned long long opslimit,
 	pthread_mutex_unlock(&db->lock);
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	       a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 int userdb_reload(struct userdb *db)
 {
 	struct userdb_table *fresh, *old;
@@ -148,7 +137,7 @@ int userdb_reload(struct userdb *db)
 	/* Only this function replaces db->data and db->st, so reading st
 	 * unlocked for the comparison is safe as long as reloads are not
 	 * concurrent. */
-	if (same_file(&st, &db->st))
+	if (fs_same_file(&st, &db->st))
 		return 0;
 	if (data_load(db->path, &fresh, &fresh_st) < 0)
 		return -1;
