@@ -17,6 +17,7 @@
 #include <ev.h>
 
 #include "admin/admin.h"
+#include "common/base/crlf.h"
 #include "common/mail/address.h"
 #include "common/config/config.h"
 #include "common/config/config_value.h"
@@ -130,31 +131,10 @@ static int cmd_remove(struct queue *q, int n, char **ids)
 	return rc;
 }
 
-/* Copy standard input into tx with every bare LF made CRLF. 0 or -1. */
-static int copy_stdin(struct queue_tx *tx)
+/* crlf_copy_fd's sink: the converted input into the queue file. */
+static int put_in_tx(void *arg, const char *buf, size_t len)
 {
-	static char in[65536], out[2 * 65536];
-	bool prev_cr = false;
-	ssize_t n;
-
-	while ((n = read(STDIN_FILENO, in, sizeof(in))) != 0) {
-		size_t o = 0;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (in[i] == '\n' && !prev_cr)
-				out[o++] = '\r';
-			out[o++] = in[i];
-			prev_cr = in[i] == '\r';
-		}
-		if (queue_tx_write(tx, out, o) < 0)
-			return -1;
-	}
-	return 0;
+	return queue_tx_write(arg, buf, len) < 0 ? 1 : 0;
 }
 
 static int cmd_add(const struct config *cfg, struct queue *q, int argc,
@@ -219,7 +199,8 @@ static int cmd_add(const struct config *cfg, struct queue *q, int argc,
 			rc = ADM_DATAERR;
 		}
 	}
-	if (rc == ADM_OK && (queue_tx_begin(q, &tx) < 0 || copy_stdin(tx) < 0 ||
+	if (rc == ADM_OK && (queue_tx_begin(q, &tx) < 0 ||
+			     crlf_copy_fd(STDIN_FILENO, put_in_tx, tx) != 0 ||
 			     queue_tx_commit(tx, envs, n) < 0)) {
 		if (tx != NULL && errno != 0)
 			fprintf(stderr, "kantorpos: cannot queue: %s\n",
