@@ -3,13 +3,10 @@
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -50,21 +47,6 @@ static const struct server_ops ops = {
 	.accept = accept_nothing,
 };
 
-static unsigned free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 /* A server with alice@example.test / "secret" and these extra lines. */
 static void start(const char *extra)
 {
@@ -90,7 +72,7 @@ static void start(const char *extra)
 		 "password_opslimit %llu\n"
 		 "password_memlimit %zu\n"
 		 "%s",
-		 dir, dir, free_port(),
+		 dir, dir, tu_free_port(),
 		 (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
 		 (size_t)crypto_pwhash_MEMLIMIT_MIN, extra);
 	tu_write_file(path, text);

@@ -127,22 +127,6 @@ static const struct server_ops echo_ops = {
 
 /* ---- helpers ---- */
 
-/* A port that was free a moment ago. */
-static unsigned free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 static char *write_config(unsigned port, const char *extra)
 {
 	char *path = tu_path(dir, "kantorpos.conf");
@@ -257,7 +241,7 @@ static unsigned long long echo_pinned_limit(struct server *srv)
 
 Test(server, accepts_and_serves)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "");
 	struct server *srv = start(conf);
 	int fd;
@@ -286,7 +270,7 @@ Test(server, accepts_and_serves)
 
 Test(server, per_address_limit_refuses_with_the_daemon_line)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "max_connections_per_ip 2\n");
 	struct server *srv = start(conf);
 	int a, b, c, d;
@@ -317,7 +301,7 @@ Test(server, per_address_limit_refuses_with_the_daemon_line)
 
 Test(server, total_limit_refuses)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "max_connections 1\n");
 	struct server *srv = start(conf);
 	int a, b;
@@ -336,7 +320,7 @@ Test(server, total_limit_refuses)
 
 Test(server, graceful_stop_shuts_every_client_down)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "");
 	struct server *srv = start(conf);
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -371,7 +355,7 @@ Test(server, sighup_reloads_the_user_db)
 	static const char *const one[] = { "alice@example.test", NULL };
 	static const char *const two[] = { "alice@example.test",
 					   "bob@example.test", NULL };
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf, *users = tu_path(dir, "users");
 	struct server *srv;
 	int i;
@@ -402,7 +386,7 @@ Test(server, sighup_reloads_the_user_db)
 Test(server, missing_user_db_appears_later)
 {
 	static const char *const one[] = { "alice@example.test", NULL };
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "");
 	struct server *srv = start(conf);
 
@@ -419,7 +403,7 @@ Test(server, missing_user_db_appears_later)
 
 Test(server, bad_reload_keeps_the_config_and_pins_survive)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "max_connections_per_ip 7\n");
 	struct server *srv = start(conf);
 	const struct config *first = server_config(srv);
@@ -448,7 +432,7 @@ Test(server, bad_reload_keeps_the_config_and_pins_survive)
 
 Test(server, startup_errors_are_reported)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf, *err = NULL;
 	struct server *srv;
 
@@ -485,7 +469,7 @@ Test(server, startup_errors_are_reported)
 
 Test(server, session_ids_are_16_hex_digits)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "");
 	struct server *srv = start(conf);
 	char a[SERVER_SID_SIZE], b[SERVER_SID_SIZE];
@@ -525,7 +509,7 @@ static void setup_redirected(void)
 
 Test(server, trace_escapes_control_bytes, .init = setup_redirected)
 {
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf = write_config(port, "");
 	struct server *srv;
 	char *err = NULL, text[8192];

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,22 +67,6 @@ static void add_user(const char *db, const char *name)
 		     why != NULL ? why : "?");
 }
 
-/* A loopback port free right now (the sessions of these tests never
- * connect through it: they arrive over socketpairs). */
-static unsigned free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_geq(fd, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
-}
-
 void sf_start(const char *extra)
 {
 	char *conf = tu_path(sf.dir, "kantorpos.conf");
@@ -97,6 +79,8 @@ void sf_start(const char *extra)
 	tu_write_file(al, "sales: alice, bob\n");
 	add_user(db, "alice@example.test");
 	add_user(db, "bob@example.test");
+	/* The listeners' ports are free ones that no test connects to: the
+	 * sessions arrive over socketpairs. */
 	cr_assert_geq(asprintf(&text,
 			       "hostname mx.example.test\n"
 			       "data_dir %s\nuser_db %s\naliases %s\n"
@@ -105,7 +89,7 @@ void sf_start(const char *extra)
 			       "listen smtp 127.0.0.1:%u submission plaintext-ok\n"
 			       "password_opslimit %llu\npassword_memlimit %zu\n"
 			       "login_fail_delay 0\nworkers 2\n%s",
-			       sf.data, db, al, free_port(), free_port(),
+			       sf.data, db, al, tu_free_port(), tu_free_port(),
 			       (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
 			       (size_t)crypto_pwhash_MEMLIMIT_MIN,
 			       extra != NULL ? extra : ""), 0);

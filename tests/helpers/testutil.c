@@ -1,4 +1,5 @@
-/* tests/helpers/testutil.c: scratch directories and file helpers for tests. */
+/* tests/helpers/testutil.c: scratch directories, file helpers and free ports
+ * for tests. */
 #include "autoconf.h"
 
 #include "tests/helpers/testutil.h"
@@ -13,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 char *tu_tmpdir(void)
 {
@@ -134,4 +139,18 @@ int tu_count_files(const char *dir)
 	if (nftw(dir, count_file, 16, FTW_PHYS) < 0)
 		return -1;
 	return files_seen;
+}
+
+unsigned tu_free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		abort();
+	close(fd);
+	return ntohs(sin.sin_port);
 }

@@ -1,5 +1,6 @@
-/* tests/helpers/testutil.h: scratch directories and small file helpers for the
- * Criterion suites. Every test works in its own mkdtemp directory. */
+/* tests/helpers/testutil.h: scratch directories, small file helpers and free
+ * loopback ports for the Criterion suites. Every test works in its own
+ * mkdtemp directory. */
 #ifndef KANTORPOS_TESTS_TESTUTIL_H
 #define KANTORPOS_TESTS_TESTUTIL_H
 
@@ -34,5 +35,9 @@ void tu_mkdirs(const char *const *paths);
 
 /* Regular files anywhere under dir (links not followed); -1 if missing. */
 int tu_count_files(const char *dir);
+
+/* A TCP port of 127.0.0.1 that was free a moment ago (bound to port 0 and
+ * closed again), for a listener a test configures; aborts on failure. */
+unsigned tu_free_port(void);
 
 #endif
