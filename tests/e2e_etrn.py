@@ -13,7 +13,6 @@ lost).
 Prints one line per check and "N passed, N failed"; exit 1 on failure."""
 
 import base64
-import glob
 import os
 import pwd
 import shutil
@@ -23,7 +22,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e_queue as q  # noqa: E402  (Sink, free_port, check)
+import e2e_queue as q  # noqa: E402  (Sink, check)
+from e2e_lib import free_port  # noqa: E402
 import e2e_smtp as s   # noqa: E402  (Daemon, Raw, ADMIN, PASSWORD)
 
 check = q.check
@@ -92,7 +92,7 @@ def main():
         print("kantorpos-smtpd not built at " + s.SMTPD)
         return 1
     top = s.make_test_dir("kp-e2e-etrn-")
-    sink_port, relay_port = q.free_port(), q.free_port()
+    sink_port, relay_port = free_port(), free_port()
     sink = q.Sink(port=sink_port)
     relay = q.Sink(port=relay_port)
     try:

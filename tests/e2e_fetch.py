@@ -19,16 +19,12 @@ import threading
 import time
 import traceback
 
+from e2e_lib import free_port, make_cert
+
 BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
 KANTORPOS = os.path.join(BUILD, "admin", "kantorpos")
 DOMAIN = "example.test"
 RESULTS = {"passed": 0, "failed": 0}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=10.0):
@@ -119,11 +115,7 @@ class Env:
         self.other = os.path.join(self.root, "other.pem")
         for cert, key in ((self.cert, self.key),
                           (self.other, os.path.join(self.root, "okey.pem"))):
-            run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                 "-subj", "/CN=localhost", "-addext",
-                 "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                 "-keyout", key, "-out", cert])
+            make_cert(key, cert)
         out = run(["openssl", "x509", "-in", self.cert, "-noout",
                    "-fingerprint", "-sha256"]).stdout
         self.fingerprint = "sha256:" + out.strip().split("=", 1)[1]

@@ -23,6 +23,7 @@ sys.dont_write_bytecode = True  # nothing written next to the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_fetch import (DOMAIN, KANTORPOS, RESULTS, Env, check,  # noqa: E402
                        expect, plain_account)
+from e2e_lib import vm_hwm_kb  # noqa: E402
 
 # A sanitizer build is several times slower and bigger: the bounds below
 # are for the plain build, scaled for that one.
@@ -196,17 +197,6 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             else:
                 self.send(b"-ERR unknown\r\n")
-
-
-def vm_hwm_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 class Run:

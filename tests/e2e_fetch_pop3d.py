@@ -22,7 +22,8 @@ import time
 sys.dont_write_bytecode = True  # nothing written next to the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib  # noqa: E402
-from e2e_lib import ADMIN, DOMAIN, PASSWORDS, Raw, main, test  # noqa: E402
+from e2e_lib import (ADMIN, DOMAIN, PASSWORDS, Raw, main, test,  # noqa: E402
+                     vm_hwm_kb)
 
 ENV = None          # the ISP (e2e_lib.Env)
 HOME = "home.test"  # the local domain the fetcher delivers to
@@ -308,15 +309,6 @@ def overlong_header_left_on_the_server():
     ok(p, "second run")
     assert "fetched=0" in p.stderr, "skipped for good: " + p.stderr
     assert ENV.count("gina") == 1
-
-
-def vm_hwm_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            m = re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M)
-        return int(m.group(1)) if m else 0
-    except OSError:
-        return 0
 
 
 def fetch_peak_kb(lo, account):

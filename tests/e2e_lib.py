@@ -8,8 +8,9 @@ daemon from $KANTORPOS_BUILDDIR on free 127.0.0.1 ports; Raw is a line client
 over plain TCP, STLS or implicit TLS that checks every reply line it reads;
 run_tests() is the test runner of every script built on this file or on
 e2e_logs_lib.py: one line per test and a final "N passed, N failed, N
-skipped"; main() runs the registered tests with it. Python standard
-library only.
+skipped"; main() runs the registered tests with it. free_port, make_cert
+and vm_hwm_kb are the one copy of those helpers for every end-to-end
+test. Python standard library only.
 """
 
 import os
@@ -72,11 +73,34 @@ def fresh_src():
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A 127.0.0.1 port that was free a moment ago, for a listener."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(key, cert, cn="localhost"):
+    """A self-signed P-256 certificate for CN cn (also valid for localhost
+    and 127.0.0.1) and its key, mode 0600 as the daemons want it; raises
+    subprocess.CalledProcessError when openssl fails."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + cn, "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+
+
+def vm_hwm_kb(pid):
+    """The peak resident memory of a running process in kB (VmHWM), or 0
+    once it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            m = re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M)
+        return int(m.group(1)) if m else 0
+    except OSError:
+        return 0
 
 
 class Env:
@@ -99,13 +123,7 @@ class Env:
         self.p_smtp = free_port() if smtp else None
         if smtp:
             extra = "listen smtp 127.0.0.1:%d\n" % self.p_smtp + extra
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-             "-subj", "/CN=localhost", "-addext",
-             "subjectAltName=DNS:localhost,IP:127.0.0.1",
-             "-keyout", self.key, "-out", self.cert],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        make_cert(self.key, self.cert)
         with open(self.conf, "w") as f:
             f.write(f"""hostname mail.example.test
 data_dir {self.data}

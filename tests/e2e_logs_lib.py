@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import free_port  # noqa: E402
+from e2e_lib import free_port, make_cert  # noqa: E402,F401
 import e2e_lib  # noqa: E402
 
 BUILD = os.environ.get("KANTORPOS_BUILDDIR") or os.getcwd()
@@ -47,16 +47,6 @@ def wait_until(cond, what, timeout=10):
         if time.time() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(0.05)
-
-
-def make_cert(key, cert, cn="localhost"):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                    "-subj", "/CN=" + cn, "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    os.chmod(key, 0o600)
 
 
 class Site:

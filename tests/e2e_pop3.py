@@ -25,7 +25,7 @@ sys.dont_write_bytecode = True  # nothing written next to the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (ADMIN, BASE_CAPA, BUILD, DOMAIN, PASSWORDS,  # noqa: E402
                      POP3From, POP3SSLFrom, Raw, capa, fresh_src, main,
-                     msg, test, Env, Skip)
+                     make_cert, msg, test, Env, Skip)
 
 ENV = None
 
@@ -558,14 +558,7 @@ def sighup_reloads_user_db_and_cert():
     if ENV.as_user:
         shutil.chown(users2, ENV.as_user)
     newkey, newcert = ENV.key + ".new", ENV.cert + ".new"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext",
-         "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", newkey, "-out", newcert],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.chmod(newkey, 0o600)
+    make_cert(newkey, newcert)
     if ENV.as_user:
         shutil.chown(newkey, ENV.as_user)
     r = Raw(ENV.p_plain)

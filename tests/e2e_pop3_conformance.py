@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib  # noqa: E402
 from e2e_lib import (ADMIN, BASE_CAPA, DOMAIN, PASSWORDS, SMTPD,  # noqa: E402
                      POP3SSLFrom, Raw, capa, fresh_src, free_port, main,
-                     msg, test, Env, DAEMONS)
+                     make_cert, msg, test, Env, DAEMONS)
 
 ENV = None
 _seq = [0]
@@ -484,13 +484,7 @@ def reload_and_wait():
 
 
 def new_cert(cert, key):
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext",
-         "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", key, "-out", cert],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    make_cert(key, cert)
     if ENV.as_user:
         shutil.chown(cert, ENV.as_user)
         shutil.chown(key, ENV.as_user)
@@ -638,7 +632,7 @@ def every_code_and_credential_failure_is_well_formed():  # P-RC-04, CAP-07
 
 
 def make_env():
-    env = Env("listen smtp 127.0.0.1:%d\n" % e2e_lib.free_port())
+    env = Env("listen smtp 127.0.0.1:%d\n" % free_port())
     env.p_smtp = int(re.search(r"listen smtp 127.0.0.1:(\d+)",
                                open(env.conf).read()).group(1))
     return env

@@ -23,7 +23,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e_queue as q  # noqa: E402  (Sink, free_port, check, KANTORPOS)
+import e2e_queue as q  # noqa: E402  (Sink, check, KANTORPOS)
+from e2e_lib import free_port  # noqa: E402
 
 SKIP = 77
 
@@ -124,7 +125,7 @@ virtual_gid_maps = static:{pf.pw_gid}
 def main():
     top = tempfile.mkdtemp(prefix="kantorpos-e2e-postfix.")
     os.chmod(top, 0o755)  # the postfix user walks into its directories
-    port, hold_port = q.free_port(), q.free_port()
+    port, hold_port = free_port(), free_port()
     conf = None
     try:
         conf, why = start_postfix(os.path.join(top, "pf"), port, hold_port)

@@ -28,6 +28,8 @@ import tempfile
 import time
 import traceback
 
+from e2e_lib import free_port
+
 BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
 SMTPD = os.path.join(BUILD, "smtpd", "kantorpos-smtpd")
 POP3D = os.path.join(BUILD, "pop3d", "kantorpos-pop3d")
@@ -43,12 +45,6 @@ TESTS = []
 def test(fn):
     TESTS.append(fn)
     return fn
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def give(path):

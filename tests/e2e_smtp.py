@@ -23,6 +23,8 @@ import tempfile
 import time
 import traceback
 
+from e2e_lib import free_port, make_cert
+
 BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
 SMTPD = os.path.join(BUILD, "smtpd", "kantorpos-smtpd")
 ADMIN = os.path.join(BUILD, "admin", "kantorpos")
@@ -40,12 +42,6 @@ def kill_daemons():
 
 
 atexit.register(kill_daemons)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Daemon:
@@ -681,11 +677,7 @@ def sighup_reloads_cert_and_config(d, small):
     used by new connections without a restart."""
     top = os.path.dirname(d.dir)
     key, cert = top + "/key.new", top + "/cert.new"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                    "-subj", "/CN=renewed.example.test", "-keyout", key,
-                    "-out", cert], check=True, capture_output=True)
-    os.chmod(key, 0o600)
+    make_cert(key, cert, cn="renewed.example.test")
     if os.geteuid() == 0:
         shutil.chown(key, "nobody")
     with open(cert) as f:
@@ -752,12 +744,7 @@ def make_test_dir(prefix):
     top = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, top, True)
     os.chmod(top, 0o755)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", top + "/key.pem",
-                    "-out", top + "/cert.pem"], check=True,
-                   capture_output=True)
-    os.chmod(top + "/key.pem", 0o600)
+    make_cert(top + "/key.pem", top + "/cert.pem")
     if os.geteuid() == 0:
         shutil.chown(top + "/key.pem", "nobody")
     return top
