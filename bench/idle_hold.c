@@ -28,107 +28,138 @@ struct idle {
 	char buf[8];
 };
 
-int main(int argc, char **argv)
-{
-	const char *host = "127.0.0.1";
-	char *srcs[64], *srclist = NULL;
-	unsigned port = 0, nsrc = 0;
-	long n = 0, i, greeted = 0, failed = 0, pending, opened = 0;
-	double timeout = 120, t0, deadline;
+/* The run: where to connect, the connections and their counts. */
+struct hold {
+	const char *host;
+	unsigned port;
+	char *srcs[64];
+	unsigned nsrc;
+	long n, opened, greeted, failed, pending;
+	double timeout;
 	struct idle *cs;
-	struct rlimit rl;
-	int ep, opt;
-	char c;
+	int ep;
+};
+
+static void parse_args(int argc, char **argv, struct hold *h)
+{
+	char *srclist = NULL;
+	int opt;
 
 	while ((opt = getopt(argc, argv, "H:P:n:S:t:")) != -1) {
 		switch (opt) {
-		case 'H': host = optarg; break;
-		case 'P': port = (unsigned)atoi(optarg); break;
-		case 'n': n = atol(optarg); break;
+		case 'H': h->host = optarg; break;
+		case 'P': h->port = (unsigned)atoi(optarg); break;
+		case 'n': h->n = atol(optarg); break;
 		case 'S': srclist = optarg; break;
-		case 't': timeout = atof(optarg); break;
+		case 't': h->timeout = atof(optarg); break;
 		default:
 			fputs("usage: idle-hold [-H host] -P port -n connections "
 			      "[-S src,...] [-t seconds]\n", stderr);
-			return 2;
+			exit(2);
 		}
 	}
-	if (port == 0 || n < 1)
+	if (h->port == 0 || h->n < 1)
 		bl_die(0, "-P port and -n connections are required");
-	for (char *s = srclist ? strtok(srclist, ",") : NULL; s && nsrc < 64;
-	     s = strtok(NULL, ","))
-		srcs[nsrc++] = s;
+	for (char *s = srclist ? strtok(srclist, ",") : NULL;
+	     s && h->nsrc < 64; s = strtok(NULL, ","))
+		h->srcs[h->nsrc++] = s;
+}
+
+/* As many descriptors as the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	cs = calloc((size_t)n, sizeof *cs);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (cs == NULL || ep < 0)
+}
+
+/* Open the next batch of connections, so that the server's backlog is not
+ * the limit being measured. */
+static void open_batch(struct hold *h)
+{
+	for (int k = 0; k < 200 && h->opened < h->n &&
+	     h->opened - h->greeted - h->failed < 1000; k++, h->opened++) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct idle *x = &h->cs[h->opened];
+
+		x->fd = bl_dial(h->host, h->port,
+				h->nsrc ? h->srcs[h->opened % h->nsrc] : NULL);
+		if (x->fd < 0) {
+			x->state = -1;
+			h->failed++;
+			h->pending--;
+			continue;
+		}
+		ev.data.ptr = x;
+		if (epoll_ctl(h->ep, EPOLL_CTL_ADD, x->fd, &ev) < 0)
+			bl_die(errno, "epoll_ctl");
+	}
+}
+
+/* The server spoke on x, or the connection ended. */
+static void on_readable(struct hold *h, struct idle *x)
+{
+	ssize_t got = read(x->fd, x->buf, sizeof x->buf);
+
+	if (got < 0 && errno == EAGAIN)
+		return;
+	/* Greeted (the server spoke) or failed; either way the connection
+	 * stops being watched. */
+	(void)epoll_ctl(h->ep, EPOLL_CTL_DEL, x->fd, NULL);
+	if (got > 0) {
+		x->state = 1;
+		h->greeted++;
+		/* Anything more is read and dropped by the kernel buffer;
+		 * the client says nothing. */
+		while (read(x->fd, x->buf, sizeof x->buf) > 0)
+			;
+	} else {
+		x->state = -1;
+		h->failed++;
+		close(x->fd);
+		x->fd = -1;
+	}
+	h->pending--;
+}
+
+int main(int argc, char **argv)
+{
+	struct hold h = { .host = "127.0.0.1", .timeout = 120 };
+	double t0, deadline;
+	char c;
+
+	parse_args(argc, argv, &h);
+	raise_nofile();
+	h.cs = calloc((size_t)h.n, sizeof *h.cs);
+	h.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (h.cs == NULL || h.ep < 0)
 		bl_die(errno, "setup");
 	t0 = bl_now();
-	deadline = t0 + timeout;
-	pending = n;
-	while (pending > 0 && bl_now() < deadline) {
+	deadline = t0 + h.timeout;
+	h.pending = h.n;
+	while (h.pending > 0 && bl_now() < deadline) {
 		struct epoll_event evs[256];
-		int m, k;
+		int m;
 
-		/* Open in batches, so that the server's backlog is not the
-		 * limit being measured. */
-		for (k = 0; k < 200 && opened < n &&
-		     opened - greeted - failed < 1000; k++, opened++) {
-			struct epoll_event ev = { .events = EPOLLIN };
-			struct idle *x = &cs[opened];
-
-			x->fd = bl_dial(host, port,
-					nsrc ? srcs[opened % nsrc] : NULL);
-			if (x->fd < 0) {
-				x->state = -1;
-				failed++;
-				pending--;
-				continue;
-			}
-			ev.data.ptr = x;
-			if (epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev) < 0)
-				bl_die(errno, "epoll_ctl");
-		}
-		m = epoll_wait(ep, evs, 256, 100);
+		open_batch(&h);
+		m = epoll_wait(h.ep, evs, 256, 100);
 		if (m < 0 && errno != EINTR)
 			bl_die(errno, "epoll_wait");
-		for (k = 0; k < m; k++) {
-			struct idle *x = evs[k].data.ptr;
-			ssize_t got = read(x->fd, x->buf, sizeof x->buf);
-
-			if (got < 0 && errno == EAGAIN)
-				continue;
-			/* Greeted (the server spoke) or failed; either way the
-			 * connection stops being watched. */
-			(void)epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
-			if (got > 0) {
-				x->state = 1;
-				greeted++;
-				/* Anything more is read and dropped by the
-				 * kernel buffer; the client says nothing. */
-				while (read(x->fd, x->buf, sizeof x->buf) > 0)
-					;
-			} else {
-				x->state = -1;
-				failed++;
-				close(x->fd);
-				x->fd = -1;
-			}
-			pending--;
-		}
+		for (int k = 0; k < m; k++)
+			on_readable(&h, evs[k].data.ptr);
 	}
-	printf("connections=%ld greeted=%ld failed=%ld seconds=%.3f\n", n,
-	       greeted, failed, bl_now() - t0);
+	printf("connections=%ld greeted=%ld failed=%ld seconds=%.3f\n", h.n,
+	       h.greeted, h.failed, bl_now() - t0);
 	fflush(stdout);
 	while (read(0, &c, 1) > 0)
 		;
-	for (i = 0; i < n; i++)
-		if (cs[i].state == 1)
-			close(cs[i].fd);
-	free(cs);
-	close(ep);
+	for (long i = 0; i < h.n; i++)
+		if (h.cs[i].state == 1)
+			close(h.cs[i].fd);
+	free(h.cs);
+	close(h.ep);
 	return 0;
 }

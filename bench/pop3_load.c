@@ -227,38 +227,121 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* The command line into r; the number of load clients and the seconds
+ * to measure. */
+static void parse_args(int argc, char **argv, struct run *r, long *n_r,
+		       double *secs_r)
 {
-	struct run r = { .host = "127.0.0.1" };
 	const char *mode = NULL;
-	long n = 1, i, total;
-	double secs = 5, t0, deadline, t;
-	struct cl *cs;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "H:P:c:d:m:u:w:")) != -1) {
 		switch (opt) {
-		case 'H': r.host = optarg; break;
-		case 'P': r.port = (unsigned)atoi(optarg); break;
-		case 'c': n = atol(optarg); break;
-		case 'd': secs = atof(optarg); break;
+		case 'H': r->host = optarg; break;
+		case 'P': r->port = (unsigned)atoi(optarg); break;
+		case 'c': *n_r = atol(optarg); break;
+		case 'd': *secs_r = atof(optarg); break;
 		case 'm': mode = optarg; break;
-		case 'u': r.user_fmt = optarg; break;
-		case 'w': r.password = optarg; break;
+		case 'u': r->user_fmt = optarg; break;
+		case 'w': r->password = optarg; break;
 		default: usage();
 		}
 	}
-	if (r.port == 0 || mode == NULL || r.user_fmt == NULL ||
-	    r.password == NULL || n < 1 || secs <= 0)
+	if (r->port == 0 || mode == NULL || r->user_fmt == NULL ||
+	    r->password == NULL || *n_r < 1 || *secs_r <= 0)
 		usage();
 	if (strcmp(mode, "login") == 0)
-		r.mode = M_LOGIN;
+		r->mode = M_LOGIN;
 	else if (strcmp(mode, "retr") == 0)
-		r.mode = M_RETR;
+		r->mode = M_RETR;
 	else if (strcmp(mode, "stall") == 0)
-		r.mode = M_STALL;
+		r->mode = M_STALL;
 	else
 		usage();
+}
+
+/* -m stall: the NOOP session logs in first, before the load starts. */
+static void login_noop_session(struct run *r, struct cl *c)
+{
+	double deadline;
+
+	dial(r, c);
+	deadline = bl_now() + 60;
+	while (c->st != S_IDLE && bl_now() < deadline) {
+		struct epoll_event ev;
+
+		if (epoll_wait(r->ep, &ev, 1, 1000) == 1 &&
+		    (bl_conn_read(&c->c) <= 0 || on_input(r, c) != 0))
+			bl_die(0, "the NOOP session failed to log in");
+	}
+	if (c->st != S_IDLE)
+		bl_die(0, "the NOOP session failed to log in");
+}
+
+/* -m stall: the next NOOP once the last one was answered and 10 ms
+ * passed. */
+static void maybe_noop(struct run *r, struct cl *c, double t)
+{
+	if (c->st != S_IDLE || t < r->next_noop)
+		return;
+	c->st = S_NOOP;
+	c->t0 = t;
+	r->next_noop = t + 0.010;
+	if (bl_conn_send(&c->c, r->ep, "NOOP\r\n", 6) < 0)
+		bl_die(errno, "NOOP");
+}
+
+/* One epoll event on c; a client that is done or failed dials again. */
+static void on_event(struct run *r, struct cl *c, uint32_t events)
+{
+	int rc = 0;
+	ssize_t got;
+
+	if ((events & EPOLLOUT) && bl_conn_flush(&c->c, r->ep) < 0)
+		rc = -1;
+	if (rc == 0) {
+		got = bl_conn_read(&c->c);
+		if (got == 0 || got == -1)
+			rc = c->st == S_QUIT ? 1 : -1;
+		else if (got > 0)
+			rc = on_input(r, c);
+	}
+	if (rc == 0)
+		return;
+	if (rc < 0)
+		r->errors++;
+	if (c->noop)
+		bl_die(0, "the NOOP session ended");
+	bl_conn_close(&c->c, r->ep);
+	dial(r, c);
+}
+
+static void report(const struct run *r, double t)
+{
+	printf("seconds=%.3f logins=%ld logins_s=%.1f messages=%ld msgs_s=%.1f "
+	       "mb_s=%.2f errors=%ld", t, r->logins, (double)r->logins / t,
+	       r->messages, (double)r->messages / t,
+	       (double)r->bytes / t / 1e6, r->errors);
+	if (r->mode == M_STALL) {
+		size_t nl = r->nlat;
+		double p50 = bl_percentile(r->lat, nl, 50) * 1000;
+		double p99 = bl_percentile(r->lat, nl, 99) * 1000;
+		double max = bl_percentile(r->lat, nl, 100) * 1000;
+
+		printf(" noops=%zu noop_p50_ms=%.2f noop_p99_ms=%.2f "
+		       "noop_max_ms=%.2f", nl, p50, p99, max);
+	}
+	putchar('\n');
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { .host = "127.0.0.1" };
+	long n = 1, i, total;
+	double secs = 5, t0, deadline, t;
+	struct cl *cs;
+
+	parse_args(argc, argv, &r, &n, &secs);
 	total = n + (r.mode == M_STALL);
 	cs = calloc((size_t)total, sizeof *cs);
 	r.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -268,22 +351,8 @@ int main(int argc, char **argv)
 		cs[i].id = (int)i + 1;
 		cs[i].noop = i == n;
 	}
-	/* The NOOP session logs in first, before the load starts. */
-	if (r.mode == M_STALL) {
-		struct cl *c = &cs[n];
-
-		dial(&r, c);
-		deadline = bl_now() + 60;
-		while (c->st != S_IDLE && bl_now() < deadline) {
-			struct epoll_event ev;
-
-			if (epoll_wait(r.ep, &ev, 1, 1000) == 1 &&
-			    (bl_conn_read(&c->c) <= 0 || on_input(&r, c) != 0))
-				bl_die(0, "the NOOP session failed to log in");
-		}
-		if (c->st != S_IDLE)
-			bl_die(0, "the NOOP session failed to log in");
-	}
+	if (r.mode == M_STALL)
+		login_noop_session(&r, &cs[n]);
 	t0 = bl_now();
 	deadline = t0 + secs;
 	r.next_noop = t0;
@@ -293,6 +362,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		dial(&r, &cs[i]);
 	while ((t = bl_now()) < deadline) {
+		struct epoll_event evs[64];
+		int m;
+
 		if (!r.measuring && r.logins >= n) {
 			/* Every client is logged in: RETR throughput from
 			 * here, without the Argon2id logins. */
@@ -300,60 +372,15 @@ int main(int argc, char **argv)
 			t0 = t;
 			deadline = t0 + secs;
 		}
-		struct epoll_event evs[64];
-		int k, m;
-
-		if (r.mode == M_STALL && cs[n].st == S_IDLE &&
-		    t >= r.next_noop) {
-			cs[n].st = S_NOOP;
-			cs[n].t0 = t;
-			r.next_noop = t + 0.010;
-			if (bl_conn_send(&cs[n].c, r.ep, "NOOP\r\n", 6) < 0)
-				bl_die(errno, "NOOP");
-		}
+		if (r.mode == M_STALL)
+			maybe_noop(&r, &cs[n], t);
 		m = epoll_wait(r.ep, evs, 64, r.mode == M_STALL ? 1 : 100);
 		if (m < 0 && errno != EINTR)
 			bl_die(errno, "epoll_wait");
-		for (k = 0; k < m; k++) {
-			struct cl *c = evs[k].data.ptr;
-			int rc = 0;
-			ssize_t got;
-
-			if ((evs[k].events & EPOLLOUT) &&
-			    bl_conn_flush(&c->c, r.ep) < 0)
-				rc = -1;
-			if (rc == 0) {
-				got = bl_conn_read(&c->c);
-				if (got == 0 || got == -1)
-					rc = c->st == S_QUIT ? 1 : -1;
-				else if (got > 0)
-					rc = on_input(&r, c);
-			}
-			if (rc != 0) {
-				if (rc < 0)
-					r.errors++;
-				if (c->noop)
-					bl_die(0, "the NOOP session ended");
-				bl_conn_close(&c->c, r.ep);
-				dial(&r, c);
-			}
-		}
+		for (int k = 0; k < m; k++)
+			on_event(&r, evs[k].data.ptr, evs[k].events);
 	}
-	t = bl_now() - t0;
-	printf("seconds=%.3f logins=%ld logins_s=%.1f messages=%ld msgs_s=%.1f "
-	       "mb_s=%.2f errors=%ld", t, r.logins, (double)r.logins / t,
-	       r.messages, (double)r.messages / t,
-	       (double)r.bytes / t / 1e6, r.errors);
-	if (r.mode == M_STALL) {
-		size_t nl = r.nlat;
-		double p50 = bl_percentile(r.lat, nl, 50) * 1000;
-		double p99 = bl_percentile(r.lat, nl, 99) * 1000;
-		double max = bl_percentile(r.lat, nl, 100) * 1000;
-
-		printf(" noops=%zu noop_p50_ms=%.2f noop_p99_ms=%.2f "
-		       "noop_max_ms=%.2f", nl, p50, p99, max);
-	}
-	putchar('\n');
+	report(&r, bl_now() - t0);
 	for (i = 0; i < total; i++)
 		if (cs[i].c.in != NULL)
 			bl_conn_close(&cs[i].c, r.ep);

@@ -152,119 +152,151 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* What the command line sets beside struct run. */
+struct opts {
+	const char *host, *wait_dir;
+	unsigned port;
+	long conc, size;
+	double timeout;
+};
+
+static void parse_args(int argc, char **argv, struct opts *o, struct run *r)
 {
-	const char *host = "127.0.0.1", *wait_dir = NULL;
-	unsigned port = 0;
-	long conc = 1, size = 1024;
-	double timeout = 120, t_start, t_end, deadline;
-	struct run r = { .total = 100, .from = "load@bench.test" };
-	struct sess *ss;
-	long base = 0, open_sessions, i;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "H:P:c:n:s:f:r:pw:t:")) != -1) {
 		switch (opt) {
-		case 'H': host = optarg; break;
-		case 'P': port = (unsigned)atoi(optarg); break;
-		case 'c': conc = atol(optarg); break;
-		case 'n': r.total = atol(optarg); break;
-		case 's': size = atol(optarg); break;
-		case 'f': r.from = optarg; break;
-		case 'r': r.rcpt = optarg; break;
-		case 'p': r.pipelining = 1; break;
-		case 'w': wait_dir = optarg; break;
-		case 't': timeout = atof(optarg); break;
+		case 'H': o->host = optarg; break;
+		case 'P': o->port = (unsigned)atoi(optarg); break;
+		case 'c': o->conc = atol(optarg); break;
+		case 'n': r->total = atol(optarg); break;
+		case 's': o->size = atol(optarg); break;
+		case 'f': r->from = optarg; break;
+		case 'r': r->rcpt = optarg; break;
+		case 'p': r->pipelining = 1; break;
+		case 'w': o->wait_dir = optarg; break;
+		case 't': o->timeout = atof(optarg); break;
 		default: usage();
 		}
 	}
-	if (port == 0 || r.rcpt == NULL || conc < 1 || r.total < 1 || size < 1)
+	if (o->port == 0 || r->rcpt == NULL || o->conc < 1 || r->total < 1 ||
+	    o->size < 1)
 		usage();
-	r.msg = make_message((size_t)size, &r.msglen);
-	r.lat = calloc((size_t)r.total, sizeof *r.lat);
-	ss = calloc((size_t)conc, sizeof *ss);
-	r.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (r.lat == NULL || ss == NULL || r.ep < 0)
-		bl_die(errno, "setup");
-	if (wait_dir != NULL && (base = bl_count_dir(wait_dir)) < 0)
-		bl_die(errno, "%s", wait_dir);
+}
 
-	t_start = bl_now();
-	deadline = t_start + timeout;
-	for (i = 0; i < conc; i++) {
-		int fd = bl_dial(host, port, NULL);
+/* One epoll event on s: 0 to go on, -1 when the session is over (it is
+ * then closed, and counted as an error unless it ended with QUIT). */
+static int on_event(struct run *r, struct sess *s, uint32_t events)
+{
+	const char *line;
+	ssize_t len, got;
+	int bad = 0;
+
+	if (events & EPOLLOUT)
+		bad = bl_conn_flush(&s->c, r->ep) < 0;
+	if (!bad && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		got = bl_conn_read(&s->c);
+		bad = got == 0 || got == -1;
+		while (!bad && (len = bl_conn_line(&s->c, &line)) >= 0) {
+			size_t used = (size_t)((const char *)memchr(
+				line, '\n', s->c.inlen) - line) + 1;
+
+			bad = on_line(r, s, line, len) < 0;
+			bl_conn_consume(&s->c, used);
+		}
+	}
+	if (!bad)
+		return 0;
+	if (s->st != S_DONE) {
+		r->errors++;
+		if (s->st >= S_MAIL && s->st <= S_DOT)
+			r->started--;
+	}
+	bl_conn_close(&s->c, r->ep);
+	return -1;
+}
+
+/* Open conc sessions, each waiting for its greeting, and run them until
+ * every one is over or the deadline passed. */
+static void run_sessions(struct run *r, struct sess *ss, const struct opts *o,
+			 double deadline)
+{
+	long open_sessions = o->conc;
+
+	for (long i = 0; i < o->conc; i++) {
+		int fd = bl_dial(o->host, o->port, NULL);
 
 		if (fd < 0)
-			bl_die(errno, "connect %s:%u", host, port);
-		bl_conn_init(&ss[i].c, r.ep, fd, &ss[i]);
+			bl_die(errno, "connect %s:%u", o->host, o->port);
+		bl_conn_init(&ss[i].c, r->ep, fd, &ss[i]);
 		ss[i].st = S_GREET;
 	}
-	open_sessions = conc;
 	while (open_sessions > 0 && bl_now() < deadline) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(r.ep, evs, 64, 1000), k;
+		int n = epoll_wait(r->ep, evs, 64, 1000);
 
 		if (n < 0 && errno != EINTR)
 			bl_die(errno, "epoll_wait");
-		for (k = 0; k < n; k++) {
-			struct sess *s = evs[k].data.ptr;
-			const char *line;
-			ssize_t len, got;
-			int bad = 0;
-
-			if (evs[k].events & EPOLLOUT)
-				bad = bl_conn_flush(&s->c, r.ep) < 0;
-			if (!bad && (evs[k].events & (EPOLLIN | EPOLLHUP |
-						      EPOLLERR))) {
-				got = bl_conn_read(&s->c);
-				bad = got == 0 || got == -1;
-				while (!bad && (len = bl_conn_line(&s->c,
-								   &line)) >= 0) {
-					size_t used = (size_t)((const char *)
-						memchr(line, '\n', s->c.inlen) - line) + 1;
-
-					bad = on_line(&r, s, line, len) < 0;
-					bl_conn_consume(&s->c, used);
-				}
-			}
-			if (bad) {
-				if (s->st != S_DONE) {
-					r.errors++;
-					if (s->st >= S_MAIL && s->st <= S_DOT)
-						r.started--;
-				}
-				bl_conn_close(&s->c, r.ep);
+		for (int k = 0; k < n; k++)
+			if (on_event(r, evs[k].data.ptr, evs[k].events) < 0)
 				open_sessions--;
-			}
-		}
 	}
+}
+
+/* With -w: the end of the run once dir holds base + r->done entries (the
+ * missing ones by the deadline count as errors). */
+static double wait_for_files(struct run *r, const char *dir, long base,
+			     double deadline)
+{
+	long want = base + r->done, have = bl_count_dir(dir);
+	double t_end = r->last;
+
+	/* Files already there after the last 250 count from that 250;
+	 * otherwise the run ends when the last one appears. */
+	if (have < want) {
+		while (have < want && bl_now() < deadline) {
+			usleep(1000);
+			have = bl_count_dir(dir);
+		}
+		t_end = bl_now();
+	}
+	if (have < want)
+		r->errors += want - have;
+	return t_end;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .host = "127.0.0.1", .conc = 1, .size = 1024,
+			  .timeout = 120 };
+	struct run r = { .total = 100, .from = "load@bench.test" };
+	double t_start, t_end, secs, p50, p99;
+	struct sess *ss;
+	long base = 0;
+
+	parse_args(argc, argv, &o, &r);
+	r.msg = make_message((size_t)o.size, &r.msglen);
+	r.lat = calloc((size_t)r.total, sizeof *r.lat);
+	ss = calloc((size_t)o.conc, sizeof *ss);
+	r.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r.lat == NULL || ss == NULL || r.ep < 0)
+		bl_die(errno, "setup");
+	if (o.wait_dir != NULL && (base = bl_count_dir(o.wait_dir)) < 0)
+		bl_die(errno, "%s", o.wait_dir);
+
+	t_start = bl_now();
+	run_sessions(&r, ss, &o, t_start + o.timeout);
 	t_end = r.last;
-	if (wait_dir != NULL) {
-		long want = base + r.done, have = bl_count_dir(wait_dir);
-
-		/* Files already there after the last 250 count from that
-		 * 250; otherwise the run ends when the last one appears. */
-		if (have < want) {
-			while (have < want && bl_now() < deadline) {
-				usleep(1000);
-				have = bl_count_dir(wait_dir);
-			}
-			t_end = bl_now();
-		}
-		if (have < want)
-			r.errors += want - have;
-	}
-	{
-		double secs = t_end - t_start;
-		double p50 = bl_percentile(r.lat, (size_t)r.done, 50);
-		double p99 = bl_percentile(r.lat, (size_t)r.done, 99);
-
-		printf("messages=%ld errors=%ld seconds=%.3f rate=%.1f "
-		       "p50_ms=%.2f p99_ms=%.2f\n", r.done, r.errors, secs,
-		       secs > 0 ? (double)r.done / secs : 0, p50 * 1000,
-		       p99 * 1000);
-	}
-	for (i = 0; i < conc; i++)
+	if (o.wait_dir != NULL)
+		t_end = wait_for_files(&r, o.wait_dir, base,
+				       t_start + o.timeout);
+	secs = t_end - t_start;
+	p50 = bl_percentile(r.lat, (size_t)r.done, 50);
+	p99 = bl_percentile(r.lat, (size_t)r.done, 99);
+	printf("messages=%ld errors=%ld seconds=%.3f rate=%.1f "
+	       "p50_ms=%.2f p99_ms=%.2f\n", r.done, r.errors, secs,
+	       secs > 0 ? (double)r.done / secs : 0, p50 * 1000, p99 * 1000);
+	for (long i = 0; i < o.conc; i++)
 		if (ss[i].c.fd > 0)
 			bl_conn_close(&ss[i].c, r.ep);
 	free(ss);
