@@ -63,6 +63,17 @@ def queued(d, domain=None):
     return int(p.stdout.strip().splitlines()[-1].split()[0])
 
 
+def etrn(d, domain):
+    """ETRN domain on a connection of its own; the reply line."""
+    r = s.Raw(d.mx)
+    r.reply()
+    r.cmd("EHLO client.test")
+    got = r.cmd("ETRN " + domain)[0]
+    r.cmd("QUIT")
+    r.close()
+    return got
+
+
 def send(port, sender, rcpts, body, source="127.0.0.1", auth=False):
     r = s.Raw(port, source=source)
     r.reply()
@@ -126,6 +137,24 @@ def main():
 
 
 def scenarios(d, dest, sink, relay):
+    """The scenarios in order; each goes on from the queue and the sinks
+    as the one before left them."""
+    ehlo_offers_etrn(d)
+    held_until_etrn(d, sink)
+    etrn_replies_and_flush(d, sink)
+    etrn_rights(d)
+    repeated_etrn(d, sink)
+    bounce_on_5xx(d, sink)
+    second_kantorpos(d, dest)
+    relayhost(d, relay)
+    mixed_recipients(d, relay)
+    etrn_after_reload(d)
+    kill9_during_flush(d, sink)
+    graceful_stop_during_flush(d, sink)
+
+
+def ehlo_offers_etrn(d):
+    """EHLO lists ETRN."""
     r = s.Raw(d.mx)
     r.reply()
     ehlo = r.cmd("EHLO client.test")
@@ -134,6 +163,9 @@ def scenarios(d, dest, sink, relay):
     r.cmd("QUIT")
     r.close()
 
+
+def held_until_etrn(d, sink):
+    """Mail for an ETRN domain is accepted and held until asked for."""
     replies, final = send(d.mx, "a@elsewhere.test",
                           ["anyone@backup.test", "x@sub.backup.test"], BODY)
     check("held: any local part accepted",
@@ -143,6 +175,10 @@ def scenarios(d, dest, sink, relay):
     time.sleep(1)
     check("held: nothing delivered before ETRN", sink.connections == 0)
 
+
+def etrn_replies_and_flush(d, sink):
+    """ETRN in the wrong state, with bad arguments and for a held domain: the
+    flush over a new connection, the @ form, and 251 once nothing is left."""
     r = s.Raw(d.mx)
     r.reply()
     check("ETRN before EHLO: 503", r.cmd("ETRN backup.test")[0]
@@ -195,7 +231,9 @@ def scenarios(d, dest, sink, relay):
           r.cmd("QUIT")[0].startswith("221 2.0.0"))
     r.close()
 
-    # Another client address, without and with an authorised user.
+
+def etrn_rights(d):
+    """Another client address, without and with an authorised user."""
     r = s.Raw(d.mx, source="127.0.0.2")
     r.reply()
     r.cmd("EHLO client.test")
@@ -212,7 +250,9 @@ def scenarios(d, dest, sink, relay):
     r.cmd("QUIT")
     r.close()
 
-    # A repeated ETRN while the flush runs is answered, not doubled.
+
+def repeated_etrn(d, sink):
+    """A repeated ETRN while the flush runs is answered, not doubled."""
     sink.hold_dot = 2
     send(d.mx, "a@elsewhere.test", ["twice@backup.test"], BODY)
     r = s.Raw(d.mx)
@@ -232,18 +272,15 @@ def scenarios(d, dest, sink, relay):
     r.cmd("QUIT")
     r.close()
 
-    # 5xx at the destination: DSN to the local sender (who logged in to
-    # send as a local address), original headers.
+
+def bounce_on_5xx(d, sink):
+    """5xx at the destination: DSN to the local sender (who logged in to send
+    as a local address), original headers."""
     sink.policy = lambda rcpt: ("550 5.1.1 no such user"
                                 if rcpt.startswith("nobody") else "250 ok")
     send(d.mx, "alice@example.test",
          ["nobody@backup.test", "ok@backup.test"], BODY, auth=True)
-    r = s.Raw(d.mx)
-    r.reply()
-    r.cmd("EHLO client.test")
-    r.cmd("ETRN backup.test")
-    r.cmd("QUIT")
-    r.close()
+    etrn(d, "backup.test")
     check("5xx: DSN in the sender's mailbox",
           wait_for(lambda: len(d.messages("alice")) == 1, 15))
     msgs = d.messages("alice")
@@ -257,19 +294,18 @@ def scenarios(d, dest, sink, relay):
               b"Diagnostic-Code: smtp; 550 5.1.1" in text, text[:2000])
     sink.policy = lambda rcpt: "250 ok"
 
-    # A second kantorpos-smtpd as the destination.
+
+def second_kantorpos(d, dest):
+    """A second kantorpos-smtpd as the destination."""
     send(d.mx, "a@elsewhere.test", ["bob@dest.test"], BODY)
-    r = s.Raw(d.mx)
-    r.reply()
-    r.cmd("EHLO client.test")
-    got = r.cmd("ETRN dest.test")[0]
-    r.cmd("QUIT")
-    r.close()
+    got = etrn(d, "dest.test")
     check("ETRN dest.test -> 253", got.startswith("253"), got)
     check("delivered into the second kantorpos-smtpd",
           wait_for(lambda: len(dest.messages("bob", "dest.test")) == 1, 15))
 
-    # Authenticated mail for another domain goes to the relay host.
+
+def relayhost(d, relay):
+    """Authenticated mail for another domain goes to the relay host."""
     replies, final = send(d.sub, "alice@example.test", ["zed@elsewhere.test"],
                           BODY, auth=True)
     check("relayhost: accepted for the queue",
@@ -287,8 +323,10 @@ def scenarios(d, dest, sink, relay):
           head.count(b"\r\nDate: ") == 1 and
           head.count(b"Message-ID:") == 1, head)
 
-    # Local and remote recipients: one Return-Path in the local copy,
-    # none in the relayed one.
+
+def mixed_recipients(d, relay):
+    """Local and remote recipients: one Return-Path in the local copy, none
+    in the relayed one."""
     before = len(d.messages("bob"))
     replies, final = send(d.sub, "alice@example.test",
                           ["bob@example.test", "mixed@elsewhere.test"],
@@ -306,18 +344,17 @@ def scenarios(d, dest, sink, relay):
           local.startswith(b"Return-Path: <alice@example.test>\r\n") and
           local.count(b"Return-Path:") == 1, local[:600])
 
-    # A reload (SIGHUP) rebuilds the runner; ETRN keeps working.
+
+def etrn_after_reload(d):
+    """A reload (SIGHUP) rebuilds the runner; ETRN keeps working."""
     d.proc.send_signal(signal.SIGHUP)
     time.sleep(0.5)
-    r = s.Raw(d.mx)
-    r.reply()
-    r.cmd("EHLO client.test")
-    got = r.cmd("ETRN backup.test")[0]
-    r.cmd("QUIT")
-    r.close()
+    got = etrn(d, "backup.test")
     check("after a reload: ETRN answered", got.startswith("251 "), got)
 
-    # kill -9 during a flush, then a restart: nothing lost.
+
+def kill9_during_flush(d, sink):
+    """kill -9 during a flush, then a restart: nothing lost."""
     sink.hold_dot = 3
     sink.got_dot.clear()
     send(d.mx, "a@elsewhere.test", ["crash@backup.test"], BODY)
@@ -334,12 +371,7 @@ def scenarios(d, dest, sink, relay):
     sink.hold_dot = 0
     before = [m[1] for m in sink.messages].count(["crash@backup.test"])
     restart(d)
-    r = s.Raw(d.mx)
-    r.reply()
-    r.cmd("EHLO client.test")
-    got = r.cmd("ETRN backup.test")[0]
-    r.cmd("QUIT")
-    r.close()
+    got = etrn(d, "backup.test")
     check("restart: ETRN finds the queued message",
           got.startswith("253 2.0.0 OK, 1 pending"), got)
     check("restart: delivered (maybe twice, never lost)",
@@ -347,7 +379,9 @@ def scenarios(d, dest, sink, relay):
                    .count(["crash@backup.test"]) > before, 15) and
           wait_for(lambda: queued(d) == 0))
 
-    # A graceful stop with a flush in flight: exit 0, the mail stays.
+
+def graceful_stop_during_flush(d, sink):
+    """A graceful stop with a flush in flight: exit 0, the mail stays."""
     sink.hold_dot = 3
     sink.got_dot.clear()
     send(d.mx, "a@elsewhere.test", ["stop@backup.test"], BODY)
@@ -364,7 +398,6 @@ def scenarios(d, dest, sink, relay):
     check("graceful stop: the message is still queued or was delivered",
           queued(d, "backup.test") == 1 or
           ["stop@backup.test"] in [m[1] for m in sink.messages])
-
 
 if __name__ == "__main__":
     sys.exit(main())
