@@ -372,317 +372,354 @@ def expect(cond, what, p=None):
         raise AssertionError(what + extra)
 
 
+def multipop_delete(env, dc):
+    """MultiPOP over implicit TLS, deleting on the server: each message
+    once, our Received on top, nothing again on the next run."""
+    env.clear_local()
+    for i in range(3):
+        dc.put("isp-alice", message("alice %d" % i, "To: a@isp\r\n",
+                                    size_pad=i * 300))
+    p = env.fetch("isp-alice")
+    expect(p.returncode == 0, "first run succeeds", p)
+    msgs = env.local_messages("alice")
+    expect(len(msgs) == 3, "3 delivered, got %d" % len(msgs), p)
+    expect(all(m.startswith("Received: from [127.0.0.1]\r\n\tby mail.%s"
+                            " with POP3 (account isp-alice)\r\n\tid "
+                            % DOMAIN) and
+               m.split("\r\n")[3] == "From: sender@remote.example"
+               for m in msgs), "our Received on top, then the message")
+    expect(all("\r\n.dotted line\r\n" in m for m in msgs),
+           "dot-unstuffed body")
+    expect(dc.count("isp-alice") == 0, "deleted on the server")
+    expect("account=isp-alice status=ok fetched=3 delivered=3"
+           in p.stderr, "one log line with the counts", p)
+    p = env.fetch("isp-alice")
+    expect(p.returncode == 0, "second run succeeds", p)
+    expect(len(env.local_messages("alice")) == 3, "no duplicates")
+
+
+def multipop_keep(env, dc):
+    """MultiPOP over STLS with a pinned key, keeping the mail on the
+    server: only new messages on later runs."""
+    dc.put("isp-bob", message("bob 1"))
+    dc.put("isp-bob", message("bob 2"))
+    p = env.fetch("isp-bob")
+    expect(p.returncode == 0, "keep run succeeds", p)
+    expect(len(env.local_messages("bob")) == 2, "2 delivered", p)
+    expect(dc.count("isp-bob") == 2, "kept on the server")
+    p = env.fetch("isp-bob")
+    expect(p.returncode == 0, "second keep run", p)
+    expect(len(env.local_messages("bob")) == 2, "no duplicates", p)
+    dc.put("isp-bob", message("bob 3"))
+    p = env.fetch("isp-bob")
+    expect(len(env.local_messages("bob")) == 3, "only the new one", p)
+    expect(dc.count("isp-bob") == 3, "still kept")
+
+
+def domainpop(env, dc):
+    """DomainPOP: each message to the users its envelope headers name,
+    once per user; unmatched mail to postmaster."""
+    env.clear_local()
+    d = DOMAIN
+    dc.put("catchall", message(
+        "dt", "Delivered-To: alice@%s\r\nTo: bob@%s\r\n" % (d, d)))
+    dc.put("catchall", message(
+        "tocc", "To: Alice <alice@%s>, someone@elsewhere.test\r\n"
+        "Cc: \"Bob B\" <BOB@%s>\r\n" % (d, d.upper())))
+    dc.put("catchall", message(
+        "rcvd", "Received: from isp by isp for <catchall@isp.test>; "
+        "Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+        "Received: from a by b (comment) for <bob@%s>; "
+        "Mon, 1 Jan 2024 00:00:00 +0000\r\nTo: alice@%s\r\n" % (d, d)))
+    dc.put("catchall", message(
+        "unknown", "To: nobody@%s, x@elsewhere.test\r\n" % d))
+    dc.put("catchall", message(
+        "dup", "Delivered-To: alice@%s\r\n" % d, msgid="<same@x>"))
+    dc.put("catchall", message(
+        "dup", "Delivered-To: alice@%s\r\n" % d, msgid="<same@x>"))
+    dc.put("catchall", message(
+        "dup", "Delivered-To: bob@%s\r\n" % d, msgid="<same@x>"))
+    p = env.fetch("catchall")
+    expect(p.returncode == 0, "domainpop run succeeds", p)
+    alice = env.local_messages("alice")
+    bob = env.local_messages("bob")
+    pm = env.local_messages("postmaster")
+
+    def subjects(msgs):
+        return sorted(l[9:] for m in msgs for l in m.split("\r\n")
+                      if l.startswith("Subject: "))
+    expect(subjects(alice) == ["dt", "dup", "tocc"],
+           "alice: %s" % subjects(alice), p)
+    expect(subjects(bob) == ["dup", "rcvd", "tocc"],
+           "bob: %s" % subjects(bob), p)
+    expect(subjects(pm) == ["unknown"], "postmaster: %s" % subjects(pm),
+           p)
+    expect(dc.count("catchall") == 0, "catch-all emptied")
+
+
+def loop_guard(env, dc):
+    """Mail this site fetched or delivered before stays on the server."""
+    env.clear_local()
+    dc.put("isp-alice", message(
+        "looped", "X-Kantorpos-Fetched: isp-alice\r\n"))
+    dc.put("isp-alice", message(
+        "looped2", "Delivered-To: alice@%s\r\n" % DOMAIN))
+    p = env.fetch("isp-alice")
+    expect(p.returncode == 0, "run with loops succeeds", p)
+    expect(env.local_messages("alice") == [], "loops not delivered", p)
+    expect(dc.count("isp-alice") == 2, "loops stay on the server")
+    expect("skipped=2" in p.stderr, "counted as skipped", p)
+
+
+def password_mode(env, dc):
+    """A password file others may read is refused with EX_CONFIG."""
+    os.chmod(dc.pw["isp-alice"], 0o644)
+    try:
+        p = env.fetch("isp-alice")
+        expect(p.returncode == 78, "refused with EX_CONFIG", p)
+        expect("mode 0644" in p.stderr and "chmod 600" in p.stderr,
+               "says why", p)
+    finally:
+        os.chmod(dc.pw["isp-alice"], 0o600)
+
+
+def tls_wrong_ca_and_pin(env, dc):
+    """A wrong CA or fingerprint ends the run before any login."""
+    env.clear_local()
+    dc.put("tlsbox", message("tls"))
+    saved = env.accounts
+    env.accounts = saved + [
+        "fetch_account badca host 127.0.0.1:%d user tlsbox "
+        "password_file %s multipop alice@%s ca_file %s timeout 20s"
+        % (dc.pop3s, dc.pw["tlsbox"], DOMAIN, env.other),
+        "fetch_account badpin host 127.0.0.1:%d user tlsbox "
+        "password_file %s multipop alice@%s tls stls fingerprint %s "
+        "timeout 20s"
+        % (dc.pop3, dc.pw["tlsbox"], DOMAIN, env.wrong_fingerprint),
+    ]
+    env.write_conf()
+    try:
+        for acct in ("badca", "badpin"):
+            p = env.fetch(acct)
+            expect(p.returncode == 75, "%s refused" % acct, p)
+            expect("TLS" in p.stderr, "%s: TLS error logged" % acct, p)
+        expect(env.local_messages("alice") == [], "nothing delivered")
+        expect(dc.count("tlsbox") == 1, "mail stays on the server")
+        auth_log = open(os.path.join(dc.dir, "dovecot.log")).read()
+        expect("user=<tlsbox>" not in auth_log,
+               "no login was attempted")
+    finally:
+        env.accounts = saved
+        env.write_conf()
+
+
+def cut_after_retr(env, where):
+    """The first session is cut when the command starting with where
+    arrives; the next run delivers the rest, each message once."""
+    msgs = [("u1", message("one")), ("u2", message("two"))]
+
+    def cut(session, cmd):
+        # First session only: drop the connection at `where`.
+        return session == 1 and cmd.upper().startswith(where)
+    srv = ScriptedPop3(msgs, cut)
+    pw = env.password_file("scripted", "x")
+    saved = env.accounts
+    env.accounts = ["fetch_account scripted host 127.0.0.1:%d user u "
+                    "password_file %s multipop alice@%s tls none "
+                    "plaintext-ok timeout 10s" % (srv.port, pw, DOMAIN)]
+    env.write_conf()
+    env.clear_local()
+    shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
+    try:
+        p = env.fetch()
+        expect(p.returncode == 75, "cut run fails temporarily", p)
+        first = len(env.local_messages("alice"))
+        expect(len(srv.messages) == 2, "nothing removed remotely")
+        p = env.fetch()
+        expect(p.returncode == 0, "next run succeeds", p)
+        got = env.local_messages("alice")
+        expect(len(got) == 2, "each message once (first run %d, now %d)"
+               % (first, len(got)), p)
+        expect(len(srv.messages) == 0, "removed after delivery")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        env.accounts = saved
+        env.write_conf()
+
+
+def stls_refused(env):
+    """Bytes after the STLS reply (an injection) stop the run."""
+    srv = ScriptedPop3([("u1", message("one"))], lambda s, c: False)
+    pw = env.password_file("scripted", "x")
+    saved = env.accounts
+    env.accounts = ["fetch_account nostls host 127.0.0.1:%d user u "
+                    "password_file %s multipop alice@%s tls stls "
+                    "timeout 10s" % (srv.port, pw, DOMAIN)]
+    env.write_conf()
+    try:
+        p = env.fetch()
+        expect(p.returncode == 75, "STLS injection: refused", p)
+        expect("unexpected data after a reply" in p.stderr,
+               "says why", p)
+        expect(len(srv.messages) == 1, "untouched")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        env.accounts = saved
+        env.write_conf()
+
+
+def scripted_account(env, srv, extra):
+    """The only account "s", on srv, with a fresh mailbox and state."""
+    plain_account(env, "s", srv.port, "timeout 10s " + extra)
+    env.clear_local()
+    shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
+
+
+def oversize(env):
+    """max_size with oversize skip (left, not tried again) and delete
+    (removed, postmaster told)."""
+    big = message("big", size_pad=4000)
+    for mode in ("skip", "delete"):
+        srv = ScriptedPop3([("small", message("small")), ("big", big)],
+                           lambda s, c: False)
+        try:
+            scripted_account(env, srv, "max_size 2K oversize " + mode)
+            p = env.fetch()
+            expect(p.returncode == 0, "%s: run succeeds" % mode, p)
+            expect(len(env.local_messages("alice")) == 1,
+                   "%s: only the small one" % mode, p)
+            expect("skipped=1" in p.stderr, "%s: counted" % mode, p)
+            notices = env.local_messages("postmaster")
+            if mode == "skip":
+                expect(list(srv.messages) == ["big"], "big stays")
+                expect(notices == [], "no notice")
+                p = env.fetch()
+                expect("fetched=0 delivered=0 skipped=0" in p.stderr,
+                       "not tried again", p)
+            else:
+                expect(srv.messages == {}, "big deleted")
+                expect(len(notices) == 1 and "oversized" in notices[0],
+                       "postmaster told", p)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+
+def keep_days(env):
+    """keep_days removes remote copies delivered longer ago."""
+    long_line = "y" * 20000 + "\r\n"
+    srv = ScriptedPop3([("old", message("old", body=long_line)),
+                        ("new", message("new"))],
+                       lambda s, c: False)
+    try:
+        scripted_account(env, srv, "keep yes keep_days 1")
+        p = env.fetch()
+        expect(p.returncode == 0 and len(srv.messages) == 2,
+               "kept at first", p)
+        state = os.path.join(env.data, "fetch", "s.state")
+        with open(state) as f:
+            text = f.read()
+        # Pretend "old" was delivered two days ago.
+        lines = [l if not l.startswith("old ") else
+                 " ".join([l.split(" ")[0], str(int(time.time()) - 2 * 86400)]
+                          + l.split(" ")[2:])
+                 for l in text.split("\n")]
+        with open(state, "w") as f:
+            f.write("\n".join(lines))
+        p = env.fetch()
+        expect(p.returncode == 0, "second run", p)
+        expect(list(srv.messages) == ["new"], "old one deleted: %s"
+               % list(srv.messages), p)
+        got = env.local_messages("alice")
+        expect(len(got) == 2, "no duplicates")
+        expect(any(long_line in m for m in got), "long line intact")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def daemon(env):
+    """fetch --daemon polls at the interval and exits 0 on SIGTERM."""
+    srv = ScriptedPop3([("d1", message("d1"))], lambda s, c: False)
+    try:
+        scripted_account(env, srv, "interval 1s")
+        proc = subprocess.Popen([KANTORPOS, "-c", env.conf, "fetch",
+                                 "--daemon"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        end = time.time() + 15
+        while time.time() < end and srv.messages:
+            time.sleep(0.1)
+        srv.messages["d2"] = message("d2")
+        srv.order.append("d2")
+        while time.time() < end and "d2" in srv.messages:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        expect(proc.returncode == 0, "daemon exits 0 on SIGTERM:\n" + err)
+        expect(len(env.local_messages("alice")) == 2,
+               "both polled in:\n" + err)
+        expect(err.count("account=s status=ok") >= 2,
+               "a log line per run:\n" + err)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def tests_with_dovecot(env, dc):
+    """The accounts against a sandboxed Dovecot (their password files in
+    dc.pw), then the tests that use them."""
     dc.add_user("isp-alice", "secret-a")
     dc.add_user("isp-bob", "secret-b")
     dc.add_user("catchall", "secret-c")
     dc.add_user("tlsbox", "secret-t")
-    pw_a = env.password_file("isp-alice", "secret-a")
-    pw_b = env.password_file("isp-bob", "secret-b")
-    pw_c = env.password_file("catchall", "secret-c")
-    pw_t = env.password_file("tlsbox", "secret-t")
+    dc.pw = {user: env.password_file(user, secret) for user, secret in
+             (("isp-alice", "secret-a"), ("isp-bob", "secret-b"),
+              ("catchall", "secret-c"), ("tlsbox", "secret-t"))}
     env.accounts = [
         # Implicit TLS verified against a CA file; delete mode.
         "fetch_account isp-alice host 127.0.0.1:%d user isp-alice "
         "password_file %s multipop alice@%s ca_file %s interval 1m "
-        "timeout 20s" % (dc.pop3s, pw_a, DOMAIN, env.cert),
+        "timeout 20s" % (dc.pop3s, dc.pw["isp-alice"], DOMAIN, env.cert),
         # STLS with a pinned fingerprint; keep mode.
         "fetch_account isp-bob host 127.0.0.1:%d user isp-bob "
         "password_file %s multipop bob@%s tls stls fingerprint %s "
         "keep yes auth plain timeout 20s"
-        % (dc.pop3, pw_b, DOMAIN, env.fingerprint),
+        % (dc.pop3, dc.pw["isp-bob"], DOMAIN, env.fingerprint),
         "fetch_account catchall host 127.0.0.1:%d user catchall "
         "password_file %s domainpop %s ca_file %s skip_received 1 "
-        "timeout 20s" % (dc.pop3s, pw_c, DOMAIN, env.cert),
+        "timeout 20s" % (dc.pop3s, dc.pw["catchall"], DOMAIN, env.cert),
     ]
     env.write_conf()
 
-    def multipop_delete():
-        env.clear_local()
-        for i in range(3):
-            dc.put("isp-alice", message("alice %d" % i, "To: a@isp\r\n",
-                                        size_pad=i * 300))
-        p = env.fetch("isp-alice")
-        expect(p.returncode == 0, "first run succeeds", p)
-        msgs = env.local_messages("alice")
-        expect(len(msgs) == 3, "3 delivered, got %d" % len(msgs), p)
-        expect(all(m.startswith("Received: from [127.0.0.1]\r\n\tby mail.%s"
-                                " with POP3 (account isp-alice)\r\n\tid "
-                                % DOMAIN) and
-                   m.split("\r\n")[3] == "From: sender@remote.example"
-                   for m in msgs), "our Received on top, then the message")
-        expect(all("\r\n.dotted line\r\n" in m for m in msgs),
-               "dot-unstuffed body")
-        expect(dc.count("isp-alice") == 0, "deleted on the server")
-        expect("account=isp-alice status=ok fetched=3 delivered=3"
-               in p.stderr, "one log line with the counts", p)
-        p = env.fetch("isp-alice")
-        expect(p.returncode == 0, "second run succeeds", p)
-        expect(len(env.local_messages("alice")) == 3, "no duplicates")
-
-    def multipop_keep():
-        dc.put("isp-bob", message("bob 1"))
-        dc.put("isp-bob", message("bob 2"))
-        p = env.fetch("isp-bob")
-        expect(p.returncode == 0, "keep run succeeds", p)
-        expect(len(env.local_messages("bob")) == 2, "2 delivered", p)
-        expect(dc.count("isp-bob") == 2, "kept on the server")
-        p = env.fetch("isp-bob")
-        expect(p.returncode == 0, "second keep run", p)
-        expect(len(env.local_messages("bob")) == 2, "no duplicates", p)
-        dc.put("isp-bob", message("bob 3"))
-        p = env.fetch("isp-bob")
-        expect(len(env.local_messages("bob")) == 3, "only the new one", p)
-        expect(dc.count("isp-bob") == 3, "still kept")
-
-    def domainpop():
-        env.clear_local()
-        d = DOMAIN
-        dc.put("catchall", message(
-            "dt", "Delivered-To: alice@%s\r\nTo: bob@%s\r\n" % (d, d)))
-        dc.put("catchall", message(
-            "tocc", "To: Alice <alice@%s>, someone@elsewhere.test\r\n"
-            "Cc: \"Bob B\" <BOB@%s>\r\n" % (d, d.upper())))
-        dc.put("catchall", message(
-            "rcvd", "Received: from isp by isp for <catchall@isp.test>; "
-            "Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-            "Received: from a by b (comment) for <bob@%s>; "
-            "Mon, 1 Jan 2024 00:00:00 +0000\r\nTo: alice@%s\r\n" % (d, d)))
-        dc.put("catchall", message(
-            "unknown", "To: nobody@%s, x@elsewhere.test\r\n" % d))
-        dc.put("catchall", message(
-            "dup", "Delivered-To: alice@%s\r\n" % d, msgid="<same@x>"))
-        dc.put("catchall", message(
-            "dup", "Delivered-To: alice@%s\r\n" % d, msgid="<same@x>"))
-        dc.put("catchall", message(
-            "dup", "Delivered-To: bob@%s\r\n" % d, msgid="<same@x>"))
-        p = env.fetch("catchall")
-        expect(p.returncode == 0, "domainpop run succeeds", p)
-        alice = env.local_messages("alice")
-        bob = env.local_messages("bob")
-        pm = env.local_messages("postmaster")
-
-        def subjects(msgs):
-            return sorted(l[9:] for m in msgs for l in m.split("\r\n")
-                          if l.startswith("Subject: "))
-        expect(subjects(alice) == ["dt", "dup", "tocc"],
-               "alice: %s" % subjects(alice), p)
-        expect(subjects(bob) == ["dup", "rcvd", "tocc"],
-               "bob: %s" % subjects(bob), p)
-        expect(subjects(pm) == ["unknown"], "postmaster: %s" % subjects(pm),
-               p)
-        expect(dc.count("catchall") == 0, "catch-all emptied")
-
-    def loop_guard():
-        env.clear_local()
-        dc.put("isp-alice", message(
-            "looped", "X-Kantorpos-Fetched: isp-alice\r\n"))
-        dc.put("isp-alice", message(
-            "looped2", "Delivered-To: alice@%s\r\n" % DOMAIN))
-        p = env.fetch("isp-alice")
-        expect(p.returncode == 0, "run with loops succeeds", p)
-        expect(env.local_messages("alice") == [], "loops not delivered", p)
-        expect(dc.count("isp-alice") == 2, "loops stay on the server")
-        expect("skipped=2" in p.stderr, "counted as skipped", p)
-
-    def password_mode():
-        os.chmod(pw_a, 0o644)
-        try:
-            p = env.fetch("isp-alice")
-            expect(p.returncode == 78, "refused with EX_CONFIG", p)
-            expect("mode 0644" in p.stderr and "chmod 600" in p.stderr,
-                   "says why", p)
-        finally:
-            os.chmod(pw_a, 0o600)
-
-    def tls_wrong_ca_and_pin():
-        env.clear_local()
-        dc.put("tlsbox", message("tls"))
-        saved = env.accounts
-        env.accounts = saved + [
-            "fetch_account badca host 127.0.0.1:%d user tlsbox "
-            "password_file %s multipop alice@%s ca_file %s timeout 20s"
-            % (dc.pop3s, pw_t, DOMAIN, env.other),
-            "fetch_account badpin host 127.0.0.1:%d user tlsbox "
-            "password_file %s multipop alice@%s tls stls fingerprint %s "
-            "timeout 20s" % (dc.pop3, pw_t, DOMAIN, env.wrong_fingerprint),
-        ]
-        env.write_conf()
-        try:
-            for acct in ("badca", "badpin"):
-                p = env.fetch(acct)
-                expect(p.returncode == 75, "%s refused" % acct, p)
-                expect("TLS" in p.stderr, "%s: TLS error logged" % acct, p)
-            expect(env.local_messages("alice") == [], "nothing delivered")
-            expect(dc.count("tlsbox") == 1, "mail stays on the server")
-            auth_log = open(os.path.join(dc.dir, "dovecot.log")).read()
-            expect("user=<tlsbox>" not in auth_log,
-                   "no login was attempted")
-        finally:
-            env.accounts = saved
-            env.write_conf()
-
-    check("multipop delete mode, no duplicates", multipop_delete)
-    check("multipop keep mode over STLS with a pinned key", multipop_keep)
-    check("domainpop distribution", domainpop)
-    check("loop guard", loop_guard)
-    check("password file 0644 refused", password_mode)
-    check("TLS with a wrong CA or fingerprint refused", tls_wrong_ca_and_pin)
+    check("multipop delete mode, no duplicates",
+          lambda: multipop_delete(env, dc))
+    check("multipop keep mode over STLS with a pinned key",
+          lambda: multipop_keep(env, dc))
+    check("domainpop distribution", lambda: domainpop(env, dc))
+    check("loop guard", lambda: loop_guard(env, dc))
+    check("password file 0644 refused", lambda: password_mode(env, dc))
+    check("TLS with a wrong CA or fingerprint refused",
+          lambda: tls_wrong_ca_and_pin(env, dc))
 
 
 def tests_scripted(env):
-    def cut_after_retr(where):
-        msgs = [("u1", message("one")), ("u2", message("two"))]
-
-        def cut(session, cmd):
-            # First session only: drop the connection at `where`.
-            return session == 1 and cmd.upper().startswith(where)
-        srv = ScriptedPop3(msgs, cut)
-        pw = env.password_file("scripted", "x")
-        saved = env.accounts
-        env.accounts = ["fetch_account scripted host 127.0.0.1:%d user u "
-                        "password_file %s multipop alice@%s tls none "
-                        "plaintext-ok timeout 10s" % (srv.port, pw, DOMAIN)]
-        env.write_conf()
-        env.clear_local()
-        shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
-        try:
-            p = env.fetch()
-            expect(p.returncode == 75, "cut run fails temporarily", p)
-            first = len(env.local_messages("alice"))
-            expect(len(srv.messages) == 2, "nothing removed remotely")
-            p = env.fetch()
-            expect(p.returncode == 0, "next run succeeds", p)
-            got = env.local_messages("alice")
-            expect(len(got) == 2, "each message once (first run %d, now %d)"
-                   % (first, len(got)), p)
-            expect(len(srv.messages) == 0, "removed after delivery")
-        finally:
-            srv.shutdown()
-            srv.server_close()
-            env.accounts = saved
-            env.write_conf()
-
+    """The tests against ScriptedPop3, a server that can misbehave."""
     check("connection cut at DELE: nothing lost, no duplicate",
-          lambda: cut_after_retr("DELE"))
+          lambda: cut_after_retr(env, "DELE"))
     check("connection cut at the second RETR: nothing lost, no duplicate",
-          lambda: cut_after_retr("RETR 2"))
+          lambda: cut_after_retr(env, "RETR 2"))
 
-    def stls_refused():
-        srv = ScriptedPop3([("u1", message("one"))], lambda s, c: False)
-        pw = env.password_file("scripted", "x")
-        saved = env.accounts
-        env.accounts = ["fetch_account nostls host 127.0.0.1:%d user u "
-                        "password_file %s multipop alice@%s tls stls "
-                        "timeout 10s" % (srv.port, pw, DOMAIN)]
-        env.write_conf()
-        try:
-            p = env.fetch()
-            expect(p.returncode == 75, "STLS injection: refused", p)
-            expect("unexpected data after a reply" in p.stderr,
-                   "says why", p)
-            expect(len(srv.messages) == 1, "untouched")
-        finally:
-            srv.shutdown()
-            srv.server_close()
-            env.accounts = saved
-            env.write_conf()
-
-    check("bytes injected after the STLS reply: no login", stls_refused)
-
-    def scripted_account(srv, extra):
-        plain_account(env, "s", srv.port, "timeout 10s " + extra)
-        env.clear_local()
-        shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
-
-    def oversize():
-        big = message("big", size_pad=4000)
-        for mode in ("skip", "delete"):
-            srv = ScriptedPop3([("small", message("small")), ("big", big)],
-                               lambda s, c: False)
-            try:
-                scripted_account(srv, "max_size 2K oversize " + mode)
-                p = env.fetch()
-                expect(p.returncode == 0, "%s: run succeeds" % mode, p)
-                expect(len(env.local_messages("alice")) == 1,
-                       "%s: only the small one" % mode, p)
-                expect("skipped=1" in p.stderr, "%s: counted" % mode, p)
-                notices = env.local_messages("postmaster")
-                if mode == "skip":
-                    expect(list(srv.messages) == ["big"], "big stays")
-                    expect(notices == [], "no notice")
-                    p = env.fetch()
-                    expect("fetched=0 delivered=0 skipped=0" in p.stderr,
-                           "not tried again", p)
-                else:
-                    expect(srv.messages == {}, "big deleted")
-                    expect(len(notices) == 1 and "oversized" in notices[0],
-                           "postmaster told", p)
-            finally:
-                srv.shutdown()
-                srv.server_close()
-
-    def keep_days():
-        long_line = "y" * 20000 + "\r\n"
-        srv = ScriptedPop3([("old", message("old", body=long_line)),
-                            ("new", message("new"))],
-                           lambda s, c: False)
-        try:
-            scripted_account(srv, "keep yes keep_days 1")
-            p = env.fetch()
-            expect(p.returncode == 0 and len(srv.messages) == 2,
-                   "kept at first", p)
-            state = os.path.join(env.data, "fetch", "s.state")
-            with open(state) as f:
-                text = f.read()
-            # Pretend "old" was delivered two days ago.
-            lines = [l if not l.startswith("old ") else
-                     " ".join([l.split(" ")[0], str(int(time.time()) - 2 * 86400)]
-                              + l.split(" ")[2:])
-                     for l in text.split("\n")]
-            with open(state, "w") as f:
-                f.write("\n".join(lines))
-            p = env.fetch()
-            expect(p.returncode == 0, "second run", p)
-            expect(list(srv.messages) == ["new"], "old one deleted: %s"
-                   % list(srv.messages), p)
-            got = env.local_messages("alice")
-            expect(len(got) == 2, "no duplicates")
-            expect(any(long_line in m for m in got), "long line intact")
-        finally:
-            srv.shutdown()
-            srv.server_close()
-
-    def daemon():
-        srv = ScriptedPop3([("d1", message("d1"))], lambda s, c: False)
-        try:
-            scripted_account(srv, "interval 1s")
-            proc = subprocess.Popen([KANTORPOS, "-c", env.conf, "fetch",
-                                     "--daemon"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-            end = time.time() + 15
-            while time.time() < end and srv.messages:
-                time.sleep(0.1)
-            srv.messages["d2"] = message("d2")
-            srv.order.append("d2")
-            while time.time() < end and "d2" in srv.messages:
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=15)
-            expect(proc.returncode == 0, "daemon exits 0 on SIGTERM:\n" + err)
-            expect(len(env.local_messages("alice")) == 2,
-                   "both polled in:\n" + err)
-            expect(err.count("account=s status=ok") >= 2,
-                   "a log line per run:\n" + err)
-        finally:
-            srv.shutdown()
-            srv.server_close()
+    check("bytes injected after the STLS reply: no login",
+          lambda: stls_refused(env))
 
     saved = env.accounts
     try:
-        check("oversize skip and delete", oversize)
-        check("keep_days deletes old remote copies", keep_days)
-        check("--daemon polls at the interval and stops on SIGTERM", daemon)
+        check("oversize skip and delete", lambda: oversize(env))
+        check("keep_days deletes old remote copies", lambda: keep_days(env))
+        check("--daemon polls at the interval and stops on SIGTERM",
+              lambda: daemon(env))
     finally:
         env.accounts = saved
         env.write_conf()
