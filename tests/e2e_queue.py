@@ -11,6 +11,7 @@ stays), and `kantorpos etrn` (every reply code, @domain, STARTTLS + AUTH,
 Prints one line per check and finally "N passed, N failed"; exits non-zero
 on any failure."""
 
+import base64
 import email
 import email.policy
 import os
@@ -88,94 +89,122 @@ class Sink:
         self.server.server_close()
 
     def session(self, h):
-        rfile, wfile = h.rfile, h.wfile
-        sock = h.connection
+        c = SinkConn(self, h)
+        c.send("220 sink.test ESMTP")
+        while c.command():
+            pass
 
-        def send(line):
-            wfile.write((line + "\r\n").encode())
-            wfile.flush()
 
-        send("220 sink.test ESMTP")
-        sender, rcpts, tls = None, [], False
+class SinkConn:
+    """One connection to a Sink: its streams (TLS ones after STARTTLS) and
+    the transaction under way."""
+
+    def __init__(self, sink, h):
+        self.sink = sink
+        self.rfile, self.wfile, self.sock = h.rfile, h.wfile, h.connection
+        self.sender, self.rcpts, self.tls = None, [], False
+
+    def send(self, line):
+        self.wfile.write((line + "\r\n").encode())
+        self.wfile.flush()
+
+    def command(self):
+        """Read and answer one command; False when the session is over."""
+        raw = self.rfile.readline()
+        if not raw:
+            return False
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        self.sink.commands.append(line)
+        verb = line.split(" ", 1)[0].upper()
+        handler = {"EHLO": self.ehlo, "HELO": self.ehlo,
+                   "STARTTLS": self.starttls, "AUTH": self.auth,
+                   "ETRN": self.etrn, "MAIL": self.mail, "RCPT": self.rcpt,
+                   "DATA": self.data, "RSET": self.rset,
+                   "QUIT": self.quit}.get(verb, self.unknown)
+        return handler(verb, line) is not False
+
+    def ehlo(self, verb, line):
+        ext = ["PIPELINING", "8BITMIME", "ETRN"]
+        if self.sink.tls_ctx is not None and not self.tls:
+            ext.append("STARTTLS")
+        if self.sink.auth is not None and self.tls:
+            ext.append("AUTH PLAIN")
+        if verb == "HELO":
+            self.send("250 sink.test")
+            return
+        for e in ["sink.test"] + ext[:-1]:
+            self.send("250-" + e)
+        self.send("250 " + ext[-1])
+
+    def starttls(self, verb, line):
+        if self.sink.tls_ctx is None:
+            return self.unknown(verb, line)
+        self.send("220 2.0.0 go ahead")
+        self.sock = self.sink.tls_ctx.wrap_socket(self.sock, server_side=True)
+        self.rfile = self.sock.makefile("rb")
+        self.wfile = self.sock.makefile("wb")
+        self.tls = True
+
+    def auth(self, verb, line):
+        parts = line.split(" ")
+        ok = False
+        if len(parts) == 3 and parts[1].upper() == "PLAIN":
+            creds = base64.b64decode(parts[2]).split(b"\0")
+            ok = (len(creds) == 3 and self.sink.auth is not None and
+                  creds[1].decode() == self.sink.auth[0] and
+                  creds[2].decode() == self.sink.auth[1])
+        self.send("235 2.7.0 ok" if ok else "535 5.7.8 bad credentials")
+
+    def etrn(self, verb, line):
+        self.send(self.sink.etrn)
+
+    def mail(self, verb, line):
+        self.sender = line[10:].split(">")[0].lstrip("<")
+        self.rcpts = []
+        self.send("250 2.1.0 ok")
+
+    def rcpt(self, verb, line):
+        rcpt = line[8:].split(">")[0].lstrip("<")
+        reply = self.sink.policy(rcpt)
+        if reply.startswith("2"):
+            self.rcpts.append(rcpt)
+        self.send(reply)
+
+    def data(self, verb, line):
+        sink = self.sink
+        if not self.rcpts:
+            self.send("554 5.5.1 no valid recipients")
+            return
+        if sink.early_250:
+            self.wfile.write(b"354 go\r\n250 2.0.0 queued\r\n")
+            self.wfile.flush()
+            return
+        self.send("354 go")
+        data = b""
         while True:
-            raw = rfile.readline()
-            if not raw:
-                return
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            self.commands.append(line)
-            verb = line.split(" ", 1)[0].upper()
-            if verb in ("EHLO", "HELO"):
-                ext = ["PIPELINING", "8BITMIME", "ETRN"]
-                if self.tls_ctx is not None and not tls:
-                    ext.append("STARTTLS")
-                if self.auth is not None and tls:
-                    ext.append("AUTH PLAIN")
-                if verb == "HELO":
-                    send("250 sink.test")
-                else:
-                    for e in ["sink.test"] + ext[:-1]:
-                        send("250-" + e)
-                    send("250 " + ext[-1])
-            elif verb == "STARTTLS" and self.tls_ctx is not None:
-                send("220 2.0.0 go ahead")
-                sock = self.tls_ctx.wrap_socket(sock, server_side=True)
-                rfile = sock.makefile("rb")
-                wfile = sock.makefile("wb")
-                tls = True
-            elif verb == "AUTH":
-                import base64
-                parts = line.split(" ")
-                ok = False
-                if len(parts) == 3 and parts[1].upper() == "PLAIN":
-                    creds = base64.b64decode(parts[2]).split(b"\0")
-                    ok = (len(creds) == 3 and self.auth is not None and
-                          creds[1].decode() == self.auth[0] and
-                          creds[2].decode() == self.auth[1])
-                send("235 2.7.0 ok" if ok else "535 5.7.8 bad credentials")
-            elif verb == "ETRN":
-                send(self.etrn)
-            elif verb == "MAIL":
-                sender = line[10:].split(">")[0].lstrip("<")
-                rcpts = []
-                send("250 2.1.0 ok")
-            elif verb == "RCPT":
-                rcpt = line[8:].split(">")[0].lstrip("<")
-                reply = self.policy(rcpt)
-                if reply.startswith("2"):
-                    rcpts.append(rcpt)
-                send(reply)
-            elif verb == "DATA":
-                if not rcpts:
-                    send("554 5.5.1 no valid recipients")
-                    continue
-                if self.early_250:
-                    wfile.write(b"354 go\r\n250 2.0.0 queued\r\n")
-                    wfile.flush()
-                    continue
-                send("354 go")
-                data = b""
-                while True:
-                    l = rfile.readline()
-                    if not l:
-                        return
-                    if l == b".\r\n":
-                        break
-                    data += l[1:] if l.startswith(b".") else l
-                self.got_dot.set()
-                if self.hold_dot:
-                    time.sleep(self.hold_dot)
-                if self.data_reply.startswith("2"):
-                    self.messages.append((sender, list(rcpts), data))
-                send(self.data_reply)
-            elif verb == "RSET":
-                sender, rcpts = None, []
-                send("250 2.0.0 ok")
-            elif verb == "QUIT":
-                send("221 2.0.0 bye")
-                return
-            else:
-                send("500 5.5.2 unknown")
+            l = self.rfile.readline()
+            if not l:
+                return False
+            if l == b".\r\n":
+                break
+            data += l[1:] if l.startswith(b".") else l
+        sink.got_dot.set()
+        if sink.hold_dot:
+            time.sleep(sink.hold_dot)
+        if sink.data_reply.startswith("2"):
+            sink.messages.append((self.sender, list(self.rcpts), data))
+        self.send(sink.data_reply)
 
+    def rset(self, verb, line):
+        self.sender, self.rcpts = None, []
+        self.send("250 2.0.0 ok")
+
+    def quit(self, verb, line):
+        self.send("221 2.0.0 bye")
+        return False
+
+    def unknown(self, verb, line):
+        self.send("500 5.5.2 unknown")
 
 class Env:
     def __init__(self):
@@ -512,6 +541,12 @@ def cert_in(dirname):
 
 
 def scenario_etrn_client(env):
+    etrn_client_replies(env)
+    etrn_client_tls(env)
+
+
+def etrn_client_replies(env):
+    """kantorpos etrn against each reply, no server and a bad domain."""
     rows = [
         ("250 2.0.0 OK, queuing for node example.net started", 0),
         ("251 2.0.0 OK, no messages waiting for node example.net", 0),
@@ -545,6 +580,10 @@ def scenario_etrn_client(env):
     rc, out, err = env.run("etrn", "127.0.0.1:25", "bad..name")
     check("etrn client: bad domain -> usage", rc == 64, (rc, err))
 
+
+def etrn_client_tls(env):
+    """kantorpos etrn with STARTTLS and AUTH PLAIN, by hand and
+    scheduled."""
     cert, key = cert_in(env.dir)
     if cert is None:
         check("etrn client: openssl for a test certificate", False)
@@ -571,29 +610,35 @@ def scenario_etrn_client(env):
         rc, out, err = env.run("etrn", "--auth", "office@example.test",
                                "localhost:%d" % sink.port, "example.net")
         check("etrn client: --auth without --starttls refused", rc == 64)
-        pwfile = os.path.join(env.dir, "pw.etrn")
-        with open(pwfile, "w") as f:
-            f.write("s3cret\n")
-        os.chmod(pwfile, 0o600)
-        env.give(pwfile)
-        env.write_conf("tls_ca_file %s\n"
-                       "etrn_request localhost:%d example.net starttls auth "
-                       "office@example.test %s\n"
-                       "etrn_request 127.0.0.1:%d @example.org\n"
-                       % (cert, sink.port, pwfile, sink.port))
-        before = len(sink.commands)
-        rc, out, err = env.run("etrn", "--scheduled")
-        cmds = sink.commands[before:]
-        check("etrn --scheduled: every etrn_request sent",
-              rc == 0 and "ETRN example.net" in cmds and
-              "ETRN @example.org" in cmds, (rc, out, err, cmds))
-        os.chmod(pwfile, 0o644)
-        rc, out, err = env.run("etrn", "--scheduled")
-        check("etrn --scheduled: a readable password file is refused",
-              rc != 0 and "chmod 600" in err, (rc, err))
+        etrn_client_scheduled(env, sink, cert)
     finally:
         sink.stop()
         env.write_conf()
+
+
+def etrn_client_scheduled(env, sink, cert):
+    """etrn --scheduled sends every etrn_request, and refuses a
+    password file others may read."""
+    pwfile = os.path.join(env.dir, "pw.etrn")
+    with open(pwfile, "w") as f:
+        f.write("s3cret\n")
+    os.chmod(pwfile, 0o600)
+    env.give(pwfile)
+    env.write_conf("tls_ca_file %s\n"
+                   "etrn_request localhost:%d example.net starttls auth "
+                   "office@example.test %s\n"
+                   "etrn_request 127.0.0.1:%d @example.org\n"
+                   % (cert, sink.port, pwfile, sink.port))
+    before = len(sink.commands)
+    rc, out, err = env.run("etrn", "--scheduled")
+    cmds = sink.commands[before:]
+    check("etrn --scheduled: every etrn_request sent",
+          rc == 0 and "ETRN example.net" in cmds and
+          "ETRN @example.org" in cmds, (rc, out, err, cmds))
+    os.chmod(pwfile, 0o644)
+    rc, out, err = env.run("etrn", "--scheduled")
+    check("etrn --scheduled: a readable password file is refused",
+          rc != 0 and "chmod 600" in err, (rc, err))
 
 
 if __name__ == "__main__":
