@@ -6,6 +6,7 @@ distribution, a connection cut between RETR and DELE, password file checks,
 and TLS verification failures. Prints "N passed, N failed"; exits non-zero
 on any failure (77, the automake skip status, when nothing could run)."""
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -285,6 +286,10 @@ class ScriptedPop3(socketserver.ThreadingTCPServer):
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
 
 class ScriptedHandler(socketserver.StreamRequestHandler):
     def send(self, line):
@@ -350,6 +355,20 @@ def plain_account(env, name, port, extra):
                     "password_file %s multipop alice@%s tls none "
                     "plaintext-ok %s" % (name, port, pw, DOMAIN, extra)]
     env.write_conf()
+
+
+@contextlib.contextmanager
+def accounts(env, lines):
+    """env's accounts are lines (the config rewritten) inside the with
+    block, and what they were after it."""
+    saved = env.accounts
+    env.accounts = lines
+    env.write_conf()
+    try:
+        yield
+    finally:
+        env.accounts = saved
+        env.write_conf()
 
 
 def check(name, fn):
@@ -487,18 +506,14 @@ def tls_wrong_ca_and_pin(env, dc):
     """A wrong CA or fingerprint ends the run before any login."""
     env.clear_local()
     dc.put("tlsbox", message("tls"))
-    saved = env.accounts
-    env.accounts = saved + [
-        "fetch_account badca host 127.0.0.1:%d user tlsbox "
-        "password_file %s multipop alice@%s ca_file %s timeout 20s"
-        % (dc.pop3s, dc.pw["tlsbox"], DOMAIN, env.other),
-        "fetch_account badpin host 127.0.0.1:%d user tlsbox "
-        "password_file %s multipop alice@%s tls stls fingerprint %s "
-        "timeout 20s"
-        % (dc.pop3, dc.pw["tlsbox"], DOMAIN, env.wrong_fingerprint),
-    ]
-    env.write_conf()
-    try:
+    with accounts(env, env.accounts + [
+            "fetch_account badca host 127.0.0.1:%d user tlsbox "
+            "password_file %s multipop alice@%s ca_file %s timeout 20s"
+            % (dc.pop3s, dc.pw["tlsbox"], DOMAIN, env.other),
+            "fetch_account badpin host 127.0.0.1:%d user tlsbox "
+            "password_file %s multipop alice@%s tls stls fingerprint %s "
+            "timeout 20s"
+            % (dc.pop3, dc.pw["tlsbox"], DOMAIN, env.wrong_fingerprint)]):
         for acct in ("badca", "badpin"):
             p = env.fetch(acct)
             expect(p.returncode == 75, "%s refused" % acct, p)
@@ -508,9 +523,6 @@ def tls_wrong_ca_and_pin(env, dc):
         auth_log = open(os.path.join(dc.dir, "dovecot.log")).read()
         expect("user=<tlsbox>" not in auth_log,
                "no login was attempted")
-    finally:
-        env.accounts = saved
-        env.write_conf()
 
 
 def cut_after_retr(env, where):
@@ -523,51 +535,48 @@ def cut_after_retr(env, where):
         return session == 1 and cmd.upper().startswith(where)
     srv = ScriptedPop3(msgs, cut)
     pw = env.password_file("scripted", "x")
-    saved = env.accounts
-    env.accounts = ["fetch_account scripted host 127.0.0.1:%d user u "
-                    "password_file %s multipop alice@%s tls none "
-                    "plaintext-ok timeout 10s" % (srv.port, pw, DOMAIN)]
-    env.write_conf()
+    try:
+        with accounts(env, [
+                "fetch_account scripted host 127.0.0.1:%d user u "
+                "password_file %s multipop alice@%s tls none "
+                "plaintext-ok timeout 10s" % (srv.port, pw, DOMAIN)]):
+            cut_runs(env, srv)
+    finally:
+        srv.stop()
+
+
+def cut_runs(env, srv):
+    """cut_after_retr's two runs, from an empty mailbox and state."""
     env.clear_local()
     shutil.rmtree(os.path.join(env.data, "fetch"), ignore_errors=True)
-    try:
-        p = env.fetch()
-        expect(p.returncode == 75, "cut run fails temporarily", p)
-        first = len(env.local_messages("alice"))
-        expect(len(srv.messages) == 2, "nothing removed remotely")
-        p = env.fetch()
-        expect(p.returncode == 0, "next run succeeds", p)
-        got = env.local_messages("alice")
-        expect(len(got) == 2, "each message once (first run %d, now %d)"
-               % (first, len(got)), p)
-        expect(len(srv.messages) == 0, "removed after delivery")
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        env.accounts = saved
-        env.write_conf()
+    p = env.fetch()
+    expect(p.returncode == 75, "cut run fails temporarily", p)
+    first = len(env.local_messages("alice"))
+    expect(len(srv.messages) == 2, "nothing removed remotely")
+    p = env.fetch()
+    expect(p.returncode == 0, "next run succeeds", p)
+    got = env.local_messages("alice")
+    expect(len(got) == 2, "each message once (first run %d, now %d)"
+           % (first, len(got)), p)
+    expect(len(srv.messages) == 0, "removed after delivery")
 
 
 def stls_refused(env):
     """Bytes after the STLS reply (an injection) stop the run."""
     srv = ScriptedPop3([("u1", message("one"))], lambda s, c: False)
     pw = env.password_file("scripted", "x")
-    saved = env.accounts
-    env.accounts = ["fetch_account nostls host 127.0.0.1:%d user u "
-                    "password_file %s multipop alice@%s tls stls "
-                    "timeout 10s" % (srv.port, pw, DOMAIN)]
-    env.write_conf()
     try:
-        p = env.fetch()
-        expect(p.returncode == 75, "STLS injection: refused", p)
-        expect("unexpected data after a reply" in p.stderr,
-               "says why", p)
-        expect(len(srv.messages) == 1, "untouched")
+        with accounts(env, [
+                "fetch_account nostls host 127.0.0.1:%d user u "
+                "password_file %s multipop alice@%s tls stls "
+                "timeout 10s" % (srv.port, pw, DOMAIN)]):
+            p = env.fetch()
+            expect(p.returncode == 75, "STLS injection: refused", p)
+            expect("unexpected data after a reply" in p.stderr,
+                   "says why", p)
+            expect(len(srv.messages) == 1, "untouched")
     finally:
-        srv.shutdown()
-        srv.server_close()
-        env.accounts = saved
-        env.write_conf()
+        srv.stop()
 
 
 def scripted_account(env, srv, extra):
@@ -603,8 +612,7 @@ def oversize(env):
                 expect(len(notices) == 1 and "oversized" in notices[0],
                        "postmaster told", p)
         finally:
-            srv.shutdown()
-            srv.server_close()
+            srv.stop()
 
 
 def keep_days(env):
@@ -636,8 +644,7 @@ def keep_days(env):
         expect(len(got) == 2, "no duplicates")
         expect(any(long_line in m for m in got), "long line intact")
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.stop()
 
 
 def daemon(env):
@@ -663,8 +670,7 @@ def daemon(env):
         expect(err.count("account=s status=ok") >= 2,
                "a log line per run:\n" + err)
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.stop()
 
 
 def tests_with_dovecot(env, dc):
@@ -714,15 +720,13 @@ def tests_scripted(env):
     check("bytes injected after the STLS reply: no login",
           lambda: stls_refused(env))
 
-    saved = env.accounts
-    try:
+    # These make the account of their own (scripted_account); the old
+    # accounts come back after them.
+    with accounts(env, env.accounts):
         check("oversize skip and delete", lambda: oversize(env))
         check("keep_days deletes old remote copies", lambda: keep_days(env))
         check("--daemon polls at the interval and stops on SIGTERM",
               lambda: daemon(env))
-    finally:
-        env.accounts = saved
-        env.write_conf()
 
 
 def main():
