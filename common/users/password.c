@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -119,24 +120,35 @@ int password_needs_rehash(const char *stored, unsigned long long opslimit,
 	return crypto_pwhash_str_needs_rehash(str, opslimit, memlimit);
 }
 
+/* With dummy_lock held: copy the stored dummy hash of this cost into
+ * hash_r; false when there is none yet. */
+static bool dummy_find(unsigned long long opslimit, size_t memlimit,
+		       char hash_r[crypto_pwhash_STRBYTES])
+{
+	for (unsigned i = 0; i < dummy_count; i++) {
+		if (dummies[i].opslimit == opslimit &&
+		    dummies[i].memlimit == memlimit) {
+			memcpy(hash_r, dummies[i].hash, crypto_pwhash_STRBYTES);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Copy the dummy hash for this cost into hash_r, making it on first use.
  * The hash is computed outside the lock so other costs are not held up. */
 static int dummy_get(unsigned long long opslimit, size_t memlimit,
 		     char hash_r[crypto_pwhash_STRBYTES])
 {
 	unsigned char secret[32];
+	bool found;
 	int rc;
 
 	pthread_mutex_lock(&dummy_lock);
-	for (unsigned i = 0; i < dummy_count; i++) {
-		if (dummies[i].opslimit == opslimit &&
-		    dummies[i].memlimit == memlimit) {
-			memcpy(hash_r, dummies[i].hash, crypto_pwhash_STRBYTES);
-			pthread_mutex_unlock(&dummy_lock);
-			return 0;
-		}
-	}
+	found = dummy_find(opslimit, memlimit, hash_r);
 	pthread_mutex_unlock(&dummy_lock);
+	if (found)
+		return 0;
 
 	if (password_init() < 0)
 		return -1;
@@ -151,14 +163,10 @@ static int dummy_get(unsigned long long opslimit, size_t memlimit,
 	}
 
 	pthread_mutex_lock(&dummy_lock);
-	for (unsigned i = 0; i < dummy_count; i++) {
-		if (dummies[i].opslimit == opslimit &&
-		    dummies[i].memlimit == memlimit) {
-			/* Another thread made one meanwhile: use the same. */
-			memcpy(hash_r, dummies[i].hash, crypto_pwhash_STRBYTES);
-			pthread_mutex_unlock(&dummy_lock);
-			return 0;
-		}
+	/* Another thread may have made one meanwhile: then use that. */
+	if (dummy_find(opslimit, memlimit, hash_r)) {
+		pthread_mutex_unlock(&dummy_lock);
+		return 0;
 	}
 	struct dummy *d = &dummies[dummy_count < DUMMY_SLOTS ? dummy_count++ :
 						 dummy_next++ % DUMMY_SLOTS];
