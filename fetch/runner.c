@@ -34,8 +34,9 @@ static void run_quit(struct fetch_run *r);
 static void run_next(struct fetch_run *r);
 static void dele_or_next(struct fetch_run *r, bool dele);
 
-char *fetch_state_path(const struct config *cfg,
-		       const struct config_fetch *acct)
+/* The state file of an account: DATA/fetch/NAME.state (heap string). */
+static char *fetch_state_path(const struct config *cfg,
+			      const struct config_fetch *acct)
 {
 	char *path;
 

@@ -29,8 +29,4 @@ struct fetch_run *fetch_run_start(struct fetch_env *env,
  * delivery already on the worker pool finishes, then done follows. */
 void fetch_run_cancel(struct fetch_run *run);
 
-/* The state file of an account: DATA/fetch/NAME.state (heap string). */
-char *fetch_state_path(const struct config *cfg,
-		       const struct config_fetch *acct);
-
 #endif

@@ -192,7 +192,9 @@ int tls_client_prepare(SSL *ssl, const char *host,
 	return 0;
 }
 
-int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN])
+/* SHA-256 fingerprint of the peer certificate of ssl into fp_r.
+ * Returns 0, or -1 when the peer sent no certificate. */
+static int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN])
 {
 	X509 *cert = SSL_get0_peer_certificate(ssl);
 	unsigned int len = 0;

@@ -66,10 +66,6 @@ int tls_fp_parse(const char *s, unsigned char fp_r[TLS_FP_LEN]);
 void tls_fp_format(const unsigned char fp[TLS_FP_LEN], char *buf,
 		   size_t buflen);
 
-/* SHA-256 fingerprint of the peer certificate of ssl into fp_r.
- * Returns 0, or -1 when the peer sent no certificate. */
-int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN]);
-
 /* Drain the calling thread's OpenSSL error queue into buf as one readable
  * line, "what: cause; cause ...", what may be NULL. A system error shows
  * strerror of its errno; another shows its reason string and OpenSSL's
