@@ -193,6 +193,13 @@ const char *pipe_tx_stored(const struct pipe_tx *tx)
 	return tx->out.stored;
 }
 
+int pipe_tx_store_result(const struct pipe_tx *tx, const char **failed_r)
+{
+	if (failed_r != NULL)
+		*failed_r = tx->out.failed;
+	return tx->out.result;
+}
+
 uint64_t pipe_tx_size(const struct pipe_tx *tx)
 {
 	return tx->size;
@@ -506,6 +513,8 @@ int pipe_tx_begin(struct pipe_tx *tx, const char *id)
 		tx->sink = NULL;
 		tx->sink_st = NULL;
 		tx->step = STEP_BEGIN;
+		tx->out.result = r;
+		tx->out.err = errno;
 		pipe_store_reply(r, tx->env->cfg->quota_permanent, &tx->reply);
 		return PIPE_DONE;
 	}

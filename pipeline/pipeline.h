@@ -121,6 +121,11 @@ const struct pipe_reply *pipe_tx_reply(const struct pipe_tx *tx);
 struct pipe_msg *pipe_tx_msg(struct pipe_tx *tx);
 const struct pipe_env *pipe_tx_env(const struct pipe_tx *tx);
 
+/* What the sink said at the begin or commit: MD_OK or the md_result of
+ * the failure (store/maildir.h), with *failed_r (may be NULL) the key of
+ * the recipient it belongs to, "" when it is the message's own. */
+int pipe_tx_store_result(const struct pipe_tx *tx, const char **failed_r);
+
 /* After a successful end: where it was stored ("name" in new/, or
  * "queue:ID,..."), and the content octets taken. */
 const char *pipe_tx_stored(const struct pipe_tx *tx);

@@ -247,11 +247,15 @@ static int end_done(struct smtp_session *s)
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 		log_accepted(s);
 	} else {
-		if (r->code >= 500)
-			smtp_log_reject(s, "DATA", id, r->code, r->text);
+		const char *failed;
+		int res = pipe_tx_store_result(ptx, &failed);
+
+		if (res != MD_OK)
+			log_warnx("%s commit failed id=%s target=%s: %s", s->sid,
+				  id, failed[0] != '\0' ? failed : "-",
+				  md_result_str(res));
 		else
-			log_warnx("%s not stored id=%s: %d %s %s", s->sid, id,
-				  r->code, r->enh, r->text);
+			smtp_log_reject(s, "DATA", id, r->code, r->text);
 		smtp_reply(s, r->code, r->enh, "%s", r->text);
 	}
 	smtp_tx_reset(s);
