@@ -35,6 +35,7 @@ enum pipe_route {
 	PIPE_ROUTE_LOCAL,    /* Maildirs of local users (targets) */
 	PIPE_ROUTE_HELD,     /* the queue, held for an ETRN domain */
 	PIPE_ROUTE_RELAY,    /* the queue, for the relay host */
+	PIPE_ROUTE_QUEUE,    /* the queue, routed there by its domain (DSNs) */
 };
 
 /* A recipient's state: accepted at RCPT (after the end: stored), or what

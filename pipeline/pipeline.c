@@ -293,6 +293,8 @@ static void set_sender(struct pipe_tx *tx)
 {
 	struct pipe_msg *m = &tx->msg;
 
+	if (!tx->has_path && m->has_sender)
+		return; /* given as text */
 	m->has_sender = tx->has_path;
 	if (!tx->has_path || (tx->path.flags & ADDR_PATH_NULL))
 		m->sender[0] = '\0';
@@ -304,7 +306,7 @@ static void set_sender(struct pipe_tx *tx)
 static int finish_mail(struct pipe_tx *tx, int verdict)
 {
 	if (verdict == STAGE_REJECT || verdict == STAGE_TEMPFAIL) {
-		tx->msg.has_size = tx->msg.smtputf8 = false;
+		tx->msg.has_size = tx->msg.smtputf8 = tx->msg.has_sender = false;
 		tx->msg.body = PIPE_BODY_7BIT;
 		return PIPE_DONE;
 	}
@@ -364,8 +366,12 @@ static int commit(struct pipe_tx *tx);
 
 static int finish_content(struct pipe_tx *tx, int verdict)
 {
-	if (verdict == STAGE_CONTINUE)
-		return tx->step == STEP_END ? commit(tx) : PIPE_DONE;
+	if (verdict == STAGE_CONTINUE && tx->step == STEP_END)
+		return commit(tx);
+	if (verdict == STAGE_CONTINUE) {
+		stage_reply(&tx->reply, 0, 250, "2.0.0", "Ok");
+		return PIPE_DONE;
+	}
 	abort_sink(tx);
 	if (verdict == STAGE_DISCARD) {
 		tx->discard = true;
@@ -405,6 +411,10 @@ int pipe_tx_mail(struct pipe_tx *tx, const struct addr_path *path,
 		tx->path = *path;
 		tx->path.rest = NULL;
 		tx->path.rest_len = 0;
+	}
+	if (path == NULL && mail != NULL && mail->sender != NULL) {
+		m->has_sender = true;
+		snprintf(m->sender, sizeof(m->sender), "%s", mail->sender);
 	}
 	if (mail != NULL) {
 		m->body = mail->body;
@@ -462,6 +472,11 @@ int pipe_tx_rcpt_routed(struct pipe_tx *tx, const char *addr,
 {
 	struct pipe_rcpt *p = &tx->pending;
 
+	memset(&tx->reply, 0, sizeof(tx->reply));
+	if (route == PIPE_ROUTE_NONE) {
+		stage_reply(&tx->reply, 0, 554, "5.7.1", "Relay access denied");
+		return PIPE_DONE;
+	}
 	rcpt_clear(p);
 	p->addr = strdup(addr);
 	p->route = route;
@@ -493,7 +508,7 @@ static const struct sink_ops *choose_sink(const struct pipe_tx *tx)
 
 		if (r->state != PIPE_RCPT_ACCEPTED)
 			continue;
-		if (r->route == PIPE_ROUTE_HELD || r->route == PIPE_ROUTE_RELAY)
+		if (r->route != PIPE_ROUTE_LOCAL)
 			return &sink_queue;
 		any = true;
 	}

@@ -69,6 +69,8 @@ struct pipe_mail {
 	bool smtputf8;
 	bool has_size;
 	uint64_t size;
+	const char *sender; /* with no path: the reverse path as text (a
+			     * queue's envelope); NULL: none */
 };
 
 struct pipe_tx;
@@ -81,7 +83,8 @@ struct pipe_tx *pipe_tx_new(const struct pipe_env *env,
 			    void *arg);
 
 /* The sender: path as addr_parse_path gave it (NULL: none known, as for
- * fetched mail), mail its parameters (NULL: none). */
+ * fetched mail, or given as mail->sender), mail its parameters (NULL:
+ * none). */
 int pipe_tx_mail(struct pipe_tx *tx, const struct addr_path *path,
 		 const struct pipe_mail *mail);
 
@@ -89,8 +92,8 @@ int pipe_tx_mail(struct pipe_tx *tx, const struct addr_path *path,
  * when the reply is 2xx. */
 int pipe_tx_rcpt(struct pipe_tx *tx, const struct addr_path *path);
 
-/* A recipient its entry point routed itself: route with its local
- * targets (copied). The rcpt stages run as for pipe_tx_rcpt. */
+/* A recipient its entry point routed itself: route (not NONE) with its
+ * local targets (copied). The rcpt stages run as for pipe_tx_rcpt. */
 int pipe_tx_rcpt_routed(struct pipe_tx *tx, const char *addr,
 			enum pipe_route route,
 			const struct rcpt_target *targets, size_t n);

@@ -111,7 +111,7 @@ static int envelopes(const struct pipe_msg *m, time_t now, struct envs *es,
 		const struct pipe_rcpt *r = &m->rcpts[i];
 
 		if (r->state == PIPE_RCPT_ACCEPTED &&
-		    (r->route == PIPE_ROUTE_HELD || r->route == PIPE_ROUTE_RELAY) &&
+		    r->route != PIPE_ROUTE_LOCAL &&
 		    group(es, r->addr, m->sender, now) < 0)
 			return -1;
 	}

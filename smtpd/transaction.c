@@ -97,10 +97,14 @@ int smtp_txn_mail(struct smtp_session *s, const struct addr_path *path,
 		s->sid
 	};
 	struct pipe_mail mail = {
-		tx->params.body == PARAMS_BODY_8BITMIME ? PIPE_BODY_8BITMIME
-		: tx->params.body == PARAMS_BODY_BINARYMIME ? PIPE_BODY_BINARYMIME
-		: PIPE_BODY_7BIT,
-		tx->params.smtputf8, tx->params.has_size, tx->params.size
+		.body = tx->params.body == PARAMS_BODY_8BITMIME
+				? PIPE_BODY_8BITMIME
+			: tx->params.body == PARAMS_BODY_BINARYMIME
+				? PIPE_BODY_BINARYMIME
+				: PIPE_BODY_7BIT,
+		.smtputf8 = tx->params.smtputf8,
+		.has_size = tx->params.has_size,
+		.size = tx->params.size,
 	};
 
 	client_facts(s, &client);
