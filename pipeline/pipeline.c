@@ -515,25 +515,59 @@ static const struct sink_ops *choose_sink(const struct pipe_tx *tx)
 	return any ? &sink_maildir : NULL;
 }
 
+/* The sink has begun (r: its result): on to the begin hooks. */
+static int begun(struct pipe_tx *tx, int r)
+{
+	if (r != MD_OK) {
+		tx->sink = NULL;
+		tx->sink_st = NULL;
+		tx->step = STEP_BEGIN;
+		tx->out.result = r;
+		pipe_store_reply(r, tx->env->cfg->quota_permanent, &tx->reply);
+		return PIPE_DONE;
+	}
+	return start_step(tx, STEP_BEGIN);
+}
+
+/* A sink whose begin blocks (the queue's staging directory), on the io
+ * pool: out.result carries its result to the loop. */
+static void begin_run(void *arg)
+{
+	struct pipe_tx *tx = arg;
+
+	tx->out.result = tx->sink->begin(tx, &tx->sink_st);
+	tx->out.err = errno;
+}
+
+static void begin_done(void *arg)
+{
+	struct pipe_tx *tx = arg;
+
+	tx->waiting = false;
+	if (begun(tx, tx->out.result) == PIPE_DONE && tx->cb != NULL)
+		tx->cb(tx, tx->cb_arg);
+}
+
 int pipe_tx_begin(struct pipe_tx *tx, const char *id)
 {
 	int r;
 
 	snprintf(tx->msg.id, sizeof(tx->msg.id), "%s", id);
 	tx->sink = tx->discard ? NULL : choose_sink(tx);
-	if (tx->sink == NULL)
+	if (tx->sink == NULL) {
 		tx->discard = true; /* nothing to store: taken and dropped */
-	if (tx->sink != NULL &&
-	    (r = tx->sink->begin(tx, &tx->sink_st)) != MD_OK) {
-		tx->sink = NULL;
-		tx->sink_st = NULL;
-		tx->step = STEP_BEGIN;
-		tx->out.result = r;
-		tx->out.err = errno;
-		pipe_store_reply(r, tx->env->cfg->quota_permanent, &tx->reply);
-		return PIPE_DONE;
+		return start_step(tx, STEP_BEGIN);
 	}
-	return start_step(tx, STEP_BEGIN);
+	if (tx->sink->begin_blocks && tx->env->io != NULL &&
+	    worker_submit(tx->env->io, begin_run, begin_done, tx) == 0) {
+		tx->waiting = true;
+		return PIPE_WAIT;
+	}
+	/* Inline: no pool, a sink that does not block, or a pool that is
+	 * full (as a begin always ran before there was one). */
+	r = tx->sink->begin(tx, &tx->sink_st);
+	tx->out.err = errno;
+	return begun(tx, r);
 }
 
 /* Octets into the sink, unless the message is refused. */

@@ -98,7 +98,8 @@ int pipe_tx_rcpt_routed(struct pipe_tx *tx, const char *addr,
 			enum pipe_route route,
 			const struct rcpt_target *targets, size_t n);
 
-/* The content starts: id names the message (logs, Received, queue). */
+/* The content starts: id names the message (logs, Received, queue).
+ * The queue's staging directory is made on the io pool (PIPE_WAIT). */
 int pipe_tx_begin(struct pipe_tx *tx, const char *id);
 
 /* Before writing up to want octets: PIPE_DONE when they are taken

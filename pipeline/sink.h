@@ -2,9 +2,9 @@
  * passed the stages is written durably: the Maildirs of local users
  * (sink_maildir.c, final delivery) or the outbound queue (sink_queue.c).
  *
- * begin, room, write and abort never block; prepare and commit do (the
- * pipeline runs them on the io worker pool, or inline for tools and
- * worker threads). Results are enum md_result values (store/maildir.h):
+ * room, write and abort never block, begin only where begin_blocks says
+ * so; prepare and commit do (the pipeline runs what blocks on the io
+ * worker pool, or inline for tools and worker threads). Results are enum md_result values (store/maildir.h):
  * MD_OK or the error the pipeline turns into a reply. A write error is
  * sticky: later writes and the commit return it. */
 #ifndef KANTORPOS_PIPELINE_SINK_H
@@ -33,6 +33,7 @@ struct sink_ops {
 	 * The Maildir sink writes Return-Path here (RFC 5321 §4.4), nothing
 	 * else does. */
 	int (*begin)(struct pipe_tx *tx, void **st_r);
+	bool begin_blocks; /* begin touches the disk: run it on the pool */
 	/* Octets write takes now without touching the disk (SIZE_MAX: no
 	 * limit), and prepare, which makes that room (blocking). */
 	size_t (*room)(void *st);

@@ -188,6 +188,7 @@ static void q_commit(void *st, struct pipe_tx *tx, struct sink_outcome *o)
 const struct sink_ops sink_queue = {
 	.name = "queue",
 	.begin = q_begin,
+	.begin_blocks = true, /* a staging directory and its file */
 	.room = q_room,
 	.prepare = q_prepare,
 	.write = q_write,

@@ -718,3 +718,28 @@ Test(pipeline, size_limit)
 	pipe_tx_free(tx);
 	cr_expect_leq(count("alice", "new"), 0);
 }
+
+/* The queue sink's begin makes a staging directory: on the pool too. */
+Test(pipeline, queue_begin_on_the_pool)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker *io = worker_new(loop, 1, 0);
+	struct pipe_tx *tx;
+
+	cr_assert_not_null(io);
+	env.io = io;
+	tx = new_tx(PIPE_MX, NULL);
+	mail(tx, "<a@b.example>");
+	cr_assert_eq(rcpt(tx, "<x@backup.test>"), PIPE_DONE);
+	cr_assert_eq(pipe_tx_begin(tx, "id"), PIPE_WAIT);
+	run_until(loop, 1);
+	cr_expect_eq(code(tx), 250, "%s", pipe_tx_reply(tx)->text);
+	pipe_tx_write(tx, "Subject: q\r\n\r\nx\r\n", 17);
+	cr_assert_eq(pipe_tx_end(tx), PIPE_WAIT);
+	run_until(loop, 2);
+	cr_expect_eq(code(tx), 250, "%s", pipe_tx_reply(tx)->text);
+	pipe_tx_free(tx);
+	cr_expect_eq(queue_count(q, NULL, false), 1);
+	worker_free(io);
+	ev_loop_destroy(loop);
+}
