@@ -1,6 +1,7 @@
 /* admin/deliver.c: `kantorpos deliver [-f SENDER] ADDRESS... < MESSAGE` —
- * local delivery through store/, with sysexits(3) statuses as an MDA gives
- * them (75 temporary, 67 unknown user), so it can sit behind any MTA. */
+ * local delivery through the pipeline (pipeline/pipeline.h, inline), with
+ * sysexits(3) statuses as an MDA gives them (75 temporary, 67 unknown
+ * user), so it can sit behind any MTA. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -14,8 +15,8 @@
 #include "common/mail/address.h"
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
-#include "common/lookup/recipient.h"
 #include "common/users/userdb.h"
+#include "pipeline/pipeline.h"
 #include "store/maildir.h"
 
 #define DELIVER_CHUNK 65536
@@ -32,79 +33,50 @@ static void deliver_usage(FILE *out)
 		"77 over quota (when quota_permanent is yes), 78 configuration.\n");
 }
 
-/* Append the Maildir of t to the target list (duplicates are fine:
- * md_delivery_commit stores one copy per maildir). */
-static int add_target(const struct config *cfg, const struct rcpt_target *t,
-		      struct md_target **targets, char ***paths, size_t *count)
+/* Why the pipeline refused addr: an exit status, after saying it. */
+static int refused(const char *addr, const struct pipe_reply *r)
 {
-	struct md_target *tg = realloc(*targets, (*count + 1) * sizeof(*tg));
-	char **pg;
-
-	if (tg == NULL)
-		return -1;
-	*targets = tg;
-	pg = realloc(*paths, (*count + 1) * sizeof(*pg));
-	if (pg == NULL)
-		return -1;
-	*paths = pg;
-	if (md_path(cfg->data_dir, t->domain, t->local, &pg[*count]) < 0)
-		return -1;
-	/* Leftovers of crashed deliveries go before each new one. */
-	md_clean_tmp(pg[*count], MD_TMP_MAX_AGE, NULL);
-	tg[*count].maildir = pg[*count];
-	tg[*count].quota_bytes = cfg->quota_bytes;
-	tg[*count].quota_messages = cfg->quota_messages;
-	(*count)++;
-	return 0;
+	if (r->code == 451) {
+		fprintf(stderr, "kantorpos: %s: %s\n", addr, r->text);
+		return ADM_DATAERR;
+	}
+	if (r->code == 554 || r->code < 300)
+		fprintf(stderr, "kantorpos: %s: not a local domain\n", addr);
+	else if (strcmp(r->enh, "5.1.1") == 0)
+		fprintf(stderr, "kantorpos: %s: no such user\n", addr);
+	else
+		fprintf(stderr, "kantorpos: %s: %s\n", addr, r->text);
+	return ADM_NOUSER;
 }
 
-/* Resolve every address (aliases expanded) to Maildirs; prints why and
- * returns an exit status when one cannot be used. */
-static int resolve_all(const struct config *cfg, struct userdb *db,
-		       const struct aliases *al, int n, char **addrs,
-		       struct md_target **targets, char ***paths, size_t *count)
+/* Route every address (aliases expanded) to local users; prints why and
+ * returns an exit status when one cannot be used: nothing is written
+ * then. */
+static int route_all(struct pipe_tx *tx, int n, char **addrs)
 {
 	for (int i = 0; i < n; i++) {
-		struct addr_mailbox mb;
+		struct addr_path path = { 0 };
 		struct addr_error err;
-		struct rcpt_target *t = NULL;
-		size_t nt = 0;
-		const char *why = NULL;
+		const struct pipe_msg *m = pipe_tx_msg(tx);
+		const struct pipe_reply *r;
 
 		if (addr_parse_mailbox(addrs[i], strlen(addrs[i]), ADDR_OPT_UTF8,
-				       &mb, &err) < 0) {
+				       &path.mailbox, &err) < 0) {
 			fprintf(stderr, "kantorpos: %s: %s\n", addrs[i], err.why);
 			return ADM_DATAERR;
 		}
-		switch (rcpt_expand(cfg, db, al, &mb, &t, &nt, &why)) {
-		case RCPT_LOCAL:
-			break;
-		case RCPT_UNKNOWN:
-			fprintf(stderr, "kantorpos: %s: no such user\n", addrs[i]);
-			return ADM_NOUSER;
-		case RCPT_FOREIGN:
-			fprintf(stderr, "kantorpos: %s: not a local domain\n",
-				addrs[i]);
-			return ADM_NOUSER;
-		case RCPT_ERROR:
-			fprintf(stderr, "kantorpos: %s: %s\n", addrs[i],
-				why != NULL ? why : strerror(errno));
-			return ADM_DATAERR;
-		}
-		for (size_t k = 0; k < nt; k++)
-			if (add_target(cfg, &t[k], targets, paths, count) < 0) {
-				fprintf(stderr, "kantorpos: %s: unsafe mailbox name\n",
-					addrs[i]);
-				free(t);
-				return ADM_DATAERR;
-			}
-		free(t);
+		pipe_tx_rcpt(tx, &path);
+		r = pipe_tx_reply(tx);
+		/* An MDA delivers locally: a queued route is not for it. */
+		if (r->code >= 300 ||
+		    m->rcpts[m->n_rcpts - 1].route != PIPE_ROUTE_LOCAL)
+			return refused(addrs[i], r);
 	}
 	return ADM_OK;
 }
 
-/* Copy standard input into d with every bare LF turned into CRLF. */
-static enum md_result copy_stdin(struct md_delivery *d)
+/* Copy standard input into tx with every bare LF turned into CRLF. */
+static int copy_stdin(struct pipe_tx *tx)
 {
 	static char in[DELIVER_CHUNK], out[2 * DELIVER_CHUNK];
 	bool prev_cr = false;
@@ -116,7 +88,7 @@ static enum md_result copy_stdin(struct md_delivery *d)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return MD_ERR_IO;
+			return -1;
 		}
 		for (ssize_t i = 0; i < n; i++) {
 			if (in[i] == '\n' && !prev_cr)
@@ -124,45 +96,28 @@ static enum md_result copy_stdin(struct md_delivery *d)
 			out[o++] = in[i];
 			prev_cr = in[i] == '\r';
 		}
-		enum md_result r = md_delivery_write(d, out, o);
-
-		if (r != MD_OK)
-			return r;
+		pipe_tx_write(tx, out, o);
 	}
-	return MD_OK;
+	return 0;
 }
 
-static int deliver(const struct config *cfg, const char *sender,
-		   struct md_target *targets, size_t n)
+/* The content, then the commit (inline: fsyncs before the exit). */
+static int deliver(const struct config *cfg, struct pipe_tx *tx)
 {
-	struct md_delivery *d = NULL;
-	enum md_result r;
-	size_t failed = n;
+	const char *failed = "";
+	int r;
 
-	r = md_delivery_begin(targets[0].maildir, cfg->hostname, &d);
-	if (r == MD_OK && sender != NULL) {
-		/* The sender was checked against the path limit, so it fits. */
-		char line[ADDR_PATH_MAX + 32];
-		int len = snprintf(line, sizeof(line), "Return-Path: <%s>\r\n",
-				   sender);
-
-		if (len < 0 || (size_t)len >= sizeof(line))
-			r = MD_ERR_INVALID;
-		else
-			r = md_delivery_write(d, line, (size_t)len);
+	pipe_tx_begin(tx, "deliver");
+	if (pipe_tx_reply(tx)->code < 300) {
+		if (copy_stdin(tx) < 0)
+			pipe_tx_fail(tx, MD_ERR_IO);
+		pipe_tx_end(tx);
 	}
-	if (r == MD_OK)
-		r = copy_stdin(d);
-	if (r != MD_OK) {
-		md_delivery_abort(d);
-	} else {
-		r = md_delivery_commit(d, targets, n, &failed, NULL, 0);
-	}
-	if (r == MD_OK)
+	r = pipe_tx_store_result(tx, &failed);
+	if (pipe_tx_reply(tx)->code < 300)
 		return ADM_OK;
 	fprintf(stderr, "kantorpos: delivery failed%s%s: %s\n",
-		failed < n ? " for " : "",
-		failed < n ? targets[failed].maildir : "", md_result_str(r));
+		failed[0] != '\0' ? " for " : "", failed, md_result_str(r));
 	if (r == MD_ERR_QUOTA && cfg->quota_permanent)
 		return ADM_NOPERM;
 	if (r == MD_ERR_INVALID)
@@ -170,15 +125,62 @@ static int deliver(const struct config *cfg, const char *sender,
 	return ADM_TEMPFAIL;
 }
 
+/* Check -f: a mailbox within the path limit, or "" (the null sender).
+ * Fills *path. Returns ADM_OK or the exit status after saying why. */
+static int sender_path(const char *sender, struct addr_path *path)
+{
+	struct addr_error err;
+
+	memset(path, 0, sizeof(*path));
+	if (sender[0] == '\0') {
+		path->flags = ADDR_PATH_NULL;
+		return ADM_OK;
+	}
+	/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, "<>" included;
+	 * a mailbox alone may be longer (64 + 1 + 255). */
+	if (strlen(sender) > ADDR_PATH_MAX - 2) {
+		fprintf(stderr, "kantorpos: sender %s: longer than %d octets\n",
+			sender, ADDR_PATH_MAX - 2);
+		return ADM_DATAERR;
+	}
+	if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8,
+			       &path->mailbox, &err) < 0) {
+		fprintf(stderr, "kantorpos: sender %s: %s\n", sender, err.why);
+		return ADM_DATAERR;
+	}
+	return ADM_OK;
+}
+
+/* The message through the pipeline, inline (origin DELIVER). */
+static int run(const struct config *cfg, struct userdb *db,
+	       const struct aliases *al, const struct addr_path *sender,
+	       int n, char **addrs)
+{
+	struct pipe_env env = { .cfg = cfg, .db = db, .al = al,
+				.clean_tmp = true };
+	struct pipe_facts facts = { PIPE_DELIVER, NULL, "deliver" };
+	struct pipe_tx *tx = pipe_tx_new(&env, &facts, NULL, NULL);
+	int rc;
+
+	if (tx == NULL) {
+		fprintf(stderr, "kantorpos: out of memory\n");
+		return ADM_TEMPFAIL;
+	}
+	pipe_tx_mail(tx, sender, NULL);
+	rc = route_all(tx, n, addrs);
+	if (rc == ADM_OK)
+		rc = deliver(cfg, tx);
+	pipe_tx_free(tx);
+	return rc;
+}
+
 int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 {
 	const char *sender = NULL;
 	const struct config *cfg;
-	struct md_target *targets = NULL;
 	struct aliases *al = NULL;
 	struct userdb *db = NULL;
-	char **paths = NULL;
-	size_t count = 0;
+	struct addr_path from;
 	int opt, n, rc;
 
 	if (admin_wants_help(argc, argv)) {
@@ -197,24 +199,8 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 		deliver_usage(stderr);
 		return ADM_USAGE;
 	}
-	if (sender != NULL && sender[0] != '\0') {
-		struct addr_mailbox mb;
-		struct addr_error err;
-
-		/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, "<>"
-		 * included; a mailbox alone may be longer (64 + 1 + 255). */
-		if (strlen(sender) > ADDR_PATH_MAX - 2) {
-			fprintf(stderr, "kantorpos: sender %s: longer than %d octets\n",
-				sender, ADDR_PATH_MAX - 2);
-			return ADM_DATAERR;
-		}
-		if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8, &mb,
-				       &err) < 0) {
-			fprintf(stderr, "kantorpos: sender %s: %s\n", sender,
-				err.why);
-			return ADM_DATAERR;
-		}
-	}
+	if (sender != NULL && (rc = sender_path(sender, &from)) != ADM_OK)
+		return rc;
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;
 	/* Maildirs made here must be the daemons' (run_as), never root's.
@@ -238,13 +224,7 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 			return ADM_CONFIG;
 		}
 	}
-	rc = resolve_all(cfg, db, al, n, argv + optind, &targets, &paths, &count);
-	if (rc == ADM_OK)
-		rc = deliver(cfg, sender, targets, count);
-	for (size_t i = 0; i < count; i++)
-		free(paths[i]);
-	free(paths);
-	free(targets);
+	rc = run(cfg, db, al, sender != NULL ? &from : NULL, n, argv + optind);
 	aliases_free(al);
 	userdb_free(db);
 	return rc;

@@ -1,9 +1,9 @@
-/* fetch/message.c: one fetched message: RETR streamed to disk as it
- * arrives (only the header block is held in memory, to choose the
- * recipients), our Received field on top, the commit to every recipient
- * on the worker pool, the UIDL state (or, without a usable uid, the
- * fallback key) recorded before the DELE, and the skip, duplicate,
- * known and oversize cases. */
+/* fetch/message.c: one fetched message: RETR streamed into the pipeline
+ * (origin FETCH) as it arrives (only the header block is held in memory,
+ * to choose the recipients), our Received field on top, the pipeline's
+ * commit to every recipient on the worker pool, the UIDL state (or,
+ * without a usable uid, the fallback key) recorded before the DELE, and
+ * the skip, duplicate, known and oversize cases. */
 #include "autoconf.h"
 
 #include "fetch/message.h"
@@ -55,56 +55,38 @@ void fmsg_skip(struct fetch_run *r, const char *why)
 
 /* ---- the commit (worker) ----------------------------------------- */
 
+/* The index of the recipient key failed in m->rcpts (n_rcpts: none). */
+static size_t rcpt_index(const struct fetch_msg *m, const char *failed)
+{
+	for (size_t i = 0; i < m->n_rcpts; i++)
+		if (strcmp(m->rcpts[i], failed) == 0)
+			return i;
+	return m->n_rcpts;
+}
+
 static void deliver_job(void *arg)
 {
 	struct fetch_run *r = arg;
 	struct fetch_msg *m = &r->m;
-	const struct config *cfg = r->env->cfg;
-	const char *key = frun_key(r);
-	struct md_target *t = calloc(m->n_rcpts, sizeof(*t));
-	char **paths = calloc(m->n_rcpts, sizeof(*paths));
-	struct md_delivery *d = m->d;
+	const char *key = frun_key(r), *failed = "";
 
-	m->d = NULL;
-	m->md = MD_ERR_IO;
-	m->md_failed = m->n_rcpts;
 	m->save_errno = 0;
-	if (t == NULL || paths == NULL) {
-		md_delivery_abort(d);
-		goto out;
-	}
-	for (size_t i = 0; i < m->n_rcpts; i++) {
-		const char *at = strrchr(m->rcpts[i], '@');
-		char *local = strndup(m->rcpts[i], (size_t)(at - m->rcpts[i]));
-
-		if (local == NULL || md_path(cfg->data_dir, at + 1, local,
-					     &paths[i]) < 0) {
-			free(local);
-			md_delivery_abort(d);
-			m->md = MD_ERR_INVALID;
-			goto out;
-		}
-		free(local);
-		t[i].maildir = paths[i];
-		t[i].quota_bytes = cfg->quota_bytes;
-		t[i].quota_messages = cfg->quota_messages;
-	}
-	m->md = md_delivery_commit(d, t, m->n_rcpts, &m->md_failed, NULL, 0);
+	/* The pipeline's commit, inline: this is a worker thread. */
+	pipe_tx_end(m->tx);
+	m->md = pipe_tx_store_result(m->tx, &failed);
+	if (m->md == MD_OK && pipe_tx_reply(m->tx)->code >= 300)
+		m->md = MD_ERR_IO;
+	m->md_failed = rcpt_index(m, failed);
 	if (m->md != MD_OK || key == NULL)
-		goto out;
+		return;
 	/* Durable for every recipient: record it before any DELE. */
 	if (fst_set(&r->state, key, time(NULL), FST_DELIVERED,
 		    m->notice ? NULL : m->msgid, (const char *const *)m->rcpts,
 		    m->notice ? 0 : m->n_rcpts) < 0) {
 		m->save_errno = errno;
-		goto out;
+		return;
 	}
 	frun_save_job(r);
-out:
-	for (size_t i = 0; paths != NULL && i < m->n_rcpts; i++)
-		free(paths[i]);
-	free(paths);
-	free(t);
 }
 
 static void deliver_done(void *arg)
@@ -303,8 +285,31 @@ oom:
 	return -1;
 }
 
-/* Open the delivery in the staging maildir and write our Received field.
- * Returns 0, or -1 after frun_fail. */
+/* The recipients (keys of local users) as routed targets. 0 or -1. */
+static int add_targets(struct fetch_run *r)
+{
+	struct fetch_msg *m = &r->m;
+
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		const char *at = strrchr(m->rcpts[i], '@');
+		struct rcpt_target t;
+
+		if (at == NULL)
+			return -1;
+		snprintf(t.key, sizeof(t.key), "%s", m->rcpts[i]);
+		snprintf(t.local, sizeof(t.local), "%.*s",
+			 (int)(at - m->rcpts[i]), m->rcpts[i]);
+		snprintf(t.domain, sizeof(t.domain), "%s", at + 1);
+		pipe_tx_rcpt_routed(m->tx, t.key, PIPE_ROUTE_LOCAL, &t, 1);
+		if (pipe_tx_reply(m->tx)->code >= 300)
+			return -1;
+	}
+	return 0;
+}
+
+/* Start the message in the pipeline (origin FETCH: its tmp file in the
+ * staging maildir) with our Received field on top. Returns 0, or -1
+ * after frun_fail. */
 static int fmsg_begin(struct fetch_run *r)
 {
 	struct fetch_msg *m = &r->m;
@@ -317,6 +322,7 @@ static int fmsg_begin(struct fetch_run *r)
 		.id = frun_key(r),
 		.when = time(NULL),
 	};
+	struct pipe_facts facts = { PIPE_FETCH, NULL, r->acct->name };
 	size_t len;
 
 	if (ai != NULL && getnameinfo(ai->ai_addr, ai->ai_addrlen, peer,
@@ -324,16 +330,26 @@ static int fmsg_begin(struct fetch_run *r)
 				      NI_NUMERICHOST) == 0)
 		t.peer = peer;
 	len = ftrace_received(&t, field, sizeof(field));
-	m->md = md_delivery_begin(r->staging, r->env->cfg->hostname, &m->d);
-	if (m->md == MD_OK)
-		m->md = len > 0 ? md_delivery_write(m->d, field, len)
-				: MD_ERR_INVALID;
+	r->penv = (struct pipe_env){ .cfg = r->env->cfg, .db = r->db,
+				     .staging = r->staging };
+	m->tx = pipe_tx_new(&r->penv, &facts, NULL, NULL);
+	m->md = MD_ERR_IO;
+	if (m->tx != NULL && len > 0) {
+		pipe_tx_mail(m->tx, NULL, NULL);
+		if (add_targets(r) == 0) {
+			pipe_tx_begin(m->tx, t.id != NULL ? t.id : "fetch");
+			m->md = pipe_tx_store_result(m->tx, NULL);
+			if (m->md == MD_OK && pipe_tx_reply(m->tx)->code >= 300)
+				m->md = MD_ERR_IO;
+		}
+	}
 	if (m->md != MD_OK) {
 		r->errors++;
 		frun_fail(r, "cannot start a delivery in %s: %s", r->staging,
 			  md_result_str(m->md));
 		return -1;
 	}
+	pipe_tx_write(m->tx, field, len);
 	return 0;
 }
 
@@ -356,8 +372,8 @@ static int fmsg_header_done(struct fetch_run *r, size_t end)
 	} else {
 		if (fmsg_begin(r) < 0)
 			return -1;
-		/* Write errors are sticky: md_delivery_commit reports them. */
-		md_delivery_write(m->d, m->hdr, m->hdr_len);
+		/* Write errors are sticky: the commit reports them. */
+		pipe_tx_write(m->tx, m->hdr, m->hdr_len);
 		m->phase = FMSG_BODY;
 	}
 	free(m->hdr);
@@ -385,7 +401,7 @@ static int on_retr_data(struct pop3c *c, void *arg, const char *data,
 	}
 	switch (m->phase) {
 	case FMSG_BODY:
-		md_delivery_write(m->d, data, len);
+		pipe_tx_write(m->tx, data, len);
 		return 0;
 	case FMSG_DISCARD:
 		return 0;
@@ -541,7 +557,7 @@ void fmsg_oversize(struct fetch_run *r)
 		free(text);
 		return;
 	}
-	md_delivery_write(m->d, text, (size_t)n);
+	pipe_tx_write(m->tx, text, (size_t)n);
 	free(text);
 	log_warnx("fetch account=%s: message %s (%llu bytes) is over max_size: deleting it and telling %s",
 		  a->name, fmsg_uid(r), (unsigned long long)rm->size, t.key);

@@ -164,7 +164,7 @@ void fmsg_clear(struct fetch_run *r)
 {
 	struct fetch_msg *m = &r->m;
 
-	md_delivery_abort(m->d);
+	pipe_tx_free(m->tx);
 	free(m->hdr);
 	for (size_t i = 0; i < m->n_rcpts; i++)
 		free(m->rcpts[i]);

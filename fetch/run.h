@@ -19,6 +19,7 @@
 #include "fetch/env.h"
 #include "fetch/listing.h"
 #include "fetch/state.h"
+#include "pipeline/pipeline.h"
 #include "store/maildir.h"
 
 struct pop3c;
@@ -49,7 +50,7 @@ struct fetch_msg {
 	char *hdr;            /* header block gathered so far */
 	size_t hdr_len, hdr_cap;
 	uint64_t got, limit;  /* body bytes read, and the most accepted */
-	struct md_delivery *d;
+	struct pipe_tx *tx;   /* the message in the pipeline */
 	char **rcpts;         /* local mailbox keys */
 	size_t n_rcpts;
 	char *msgid;
@@ -76,6 +77,7 @@ struct fetch_run {
 	frun_msg_done_fn *msg_done;
 	char *state_path;
 	char *staging; /* DATA/fetch/staging: where deliveries start */
+	struct pipe_env penv; /* the pipeline's, for the message's life */
 
 	/* Prepared on the worker. */
 	char *password;

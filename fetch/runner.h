@@ -5,7 +5,7 @@
  * worker pool before its DELE, and one log line at the end.
  *
  * Safety order for every message: RETR, durable delivery to every local
- * recipient (md_delivery_commit returned MD_OK), UIDL state saved, and
+ * recipient (the pipeline's commit returned MD_OK), UIDL state saved, and
  * only then DELE; QUIT only after the last of those. Any failure (a
  * deadline of the run or of one of its steps included: fetch/deadline.h)
  * drops the session without QUIT, so the server keeps every message. */

@@ -1,5 +1,7 @@
 /* outbound/items.c: blocking queue-delivery steps — routing, taking items,
- * recording results, back-off, bounces (DSN), local delivery, expiry. */
+ * recording results, back-off, bounces (DSN), local delivery, expiry.
+ * DSNs and local deliveries go through the pipeline (pipeline/pipeline.h),
+ * inline: these steps run on a worker thread or in a tool. */
 #include "autoconf.h"
 
 #include "outbound/items.h"
@@ -8,6 +10,7 @@
 #include "common/base/log.h"
 #include "common/lookup/recipient.h"
 #include "outbound/dsn.h"
+#include "pipeline/pipeline.h"
 #include "store/maildir.h"
 
 #include <ctype.h>
@@ -105,21 +108,50 @@ static void note_kick(const struct config *cfg, const char *domain,
 	}
 }
 
+/* Queue text[0..len), the DSN msgid, for rcpt (the original sender)
+ * through the pipeline (origin DSN, inline: this is a worker thread).
+ * Returns the item id's text ("queue:ID") or NULL. */
+static const char *dsn_commit(const struct outb_ctx *ctx, const char *rcpt,
+			      const char *msgid, const char *text, size_t len,
+			      struct pipe_tx **tx_r)
+{
+	struct pipe_env env = { .cfg = ctx->cfg, .db = ctx->db, .queue = ctx->q,
+				.now = ctx->now };
+	struct pipe_facts facts = { PIPE_DSN, NULL, "queue" };
+	struct addr_path null_path = { .flags = ADDR_PATH_NULL };
+	struct pipe_tx *tx = pipe_tx_new(&env, &facts, NULL, NULL);
+
+	*tx_r = tx;
+	if (tx == NULL)
+		return NULL;
+	pipe_tx_mail(tx, &null_path, NULL);
+	pipe_tx_rcpt_routed(tx, rcpt, PIPE_ROUTE_QUEUE, NULL, 0);
+	if (pipe_tx_reply(tx)->code >= 300)
+		return NULL;
+	pipe_tx_begin(tx, msgid);
+	if (pipe_tx_reply(tx)->code >= 300)
+		return NULL;
+	pipe_tx_write(tx, text, len);
+	pipe_tx_end(tx);
+	if (pipe_tx_reply(tx)->code >= 300)
+		return NULL;
+	return pipe_tx_stored(tx);
+}
+
 /* Queue a DSN for recipients idx[0..n) of it to its sender. 0 or -1. */
 static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
 		     const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
 {
-	struct queue_env *env = queue_item_env(it), dsn_env;
+	struct queue_env *env = queue_item_env(it);
 	struct dsn_rcpt *rcpts = calloc(n, sizeof(*rcpts));
 	char *headers = malloc(OUTB_DSN_HEADERS_MAX), *text = NULL;
 	char msgid[QUEUE_ID_MAX + 64], domain[ADDR_DOMAIN_MAX + 1];
-	const char *at = strrchr(env->sender, '@');
-	struct queue_tx *tx = NULL;
+	const char *at = strrchr(env->sender, '@'), *stored;
+	struct pipe_tx *tx = NULL;
 	ssize_t got;
 	size_t len = 0;
 	int rc = -1;
 
-	memset(&dsn_env, 0, sizeof(dsn_env));
 	if (rcpts == NULL || headers == NULL)
 		goto out;
 	if (at == NULL || strlen(at + 1) == 0 || strlen(at + 1) > ADDR_DOMAIN_MAX) {
@@ -156,28 +188,19 @@ static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
 		.rcpts = rcpts,
 		.n_rcpts = n,
 	};
-	if (dsn_build(&info, &text, &len) < 0)
-		goto out;
-	if (queue_env_set(&dsn_env.sender, "") < 0 ||
-	    queue_env_set(&dsn_env.domain, domain) < 0 ||
-	    queue_env_add_rcpt(&dsn_env, env->sender) < 0)
-		goto out;
-	dsn_env.arrival = dsn_env.next_attempt = ctx->now;
-	if (queue_tx_begin(ctx->q, &tx) < 0 ||
-	    queue_tx_write(tx, text, len) < 0) {
-		queue_tx_abort(tx);
-		goto out;
-	}
-	if (queue_tx_commit(tx, &dsn_env, 1) < 0)
+	if (dsn_build(&info, &text, &len) < 0 ||
+	    (stored = dsn_commit(ctx, env->sender, msgid, text, len, &tx)) ==
+		    NULL)
 		goto out;
 	log_info("queue id=%s dsn=%s to=<%s> recipients=%zu%s", env->id,
-		 dsn_env.id, env->sender, n, expired_ ? " expired" : "");
+		 strncmp(stored, "queue:", 6) == 0 ? stored + 6 : stored,
+		 env->sender, n, expired_ ? " expired" : "");
 	note_kick(ctx->cfg, domain, kick_r);
 	rc = 0;
 out:
 	if (rc < 0)
 		log_warn("queue id=%s: cannot queue a DSN", env->id);
-	queue_env_clear(&dsn_env);
+	pipe_tx_free(tx);
 	free(text);
 	free(headers);
 	free(rcpts);
@@ -347,49 +370,52 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 	return finish(it);
 }
 
-/* Copy the queued message into a new Maildir delivery. */
-static enum md_result copy_local(const struct outb_ctx *ctx,
-				 struct queue_item *it, const char *maildir)
+/* Deliver the queued message to the local user t through the pipeline
+ * (origin QUEUE, inline: this is a worker thread); the Maildir sink adds
+ * the Return-Path of the envelope's sender. MD_OK or the error. */
+static int copy_local(const struct outb_ctx *ctx, struct queue_item *it,
+		      const char *addr, const struct rcpt_target *t)
 {
 	struct queue_env *env = queue_item_env(it);
-	struct md_delivery *d = NULL;
-	char line[ADDR_PATH_MAX + 32], *buf;
-	struct md_target t = { .maildir = maildir,
-			       .quota_bytes = ctx->cfg->quota_bytes,
-			       .quota_messages = ctx->cfg->quota_messages };
-	enum md_result r = md_delivery_begin(maildir, ctx->cfg->hostname, &d);
+	struct pipe_env penv = { .cfg = ctx->cfg, .db = ctx->db };
+	struct pipe_facts facts = { PIPE_QUEUE, NULL, "queue" };
+	struct pipe_mail mail = { .sender = env->sender };
+	struct pipe_tx *tx = pipe_tx_new(&penv, &facts, NULL, NULL);
+	char *buf = malloc(OUTB_COPY_CHUNK);
 	uint64_t off = 0;
-	int len;
+	int r = MD_ERR_IO;
 
-	if (r != MD_OK)
-		return r;
-	if ((buf = malloc(OUTB_COPY_CHUNK)) == NULL) {
-		md_delivery_abort(d);
-		return MD_ERR_IO;
-	}
-	len = snprintf(line, sizeof(line), "Return-Path: <%s>\r\n", env->sender);
-	r = md_delivery_write(d, line, (size_t)len);
-	while (r == MD_OK) {
+	if (tx == NULL || buf == NULL)
+		goto out;
+	pipe_tx_mail(tx, NULL, &mail);
+	pipe_tx_rcpt_routed(tx, addr, PIPE_ROUTE_LOCAL, t, 1);
+	if (pipe_tx_reply(tx)->code < 300)
+		pipe_tx_begin(tx, env->id);
+	r = pipe_tx_store_result(tx, NULL);
+	if (r != MD_OK || pipe_tx_reply(tx)->code >= 300)
+		goto out;
+	for (;;) {
 		ssize_t n = pread(queue_item_fd(it), buf, OUTB_COPY_CHUNK,
 				  (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			r = MD_ERR_IO;
+		if (n <= 0) {
+			if (n < 0)
+				pipe_tx_fail(tx, MD_ERR_IO);
 			break;
 		}
-		if (n == 0)
-			break;
 		off += (uint64_t)n;
-		r = md_delivery_write(d, buf, (size_t)n);
+		pipe_tx_write(tx, buf, (size_t)n);
 	}
+	pipe_tx_end(tx);
+	r = pipe_tx_store_result(tx, NULL);
+	if (r == MD_OK && pipe_tx_reply(tx)->code >= 300)
+		r = MD_ERR_IO;
+out:
 	free(buf);
-	if (r != MD_OK) {
-		md_delivery_abort(d);
-		return r;
-	}
-	return md_delivery_commit(d, &t, 1, NULL, NULL, 0);
+	pipe_tx_free(tx);
+	return r;
 }
 
 int outb_item_local(const struct outb_ctx *ctx, const char *id,
@@ -413,8 +439,7 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		struct addr_mailbox mb;
 		struct rcpt_target t;
 		const char *why = NULL;
-		char *maildir = NULL;
-		enum md_result mr;
+		int mr;
 
 		if (r->state != QUEUE_RCPT_PENDING)
 			continue;
@@ -424,15 +449,13 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		}
 		if (addr_parse_mailbox(r->addr, strlen(r->addr), ADDR_OPT_UTF8,
 				       &mb, NULL) < 0 ||
-		    rcpt_resolve(ctx->cfg, ctx->db, &mb, &t, &why) != RCPT_LOCAL ||
-		    md_path(ctx->cfg->data_dir, t.domain, t.local, &maildir) < 0) {
+		    rcpt_resolve(ctx->cfg, ctx->db, &mb, &t, &why) != RCPT_LOCAL) {
 			queue_env_set(&r->status, "5.1.1");
 			queue_env_set(&r->diag, "no such local user");
 			failed[nf++] = i;
 			continue;
 		}
-		mr = copy_local(ctx, it, maildir);
-		free(maildir);
+		mr = copy_local(ctx, it, r->addr, &t);
 		if (mr == MD_OK) {
 			r->state = QUEUE_RCPT_DONE;
 			log_info("queue id=%s to=<%s> relay=local status=sent",

@@ -12,13 +12,8 @@
 
 #include "common/lookup/aliases.h"
 #include "common/base/log.h"
-#include "common/net/worker.h"
-#include "smtpd/relay.h"
 #include "smtpd/reply.h"
-#include "smtpd/sender.h"
 #include "smtpd/session.h"
-#include "store/maildir.h"
-#include "store/quota.h"
 
 static proto_handler_fn cmd_ehlo, cmd_helo, cmd_mail, cmd_rcpt, cmd_data,
 	cmd_bdat, cmd_rset, cmd_noop, cmd_quit, cmd_vrfy, cmd_expn, cmd_help,
@@ -254,42 +249,6 @@ static void refresh_lookups(struct smtp_session *s)
 	}
 }
 
-/* The sender rules (smtpd/sender.h) for MAIL FROM; true after the
- * refusal was said. */
-static bool sender_refused(struct smtp_session *s, const struct addr_path *path,
-			   const char *arg)
-{
-	struct smtpd *d = server_data(s->srv);
-	struct sender_ctx c = { s->cfg, d->al,
-				(s->flags & SMTP_F_AUTH) ? s->user : NULL,
-				s->peer };
-	char text[REPLY_LINE_MAX];
-	int code = 553;
-
-	switch (sender_check_mail(&c, path)) {
-	case SENDER_OK:
-		return false;
-	case SENDER_NOT_OWNED:
-		snprintf(text, sizeof(text),
-			 "Sender address not owned by user %s", s->user);
-		break;
-	case SENDER_NULL_AUTH:
-		snprintf(text, sizeof(text),
-			 "Null sender not allowed for authenticated user %s",
-			 s->user);
-		break;
-	case SENDER_LOCAL_UNAUTH:
-	default:
-		code = 550;
-		snprintf(text, sizeof(text),
-			 "Sender address in a local domain requires authentication");
-		break;
-	}
-	smtp_reply(s, code, "5.7.1", "%s", text);
-	smtp_log_reject(s, "MAIL", arg, code, text);
-	return true;
-}
-
 static int cmd_mail(void *session, char *args)
 {
 	struct smtp_session *s = session;
@@ -315,8 +274,9 @@ static int cmd_mail(void *session, char *args)
 		smtp_reply(s, 555, "5.5.4", "Parameters need EHLO");
 		return PROTO_DONE;
 	}
-	if (params_parse_mail(path.rest, path.rest_len, s->cfg->max_message_size,
-			      &tx->params, &perr) < 0) {
+	/* The size limit is the pipeline's (pipeline/stage_size.c). */
+	if (params_parse_mail(path.rest, path.rest_len, 0, &tx->params,
+			      &perr) < 0) {
 		smtp_log_reject(s, "MAIL", p, perr.code, perr.why);
 		if (perr.code != 552)
 			return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
@@ -330,231 +290,17 @@ static int cmd_mail(void *session, char *args)
 		return PROTO_DONE;
 	}
 	refresh_lookups(s);
-	if (sender_refused(s, &path, p)) {
-		memset(&tx->params, 0, sizeof(tx->params));
-		return PROTO_DONE;
-	}
-	if (path.flags & ADDR_PATH_NULL)
-		tx->sender[0] = '\0';
-	else
-		snprintf(tx->sender, sizeof(tx->sender), "%s@%s",
-			 path.mailbox.local, path.mailbox.domain);
-	smtp_set_state(s, SMTP_S_MAIL);
-	smtp_reply(s, 250, "2.1.0", "Sender OK");
-	return PROTO_DONE;
-}
-
-/* The recipient as given, for the log, the trace and the queue. */
-static char *rcpt_addr(const struct addr_path *path)
-{
-	char *addr;
-
-	if (path->flags & ADDR_PATH_BARE_POSTMASTER)
-		return strdup("postmaster");
-	if (asprintf(&addr, "%s@%s", path->mailbox.local,
-		     path->mailbox.domain) < 0)
-		return NULL;
-	return addr;
-}
-
-/* Add an accepted recipient (addr: heap, taken over) to the transaction. */
-static int add_recipients(struct smtp_session *s, struct relay_decision *d,
-			  char *addr)
-{
-	struct smtp_tx *tx = &s->tx;
-	struct rcpt_target *grown;
-	char **addrs;
-
-	grown = realloc(tx->rcpts, (tx->n_rcpts + d->n_targets + 1) *
-				      sizeof(*grown));
-	if (grown == NULL)
-		goto fail;
-	tx->rcpts = grown;
-	addrs = realloc(tx->rcpt_addrs, (tx->n_rcpt_addrs + 1) * sizeof(*addrs));
-	if (addrs == NULL)
-		goto fail;
-	tx->rcpt_addrs = addrs;
-	tx->rcpt_addrs[tx->n_rcpt_addrs++] = addr;
-	if (d->queue) {
-		/* ETRN: a recipient for the outbound queue, once. */
-		char **q = realloc(tx->queue_rcpts,
-				   (tx->n_queue + 1) * sizeof(*q));
-
-		if (q == NULL)
-			return -1;
-		tx->queue_rcpts = q;
-		for (size_t k = 0; k < tx->n_queue; k++)
-			if (strcasecmp(tx->queue_rcpts[k], addr) == 0)
-				return 0;
-		if ((q[tx->n_queue] = strdup(addr)) == NULL)
-			return -1;
-		tx->n_queue++;
-		return 0;
-	}
-	for (size_t i = 0; i < d->n_targets; i++) {
-		bool dup = false;
-
-		for (size_t k = 0; k < tx->n_rcpts && !dup; k++)
-			dup = strcmp(tx->rcpts[k].key, d->targets[i].key) == 0;
-		if (!dup)
-			tx->rcpts[tx->n_rcpts++] = d->targets[i];
-	}
-	return 0;
-fail:
-	free(addr);
-	return -1;
-}
-
-/* Take an accepted recipient (d's targets and addr are freed) and reply. */
-static int rcpt_accept(struct smtp_session *s, struct relay_decision *d,
-		       char *addr)
-{
-	int rc = addr != NULL ? add_recipients(s, d, addr) : -1;
-
-	free(d->targets);
-	d->targets = NULL;
-	if (rc < 0) {
-		smtp_reply(s, 451, "4.3.0", "Local error in processing");
-		return PROTO_DONE;
-	}
-	smtp_set_state(s, SMTP_S_RCPT);
-	smtp_reply(s, d->code, d->enh, "%s", d->text);
-	return PROTO_DONE;
-}
-
-/* ---- the quota at RCPT time (issue: 452 4.2.2, or 552 5.2.2 when the
- * quota is permanent; RFC 3463 X.2.2 mailbox full). The Maildirs are
- * read on the worker pool while the session is parked. ---- */
-
-struct quota_job {
-	struct smtp_session *s;
-	struct relay_decision d;
-	char *addr;
-	char **paths;
-	uint64_t max_bytes, max_messages, size;
-	enum smtp_state prev;
-	int result;  /* 1 fits, 0 over quota, -1 error */
-	size_t full; /* the target over quota */
-};
-
-static void quota_job_free(struct quota_job *j)
-{
-	for (size_t i = 0; j->paths != NULL && i < j->d.n_targets; i++)
-		free(j->paths[i]);
-	free(j->paths);
-	free(j->d.targets);
-	free(j->addr);
-	free(j);
-}
-
-static void quota_run(void *arg)
-{
-	struct quota_job *j = arg;
-
-	j->result = 1;
-	for (size_t i = 0; i < j->d.n_targets && j->result == 1; i++) {
-		j->result = quota_check(j->paths[i], j->max_bytes,
-					j->max_messages, j->size);
-		j->full = i;
-	}
-}
-
-static void quota_done(void *arg)
-{
-	struct quota_job *j = arg;
-	struct smtp_session *s = j->s;
-
-	s->job_running = false;
-	if (s->flags & SMTP_F_CLOSED) {
-		quota_job_free(j);
-		smtp_session_maybe_free(s);
-		return;
-	}
-	smtp_set_state(s, j->prev);
-	if (j->result == 1) {
-		char *addr = j->addr;
-
-		j->addr = NULL;
-		rcpt_accept(s, &j->d, addr);
-	} else if (j->result == 0) {
-		const char *text = "Mailbox full";
-
-		log_info("%s over quota rcpt=<%s> target=%s", s->sid, j->addr,
-			 j->d.targets[j->full].key);
-		if (s->cfg->quota_permanent)
-			smtp_reply(s, 552, "5.2.2", "%s", text);
-		else
-			smtp_reply(s, 452, "4.2.2", "%s, try again later", text);
-		smtp_log_reject(s, "RCPT", j->addr, s->cfg->quota_permanent
-				? 552 : 452, text);
-	} else {
-		log_warn("%s quota check failed rcpt=<%s>", s->sid, j->addr);
-		smtp_reply(s, 451, "4.3.0", "Local error in processing");
-	}
-	quota_job_free(j);
-	smtp_resume(s);
-}
-
-/* Start the check for a local recipient when a quota is set: PROTO_ASYNC
- * (d's targets and addr now belong to the job), or -1 when no check runs
- * (no quota, or the pool is busy: the commit checks again anyway). */
-static int rcpt_quota_start(struct smtp_session *s, struct relay_decision *d,
-			    char *addr)
-{
-	const struct config *cfg = s->cfg;
-	struct quota_job *j;
-
-	if (d->queue || d->n_targets == 0 || addr == NULL ||
-	    (cfg->quota_bytes == 0 && cfg->quota_messages == 0))
-		return -1;
-	j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		return -1;
-	j->paths = calloc(d->n_targets, sizeof(*j->paths));
-	if (j->paths == NULL) {
-		free(j);
-		return -1;
-	}
-	for (size_t i = 0; i < d->n_targets; i++) {
-		if (md_path(cfg->data_dir, d->targets[i].domain,
-			    d->targets[i].local, &j->paths[i]) < 0) {
-			for (size_t k = 0; k < i; k++)
-				free(j->paths[k]);
-			free(j->paths);
-			free(j);
-			return -1;
-		}
-	}
-	j->s = s;
-	j->d = *d;
-	j->addr = addr;
-	j->max_bytes = cfg->quota_bytes;
-	j->max_messages = cfg->quota_messages;
-	j->size = s->tx.params.has_size ? s->tx.params.size : 0;
-	j->prev = s->state;
-	if (worker_submit(server_worker(s->srv), quota_run, quota_done, j) < 0) {
-		j->d.targets = NULL;
-		j->addr = NULL;
-		quota_job_free(j);
-		return -1;
-	}
-	s->job_running = true;
-	smtp_pause(s);
-	return PROTO_ASYNC;
+	return smtp_txn_mail(s, &path, p);
 }
 
 static int cmd_rcpt(void *session, char *args)
 {
 	struct smtp_session *s = session;
 	struct smtp_tx *tx = &s->tx;
-	struct smtpd *dm = server_data(s->srv);
-	struct relay_ctx ctx = { s->cfg, server_userdb(s->srv), dm->al,
-				 (s->flags & SMTP_F_AUTH) != 0 };
-	struct relay_decision d;
 	struct params_error perr;
 	struct addr_error aerr;
 	struct addr_path path;
-	char *p = after_keyword(args, "TO:"), *addr;
+	char *p = after_keyword(args, "TO:");
 	unsigned opts = ADDR_OPT_POSTMASTER | ADDR_OPT_UTF8;
 
 	if (p == NULL)
@@ -572,19 +318,12 @@ static int cmd_rcpt(void *session, char *args)
 	/* RFC 5321 §4.5.3.1.10: 452 for our limit, the client sends the rest
 	 * later. */
 	if (s->cfg->max_recipients != 0 &&
-	    tx->n_rcpt_addrs >= s->cfg->max_recipients) {
+	    smtp_txn_rcpts(s) >= s->cfg->max_recipients) {
 		smtp_reply(s, 452, "4.5.3", "Too many recipients");
 		return PROTO_DONE;
 	}
-	if (relay_check(&ctx, &path, &d) == 0) {
-		smtp_reply(s, d.code, d.enh, "%s", d.text);
-		smtp_log_reject(s, "RCPT", p, d.code, d.text);
-		return PROTO_DONE;
-	}
-	addr = rcpt_addr(&path);
-	if (rcpt_quota_start(s, &d, addr) == PROTO_ASYNC)
-		return PROTO_ASYNC;
-	return rcpt_accept(s, &d, addr);
+	/* Routing (pipeline/route.h), then the stages (the quota). */
+	return smtp_txn_rcpt(s, &path, p);
 }
 
 /* ---- content ---- */
@@ -605,14 +344,8 @@ static int cmd_data(void *session, char *args)
 		smtp_reply(s, 554, "5.5.1", "No valid recipients");
 		return PROTO_DONE;
 	}
-	if (smtp_delivery_begin(s) < 0) {
-		smtp_tx_reset(s);
-		smtp_set_state(s, SMTP_S_READY);
-		return PROTO_DONE;
-	}
-	smtp_start_data(s);
-	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-	return PROTO_DONE;
+	/* The message starts in the pipeline; then the 354. */
+	return smtp_txn_data(s);
 }
 
 /* BDAT size [LAST] (RFC 3030 §2). A chunk that cannot be taken is still
@@ -644,21 +377,9 @@ static int cmd_bdat(void *session, char *args)
 						    : "Bad sequence of commands");
 		return PROTO_DONE;
 	}
-	if (!tx->bdat) {
-		enum data_mode mode = tx->params.body == PARAMS_BODY_BINARYMIME
-					      ? DATA_MODE_BINARY : DATA_MODE_CHUNK;
-
-		if (smtp_delivery_begin(s) < 0) {
-			smtp_tx_reset(s);
-			smtp_set_state(s, SMTP_S_READY);
-			/* The error is said; drop the chunk without a second
-			 * reply. */
-			smtp_discard_chunk(s, size, 0, NULL, NULL);
-			return PROTO_DONE;
-		}
-		data_init(&tx->dp, mode, max, s->cfg->smtp_line_limit);
-		tx->bdat = true;
-	}
+	/* The first chunk starts the message in the pipeline. */
+	if (!tx->bdat)
+		return smtp_txn_bdat(s, size, last);
 	tx->bdat_last = last;
 	smtp_start_chunk(s, size);
 	return PROTO_DONE;

@@ -16,7 +16,6 @@
 #include "common/base/log.h"
 #include "smtpd/reply.h"
 #include "store/maildir.h"
-#include "store/queue.h"
 
 /* Octets of a BDAT chunk taken from the connection at a time. */
 #define SMTP_CHUNK_READ 65536
@@ -116,16 +115,8 @@ void smtp_tx_reset(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	md_delivery_abort(tx->md);
-	queue_tx_abort(tx->qtx); /* ETRN */
-	free(tx->sub);
-	for (size_t i = 0; i < tx->n_queue; i++)
-		free(tx->queue_rcpts[i]);
-	free(tx->queue_rcpts);
-	free(tx->rcpts);
-	for (size_t i = 0; i < tx->n_rcpt_addrs; i++)
-		free(tx->rcpt_addrs[i]);
-	free(tx->rcpt_addrs);
+	pipe_tx_free(tx->ptx);
+	free(tx->wait_arg);
 	memset(tx, 0, sizeof(*tx));
 }
 

@@ -1,12 +1,12 @@
 /* smtpd/session.h: one SMTP session — its state, facts, transaction and
- * lifecycle — and the daemon-wide state of kantorpos-smtpd.
+ * lifecycle.
  *
  * Layers: common/net/conn reads and writes the socket; session.c cuts input
  * into command lines or message content and is the only code that queues
  * output (smtp_reply); commands.c holds the command table and handlers,
  * which return PROTO_DONE / PROTO_ASYNC / PROTO_CLOSE and never touch the
- * connection; delivery.c streams content into store/ and commits it on
- * the worker pool. */
+ * connection; transaction.c hands the message to the pipeline
+ * (pipeline/pipeline.h), which stores or queues it. */
 #ifndef KANTORPOS_SMTPD_SESSION_H
 #define KANTORPOS_SMTPD_SESSION_H
 
@@ -19,16 +19,14 @@
 #include "common/proto/proto.h"
 #include "common/lookup/recipient.h"
 #include "common/runtime/server.h"
+#include "pipeline/pipeline.h"
 #include "smtpd/data.h"
+#include "smtpd/outq.h"
 #include "smtpd/params.h"
+#include "smtpd/smtpd.h"
 
-struct aliases;
 struct auth;
 struct conn;
-struct md_delivery;
-struct queue_tx;
-struct smtpd_outq;
-struct submit_scan;
 
 /* Protocol phases (RFC 5321 §4.1.4); exactly one at a time. */
 enum smtp_state {
@@ -58,39 +56,36 @@ enum smtp_state {
 #define SMTP_MAILRCPT_MAX (512 + 26 + 500 + 10 + 32)
 #define SMTP_SASL_MAX 12288
 
-/* Daemon-wide state (server_data). */
-struct smtpd {
-	struct aliases *al; /* NULL without an aliases file */
-	unsigned long msg_counter;
-	struct smtpd_outq *outq; /* ETRN: the outbound queue and its runner */
+/* What the transaction waits for (smtp_tx.wait). */
+enum smtp_wait {
+	SMTP_W_NONE = 0,
+	SMTP_W_MAIL,  /* a stage at MAIL */
+	SMTP_W_RCPT,  /* a stage at RCPT (the quota check) */
+	SMTP_W_BEGIN, /* a stage as the content starts */
+	SMTP_W_ROOM,  /* the message's file, made on the io pool */
+	SMTP_W_END,   /* a stage at the end, or the commit */
 };
 
-/* The message of the current transaction. */
+/* The message of the current transaction: the pipeline has it, from MAIL
+ * to its end (transaction.c). */
 struct smtp_tx {
-	char sender[ADDR_KEY_SIZE]; /* "" for <> */
+	struct pipe_tx *ptx;
+	struct pipe_env env;        /* refreshed at every step (reloads) */
 	struct params_mail params;
-	struct rcpt_target *rcpts;  /* distinct local targets */
-	size_t n_rcpts;
-	char **rcpt_addrs;          /* recipients as given, for log and trace */
-	size_t n_rcpt_addrs;
 	bool bdat;                  /* BDAT chunks started this transaction */
 	/* Content. */
 	struct data_parser dp;
-	struct md_delivery *md;
-	int md_err;                 /* first md_result error, sticky */
-	char id[40];                /* message id, set when content starts */
-	struct submit_scan *sub;    /* authenticated: the header scan (heap) */
+	int md_err;                 /* content not taken (MD_ERR_*), sticky */
 	uint64_t bdat_left;         /* octets of the current chunk to read */
 	bool bdat_last;
 	bool bdat_discard;          /* read the chunk, then reply bdat_err */
 	int bdat_code;
 	const char *bdat_enh, *bdat_text;
-	/* ETRN: recipients for the outbound queue (held domains, relay host),
-	 * as given; with any of them the whole message goes into the queue
-	 * (local targets become local-delivery items). */
-	char **queue_rcpts;
-	size_t n_queue;
-	struct queue_tx *qtx;
+	/* A step the pipeline finishes later. */
+	enum smtp_wait wait;
+	enum smtp_state resume_in;  /* the state to go back to */
+	char *wait_arg;             /* MAIL/RCPT argument, for the log */
+	uint64_t wait_chunk;        /* BEGIN of a BDAT: its first chunk */
 };
 
 struct smtp_session {
@@ -188,46 +183,36 @@ int smtp_bad(struct smtp_session *s, int code, const char *enh,
 int smtp_cmd_auth(void *session, char *args);
 int smtp_sasl_line(struct smtp_session *s, const char *line, size_t len);
 
-/* delivery.c: start the message with its trace headers (at the 354, or
- * at the first BDAT), without touching the disk for a local delivery;
- * the ETRN queue's file is made here. Returns 0 with s->tx.md (or the
- * queue item) set, or -1 after replying 451/452. Never blocks on the
- * disk for a local delivery. */
-int smtp_delivery_begin(struct smtp_session *s);
-/* delivery.c: before taking up to want more octets of content: when they
- * would outgrow the store's buffer and the message has no file yet, make
- * the file on the storage pool and return true (the session is paused
- * until then; take nothing now). False: go on. */
-bool smtp_delivery_wait_file(struct smtp_session *s, size_t want);
-/* delivery.c: content octets from the data parser; submitted mail gets
- * its missing Date and Message-ID at the end of its header section. */
-void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len);
-/* delivery.c: the end of the message: reply the fault (content, or a
- * From: the user does not own) and reset the transaction (PROTO_DONE),
- * or commit on the worker pool (PROTO_ASYNC, session paused) and reply
- * 250 when it is durable, then resume. */
-int smtp_delivery_end(struct smtp_session *s);
-
-/* outq.c (ETRN): the outbound queue in the daemon — start (queue, runner),
- * reload, stop and cleanup hooks of main.c; the ETRN command; forgetting a
- * pending ETRN when its session closes; queued transactions: begin (at 354
- * or the first BDAT, instead of a Maildir delivery), write, and the end
- * (commit on the worker pool, then 250). */
-int smtpd_outq_start(struct server *srv, struct smtpd *d);
-void smtpd_outq_reload(struct server *srv, struct smtpd *d);
-void smtpd_outq_stopping(struct smtpd *d);
-void smtpd_outq_cleanup(struct server *srv, struct smtpd *d);
+/* etrncmd.c: the ETRN command (RFC 1985); forgetting a pending ETRN when
+ * its session closes. */
 int smtp_cmd_etrn(void *session, char *args);
 void smtp_etrn_cancel(struct smtp_session *s);
-int smtp_queue_begin(struct smtp_session *s, const char *received, size_t n);
-void smtp_queue_write(struct smtp_session *s, const char *buf, size_t len);
-int smtp_queue_end(struct smtp_session *s);
 
-/* delivery.c: the reply for a store failure (451/452/552), and the one
- * log line of an accepted message (name: where it was stored). */
-void smtp_store_error_reply(struct smtp_session *s, int md_result);
-void smtp_log_accepted(struct smtp_session *s, uint64_t size,
-		       const char *name);
+/* transaction.c: the message through the pipeline. Each replies itself
+ * and returns PROTO_DONE, or PROTO_ASYNC with the session paused while
+ * the pipeline works (it resumes it). MAIL with the parsed path (arg:
+ * for the log) after the syntax checks; a RCPT path; the start of the
+ * content for DATA (then the 354) or with the first BDAT chunk of size
+ * octets (then it is read). */
+int smtp_txn_mail(struct smtp_session *s, const struct addr_path *path,
+		  const char *arg);
+int smtp_txn_rcpt(struct smtp_session *s, const struct addr_path *path,
+		  const char *arg);
+int smtp_txn_data(struct smtp_session *s);
+int smtp_txn_bdat(struct smtp_session *s, uint64_t size, bool last);
+/* Recipients accepted so far. */
+size_t smtp_txn_rcpts(const struct smtp_session *s);
+/* transaction.c: before taking up to want more octets of content: when
+ * they would outgrow the sink's buffer, the pipeline makes room on the
+ * io pool and this returns true (the session is paused until then; take
+ * nothing now). False: go on. */
+bool smtp_delivery_wait_file(struct smtp_session *s, size_t want);
+/* transaction.c: content octets from the data parser. */
+void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len);
+/* transaction.c: the end of the message: reply the fault and reset the
+ * transaction (PROTO_DONE), or let the pipeline decide and commit
+ * (PROTO_ASYNC, session paused) and reply 250 once it is durable. */
+int smtp_delivery_end(struct smtp_session *s);
 
 /* daemon.c: the daemon for server_main / server_new: the SMTP session as
  * the accept hook; start loads the aliases and the outbound queue. */

@@ -897,7 +897,7 @@ Test(smtp_session, ten_megabytes_without_crlf)
 	free(junk);
 }
 
-/* ---- sender rules (smtpd/sender.h) ---- */
+/* ---- sender rules (pipeline/sender.h) ---- */
 
 #define AUTH_ALICE { "EHLO c\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n", \
 		     "250-|235 2.7.0" }

@@ -14,8 +14,8 @@
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
 #include "common/config/config_load.h"
-#include "smtpd/sender.h"
-#include "smtpd/submit.h"
+#include "pipeline/sender.h"
+#include "pipeline/submit.h"
 
 static const char CONF[] = "data_dir /d\nuser_db /u\nlocal_domain example.test\n";
 static const char ALIASES[] = "solo: alice\nteam: alice, bob\n";

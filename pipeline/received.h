@@ -1,10 +1,10 @@
-/* smtpd/received.h: the trace header block the server prepends to every
+/* pipeline/received.h: the trace header block the server prepends to every
  * message it accepts (RFC 5321 §4.4): Return-Path on final delivery only,
  * then Received with the from/by/with/id/for clauses and the date, the
  * login of an authenticated client in a comment (RFC 3848 §2). Pure: no
  * I/O, no globals. */
-#ifndef KANTORPOS_SMTPD_RECEIVED_H
-#define KANTORPOS_SMTPD_RECEIVED_H
+#ifndef KANTORPOS_PIPELINE_RECEIVED_H
+#define KANTORPOS_PIPELINE_RECEIVED_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +47,9 @@ const char *received_protocol(bool esmtp, bool tls, bool auth, bool utf8);
  * or 0 when it does not fit. */
 size_t received_format(const struct received_info *ri, char *buf,
 		       size_t size);
+
+/* Seconds east of UTC at t (local time), for the dates written. */
+long received_utc_offset(time_t t);
 
 /* RFC 5322 §3.3 date-time "Thu, 13 Feb 2025 14:05:09 +0100" for t shifted
  * by utc_offset seconds, into buf (size >= 32). Returns the length. */

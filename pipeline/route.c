@@ -1,7 +1,8 @@
-/* smtpd/relay.c: RCPT recipient policy (local delivery only, no relay). */
+/* pipeline/route.c: the routing of a recipient (local users, the ETRN
+ * domains, the relay host for authenticated users; never an open relay). */
 #include "autoconf.h"
 
-#include "smtpd/relay.h"
+#include "pipeline/route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,27 +11,30 @@
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
 
-static int refuse(struct relay_decision *d, int code, const char *enh,
+static int refuse(struct route_decision *d, int code, const char *enh,
 		  const char *text)
 {
 	d->code = code;
 	d->enh = enh;
 	d->text = text;
+	d->why = NULL;
+	d->route = PIPE_ROUTE_NONE;
 	d->targets = NULL;
 	d->n_targets = 0;
-	d->queue = false;
 	return 0;
 }
 
-/* ETRN: accepted into the outbound queue (held domain or relay host). */
-static int accept_queued(struct relay_decision *d, const char *text)
+/* Accepted into the outbound queue (held domain or relay host). */
+static int accept_queued(struct route_decision *d, enum pipe_route route,
+			 const char *text)
 {
 	d->code = 250;
 	d->enh = "2.1.5";
 	d->text = text;
+	d->why = NULL;
+	d->route = route;
 	d->targets = NULL;
 	d->n_targets = 0;
-	d->queue = true;
 	return 1;
 }
 
@@ -49,7 +53,7 @@ static bool routing_syntax(const char *local, const char *delims)
 	return false;
 }
 
-static int accept_postmaster(struct relay_decision *d, const char *domain)
+static int accept_postmaster(struct route_decision *d, const char *domain)
 {
 	struct rcpt_target *t = calloc(1, sizeof(*t));
 
@@ -61,14 +65,15 @@ static int accept_postmaster(struct relay_decision *d, const char *domain)
 	d->code = 250;
 	d->enh = "2.1.5";
 	d->text = "Recipient OK";
+	d->why = NULL;
+	d->route = PIPE_ROUTE_LOCAL;
 	d->targets = t;
 	d->n_targets = 1;
-	d->queue = false;
 	return 1;
 }
 
-int relay_check(const struct relay_ctx *ctx, const struct addr_path *path,
-		struct relay_decision *d_r)
+int route_check(const struct route_ctx *ctx, const struct addr_path *path,
+		struct route_decision *d_r)
 {
 	const struct config *cfg = ctx->cfg;
 	const struct config_domain *dom;
@@ -99,9 +104,11 @@ int relay_check(const struct relay_ctx *ctx, const struct addr_path *path,
 			return refuse(d_r, 550, "5.7.1",
 				      "Routing in the local part is not allowed");
 		if (held)
-			return accept_queued(d_r, "Recipient OK, held for ETRN");
+			return accept_queued(d_r, PIPE_ROUTE_HELD,
+					     "Recipient OK, held for ETRN");
 		if (relay)
-			return accept_queued(d_r, "Recipient OK, queued for the relay host");
+			return accept_queued(d_r, PIPE_ROUTE_RELAY,
+					     "Recipient OK, queued for the relay host");
 		if (!ctx->authenticated)
 			return refuse(d_r, 554, "5.7.1", "Relay access denied");
 		return refuse(d_r, 554, "5.7.1",
@@ -117,7 +124,8 @@ int relay_check(const struct relay_ctx *ctx, const struct addr_path *path,
 			 &d_r->n_targets, &why);
 	switch (st) {
 	case RCPT_LOCAL:
-		d_r->queue = false;
+		d_r->why = NULL;
+		d_r->route = PIPE_ROUTE_LOCAL;
 		d_r->code = 250;
 		d_r->enh = "2.1.5";
 		d_r->text = "Recipient OK";
@@ -131,7 +139,9 @@ int relay_check(const struct relay_ctx *ctx, const struct addr_path *path,
 		return refuse(d_r, 554, "5.7.1", "Relay access denied");
 	case RCPT_ERROR:
 	default:
-		return refuse(d_r, 451, "4.3.0",
-			      "Temporary recipient lookup failure, try again later");
+		refuse(d_r, 451, "4.3.0",
+		       "Temporary recipient lookup failure, try again later");
+		d_r->why = why;
+		return 0;
 	}
 }

@@ -1,11 +1,11 @@
-/* tests/test_smtp_received.c: the Return-Path + Received trace block. */
+/* tests/test_received.c: the Return-Path + Received trace block. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtpd/received.h"
+#include "pipeline/received.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;
@@ -17,11 +17,11 @@ static void teardown(void)
 	free(dir);
 }
 
-TestSuite(smtp_received, .init = setup, .fini = teardown);
+TestSuite(received, .init = setup, .fini = teardown);
 
 #define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
-Test(smtp_received, protocol_table)
+Test(received, protocol_table)
 {
 	static const struct {
 		bool esmtp, tls, auth, utf8;
@@ -42,7 +42,7 @@ Test(smtp_received, protocol_table)
 				 rows[i].kw, "row %zu", i);
 }
 
-Test(smtp_received, date_table)
+Test(received, date_table)
 {
 	static const struct {
 		time_t t;
@@ -61,7 +61,7 @@ Test(smtp_received, date_table)
 	}
 }
 
-Test(smtp_received, block_table)
+Test(received, block_table)
 {
 	static const struct {
 		const char *sender, *helo, *ip, *rcpt, *tlsv;

@@ -1,4 +1,4 @@
-/* tests/test_smtp_sender.c: the sender rules as tables — ownership of an
+/* tests/test_sender.c: the sender rules as tables — ownership of an
  * address by a login, the MAIL FROM verdicts (authenticated, local
  * domains, trusted clients), the strict From: address-list reader — and
  * the header scan of submitted mail fed in 1, 2, 7 octet pieces and whole,
@@ -13,8 +13,8 @@
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
 #include "common/config/config_load.h"
-#include "smtpd/sender.h"
-#include "smtpd/submit.h"
+#include "pipeline/sender.h"
+#include "pipeline/submit.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;
@@ -61,7 +61,7 @@ static void teardown(void)
 	free(dir);
 }
 
-TestSuite(smtp_sender, .init = setup, .fini = teardown);
+TestSuite(sender, .init = setup, .fini = teardown);
 
 #define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -74,7 +74,7 @@ static struct addr_mailbox mailbox(const char *s)
 	return mb;
 }
 
-Test(smtp_sender, owned_by_table)
+Test(sender, owned_by_table)
 {
 	static const struct {
 		const char *login, *addr;
@@ -139,7 +139,7 @@ static struct addr_path path(const char *s)
 	return p;
 }
 
-Test(smtp_sender, mail_from_table)
+Test(sender, mail_from_table)
 {
 	struct config *allow = parse("local_sender_policy allow\n");
 	struct config *trust = parse("trusted_networks 192.0.2.0/24,2001:db8::/32\n");
@@ -185,7 +185,7 @@ Test(smtp_sender, mail_from_table)
 	config_free(trust);
 }
 
-Test(smtp_sender, from_field_table)
+Test(sender, from_field_table)
 {
 	static const struct {
 		const char *value;
@@ -268,7 +268,7 @@ static void scan(const char *msg, size_t chunk, struct submit_scan *h,
 	}
 }
 
-Test(smtp_sender, header_scan_table)
+Test(sender, header_scan_table)
 {
 	static const struct {
 		const char *msg;
@@ -321,7 +321,7 @@ Test(smtp_sender, header_scan_table)
 	}
 }
 
-Test(smtp_sender, header_scan_bounds_from)
+Test(sender, header_scan_bounds_from)
 {
 	struct submit_scan *h = malloc(sizeof(*h));
 	size_t n = SUBMIT_FROM_MAX + 100, end;
@@ -339,7 +339,7 @@ Test(smtp_sender, header_scan_bounds_from)
 	free(h);
 }
 
-Test(smtp_sender, added_fields)
+Test(sender, added_fields)
 {
 	struct submit_scan h;
 	char buf[SUBMIT_FIELDS_MAX];

@@ -1,11 +1,11 @@
-/* smtpd/submit.h: the header section of mail from authenticated users,
+/* pipeline/submit.h: the header section of mail from authenticated users,
  * read as the content streams (after the data parser): where it ends, and
  * whether it has Date and Message-ID, and the text of its From: fields
- * for the sender rules (smtpd/sender.h); and the Date and Message-ID
+ * for the sender rules (pipeline/sender.h); and the Date and Message-ID
  * fields the server adds when they are missing (RFC 6409 §8.2, §8.3).
  * Pure: no I/O, no allocation, no globals; memory bounded by the struct. */
-#ifndef KANTORPOS_SMTPD_SUBMIT_H
-#define KANTORPOS_SMTPD_SUBMIT_H
+#ifndef KANTORPOS_PIPELINE_SUBMIT_H
+#define KANTORPOS_PIPELINE_SUBMIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,14 +1,14 @@
-/* smtpd/submit.c: the streamed header-section scan of submitted mail and
+/* pipeline/submit.c: the streamed header-section scan of submitted mail and
  * the Date and Message-ID fields added to it. */
 #include "autoconf.h"
 
-#include "smtpd/submit.h"
+#include "pipeline/submit.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "smtpd/received.h"
+#include "pipeline/received.h"
 
 enum field { F_OTHER = 0, F_FROM, F_DATE, F_MSGID };
 

@@ -1,4 +1,4 @@
-/* smtpd/sender.h: the sender rules of kantorpos-smtpd, as pure decisions.
+/* pipeline/sender.h: the sender rules of kantorpos-smtpd, as pure decisions.
  *
  * An authenticated user sends only as addresses it owns (RFC 6409 §6.1;
  * Postfix's reject_sender_login_mismatch), in MAIL FROM and in every
@@ -12,8 +12,8 @@
  * (config_client_trusted); the null sender stays allowed.
  *
  * Pure: no I/O, no allocation, no globals; in-memory lookups only. */
-#ifndef KANTORPOS_SMTPD_SENDER_H
-#define KANTORPOS_SMTPD_SENDER_H
+#ifndef KANTORPOS_PIPELINE_SENDER_H
+#define KANTORPOS_PIPELINE_SENDER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
-/* smtpd/sender.c: sender ownership, the MAIL FROM rules and the strict
+/* pipeline/sender.c: sender ownership, the MAIL FROM rules and the strict
  * From: address-list reader they use. */
 #include "autoconf.h"
 
-#include "smtpd/sender.h"
+#include "pipeline/sender.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
-/* smtpd/received.c: Return-Path and Received trace header formatting. */
+/* pipeline/received.c: Return-Path and Received trace header formatting. */
 #include "autoconf.h"
 
-#include "smtpd/received.h"
+#include "pipeline/received.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +26,14 @@ const char *received_protocol(bool esmtp, bool tls, bool auth, bool utf8)
 	if (!esmtp)
 		return "SMTP";
 	return esmtp_kw[i];
+}
+
+long received_utc_offset(time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return tm.tm_gmtoff;
 }
 
 size_t received_date(time_t t, long utc_offset, char *buf, size_t size)

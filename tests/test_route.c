@@ -1,6 +1,6 @@
-/* tests/test_smtp_relay.c: the RCPT recipient policy — local users,
- * aliases, postmaster, unknown users, and every open-relay pattern, with
- * and without authentication. */
+/* tests/test_route.c: the routing of recipients (pipeline/route.h) —
+ * local users, aliases, postmaster, unknown users, and every open-relay
+ * pattern, with and without authentication. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
@@ -11,7 +11,7 @@
 #include "common/config/config.h"
 #include "common/config/config_load.h"
 #include "common/users/userdb.h"
-#include "smtpd/relay.h"
+#include "pipeline/route.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;
@@ -47,7 +47,7 @@ static void teardown(void)
 	free(dir);
 }
 
-TestSuite(smtp_relay, .init = setup, .fini = teardown);
+TestSuite(route, .init = setup, .fini = teardown);
 
 #define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -60,12 +60,12 @@ struct row {
 
 static void check_rows(const struct row *rows, size_t n, bool authenticated)
 {
-	struct relay_ctx ctx = { cfg, db, al, authenticated };
+	struct route_ctx ctx = { cfg, db, al, authenticated };
 
 	for (size_t i = 0; i < n; i++) {
 		struct addr_path path;
 		struct addr_error aerr;
-		struct relay_decision d;
+		struct route_decision d;
 		char keys[256] = "";
 		int rc;
 
@@ -75,11 +75,15 @@ static void check_rows(const struct row *rows, size_t n, bool authenticated)
 				     rows[i].arg, aerr.why);
 			continue;
 		}
-		rc = relay_check(&ctx, &path, &d);
+		rc = route_check(&ctx, &path, &d);
 		cr_assert_eq(d.code, rows[i].code, "row %zu \"%s\" (auth %d): %d %s",
 			     i, rows[i].arg, authenticated, d.code, d.text);
 		cr_assert_str_eq(d.enh, rows[i].enh, "row %zu", i);
 		cr_assert_eq(rc, d.code == 250, "row %zu", i);
+		/* Local users have targets; the queue routes have none. */
+		cr_assert_eq(d.route == PIPE_ROUTE_LOCAL, d.n_targets > 0,
+			     "row %zu", i);
+		cr_assert_eq(d.route == PIPE_ROUTE_NONE, rc == 0, "row %zu", i);
 		for (size_t k = 0; k < d.n_targets; k++) {
 			strcat(keys, d.targets[k].key);
 			if (k + 1 < d.n_targets)
@@ -124,17 +128,17 @@ static const struct row relay_rows[] = {
 	{ "<victim@xample.test>", 554, "5.7.1", "" },
 };
 
-Test(smtp_relay, local_unauthenticated)
+Test(route, local_unauthenticated)
 {
 	check_rows(local_rows, N_ROWS(local_rows), false);
 }
 
-Test(smtp_relay, local_authenticated)
+Test(route, local_authenticated)
 {
 	check_rows(local_rows, N_ROWS(local_rows), true);
 }
 
-Test(smtp_relay, relay_patterns_unauthenticated)
+Test(route, relay_patterns_unauthenticated)
 {
 	check_rows(relay_rows, N_ROWS(relay_rows), false);
 }
@@ -155,14 +159,14 @@ static const struct row auth_relay_rows[] = {
 	{ "<victim@sub.example.test>", 250, "2.1.5", "" },
 };
 
-Test(smtp_relay, relay_patterns_authenticated)
+Test(route, relay_patterns_authenticated)
 {
 	check_rows(auth_relay_rows, N_ROWS(auth_relay_rows), true);
 }
 
 /* ETRN: held domains take any local part from anyone, into the queue;
  * without a relayhost authenticated users get 554 for other domains. */
-Test(smtp_relay, etrn_domains_are_queued)
+Test(route, etrn_domains_are_queued)
 {
 	static const char conf[] =
 		"data_dir /tmp\nuser_db users\nlocal_domain example.test\n"
@@ -183,22 +187,22 @@ Test(smtp_relay, etrn_domains_are_queued)
 	al = NULL;
 	check_rows(rows, N_ROWS(rows), false);
 	check_rows(rows, N_ROWS(rows), true);
-	struct relay_ctx ctx = { cfg, db, NULL, true };
+	struct route_ctx ctx = { cfg, db, NULL, true };
 	struct addr_path path;
-	struct relay_decision d;
+	struct route_decision d;
 
 	cr_assert_eq(addr_parse_path("<v@elsewhere.test>", 18, 0, &path, NULL), 0);
-	cr_assert_eq(relay_check(&ctx, &path, &d), 0);
+	cr_assert_eq(route_check(&ctx, &path, &d), 0);
 	cr_assert_str_eq(d.text, "Relay access denied: no relayhost configured");
 	cr_assert_eq(addr_parse_path("<v@backup.test>", 15, 0, &path, NULL), 0);
-	cr_assert_eq(relay_check(&ctx, &path, &d), 1);
-	cr_assert(d.queue);
+	cr_assert_eq(route_check(&ctx, &path, &d), 1);
+	cr_assert_eq(d.route, PIPE_ROUTE_HELD);
 	config_free(cfg);
 	cfg = saved;
 	al = saved_al;
 }
 
-Test(smtp_relay, trailing_dot_is_refused)
+Test(route, trailing_dot_is_refused)
 {
 	static const struct row rows[] = {
 		{ "<victim@elsewhere.test.>", 501, "", "" },
@@ -208,7 +212,7 @@ Test(smtp_relay, trailing_dot_is_refused)
 	check_rows(rows, N_ROWS(rows), false);
 }
 
-Test(smtp_relay, percent_as_delimiter_stays_local)
+Test(route, percent_as_delimiter_stays_local)
 {
 	static const char conf[] =
 		"data_dir /tmp\nuser_db users\nlocal_domain example.test\n"

@@ -1,0 +1,197 @@
+/* pipeline/sink_queue.c: the queue sink — a message with any recipient
+ * for the outbound queue (held for ETRN, for the relay host, or a DSN)
+ * goes whole into store/queue: one envelope per route domain, with the
+ * BODY and SMTPUTF8 the relay step must know (RFC 6152 §3, RFC 6531
+ * §3.2); local recipients of the same message become items of the local
+ * route, so that one commit covers everything. No Return-Path: the local
+ * route or the next host adds it. */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/config/config.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/sink.h"
+#include "store/maildir.h"
+#include "store/queue.h"
+
+static int q_begin(struct pipe_tx *tx, void **st_r)
+{
+	struct queue *q = pipe_tx_env(tx)->queue;
+	struct queue_tx *qtx = NULL;
+
+	if (q == NULL) {
+		errno = EIO;
+		return MD_ERR_IO;
+	}
+	if (queue_tx_begin(q, &qtx) < 0)
+		return md_result_from_errno(errno);
+	*st_r = qtx;
+	return MD_OK;
+}
+
+static size_t q_room(void *st)
+{
+	(void)st;
+	return SIZE_MAX;
+}
+
+static int q_prepare(void *st)
+{
+	(void)st;
+	return MD_OK;
+}
+
+static int q_write(void *st, const char *buf, size_t len)
+{
+	return queue_tx_write(st, buf, len) < 0 ? md_result_from_errno(errno)
+						: MD_OK;
+}
+
+static void q_abort(void *st)
+{
+	queue_tx_abort(st);
+}
+
+struct envs {
+	struct queue_env *e;
+	size_t n;
+};
+
+/* Add addr (once) to the envelope of its lower-cased route domain. */
+static int group(struct envs *es, const char *addr, const char *sender,
+		 time_t now)
+{
+	const char *at = strrchr(addr, '@');
+	char dom[ADDR_DOMAIN_MAX + 1];
+	struct queue_env *e;
+	size_t k, len;
+
+	if (at == NULL || (len = strlen(at + 1)) == 0 || len > ADDR_DOMAIN_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i <= len; i++)
+		dom[i] = (char)tolower((unsigned char)at[1 + i]);
+	for (k = 0; k < es->n && strcmp(es->e[k].domain, dom) != 0; k++)
+		;
+	e = &es->e[k];
+	if (k == es->n) {
+		if (queue_env_set(&e->sender, sender) < 0 ||
+		    queue_env_set(&e->domain, dom) < 0)
+			return -1;
+		e->arrival = e->next_attempt = now;
+		es->n++;
+	}
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		if (strcasecmp(e->rcpts[i].addr, addr) == 0)
+			return 0;
+	return queue_env_add_rcpt(e, addr);
+}
+
+/* The envelopes of the message: queued recipients first, then the local
+ * ones (their items are due at once: *local_r). 0 or -1. */
+static int envelopes(const struct pipe_msg *m, time_t now, struct envs *es,
+		     bool *local_r)
+{
+	size_t max = 0;
+
+	for (size_t i = 0; i < m->n_rcpts; i++)
+		max += 1 + m->rcpts[i].n_targets;
+	if ((es->e = calloc(max + 1, sizeof(*es->e))) == NULL)
+		return -1;
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		const struct pipe_rcpt *r = &m->rcpts[i];
+
+		if (r->state == PIPE_RCPT_ACCEPTED &&
+		    r->route != PIPE_ROUTE_LOCAL &&
+		    group(es, r->addr, m->sender, now) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		const struct pipe_rcpt *r = &m->rcpts[i];
+
+		for (size_t k = 0; r->state == PIPE_RCPT_ACCEPTED &&
+				   r->route == PIPE_ROUTE_LOCAL &&
+				   k < r->n_targets; k++) {
+			if (group(es, r->targets[k].key, m->sender, now) < 0)
+				return -1;
+			*local_r = true;
+		}
+	}
+	for (size_t i = 0; i < es->n; i++) {
+		es->e[i].body = m->body == PIPE_BODY_8BITMIME ? QUEUE_BODY_8BITMIME
+				: m->body == PIPE_BODY_BINARYMIME
+					? QUEUE_BODY_BINARYMIME
+					: QUEUE_BODY_7BIT;
+		es->e[i].smtputf8 = m->smtputf8;
+	}
+	return 0;
+}
+
+static void envs_free(struct envs *es)
+{
+	for (size_t i = 0; i < es->n; i++)
+		queue_env_clear(&es->e[i]);
+	free(es->e);
+}
+
+/* "queue:ID,queue:ID" for the log. */
+static void stored_ids(const struct envs *es, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < es->n && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%squeue:%s",
+				      i ? "," : "", es->e[i].id);
+}
+
+static void q_commit(void *st, struct pipe_tx *tx, struct sink_outcome *o)
+{
+	const struct pipe_env *env = pipe_tx_env(tx);
+	const struct config *cfg = env->cfg;
+	struct envs es = { NULL, 0 };
+	bool local = false;
+
+	if (envelopes(pipe_tx_msg(tx), env->now ? env->now : time(NULL), &es,
+		      &local) < 0) {
+		o->err = errno;
+		o->result = md_result_from_errno(errno);
+		queue_tx_abort(st);
+		envs_free(&es);
+		return;
+	}
+	if (queue_tx_commit(st, es.e, es.n) < 0) {
+		o->err = errno;
+		o->result = md_result_from_errno(errno);
+		envs_free(&es);
+		return;
+	}
+	o->result = MD_OK;
+	stored_ids(&es, o->stored, sizeof(o->stored));
+	/* Due now: local items, and mail for the relay host. */
+	o->kick = local;
+	for (size_t i = 0; i < es.n && !o->kick; i++)
+		o->kick = cfg->relayhost.host != NULL &&
+			  config_find_etrn(cfg, es.e[i].domain) == NULL;
+	envs_free(&es);
+}
+
+const struct sink_ops sink_queue = {
+	.name = "queue",
+	.begin = q_begin,
+	.begin_blocks = true, /* a staging directory and its file */
+	.room = q_room,
+	.prepare = q_prepare,
+	.write = q_write,
+	.commit = q_commit,
+	.abort = q_abort,
+};

@@ -1,0 +1,88 @@
+/* pipeline/stage.h: the one interface of a pipeline stage — a step that
+ * looks at a message between its entry point and its sinks.
+ *
+ * A stage has hooks, each optional, run in the order of the stage list
+ * (pipeline/stages.c) for the transactions its `wants` takes:
+ *   mail     the sender and MAIL parameters are known
+ *   rcpt     a recipient was routed (pipeline/route.h), before it is added
+ *   begin    the content starts: may add header fields on top (Received)
+ *   content  the content as it streams, through `out`: pass it on as it
+ *            is (no copy), or add, change or drop octets
+ *   end      the content ended: may still add octets (at the end of a
+ *            header section that never ended), then decide
+ * A hook returns a verdict. CONTINUE goes on with the next stage; REJECT
+ * and TEMPFAIL stop the step with the reply the hook wrote into *r;
+ * DISCARD accepts the message (or recipient) and drops it. WAIT (mail,
+ * rcpt, begin, end only) suspends the step without blocking the loop: the
+ * stage calls pipe_stage_done later, on the loop thread, with its verdict.
+ * A content hook cannot wait; its REJECT, TEMPFAIL or DISCARD is kept and
+ * given at the end (the entry point reads the content to its end).
+ *
+ * Each stage has a slot of per-transaction state (*st, NULL at first) that
+ * it allocates as it needs and frees in `reset`. */
+#ifndef KANTORPOS_PIPELINE_STAGE_H
+#define KANTORPOS_PIPELINE_STAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pipeline/msg.h"
+
+struct pipe_tx;
+
+enum stage_verdict {
+	STAGE_CONTINUE = 0,
+	STAGE_REJECT,
+	STAGE_TEMPFAIL,
+	STAGE_DISCARD,
+	STAGE_WAIT,
+};
+
+/* Where a content hook's octets go: the next stages, then the sink. */
+struct stage_out {
+	struct pipe_tx *tx;
+	size_t next; /* index of the next stage in the list */
+};
+
+struct stage {
+	const char *name;
+	/* Most octets content + end add to a message (planning the room of
+	 * a sink's buffer); 0 when they add none. */
+	size_t grow;
+	/* Does the stage take part in tx (its origin, its client)? Asked
+	 * once, when the transaction starts; NULL: always. */
+	bool (*wants)(struct pipe_tx *tx);
+	int (*mail)(struct pipe_tx *tx, void **st, struct pipe_reply *r);
+	int (*rcpt)(struct pipe_tx *tx, void **st, struct pipe_rcpt *rcpt,
+		    struct pipe_reply *r);
+	int (*begin)(struct pipe_tx *tx, void **st, struct stage_out *out,
+		     struct pipe_reply *r);
+	int (*content)(struct pipe_tx *tx, void **st, const char *buf,
+		       size_t len, struct stage_out *out, struct pipe_reply *r);
+	int (*end)(struct pipe_tx *tx, void **st, struct stage_out *out,
+		   struct pipe_reply *r);
+	void (*reset)(void *st); /* free the state (never NULL when called) */
+};
+
+/* The stage list, in order, NULL-terminated (pipeline/stages.c). */
+const struct stage *const *stage_list(void);
+
+/* The transaction's label for log lines (pipe_facts.label). */
+const char *pipe_tx_label(const struct pipe_tx *tx);
+
+/* The sender's path during the mail step (NULL: none known). */
+const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx);
+
+/* Pass len octets on to what follows the hook that was given out. */
+void stage_out_write(struct stage_out *out, const char *buf, size_t len);
+
+/* A waiting hook is finished (loop thread): its verdict (not WAIT), with
+ * the reply written into the *r it was given. The step goes on. */
+void pipe_stage_done(struct pipe_tx *tx, int verdict);
+
+/* Set *r (text formatted, cut at PIPE_TEXT_MAX) and return verdict. */
+int stage_reply(struct pipe_reply *r, int verdict, int code,
+		const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+#endif
