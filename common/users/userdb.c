@@ -44,8 +44,9 @@ struct userdb_data {
 
 struct userdb {
 	char *path;
-	pthread_mutex_t lock; /* guards data against a concurrent reload */
+	pthread_mutex_t lock; /* guards data and gen against a reload */
 	struct userdb_data *data;
+	unsigned long gen;    /* data replaced so many times */
 	unsigned long long opslimit;
 	size_t memlimit;
 };
@@ -365,27 +366,75 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-int userdb_reload(struct userdb *db)
-{
-	struct userdb_data *fresh, *old;
-	struct stat st;
+/* New contents made by userdb_reload_prepare: installed only over the
+ * version they were compared with. */
+struct userdb_fresh {
+	struct userdb_data *data;
+	unsigned long gen;
+};
 
+int userdb_reload_prepare(struct userdb *db, struct userdb_fresh **fresh_r)
+{
+	struct userdb_fresh *f;
+	struct stat st, loaded;
+	unsigned long gen;
+
+	*fresh_r = NULL;
 	if (db->path == NULL)
 		return 0;
+	pthread_mutex_lock(&db->lock);
+	loaded = db->data->st;
+	gen = db->gen;
+	pthread_mutex_unlock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		return -1;
-	/* Only this function replaces db->data, so reading it unlocked for
-	 * the comparison is safe as long as reloads are not concurrent. */
-	if (same_file(&st, &db->data->st))
+	if (same_file(&st, &loaded))
 		return 0;
-	if (data_load(db->path, &fresh) < 0)
+	if ((f = malloc(sizeof(*f))) == NULL)
 		return -1;
+	if (data_load(db->path, &f->data) < 0) {
+		free(f);
+		return -1;
+	}
+	f->gen = gen;
+	*fresh_r = f;
+	return 1;
+}
+
+int userdb_reload_commit(struct userdb *db, struct userdb_fresh *fresh)
+{
+	struct userdb_data *old = fresh->data;
+	int installed = 0;
+
 	pthread_mutex_lock(&db->lock);
-	old = db->data;
-	db->data = fresh;
+	if (db->gen == fresh->gen) {
+		old = db->data;
+		db->data = fresh->data;
+		db->gen++;
+		installed = 1;
+	}
 	pthread_mutex_unlock(&db->lock);
 	data_free(old);
-	return 1;
+	free(fresh);
+	return installed;
+}
+
+void userdb_reload_discard(struct userdb_fresh *fresh)
+{
+	if (fresh == NULL)
+		return;
+	data_free(fresh->data);
+	free(fresh);
+}
+
+int userdb_reload(struct userdb *db)
+{
+	struct userdb_fresh *fresh;
+	int rc = userdb_reload_prepare(db, &fresh);
+
+	if (rc == 1)
+		rc = userdb_reload_commit(db, fresh);
+	return rc;
 }
 
 size_t userdb_warning_count(const struct userdb *db)
