@@ -1,6 +1,6 @@
 /* pop3d/client.c: a POP3 connection in the daemon: conn callbacks, the
  * session's environment (output, pause, STLS, login through the auth
- * module, maildrop open and UPDATE on the worker pool), the protocol trace
+ * module, maildrop open and UPDATE on the storage pool), the protocol trace
  * with secrets masked, and the lifecycle shared with the server registry.
  *
  * Lifetime: the client lives until its conn is closed and nothing it
@@ -47,7 +47,7 @@ struct pop3_client {
 	char peer[NET_ADDRSTRLEN];
 };
 
-/* A maildrop open or commit on the worker pool. */
+/* A maildrop open or commit on the storage pool. */
 struct drop_job {
 	struct pop3_client *c;
 	char *maildir;          /* open: where */
@@ -330,8 +330,9 @@ static void auth_done(void *arg, enum auth_result result, const char *mailbox)
 			return;
 		}
 	}
-	/* Taking the snapshot reads directories (and sizes): off the loop. */
-	if (worker_submit(server_worker(c->srv), open_job, open_done, j) < 0) {
+	/* Taking the snapshot reads directories (and sizes): off the loop,
+	 * on the storage pool, not behind other logins' Argon2id. */
+	if (worker_submit(server_io_worker(c->srv), open_job, open_done, j) < 0) {
 		log_warn("%s user=%s cannot queue the maildrop open", c->sid,
 			 mailbox);
 		free(j->maildir);

@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,19 +49,27 @@ static const struct server_ops ops = {
 };
 
 /* A server with alice@example.test / "secret" and these extra lines. */
-static void start(const char *extra)
+/* The user db: just this user, with password pw. */
+static void write_user(const char *user, const char *pw)
 {
-	char hash[PASSWORD_HASH_SIZE], text[2048], *path, *err = NULL;
+	char hash[PASSWORD_HASH_SIZE], text[1024], *path;
 
-	log_init("test_auth", true);
-	dir = tu_tmpdir();
-	cr_assert_eq(password_hash("secret", 6, crypto_pwhash_OPSLIMIT_MIN,
+	cr_assert_eq(password_hash(pw, strlen(pw), crypto_pwhash_OPSLIMIT_MIN,
 				   crypto_pwhash_MEMLIMIT_MIN, hash,
 				   sizeof hash), 0);
 	path = tu_path(dir, "users");
-	snprintf(text, sizeof text, "alice@example.test:%s\n", hash);
+	snprintf(text, sizeof text, "%s:%s\n", user, hash);
 	tu_write_file(path, text);
 	free(path);
+}
+
+static void start(const char *extra)
+{
+	char text[2048], *path, *err = NULL;
+
+	log_init("test_auth", true);
+	dir = tu_tmpdir();
+	write_user("alice@example.test", "secret");
 	path = tu_path(dir, "kantorpos.conf");
 	snprintf(text, sizeof text,
 		 "hostname test.example\n"
@@ -100,6 +109,29 @@ static void done(void *arg, enum auth_result result, const char *mailbox)
 static void run_until(const struct outcome *o)
 {
 	while (o->calls == 0)
+		ev_run(server_loop(srv), EVRUN_ONCE);
+}
+
+/* Run the loop until the verification is on the CPU pool: the user db is
+ * looked at on the storage pool first. */
+static void until_verifying(void)
+{
+	int i;
+
+	for (i = 0; i < 20000 && worker_in_flight(server_worker(srv)) == 0;
+	     i++) {
+		ev_run(server_loop(srv), EVRUN_NOWAIT);
+		usleep(100);
+	}
+	cr_assert_gt(worker_in_flight(server_worker(srv)), 0);
+}
+
+/* Run the loop until both pools are idle: the refresh and the
+ * verification have come back. */
+static void until_idle(void)
+{
+	while (worker_in_flight(server_worker(srv)) +
+	       worker_in_flight(server_io_worker(srv)) > 0)
 		ev_run(server_loop(srv), EVRUN_ONCE);
 }
 
@@ -187,14 +219,15 @@ Test(auth, failure_reply_waits_for_the_delay)
 				      "PLAIN", "alice@example.test", "wrong",
 				      5, done, &o));
 	/* the verification finishes, the answer is still held back */
-	while (worker_in_flight(server_worker(srv)) > 0)
-		ev_run(server_loop(srv), EVRUN_ONCE);
+	until_idle();
 	cr_assert_eq(o.calls, 0);
 	run_until(&o);
 	cr_assert_eq(o.result, AUTH_FAIL);
 }
 
-Test(auth, cancel_while_verifying)
+/* Cancel a login while its user db is read (verifying false: nothing
+ * reaches the CPU pool) or while it is verified. */
+static void cancel_at(bool verifying)
 {
 	struct outcome o = { 0 };
 	struct auth *a;
@@ -203,14 +236,26 @@ Test(auth, cancel_while_verifying)
 	a = auth_start(srv, "192.0.2.1", "0123456789abcdef", "PLAIN",
 		       "alice@example.test", "secret", 6, done, &o);
 	cr_assert_not_null(a);
-	cr_assert_gt(worker_in_flight(server_worker(srv)), 0);
+	if (verifying)
+		until_verifying();
+	else
+		cr_assert_eq(worker_in_flight(server_worker(srv)), 0);
 	auth_cancel(a);
-	while (worker_in_flight(server_worker(srv)) > 0)
-		ev_run(server_loop(srv), EVRUN_ONCE);
+	until_idle();
 	ev_run(server_loop(srv), EVRUN_NOWAIT);
 	cr_assert_eq(o.calls, 0);
 	/* the address was not touched by the cancelled attempt */
 	cr_assert_eq(throttle_count(server_throttle(srv)), 0);
+}
+
+Test(auth, cancel_while_verifying)
+{
+	cancel_at(true);
+}
+
+Test(auth, cancel_while_the_user_db_is_read)
+{
+	cancel_at(false);
 }
 
 Test(auth, cancel_during_the_delay_and_when_throttled)
@@ -221,8 +266,7 @@ Test(auth, cancel_during_the_delay_and_when_throttled)
 	start("login_fail_delay 1m\nlogin_fail_limit 1\n");
 	a = auth_start(srv, "192.0.2.1", "0123456789abcdef", "PLAIN",
 		       "alice@example.test", "wrong", 5, done, &o);
-	while (worker_in_flight(server_worker(srv)) > 0)
-		ev_run(server_loop(srv), EVRUN_ONCE);
+	until_idle();
 	auth_cancel(a); /* the minute-long timer goes with it */
 	a = auth_start(srv, "192.0.2.1", "0123456789abcdef", "PLAIN",
 		       "alice@example.test", "secret", 6, done, &o);
@@ -231,6 +275,21 @@ Test(auth, cancel_during_the_delay_and_when_throttled)
 	ev_run(server_loop(srv), EVRUN_NOWAIT);
 	cr_assert_eq(o.calls, 0);
 	auth_cancel(NULL);
+}
+
+/* A user added while the server runs logs in at once: the login reads
+ * the changed file on the storage pool, not on the loop. */
+Test(auth, a_user_added_later_logs_in)
+{
+	struct outcome o;
+
+	start("login_fail_delay 0s\n");
+	cr_assert_eq(login("192.0.2.1", "bob@example.test", "pw", &o),
+		     AUTH_FAIL);
+	write_user("bob@example.test", "pw");
+	cr_assert_eq(login("192.0.2.1", "bob@example.test", "pw", &o), AUTH_OK);
+	cr_assert_eq(login("192.0.2.1", "alice@example.test", "secret", &o),
+		     AUTH_FAIL, "the new file replaced the old one");
 }
 
 #define MANY 1500
@@ -268,6 +327,13 @@ Test(auth, full_worker_queue_is_retried)
 					      "PLAIN", "alice@example.test",
 					      "secret", 6, done, &o[i]));
 	}
+	/* Once the user db has been looked at, the queue is full. */
+	for (i = 0; i < 20000 && worker_in_flight(server_io_worker(srv)) > 0;
+	     i++) {
+		ev_run(server_loop(srv), EVRUN_NOWAIT);
+		usleep(100);
+	}
+	ev_run(server_loop(srv), EVRUN_NOWAIT);
 	cr_assert_eq(worker_in_flight(server_worker(srv)),
 		     WORKER_QUEUE_DEFAULT + 2);
 	sem_post(&gate);

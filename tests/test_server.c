@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <getopt.h>
@@ -127,7 +128,9 @@ static const struct server_ops echo_ops = {
 
 /* ---- helpers ---- */
 
-static char *write_config(unsigned port, const char *extra)
+/* The config with its user_db at dir/users_name. */
+static char *write_config_users(unsigned port, const char *users_name,
+				const char *extra)
 {
 	char *path = tu_path(dir, "kantorpos.conf");
 	char text[2048];
@@ -135,17 +138,23 @@ static char *write_config(unsigned port, const char *extra)
 	snprintf(text, sizeof text,
 		 "hostname test.example\n"
 		 "data_dir %s/data\n"
-		 "user_db %s/users\n"
+		 "user_db %s/%s\n"
 		 "local_domain example.test\n"
 		 "listen pop3 127.0.0.1:%u\n"
 		 "workers 1\n"
 		 "password_opslimit %llu\n"
 		 "password_memlimit %zu\n"
 		 "%s",
-		 dir, dir, port, (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
+		 dir, dir, users_name, port,
+		 (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
 		 (size_t)crypto_pwhash_MEMLIMIT_MIN, extra);
 	tu_write_file(path, text);
 	return path;
+}
+
+static char *write_config(unsigned port, const char *extra)
+{
+	return write_config_users(port, "users", extra);
 }
 
 static void write_users(const char *const *names)
@@ -398,6 +407,74 @@ Test(server, missing_user_db_appears_later)
 	cr_assert_not_null(server_userdb(srv));
 	cr_assert_eq(userdb_count(server_userdb(srv)), 1);
 	server_free(srv);
+	free(conf);
+}
+
+/* Run the loop until the log file has text (bounded); returns the file. */
+static char *wait_log(struct server *srv, const char *logf, const char *text)
+{
+	char *got = NULL;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		ev_run(server_loop(srv), EVRUN_NOWAIT);
+		free(got);
+		got = tu_read_file(logf, NULL);
+		if (got != NULL && strstr(got, text) != NULL)
+			return got;
+		usleep(200);
+	}
+	cr_assert_fail("no \"%s\" in the log:\n%s", text,
+		       got != NULL ? got : "(none)");
+	return NULL;
+}
+
+/* The user db part of a reload runs on the storage pool: a new path that
+ * cannot be read keeps the loaded db, says so, and the summary counts it;
+ * a good one replaces it. */
+Test(server, reload_of_the_user_db_keeps_the_loaded_one_on_error)
+{
+	static const char *const one[] = { "alice@example.test", NULL };
+	static const char *const two[] = { "bob@example.test", NULL };
+	unsigned port = free_port();
+	char *conf, *logf = tu_path(dir, "server.log"), *users, *users2, *moved;
+	char *text;
+	struct server *srv;
+
+	write_users(one);
+	conf = write_config_users(port, "users", "log_file server.log\n");
+	srv = start(conf);
+	cr_assert_eq(userdb_lookup(server_userdb(srv), "alice@example.test",
+				   NULL), 1);
+	/* A directory is no user db. */
+	moved = tu_path(dir, "users.d");
+	cr_assert_eq(mkdir(moved, 0700), 0);
+	free(write_config_users(port, "users.d", "log_file server.log\n"));
+	cr_assert_eq(server_reload(srv), 0, "the parts applied at once");
+	text = wait_log(srv, logf, "applied except for 1 part kept");
+	cr_assert_not_null(strstr(text, "error: reload: user_db "), "%s", text);
+	cr_assert_not_null(strstr(text, "users.d: Is a directory; keeping the "
+				  "user database "), "%s", text);
+	free(text);
+	cr_assert_eq(userdb_lookup(server_userdb(srv), "alice@example.test",
+				   NULL), 1);
+	/* A good file at a new path replaces it. */
+	users = tu_path(dir, "users");
+	users2 = tu_path(dir, "users2");
+	write_users(two);
+	cr_assert_eq(rename(users, users2), 0);
+	free(write_config_users(port, "users2", "log_file server.log\n"));
+	cr_assert_eq(server_reload(srv), 0);
+	free(wait_log(srv, logf, "info: reloaded "));
+	cr_assert_eq(userdb_lookup(server_userdb(srv), "bob@example.test",
+				   NULL), 1);
+	cr_assert_eq(userdb_lookup(server_userdb(srv), "alice@example.test",
+				   NULL), 0);
+	server_free(srv);
+	free(users);
+	free(users2);
+	free(moved);
+	free(logf);
 	free(conf);
 }
 

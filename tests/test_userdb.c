@@ -303,6 +303,50 @@ Test(userdb, reload_on_change)
 	free(moved);
 }
 
+/* The two halves a daemon uses: prepare on a pool thread, commit on the
+ * loop; a prepared version older than the db's contents is dropped. */
+Test(userdb, reload_in_two_halves)
+{
+	struct userdb_fresh *fresh, *stale;
+	struct userdb *db;
+
+	write_users("alice@x.org:%s\n", h1);
+	db = open_db();
+	cr_assert_eq(userdb_reload_prepare(db, &fresh), 0, "unchanged");
+	cr_assert_null(fresh);
+
+	write_users("alice@x.org:%s\nbob@x.org:%s\n", h1, h2);
+	cr_assert_eq(userdb_reload_prepare(db, &fresh), 1);
+	cr_assert_not_null(fresh);
+	cr_assert_eq(userdb_lookup(db, "bob@x.org", NULL), 0,
+		     "nothing changes before the commit");
+	cr_assert_eq(userdb_reload_commit(db, fresh), 1);
+	cr_assert_eq(userdb_lookup(db, "bob@x.org", NULL), 1);
+
+	/* Two prepares of the same version: the second commit is dropped. */
+	write_users("carol@x.org:%s\n", h1);
+	cr_assert_eq(userdb_reload_prepare(db, &stale), 1);
+	cr_assert_eq(userdb_reload_prepare(db, &fresh), 1);
+	cr_assert_eq(userdb_reload_commit(db, fresh), 1);
+	write_users("dave@x.org:%s\n", h1);
+	cr_assert_eq(userdb_reload(db), 1);
+	cr_assert_eq(userdb_reload_commit(db, stale), 0, "older than the db");
+	cr_assert_eq(userdb_lookup(db, "dave@x.org", NULL), 1);
+	cr_assert_eq(userdb_lookup(db, "carol@x.org", NULL), 0);
+
+	/* A failed prepare leaves the db alone; discard takes NULL. */
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(userdb_reload_prepare(db, &fresh), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_null(fresh);
+	userdb_reload_discard(NULL);
+	write_users("erin@x.org:%s\n", h1);
+	cr_assert_eq(userdb_reload_prepare(db, &fresh), 1);
+	userdb_reload_discard(fresh);
+	cr_assert_eq(userdb_lookup(db, "dave@x.org", NULL), 1);
+	userdb_free(db);
+}
+
 Test(userdb, open_missing_file)
 {
 	struct userdb *db = NULL;

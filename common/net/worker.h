@@ -13,6 +13,15 @@
  * or the loop. While jobs are in flight the pool holds a reference on the
  * loop, so ev_run does not return before their done functions have run; an
  * idle pool keeps no loop alive.
+ *
+ * Pools and the work they take: jobs run in submission order, so a job
+ * waits behind everything queued before it. Keep CPU-bound jobs and jobs
+ * that wait on the disk in separate pools: a queue of Argon2id
+ * verifications (a tenth of a second of CPU each) must never stand in
+ * front of an fsync, a queue scan, a maildrop open or a body write. The
+ * daemons have one pool of each kind (common/runtime/server_pools.h); a
+ * program with one pool (kantorpos fetch, the admin tool) has no password
+ * checks on it.
  */
 #ifndef KANTORPOS_COMMON_WORKER_H
 #define KANTORPOS_COMMON_WORKER_H

@@ -1,6 +1,7 @@
-/* common/runtime/auth.c: one login attempt: throttle check on the loop, Argon2id on
- * the worker pool, the failure delay on an ev_timer, the log line, and the
- * completion back on the loop thread. */
+/* common/runtime/auth.c: one login attempt: throttle check on the loop, the
+ * user db made current on the storage pool, Argon2id on the CPU pool, the
+ * failure delay on an ev_timer, the log line, and the completion back on
+ * the loop thread. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "common/net/net.h"
 #include "common/users/password.h"
 #include "common/runtime/server.h"
+#include "common/runtime/server_userdb.h"
 #include "common/users/throttle.h"
 #include "common/users/userdb.h"
 #include "common/net/worker.h"
@@ -49,12 +51,14 @@ struct auth {
 	enum auth_result result;
 	char mailbox[ADDR_KEY_SIZE];
 	ev_timer timer;
+	struct server_userdb_wait *refresh; /* the user db is being read */
 	bool in_worker; /* the pool owns it until job_done */
 	bool verifying; /* the timer retries a submit (else it completes) */
 	bool cancelled;
 };
 
 static void submit(struct auth *a);
+static void refreshed(void *arg, int rc);
 static void job(void *arg);
 static void job_done(void *arg);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
@@ -96,7 +100,6 @@ struct auth *auth_start(struct server *srv, const char *peer,
 	ev_init(&a->timer, on_timer);
 	a->timer.data = a;
 
-	server_userdb_refresh(srv);
 	/* RFC 8314 4.1: a throttled attempt gets the same answer whatever
 	 * the password, so it is not checked at all. */
 	if (!throttle_allowed(server_throttle(srv), a->peer, ev_now(a->loop))) {
@@ -105,8 +108,22 @@ struct auth *auth_start(struct server *srv, const char *peer,
 		complete_later(a, 0);
 		return a;
 	}
-	submit(a);
+	/* A user added a moment ago can log in: the file is looked at (and
+	 * parsed when it changed) on the storage pool first. */
+	a->refresh = server_userdb_wait(srv, false, refreshed, a);
+	if (a->refresh == NULL)
+		submit(a); /* out of memory: the db as loaded */
 	return a;
+}
+
+/* The user db is current (or stays as it was, logged): verify. */
+static void refreshed(void *arg, int rc)
+{
+	struct auth *a = arg;
+
+	(void)rc;
+	a->refresh = NULL;
+	submit(a);
 }
 
 void auth_cancel(struct auth *a)
@@ -118,6 +135,7 @@ void auth_cancel(struct auth *a)
 		a->cancelled = true;
 		return;
 	}
+	server_userdb_cancel(a->srv, a->refresh);
 	ev_timer_stop(a->loop, &a->timer);
 	auth_free(a);
 }
@@ -130,6 +148,7 @@ static void submit(struct auth *a)
 	a->opslimit = cfg->password_opslimit;
 	a->memlimit = cfg->password_memlimit;
 	a->in_worker = true;
+	/* The CPU pool: nothing here waits on the disk. */
 	if (worker_submit(server_worker(a->srv), job, job_done, a) == 0)
 		return;
 	a->in_worker = false;

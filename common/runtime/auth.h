@@ -1,6 +1,7 @@
 /* common/runtime/auth.h: the asynchronous login both daemons use (POP3 USER/PASS and
- * AUTH, SMTP AUTH): per-address throttle check, Argon2id verification on
- * the worker pool, the delay of a failure reply, and one log line per
+ * AUTH, SMTP AUTH): per-address throttle check, the user db re-read when
+ * its file changed (on the storage pool), Argon2id verification on the
+ * CPU pool (common/runtime/server_pools.h), the delay of a failure reply, and one log line per
  * attempt:
  *   "<sid> login user=<u> client=<ip> result=ok|fail|throttled|error
  *    service=smtp|pop3 mechanism=<m>" [reason="..."] (one line)
@@ -44,8 +45,10 @@ typedef void auth_done_fn(void *arg, enum auth_result result,
  * mechanism mech ("PLAIN", "LOGIN", "USER" for POP3 USER/PASS; a static
  * string, not copied) and the service of the daemon. Everything else is
  * copied: the caller may wipe its buffers at once; the copy of pw is wiped
- * with sodium_memzero after use. Reloads the user db first if its file
- * changed. Never blocks: a full worker queue is retried from a timer.
+ * with sodium_memzero after use. Re-reads the user db first if its file
+ * changed (on the storage pool, before the verification), so a user just
+ * added can log in. Never blocks: a full worker queue is retried from a
+ * timer.
  * Returns a handle, or NULL when out of memory (no callback then; reply
  * as for AUTH_ERROR). */
 struct auth *auth_start(struct server *srv, const char *peer,

@@ -1,40 +1,51 @@
-/* common/runtime/server.h: the runtime of one kantorpos daemon: options, config,
- * user database, TLS context, listeners, privilege drop, worker pool,
- * signals (TERM/INT graceful stop, HUP reload, USR1 log reopen),
- * connection limits and the registry of live client sessions. A daemon's main.c is a struct
- * server_ops and one call to server_main.
+/* common/runtime/server.h: the runtime of one kantorpos daemon, as its
+ * daemons see it: options, config, user database, TLS context, listeners,
+ * privilege drop, the two worker pools, signals (TERM/INT graceful stop,
+ * HUP reload, USR1 log reopen), connection limits and the registry of
+ * live client sessions. A daemon's main.c is a struct server_ops and one
+ * call to server_main. (The files behind it: see server_state.h.)
  *
  * Everything here runs on the loop thread, except where noted.
  *
  * Start-up order (server_new): load the config (every error reported),
  * set the log level, open the log file (log_file, as the user started),
- * open the user db (a missing file is an empty db and a warning), set its Argon2id cost and prepare the dummy hash, raise
- * RLIMIT_NOFILE, ignore SIGPIPE, build the TLS server context when tls_cert
- * and tls_key are set, bind every "listen" line of ops->proto, drop
- * privileges to run_as (refusing to go on as root without it), start the
- * worker pool, install the signal watchers, then call ops->start.
+ * open the user db (a missing file is an empty db and a warning), set its
+ * Argon2id cost and prepare the dummy hash, raise RLIMIT_NOFILE, ignore
+ * SIGPIPE, build the TLS server context when tls_cert and tls_key are set,
+ * bind every "listen" line of ops->proto, drop privileges to run_as
+ * (refusing to go on as root without it), start the worker pools, install
+ * the signal watchers, then call ops->start.
+ *
+ * Threads: the loop never waits. Work that can block goes to one of two
+ * pools (common/runtime/server_pools.h has the rule): server_worker, the
+ * CPU pool, runs the Argon2id verifications and nothing else;
+ * server_io_worker, the storage pool, runs everything that waits on the
+ * disk or the network (fsyncs, queue and maildrop scans and opens, body
+ * writes and reads, user db reloads). Disk work never waits behind
+ * password checks.
  *
  * Reload (SIGHUP, server_reload): re-read the config; on any error the old
  * one stays and every error is logged ("reload: FILE:LINE: ...; keeping
  * the old configuration"). Then the log level, the log file (log_file:
- * reopened when logrotate moved it), the user db (a changed user_db path
- * opens the new file), its cost, the login throttle settings, the TLS
- * context and the daemon's own part (ops->reload: the aliases) are
- * refreshed. A part that fails keeps what it had and logs one error line
- * saying what it kept and why ("reload: tls_cert PATH: No such file or
- * directory; keeping the old certificate and key"); "reloaded PATH" is
- * logged only when every part was. Listeners are NOT rebound and the
- * worker count does not change: those need a restart. After the
- * privilege drop the files are read as run_as, so the user db,
- * certificate, key and a new log file must be readable (writable) by that
- * user for a reload to pick them up.
+ * reopened when logrotate moved it), the password cost, the login
+ * throttle settings, the TLS context, the daemon's own part (ops->reload:
+ * the aliases) and, on the storage pool, the user db (a changed user_db
+ * path opens the new file) are refreshed. A part that fails keeps what it
+ * had and logs one error line saying what it kept and why ("reload:
+ * tls_cert PATH: No such file or directory; keeping the old certificate
+ * and key"); when the user db part is back, "reloaded PATH" is logged if
+ * every part was, else "reload of PATH applied except for N parts kept as
+ * before". Listeners are NOT rebound and the worker counts do not change:
+ * those need a restart. After the privilege drop the files are read as
+ * run_as, so the user db, certificate, key and a new log file must be
+ * readable (writable) by that user for a reload to pick them up.
  *
  * SIGUSR1 reopens the log file only (log_file; for logrotate), nothing
  * else: a failed reopen logs why and goes on writing to the old file.
  *
  * Graceful stop (SIGTERM/SIGINT, server_stop): stop accepting, call every
  * registered client's shutdown hook (the daemon sends its 421 / -ERR and
- * closes), wait until every client has unregistered and the worker pool is
+ * closes), wait until every client has unregistered and both pools are
  * idle, at most SERVER_STOP_TIMEOUT seconds, then server_run returns 0.
  *
  * A daemon's main.c, in full:
@@ -161,9 +172,11 @@ void server_free(struct server *srv);
  * ignored. Returns at once; server_run returns when it has finished. */
 void server_stop(struct server *srv);
 
-/* Reload as SIGHUP does. Returns 0 when everything was reloaded, -1 when
- * the new config was refused (the old one stays) or a part of it kept its
- * old state; every error is logged. */
+/* Reload as SIGHUP does, with systemd's READY=1 at the end (the caller
+ * sends RELOADING=1). Returns -1 when the new config was refused (the old
+ * one stays; READY=1 at once) or a part applied at once kept its old
+ * state, else 0; the user db part finishes later, on the storage pool,
+ * and its outcome is in the summary line. Every error is logged. */
 int server_reload(struct server *srv);
 
 /* Accessors. The loop, worker pool and lc pointers live until server_free.
@@ -175,11 +188,14 @@ int server_reload(struct server *srv);
 struct ev_loop *server_loop(const struct server *srv);
 const struct config *server_config(const struct server *srv);
 struct userdb *server_userdb(const struct server *srv);
+/* The CPU pool: Argon2id verifications (and the dummy hash), one thread
+ * per core ("workers"). Never give it a job that waits on the disk. */
 struct worker *server_worker(const struct server *srv);
-/* The storage pool: jobs that wait on the disk (fsync of a delivery or an
- * update), many threads so that concurrent commits share the journal's
- * flushes; CPU-bound work (Argon2id) goes to server_worker, one thread per
- * core. A graceful stop waits for both. */
+/* The storage pool: every job that waits on the disk or the network
+ * (fsync batches, queue scans and commits, maildrop scans and opens,
+ * message files and body writes, read-ahead, user db reloads, name
+ * resolution); 16 threads, so that concurrent fsyncs share the journal's
+ * commits. A graceful stop waits for both pools. */
 struct worker *server_io_worker(const struct server *srv);
 SSL_CTX *server_tls_ctx(const struct server *srv);
 struct throttle *server_throttle(const struct server *srv);
@@ -195,8 +211,10 @@ void server_set_data(struct server *srv, void *data);
 void *server_data(const struct server *srv);
 
 /* Reload the user db if its file changed (one stat when it did not) and
- * log the warnings of a fresh load. The auth module calls it before each
- * login. */
+ * log the warnings of a fresh load, here and now: BLOCKING, it reads and
+ * parses the file on the calling thread. For a caller that cannot wait
+ * for an answer; a login refreshes on the storage pool instead
+ * (common/runtime/auth.c through server_userdb.h). */
 void server_userdb_refresh(struct server *srv);
 
 /* A new random session id as 16 lower-case hex digits into sid_r. */

@@ -19,9 +19,10 @@
 
 struct userdb {
 	char *path;
-	pthread_mutex_t lock; /* guards data against a concurrent reload */
+	pthread_mutex_t lock; /* guards data, st and gen against a reload */
 	struct userdb_table *data;
-	struct stat st; /* of the file when data was read; written by reload */
+	struct stat st;       /* of the file when data was read */
+	unsigned long gen;    /* data replaced so many times */
 	unsigned long long opslimit;
 	size_t memlimit;
 };
@@ -125,29 +126,77 @@ void userdb_set_cost(struct userdb *db, unsigned long long opslimit,
 	pthread_mutex_unlock(&db->lock);
 }
 
-int userdb_reload(struct userdb *db)
-{
-	struct userdb_table *fresh, *old;
-	struct stat st, fresh_st;
+/* New contents made by userdb_reload_prepare: installed only over the
+ * version they were compared with. */
+struct userdb_fresh {
+	struct userdb_table *data;
+	struct stat st;
+	unsigned long gen;
+};
 
+int userdb_reload_prepare(struct userdb *db, struct userdb_fresh **fresh_r)
+{
+	struct userdb_fresh *f;
+	struct stat st, loaded;
+	unsigned long gen;
+
+	*fresh_r = NULL;
 	if (db->path == NULL)
 		return 0;
+	pthread_mutex_lock(&db->lock);
+	loaded = db->st;
+	gen = db->gen;
+	pthread_mutex_unlock(&db->lock);
 	if (stat(db->path, &st) < 0)
 		return -1;
-	/* Only this function replaces db->data and db->st, so reading st
-	 * unlocked for the comparison is safe as long as reloads are not
-	 * concurrent. */
-	if (fs_same_file(&st, &db->st))
+	if (fs_same_file(&st, &loaded))
 		return 0;
-	if (data_load(db->path, &fresh, &fresh_st) < 0)
+	if ((f = malloc(sizeof(*f))) == NULL)
 		return -1;
+	if (data_load(db->path, &f->data, &f->st) < 0) {
+		free(f);
+		return -1;
+	}
+	f->gen = gen;
+	*fresh_r = f;
+	return 1;
+}
+
+int userdb_reload_commit(struct userdb *db, struct userdb_fresh *fresh)
+{
+	struct userdb_table *old = fresh->data;
+	int installed = 0;
+
 	pthread_mutex_lock(&db->lock);
-	old = db->data;
-	db->data = fresh;
-	db->st = fresh_st;
+	if (db->gen == fresh->gen) {
+		old = db->data;
+		db->data = fresh->data;
+		db->st = fresh->st;
+		db->gen++;
+		installed = 1;
+	}
 	pthread_mutex_unlock(&db->lock);
 	userdb_table_free(old);
-	return 1;
+	free(fresh);
+	return installed;
+}
+
+void userdb_reload_discard(struct userdb_fresh *fresh)
+{
+	if (fresh == NULL)
+		return;
+	userdb_table_free(fresh->data);
+	free(fresh);
+}
+
+int userdb_reload(struct userdb *db)
+{
+	struct userdb_fresh *fresh;
+	int rc = userdb_reload_prepare(db, &fresh);
+
+	if (rc == 1)
+		rc = userdb_reload_commit(db, fresh);
+	return rc;
 }
 
 size_t userdb_warning_count(const struct userdb *db)

@@ -48,9 +48,32 @@ void userdb_set_cost(struct userdb *db, unsigned long long opslimit,
  * nanoseconds). Cheap when nothing changed: one stat. Returns 1 when it
  * reloaded, 0 when unchanged, -1 with errno when the new file cannot be
  * read (the old contents stay in use); always 0 for a db from
- * userdb_parse. Safe against concurrent lookups;
- * invalidates the warning strings. */
+ * userdb_parse. Blocking (file I/O). Safe against concurrent lookups and
+ * reloads (one that finds the db reloaded meanwhile keeps the newer
+ * contents and returns 0); invalidates the warning strings. */
 int userdb_reload(struct userdb *db);
+
+/* userdb_reload in two halves, for a program whose event loop must not
+ * read files: the blocking half on a pool thread, the swap on the loop.
+ *
+ * userdb_reload_prepare: stat the file and, when it changed, read and
+ * parse it into *fresh_r without touching db. Blocking; any thread, at the
+ * same time as lookups, verifications and other prepares of db. Returns 1
+ * with *fresh_r (pass it to commit or discard), 0 when the file is
+ * unchanged (always for a db from userdb_parse), -1 with errno when it
+ * cannot be read (db keeps its contents).
+ *
+ * userdb_reload_commit: install fresh in db, unless db was reloaded since
+ * fresh was prepared (then the newer contents stay and fresh is dropped).
+ * Cheap, never blocks on the disk; safe against concurrent lookups; call
+ * it from the thread that reads the warnings. Frees fresh. Returns 1 when
+ * installed, 0 when dropped.
+ *
+ * userdb_reload_discard: drop a prepared version unused. NULL is fine. */
+struct userdb_fresh;
+int userdb_reload_prepare(struct userdb *db, struct userdb_fresh **fresh_r);
+int userdb_reload_commit(struct userdb *db, struct userdb_fresh *fresh);
+void userdb_reload_discard(struct userdb_fresh *fresh);
 
 /* Warnings of the last successful (re)load, in line order. The strings
  * live until the next reload or userdb_free; read them from the thread
