@@ -436,7 +436,7 @@ Test(server, reload_of_the_user_db_keeps_the_loaded_one_on_error)
 {
 	static const char *const one[] = { "alice@example.test", NULL };
 	static const char *const two[] = { "bob@example.test", NULL };
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 	char *conf, *logf = tu_path(dir, "server.log"), *users, *users2, *moved;
 	char *text;
 	struct server *srv;
