@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MD_BUF_SIZE 65536
+#define MD_BUF_SIZE MD_DELIVERY_BUFFER
 
 struct md_delivery {
 	int fd;                    /* read-write: a cross-device copy reads it */
@@ -125,6 +125,13 @@ static int link_file(const struct md_delivery *d, int dir, const char *name)
 
 static enum md_result fail_errno(void);
 static int flush_buf(struct md_delivery *d);
+bool md_delivery_flush_needed(const struct md_delivery *d, size_t len)
+{
+	if (d->err != MD_OK || d->buf_len + len <= sizeof(d->buf))
+		return false;
+	return d->buf_len > 0 || d->maildir != NULL;
+}
+
 static void count_crlf(struct md_delivery *d, const unsigned char *p,
 		       size_t len);
 static int copy_into(const char *maildir, const char *name, int src_fd,

@@ -74,13 +74,28 @@ enum md_result md_delivery_begin(const char *maildir, const char *host,
 enum md_result md_delivery_start(const char *maildir, const char *host,
 				 struct md_delivery **d_r);
 
-/* Octets md_delivery_write takes without touching the disk: the room left
- * in the buffer of a deferred start, SIZE_MAX once the file exists. */
+/* The buffer every delivery writes through. */
+#define MD_DELIVERY_BUFFER 65536
+
+/* Octets md_delivery_write takes before it makes the file: the room left
+ * in the buffer of a deferred start, SIZE_MAX once the file exists (later
+ * writes may still write the full buffer out: md_delivery_flush_needed). */
 size_t md_delivery_room(const struct md_delivery *d);
 
-/* Make the file of a deferred start now and write the buffer into it
- * (no-op once made). Returns MD_OK or the sticky error. Blocking: for the
- * worker pool. */
+/* Whether md_delivery_write of len more octets would touch the disk (make
+ * the file, or write the full buffer into it): they do not fit the room
+ * left in the buffer, and the buffer holds something or the file is still
+ * to be made. For a caller whose thread must not block (a daemon's event
+ * loop): ask before each write and, when true, run md_delivery_open on the
+ * storage pool first, with the delivery handed over until it returns;
+ * afterwards the whole buffer is room. Written that way, in pieces of at
+ * most MD_DELIVERY_BUFFER octets, md_delivery_write never waits on the
+ * disk (a larger piece goes to the file directly). Never blocks. */
+bool md_delivery_flush_needed(const struct md_delivery *d, size_t len);
+
+/* Make the file of a deferred start now (once) and write what the buffer
+ * holds into it, leaving the buffer empty. Returns MD_OK or the sticky
+ * error. Blocking: for the storage pool. */
 enum md_result md_delivery_open(struct md_delivery *d);
 
 /* Append len bytes (any size, binary-safe; buffered). An error is sticky:

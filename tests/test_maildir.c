@@ -696,6 +696,69 @@ BOTH_MODES(deferred_start_opens_when_the_buffer_is_outgrown)
 	free(big);
 }
 
+/* Size of the one named file in maildir/tmp/ (named mode only). */
+static off_t tmp_size(const char *maildir)
+{
+	char *name = only_entry(maildir, "tmp"), *sub, *path;
+	struct stat st;
+
+	cr_assert_not_null(name);
+	cr_assert_geq(asprintf(&sub, "tmp/%s", name), 0);
+	path = tu_path(maildir, sub);
+	cr_assert_eq(stat(path, &st), 0);
+	free(path);
+	free(sub);
+	free(name);
+	return st.st_size;
+}
+
+/* The protocol of a caller that must not block: md_delivery_open (on a
+ * pool) whenever md_delivery_flush_needed says so, and md_delivery_write
+ * never writes to the file itself. Pieces of every size up to the
+ * buffer's. */
+BOTH_MODES(flush_protocol_keeps_writes_in_the_buffer)
+{
+	static const size_t pieces[] = { 1, 2, 7, 4093, 30000,
+					 MD_DELIVERY_BUFFER };
+	size_t len = 3 * MD_DELIVERY_BUFFER + 12345, flushes = 0;
+	char *big = malloc(len);
+
+	cr_assert_not_null(big);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)('a' + i % 23);
+	for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+		char *maildir = tu_path(dir, "flush");
+		struct md_target t = { maildir, 0, 0 };
+		struct md_delivery *d;
+		size_t off = 0, n;
+		off_t on_disk = 0;
+
+		cr_assert_eq(md_delivery_start(maildir, "h", &d), MD_OK);
+		cr_expect_not(md_delivery_flush_needed(d, MD_DELIVERY_BUFFER),
+			      "an empty buffer takes a whole piece");
+		for (; off < len; off += n) {
+			n = len - off < pieces[p] ? len - off : pieces[p];
+			if (md_delivery_flush_needed(d, n)) {
+				cr_assert_eq(md_delivery_open(d), MD_OK);
+				cr_assert_not(md_delivery_flush_needed(d, n));
+				flushes++;
+				if (named)
+					on_disk = tmp_size(maildir);
+			}
+			cr_assert_eq(md_delivery_write(d, big + off, n), MD_OK);
+			if (named && on_disk > 0)
+				cr_assert_eq(tmp_size(maildir), on_disk,
+					     "the write stayed in the buffer");
+		}
+		cr_assert_eq(md_delivery_commit(d, &t, 1, NULL, NULL, 0), MD_OK);
+		assert_delivered(maildir, big, len);
+		tu_rmrf(maildir);
+		free(maildir);
+	}
+	cr_expect_geq(flushes, 3 * (sizeof pieces / sizeof pieces[0]));
+	free(big);
+}
+
 /* A deferred start whose maildir cannot be made: the error is sticky from
  * the moment the file is needed, and nothing is left anywhere. Aborting a
  * deferred start leaves nothing either. */

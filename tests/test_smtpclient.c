@@ -50,6 +50,7 @@ struct server {
 	pthread_t thread;
 	char transcript[65536]; /* every line received, CRLF kept */
 	char body[65536];
+	uint64_t data_len, data_hash; /* of every data line, as sent */
 	char rest[8192];        /* what <WAIT> read (the start of it) */
 	size_t rest_len;
 	size_t chunk;           /* >0: each reply written in pieces this big */
@@ -197,6 +198,16 @@ static int io_line(struct io *io, char *out, size_t outlen)
 	}
 }
 
+/* FNV-1a over len more bytes. */
+static uint64_t fnv(uint64_t h, const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211u;
+	}
+	return h;
+}
+
 static void *server_main(void *arg)
 {
 	struct server *sv = arg;
@@ -223,6 +234,9 @@ static void *server_main(void *arg)
 				}
 				if (strcmp(line, ".\r\n") == 0)
 					break;
+				sv->data_len += strlen(line);
+				sv->data_hash = fnv(sv->data_hash, line,
+						    strlen(line));
 				strncat(sv->body, line,
 					sizeof(sv->body) - strlen(sv->body) - 1);
 			}
@@ -289,6 +303,7 @@ static void server_start(struct server *sv, const struct step *steps)
 	socklen_t len = sizeof(sa);
 
 	memset(sv, 0, sizeof(*sv));
+	sv->data_hash = 14695981039346656037u;
 	sv->steps = steps;
 	sv->client_fd = -1;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -605,6 +620,70 @@ Test(smtpclient, connection_lost_in_data)
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 0);
 	cr_assert_str_neq(cl.error, "");
+}
+
+/* A body of several read-ahead pieces (lines that start with a dot and
+ * bare line feeds on both sides of every 64 KiB boundary) arrives whole
+ * and in order, as the wire form of the file says. */
+Test(smtpclient, big_body_read_ahead_arrives_whole)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250 s\r\n" },
+		{ "MAIL", "250 ok\r\n" },
+		{ "RCPT", "250 ok\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ "<DATA>", "250 2.0.0 queued\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	const char *rcpts[] = { "a@b.test" };
+	size_t size = 5 * 65536 + 777, wire_len = 0;
+	char *text = malloc(size + 1), *path = tu_path(dir, "big");
+	uint64_t hash = 14695981039346656037u;
+	struct client cl = { .msg = NULL };
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .size = size };
+	bool line_start = true, prev_cr = false;
+	struct server sv;
+
+	cr_assert_not_null(text);
+	for (size_t i = 0; i < size; i++)
+		text[i] = i % 80 == 79 ? '\n' : (char)('a' + i % 26);
+	for (size_t i = 80; i < size; i += 7 * 80)
+		text[i] = '.';
+	for (size_t k = 1; k * 65536 < size; k++) {
+		text[k * 65536 - 1] = '\n';
+		text[k * 65536] = '.';
+	}
+	text[size] = '\0';
+	tu_write_file(path, text);
+	msg.fd = open(path, O_RDONLY);
+	cr_assert_geq(msg.fd, 0);
+	for (size_t i = 0; i < size; i++) {
+		char b = text[i];
+
+		if (line_start && b == '.')
+			hash = fnv(hash, ".", 1), wire_len++;
+		if (b == '\n' && !prev_cr)
+			hash = fnv(hash, "\r", 1), wire_len++;
+		hash = fnv(hash, &b, 1);
+		wire_len++;
+		prev_cr = b == '\r';
+		line_start = b == '\n';
+	}
+	if (!line_start)
+		hash = fnv(hash, "\r\n", 2), wire_len += 2;
+	cl.msg = &msg;
+	converse(&sv, steps, 0, &cl, plain_opts(0));
+	cr_assert_str_eq(sv.fail, "");
+	cr_assert_eq(cl.n_results, 1);
+	cr_assert_eq(cl.results[0].code, 250, "%s", cl.results[0].text);
+	cr_assert_eq(sv.data_len, wire_len);
+	cr_assert_eq(sv.data_hash, hash, "the body arrived as the file says");
+	close(msg.fd);
+	free(path);
+	free(text);
 }
 
 Test(smtpclient, connect_refused)

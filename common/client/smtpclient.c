@@ -1,6 +1,7 @@
 /* common/client/smtpclient.c: the non-blocking outbound SMTP client — resolution
  * on the worker pool, connect, EHLO/HELO, STARTTLS, pipelined envelopes,
- * dot-stuffed streaming of the body, per-recipient results, QUIT — and the
+ * dot-stuffed streaming of the body (read ahead on the worker pool),
+ * per-recipient results, QUIT — and the
  * rule that matches each reply to a command already sent. */
 #include "autoconf.h"
 
@@ -14,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +40,10 @@
  * (where any reply is out of step) instead of after the dot. */
 #define SMTPC_PAUSE (SMTPC_HIGH + 2 * SMTPC_CHUNK + 1024)
 #define SMTPC_MAX_LINE 4096
+/* The read-ahead of the body: one read on the pool at a time. */
+#define SMTPC_AHEAD (64 * 1024)
+/* body_read: the pool is reading; its done function pumps again. */
+#define SMTPC_READ_WAIT (-2)
 
 enum smtpc_state {
 	ST_RESOLVING,
@@ -106,6 +112,20 @@ struct smtpc {
 	bool mail_failed, discard_body;
 	uint64_t offset;
 	bool line_start, prev_cr;
+	struct smtpc_ahead *ahead; /* the body's read-ahead, from its start */
+};
+
+/* The next piece of the body, read on the pool while the loop sends the
+ * one before. The pool owns buf while busy; the loop, otherwise. */
+struct smtpc_ahead {
+	struct smtpc *s; /* NULL once the message is over: done frees it */
+	struct worker *pool;
+	int fd;          /* a duplicate of the message's: ours to close */
+	uint64_t off;    /* file offset of buf[0] */
+	size_t len, pos; /* octets in buf, octets taken */
+	bool busy, eof;
+	int err;         /* errno of a failed read, or 0 */
+	unsigned char buf[SMTPC_AHEAD];
 };
 
 struct resolve_job {
@@ -132,6 +152,7 @@ static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
 static void pump(struct smtpc *s);
 static void finish_message(struct smtpc *s, bool need_rset);
 static void report_and_ready(struct smtpc *s);
+static void ahead_release(struct smtpc *s);
 
 static const struct conn_cb smtpc_conn_cb = {
 	.on_readable = c_readable,
@@ -255,6 +276,7 @@ static void protocol_error(struct smtpc *s, const struct smtpc_reply *r,
 
 static void free_message(struct smtpc *s)
 {
+	ahead_release(s);
 	free(s->replies);
 	free(s->decided);
 	s->replies = NULL;
@@ -264,6 +286,7 @@ static void free_message(struct smtpc *s)
 
 static void free_session(struct smtpc *s)
 {
+	ahead_release(s);
 	if (s->addrs != NULL)
 		freeaddrinfo(s->addrs);
 	free(s->host);
@@ -702,6 +725,120 @@ static void report_and_ready(struct smtpc *s)
 		s->cb.on_ready(s, s->arg);
 }
 
+/* On a pool thread: the next SMTPC_AHEAD octets of the body. */
+static void ahead_job(void *arg)
+{
+	struct smtpc_ahead *a = arg;
+	ssize_t n;
+
+	do
+		n = pread(a->fd, a->buf, sizeof(a->buf), (off_t)a->off);
+	while (n < 0 && errno == EINTR);
+	a->err = n < 0 ? errno : 0;
+	a->len = n > 0 ? (size_t)n : 0;
+	a->eof = n == 0;
+}
+
+static void ahead_free(struct smtpc_ahead *a)
+{
+	close(a->fd);
+	free(a);
+}
+
+
+static void ahead_done(void *arg)
+{
+	struct smtpc_ahead *a = arg;
+
+	a->busy = false;
+	if (a->s == NULL)
+		ahead_free(a);
+	else
+		pump(a->s);
+}
+
+/* Read the next piece (after the one in buf) on the pool. */
+static int ahead_submit(struct smtpc_ahead *a)
+{
+	a->off += a->len;
+	a->len = a->pos = 0;
+	a->busy = true;
+	if (worker_submit(a->pool, ahead_job, ahead_done, a) == 0)
+		return 0;
+	a->busy = false;
+	return -1;
+}
+
+/* The read-ahead of a body about to be sent, its first read submitted. */
+static int ahead_start(struct smtpc *s)
+{
+	struct smtpc_ahead *a = malloc(sizeof(*a));
+	int saved;
+
+	if (a == NULL)
+		return -1;
+	memset(a, 0, offsetof(struct smtpc_ahead, buf));
+	a->s = s;
+	a->pool = s->pool;
+	a->fd = fcntl(s->msg.fd, F_DUPFD_CLOEXEC, 0);
+	if (a->fd < 0) {
+		free(a);
+		return -1;
+	}
+	if (ahead_submit(a) < 0) {
+		saved = errno;
+		ahead_free(a);
+		errno = saved;
+		return -1;
+	}
+	s->ahead = a;
+	return 0;
+}
+
+/* The message is over: a read still on the pool frees it when back. */
+static void ahead_release(struct smtpc *s)
+{
+	struct smtpc_ahead *a = s->ahead;
+
+	if (a == NULL)
+		return;
+	s->ahead = NULL;
+	if (a->busy)
+		a->s = NULL;
+	else
+		ahead_free(a);
+}
+
+/* Up to size octets of the body into in: their count, 0 at its end,
+ * SMTPC_READ_WAIT while the pool reads, -1 with errno on an error. The
+ * next piece is asked for as soon as this one is taken, so the pool reads
+ * while the conn sends. */
+static ssize_t body_read(struct smtpc *s, unsigned char *in, size_t size)
+{
+	struct smtpc_ahead *a = s->ahead;
+	size_t n;
+
+	/* Bytes unread at the 354 came before the body, as put would see
+	 * if the first piece went out at once. */
+	if (a == NULL)
+		return early_input(s) || ahead_start(s) < 0 ? -1
+							    : SMTPC_READ_WAIT;
+	if (a->busy)
+		return SMTPC_READ_WAIT;
+	if (a->err != 0) {
+		errno = a->err;
+		return -1;
+	}
+	if (a->eof)
+		return 0;
+	n = a->len - a->pos < size ? a->len - a->pos : size;
+	memcpy(in, a->buf + a->pos, n);
+	a->pos += n;
+	if (a->pos == a->len && ahead_submit(a) < 0)
+		return -1;
+	return (ssize_t)n;
+}
+
 /* Queue body bytes until the output is full or the body is done. */
 static void pump(struct smtpc *s)
 {
@@ -712,12 +849,12 @@ static void pump(struct smtpc *s)
 		return;
 	set_timer(s, T_DATA_BLOCK);
 	while (conn_output_pending(s->conn) < SMTPC_HIGH) {
-		ssize_t n = pread(s->msg.fd, in, sizeof(in), (off_t)s->offset);
+		ssize_t n = body_read(s, in, sizeof(in));
 		size_t o = 0;
 
+		if (n == SMTPC_READ_WAIT)
+			return; /* ahead_done pumps again */
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			fail(s, NULL, "reading the queued message: %s",
 			     strerror(errno));
 			return;

@@ -10,8 +10,10 @@
  *
  * A message is MAIL, RCPT for each recipient and DATA, sent in one write
  * when the server offers PIPELINING (RFC 2920), one at a time otherwise;
- * the body is read from a file descriptor with pread, dot-stuffed (RFC
- * 5321 4.5.2), bare LF made CRLF, and streamed with back-pressure. Every
+ * the body is read from a file descriptor (a duplicate of it, read ahead
+ * 64 KiB at a time on the worker pool while the piece before is sent),
+ * dot-stuffed (RFC 5321 4.5.2), bare LF made CRLF, and streamed with
+ * back-pressure. Every
  * recipient gets a final reply: 2xx delivered, 4xx (or code 0 when the
  * connection failed) temporary, 5xx permanent. After an incomplete
  * transaction the client sends RSET before the next on_ready.
@@ -40,8 +42,10 @@
  * tls_name (or a pin, which replaces CA verification).
  *
  * Callbacks run from the event loop only, never inside an smtpc_* call.
- * All functions are loop-thread only and never block. The body fd is read
- * with pread on the loop thread: queue files are local. */
+ * All functions are loop-thread only and never block: the name is
+ * resolved and the body read on the pool given to smtpc_start, which
+ * should be one for jobs that wait (a daemon's storage pool, never the
+ * Argon2id pool: common/runtime/server_pools.h). */
 #ifndef KANTORPOS_COMMON_SMTPCLIENT_H
 #define KANTORPOS_COMMON_SMTPCLIENT_H
 
