@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "common/base/crlf.h"
 #include "common/mail/address.h"
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
@@ -19,7 +20,6 @@
 #include "pipeline/pipeline.h"
 #include "store/maildir.h"
 
-#define DELIVER_CHUNK 65536
 
 static void deliver_usage(FILE *out)
 {
@@ -75,29 +75,11 @@ static int route_all(struct pipe_tx *tx, int n, char **addrs)
 	return ADM_OK;
 }
 
-/* Copy standard input into tx with every bare LF turned into CRLF. */
-static int copy_stdin(struct pipe_tx *tx)
+/* crlf_copy_fd's sink: the converted input into the transaction (its
+ * write errors are sticky and show at the end). */
+static int put_in_tx(void *tx, const char *buf, size_t len)
 {
-	static char in[DELIVER_CHUNK], out[2 * DELIVER_CHUNK];
-	bool prev_cr = false;
-	ssize_t n;
-
-	while ((n = read(STDIN_FILENO, in, sizeof(in))) != 0) {
-		size_t o = 0;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (in[i] == '\n' && !prev_cr)
-				out[o++] = '\r';
-			out[o++] = in[i];
-			prev_cr = in[i] == '\r';
-		}
-		pipe_tx_write(tx, out, o);
-	}
+	pipe_tx_write(tx, buf, len);
 	return 0;
 }
 
@@ -109,7 +91,7 @@ static int deliver(const struct config *cfg, struct pipe_tx *tx)
 
 	pipe_tx_begin(tx, "deliver");
 	if (pipe_tx_reply(tx)->code < 300) {
-		if (copy_stdin(tx) < 0)
+		if (crlf_copy_fd(STDIN_FILENO, put_in_tx, tx) != 0)
 			pipe_tx_fail(tx, MD_ERR_IO);
 		pipe_tx_end(tx);
 	}
