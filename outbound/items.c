@@ -13,7 +13,6 @@
 #include "pipeline/pipeline.h"
 #include "store/maildir.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +145,7 @@ static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
 	struct dsn_rcpt *rcpts = calloc(n, sizeof(*rcpts));
 	char *headers = malloc(OUTB_DSN_HEADERS_MAX), *text = NULL;
 	char msgid[QUEUE_ID_MAX + 64], domain[ADDR_DOMAIN_MAX + 1];
-	const char *at = strrchr(env->sender, '@'), *stored;
+	const char *stored;
 	struct pipe_tx *tx = NULL;
 	ssize_t got;
 	size_t len = 0;
@@ -154,15 +153,12 @@ static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
 
 	if (rcpts == NULL || headers == NULL)
 		goto out;
-	if (at == NULL || strlen(at + 1) == 0 || strlen(at + 1) > ADDR_DOMAIN_MAX) {
+	if (queue_route_domain(env->sender, domain, sizeof(domain)) < 0) {
 		log_warnx("queue id=%s: sender <%s> has no domain; no DSN",
 			  env->id, env->sender);
 		rc = 0;
 		goto out;
 	}
-	for (size_t i = 0; at[1 + i] != '\0'; i++)
-		domain[i] = (char)tolower((unsigned char)at[1 + i]);
-	domain[strlen(at + 1)] = '\0';
 	got = pread(queue_item_fd(it), headers, OUTB_DSN_HEADERS_MAX, 0);
 	if (got < 0)
 		goto out;

@@ -7,7 +7,6 @@
  * route or the next host adds it. */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,17 +68,12 @@ struct envs {
 static int group(struct envs *es, const char *addr, const char *sender,
 		 time_t now)
 {
-	const char *at = strrchr(addr, '@');
 	char dom[ADDR_DOMAIN_MAX + 1];
 	struct queue_env *e;
-	size_t k, len;
+	size_t k;
 
-	if (at == NULL || (len = strlen(at + 1)) == 0 || len > ADDR_DOMAIN_MAX) {
-		errno = EINVAL;
+	if (queue_route_domain(addr, dom, sizeof(dom)) < 0)
 		return -1;
-	}
-	for (size_t i = 0; i <= len; i++)
-		dom[i] = (char)tolower((unsigned char)at[1 + i]);
 	for (k = 0; k < es->n && strcmp(es->e[k].domain, dom) != 0; k++)
 		;
 	e = &es->e[k];

@@ -3,6 +3,7 @@
 
 #include "store/queue_env.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -116,6 +117,20 @@ bool queue_domain_match(const char *domain, const char *want,
 	return subdomains && wl > 0 && dl > wl + 1 &&
 	       domain[dl - wl - 1] == '.' &&
 	       strcasecmp(domain + dl - wl, want) == 0;
+}
+
+int queue_route_domain(const char *addr, char *buf, size_t size)
+{
+	const char *at = strrchr(addr, '@');
+	size_t len = at != NULL ? strlen(at + 1) : 0;
+
+	if (len == 0 || len >= size) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i <= len; i++)
+		buf[i] = (char)tolower((unsigned char)at[1 + i]);
+	return 0;
 }
 
 static int parse_i64(const char *s, int64_t *v_r)

@@ -99,4 +99,9 @@ void queue_env_clear(struct queue_env *env);
 bool queue_domain_match(const char *domain, const char *want,
 			bool subdomains);
 
+/* The route domain of addr: the part after its last "@", lower-cased
+ * (ASCII), into buf (size bytes; size - 1 is the longest domain taken).
+ * Returns 0, or -1 with EINVAL when addr has no domain or a longer one. */
+int queue_route_domain(const char *addr, char *buf, size_t size);
+
 #endif

@@ -189,6 +189,33 @@ Test(queue, domain_match)
 			     rows[i].match, "row %zu", i);
 }
 
+Test(queue, route_domain)
+{
+	static const struct {
+		const char *addr, *domain; /* domain NULL: refused */
+	} rows[] = {
+		{ "bob@Backup.TEST", "backup.test" },
+		{ "\"a@b\"@x.test", "x.test" },
+		{ "bob@", NULL },
+		{ "bob", NULL },
+		{ "bob@abcdefgh.ijklmnop", NULL }, /* 17: over the buffer */
+		{ "bob@abcdefgh.ijklmno", "abcdefgh.ijklmno" }, /* 16 fits */
+	};
+	char buf[17];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc = queue_route_domain(rows[i].addr, buf, sizeof(buf));
+
+		if (rows[i].domain == NULL) {
+			cr_assert_eq(rc, -1, "row %zu", i);
+			cr_assert_eq(errno, EINVAL, "row %zu", i);
+		} else {
+			cr_assert_eq(rc, 0, "row %zu", i);
+			cr_assert_str_eq(buf, rows[i].domain, "row %zu", i);
+		}
+	}
+}
+
 Test(queue, commit_is_durable_and_complete)
 {
 	struct queue_item *it;
