@@ -1,10 +1,12 @@
-/* smtpd/commands.c: the SMTP command table and its handlers (RFC 5321
- * §4.1 with the extensions of the EHLO reply). Each handler checks its
- * arguments and state first and replies on error, then does its work;
- * it returns PROTO_DONE, PROTO_ASYNC or PROTO_CLOSE. */
+/* smtpd/commands.c: the SMTP command table, its dispatch through
+ * common/proto and its handlers (RFC 5321 §4.1 with the extensions of the
+ * EHLO reply). Each handler checks its arguments and state first and
+ * replies on error, then does its work; it returns PROTO_DONE,
+ * PROTO_ASYNC or PROTO_CLOSE. */
 #include "autoconf.h"
 
-#include <stdarg.h>
+#include "smtpd/commands.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +15,14 @@
 #include "common/lookup/aliases.h"
 #include "common/base/log.h"
 #include "common/net/worker.h"
+#include "common/runtime/server.h"
+#include "smtpd/authcmd.h"
+#include "smtpd/delivery.h"
+#include "smtpd/outq.h"
 #include "smtpd/relay.h"
 #include "smtpd/reply.h"
 #include "smtpd/sender.h"
-#include "smtpd/session.h"
+#include "smtpd/smtpd.h"
 #include "store/maildir.h"
 #include "store/quota.h"
 
@@ -53,91 +59,68 @@ const struct proto_cmd *smtp_command_table(void)
 	return smtp_commands;
 }
 
-/* A bad command: count it and reply; at the limit the reply is a 421
- * and the session ends (RFC 5321 §7.8). */
-int smtp_bad(struct smtp_session *s, int code, const char *enh,
-	     const char *fmt, ...)
-{
-	va_list ap;
-	char text[REPLY_LINE_MAX];
-
-	if (proto_bad_hit(&s->bad)) {
-		smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
-			   s->cfg->hostname);
-		log_info("%s too many bad commands client=%s", s->sid, s->peer);
-		return PROTO_CLOSE;
-	}
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	smtp_reply(s, code, enh, "%s", text);
-	return PROTO_DONE;
-}
-
 static int syntax(struct smtp_session *s, const char *enh, const char *text)
 {
 	return smtp_bad(s, 501, enh, "%s", text);
 }
 
-/* A control byte in a command line. RFC 5321 §4.1.2: invalid characters
+/* A line the dispatcher did not run. RFC 5321 §4.1.2: invalid characters
  * in the argument of a known command are 501 (the address's enhanced code
- * for MAIL and RCPT, RFC 3463); anything else is 500. */
-static int line_fault(struct smtp_session *s, const char *line, size_t len,
-		      size_t pos, enum proto_line_fault fault)
+ * for MAIL and RCPT, RFC 3463); anything else is 500. §4.3.2: an argument
+ * to a command that takes none is a syntax error whatever the state. */
+static int refuse(void *session, const struct proto_refusal *r)
 {
-	const struct proto_cmd *cmd = NULL;
-	const char *sp = memchr(line, ' ', len);
-	char verb[16];
-	size_t n = sp != NULL ? (size_t)(sp - line) : 0;
+	struct smtp_session *s = session;
+	const char *verb = r->cmd != NULL ? r->cmd->verb : "";
 
-	if (sp != NULL && n < pos && n < sizeof(verb)) {
-		memcpy(verb, line, n);
-		verb[n] = '\0';
-		if (proto_lookup(smtp_commands, verb, s->state, &cmd) !=
-		    PROTO_UNKNOWN) {
-			const char *enh = strcasecmp(verb, "MAIL") == 0 ? "5.1.7"
-					  : strcasecmp(verb, "RCPT") == 0 ? "5.1.3"
-					  : "5.5.4";
-
-			return smtp_bad(s, 501, enh, "Syntax error in parameters: %s",
-					proto_line_fault_str(fault));
-		}
+	switch (r->kind) {
+	case PROTO_REFUSE_BYTES:
+		if (r->cmd == NULL)
+			return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
+					proto_line_fault_str(r->fault));
+		return smtp_bad(s, 501, strcmp(verb, "MAIL") == 0 ? "5.1.7"
+				: strcmp(verb, "RCPT") == 0 ? "5.1.3" : "5.5.4",
+				"Syntax error in parameters: %s",
+				proto_line_fault_str(r->fault));
+	case PROTO_REFUSE_EMPTY:
+		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
+	case PROTO_REFUSE_LENGTH:
+		return smtp_bad(s, 500, "5.5.2", "Line too long");
+	case PROTO_REFUSE_UNKNOWN:
+		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
+	case PROTO_REFUSE_STATE:
+		if (!proto_args_ok(r->cmd, r->args))
+			return syntax(s, "5.5.4", "Syntax error: no parameters allowed");
+		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
+	case PROTO_REFUSE_ARGS:
+	default:
+		return smtp_bad(s, 501, "5.5.4", "Syntax: %s", verb);
 	}
-	return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
-			proto_line_fault_str(fault));
 }
+
+/* MAIL and RCPT lines may carry the parameters offered. */
+static size_t max_len(const char *verb)
+{
+	return (strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0
+		? SMTP_MAILRCPT_MAX : SMTP_CMD_MAX) - 2;
+}
+
+static const struct proto_dispatcher dispatcher = {
+	smtp_commands, max_len, refuse,
+};
 
 int smtp_command(struct smtp_session *s, char *line, size_t len)
 {
-	const struct proto_cmd *cmd = NULL;
-	enum proto_line_fault fault;
-	char *verb, *args;
-	size_t max, pos = 0;
+	return proto_dispatch(&dispatcher, s->state, line, len, s);
+}
 
-	fault = proto_check_line(line, len, &pos);
-	if (fault != PROTO_LINE_OK)
-		return line_fault(s, line, len, pos, fault);
-	if (proto_split(line, &verb, &args) < 0) {
-		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
-	}
-	max = strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0
-		      ? SMTP_MAILRCPT_MAX : SMTP_CMD_MAX;
-	if (len + 2 > max) {
+int smtp_command_line(struct smtp_session *s, struct conn_line *line)
+{
+	if (s->state == SMTP_S_AUTH)
+		return smtp_sasl_line(s, line);
+	if (line->flags & CONN_LINE_OVERLONG)
 		return smtp_bad(s, 500, "5.5.2", "Line too long");
-	}
-	switch (proto_lookup(smtp_commands, verb, s->state, &cmd)) {
-	case PROTO_UNKNOWN:
-		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
-	case PROTO_WRONG_STATE:
-		/* RFC 5321 §4.3.2: an argument to a command that takes none
-		 * is a syntax error whatever the state. */
-		if (!proto_args_ok(cmd, args))
-			return syntax(s, "5.5.4", "Syntax error: no parameters allowed");
-		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
-	case PROTO_FOUND:
-	default:
-		return cmd->run(s, args);
-	}
+	return smtp_command(s, line->data, line->len);
 }
 
 /* ---- session setup ---- */
@@ -164,12 +147,6 @@ static void set_helo(struct smtp_session *s, const char *args, bool esmtp)
 	smtp_set_state(s, SMTP_S_READY);
 }
 
-static bool starttls_offered(const struct smtp_session *s)
-{
-	return !(s->flags & SMTP_F_TLS) && !s->lc->tls &&
-	       server_tls_ctx(s->srv) != NULL;
-}
-
 static int cmd_ehlo(void *session, char *args)
 {
 	struct smtp_session *s = session;
@@ -186,7 +163,7 @@ static int cmd_ehlo(void *session, char *args)
 	smtp_reply_more(s, 250, NULL, "ENHANCEDSTATUSCODES");
 	smtp_reply_more(s, 250, NULL, "SMTPUTF8");
 	smtp_reply_more(s, 250, NULL, "BINARYMIME");
-	if (starttls_offered(s))
+	if (smtp_starttls_offered(s))
 		smtp_reply_more(s, 250, NULL, "STARTTLS");
 	/* RFC 4954 §4 / RFC 8314: no plaintext mechanism before TLS. */
 	if (smtp_auth_allowed(s) && !(s->flags & SMTP_F_AUTH))
@@ -670,8 +647,7 @@ static int cmd_rset(void *session, char *args)
 {
 	struct smtp_session *s = session;
 
-	if (*args != '\0')
-		return syntax(s, "5.5.4", "Syntax: RSET");
+	(void)args; /* none: PROTO_CMD_NO_ARG */
 	smtp_tx_reset(s);
 	if (s->state != SMTP_S_INIT)
 		smtp_set_state(s, SMTP_S_READY);
@@ -690,8 +666,7 @@ static int cmd_quit(void *session, char *args)
 {
 	struct smtp_session *s = session;
 
-	if (*args != '\0')
-		return syntax(s, "5.5.4", "Syntax: QUIT");
+	(void)args; /* none: PROTO_CMD_NO_ARG */
 	smtp_reply(s, 221, "2.0.0", "%s Bye", s->cfg->hostname);
 	return PROTO_CLOSE;
 }
@@ -731,12 +706,11 @@ static int cmd_starttls(void *session, char *args)
 {
 	struct smtp_session *s = session;
 
-	if (*args != '\0')
-		return syntax(s, "5.5.4", "Syntax: STARTTLS");
+	(void)args; /* none: PROTO_CMD_NO_ARG */
 	if (s->flags & SMTP_F_TLS) {
 		return smtp_bad(s, 503, "5.5.1", "TLS already active");
 	}
-	if (!starttls_offered(s)) {
+	if (!smtp_starttls_offered(s)) {
 		smtp_reply(s, 454, "4.7.0", "TLS not available");
 		return PROTO_DONE;
 	}
