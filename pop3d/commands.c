@@ -94,11 +94,42 @@ static int bad_line(struct pop3_session *s, const struct conn_line *line,
 	return bad_command(s, text);
 }
 
+/* The -ERR line for bytes a line must not carry. */
+static void fault_text(char *text, size_t size, enum proto_line_fault fault)
+{
+	snprintf(text, size, "-ERR %s", proto_line_fault_str(fault));
+}
+
+/* proto_dispatch's refusals, in POP3 words. */
+static int refuse(void *v, const struct proto_refusal *r)
+{
+	struct pop3_session *s = v;
+	char text[80];
+
+	switch (r->kind) {
+	case PROTO_REFUSE_BYTES:
+		fault_text(text, sizeof text, r->fault);
+		return bad_command(s, text);
+	case PROTO_REFUSE_EMPTY:
+		return bad_command(s, "-ERR empty command");
+	case PROTO_REFUSE_UNKNOWN:
+	case PROTO_REFUSE_LENGTH: /* no max_len: never */
+		return bad_command(s, "-ERR unknown command");
+	case PROTO_REFUSE_STATE:
+		return bad_command(s, "-ERR command not valid in this state");
+	case PROTO_REFUSE_ARGS:
+	default:
+		return bad_command(s, (r->cmd->flags & PROTO_CMD_NO_ARG)
+				   ? "-ERR this command takes no argument"
+				   : "-ERR argument required");
+	}
+}
+
+static const struct proto_dispatcher dispatcher = { commands, NULL, refuse };
+
 int pop3_session_line(struct pop3_session *s, const struct conn_line *line)
 {
-	const struct proto_cmd *cmd;
 	enum proto_line_fault fault;
-	char *verb, *args;
 
 	if (s->flags & (POP3_F_CLOSING | POP3_F_BUSY))
 		return PROTO_DONE;
@@ -106,33 +137,18 @@ int pop3_session_line(struct pop3_session *s, const struct conn_line *line)
 	 * rest of this one was discarded by the reader. */
 	if (line->flags & CONN_LINE_OVERLONG)
 		return bad_line(s, line, "-ERR line too long");
+	if (!(s->flags & POP3_F_SASL_WAIT))
+		return proto_dispatch(&dispatcher, s->state, line->data,
+				      line->len, s);
 	fault = proto_check_line(line->data, line->len, NULL);
 	if (fault != PROTO_LINE_OK) {
 		char text[80];
 
-		snprintf(text, sizeof text, "-ERR %s",
-			 proto_line_fault_str(fault));
+		fault_text(text, sizeof text, fault);
 		return bad_line(s, line, text);
 	}
-	if (s->flags & POP3_F_SASL_WAIT) {
-		s->flags &= ~POP3_F_SASL_WAIT;
-		return sasl_plain(s, line->data, line->len);
-	}
-	if (proto_split(line->data, &verb, &args) < 0)
-		return bad_command(s, "-ERR empty command");
-	switch (proto_lookup(commands, verb, s->state, &cmd)) {
-	case PROTO_UNKNOWN:
-		return bad_command(s, "-ERR unknown command");
-	case PROTO_WRONG_STATE:
-		return bad_command(s, "-ERR command not valid in this state");
-	case PROTO_FOUND:
-		break;
-	}
-	if (!proto_args_ok(cmd, args))
-		return bad_command(s, (cmd->flags & PROTO_CMD_NO_ARG)
-				   ? "-ERR this command takes no argument"
-				   : "-ERR argument required");
-	return cmd->run(s, args);
+	s->flags &= ~POP3_F_SASL_WAIT;
+	return sasl_plain(s, line->data, line->len);
 }
 
 /* May USER/PASS and AUTH PLAIN be used now (TLS on, or the listener is

@@ -1,6 +1,9 @@
 /* smtpd/authcmd.c: SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN,
- * on top of the shared SASL decoding and the asynchronous login. */
+ * on top of the shared SASL decoding and the session's environment's
+ * asynchronous login. */
 #include "autoconf.h"
+
+#include "smtpd/authcmd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,35 +11,28 @@
 
 #include <sodium.h>
 
-#include "common/runtime/auth.h"
-#include "common/base/log.h"
 #include "common/proto/proto.h"
 #include "common/proto/sasl.h"
-#include "smtpd/session.h"
 
 enum { MECH_NONE = 0, MECH_PLAIN, MECH_LOGIN };
 
 /* Decoded responses: a 12288-octet line decodes to at most 9216. */
 #define SASL_BUF SASL_DECODED_MAX(SMTP_SASL_MAX)
 
-static void auth_done(void *arg, enum auth_result result, const char *mailbox)
+void smtp_auth_done(struct smtp_session *s, enum smtp_login_result result,
+		    const char *mailbox)
 {
-	struct smtp_session *s = arg;
-
-	s->auth = NULL;
-	s->job_running = false;
 	smtp_set_state(s, SMTP_S_READY);
 	switch (result) {
-	case AUTH_OK:
+	case SMTP_LOGIN_OK:
 		s->flags |= SMTP_F_AUTH;
 		snprintf(s->user, sizeof(s->user), "%s", mailbox);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 		break;
-	case AUTH_FAIL:
+	case SMTP_LOGIN_FAIL:
 		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 		break;
-	case AUTH_THROTTLED:
-	case AUTH_ERROR:
+	case SMTP_LOGIN_TEMP:
 	default:
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		break;
@@ -44,22 +40,19 @@ static void auth_done(void *arg, enum auth_result result, const char *mailbox)
 	smtp_resume(s);
 }
 
-/* Hand the credentials to the login; the session waits for auth_done. */
+/* Hand the credentials to the login; the session waits for
+ * smtp_auth_done. */
 static int start_login(struct smtp_session *s, const char *user,
 		       const char *pw, size_t pwlen)
 {
 	const char *mech = s->sasl_mech == MECH_PLAIN ? "PLAIN" : "LOGIN";
 
 	s->sasl_mech = MECH_NONE;
-	s->auth = auth_start(s->srv, s->peer, s->sid, mech, user, pw, pwlen,
-			     auth_done, s);
-	if (s->auth == NULL) {
+	if (smtp_login(s, mech, user, pw, pwlen) < 0) {
 		smtp_set_state(s, SMTP_S_READY);
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		return PROTO_DONE;
 	}
-	s->job_running = true;
-	smtp_pause(s);
 	return PROTO_ASYNC;
 }
 
@@ -132,11 +125,14 @@ static int login_step(struct smtp_session *s, const char *resp, size_t len)
 	return rc;
 }
 
-int smtp_sasl_line(struct smtp_session *s, const char *line, size_t len)
+int smtp_sasl_line(struct smtp_session *s, const struct conn_line *line)
 {
+	/* RFC 4954 §4: the exchange is cancelled. */
+	if (line->flags & CONN_LINE_OVERLONG)
+		return sasl_fail(s, SASL_TOO_LONG);
 	if (s->sasl_mech == MECH_PLAIN)
-		return plain(s, line, len);
-	return login_step(s, line, len);
+		return plain(s, line->data, line->len);
+	return login_step(s, line->data, line->len);
 }
 
 int smtp_cmd_auth(void *session, char *args)

@@ -1,10 +1,12 @@
-/* smtpd/commands.c: the SMTP command table and its handlers (RFC 5321
- * §4.1 with the extensions of the EHLO reply). Each handler checks its
- * arguments and state first and replies on error, then does its work;
- * it returns PROTO_DONE, PROTO_ASYNC or PROTO_CLOSE. */
+/* smtpd/commands.c: the SMTP command table, its dispatch through
+ * common/proto and its handlers (RFC 5321 §4.1 with the extensions of the
+ * EHLO reply). Each handler checks its arguments and state first and
+ * replies on error, then does its work; it returns PROTO_DONE,
+ * PROTO_ASYNC or PROTO_CLOSE. */
 #include "autoconf.h"
 
-#include <stdarg.h>
+#include "smtpd/commands.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,10 @@
 
 #include "common/lookup/aliases.h"
 #include "common/base/log.h"
+#include "smtpd/authcmd.h"
+#include "smtpd/etrncmd.h"
 #include "smtpd/reply.h"
-#include "smtpd/session.h"
+#include "smtpd/transaction.h"
 
 static proto_handler_fn cmd_ehlo, cmd_helo, cmd_mail, cmd_rcpt, cmd_data,
 	cmd_bdat, cmd_rset, cmd_noop, cmd_quit, cmd_vrfy, cmd_expn, cmd_help,
@@ -48,91 +52,68 @@ const struct proto_cmd *smtp_command_table(void)
 	return smtp_commands;
 }
 
-/* A bad command: count it and reply; at the limit the reply is a 421
- * and the session ends (RFC 5321 §7.8). */
-int smtp_bad(struct smtp_session *s, int code, const char *enh,
-	     const char *fmt, ...)
-{
-	va_list ap;
-	char text[REPLY_LINE_MAX];
-
-	if (proto_bad_hit(&s->bad)) {
-		smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
-			   s->cfg->hostname);
-		log_info("%s too many bad commands client=%s", s->sid, s->peer);
-		return PROTO_CLOSE;
-	}
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	smtp_reply(s, code, enh, "%s", text);
-	return PROTO_DONE;
-}
-
 static int syntax(struct smtp_session *s, const char *enh, const char *text)
 {
 	return smtp_bad(s, 501, enh, "%s", text);
 }
 
-/* A control byte in a command line. RFC 5321 §4.1.2: invalid characters
+/* A line the dispatcher did not run. RFC 5321 §4.1.2: invalid characters
  * in the argument of a known command are 501 (the address's enhanced code
- * for MAIL and RCPT, RFC 3463); anything else is 500. */
-static int line_fault(struct smtp_session *s, const char *line, size_t len,
-		      size_t pos, enum proto_line_fault fault)
+ * for MAIL and RCPT, RFC 3463); anything else is 500. §4.3.2: an argument
+ * to a command that takes none is a syntax error whatever the state. */
+static int refuse(void *session, const struct proto_refusal *r)
 {
-	const struct proto_cmd *cmd = NULL;
-	const char *sp = memchr(line, ' ', len);
-	char verb[16];
-	size_t n = sp != NULL ? (size_t)(sp - line) : 0;
+	struct smtp_session *s = session;
+	const char *verb = r->cmd != NULL ? r->cmd->verb : "";
 
-	if (sp != NULL && n < pos && n < sizeof(verb)) {
-		memcpy(verb, line, n);
-		verb[n] = '\0';
-		if (proto_lookup(smtp_commands, verb, s->state, &cmd) !=
-		    PROTO_UNKNOWN) {
-			const char *enh = strcasecmp(verb, "MAIL") == 0 ? "5.1.7"
-					  : strcasecmp(verb, "RCPT") == 0 ? "5.1.3"
-					  : "5.5.4";
-
-			return smtp_bad(s, 501, enh, "Syntax error in parameters: %s",
-					proto_line_fault_str(fault));
-		}
+	switch (r->kind) {
+	case PROTO_REFUSE_BYTES:
+		if (r->cmd == NULL)
+			return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
+					proto_line_fault_str(r->fault));
+		return smtp_bad(s, 501, strcmp(verb, "MAIL") == 0 ? "5.1.7"
+				: strcmp(verb, "RCPT") == 0 ? "5.1.3" : "5.5.4",
+				"Syntax error in parameters: %s",
+				proto_line_fault_str(r->fault));
+	case PROTO_REFUSE_EMPTY:
+		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
+	case PROTO_REFUSE_LENGTH:
+		return smtp_bad(s, 500, "5.5.2", "Line too long");
+	case PROTO_REFUSE_UNKNOWN:
+		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
+	case PROTO_REFUSE_STATE:
+		if (!proto_args_ok(r->cmd, r->args))
+			return syntax(s, "5.5.4", "Syntax error: no parameters allowed");
+		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
+	case PROTO_REFUSE_ARGS:
+	default:
+		return smtp_bad(s, 501, "5.5.4", "Syntax: %s", verb);
 	}
-	return smtp_bad(s, 500, "5.5.2", "Syntax error: %s",
-			proto_line_fault_str(fault));
 }
+
+/* MAIL and RCPT lines may carry the parameters offered. */
+static size_t max_len(const char *verb)
+{
+	return (strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0
+		? SMTP_MAILRCPT_MAX : SMTP_CMD_MAX) - 2;
+}
+
+static const struct proto_dispatcher dispatcher = {
+	smtp_commands, max_len, refuse,
+};
 
 int smtp_command(struct smtp_session *s, char *line, size_t len)
 {
-	const struct proto_cmd *cmd = NULL;
-	enum proto_line_fault fault;
-	char *verb, *args;
-	size_t max, pos = 0;
+	return proto_dispatch(&dispatcher, s->state, line, len, s);
+}
 
-	fault = proto_check_line(line, len, &pos);
-	if (fault != PROTO_LINE_OK)
-		return line_fault(s, line, len, pos, fault);
-	if (proto_split(line, &verb, &args) < 0) {
-		return smtp_bad(s, 500, "5.5.2", "Syntax error: command expected");
-	}
-	max = strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0
-		      ? SMTP_MAILRCPT_MAX : SMTP_CMD_MAX;
-	if (len + 2 > max) {
+int smtp_command_line(struct smtp_session *s, struct conn_line *line)
+{
+	if (s->state == SMTP_S_AUTH)
+		return smtp_sasl_line(s, line);
+	if (line->flags & CONN_LINE_OVERLONG)
 		return smtp_bad(s, 500, "5.5.2", "Line too long");
-	}
-	switch (proto_lookup(smtp_commands, verb, s->state, &cmd)) {
-	case PROTO_UNKNOWN:
-		return smtp_bad(s, 500, "5.5.2", "Command unrecognized");
-	case PROTO_WRONG_STATE:
-		/* RFC 5321 §4.3.2: an argument to a command that takes none
-		 * is a syntax error whatever the state. */
-		if (!proto_args_ok(cmd, args))
-			return syntax(s, "5.5.4", "Syntax error: no parameters allowed");
-		return smtp_bad(s, 503, "5.5.1", "Bad sequence of commands");
-	case PROTO_FOUND:
-	default:
-		return cmd->run(s, args);
-	}
+	return smtp_command(s, line->data, line->len);
 }
 
 /* ---- session setup ---- */
@@ -159,12 +140,6 @@ static void set_helo(struct smtp_session *s, const char *args, bool esmtp)
 	smtp_set_state(s, SMTP_S_READY);
 }
 
-static bool starttls_offered(const struct smtp_session *s)
-{
-	return !(s->flags & SMTP_F_TLS) && !s->lc->tls &&
-	       server_tls_ctx(s->srv) != NULL;
-}
-
 static int cmd_ehlo(void *session, char *args)
 {
 	struct smtp_session *s = session;
@@ -181,7 +156,7 @@ static int cmd_ehlo(void *session, char *args)
 	smtp_reply_more(s, 250, NULL, "ENHANCEDSTATUSCODES");
 	smtp_reply_more(s, 250, NULL, "SMTPUTF8");
 	smtp_reply_more(s, 250, NULL, "BINARYMIME");
-	if (starttls_offered(s))
+	if (smtp_starttls_offered(s))
 		smtp_reply_more(s, 250, NULL, "STARTTLS");
 	/* RFC 4954 §4 / RFC 8314: no plaintext mechanism before TLS. */
 	if (smtp_auth_allowed(s) && !(s->flags & SMTP_F_AUTH))
@@ -236,61 +211,94 @@ static int addr_reply(struct smtp_session *s, const struct addr_error *e,
 	}
 }
 
-static void refresh_lookups(struct smtp_session *s)
+/* MAIL's checks: the listener's rules, the path, the parameters. False
+ * after a reply, with the outcome in *rc_r; true with the path parsed
+ * (its argument at *p_r). */
+static bool mail_checks(struct smtp_session *s, char *args,
+			struct addr_path *path, char **p_r, int *rc_r)
 {
-	struct smtpd *d = server_data(s->srv);
-	char *err = NULL;
-
-	server_userdb_refresh(s->srv);
-	if (d->al != NULL && aliases_reload(d->al, s->cfg, &err) < 0) {
-		aliases_log_errors(LOG_LVL_WARN, "aliases not reloaded", err,
-				   "; keeping the old aliases");
-		free(err);
-	}
-}
-
-static int cmd_mail(void *session, char *args)
-{
-	struct smtp_session *s = session;
 	struct smtp_tx *tx = &s->tx;
 	struct params_error perr;
 	struct addr_error aerr;
-	struct addr_path path;
 	char *p = after_keyword(args, "FROM:");
 
+	*rc_r = PROTO_DONE;
 	if (smtp_is_submission(s) && !(s->flags & SMTP_F_AUTH)) {
 		if (!(s->flags & SMTP_F_TLS) && !s->lc->plaintext_ok)
 			smtp_reply(s, 530, "5.7.0",
 				   "Must issue a STARTTLS command first");
 		else
 			smtp_reply(s, 530, "5.7.0", "Authentication required");
-		return PROTO_DONE;
+		return false;
 	}
-	if (p == NULL)
-		return syntax(s, "5.5.4", "Syntax: MAIL FROM:<address>");
-	if (addr_parse_path(p, strlen(p), ADDR_OPT_UTF8, &path, &aerr) < 0)
-		return addr_reply(s, &aerr, false);
-	if (path.rest_len > 0 && !(s->flags & SMTP_F_EHLO)) {
+	if (p == NULL) {
+		*rc_r = syntax(s, "5.5.4", "Syntax: MAIL FROM:<address>");
+		return false;
+	}
+	if (addr_parse_path(p, strlen(p), ADDR_OPT_UTF8, path, &aerr) < 0) {
+		*rc_r = addr_reply(s, &aerr, false);
+		return false;
+	}
+	if (path->rest_len > 0 && !(s->flags & SMTP_F_EHLO)) {
 		smtp_reply(s, 555, "5.5.4", "Parameters need EHLO");
-		return PROTO_DONE;
+		return false;
 	}
 	/* The size limit is the pipeline's (pipeline/stage_size.c). */
-	if (params_parse_mail(path.rest, path.rest_len, 0, &tx->params,
+	if (params_parse_mail(path->rest, path->rest_len, 0, &tx->params,
 			      &perr) < 0) {
 		smtp_log_reject(s, "MAIL", p, perr.code, perr.why);
 		if (perr.code != 552)
-			return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
-		smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
-		return PROTO_DONE;
+			*rc_r = smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
+		else
+			smtp_reply(s, perr.code, perr.enh, "%s", perr.why);
+		return false;
 	}
-	if ((path.mailbox.flags & ADDR_MB_UTF8) && !tx->params.smtputf8) {
+	if ((path->mailbox.flags & ADDR_MB_UTF8) && !tx->params.smtputf8) {
 		memset(&tx->params, 0, sizeof(tx->params));
 		smtp_reply(s, 550, "5.6.7",
 			   "Address is not ASCII and SMTPUTF8 was not given");
-		return PROTO_DONE;
+		return false;
 	}
-	refresh_lookups(s);
-	return smtp_txn_mail(s, &path, p);
+	*p_r = p;
+	return true;
+}
+
+/* A new transaction sees the user db and the aliases as their files are
+ * now: the environment refreshes them off the loop first, and the MAIL
+ * line is checked again when they are. */
+static int cmd_mail(void *session, char *args)
+{
+	struct smtp_session *s = session;
+	struct addr_path path;
+	char *p;
+	int rc;
+
+	if (!mail_checks(s, args, &path, &p, &rc))
+		return rc;
+	/* Out of memory: this transaction sees the loaded tables. */
+	s->refresh_arg = strdup(args);
+	if (s->refresh_arg == NULL || s->ops->refresh(s->env) == 0) {
+		free(s->refresh_arg);
+		s->refresh_arg = NULL;
+		return smtp_txn_mail(s, &path, p);
+	}
+	smtp_pause(s);
+	return PROTO_ASYNC;
+}
+
+void smtp_refresh_done(struct smtp_session *s)
+{
+	char *args = s->refresh_arg;
+	struct addr_path path;
+	char *p;
+	int rc;
+
+	s->refresh_arg = NULL;
+	smtp_set_state(s, SMTP_S_READY);
+	if (mail_checks(s, args, &path, &p, &rc))
+		rc = smtp_txn_mail(s, &path, p);
+	free(args);
+	smtp_async_done(s, rc);
 }
 
 static int cmd_rcpt(void *session, char *args)
@@ -391,8 +399,7 @@ static int cmd_rset(void *session, char *args)
 {
 	struct smtp_session *s = session;
 
-	if (*args != '\0')
-		return syntax(s, "5.5.4", "Syntax: RSET");
+	(void)args; /* none: PROTO_CMD_NO_ARG */
 	smtp_tx_reset(s);
 	if (s->state != SMTP_S_INIT)
 		smtp_set_state(s, SMTP_S_READY);
@@ -411,8 +418,7 @@ static int cmd_quit(void *session, char *args)
 {
 	struct smtp_session *s = session;
 
-	if (*args != '\0')
-		return syntax(s, "5.5.4", "Syntax: QUIT");
+	(void)args; /* none: PROTO_CMD_NO_ARG */
 	smtp_reply(s, 221, "2.0.0", "%s Bye", s->cfg->hostname);
 	return PROTO_CLOSE;
 }
@@ -452,12 +458,11 @@ static int cmd_starttls(void *session, char *args)
 {
 	struct smtp_session *s = session;
 
-	if (*args != '\0')
-		return syntax(s, "5.5.4", "Syntax: STARTTLS");
+	(void)args; /* none: PROTO_CMD_NO_ARG */
 	if (s->flags & SMTP_F_TLS) {
 		return smtp_bad(s, 503, "5.5.1", "TLS already active");
 	}
-	if (!starttls_offered(s)) {
+	if (!smtp_starttls_offered(s)) {
 		smtp_reply(s, 454, "4.7.0", "TLS not available");
 		return PROTO_DONE;
 	}

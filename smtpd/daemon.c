@@ -3,12 +3,16 @@
  * run the real daemon in-process. */
 #include "autoconf.h"
 
+#include "smtpd/daemon.h"
+
 #include <stdlib.h>
 
 #include "common/lookup/aliases.h"
 #include "common/base/log.h"
-#include "common/runtime/server.h"
-#include "smtpd/session.h"
+#include "smtpd/client.h"
+#include "smtpd/outq.h"
+#include "smtpd/refresh.h"
+#include "smtpd/smtpd.h"
 
 static int smtpd_start(struct server *srv)
 {
@@ -67,6 +71,7 @@ static void smtpd_cleanup(struct server *srv)
 
 	if (d != NULL) {
 		smtpd_outq_cleanup(srv, d); /* ETRN */
+		smtpd_refresh_quiet(d);
 		aliases_free(d->al);
 		free(d);
 	}
@@ -85,8 +90,8 @@ static void smtpd_stopping(struct server *srv)
 const struct server_ops smtpd_server_ops = {
 	.name = "kantorpos-smtpd",
 	.proto = CONFIG_PROTO_SMTP,
-	.accept = smtp_accept,
-	.refuse = smtp_refuse,
+	.accept = smtp_client_accept,
+	.refuse = smtp_client_refuse,
 	.start = smtpd_start,
 	.reload = smtpd_reload,
 	.cleanup = smtpd_cleanup,

@@ -1,6 +1,6 @@
 /* smtpd/etrncmd.c: the ETRN command (RFC 1985): the request checked by
- * the ETRN policy (outbound/etrn.h), the flush asked of the daemon's
- * runner (smtpd/outq.h), the reply once the queue was scanned, and
+ * the ETRN policy (outbound/etrn.h), the flush asked of the runner the
+ * session's environment has (smtp_ops.runner), the reply once the queue was scanned, and
  * forgetting a pending ETRN when its session closes. */
 #include "autoconf.h"
 
@@ -9,7 +9,7 @@
 #include "common/base/log.h"
 #include "outbound/etrn.h"
 #include "outbound/runner.h"
-#include "smtpd/outq.h"
+#include "smtpd/etrncmd.h"
 #include "smtpd/session.h"
 
 /* The ETRN that waits for its queue scan. */
@@ -38,7 +38,7 @@ static void etrn_done(void *arg, enum runner_result res, size_t count)
 int smtp_cmd_etrn(void *session, char *args)
 {
 	struct smtp_session *s = session;
-	struct smtpd *d = server_data(s->srv);
+	struct runner *runner = s->ops->runner(s->env);
 	struct etrn_request req;
 	struct etrn_reply rep;
 	struct etrn_wait *w;
@@ -54,7 +54,7 @@ int smtp_cmd_etrn(void *session, char *args)
 		smtp_reply(s, rep.code, rep.enh, "%s", rep.text);
 		return PROTO_DONE;
 	}
-	if (smtpd_outq_runner(d) == NULL ||
+	if (runner == NULL ||
 	    (w = calloc(1, sizeof(*w))) == NULL) {
 		etrn_result(&req, true, false, 0, &rep);
 		smtp_reply(s, rep.code, rep.enh, "%s", rep.text);
@@ -62,7 +62,7 @@ int smtp_cmd_etrn(void *session, char *args)
 	}
 	w->s = s;
 	w->req = req;
-	rc = runner_flush_etrn(smtpd_outq_runner(d), req.domain, req.subdomains,
+	rc = runner_flush_etrn(runner, req.domain, req.subdomains,
 			       s->peer, etrn_done, w);
 	if (rc != 0) {
 		/* 1: a flush of this node runs; a new round follows it. */
@@ -81,12 +81,13 @@ int smtp_cmd_etrn(void *session, char *args)
 
 void smtp_etrn_cancel(struct smtp_session *s)
 {
-	struct smtpd *d = server_data(s->srv);
+	struct runner *runner;
 
 	if (!s->etrn_waiting)
 		return;
-	if (smtpd_outq_runner(d) != NULL)
-		runner_cancel(smtpd_outq_runner(d), s->etrn_wait);
+	runner = s->ops->runner(s->env);
+	if (runner != NULL)
+		runner_cancel(runner, s->etrn_wait);
 	free(s->etrn_wait);
 	s->etrn_wait = NULL;
 	s->etrn_waiting = false;

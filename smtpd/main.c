@@ -2,8 +2,7 @@
  * SMTP session as its client (smtpd/daemon.c). */
 #include "autoconf.h"
 
-#include "common/runtime/server.h"
-#include "smtpd/session.h"
+#include "smtpd/daemon.h"
 
 int main(int argc, char **argv)
 {

@@ -1,18 +1,17 @@
-/* smtpd/session.c: SMTP session lifecycle, input loop (command lines,
- * DATA lines, BDAT octets), replies and trace. */
+/* smtpd/session.c: the SMTP session over its environment (struct
+ * smtp_ops): lifecycle, the input loop (command lines, DATA content, BDAT
+ * octets), replies and the bad-command count, the protocol trace with AUTH
+ * data masked, pause/resume, graceful stop and STARTTLS. */
 #include "autoconf.h"
 
 #include "smtpd/session.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <strings.h>
 
-#include "common/runtime/auth.h"
-#include "common/net/conn.h"
 #include "common/base/log.h"
 #include "smtpd/reply.h"
 #include "store/maildir.h"
@@ -20,27 +19,30 @@
 /* Octets of a BDAT chunk taken from the connection at a time. */
 #define SMTP_CHUNK_READ 65536
 
-static void on_readable(struct conn *c, void *arg);
-static void on_timeout(struct conn *c, void *arg);
-static void on_tls_ready(struct conn *c, void *arg);
-static void on_close(struct conn *c, void *arg, enum conn_close_reason reason,
-		     const char *detail);
-static void on_shutdown(struct server_client *cl);
-
-static const struct conn_cb smtp_conn_cb = {
-	.on_readable = on_readable,
-	.on_timeout = on_timeout,
-	.on_tls_ready = on_tls_ready,
-	.on_close = on_close,
-};
-
 static const char *const STATE_NAMES[SMTP_S_COUNT] = {
 	"INIT", "READY", "MAIL", "RCPT", "DATA", "BDAT", "AUTH", "BUSY", "QUIT",
 };
 
-/* Content output buffer of the session (DATA lines, BDAT reads). */
-static char *content_buf(struct smtp_session *s, size_t need);
 static void chunk_done_now(struct smtp_session *s);
+
+struct smtp_session *smtp_session_new(const struct smtp_ops *ops, void *env,
+				      const struct smtp_hooks *hooks,
+				      const struct smtp_session_cfg *cfg)
+{
+	struct smtp_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->ops = ops;
+	s->env = env;
+	s->hooks = hooks;
+	s->cfg = cfg->cfg;
+	s->lc = cfg->lc;
+	snprintf(s->sid, sizeof(s->sid), "%s", cfg->sid);
+	snprintf(s->peer, sizeof(s->peer), "%s", cfg->peer);
+	proto_bad_init(&s->bad, (unsigned)s->cfg->bad_command_limit);
+	return s;
+}
 
 const char *smtp_state_name(enum smtp_state state)
 {
@@ -58,6 +60,22 @@ bool smtp_auth_allowed(const struct smtp_session *s)
 	return (s->flags & SMTP_F_TLS) || s->lc->plaintext_ok;
 }
 
+bool smtp_starttls_offered(const struct smtp_session *s)
+{
+	return !(s->flags & (SMTP_F_TLS | SMTP_F_CLOSED)) && !s->lc->tls &&
+	       s->ops->tls_available(s->env);
+}
+
+const char *smtp_tls_version(const struct smtp_session *s)
+{
+	return s->flags & SMTP_F_CLOSED ? NULL : s->ops->tls_version(s->env);
+}
+
+const char *smtp_tls_cipher(const struct smtp_session *s)
+{
+	return s->flags & SMTP_F_CLOSED ? NULL : s->ops->tls_cipher(s->env);
+}
+
 void smtp_set_state(struct smtp_session *s, enum smtp_state state)
 {
 	if (s->state == state)
@@ -65,6 +83,16 @@ void smtp_set_state(struct smtp_session *s, enum smtp_state state)
 	log_debug("%s state %s -> %s", s->sid, smtp_state_name(s->state),
 		  smtp_state_name(state));
 	s->state = state;
+}
+
+/* Ask the environment to close; the session takes no more input. */
+static void close_session(struct smtp_session *s, bool after_flush,
+			  const char *reason)
+{
+	if (s->flags & SMTP_F_CLOSED)
+		return;
+	s->flags |= SMTP_F_CLOSING;
+	s->ops->close(s->env, after_flush, reason);
 }
 
 static void vreply(struct smtp_session *s, int code, const char *enh,
@@ -77,11 +105,11 @@ static void vreply(struct smtp_session *s, int code, const char *enh,
 	char line[REPLY_LINE_MAX + 1];
 	size_t n = reply_vformat(line, sizeof(line), code, enh, more, fmt, ap);
 
-	if (n == 0 || s->conn == NULL)
+	if (n == 0 || (s->flags & SMTP_F_CLOSED))
 		return;
-	server_trace(s->srv, s->sid, false, line, n - 2);
-	if (conn_write(s->conn, line, n) < 0)
-		conn_close(s->conn, "output overflow");
+	s->ops->trace(s->env, false, line, n - 2);
+	if (s->ops->write(s->env, line, n) < 0)
+		close_session(s, false, "output overflow");
 }
 
 void smtp_reply(struct smtp_session *s, int code, const char *enh,
@@ -104,6 +132,25 @@ void smtp_reply_more(struct smtp_session *s, int code, const char *enh,
 	va_end(ap);
 }
 
+int smtp_bad(struct smtp_session *s, int code, const char *enh,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	char text[REPLY_LINE_MAX];
+
+	if (proto_bad_hit(&s->bad)) {
+		smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
+			   s->cfg->hostname);
+		log_info("%s too many bad commands client=%s", s->sid, s->peer);
+		return PROTO_CLOSE;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	smtp_reply(s, code, enh, "%s", text);
+	return PROTO_DONE;
+}
+
 void smtp_log_reject(struct smtp_session *s, const char *stage,
 		     const char *arg, int code, const char *text)
 {
@@ -123,14 +170,14 @@ void smtp_tx_reset(struct smtp_session *s)
 void smtp_pause(struct smtp_session *s)
 {
 	smtp_set_state(s, SMTP_S_BUSY);
-	if (s->conn != NULL)
-		conn_pause_input(s->conn);
+	if (!(s->flags & SMTP_F_CLOSED))
+		s->ops->pause(s->env);
 }
 
 /* A graceful stop waits for a message in flight, then says goodbye. */
 static bool stop_now(struct smtp_session *s)
 {
-	if (!(s->flags & SMTP_F_STOP) || s->conn == NULL)
+	if (!(s->flags & SMTP_F_STOP) || (s->flags & SMTP_F_CLOSED))
 		return false;
 	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
 	    s->state == SMTP_S_BUSY || s->state == SMTP_S_QUIT)
@@ -138,25 +185,46 @@ static bool stop_now(struct smtp_session *s)
 	smtp_reply(s, 421, "4.3.2", "%s Service shutting down, closing channel",
 		   s->cfg->hostname);
 	smtp_set_state(s, SMTP_S_QUIT);
-	conn_close_after_flush(s->conn, "shutdown");
+	close_session(s, true, "shutdown");
 	return true;
 }
 
 void smtp_resume(struct smtp_session *s)
 {
-	if (s->conn == NULL || stop_now(s))
+	if ((s->flags & SMTP_F_CLOSED) || stop_now(s))
 		return;
-	conn_resume_input(s->conn);
+	s->ops->resume(s->env);
 }
 
-static void on_shutdown(struct server_client *cl)
+void smtp_async_done(struct smtp_session *s, int rc)
 {
-	struct smtp_session *s = (struct smtp_session *)cl;
+	if (rc == PROTO_ASYNC)
+		return;
+	if (rc == PROTO_CLOSE) {
+		smtp_set_state(s, SMTP_S_QUIT);
+		close_session(s, true, "session end");
+		return;
+	}
+	smtp_resume(s);
+}
 
+void smtp_session_shutdown(struct smtp_session *s)
+{
 	s->flags |= SMTP_F_STOP;
 	stop_now(s);
 }
 
+int smtp_login(struct smtp_session *s, const char *mech, const char *user,
+	       const char *pw, size_t pwlen)
+{
+	if ((s->flags & SMTP_F_CLOSED) ||
+	    s->ops->login(s->env, mech, user, pw, pwlen) < 0)
+		return -1;
+	smtp_pause(s);
+	return 0;
+}
+
+/* Content output buffer of the session (DATA lines, BDAT reads). */
 static char *content_buf(struct smtp_session *s, size_t need)
 {
 	if (need + DATA_OUT_SLACK > s->buf_size) {
@@ -175,7 +243,7 @@ void smtp_start_data(struct smtp_session *s)
 	size_t limit = s->cfg->smtp_line_limit;
 
 	data_init(&s->tx.dp, DATA_MODE_DOT, s->cfg->max_message_size, limit);
-	conn_set_raw(s->conn, true);
+	s->ops->set_raw(s->env, true);
 	smtp_set_state(s, SMTP_S_DATA);
 }
 
@@ -183,7 +251,7 @@ void smtp_start_chunk(struct smtp_session *s, uint64_t size)
 {
 	s->chunk_prev = s->state;
 	s->tx.bdat_left = size;
-	conn_set_raw(s->conn, true);
+	s->ops->set_raw(s->env, true);
 	smtp_set_state(s, SMTP_S_BDAT);
 	if (size == 0)
 		chunk_done_now(s);
@@ -201,8 +269,7 @@ void smtp_discard_chunk(struct smtp_session *s, uint64_t size, int code,
 
 static void end_of_content(struct smtp_session *s, int rc)
 {
-	conn_set_raw(s->conn, false);
-	conn_set_max_line(s->conn, SMTP_SASL_MAX + 2);
+	s->ops->set_raw(s->env, false);
 	if (rc != PROTO_ASYNC)
 		smtp_set_state(s, SMTP_S_READY);
 }
@@ -211,11 +278,28 @@ static void end_of_content(struct smtp_session *s, int rc)
  * of at most SMTP_CHUNK_READ. */
 static size_t content_want(struct smtp_session *s, uint64_t limit)
 {
-	size_t want = conn_input_pending(s->conn);
+	size_t want = s->ops->input_pending(s->env);
 
 	if (want > SMTP_CHUNK_READ)
 		want = SMTP_CHUNK_READ;
 	return limit < want ? (size_t)limit : want;
+}
+
+/* Feed n octets that cannot be given out (no buffer) to the parser in
+ * small pieces, to find the end; the message is refused there. */
+static size_t data_skip(struct smtp_session *s, const char *data, size_t n)
+{
+	char scratch[512 + DATA_OUT_SLACK];
+	size_t used = 0, o;
+
+	s->tx.md_err = MD_ERR_IO;
+	while (used < n && !data_done(&s->tx.dp)) {
+		size_t piece = n - used < 512 ? n - used : 512;
+
+		o = 0;
+		used += data_feed(&s->tx.dp, data + used, piece, scratch, &o);
+	}
+	return used;
 }
 
 /* DATA content as it arrives, not line by line: the parser knows the
@@ -228,34 +312,21 @@ static bool data_read(struct smtp_session *s)
 	size_t want = content_want(s, SMTP_CHUNK_READ), n, used, o = 0;
 	char *out;
 
-	if (want == 0 || smtp_delivery_wait_file(s, want))
+	if (want == 0 || s->hooks->content_wait(s, want))
 		return false;
-	n = conn_read_raw(s->conn, &data, want);
+	n = s->ops->read_raw(s->env, &data, want);
 	if (n == 0)
 		return false;
 	out = content_buf(s, n);
-	if (out == NULL) {
-		/* Read on to the end in small pieces; the message is refused
-		 * there. */
-		char scratch[512 + DATA_OUT_SLACK];
-
-		s->tx.md_err = MD_ERR_IO;
-		used = 0;
-		while (used < n && !data_done(&s->tx.dp)) {
-			size_t piece = n - used < 512 ? n - used : 512;
-
-			used += data_feed(&s->tx.dp, data + used, piece, scratch,
-					  &o);
-		}
-		o = 0;
-	} else {
+	if (out == NULL)
+		used = data_skip(s, data, n);
+	else
 		used = data_feed(&s->tx.dp, data, n, out, &o);
-	}
-	smtp_delivery_write(s, out, o);
+	s->hooks->content(s, out, o);
 	if (data_done(&s->tx.dp)) {
-		conn_unread_raw(s->conn, n - used);
-		server_trace(s->srv, s->sid, true, "<message content>", 17);
-		end_of_content(s, smtp_delivery_end(s));
+		s->ops->unread_raw(s->env, n - used);
+		s->ops->trace(s->env, true, "<message content>", 17);
+		end_of_content(s, s->hooks->content_end(s));
 	}
 	return true;
 }
@@ -267,7 +338,7 @@ static void chunk_done_now(struct smtp_session *s)
 	char *out;
 	size_t n;
 
-	conn_set_raw(s->conn, false);
+	s->ops->set_raw(s->env, false);
 	smtp_set_state(s, s->chunk_prev);
 	if (tx->bdat_discard) {
 		if (tx->bdat_code != 0)
@@ -283,8 +354,8 @@ static void chunk_done_now(struct smtp_session *s)
 	}
 	out = content_buf(s, 0);
 	n = out != NULL ? data_finish(&tx->dp, out) : 0;
-	smtp_delivery_write(s, out, n);
-	end_of_content(s, smtp_delivery_end(s));
+	s->hooks->content(s, out, n);
+	end_of_content(s, s->hooks->content_end(s));
 }
 
 /* Read BDAT octets; true when the loop may go on. */
@@ -297,9 +368,9 @@ static bool chunk_read(struct smtp_session *s)
 	/* A chunk of 0 octets (or its end) goes straight to chunk_done_now. */
 	if (tx->bdat_left > 0 &&
 	    (want == 0 ||
-	     (!tx->bdat_discard && smtp_delivery_wait_file(s, want))))
+	     (!tx->bdat_discard && s->hooks->content_wait(s, want))))
 		return false;
-	n = want > 0 ? conn_read_raw(s->conn, &data, want) : 0;
+	n = want > 0 ? s->ops->read_raw(s->env, &data, want) : 0;
 	if (want > 0 && n == 0)
 		return false;
 	if (n > 0 && !tx->bdat_discard) {
@@ -310,7 +381,7 @@ static bool chunk_read(struct smtp_session *s)
 			tx->md_err = MD_ERR_IO;
 		} else {
 			data_feed(&tx->dp, data, n, out, &o);
-			smtp_delivery_write(s, out, o);
+			s->hooks->content(s, out, o);
 		}
 	}
 	tx->bdat_left -= n;
@@ -323,7 +394,7 @@ static void mask_trace(struct smtp_session *s, const char *line, size_t len)
 {
 	/* AUTH data never reaches the trace: keep the verb and mechanism. */
 	if (s->state == SMTP_S_AUTH) {
-		server_trace(s->srv, s->sid, true, "<SASL response>", 15);
+		s->ops->trace(s->env, true, "<SASL response>", 15);
 	} else if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0) {
 		const char *sp = memchr(line + 5, ' ', len - 5);
 		size_t keep = sp != NULL ? (size_t)(sp - line) : len;
@@ -333,17 +404,16 @@ static void mask_trace(struct smtp_session *s, const char *line, size_t len)
 			keep = 40;
 		snprintf(buf, sizeof(buf), "%.*s%s", (int)keep, line,
 			 sp != NULL ? " ****" : "");
-		server_trace(s->srv, s->sid, true, buf, strlen(buf));
+		s->ops->trace(s->env, true, buf, strlen(buf));
 	} else {
-		server_trace(s->srv, s->sid, true, line, len);
+		s->ops->trace(s->env, true, line, len);
 	}
 }
 
-static void process_input(struct smtp_session *s)
+void smtp_session_input(struct smtp_session *s)
 {
-	while (s->conn != NULL && !conn_is_closing(s->conn)) {
+	while (!(s->flags & (SMTP_F_CLOSED | SMTP_F_CLOSING))) {
 		struct conn_line line;
-		int rc;
 
 		if (stop_now(s))
 			return;
@@ -359,67 +429,43 @@ static void process_input(struct smtp_session *s)
 				return;
 			continue;
 		}
-		if (conn_next_line(s->conn, &line) == 0)
+		if (s->ops->next_line(s->env, &line) == 0)
 			return;
 		mask_trace(s, line.data, line.len);
-		if (line.flags & CONN_LINE_OVERLONG && s->state == SMTP_S_AUTH) {
-			/* RFC 4954 §4: the exchange is cancelled. */
-			s->sasl_mech = 0;
-			smtp_set_state(s, SMTP_S_READY);
-			rc = smtp_bad(s, 500, "5.5.6",
-				      "Authentication exchange line is too long");
-		} else if (line.flags & CONN_LINE_OVERLONG) {
-			rc = smtp_bad(s, 500, "5.5.2", "Line too long");
-		} else if (s->state == SMTP_S_AUTH) {
-			rc = smtp_sasl_line(s, line.data, line.len);
-		} else {
-			rc = smtp_command(s, line.data, line.len);
-		}
-		if (rc == PROTO_CLOSE) {
+		if (s->hooks->line(s, &line) == PROTO_CLOSE) {
 			smtp_set_state(s, SMTP_S_QUIT);
-			conn_close_after_flush(s->conn, "session end");
+			close_session(s, true, "session end");
 			return;
 		}
 	}
 }
 
-static void on_readable(struct conn *c, void *arg)
+void smtp_session_timeout(struct smtp_session *s)
 {
-	(void)c;
-	process_input(arg);
-}
-
-static void on_timeout(struct conn *c, void *arg)
-{
-	struct smtp_session *s = arg;
-
 	log_info("%s timeout client=%s state=%s", s->sid, s->peer,
 		 smtp_state_name(s->state));
 	smtp_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
 		   s->cfg->hostname);
 	smtp_set_state(s, SMTP_S_QUIT);
-	conn_close_after_flush(c, "timeout");
+	close_session(s, true, "timeout");
 }
 
-static void greet(struct smtp_session *s)
+void smtp_session_greet(struct smtp_session *s)
 {
 	smtp_reply(s, 220, NULL, "%s ESMTP kantorpos ready", s->cfg->hostname);
 }
 
-static void on_tls_ready(struct conn *c, void *arg)
+void smtp_session_tls_ready(struct smtp_session *s)
 {
-	struct smtp_session *s = arg;
-
 	s->flags |= SMTP_F_TLS;
 	log_info("%s tls client=%s version=%s cipher=%s", s->sid, s->peer,
-		 conn_tls_version(c), conn_tls_cipher(c));
+		 s->ops->tls_version(s->env), s->ops->tls_cipher(s->env));
 	if (s->lc->tls)
-		greet(s);
+		smtp_session_greet(s);
 }
 
 void smtp_start_tls(struct smtp_session *s)
 {
-	SSL_CTX *ctx = server_tls_ctx(s->srv);
 	size_t discarded = 0;
 
 	/* RFC 3207 §4.2: everything learnt before TLS is forgotten. */
@@ -427,8 +473,8 @@ void smtp_start_tls(struct smtp_session *s)
 	s->flags &= ~SMTP_F_EHLO;
 	s->helo[0] = '\0';
 	smtp_set_state(s, SMTP_S_INIT);
-	if (ctx == NULL || conn_start_tls(s->conn, ctx, &discarded) < 0) {
-		conn_close(s->conn, "TLS start failed");
+	if (s->ops->start_tls(s->env, &discarded) < 0) {
+		close_session(s, false, "TLS start failed");
 		return;
 	}
 	if (discarded > 0)
@@ -441,87 +487,17 @@ void smtp_session_maybe_free(struct smtp_session *s)
 	if (!(s->flags & SMTP_F_CLOSED) || s->job_running)
 		return;
 	smtp_tx_reset(s);
-	server_client_unregister(s->srv, &s->client);
+	s->ops->release(s->env);
+	free(s->refresh_arg);
 	free(s->buf);
 	free(s);
 }
 
-static void on_close(struct conn *c, void *arg, enum conn_close_reason reason,
-		     const char *detail)
+void smtp_session_closed(struct smtp_session *s, const char *reason)
 {
-	struct smtp_session *s = arg;
-
-	(void)c;
 	log_info("%s disconnect client=%s reason=%s state=%s", s->sid, s->peer,
-		 reason == CONN_CLOSE_LOCAL ? detail : detail[0] ? detail : "eof",
-		 smtp_state_name(s->state));
-	s->conn = NULL;
+		 reason, smtp_state_name(s->state));
 	s->flags |= SMTP_F_CLOSED;
-	if (s->auth != NULL) {
-		auth_cancel(s->auth);
-		s->auth = NULL;
-		s->job_running = false;
-	}
-	smtp_etrn_cancel(s); /* ETRN */
+	s->hooks->closed(s); /* ETRN */
 	smtp_session_maybe_free(s);
-}
-
-void smtp_accept(struct server *srv, const struct config_listen *lc, int fd,
-		 const char *peer)
-{
-	struct smtp_session *s = calloc(1, sizeof(*s));
-	SSL_CTX *ctx;
-
-	if (s == NULL) {
-		close(fd);
-		return;
-	}
-	s->srv = srv;
-	s->lc = lc;
-	s->client.shutdown = on_shutdown;
-	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	if (server_client_register(srv, &s->client, peer) < 0) {
-		free(s);
-		close(fd);
-		return;
-	}
-	s->cfg = server_client_config(&s->client);
-	server_new_sid(srv, s->sid);
-	proto_bad_init(&s->bad, (unsigned)s->cfg->bad_command_limit);
-	s->conn = conn_new(server_loop(srv), fd, &smtp_conn_cb, s);
-	if (s->conn == NULL) {
-		log_warn("%s connection setup failed", s->sid);
-		server_client_unregister(srv, &s->client);
-		free(s);
-		close(fd);
-		return;
-	}
-	conn_set_timeout(s->conn, s->cfg->smtp_timeout);
-	conn_set_max_line(s->conn, SMTP_SASL_MAX + 2);
-	log_info("%s connect client=%s port=%u role=%s%s", s->sid, peer,
-		 lc->port,
-		 lc->role == CONFIG_ROLE_SUBMISSION ? "submission"
-		 : lc->role == CONFIG_ROLE_SUBMISSIONS ? "submissions" : "mx",
-		 lc->tls ? " tls" : "");
-	if (lc->tls) {
-		ctx = server_tls_ctx(srv);
-		if (ctx == NULL || conn_start_tls(s->conn, ctx, NULL) < 0)
-			conn_close(s->conn, "TLS not available");
-		return;
-	}
-	greet(s);
-}
-
-void smtp_refuse(struct server *srv, const struct config_listen *lc, int fd,
-		 const char *peer)
-{
-	static const char msg[] = "421 4.7.0 Too many connections, try again later\r\n";
-	ssize_t n;
-
-	(void)srv;
-	(void)peer;
-	if (lc->tls)
-		return;
-	n = write(fd, msg, sizeof(msg) - 1);
-	(void)n;
 }

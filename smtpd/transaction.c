@@ -11,9 +11,8 @@
 #include <string.h>
 
 #include "common/base/log.h"
-#include "common/net/conn.h"
-#include "smtpd/outq.h"
 #include "smtpd/session.h"
+#include "smtpd/transaction.h"
 #include "store/maildir.h"
 
 static void txn_done(struct pipe_tx *ptx, void *arg);
@@ -21,22 +20,12 @@ static void txn_done(struct pipe_tx *ptx, void *arg);
 /* What the pipeline uses, as it is now (a reload replaces the aliases). */
 static void refresh_env(struct smtp_session *s)
 {
-	struct smtpd *d = server_data(s->srv);
-	struct pipe_env *e = &s->tx.env;
-
-	memset(e, 0, sizeof(*e));
-	e->cfg = s->cfg;
-	e->db = server_userdb(s->srv);
-	e->al = d->al;
-	e->io = server_io_worker(s->srv);
-	e->queue = smtpd_outq_queue(d);
-	e->kick = smtpd_outq_kick;
-	e->kick_arg = d;
+	s->ops->pipe_env(s->env, &s->tx.env);
 }
 
 static void client_facts(const struct smtp_session *s, struct pipe_client *c)
 {
-	const char *v = s->conn != NULL ? conn_tls_version(s->conn) : NULL;
+	const char *v = smtp_tls_version(s);
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->addr, sizeof(c->addr), "%s", s->peer);
@@ -44,7 +33,7 @@ static void client_facts(const struct smtp_session *s, struct pipe_client *c)
 	c->esmtp = (s->flags & SMTP_F_EHLO) != 0;
 	if (v != NULL) {
 		snprintf(c->tls_version, sizeof(c->tls_version), "%s", v);
-		v = conn_tls_cipher(s->conn);
+		v = smtp_tls_cipher(s);
 		snprintf(c->tls_cipher, sizeof(c->tls_cipher), "%s",
 			 v != NULL ? v : "");
 	}
@@ -172,10 +161,9 @@ static int begin_done(struct smtp_session *s)
  * delivery. */
 static int begin(struct smtp_session *s)
 {
-	struct smtpd *d = server_data(s->srv);
 	char id[64];
 
-	snprintf(id, sizeof(id), "%s.%lu", s->sid, ++d->msg_counter);
+	snprintf(id, sizeof(id), "%s.%lu", s->sid, ++s->n_msgs);
 	refresh_env(s);
 	if (pipe_tx_begin(s->tx.ptx, id) == PIPE_WAIT)
 		return wait_for(s, SMTP_W_BEGIN, NULL);
@@ -196,7 +184,7 @@ int smtp_txn_bdat(struct smtp_session *s, uint64_t size, bool last)
 	return begin(s);
 }
 
-bool smtp_delivery_wait_file(struct smtp_session *s, size_t want)
+bool smtp_txn_content_wait(struct smtp_session *s, size_t want)
 {
 	struct smtp_tx *tx = &s->tx;
 
@@ -209,7 +197,7 @@ bool smtp_delivery_wait_file(struct smtp_session *s, size_t want)
 	return true;
 }
 
-void smtp_delivery_write(struct smtp_session *s, const char *buf, size_t len)
+void smtp_txn_content(struct smtp_session *s, const char *buf, size_t len)
 {
 	struct smtp_tx *tx = &s->tx;
 
@@ -225,7 +213,7 @@ static void log_accepted(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	const struct pipe_msg *m = pipe_tx_msg(tx->ptx);
-	const char *tls = s->conn != NULL ? conn_tls_version(s->conn) : NULL;
+	const char *tls = smtp_tls_version(s);
 	char to[1024];
 	size_t o = 0;
 
@@ -267,7 +255,7 @@ static int end_done(struct smtp_session *s)
 	return PROTO_DONE;
 }
 
-int smtp_delivery_end(struct smtp_session *s)
+int smtp_txn_content_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	unsigned faults = data_faults(&tx->dp);

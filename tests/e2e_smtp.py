@@ -305,6 +305,45 @@ def aliases_and_postmaster(d, small):
         assert b"Subject: team" in f.read()
 
 
+def send_to(d, rcpt):
+    with smtplib.SMTP("127.0.0.1", d.mx) as c:
+        c.sendmail("s@elsewhere.test", [rcpt], b"Subject: new\r\n\r\nhi\r\n")
+
+
+@test
+def lookups_follow_their_files(d, small):
+    """Each MAIL sees the user db and the aliases as their files are now
+    (read off the loop, no SIGHUP); a broken aliases file keeps the loaded
+    table and says so."""
+    aliases = os.path.join(d.dir, "aliases")
+    with open(aliases) as f:
+        original = f.read()
+    try:
+        with open(aliases, "a") as f:
+            f.write("team: alice\n")
+        before = len(d.messages("alice"))
+        send_to(d, "team@example.test")
+        assert len(d.messages("alice")) == before + 1
+        subprocess.run([ADMIN, "-c", d.conf, "user", "add",
+                        "carol@example.test"], input=PASSWORD + "\n",
+                       text=True, check=True, capture_output=True)
+        send_to(d, "carol@example.test")
+        assert len(d.messages("carol")) == 1
+        with open(aliases, "w") as f:
+            f.write(original + "broken line\n")
+        before = len(d.messages("bob"))
+        send_to(d, "sales@example.test")
+        assert len(d.messages("bob")) == before + 1
+        assert "aliases not reloaded" in d.logtext(), d.logtext()[-2000:]
+        try:
+            send_to(d, "team@example.test")
+        except smtplib.SMTPRecipientsRefused as e:
+            raise AssertionError(f"the loaded table was dropped: {e}")
+    finally:
+        with open(aliases, "w") as f:
+            f.write(original)
+
+
 @test
 def pipelining(d, small):
     r = Raw(d.mx)

@@ -1,12 +1,15 @@
 /* tests/test_proto.c: the shared line-protocol engine (split, lookup, state
- * gating, bad-command counter, strict numbers, forbidden bytes). */
+ * gating, the dispatcher, bad-command counter, strict numbers, forbidden
+ * bytes). */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/proto/proto.h"
 #include "tests/helpers/testutil.h"
@@ -106,6 +109,7 @@ enum toy_state { TOY_AUTH, TOY_TRANS, TOY_UPDATE };
 struct toy_session {
 	int calls;
 	const char *last;
+	char args[64]; /* what the last handler got */
 };
 
 static int toy_user(void *session, char *args)
@@ -114,6 +118,7 @@ static int toy_user(void *session, char *args)
 
 	s->calls++;
 	s->last = "user";
+	snprintf(s->args, sizeof(s->args), "%s", args);
 	return PROTO_DONE;
 }
 
@@ -185,7 +190,7 @@ Test(proto, lookup_table)
 	};
 
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
-		struct toy_session s = { 0, NULL };
+		struct toy_session s = { 0, NULL, "" };
 		const struct proto_cmd *cmd = &poison_row;
 		enum proto_lookup_result r =
 			proto_lookup(toy_table, rows[i].verb, rows[i].state, &cmd);
@@ -238,13 +243,120 @@ Test(proto, split_then_dispatch)
 	char line[] = "quit";
 	char *verb, *args;
 	const struct proto_cmd *cmd;
-	struct toy_session s = { 0, NULL };
+	struct toy_session s = { 0, NULL, "" };
 
 	cr_assert_eq(proto_split(line, &verb, &args), 0);
 	cr_assert_eq(proto_lookup(toy_table, verb, TOY_TRANS, &cmd), PROTO_FOUND);
 	cr_assert(proto_args_ok(cmd, args));
 	cr_assert_eq(cmd->run(&s, args), PROTO_CLOSE);
 	cr_assert_str_eq(s.last, "quit");
+}
+
+/* The refusal the toy daemon was told of, as one string:
+ * "KIND ROW VERB|ARGS" (ROW "-" without a row; BYTES: "BYTES ROW @POS"). */
+static char refused[128];
+
+static int toy_refuse(void *session, const struct proto_refusal *r)
+{
+	static const char *const kinds[] = {
+		"BYTES", "EMPTY", "LENGTH", "UNKNOWN", "STATE", "ARGS",
+	};
+	const char *row = r->cmd != NULL ? r->cmd->verb : "-";
+
+	(void)session;
+	if (r->kind == PROTO_REFUSE_BYTES)
+		snprintf(refused, sizeof(refused), "%s %s @%zu", kinds[r->kind],
+			 row, r->pos);
+	else
+		snprintf(refused, sizeof(refused), "%s %s %s|%s", kinds[r->kind],
+			 row, r->verb, r->args);
+	return -7;
+}
+
+static size_t toy_max_len(const char *verb)
+{
+	return strcasecmp(verb, "USER") == 0 ? 12 : 8;
+}
+
+Test(proto, dispatch_table)
+{
+	static const struct proto_dispatcher d = { toy_table, toy_max_len, toy_refuse };
+	static const struct {
+		const char *line;
+		size_t len;       /* 0: strlen */
+		unsigned state;
+		int rc;           /* the handler's outcome, or -7: refused */
+		const char *what; /* the handler's name or the refusal */
+	} rows[] = {
+		{ "USER bob", 0, TOY_AUTH, PROTO_DONE, "user bob" },
+		{ "user  b b ", 0, TOY_AUTH, PROTO_DONE, "user  b b " },
+		{ "QUIT", 0, TOY_TRANS, PROTO_CLOSE, "quit" },
+		{ "quit", 0, TOY_UPDATE, PROTO_CLOSE, "quit-update" },
+		/* the argument flags, after the state */
+		{ "QUIT now", 0, TOY_AUTH, -7, "ARGS QUIT QUIT|now" },
+		{ "QUIT ", 0, TOY_AUTH, PROTO_CLOSE, "quit" },
+		{ "USER", 0, TOY_AUTH, -7, "ARGS USER USER|" },
+		{ "USER ", 0, TOY_AUTH, -7, "ARGS USER USER|" },
+		{ "STAT x", 0, TOY_AUTH, -7, "STATE STAT STAT|x" },
+		{ "USER bob", 0, TOY_TRANS, -7, "STATE USER USER|bob" },
+		{ "NOOP", 0, TOY_AUTH, -7, "UNKNOWN - NOOP|" },
+		{ "STAT\tx", 0, TOY_TRANS, -7, "UNKNOWN - STAT\tx|" },
+		{ "", 0, TOY_AUTH, -7, "EMPTY - |" },
+		{ " USER bob", 0, TOY_AUTH, -7, "EMPTY - |" },
+		/* the length: after the split, before the lookup */
+		{ "USER 1234567", 0, TOY_AUTH, PROTO_DONE, "user 1234567" },
+		{ "USER 12345678", 0, TOY_AUTH, -7, "LENGTH - USER|12345678" },
+		{ "NOOP 123", 0, TOY_AUTH, -7, "UNKNOWN - NOOP|123" },
+		{ "NOOP 1234", 0, TOY_AUTH, -7, "LENGTH - NOOP|1234" },
+		/* bytes: first, and the row of a known verb before them */
+		{ "USER a\rb", 0, TOY_AUTH, -7, "BYTES USER @6" },
+		{ "STAT a\0b", 8, TOY_AUTH, -7, "BYTES STAT @6" },
+		{ "US\x01ER a", 0, TOY_AUTH, -7, "BYTES - @2" },
+		{ "NOOP \x7f", 0, TOY_AUTH, -7, "BYTES - @5" },
+		{ " \n", 0, TOY_AUTH, -7, "BYTES - @1" },
+		{ "\r", 0, TOY_AUTH, -7, "BYTES - @0" },
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		size_t len = rows[i].len != 0 ? rows[i].len : strlen(rows[i].line);
+		char *line = malloc(len + 1);
+		struct toy_session s = { 0, NULL, "" };
+		char got[128];
+		int rc;
+
+		cr_assert_not_null(line);
+		memcpy(line, rows[i].line, len + 1);
+		refused[0] = '\0';
+		rc = proto_dispatch(&d, rows[i].state, line, len, &s);
+		cr_assert_eq(rc, rows[i].rc, "row %zu \"%s\": rc %d", i, rows[i].line, rc);
+		if (rc == -7) {
+			cr_assert_eq(s.calls, 0, "row %zu", i);
+			snprintf(got, sizeof(got), "%s", refused);
+		} else {
+			cr_assert_eq(s.calls, 1, "row %zu", i);
+			cr_assert_str_eq(refused, "", "row %zu", i);
+			snprintf(got, sizeof(got), "%s%s%s", s.last,
+				 s.args[0] != '\0' ? " " : "", s.args);
+		}
+		cr_assert_str_eq(got, rows[i].what, "row %zu \"%s\"", i, rows[i].line);
+		/* a refusal for bytes leaves the line as it was */
+		if (strncmp(rows[i].what, "BYTES", 5) == 0)
+			cr_assert_eq(memcmp(line, rows[i].line, len), 0, "row %zu", i);
+		free(line);
+	}
+}
+
+Test(proto, dispatch_without_max_len)
+{
+	static const struct proto_dispatcher d = { toy_table, NULL, toy_refuse };
+	char line[600];
+	struct toy_session s = { 0, NULL, "" };
+
+	memset(line, 'b', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	memcpy(line, "USER ", 5);
+	cr_assert_eq(proto_dispatch(&d, TOY_AUTH, line, strlen(line), &s), PROTO_DONE);
+	cr_assert_str_eq(s.last, "user");
 }
 
 Test(proto, bad_counter)

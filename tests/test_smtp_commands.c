@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtpd/session.h"
+#include "smtpd/commands.h"
 #include "tests/helpers/testutil.h"
 
 static char *dir;

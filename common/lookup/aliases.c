@@ -482,28 +482,55 @@ int aliases_load(const char *path, const struct config *cfg,
 	return 0;
 }
 
+const char *aliases_path(const struct aliases *al)
+{
+	return al->path;
+}
+
+const struct stat *aliases_stat(const struct aliases *al)
+{
+	return &al->st;
+}
+
+int aliases_reload_prepare(const char *path, const struct stat *known,
+			   const struct config *cfg, struct aliases **fresh_r,
+			   char **err_r)
+{
+	struct stat st;
+
+	*err_r = NULL;
+	*fresh_r = NULL;
+	if (stat(path, &st) < 0) {
+		*err_r = cannot_read(path);
+		return -1;
+	}
+	if (fs_same_file(&st, known))
+		return 0;
+	return aliases_load(path, cfg, fresh_r, err_r) < 0 ? -1 : 1;
+}
+
+void aliases_reload_commit(struct aliases *al, struct aliases *fresh)
+{
+	table_clear(al);
+	al->v = fresh->v;
+	al->n = fresh->n;
+	al->st = fresh->st;
+	fresh->v = NULL;
+	fresh->n = 0;
+	aliases_free(fresh);
+}
+
 int aliases_reload(struct aliases *al, const struct config *cfg,
 		   char **err_r)
 {
-	struct aliases fresh = { 0 };
-	struct stat st;
+	struct aliases *fresh;
+	int rc;
 
 	*err_r = NULL;
 	if (al->path == NULL)
 		return 0;
-	if (stat(al->path, &st) < 0) {
-		*err_r = cannot_read(al->path);
-		return -1;
-	}
-	if (fs_same_file(&st, &al->st))
-		return 0;
-	if (load_table(al->path, cfg, &fresh, err_r) < 0) {
-		table_clear(&fresh);
-		return -1;
-	}
-	table_clear(al);
-	al->v = fresh.v;
-	al->n = fresh.n;
-	al->st = fresh.st;
-	return 1;
+	rc = aliases_reload_prepare(al->path, &al->st, cfg, &fresh, err_r);
+	if (rc == 1)
+		aliases_reload_commit(al, fresh);
+	return rc;
 }

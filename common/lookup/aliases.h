@@ -20,6 +20,7 @@
 #define KANTORPOS_COMMON_ALIASES_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "common/base/log.h"
 
@@ -49,6 +50,20 @@ int aliases_load(const char *path, const struct config *cfg,
  * stat when unchanged). Invalidates target arrays from aliases_lookup. */
 int aliases_reload(struct aliases *al, const struct config *cfg,
 		   char **err_r);
+
+/* aliases_reload in two steps, for a reload off the loop thread. On the
+ * loop, copy the file's path and what it was (aliases_path,
+ * aliases_stat: the table may be replaced meanwhile); then, on any
+ * thread, aliases_reload_prepare returns 1 with a fresh table when the
+ * file at path is no longer the one known describes, 0 when it is, -1
+ * with *err_r as aliases_reload; back on the loop, aliases_reload_commit
+ * moves fresh's contents into al and frees fresh. */
+const char *aliases_path(const struct aliases *al);
+const struct stat *aliases_stat(const struct aliases *al);
+int aliases_reload_prepare(const char *path, const struct stat *known,
+			   const struct config *cfg, struct aliases **fresh_r,
+			   char **err_r);
+void aliases_reload_commit(struct aliases *al, struct aliases *fresh);
 
 void aliases_free(struct aliases *al);
 

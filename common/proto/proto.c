@@ -1,5 +1,6 @@
 /* common/proto/proto.c: command-line splitting, table lookup with state gating,
- * bad-command counting, strict numbers and forbidden-byte checks. Pure. */
+ * the dispatcher built on them, bad-command counting, strict numbers and
+ * forbidden-byte checks. Pure. */
 #include "autoconf.h"
 
 #include "common/proto/proto.h"
@@ -187,4 +188,63 @@ const char *proto_line_fault_str(enum proto_line_fault fault)
 		return "control character in line";
 	}
 	return "unknown fault";
+}
+
+/* The row of the verb that ends at the line's first space, when that space
+ * comes before pos (the first forbidden byte): the bytes are then in the
+ * arguments of a known command. The line is split for the lookup and put
+ * back as it was. */
+static const struct proto_cmd *verb_before(const struct proto_cmd *table,
+					   char *line, size_t len, size_t pos,
+					   unsigned state)
+{
+	const struct proto_cmd *cmd = NULL;
+	char *sp = memchr(line, ' ', len);
+
+	if (sp == NULL || (size_t)(sp - line) >= pos || sp == line)
+		return NULL;
+	*sp = '\0';
+	if (proto_lookup(table, line, state, &cmd) == PROTO_UNKNOWN)
+		cmd = NULL;
+	*sp = ' ';
+	return cmd;
+}
+
+int proto_dispatch(const struct proto_dispatcher *d, unsigned state,
+		   char *line, size_t len, void *session)
+{
+	struct proto_refusal r = { .verb = "", .args = "" };
+	char *verb, *args;
+
+	r.fault = proto_check_line(line, len, &r.pos);
+	if (r.fault != PROTO_LINE_OK) {
+		r.kind = PROTO_REFUSE_BYTES;
+		r.cmd = verb_before(d->table, line, len, r.pos, state);
+		return d->refuse(session, &r);
+	}
+	if (proto_split(line, &verb, &args) < 0) {
+		r.kind = PROTO_REFUSE_EMPTY;
+		return d->refuse(session, &r);
+	}
+	r.verb = verb;
+	r.args = args;
+	if (d->max_len != NULL && len > d->max_len(verb)) {
+		r.kind = PROTO_REFUSE_LENGTH;
+		return d->refuse(session, &r);
+	}
+	switch (proto_lookup(d->table, verb, state, &r.cmd)) {
+	case PROTO_UNKNOWN:
+		r.kind = PROTO_REFUSE_UNKNOWN;
+		break;
+	case PROTO_WRONG_STATE:
+		r.kind = PROTO_REFUSE_STATE;
+		break;
+	case PROTO_FOUND:
+	default:
+		if (proto_args_ok(r.cmd, args))
+			return r.cmd->run(session, args);
+		r.kind = PROTO_REFUSE_ARGS;
+		break;
+	}
+	return d->refuse(session, &r);
 }

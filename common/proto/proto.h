@@ -1,11 +1,13 @@
 /* common/proto/proto.h: the line-protocol engine shared by smtpd and pop3d.
  *
  * Pure code: no I/O, no globals, no allocation. The connection layer hands a
- * command line (terminator already removed) to the daemon, which uses these
- * helpers to check its bytes, split it into verb and arguments, find the
- * command in its table, gate it by session state and count bad commands.
- * Replies stay with the daemon, so every daemon answers these faults in its
- * own protocol but from one shared decision.
+ * command line (terminator already removed) to the daemon, which gives it to
+ * proto_dispatch: it checks the line's bytes, splits it into verb and
+ * arguments, finds the command in the daemon's table, gates it by session
+ * state and by the table's argument flags, and runs the handler. Replies
+ * stay with the daemon (its refuse hook), so every daemon answers these
+ * faults in its own protocol but from one shared decision. The pieces
+ * (split, lookup, ...) are exported too, for tests and fuzzers.
  */
 #ifndef KANTORPOS_COMMON_PROTO_H
 #define KANTORPOS_COMMON_PROTO_H
@@ -114,5 +116,52 @@ enum proto_line_fault proto_check_line(const char *line, size_t len,
 	size_t *pos_r);
 /* A short English reason for a fault ("NUL byte in line", ...), static. */
 const char *proto_line_fault_str(enum proto_line_fault fault);
+
+/* Why proto_dispatch did not run a handler. */
+enum proto_refusal_kind {
+	PROTO_REFUSE_BYTES,   /* bytes a command line must not carry: fault,
+			       * pos; cmd is the row of a known verb that
+			       * ends (at a space) before pos, else NULL */
+	PROTO_REFUSE_EMPTY,   /* no verb (empty line, leading space) */
+	PROTO_REFUSE_LENGTH,  /* longer than max_len(verb) */
+	PROTO_REFUSE_UNKNOWN, /* no row has the verb */
+	PROTO_REFUSE_STATE,   /* not allowed now: cmd is the verb's first row */
+	PROTO_REFUSE_ARGS,    /* allowed now, but the arguments break the
+			       * row's PROTO_CMD_NEEDS_ARG / PROTO_CMD_NO_ARG */
+};
+
+/* What the refuse hook is told. verb and args are set (else "") once the
+ * line was split: from PROTO_REFUSE_LENGTH on. */
+struct proto_refusal {
+	enum proto_refusal_kind kind;
+	const struct proto_cmd *cmd;
+	enum proto_line_fault fault; /* PROTO_REFUSE_BYTES */
+	size_t pos;                  /* PROTO_REFUSE_BYTES: offset of the byte */
+	const char *verb;
+	const char *args;
+};
+
+/* A daemon's dispatcher: its table and how it words refusals. */
+struct proto_dispatcher {
+	const struct proto_cmd *table;
+	/* Longest line for this verb in octets, terminator not counted, or
+	 * NULL for no limit here (the reader's maximum still applies).
+	 * Checked after the split and before the lookup, so an overlong
+	 * line is refused as such whatever its verb. */
+	size_t (*max_len)(const char *verb);
+	/* Reply to a refused line (count it as a bad command, as the daemon
+	 * does) and return a proto_outcome. */
+	int (*refuse)(void *session, const struct proto_refusal *r);
+};
+
+/* Dispatch one command line (len octets, NUL-terminated, terminator
+ * removed, writable: it is split in place) of `session` in state number
+ * `state`: check its bytes (proto_check_line), split it (proto_split),
+ * check its length, look the verb up (proto_lookup) and check the
+ * arguments (proto_args_ok), in that order; the first failure goes to
+ * d->refuse, else the row's handler runs with the arguments. Returns what
+ * the hook or the handler returned. */
+int proto_dispatch(const struct proto_dispatcher *d, unsigned state,
+		   char *line, size_t len, void *session);
 
 #endif

@@ -14,7 +14,7 @@
 #include "common/mail/address.h"
 #include "common/proto/proto.h"
 #include "smtpd/params.h"
-#include "smtpd/session.h"
+#include "smtpd/commands.h"
 
 static void path_args(char *args, bool rcpt, unsigned opts)
 {

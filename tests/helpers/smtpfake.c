@@ -21,7 +21,8 @@
 #include "common/users/password.h"
 #include "common/runtime/server.h"
 #include "common/users/userdb_edit.h"
-#include "smtpd/session.h"
+#include "smtpd/client.h"
+#include "smtpd/daemon.h"
 #include "tests/helpers/testutil.h"
 
 struct sf_fixture sf;
@@ -159,7 +160,7 @@ void sf_connect(int listener)
 	sf.len = sf.taken = 0;
 	if (sf.out != NULL)
 		sf.out[0] = '\0';
-	smtp_accept(sf.srv, &cfg->listeners[listener], fds[0], "127.0.0.1");
+	smtp_client_accept(sf.srv, &cfg->listeners[listener], fds[0], "127.0.0.1");
 	cr_assert(strncmp(sf_replies(1), "220 mx.example.test ", 20) == 0,
 		  "greeting: %s", sf.out);
 }
