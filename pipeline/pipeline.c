@@ -38,6 +38,7 @@ struct pipe_tx {
 	enum step step;
 	size_t at;          /* the stage whose hook runs */
 	bool waiting;
+	bool emptied;       /* the sink's buffer was emptied, nothing since */
 	bool has_path;
 	struct addr_path path; /* MAIL step */
 	struct pipe_rcpt pending; /* RCPT step */
@@ -614,6 +615,7 @@ void pipe_tx_write(struct pipe_tx *tx, const char *buf, size_t len)
 	tx->size += len;
 	if (tx->err != MD_OK || tx->verdict != STAGE_CONTINUE)
 		return;
+	tx->emptied = false;
 	chain_write(tx, 0, buf, len);
 }
 
@@ -638,15 +640,18 @@ static void prepare_done(void *arg)
 	struct pipe_tx *tx = arg;
 
 	tx->waiting = false;
+	tx->emptied = true;
 	if (tx->cb != NULL)
 		tx->cb(tx, tx->cb_arg);
 }
 
 int pipe_tx_reserve(struct pipe_tx *tx, size_t want)
 {
+	/* An emptied buffer is all the room there is: a bigger piece goes
+	 * to the file directly. */
 	if (tx->sink == NULL || tx->err != MD_OK ||
 	    tx->verdict != STAGE_CONTINUE || tx->env->io == NULL ||
-	    tx->sink->room(tx->sink_st) >= want + tx->grow)
+	    tx->emptied || tx->sink->room(tx->sink_st) >= want + tx->grow)
 		return PIPE_DONE;
 	if (worker_submit(tx->env->io, prepare_run, prepare_done, tx) < 0) {
 		/* Busy: the message is refused at its end. */

@@ -103,7 +103,10 @@ int pipe_tx_rcpt_routed(struct pipe_tx *tx, const char *addr,
 int pipe_tx_begin(struct pipe_tx *tx, const char *id);
 
 /* Before writing up to want octets: PIPE_DONE when they are taken
- * without blocking, PIPE_WAIT while the pool makes room for them. */
+ * without touching the disk, PIPE_WAIT while the pool empties the sink's
+ * buffer into its file. Pieces that do not fit even an empty buffer
+ * (64 KiB, less what the stages add) are written by pipe_tx_write
+ * itself: keep them smaller. */
 int pipe_tx_reserve(struct pipe_tx *tx, size_t want);
 
 /* Content octets (any pieces, binary-safe). Errors are sticky and

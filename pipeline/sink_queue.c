@@ -38,14 +38,12 @@ static int q_begin(struct pipe_tx *tx, void **st_r)
 
 static size_t q_room(void *st)
 {
-	(void)st;
-	return SIZE_MAX;
+	return queue_tx_room(st);
 }
 
 static int q_prepare(void *st)
 {
-	(void)st;
-	return MD_OK;
+	return queue_tx_flush(st) < 0 ? md_result_from_errno(errno) : MD_OK;
 }
 
 static int q_write(void *st, const char *buf, size_t len)

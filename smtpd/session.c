@@ -16,8 +16,11 @@
 #include "smtpd/reply.h"
 #include "store/maildir.h"
 
-/* Octets of a BDAT chunk taken from the connection at a time. */
-#define SMTP_CHUNK_READ 65536
+/* Content octets taken from the connection at a time: with the parser's
+ * slack and the fields the stages add they fit the sinks' 64 KiB buffer
+ * (MD_DELIVERY_BUFFER) whole, so that a write into it never touches the
+ * disk — the pool empties it first (pipe_tx_reserve). */
+#define SMTP_CHUNK_READ 32768
 
 static const char *const STATE_NAMES[SMTP_S_COUNT] = {
 	"INIT", "READY", "MAIL", "RCPT", "DATA", "BDAT", "AUTH", "BUSY", "QUIT",

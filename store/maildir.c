@@ -125,12 +125,6 @@ static int link_file(const struct md_delivery *d, int dir, const char *name)
 
 static enum md_result fail_errno(void);
 static int flush_buf(struct md_delivery *d);
-bool md_delivery_flush_needed(const struct md_delivery *d, size_t len)
-{
-	if (d->err != MD_OK || d->buf_len + len <= sizeof(d->buf))
-		return false;
-	return d->buf_len > 0 || d->maildir != NULL;
-}
 
 static void count_crlf(struct md_delivery *d, const unsigned char *p,
 		       size_t len);
@@ -348,7 +342,7 @@ enum md_result md_delivery_open(struct md_delivery *d)
 
 size_t md_delivery_room(const struct md_delivery *d)
 {
-	return d->maildir == NULL ? SIZE_MAX : sizeof(d->buf) - d->buf_len;
+	return sizeof(d->buf) - d->buf_len;
 }
 
 static void count_crlf(struct md_delivery *d, const unsigned char *p,

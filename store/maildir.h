@@ -77,21 +77,15 @@ enum md_result md_delivery_start(const char *maildir, const char *host,
 /* The buffer every delivery writes through. */
 #define MD_DELIVERY_BUFFER 65536
 
-/* Octets md_delivery_write takes before it makes the file: the room left
- * in the buffer of a deferred start, SIZE_MAX once the file exists (later
- * writes may still write the full buffer out: md_delivery_flush_needed). */
+/* Octets md_delivery_write takes without touching the disk (making the
+ * file, or writing the buffer into it): the room left in the buffer. For
+ * a caller whose thread must not block (a daemon's event loop): before a
+ * write of more than this, run md_delivery_open on the storage pool, with
+ * the delivery handed over until it returns; afterwards the whole buffer
+ * is room. Written that way, in pieces of at most MD_DELIVERY_BUFFER
+ * octets, md_delivery_write never waits on the disk (a larger piece goes
+ * to the file directly). Never blocks. */
 size_t md_delivery_room(const struct md_delivery *d);
-
-/* Whether md_delivery_write of len more octets would touch the disk (make
- * the file, or write the full buffer into it): they do not fit the room
- * left in the buffer, and the buffer holds something or the file is still
- * to be made. For a caller whose thread must not block (a daemon's event
- * loop): ask before each write and, when true, run md_delivery_open on the
- * storage pool first, with the delivery handed over until it returns;
- * afterwards the whole buffer is room. Written that way, in pieces of at
- * most MD_DELIVERY_BUFFER octets, md_delivery_write never waits on the
- * disk (a larger piece goes to the file directly). Never blocks. */
-bool md_delivery_flush_needed(const struct md_delivery *d, size_t len);
 
 /* Make the file of a deferred start now (once) and write what the buffer
  * holds into it, leaving the buffer empty. Returns MD_OK or the sticky

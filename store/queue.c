@@ -273,6 +273,19 @@ static int tx_flush(struct queue_tx *tx)
 	return 0;
 }
 
+size_t queue_tx_room(const struct queue_tx *tx)
+{
+	return sizeof(tx->buf) - tx->buf_len;
+}
+
+int queue_tx_flush(struct queue_tx *tx)
+{
+	if (tx->err == 0 && tx_flush(tx) < 0)
+		tx->err = errno;
+	errno = tx->err;
+	return tx->err != 0 ? -1 : 0;
+}
+
 int queue_tx_write(struct queue_tx *tx, const void *buf, size_t len)
 {
 	if (tx->err != 0) {

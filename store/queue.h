@@ -72,6 +72,15 @@ int queue_tx_begin(struct queue *q, struct queue_tx **tx_r);
  * can keep consuming its input and answer at the end. Returns 0 or -1. */
 int queue_tx_write(struct queue_tx *tx, const void *buf, size_t len);
 
+/* Octets queue_tx_write takes without writing to the file: the room left
+ * in its buffer. Never blocks. */
+size_t queue_tx_room(const struct queue_tx *tx);
+
+/* Write what the buffer holds into the file, leaving it empty (room is
+ * then the whole buffer). Returns 0, or -1 with the sticky error.
+ * Blocking: for the storage pool. */
+int queue_tx_flush(struct queue_tx *tx);
+
 /* Bytes written so far. */
 uint64_t queue_tx_size(const struct queue_tx *tx);
 

@@ -679,7 +679,7 @@ BOTH_MODES(deferred_start_opens_when_the_buffer_is_outgrown)
 		cr_assert_eq(md_delivery_start(maildir, "h", &d), MD_OK);
 		if (early) {
 			cr_assert_eq(md_delivery_open(d), MD_OK);
-			cr_expect_eq(md_delivery_room(d), SIZE_MAX);
+			cr_expect_eq(md_delivery_room(d), MD_DELIVERY_BUFFER);
 		}
 		while (off < len) {
 			size_t n = len - off < 4093 ? len - off : 4093;
@@ -687,7 +687,8 @@ BOTH_MODES(deferred_start_opens_when_the_buffer_is_outgrown)
 			cr_assert_eq(md_delivery_write(d, big + off, n), MD_OK);
 			off += n;
 		}
-		cr_expect_eq(md_delivery_room(d), SIZE_MAX, "the file exists");
+		cr_expect_lt(md_delivery_room(d), MD_DELIVERY_BUFFER,
+			     "the buffer holds the tail");
 		cr_expect_eq(count_sub(maildir, "tmp"), named ? 1 : 0);
 		cr_assert_eq(md_delivery_commit(d, &t, 1, NULL, NULL, 0), MD_OK);
 		assert_delivered(maildir, big, len);
@@ -713,7 +714,7 @@ static off_t tmp_size(const char *maildir)
 }
 
 /* The protocol of a caller that must not block: md_delivery_open (on a
- * pool) whenever md_delivery_flush_needed says so, and md_delivery_write
+ * pool) whenever a piece outgrows md_delivery_room, and md_delivery_write
  * never writes to the file itself. Pieces of every size up to the
  * buffer's. */
 BOTH_MODES(flush_protocol_keeps_writes_in_the_buffer)
@@ -734,13 +735,13 @@ BOTH_MODES(flush_protocol_keeps_writes_in_the_buffer)
 		off_t on_disk = 0;
 
 		cr_assert_eq(md_delivery_start(maildir, "h", &d), MD_OK);
-		cr_expect_not(md_delivery_flush_needed(d, MD_DELIVERY_BUFFER),
-			      "an empty buffer takes a whole piece");
+		cr_expect_eq(md_delivery_room(d), MD_DELIVERY_BUFFER,
+			     "an empty buffer takes a whole piece");
 		for (; off < len; off += n) {
 			n = len - off < pieces[p] ? len - off : pieces[p];
-			if (md_delivery_flush_needed(d, n)) {
+			if (md_delivery_room(d) < n) {
 				cr_assert_eq(md_delivery_open(d), MD_OK);
-				cr_assert_not(md_delivery_flush_needed(d, n));
+				cr_assert_geq(md_delivery_room(d), n);
 				flushes++;
 				if (named)
 					on_disk = tmp_size(maildir);

@@ -743,3 +743,50 @@ Test(pipeline, queue_begin_on_the_pool)
 	worker_free(io);
 	ev_loop_destroy(loop);
 }
+
+/* Content in pieces of 32 KiB, as smtpd reads it: each time the sink's
+ * buffer would overflow, reserve waits while the pool empties it, so no
+ * write on the loop touches the disk; the message arrives byte-exact. */
+Test(pipeline, big_content_emptied_by_the_pool)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker *io = worker_new(loop, 1, 0);
+	size_t len = 300 * 1000, piece = 32768;
+	char *body = malloc(len), *text;
+	struct pipe_tx *tx;
+	int waits = 0;
+
+	cr_assert_not_null(io);
+	cr_assert_not_null(body);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)('a' + i % 26);
+	for (size_t i = 70; i < len; i += 72)
+		memcpy(body + i, "\r\n", 2);
+	env.io = io;
+	tx = new_tx(PIPE_MX, NULL);
+	mail(tx, "<a@b.example>");
+	cr_assert_eq(rcpt(tx, "<bob@example.test>"), PIPE_DONE);
+	cr_assert_eq(pipe_tx_begin(tx, "id"), PIPE_DONE);
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+
+		if (pipe_tx_reserve(tx, n) == PIPE_WAIT) {
+			run_until(loop, ++waits);
+			cr_assert_eq(pipe_tx_reserve(tx, n), PIPE_DONE);
+		}
+		pipe_tx_write(tx, body + off, n);
+	}
+	cr_expect_geq(waits, (int)(len / MD_DELIVERY_BUFFER));
+	cr_assert_eq(pipe_tx_end(tx), PIPE_WAIT);
+	run_until(loop, waits + 1);
+	cr_expect_eq(code(tx), 250, "%s", pipe_tx_reply(tx)->text);
+	pipe_tx_free(tx);
+	text = stored("bob");
+	cr_expect(strlen(text) > len &&
+		  memcmp(text + strlen(text) - len, body, len) == 0,
+		  "the content arrived byte-exact");
+	free(text);
+	worker_free(io);
+	ev_loop_destroy(loop);
+	free(body);
+}
