@@ -38,6 +38,9 @@ struct pipe_tx {
 	enum step step;
 	size_t at;          /* the stage whose hook runs */
 	bool waiting;
+	bool held;          /* a content hook waits (pipe_stage_resume) */
+	bool reserve_held;  /* the entry point waits for it in reserve */
+	bool end_held;      /* ... or in end */
 	bool emptied;       /* the sink's buffer was emptied, nothing since */
 	bool has_path;
 	struct addr_path path; /* MAIL step */
@@ -105,7 +108,7 @@ struct pipe_tx *pipe_tx_new(const struct pipe_env *env,
 	tx->msg.origin = facts->origin;
 	if (facts->client != NULL)
 		tx->msg.client = *facts->client;
-	tx->stages = stage_list();
+	tx->stages = env->stages != NULL ? env->stages : stage_list();
 	while (tx->stages[tx->n_stages] != NULL)
 		tx->n_stages++;
 	tx->active = calloc(tx->n_stages + 1, sizeof(*tx->active));
@@ -597,8 +600,9 @@ static void chain_write(struct pipe_tx *tx, size_t i, const char *buf,
 			continue;
 		v = s->content(tx, &tx->st[i], buf, len, &out,
 			       &tx->content_reply);
-		if (v != STAGE_CONTINUE && v != STAGE_WAIT &&
-		    tx->verdict == STAGE_CONTINUE)
+		if (v == STAGE_WAIT)
+			tx->held = true;
+		else if (v != STAGE_CONTINUE && tx->verdict == STAGE_CONTINUE)
 			tx->verdict = v;
 		return;
 	}
@@ -649,6 +653,10 @@ int pipe_tx_reserve(struct pipe_tx *tx, size_t want)
 {
 	/* An emptied buffer is all the room there is: a bigger piece goes
 	 * to the file directly. */
+	if (tx->held && tx->err == MD_OK && tx->verdict == STAGE_CONTINUE) {
+		tx->waiting = tx->reserve_held = true;
+		return PIPE_WAIT;
+	}
 	if (tx->sink == NULL || tx->err != MD_OK ||
 	    tx->verdict != STAGE_CONTINUE || tx->env->io == NULL ||
 	    tx->emptied || tx->sink->room(tx->sink_st) >= want + tx->grow)
@@ -662,8 +670,29 @@ int pipe_tx_reserve(struct pipe_tx *tx, size_t want)
 	return PIPE_WAIT;
 }
 
+void pipe_stage_resume(struct pipe_tx *tx, int verdict)
+{
+	bool reserve = tx->reserve_held, end = tx->end_held;
+
+	tx->held = tx->reserve_held = tx->end_held = false;
+	if (verdict != STAGE_CONTINUE && verdict != STAGE_WAIT &&
+	    tx->verdict == STAGE_CONTINUE)
+		tx->verdict = verdict;
+	if (!reserve && !end)
+		return;
+	tx->waiting = false;
+	if (end && pipe_tx_end(tx) == PIPE_WAIT)
+		return;
+	if (tx->cb != NULL)
+		tx->cb(tx, tx->cb_arg);
+}
+
 int pipe_tx_end(struct pipe_tx *tx)
 {
+	if (tx->held) {
+		tx->waiting = tx->end_held = true;
+		return PIPE_WAIT;
+	}
 	if (tx->verdict != STAGE_CONTINUE) {
 		tx->step = STEP_END;
 		tx->reply = tx->content_reply;

@@ -32,6 +32,7 @@
 struct aliases;
 struct config;
 struct queue;
+struct stage;
 struct userdb;
 struct worker;
 
@@ -53,6 +54,9 @@ struct pipe_env {
 				   * recipient's */
 	bool clean_tmp;           /* remove stale tmp/ files of the targets */
 	time_t now;               /* arrival time of queued items; 0: now */
+	/* The stages, NULL-terminated; NULL: pipeline/stages.c's list
+	 * (tests give their own). */
+	const struct stage *const *stages;
 };
 
 /* The facts of the message known before MAIL. */

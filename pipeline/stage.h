@@ -12,11 +12,19 @@
  *            header section that never ended), then decide
  * A hook returns a verdict. CONTINUE goes on with the next stage; REJECT
  * and TEMPFAIL stop the step with the reply the hook wrote into *r;
- * DISCARD accepts the message (or recipient) and drops it. WAIT (mail,
- * rcpt, begin, end only) suspends the step without blocking the loop: the
- * stage calls pipe_stage_done later, on the loop thread, with its verdict.
- * A content hook cannot wait; its REJECT, TEMPFAIL or DISCARD is kept and
- * given at the end (the entry point reads the content to its end).
+ * DISCARD accepts the message (or recipient) and drops it. WAIT suspends
+ * the transaction without blocking the loop, and only where there is a
+ * loop (pipe_tx_env(tx)->io set; without it a stage decides inline):
+ *   - from mail, rcpt, begin or end, the stage calls pipe_stage_done
+ *     later, on the loop thread, with its verdict;
+ *   - from content, the stage has taken the octets (it passes them on
+ *     with stage_out_write now or later, keeping the out it was given: a
+ *     scanner sending them elsewhere first) and the entry point gets no
+ *     room (pipe_tx_reserve) and no end until the stage calls
+ *     pipe_stage_resume. Octets it passes on later should fit the room
+ *     the entry point reserved for them.
+ * A content hook's REJECT, TEMPFAIL or DISCARD is kept and given at the
+ * end (the entry point reads the content to its end).
  *
  * Each stage has a slot of per-transaction state (*st, NULL at first) that
  * it allocates as it needs and frees in `reset`. */
@@ -79,6 +87,12 @@ void stage_out_write(struct stage_out *out, const char *buf, size_t len);
 /* A waiting hook is finished (loop thread): its verdict (not WAIT), with
  * the reply written into the *r it was given. The step goes on. */
 void pipe_stage_done(struct pipe_tx *tx, int verdict);
+
+/* A content hook that returned WAIT is done with what it was given
+ * (loop thread): verdict CONTINUE, or REJECT / TEMPFAIL / DISCARD with
+ * the reply written into the *r it was given (kept for the end). The
+ * entry point's waiting reserve or end goes on. */
+void pipe_stage_resume(struct pipe_tx *tx, int verdict);
 
 /* Set *r (text formatted, cut at PIPE_TEXT_MAX) and return verdict. */
 int stage_reply(struct pipe_reply *r, int verdict, int code,

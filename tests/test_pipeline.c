@@ -790,3 +790,104 @@ Test(pipeline, big_content_emptied_by_the_pool)
 	ev_loop_destroy(loop);
 	free(body);
 }
+
+/* A content stage that waits, as a scanner that sends each piece away
+ * first: it takes the octets, holds the entry point, and passes them on
+ * when the test says the scanner answered. */
+static struct {
+	struct pipe_tx *tx;
+	struct stage_out out;
+	struct pipe_reply *r;
+	char buf[8192];
+	size_t len;
+	int verdict; /* what the scanner says at the end of its pieces */
+} held;
+
+static int hold_content(struct pipe_tx *tx, void **st, const char *buf,
+			size_t len, struct stage_out *out, struct pipe_reply *r)
+{
+	(void)st;
+	cr_assert_leq(held.len + len, sizeof(held.buf));
+	memcpy(held.buf + held.len, buf, len);
+	held.len += len;
+	held.tx = tx;
+	held.out = *out;
+	held.r = r;
+	return STAGE_WAIT;
+}
+
+static const struct stage stage_hold = { .name = "hold",
+					 .content = hold_content };
+static const struct stage *const hold_list[] = { &stage_hold, NULL };
+
+/* The scanner answered: the held octets go on, then its verdict. */
+static void release_held(void)
+{
+	int v = held.verdict;
+
+	stage_out_write(&held.out, held.buf, held.len);
+	held.len = 0;
+	if (v != STAGE_CONTINUE)
+		stage_reply(held.r, v, 554, "5.7.1", "Scanner says no");
+	pipe_stage_resume(held.tx, v);
+}
+
+static void hold_run(int verdict, int want_code)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker *io = worker_new(loop, 1, 0);
+	static const char *const pieces[] = { "Subject: held\r\n\r\n",
+					      "first line\r\n", "second\r\n" };
+	struct pipe_tx *tx;
+
+	cr_assert_not_null(io);
+	memset(&held, 0, sizeof(held));
+	held.verdict = verdict;
+	callbacks = 0;
+	env.io = io;
+	env.stages = hold_list;
+	tx = new_tx(PIPE_MX, NULL);
+	mail(tx, "<a@b.example>");
+	cr_assert_eq(rcpt(tx, "<bob@example.test>"), PIPE_DONE);
+	cr_assert_eq(pipe_tx_begin(tx, "id"), PIPE_DONE);
+	cr_assert_eq(pipe_tx_reserve(tx, 100), PIPE_DONE);
+	pipe_tx_write(tx, pieces[0], strlen(pieces[0]));
+	for (size_t i = 1; i < 3; i++) {
+		/* Held: no room until the scanner answers. */
+		cr_assert_eq(pipe_tx_reserve(tx, 100), PIPE_WAIT);
+		held.verdict = STAGE_CONTINUE;
+		release_held();
+		cr_assert_eq(callbacks, (int)i, "the reserve goes on");
+		cr_assert_eq(pipe_tx_reserve(tx, 100), PIPE_DONE);
+		pipe_tx_write(tx, pieces[i], strlen(pieces[i]));
+	}
+	/* The end waits for the last piece's answer, then commits. */
+	cr_assert_eq(pipe_tx_end(tx), PIPE_WAIT);
+	held.verdict = verdict;
+	release_held();
+	run_until(loop, 3); /* two reserves, and the end or its commit */
+	cr_expect_eq(code(tx), want_code, "%s", pipe_tx_reply(tx)->text);
+	pipe_tx_free(tx);
+	if (want_code == 250) {
+		char *text = stored("bob");
+
+		cr_expect(strstr(text, "Subject: held\r\n\r\nfirst line\r\n"
+				 "second\r\n") != NULL, "%s", text);
+		free(text);
+	} else {
+		cr_expect_leq(count("bob", "new"), 0, "nothing stored");
+	}
+	env.stages = NULL;
+	worker_free(io);
+	ev_loop_destroy(loop);
+}
+
+Test(pipeline, content_stage_holds_the_entry_point)
+{
+	hold_run(STAGE_CONTINUE, 250);
+}
+
+Test(pipeline, content_stage_rejects_after_waiting)
+{
+	hold_run(STAGE_REJECT, 554);
+}
