@@ -1,8 +1,8 @@
 /* admin/admin.h: what the files of the kantorpos admin tool share — the
  * command context and one entry point per command. Each command returns a
  * process exit status (sysexits(3) values where they fit). main.c
- * dispatches to the commands; what they share is context.c, runas.c and
- * prompt.c, so that no command depends on main.c. */
+ * dispatches to the commands; what they share is context.c, runas.c,
+ * prompt.c and stdin_message.c, so that no command depends on main.c. */
 #ifndef KANTORPOS_ADMIN_ADMIN_H
 #define KANTORPOS_ADMIN_ADMIN_H
 

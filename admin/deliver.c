@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "admin/admin.h"
-#include "common/base/crlf.h"
+#include "admin/stdin_message.h"
 #include "common/mail/address.h"
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
@@ -75,26 +74,13 @@ static int route_all(struct pipe_tx *tx, int n, char **addrs)
 	return ADM_OK;
 }
 
-/* crlf_copy_fd's sink: the converted input into the transaction (its
- * write errors are sticky and show at the end). */
-static int put_in_tx(void *tx, const char *buf, size_t len)
-{
-	pipe_tx_write(tx, buf, len);
-	return 0;
-}
-
 /* The content, then the commit (inline: fsyncs before the exit). */
 static int deliver(const struct config *cfg, struct pipe_tx *tx)
 {
 	const char *failed = "";
 	int r;
 
-	pipe_tx_begin(tx, "deliver");
-	if (pipe_tx_reply(tx)->code < 300) {
-		if (crlf_copy_fd(STDIN_FILENO, put_in_tx, tx) != 0)
-			pipe_tx_fail(tx, MD_ERR_IO);
-		pipe_tx_end(tx);
-	}
+	admin_pipe_stdin(tx, "deliver");
 	r = pipe_tx_store_result(tx, &failed);
 	if (pipe_tx_reply(tx)->code < 300)
 		return ADM_OK;
@@ -105,32 +91,6 @@ static int deliver(const struct config *cfg, struct pipe_tx *tx)
 	if (r == MD_ERR_INVALID)
 		return ADM_DATAERR;
 	return ADM_TEMPFAIL;
-}
-
-/* Check -f: a mailbox within the path limit, or "" (the null sender).
- * Fills *path. Returns ADM_OK or the exit status after saying why. */
-static int sender_path(const char *sender, struct addr_path *path)
-{
-	struct addr_error err;
-
-	memset(path, 0, sizeof(*path));
-	if (sender[0] == '\0') {
-		path->flags = ADDR_PATH_NULL;
-		return ADM_OK;
-	}
-	/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, "<>" included;
-	 * a mailbox alone may be longer (64 + 1 + 255). */
-	if (strlen(sender) > ADDR_PATH_MAX - 2) {
-		fprintf(stderr, "kantorpos: sender %s: longer than %d octets\n",
-			sender, ADDR_PATH_MAX - 2);
-		return ADM_DATAERR;
-	}
-	if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8,
-			       &path->mailbox, &err) < 0) {
-		fprintf(stderr, "kantorpos: sender %s: %s\n", sender, err.why);
-		return ADM_DATAERR;
-	}
-	return ADM_OK;
 }
 
 /* The message through the pipeline, inline (origin DELIVER). */
@@ -181,7 +141,7 @@ int admin_cmd_deliver(struct admin *adm, int argc, char **argv)
 		deliver_usage(stderr);
 		return ADM_USAGE;
 	}
-	if (sender != NULL && (rc = sender_path(sender, &from)) != ADM_OK)
+	if (sender != NULL && (rc = admin_sender_path(sender, &from)) != ADM_OK)
 		return rc;
 	if ((cfg = admin_config(adm)) == NULL)
 		return ADM_CONFIG;

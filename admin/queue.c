@@ -1,7 +1,8 @@
-/* admin/queue.c: `kantorpos queue list|flush|remove` — look at the
+/* admin/queue.c: `kantorpos queue list|flush|remove|add` — look at the
  * outbound queue, deliver it now (an in-process queue runner: item locks
- * keep it from colliding with a running kantorpos-smtpd), or remove one
- * item without a bounce. */
+ * keep it from colliding with a running kantorpos-smtpd), remove one
+ * item without a bounce, or queue a message (through the pipeline, every
+ * recipient routed to the queue). */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -17,13 +18,15 @@
 #include <ev.h>
 
 #include "admin/admin.h"
-#include "common/base/crlf.h"
+#include "admin/stdin_message.h"
 #include "common/mail/address.h"
 #include "common/config/config.h"
 #include "common/config/config_value.h"
 #include "common/users/userdb.h"
 #include "common/net/worker.h"
 #include "outbound/runner.h"
+#include "pipeline/pipeline.h"
+#include "store/maildir.h"
 #include "store/queue.h"
 
 static void queue_usage(FILE *out)
@@ -44,8 +47,9 @@ static void queue_usage(FILE *out)
 		"configuration, like kantorpos-smtpd.\n"
 		"add: queue the message on standard input (bare LF stored as CRLF)\n"
 		"  for its recipients' routes (etrn_domain: held; local_domain:\n"
-		"  local delivery; others: the relayhost); prints the ids. -f sets\n"
-		"  the envelope sender (default <>: no bounce).\n");
+		"  local delivery; others: the relayhost); prints each item's id\n"
+		"  and domain. -f sets the envelope sender (default <>: no\n"
+		"  bounce).\n");
 }
 
 static const char *rcpt_state(enum queue_rcpt_state s)
@@ -131,89 +135,96 @@ static int cmd_remove(struct queue *q, int n, char **ids)
 	return rc;
 }
 
-/* crlf_copy_fd's sink: the converted input into the queue file. */
-static int put_in_tx(void *arg, const char *buf, size_t len)
+/* pipe_env.queued: one line per queue item the commit wrote. */
+static void print_item(void *arg, const char *id, const char *domain)
 {
-	return queue_tx_write(arg, buf, len) < 0 ? 1 : 0;
+	(void)arg;
+	printf("%s %s\n", id, domain);
+}
+
+/* Every address to the queue for the outbound runner, a local one too
+ * (the queue sink groups them by route domain). Prints why and returns
+ * an exit status when one cannot be used: nothing is written then. */
+static int route_queued(struct pipe_tx *tx, int n, char **addrs)
+{
+	for (int i = 0; i < n; i++) {
+		struct addr_mailbox mb;
+		struct addr_error err;
+		char key[ADDR_KEY_SIZE];
+		const char *why;
+
+		if (addr_parse_mailbox(addrs[i], strlen(addrs[i]), ADDR_OPT_UTF8,
+				       &mb, &err) < 0 ||
+		    addr_key(&mb, key, sizeof(key), &why) < 0) {
+			fprintf(stderr, "kantorpos: %s: not a usable address\n",
+				addrs[i]);
+			return ADM_DATAERR;
+		}
+		pipe_tx_rcpt_routed(tx, addrs[i], PIPE_ROUTE_QUEUE, NULL, 0);
+		if (pipe_tx_reply(tx)->code >= 300) {
+			fprintf(stderr, "kantorpos: %s: %s\n", addrs[i],
+				pipe_tx_reply(tx)->text);
+			return ADM_TEMPFAIL;
+		}
+	}
+	return ADM_OK;
+}
+
+/* The message through the pipeline, inline (origin DELIVER: no stage
+ * adds or checks anything), into the queue. The envelope keeps sender
+ * as it was given (checked by admin_sender_path). */
+static int queue_add(const struct config *cfg, struct queue *q,
+		     const char *sender, int n, char **addrs)
+{
+	struct pipe_env env = { .cfg = cfg, .queue = q, .queued = print_item };
+	struct pipe_facts facts = { PIPE_DELIVER, NULL, "queue" };
+	struct pipe_mail mail = { .sender = sender };
+	struct pipe_tx *tx = pipe_tx_new(&env, &facts, NULL, NULL);
+	int rc;
+
+	if (tx == NULL) {
+		fprintf(stderr, "kantorpos: out of memory\n");
+		return ADM_TEMPFAIL;
+	}
+	pipe_tx_mail(tx, NULL, &mail);
+	rc = route_queued(tx, n, addrs);
+	if (rc == ADM_OK) {
+		admin_pipe_stdin(tx, "queue");
+		if (pipe_tx_reply(tx)->code >= 300) {
+			int err = pipe_tx_store_errno(tx);
+
+			fprintf(stderr, "kantorpos: cannot queue: %s\n",
+				err != 0 ? strerror(err)
+					 : md_result_str(pipe_tx_store_result(tx, NULL)));
+			rc = ADM_TEMPFAIL;
+		}
+	}
+	pipe_tx_free(tx);
+	return rc;
 }
 
 static int cmd_add(const struct config *cfg, struct queue *q, int argc,
 		   char **argv)
 {
-	struct queue_env *envs = calloc((size_t)argc, sizeof(*envs));
 	const char *sender = "";
-	struct queue_tx *tx = NULL;
-	size_t n = 0;
-	int opt, rc = ADM_OK;
+	struct addr_path from;
+	int opt, rc;
 
-	(void)cfg;
 	optind = 1;
 	while ((opt = getopt(argc, argv, "+f:")) != -1) {
 		if (opt != 'f') {
 			queue_usage(stderr);
-			free(envs);
 			return ADM_USAGE;
 		}
 		sender = optarg;
 	}
-	if (envs == NULL || optind >= argc) {
+	if (optind >= argc) {
 		queue_usage(stderr);
-		free(envs);
 		return ADM_USAGE;
 	}
-	for (int i = optind; i <= argc - 1 && rc == ADM_OK; i++) {
-		struct addr_mailbox mb;
-		struct addr_error err;
-		char key[ADDR_KEY_SIZE], *dom;
-		const char *why;
-		size_t k;
-
-		if (addr_parse_mailbox(argv[i], strlen(argv[i]), ADDR_OPT_UTF8,
-				       &mb, &err) < 0 ||
-		    addr_key(&mb, key, sizeof(key), &why) < 0) {
-			fprintf(stderr, "kantorpos: %s: %s\n", argv[i],
-				"not a usable address");
-			rc = ADM_DATAERR;
-			break;
-		}
-		dom = strchr(key, '@') + 1;
-		for (k = 0; k < n && strcmp(envs[k].domain, dom) != 0; k++)
-			;
-		if (k == n) {
-			if (queue_env_set(&envs[n].sender, sender) < 0 ||
-			    queue_env_set(&envs[n].domain, dom) < 0)
-				rc = ADM_OSERR;
-			envs[n].arrival = envs[n].next_attempt = time(NULL);
-			n++;
-		}
-		if (rc == ADM_OK && queue_env_add_rcpt(&envs[k], argv[i]) < 0)
-			rc = ADM_OSERR;
-	}
-	if (sender[0] != '\0') {
-		struct addr_mailbox mb;
-
-		if (addr_parse_mailbox(sender, strlen(sender), ADDR_OPT_UTF8,
-				       &mb, NULL) < 0) {
-			fprintf(stderr, "kantorpos: sender %s: not an address\n",
-				sender);
-			rc = ADM_DATAERR;
-		}
-	}
-	if (rc == ADM_OK && (queue_tx_begin(q, &tx) < 0 ||
-			     crlf_copy_fd(STDIN_FILENO, put_in_tx, tx) != 0 ||
-			     queue_tx_commit(tx, envs, n) < 0)) {
-		if (tx != NULL && errno != 0)
-			fprintf(stderr, "kantorpos: cannot queue: %s\n",
-				strerror(errno));
-		rc = ADM_TEMPFAIL;
-	}
-	for (size_t k = 0; k < n; k++) {
-		if (rc == ADM_OK)
-			printf("%s %s\n", envs[k].id, envs[k].domain);
-		queue_env_clear(&envs[k]);
-	}
-	free(envs);
-	return rc;
+	if ((rc = admin_sender_path(sender, &from)) != ADM_OK)
+		return rc;
+	return queue_add(cfg, q, sender, argc - optind, argv + optind);
 }
 
 static void stop_loop(void *arg)

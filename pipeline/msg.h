@@ -17,7 +17,8 @@ enum pipe_origin {
 	PIPE_MX,         /* kantorpos-smtpd, port 25 */
 	PIPE_SUBMISSION, /* kantorpos-smtpd, an authenticated user */
 	PIPE_FETCH,      /* kantorpos fetch (MultiPOP, DomainPOP) */
-	PIPE_DELIVER,    /* kantorpos deliver (an MDA) */
+	PIPE_DELIVER,    /* kantorpos deliver (an MDA), kantorpos queue add:
+			  * standard input of the admin tool */
 	PIPE_QUEUE,      /* the queue's local route */
 	PIPE_DSN,        /* a delivery status notification of the queue */
 };
@@ -35,7 +36,8 @@ enum pipe_route {
 	PIPE_ROUTE_LOCAL,    /* Maildirs of local users (targets) */
 	PIPE_ROUTE_HELD,     /* the queue, held for an ETRN domain */
 	PIPE_ROUTE_RELAY,    /* the queue, for the relay host */
-	PIPE_ROUTE_QUEUE,    /* the queue, routed there by its domain (DSNs) */
+	PIPE_ROUTE_QUEUE,    /* the queue, routed there by its domain (DSNs,
+			      * kantorpos queue add) */
 };
 
 /* A recipient's state: accepted at RCPT (after the end: stored), or what

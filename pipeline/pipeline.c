@@ -204,6 +204,11 @@ int pipe_tx_store_result(const struct pipe_tx *tx, const char **failed_r)
 	return tx->out.result;
 }
 
+int pipe_tx_store_errno(const struct pipe_tx *tx)
+{
+	return tx->out.result != MD_OK ? tx->out.err : 0;
+}
+
 uint64_t pipe_tx_size(const struct pipe_tx *tx)
 {
 	return tx->size;

@@ -50,6 +50,10 @@ struct pipe_env {
 	 * relay route), on the thread that ran the step's end; may be NULL. */
 	void (*kick)(void *arg);
 	void *kick_arg;
+	/* Called for each item of a queue commit that succeeded (its id and
+	 * route domain), on the thread that ran the commit; may be NULL. */
+	void (*queued)(void *arg, const char *id, const char *domain);
+	void *queued_arg;
 	const char *staging;      /* Maildir for the tmp file; NULL: the first
 				   * recipient's */
 	bool clean_tmp;           /* remove stale tmp/ files of the targets */
@@ -136,6 +140,9 @@ const struct pipe_env *pipe_tx_env(const struct pipe_tx *tx);
  * the failure (store/maildir.h), with *failed_r (may be NULL) the key of
  * the recipient it belongs to, "" when it is the message's own. */
 int pipe_tx_store_result(const struct pipe_tx *tx, const char **failed_r);
+
+/* The errno behind that failure, for messages: 0 when none is known. */
+int pipe_tx_store_errno(const struct pipe_tx *tx);
 
 /* After a successful end: where it was stored ("name" in new/, or
  * "queue:ID,..."), and the content octets taken. */

@@ -3,8 +3,9 @@
  * goes whole into store/queue: one envelope per route domain, with the
  * BODY and SMTPUTF8 the relay step must know (RFC 6152 §3, RFC 6531
  * §3.2); local recipients of the same message become items of the local
- * route, so that one commit covers everything. No Return-Path: the local
- * route or the next host adds it. */
+ * route, so that one commit covers everything; each item it made goes to
+ * pipe_env.queued. No Return-Path: the local route or the next host adds
+ * it. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -169,6 +170,8 @@ static void q_commit(void *st, struct pipe_tx *tx, struct sink_outcome *o)
 	}
 	o->result = MD_OK;
 	stored_ids(&es, o->stored, sizeof(o->stored));
+	for (size_t i = 0; i < es.n && env->queued != NULL; i++)
+		env->queued(env->queued_arg, es.e[i].id, es.e[i].domain);
 	/* Due now: local items, and mail for the relay host. */
 	o->kick = local;
 	for (size_t i = 0; i < es.n && !o->kick; i++)

@@ -1,7 +1,10 @@
 /* smtpd/outq.c: kantorpos-smtpd's outbound queue (smtpd/outq.h): the
  * queue and its runner for the daemon's life (rebuilt when a reload finds
  * it idle), and what the sessions use of them. Messages get into the queue
- * through the pipeline's queue sink. */
+ * through the pipeline's queue sink. The runner's local route looks users
+ * up in the server's user db (common/runtime/server_userdb.h: re-read on
+ * the storage pool, swapped in on the loop), the one RCPT checked them
+ * against. */
 #include "autoconf.h"
 
 #include <stdlib.h>
@@ -9,7 +12,6 @@
 #include "common/base/log.h"
 #include "common/config/config.h"
 #include "common/runtime/server.h"
-#include "common/users/userdb.h"
 #include "outbound/runner.h"
 #include "smtpd/outq.h"
 #include "store/maildir.h"
@@ -23,7 +25,9 @@ struct smtpd_outq {
 	struct server *srv;
 	const struct config *cfg; /* pinned for the runner (reloads replace it) */
 	struct server_cfgref *pin;
-	struct userdb *db;    /* for local delivery of notifications */
+	struct userdb *db;    /* the server's db the runner was built with:
+			       * replaced ones stay allocated until
+			       * server_free; NULL: none (local items wait) */
 	struct queue *q;
 	struct runner *runner;
 	bool stale;           /* reloaded: rebuild the runner when idle */
@@ -36,8 +40,7 @@ static int outq_build(struct smtpd_outq *o)
 	struct runner_opts ro;
 
 	o->pin = server_config_pin(o->srv, &o->cfg);
-	if (userdb_open(o->cfg->user_db, &o->db) < 0)
-		o->db = NULL; /* notifications for local users then wait */
+	o->db = server_userdb(o->srv);
 	ro = (struct runner_opts){ .cfg = o->cfg, .queue = o->q,
 				   .userdb = o->db, .tick = OUTQ_TICK };
 	/* Disk work: never behind the password pool's Argon2id. */
@@ -45,7 +48,6 @@ static int outq_build(struct smtpd_outq *o)
 			       &ro, errbuf, sizeof(errbuf));
 	if (o->runner == NULL) {
 		log_errorx("queue runner: %s", errbuf);
-		userdb_free(o->db);
 		server_config_unpin(o->srv, o->pin);
 		o->db = NULL;
 		o->cfg = NULL;
@@ -58,7 +60,6 @@ static int outq_build(struct smtpd_outq *o)
 static void outq_teardown(struct smtpd_outq *o)
 {
 	runner_free(o->runner);
-	userdb_free(o->db);
 	if (o->pin != NULL)
 		server_config_unpin(o->srv, o->pin);
 	o->runner = NULL;
@@ -67,12 +68,13 @@ static void outq_teardown(struct smtpd_outq *o)
 	o->pin = NULL;
 }
 
-/* The runner went idle: apply a pending reload. */
+/* The runner went idle: apply a pending reload, or a user db the server
+ * replaced (a new user_db path, a file that appeared). */
 static void outq_idle(void *arg)
 {
 	struct smtpd_outq *o = arg;
 
-	if (!o->stale || o->stopping)
+	if ((!o->stale && server_userdb(o->srv) == o->db) || o->stopping)
 		return;
 	o->stale = false;
 	outq_teardown(o);
@@ -119,8 +121,8 @@ void smtpd_outq_reload(struct server *srv, struct smtpd *d)
 	(void)srv;
 	if (o == NULL)
 		return;
-	if (o->db != NULL)
-		userdb_reload(o->db);
+	/* The user db is the server's: its reload re-reads it on the
+	 * storage pool (and logs a failure once). */
 	o->stale = true;
 	if (runner_busy(o->runner) == 0)
 		outq_idle(o);
@@ -166,7 +168,13 @@ struct runner *smtpd_outq_runner(const struct smtpd *d)
 void smtpd_outq_kick(void *arg)
 {
 	const struct smtpd *d = arg;
+	struct smtpd_outq *o = d->outq;
 
-	if (d->outq != NULL && d->outq->runner != NULL && !d->outq->stopping)
-		runner_kick(d->outq->runner);
+	if (o == NULL || o->runner == NULL || o->stopping)
+		return;
+	/* New local items are for the db their RCPT was checked against. */
+	if (runner_busy(o->runner) == 0)
+		outq_idle(o);
+	if (o->runner != NULL)
+		runner_kick(o->runner);
 }

@@ -7,7 +7,9 @@ while a flush runs, delivery over a new connection only, a 5xx turned into
 a DSN to the local sender, a second kantorpos-smtpd as the destination,
 authenticated mail queued for the relay host, relayed mail without
 Return-Path (a message with local and remote recipients: only the local
-copy has it), and kill -9 during a flush followed by a restart (nothing
+copy has it), a user added while the daemon runs delivered by the queue's
+local route, a reload that cannot read the user db (one log line, the
+loaded db kept for the local route too), and kill -9 during a flush followed by a restart (nothing
 lost).
 
 Prints one line per check and "N passed, N failed"; exit 1 on failure."""
@@ -148,6 +150,8 @@ def scenarios(d, dest, sink, relay):
     second_kantorpos(d, dest)
     relayhost(d, relay)
     mixed_recipients(d, relay)
+    user_added_while_running(d, relay)
+    reload_with_unreadable_user_db(d, relay)
     etrn_after_reload(d)
     kill9_during_flush(d, sink)
     graceful_stop_during_flush(d, sink)
@@ -343,6 +347,52 @@ def mixed_recipients(d, relay):
     check("mixed: local copy with one Return-Path, first",
           local.startswith(b"Return-Path: <alice@example.test>\r\n") and
           local.count(b"Return-Path:") == 1, local[:600])
+
+
+def user_added_while_running(d, relay):
+    """A user added to the user db while the daemon runs (no reload): the
+    queue's local route knows it, as RCPT did."""
+    p = subprocess.run([s.ADMIN, "-c", d.conf, "user", "add",
+                        "newbie@example.test"], input=s.PASSWORD + "\n",
+                       text=True, capture_output=True)
+    check("new user: added", p.returncode == 0, p.stderr)
+    alice = len(d.messages("alice"))
+    replies, final = send(d.sub, "alice@example.test",
+                          ["newbie@example.test", "new@elsewhere.test"],
+                          BODY, auth=True)
+    check("new user: accepted", final.startswith("250") and
+          all(r.startswith("250") for r in replies), (replies, final))
+    check("new user: delivered by the queue's local route",
+          wait_for(lambda: len(d.messages("newbie")) == 1, 15),
+          d.logtext()[-3000:])
+    check("new user: no bounce to the sender",
+          wait_for(lambda: any(m[1] == ["new@elsewhere.test"]
+                               for m in relay.messages), 15) and
+          len(d.messages("alice")) == alice, len(d.messages("alice")))
+
+
+def reload_with_unreadable_user_db(d, relay):
+    """SIGHUP while the user db cannot be read: one line says so, and the
+    queue's local route goes on with the loaded db."""
+    users = os.path.join(d.dir, "users")
+    mode = os.stat(users).st_mode & 0o7777
+    before = len(d.messages("bob"))
+    os.chmod(users, 0)
+    try:
+        d.proc.send_signal(signal.SIGHUP)
+        logged = wait_for(lambda: "reload: user_db" in d.logtext(), 10)
+        replies, final = send(d.sub, "alice@example.test",
+                              ["bob@example.test", "kept@elsewhere.test"],
+                              BODY, auth=True)
+        check("unreadable user db: mail accepted with the loaded db",
+              final.startswith("250"), (replies, final))
+        check("unreadable user db: the local route still delivers",
+              wait_for(lambda: len(d.messages("bob")) == before + 1, 15))
+        check("unreadable user db: the reload says so once",
+              logged and d.logtext().count("reload: user_db") == 1,
+              [l for l in d.logtext().splitlines() if "user_db" in l])
+    finally:
+        os.chmod(users, mode)
 
 
 def etrn_after_reload(d):

@@ -3,7 +3,9 @@
 real kantorpos tool and small SMTP servers on loopback: mail held until a
 flush, destination down then up, 5xx -> DSN with the original headers,
 partial failures, no DSN to <>, lifetime expiry, restart with mail queued,
-kill -9 during a flush, queue remove, the relay host, a destination that
+kill -9 during a flush, queue remove, queue add (routes grouped by domain,
+nothing left after a bad address or an unwritable queue, bare LF stored as
+CRLF), the relay host, a destination that
 answers DATA with 354 and 250 in one write (a protocol error: the item
 stays), and `kantorpos etrn` (every reply code, @domain, STARTTLS + AUTH,
 --scheduled).
@@ -296,6 +298,7 @@ def main():
                            capture_output=True)
         check("user add", p.returncode == 0, p.stderr)
         env.give(env.users)
+        scenario_add(env)
         scenario_held_and_flushed(env)
         scenario_down_then_up(env)
         scenario_dsn(env)
@@ -310,6 +313,61 @@ def main():
         shutil.rmtree(env.dir, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
+
+
+def queue_leftovers(env):
+    """Items and staging directories in DATA/queue."""
+    q = os.path.join(env.data, "queue")
+    return sorted(os.listdir(os.path.join(q, "items")) +
+                  os.listdir(os.path.join(q, "tmp")))
+
+
+def add_unwritable(env, sub):
+    """queue add with DATA/queue/SUB not writable (as root the tool runs
+    as run_as, for whom the mode counts)."""
+    d = os.path.join(env.data, "queue", sub)
+    os.chmod(d, 0o500)
+    try:
+        return env.run("queue", "add", "bob@backup.test", stdin=MSG)
+    finally:
+        os.chmod(d, 0o700)
+
+
+def scenario_add(env):
+    body = b"Subject: lf\n\nline one\nline two\r\n.dot\n"
+    rc, out, err = env.run("queue", "add", "-f", "alice@example.test",
+                           "alice@example.test", "bob@backup.test",
+                           "carol@Backup.TEST", stdin=body)
+    lines = [l.split() for l in out.splitlines()]
+    check("add: local and remote queued, one item per domain",
+          rc == 0 and [l[1] for l in lines] == ["example.test",
+                                                "backup.test"],
+          (rc, out, err))
+    rcpts = {}
+    for qid, dom in lines:
+        with open(os.path.join(env.item_dir(qid), "env")) as f:
+            rcpts[dom] = [l.split("\t")[3] for l in f.read().splitlines()
+                          if l.startswith("rcpt\t")]
+    check("add: recipients grouped by route domain",
+          rcpts == {"example.test": ["alice@example.test"],
+                    "backup.test": ["bob@backup.test", "carol@Backup.TEST"]},
+          rcpts)
+    with open(os.path.join(env.item_dir(lines[0][0]), "msg"), "rb") as f:
+        stored = f.read()
+    check("add: bare LF stored as CRLF, nothing added",
+          stored == b"Subject: lf\r\n\r\nline one\r\nline two\r\n"
+                    b".dot\r\n", stored)
+    env.run("queue", "remove", *[l[0] for l in lines])
+    rc, out, err = env.run("queue", "add", "bob@backup.test", "bad@@x",
+                           stdin=MSG)
+    check("add: a bad address after a good one is exit 65, nothing queued",
+          rc == 65 and out == "" and queue_leftovers(env) == [],
+          (rc, out, err, queue_leftovers(env)))
+    for sub in ("tmp", "items"):
+        rc, out, err = add_unwritable(env, sub)
+        check("add: queue/%s not writable is exit 75, nothing left" % sub,
+              rc == 75 and out == "" and queue_leftovers(env) == [],
+              (rc, out, err, queue_leftovers(env)))
 
 
 def scenario_held_and_flushed(env):

@@ -603,6 +603,56 @@ Test(pipeline, maildir_quota_at_commit)
 	}
 }
 
+/* pipe_env.queued: the items one commit made, each with its route
+ * domain. */
+struct seen_items {
+	size_t n;
+	char id[4][QUEUE_ID_MAX + 1];
+	char domain[4][64];
+};
+
+static void on_queued(void *arg, const char *id, const char *domain)
+{
+	struct seen_items *s = arg;
+
+	cr_assert_lt(s->n, 4);
+	snprintf(s->id[s->n], sizeof(s->id[s->n]), "%s", id);
+	snprintf(s->domain[s->n], sizeof(s->domain[s->n]), "%s", domain);
+	s->n++;
+}
+
+/* Recipients routed to the queue: one item per route domain (lower
+ * case), in the order of the recipients, each reported once. */
+Test(pipeline, queue_commit_names_its_items)
+{
+	static const char *const to[] = { "a@Backup.TEST", "b@example.test",
+					  "c@backup.test" };
+	struct seen_items seen = { 0 };
+	struct pipe_mail m = { .sender = "alice@example.test" };
+	struct pipe_tx *tx;
+	uint64_t size;
+
+	env.queued = on_queued;
+	env.queued_arg = &seen;
+	tx = new_tx(PIPE_DELIVER, NULL);
+	pipe_tx_mail(tx, NULL, &m);
+	for (size_t i = 0; i < 3; i++)
+		pipe_tx_rcpt_routed(tx, to[i], PIPE_ROUTE_QUEUE, NULL, 0);
+	cr_assert_eq(pipe_tx_begin(tx, "add"), PIPE_DONE);
+	pipe_tx_write(tx, "x\r\n", 3);
+	cr_assert_eq(pipe_tx_end(tx), PIPE_DONE);
+	cr_expect_eq(code(tx), 250, "%s", pipe_tx_reply(tx)->text);
+	cr_expect_eq(pipe_tx_store_errno(tx), 0);
+	pipe_tx_free(tx);
+	cr_assert_eq(seen.n, 2);
+	cr_expect_str_eq(seen.domain[0], "backup.test");
+	cr_expect_str_eq(seen.domain[1], "example.test");
+	for (size_t i = 0; i < seen.n; i++)
+		cr_expect_eq(queue_msg_size(q, seen.id[i], &size), 0, "%s",
+			     seen.id[i]);
+	cr_expect_eq(queue_count(q, NULL, false), 2);
+}
+
 /* A queue commit that fails (an envelope it cannot write) leaves no item
  * and nothing in the queue's tmp/; without a queue the start fails. */
 Test(pipeline, queue_commit_failure_leaves_nothing)
@@ -611,6 +661,10 @@ Test(pipeline, queue_commit_failure_leaves_nothing)
 	char *tmp = tu_path(data, "queue/tmp");
 	struct addr_path null_path = { .flags = ADDR_PATH_NULL };
 
+	struct seen_items seen = { 0 };
+
+	env.queued = on_queued;
+	env.queued_arg = &seen;
 	pipe_tx_mail(tx, &null_path, NULL);
 	pipe_tx_rcpt_routed(tx, "x@backup.test", PIPE_ROUTE_QUEUE, NULL, 0);
 	pipe_tx_rcpt_routed(tx, "no-at-sign", PIPE_ROUTE_QUEUE, NULL, 0);
@@ -623,7 +677,9 @@ Test(pipeline, queue_commit_failure_leaves_nothing)
 	for (size_t i = 0; i < 2; i++)
 		cr_expect_eq(pipe_tx_msg(tx)->rcpts[i].state,
 			     PIPE_RCPT_TEMPFAIL, "rcpt %zu", i);
+	cr_expect_eq(pipe_tx_store_errno(tx), EINVAL);
 	pipe_tx_free(tx);
+	cr_expect_eq(seen.n, 0, "an item reported of a failed commit");
 	cr_expect_eq(queue_count(q, NULL, false), 0);
 	cr_expect_eq(tu_count_dir(tmp), 0);
 	free(tmp);
