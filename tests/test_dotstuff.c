@@ -189,32 +189,6 @@ Test(stuffer, in_place_upper_to_lower_half)
 		cr_assert_eq(memcmp(buf + i, "..\r\n", 4), 0, "at %zu", i);
 }
 
-/* The rules one octet at a time, as plainly as they can be written: the
- * model the line-at-a-time stuffer must match. */
-static size_t model_stuff(bool close_crlf, const char *in, size_t len,
-			  char *out)
-{
-	bool bol = true, cr = false;
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (bol && in[i] == '.')
-			out[o++] = '.';
-		if (in[i] == '\n' && !cr)
-			out[o++] = '\r';
-		out[o++] = in[i];
-		bol = in[i] == '\n';
-		cr = in[i] == '\r';
-	}
-	if (!bol) {
-		if (!cr || close_crlf)
-			out[o++] = '\r';
-		out[o++] = '\n';
-	}
-	memcpy(out + o, ".\r\n", 3);
-	return o + 3;
-}
-
 /* Texts made of the octets that matter (and NUL), fixed seed. */
 static size_t random_text(unsigned *seed, char *in, size_t max)
 {
@@ -235,7 +209,7 @@ Test(stuffer, random_texts_and_chunkings_match_the_model)
 	for (int round = 0; round < 3000; round++) {
 		size_t len = random_text(&seed, in, sizeof in);
 		bool close_crlf = round % 2;
-		size_t o = 0, wlen = model_stuff(close_crlf, in, len, want);
+		size_t o = 0, wlen = dotmodel_stuff(close_crlf, in, len, want);
 		struct dot_stuffer st;
 
 		dot_stuff_init(&st, close_crlf ? DOT_STUFF_CLOSE_CRLF : 0);

@@ -1,13 +1,14 @@
-/* tests/helpers/dotmodel.h: the un-stuffing rules of a dot-stuffed body
- * one octet at a time, as plainly as they can be written: the model
- * tests/test_dotstuff.c and tests/fuzz/fuzz_dotstuff.c hold
- * common/proto/dotstuff's un-stuffer to. Header only (the fuzz harnesses
- * link no test library). */
+/* tests/helpers/dotmodel.h: the rules of a dot-stuffed body one octet at
+ * a time, as plainly as they can be written: the model tests hold
+ * common/proto/dotstuff and its users to (test_dotstuff, test_smtpclient,
+ * fuzz_dotstuff, fuzz_data). Header only (the fuzz harnesses link no test
+ * library). */
 #ifndef KANTORPOS_TESTS_HELPERS_DOTMODEL_H
 #define KANTORPOS_TESTS_HELPERS_DOTMODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /* A line starts at in[i]: after any LF (lf_lines), or only after CR LF. */
 static inline bool dotmodel_bol(bool lf_lines, const char *in, size_t i)
@@ -69,6 +70,33 @@ static inline void dotmodel_unstuff(bool lf_lines, const char *in, size_t len,
 		if (in[i] == '\n' && (lf_lines || (i > 0 && in[i - 1] == '\r')))
 			line = 0;
 	}
+}
+
+/* Stuff in[0..len) into out (room 2 * len + 5): a leading dot doubled, a
+ * bare LF sent as CRLF, a last open line closed ("\n" after a CR, or with
+ * close_crlf always "\r\n"), then ".\r\n". Returns the octets written. */
+static inline size_t dotmodel_stuff(bool close_crlf, const char *in,
+				    size_t len, char *out)
+{
+	bool bol = true, cr = false;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (bol && in[i] == '.')
+			out[o++] = '.';
+		if (in[i] == '\n' && !cr)
+			out[o++] = '\r';
+		out[o++] = in[i];
+		bol = in[i] == '\n';
+		cr = in[i] == '\r';
+	}
+	if (!bol) {
+		if (!cr || close_crlf)
+			out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	memcpy(out + o, ".\r\n", 3);
+	return o + 3;
 }
 
 #endif
