@@ -1,5 +1,6 @@
-/* smtpd/data.c: DATA/BDAT content state machine (unstuffing, end of data,
- * bare CR/LF, limits, Received count, Return-Path removal). */
+/* smtpd/data.c: DATA/BDAT content state machine (over the shared
+ * un-stuffer for DATA: bare CR/LF, limits, Received count, Return-Path
+ * removal). */
 #include "autoconf.h"
 
 #include "smtpd/data.h"
@@ -7,14 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-/* DATA-mode position on the wire. A line start exists only after CRLF. */
-enum wire_state {
-	W_LINE_START = 0, /* after CRLF (or the DATA command) */
-	W_DOT,            /* "." at a line start */
-	W_DOT_CR,         /* ".\r" at a line start */
-	W_MID,            /* inside a line */
-	W_CR,             /* a CR inside a line, not yet known to pair */
-};
+/* Header octets are un-stuffed into a small buffer of this size and
+ * filtered one by one; body octets go straight to the output. */
+#define HEADER_STEP 256
 
 static const char RETURN_PATH[] = "return-path:";
 static const char RECEIVED[] = "received:";
@@ -26,7 +22,8 @@ void data_init(struct data_parser *p, enum data_mode mode, uint64_t max_size,
 	p->mode = mode;
 	p->max_size = max_size;
 	p->line_limit = line_limit;
-	p->wire = W_LINE_START;
+	/* Only CRLF starts a line: no smuggled end of data. */
+	dot_unstuff_init(&p->dot, 0);
 	p->hdr_line_start = true;
 	p->hdr_line_empty = true;
 }
@@ -35,6 +32,13 @@ struct out {
 	char *buf;
 	size_t n;
 };
+
+static void add_size(struct data_parser *p, size_t n)
+{
+	p->size += n;
+	if (p->max_size != 0 && p->size > p->max_size)
+		p->faults |= DATA_F_TOO_BIG;
+}
 
 /* A content octet of the header section or body, after the header filter. */
 static void hdr_plain(struct data_parser *p, char c, struct out *o)
@@ -73,9 +77,7 @@ static void content(struct data_parser *p, char c, struct out *o)
 {
 	bool rp, rc;
 
-	p->size++;
-	if (p->max_size != 0 && p->size > p->max_size)
-		p->faults |= DATA_F_TOO_BIG;
+	add_size(p, 1);
 	if (p->in_body) {
 		o->buf[o->n++] = c;
 		return;
@@ -118,7 +120,7 @@ static void count_octet(struct data_parser *p)
 		p->faults |= DATA_F_LONG_LINE;
 }
 
-/* Body octets that are neither CR nor LF need no state machine: the
+/* BDAT body octets that are neither CR nor LF need no state machine: the
  * length of such a run at the start of in, at most len. */
 static size_t plain_span(const char *in, size_t len)
 {
@@ -136,9 +138,7 @@ static void body_run(struct data_parser *p, const char *in, size_t n,
 {
 	memcpy(o->buf + o->n, in, n);
 	o->n += n;
-	p->size += n;
-	if (p->max_size != 0 && p->size > p->max_size)
-		p->faults |= DATA_F_TOO_BIG;
+	add_size(p, n);
 	if (count_line && p->line_limit != 0) {
 		p->line_len += n;
 		if (p->line_len > p->line_limit)
@@ -149,66 +149,30 @@ static void body_run(struct data_parser *p, const char *in, size_t n,
 static size_t feed_dot(struct data_parser *p, const char *in, size_t len,
 		       struct out *o)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (p->wire == W_MID && p->in_body) {
-			size_t n = plain_span(in + i, len - i);
+	size_t i = 0;
 
-			body_run(p, in + i, n, true, o);
-			if ((i += n) == len)
-				break;
-		}
-		char c = in[i];
+	while (i < len && !dot_unstuff_done(&p->dot)) {
+		size_t made;
 
-		count_octet(p);
-		switch (p->wire) {
-		case W_LINE_START:
-			if (c == '.') {
-				p->wire = W_DOT;
-				continue;
-			}
-			break;
-		case W_DOT:
-			/* RFC 5321 §4.5.2: the first dot of a line is
-			 * removed, whatever follows it. */
-			if (c == '\r') {
-				p->wire = W_DOT_CR;
-				continue;
-			}
-			break;
-		case W_DOT_CR:
-			if (c == '\n') {
-				p->done = true;
-				p->line_len = 0;
-				return i + 1;
-			}
-			p->faults |= DATA_F_BARE_NL;
-			content(p, '\r', o);
-			break;
-		case W_CR:
-			if (c == '\n') {
-				content(p, '\r', o);
-				content(p, '\n', o);
-				p->wire = W_LINE_START;
-				p->line_len = 0;
-				continue;
-			}
-			p->faults |= DATA_F_BARE_NL;
-			content(p, '\r', o);
-			break;
-		default:
-			break;
+		if (p->in_body) {
+			i += dot_unstuff(&p->dot, in + i, len - i,
+					 o->buf + o->n, &made);
+			o->n += made;
+			add_size(p, made);
+		} else {
+			char step[HEADER_STEP + 1];
+			size_t n = len - i < HEADER_STEP ? len - i : HEADER_STEP;
+
+			i += dot_unstuff(&p->dot, in + i, n, step, &made);
+			for (size_t k = 0; k < made; k++)
+				content(p, step[k], o);
 		}
-		/* Inside a line. */
-		p->wire = W_MID;
-		if (c == '\r') {
-			p->wire = W_CR;
-			continue;
-		}
-		if (c == '\n')
-			p->faults |= DATA_F_BARE_NL;
-		content(p, c, o);
 	}
-	return len;
+	if (p->dot.bare)
+		p->faults |= DATA_F_BARE_NL;
+	if (p->line_limit != 0 && p->dot.longest > p->line_limit)
+		p->faults |= DATA_F_LONG_LINE;
+	return i;
 }
 
 static void feed_chunk(struct data_parser *p, const char *in, size_t len,
@@ -245,7 +209,7 @@ size_t data_feed(struct data_parser *p, const char *in, size_t len,
 	size_t used = len;
 
 	if (p->mode == DATA_MODE_DOT)
-		used = p->done ? 0 : feed_dot(p, in, len, &o);
+		used = feed_dot(p, in, len, &o);
 	else
 		feed_chunk(p, in, len, &o);
 	*out_len_r = o.n;
@@ -264,7 +228,7 @@ size_t data_finish(struct data_parser *p, char *out)
 
 bool data_done(const struct data_parser *p)
 {
-	return p->done;
+	return dot_unstuff_done(&p->dot);
 }
 
 unsigned data_faults(const struct data_parser *p)

@@ -4,7 +4,8 @@
  * DATA (RFC 5321 §4.1.1.4, §4.5.2): the data ends only at <CRLF>.<CRLF>;
  * a line start is only after a CRLF, so <LF>.<LF>, <CR>.<CR> and every
  * mix are content, never an end (SMTP smuggling). A leading dot of a line
- * is removed. BDAT (RFC 3030): every octet is content.
+ * is removed (common/proto/dotstuff's un-stuffer). BDAT (RFC 3030): every
+ * octet is content.
  *
  * Both modes record faults instead of stopping, so the caller reads to the
  * real end and answers once: a bare CR or LF (the message is refused), a
@@ -18,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/proto/dotstuff.h"
 
 /* Extra output room a feed may need beyond its input length: a held
  * header-name prefix and a held CR are released by a later byte. */
@@ -43,11 +46,10 @@ struct data_parser {
 	uint64_t max_size;  /* 0: no limit */
 	size_t line_limit;  /* octets with CRLF; 0: no limit */
 	uint64_t size;      /* content octets so far (Return-Path included) */
-	size_t line_len;    /* octets of the current line on the wire */
+	size_t line_len;    /* BDAT: octets of the current line */
 	unsigned faults;
 	unsigned hops;
-	int wire;           /* DATA-mode wire state (data.c) */
-	bool done;          /* DATA mode: the final dot was seen */
+	struct dot_unstuffer dot; /* DATA mode: the wire */
 	bool held_cr;       /* BDAT: the last octet was a CR */
 	/* Header filter: recognises Received and Return-Path field names. */
 	bool in_body;

@@ -1,15 +1,15 @@
 /* tests/test_fetch_headers.c: the DomainPOP header scanner: each header
  * kind, folding, comments, groups, Received "for", skip_received,
  * duplicates, foreign domains, encoded words, Message-ID and the loop
- * guard; the Received field the fetcher writes; the POP3 multi-line body
- * decoder. */
+ * guard; the Received field the fetcher writes (the POP3 multi-line body
+ * decoder: tests/test_dotstuff.c). */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/client/pop3client.h"
 #include "fetch/headers.h"
 #include "fetch/trace.h"
 
@@ -349,50 +349,6 @@ Test(fetch_headers, bounded_on_large_input)
 	cr_expect_gt(r.n_rcpts, 0);
 	fh_result_free(&r);
 	free(hdr);
-}
-
-/* The multi-line decoder, fed whole and byte by byte. */
-Test(fetch_headers, pop3_dot_decoding)
-{
-	static const struct {
-		const char *in;
-		const char *out;
-		size_t rest; /* bytes after the terminator */
-	} rows[] = {
-		{ "a\r\nb\r\n.\r\n", "a\r\nb\r\n", 0 },
-		{ "..x\r\n..\r\n...\r\n.\r\nNEXT", ".x\r\n.\r\n..\r\n", 4 },
-		{ ".\r\n", "", 0 },
-		{ "x.\r\n.y\r\n.\r\n", "x.\r\ny\r\n", 0 },
-		/* A lone "." with a bare LF is not the terminator. */
-		{ "a\r\n.\nb\r\n.\r\n", "a\r\n\nb\r\n", 0 },
-		{ "a\r\n.\rb\r\n.\r\n", "a\r\n\rb\r\n", 0 },
-		{ "no\rcr\r\r\n.\r\n", "no\rcr\r\r\n", 0 },
-	};
-
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		size_t n = strlen(rows[i].in);
-
-		for (int bytewise = 0; bytewise < 2; bytewise++) {
-			struct pop3c_dot d = { 0 };
-			char out[64];
-			size_t olen = 0, used = 0;
-			bool done = false;
-
-			while (used < n && !done) {
-				size_t step = bytewise ? 1 : n - used, got = 0;
-
-				used += pop3c_dot_feed(&d, rows[i].in + used,
-						       step, out + olen, &got,
-						       &done);
-				olen += got;
-			}
-			cr_expect(done, "row %zu: terminator", i);
-			cr_expect_eq(olen, strlen(rows[i].out), "row %zu", i);
-			cr_expect_eq(memcmp(out, rows[i].out, olen), 0,
-				     "row %zu bytewise %d", i, bytewise);
-			cr_expect_eq(n - used, rows[i].rest, "row %zu", i);
-		}
-	}
 }
 
 /* Where the header block ends, fed whole and growing byte by byte (as a

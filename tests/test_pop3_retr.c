@@ -1,5 +1,5 @@
-/* tests/test_pop3_retr.c: the POP3 byte-stuffer and the resumable RETR/TOP
- * stream: every chunking of the input and of the output buffer gives the
+/* tests/test_pop3_retr.c: the resumable RETR/TOP stream (the stuffer
+ * itself: tests/test_dotstuff.c): every buffer and read size gives the
  * same bytes; dots, bare LF, missing final line end; source errors; the
  * streamed size equals the maildrop's LIST size. */
 #include "autoconf.h"
@@ -36,101 +36,6 @@ static const struct stuff_case stuff_cases[] = {
 	{ "Subject: x\r\n\r\n.\r\n.\r\n", "Subject: x\r\n\r\n..\r\n..\r\n.\r\n" },
 };
 
-/* Run the pure stuffer over `in` cut into pieces of `chunk` bytes. */
-static char *stuff_chunked(const char *in, size_t chunk, size_t *len_r)
-{
-	size_t len = strlen(in);
-	char *out = malloc(2 * len + POP3_STUFF_END_MAX + 1);
-	struct pop3_stuffer st;
-	size_t o = 0;
-
-	cr_assert_not_null(out);
-	pop3_stuff_init(&st);
-	for (size_t i = 0; i < len; i += chunk) {
-		size_t n = len - i < chunk ? len - i : chunk;
-		o += pop3_stuff(&st, in + i, n, out + o);
-	}
-	o += pop3_stuff_end(&st, out + o);
-	out[o] = '\0';
-	*len_r = o;
-	return out;
-}
-
-Test(stuffer, table_every_chunking)
-{
-	static const size_t chunks[] = { 1, 2, 3, 7, 4096 };
-
-	for (size_t i = 0; i < sizeof stuff_cases / sizeof stuff_cases[0]; i++)
-		for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
-			size_t len;
-			char *out = stuff_chunked(stuff_cases[i].in, chunks[c],
-						  &len);
-
-			cr_expect_str_eq(out, stuff_cases[i].out,
-					 "case %zu chunk %zu", i, chunks[c]);
-			cr_expect_eq(len, strlen(stuff_cases[i].out));
-			free(out);
-		}
-}
-
-/* The rule of RFC 1939 §3 one byte at a time, as plainly as it can be
- * written: the model the line-at-a-time stuffer must match. */
-static size_t model_stuff(const char *in, size_t len, char *out)
-{
-	bool bol = true, cr = false;
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (bol && in[i] == '.')
-			out[o++] = '.';
-		if (in[i] == '\n' && !cr)
-			out[o++] = '\r';
-		out[o++] = in[i];
-		bol = in[i] == '\n';
-		cr = in[i] == '\r';
-	}
-	if (!bol) {
-		if (!cr)
-			out[o++] = '\r';
-		out[o++] = '\n';
-	}
-	memcpy(out + o, ".\r\n", 3);
-	return o + 3;
-}
-
-Test(stuffer, random_texts_and_chunkings_match_the_model)
-{
-	/* Texts made of the bytes that matter (and NUL), cut at random
-	 * places: a fixed seed, so a failure repeats. */
-	static const char alphabet[] = { '.', '\r', '\n', 'a', '\0', '.' };
-	unsigned seed = 12345;
-	char in[300], want[2 * sizeof in + POP3_STUFF_END_MAX];
-	char got[2 * sizeof in + POP3_STUFF_END_MAX];
-
-	for (int round = 0; round < 3000; round++) {
-		size_t len = (size_t)rand_r(&seed) % sizeof in;
-		size_t o = 0, wlen;
-		struct pop3_stuffer st;
-
-		for (size_t i = 0; i < len; i++)
-			in[i] = alphabet[(size_t)rand_r(&seed) % sizeof alphabet];
-		wlen = model_stuff(in, len, want);
-		pop3_stuff_init(&st);
-		for (size_t i = 0; i < len;) {
-			size_t n = 1 + (size_t)rand_r(&seed) % 40;
-
-			if (n > len - i)
-				n = len - i;
-			o += pop3_stuff(&st, in + i, n, got + o);
-			i += n;
-		}
-		o += pop3_stuff_end(&st, got + o);
-		cr_assert_eq(o, wlen, "round %d: length %zu, want %zu", round,
-			     o, wlen);
-		cr_assert_arr_eq(got, want, wlen, "round %d", round);
-	}
-}
-
 /* A source over a memory buffer that hands out at most `step` bytes per
  * call, or fails after `fail_at` bytes. */
 struct mem_src {
@@ -166,7 +71,7 @@ static char *stream_all(const char *in, size_t len, size_t cap, size_t step,
 	struct mem_src m = { in, len, 0, step, 0, 0 };
 	struct pop3_stream s;
 	char *buf = malloc(cap);
-	char *all = malloc(2 * len + POP3_STUFF_END_MAX + 1);
+	char *all = malloc(2 * len + DOT_STUFF_END_MAX + 1);
 	size_t total = 0, n;
 	int rc;
 

@@ -18,6 +18,7 @@
 
 #include "common/net/conn.h"
 #include "common/base/log.h"
+#include "common/proto/dotstuff.h"
 
 /* Largest CAPA reply read. */
 #define POP3C_CAPA_MAX (64 * 1024)
@@ -76,72 +77,16 @@ struct pop3c {
 	bool in_body, status_ok;
 	char line[POP3C_STATUS_MAX + 2];
 	size_t line_len;
-	struct pop3c_dot dot;
+	struct dot_unstuffer dot;
 	struct pop3c_lines lines; /* the listing being read */
 	char *body;
 	size_t body_len, body_cap;
 };
 
-enum { DOT_BOL, DOT_DOT, DOT_DOTCR, DOT_MID, DOT_CR };
-
 static void p3_fail(struct pop3c *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void p3_login_step(struct pop3c *c, bool ok, const char *text,
 			  const char *body, size_t len);
-
-size_t pop3c_dot_feed(struct pop3c_dot *d, const char *in, size_t n,
-		      char *out, size_t *out_len_r, bool *done_r)
-{
-	size_t o = 0, i;
-
-	*done_r = false;
-	for (i = 0; i < n; i++) {
-		char ch = in[i];
-
-		switch (d->state) {
-		case DOT_BOL:
-			if (ch == '.') {
-				d->state = DOT_DOT;
-				continue;
-			}
-			break;
-		case DOT_DOT:
-			if (ch == '.') {
-				/* ".." is a stuffed "." */
-				out[o++] = '.';
-				d->state = DOT_MID;
-				continue;
-			}
-			if (ch == '\r') {
-				d->state = DOT_DOTCR;
-				continue;
-			}
-			/* Any other line with a leading dot: drop the dot. */
-			break;
-		case DOT_DOTCR:
-			if (ch == '\n') {
-				*done_r = true;
-				d->state = DOT_BOL;
-				*out_len_r = o;
-				return i + 1;
-			}
-			out[o++] = '\r';
-			d->state = DOT_CR;
-			break;
-		default:
-			break;
-		}
-		out[o++] = ch;
-		if (ch == '\n')
-			d->state = DOT_BOL;
-		else if (ch == '\r')
-			d->state = DOT_CR;
-		else
-			d->state = DOT_MID;
-	}
-	*out_len_r = o;
-	return n;
-}
 
 int pop3c_lines_init(struct pop3c_lines *l, size_t max)
 {
@@ -243,7 +188,9 @@ static void p3_reset_reply(struct pop3c *c)
 	c->in_body = false;
 	c->line_len = 0;
 	c->body_len = 0;
-	c->dot.state = DOT_BOL;
+	/* Lenient: a server that ends lines with a bare LF still ends the
+	 * body with "." at a line start. */
+	dot_unstuff_init(&c->dot, DOT_UNSTUFF_LF_LINES);
 }
 
 /* Send one command and expect its reply; internal commands have no fn. */
@@ -569,8 +516,8 @@ static size_t p3_body_bytes(struct pop3c *c, const char *p, size_t n,
 		c->body = grown;
 		c->body_cap = cap;
 	}
-	used = pop3c_dot_feed(&c->dot, p, n, c->body + c->body_len, &out,
-			      done_r);
+	used = dot_unstuff(&c->dot, p, n, c->body + c->body_len, &out);
+	*done_r = dot_unstuff_done(&c->dot);
 	c->body_len += out;
 	c->body[c->body_len] = '\0';
 	if (cmd->data_fn != NULL) {

@@ -131,19 +131,6 @@ size_t pop3c_room(const struct pop3c *c);
  * repeated calls are ignored. */
 void pop3c_close(struct pop3c *c, const char *why);
 
-/* Multi-line body decoder (RFC 1939 section 3), exposed for tests: feed
- * bytes as they come; un-stuffed bytes are appended to out (room for
- * n + 1 bytes), *out_len_r gets their count. Returns how many input bytes
- * were consumed: fewer than n only when the terminating ".CRLF" line was
- * reached (then *done_r is true and the rest belongs to the next reply).
- * Only "." CRLF at the start of a line ends the body; a leading dot of any
- * other line is removed. */
-struct pop3c_dot {
-	int state;
-};
-size_t pop3c_dot_feed(struct pop3c_dot *d, const char *in, size_t n,
-		      char *out, size_t *out_len_r, bool *done_r);
-
 /* The line splitter of pop3c_command_lines, exposed for tests: feed
  * un-stuffed bytes in chunks of any size; fn gets each complete line (LF
  * or CRLF removed; at most max octets, overlong set when there were more).

@@ -12,6 +12,7 @@
 #include "common/net/net.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
+#include "common/proto/dotstuff.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -111,7 +112,7 @@ struct smtpc {
 	size_t accepted;
 	bool mail_failed, discard_body;
 	uint64_t offset;
-	bool line_start, prev_cr;
+	struct dot_stuffer stuff;
 	struct smtpc_ahead *ahead; /* the body's read-ahead, from its start */
 };
 
@@ -666,8 +667,7 @@ static void envelope_reply(struct smtpc *s, const struct smtpc_reply *r)
 		if (r->code == 354 && s->accepted > 0 && !s->mail_failed) {
 			s->state = ST_STREAM;
 			s->offset = 0;
-			s->line_start = true;
-			s->prev_cr = false;
+			dot_stuff_init(&s->stuff, DOT_STUFF_CLOSE_CRLF);
 			pump(s);
 			return;
 		}
@@ -860,7 +860,8 @@ static void pump(struct smtpc *s)
 			return;
 		}
 		if (n == 0) {
-			if (!s->line_start && put(s, "\r\n", 2) < 0)
+			o = dot_stuff_close(&s->stuff, out);
+			if (o > 0 && put(s, out, o) < 0)
 				return;
 			log_debug("smtpc %s C: <%llu bytes>", s->peer,
 				  (unsigned long long)s->offset);
@@ -870,18 +871,8 @@ static void pump(struct smtpc *s)
 			return;
 		}
 		s->offset += (uint64_t)n;
-		for (ssize_t k = 0; k < n; k++) {
-			unsigned char b = in[k];
-
-			/* RFC 5321 4.5.2: double a leading dot. */
-			if (s->line_start && b == '.')
-				out[o++] = '.';
-			if (b == '\n' && !s->prev_cr)
-				out[o++] = '\r';
-			out[o++] = (char)b;
-			s->prev_cr = b == '\r';
-			s->line_start = b == '\n';
-		}
+		/* RFC 5321 4.5.2: double a leading dot. */
+		o = dot_stuff(&s->stuff, (const char *)in, (size_t)n, out);
 		if (put(s, out, o) < 0)
 			return;
 	}

@@ -11,19 +11,17 @@
 #include <string.h>
 
 #include "smtpd/data.h"
+#include "tests/helpers/dotmodel.h"
 
 /* The end of data: the first "\r\n.\r\n" with the input preceded by CRLF
  * (the DATA command's line end). Returns the octets up to and including
  * it, or 0 when there is none. */
 static size_t model_end(const char *in, size_t len)
 {
-	for (size_t i = 0; i + 3 <= len; i++) {
-		bool line_start = i == 0 || (i >= 2 && in[i - 2] == '\r' &&
-					     in[i - 1] == '\n');
-
-		if (line_start && memcmp(in + i, ".\r\n", 3) == 0)
+	for (size_t i = 0; i + 3 <= len; i++)
+		if (dotmodel_bol(false, in, i) &&
+		    memcmp(in + i, ".\r\n", 3) == 0)
 			return i + 3;
-	}
 	return 0;
 }
 
