@@ -730,12 +730,20 @@ static char *out_reserve(struct conn *c, size_t len)
  * send instead of a write watcher started, polled and stopped. What the
  * socket does not take, and any error, is left to the write watcher,
  * which handles errors; closing here would free the conn under the
- * caller. TLS output always goes through flush_out. */
+ * caller. TLS output always goes through flush_out. While input waits in
+ * the buffer (a pipelined group behind an answer that took a while), the
+ * output goes with the replies to that input instead, sent by the event
+ * that delivers it: one segment, and no small one left for Nagle to hold
+ * until the peer's delayed ACK. */
 static void write_through(struct conn *c)
 {
 	if (c->depth > 0 || c->tls != CT_NONE || c->closing || c->broken ||
 	    c->connecting || c->out_blocked || c->bp_paused)
 		return;
+	if (in_avail(c) > 0) {
+		schedule(c);
+		return;
+	}
 	while (out_pending(c) > 0) {
 		ssize_t n = send(c->fd, buf_out_head(&c->out), out_pending(c),
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
