@@ -27,7 +27,9 @@ static const struct admin_command commands[] = {
 	  "check                      check the configuration and everything\n"
 	  "                                       it names, as the daemons will meet it" },
 	{ "queue", admin_cmd_queue,
-	  "queue list|flush [DOMAIN], queue remove ID...   the outbound queue\n"
+	  "queue list|flush [DOMAIN]  the outbound queue\n"
+	  "  kantorpos queue delete|remove ID...   no notification\n"
+	  "  kantorpos queue bounce ID...   give up on messages, with a DSN\n"
 	  "  kantorpos queue add [-f SENDER] ADDRESS... < MESSAGE   queue a message" },
 	{ "etrn", admin_cmd_etrn,
 	  "etrn HOST[:PORT] [@]DOMAIN [--starttls] [--auth USER] | --scheduled" },

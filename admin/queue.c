@@ -1,11 +1,12 @@
-/* admin/queue.c: `kantorpos queue list|flush|remove|add` — look at the
- * outbound queue, deliver it now (an in-process queue runner: item locks
- * keep it from colliding with a running kantorpos-smtpd), remove one
- * item without a bounce, or queue a message (through the pipeline, every
- * recipient routed to the queue). */
+/* admin/queue.c: `kantorpos queue list|flush|delete|bounce|add` — look at
+ * the outbound queue, deliver it now (an in-process queue runner: item
+ * locks keep it from colliding with a running kantorpos-smtpd), remove
+ * one item without a bounce, give up on one with a bounce, or queue a
+ * message (through the pipeline, every recipient routed to the queue). */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "common/config/config_value.h"
 #include "common/users/userdb.h"
 #include "common/net/worker.h"
+#include "outbound/items.h"
 #include "outbound/runner.h"
 #include "pipeline/pipeline.h"
 #include "store/maildir.h"
@@ -34,7 +36,8 @@ static void queue_usage(FILE *out)
 	fprintf(out,
 		"usage: kantorpos [-c CONF] queue list [DOMAIN]\n"
 		"       kantorpos [-c CONF] queue flush [DOMAIN]\n"
-		"       kantorpos [-c CONF] queue remove ID...\n"
+		"       kantorpos [-c CONF] queue delete|remove ID...\n"
+		"       kantorpos [-c CONF] queue bounce ID...\n"
 		"       kantorpos [-c CONF] queue add [-f SENDER] ADDRESS... < MESSAGE\n"
 		"list: every queued message (id, age, size, sender, recipients,\n"
 		"  attempts, last error), or those for DOMAIN and its subdomains.\n"
@@ -42,7 +45,11 @@ static void queue_usage(FILE *out)
 		"  with a deliver_to host, the relayhost and local notifications,\n"
 		"  or only DOMAIN's route; bounces expired mail. Exit 0 when nothing\n"
 		"  failed temporarily, 75 otherwise.\n"
-		"remove: delete messages without notifying anyone (75: in use).\n"
+		"delete (or remove): delete messages without notifying anyone\n"
+		"  (75: in use).\n"
+		"bounce: give up on messages: every recipient still pending fails\n"
+		"  with 5.0.0 and the sender gets one delivery status notification\n"
+		"  (75: in use).\n"
 		"Run as root, the command works as the run_as user of the\n"
 		"configuration, like kantorpos-smtpd.\n"
 		"add: queue the message on standard input (bare LF stored as CRLF)\n"
@@ -62,6 +69,20 @@ static const char *rcpt_state(enum queue_rcpt_state s)
 	return "?";
 }
 
+/* When the runner tries the item again: "now", or "in 25m". */
+static const char *next_try(time_t now, const struct queue_env *env,
+			    char *buf, size_t size)
+{
+	char in[32];
+
+	if (env->next_attempt <= now)
+		return "now";
+	config_format_duration(in, sizeof(in),
+			       (unsigned long long)(env->next_attempt - now));
+	snprintf(buf, size, "in %s", in);
+	return buf;
+}
+
 struct list_ctx {
 	struct queue *q;
 	time_t now;
@@ -72,15 +93,16 @@ static int list_one(const struct queue_env *env, void *arg)
 {
 	struct list_ctx *lc = arg;
 	uint64_t size = 0;
-	char age[32];
+	char age[32], next[40];
 
 	queue_msg_size(lc->q, env->id, &size);
 	config_format_duration(age, sizeof(age),
 			       lc->now > env->arrival
 				       ? (unsigned long long)(lc->now - env->arrival)
 				       : 0);
-	printf("%s  %s  %" PRIu64 "  <%s>  domain=%s attempts=%u\n", env->id,
-	       age, size, env->sender, env->domain, env->attempts);
+	printf("%s  %s  %" PRIu64 "  <%s>  domain=%s attempts=%u next=%s\n",
+	       env->id, age, size, env->sender, env->domain, env->attempts,
+	       next_try(lc->now, env, next, sizeof(next)));
 	for (size_t i = 0; i < env->n_rcpts; i++)
 		printf("    %s (%s)%s%s\n", env->rcpts[i].addr,
 		       rcpt_state(env->rcpts[i].state),
@@ -123,6 +145,35 @@ static int cmd_remove(struct queue *q, int n, char **ids)
 			queue_item_release(it);
 			rc = ADM_IOERR;
 		} else if (r == 0 && queue_msg_size(q, ids[i], &(uint64_t){ 0 }) == 0) {
+			fprintf(stderr, "kantorpos: %s: in use (being delivered), try again\n",
+				ids[i]);
+			rc = ADM_TEMPFAIL;
+		} else {
+			fprintf(stderr, "kantorpos: %s: no such queued message\n",
+				ids[i]);
+			rc = rc == ADM_OK ? ADM_DATAERR : rc;
+		}
+	}
+	return rc;
+}
+
+static int cmd_bounce(const struct config *cfg, struct queue *q, int n,
+		      char **ids)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = time(NULL) };
+	unsigned kick = 0;
+	int rc = ADM_OK;
+
+	for (int i = 0; i < n; i++) {
+		int r = outb_item_cancel(&ctx, ids[i], &kick);
+
+		if (r == 1) {
+			printf("bounced %s\n", ids[i]);
+		} else if (r < 0) {
+			fprintf(stderr, "kantorpos: %s: cannot bounce: %s\n",
+				ids[i], strerror(errno));
+			rc = ADM_IOERR;
+		} else if (queue_msg_size(q, ids[i], &(uint64_t){ 0 }) == 0) {
 			fprintf(stderr, "kantorpos: %s: in use (being delivered), try again\n",
 				ids[i]);
 			rc = ADM_TEMPFAIL;
@@ -283,6 +334,19 @@ out:
 	return rc;
 }
 
+/* The subcommand and its argument count. */
+static bool usage_ok(int argc, char **argv)
+{
+	const char *c = argv[1];
+
+	if (strcmp(c, "list") == 0 || strcmp(c, "flush") == 0)
+		return argc <= 3;
+	if (strcmp(c, "remove") == 0 || strcmp(c, "delete") == 0 ||
+	    strcmp(c, "bounce") == 0)
+		return argc >= 3;
+	return strcmp(c, "add") == 0;
+}
+
 int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 {
 	const struct config *cfg;
@@ -293,12 +357,7 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 		queue_usage(stdout);
 		return ADM_OK;
 	}
-	if (argc < 2 ||
-	    (strcmp(argv[1], "list") == 0 && argc > 3) ||
-	    (strcmp(argv[1], "flush") == 0 && argc > 3) ||
-	    (strcmp(argv[1], "remove") == 0 && argc < 3) ||
-	    (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "flush") != 0 &&
-	     strcmp(argv[1], "remove") != 0 && strcmp(argv[1], "add") != 0)) {
+	if (argc < 2 || !usage_ok(argc, argv)) {
 		queue_usage(stderr);
 		return ADM_USAGE;
 	}
@@ -315,8 +374,11 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "list") == 0)
 		rc = cmd_list(q, argc == 3 ? argv[2] : NULL);
-	else if (strcmp(argv[1], "remove") == 0)
+	else if (strcmp(argv[1], "remove") == 0 ||
+		 strcmp(argv[1], "delete") == 0)
 		rc = cmd_remove(q, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "bounce") == 0)
+		rc = cmd_bounce(cfg, q, argc - 2, argv + 2);
 	else if (strcmp(argv[1], "add") == 0)
 		rc = cmd_add(cfg, q, argc - 1, argv + 1);
 	else

@@ -242,9 +242,10 @@ static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
 	return 0;
 }
 
-/* Bounce every pending recipient of an expired item and finish it. */
-static int expire(const struct outb_ctx *ctx, struct queue_item *it,
-		  unsigned *kick_r)
+/* Bounce every pending recipient of an item (expired, or given up by the
+ * administrator) and finish it. */
+static int give_up(const struct outb_ctx *ctx, struct queue_item *it,
+		   bool expired_, unsigned *kick_r)
 {
 	struct queue_env *env = queue_item_env(it);
 	size_t *idx = calloc(env->n_rcpts, sizeof(*idx)), n = 0;
@@ -257,7 +258,7 @@ static int expire(const struct outb_ctx *ctx, struct queue_item *it,
 	for (size_t i = 0; i < env->n_rcpts; i++)
 		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
 			idx[n++] = i;
-	rc = bounce(ctx, it, idx, n, true, kick_r);
+	rc = bounce(ctx, it, idx, n, expired_, kick_r);
 	free(idx);
 	if (rc < 0) {
 		queue_item_release(it);
@@ -281,7 +282,7 @@ int outb_item_take(const struct outb_ctx *ctx, const char *id,
 		return 0;
 	}
 	if (expired(ctx, env)) {
-		expire(ctx, it, kick_r);
+		give_up(ctx, it, true, kick_r);
 		return 0;
 	}
 	if (due_only && env->next_attempt > ctx->now) {
@@ -527,4 +528,30 @@ int outb_sweep_expired(const struct outb_ctx *ctx, size_t *count_r,
 	if (count_r != NULL)
 		*count_r = count;
 	return rc == 0 ? 0 : -1;
+}
+
+int outb_item_cancel(const struct outb_ctx *ctx, const char *id,
+		     unsigned *kick_r)
+{
+	struct queue_item *it;
+	struct queue_env *env;
+	int rc = queue_lock(ctx->q, id, &it);
+
+	if (rc <= 0)
+		return rc;
+	env = queue_item_env(it);
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		struct queue_rcpt *r = &env->rcpts[i];
+
+		if (r->state != QUEUE_RCPT_PENDING)
+			continue;
+		if (queue_env_set(&r->status, "5.0.0") < 0 ||
+		    queue_env_set(&r->diag,
+				  "delivery cancelled by the administrator") < 0) {
+			queue_item_release(it);
+			return -1;
+		}
+	}
+	log_info("queue id=%s: cancelled by the administrator", env->id);
+	return give_up(ctx, it, false, kick_r) < 0 ? -1 : 1;
 }

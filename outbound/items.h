@@ -69,6 +69,14 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		     bool due_only, unsigned *kick_r);
 
+/* The administrator gives up on item id (kantorpos queue bounce): every
+ * pending recipient fails with 5.0.0 "delivery cancelled by the
+ * administrator", one DSN goes to the sender (none for <>), and the item
+ * is removed. Returns 1 done, 0 when it is locked (being delivered) or
+ * gone, -1 on error (the item then stays as it was). */
+int outb_item_cancel(const struct outb_ctx *ctx, const char *id,
+		     unsigned *kick_r);
+
 /* Bounce every item whose lifetime is over (those not locked by someone
  * else). *count_r (may be NULL) gets how many. Returns 0 or -1. */
 int outb_sweep_expired(const struct outb_ctx *ctx, size_t *count_r,

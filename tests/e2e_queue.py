@@ -306,6 +306,7 @@ def main():
         scenario_expiry(env)
         scenario_kill_during_flush(env)
         scenario_remove(env)
+        scenario_bounce(env)
         scenario_relayhost(env)
         scenario_early_250(env)
         scenario_etrn_client(env)
@@ -538,6 +539,45 @@ def scenario_remove(env):
     check("remove: unknown id is exit 65", rc == 65, (rc, err))
     rc, out, err = env.run("queue", "remove", "../x")
     check("remove: path tricks refused", rc == 65, (rc, err))
+
+
+def scenario_bounce(env):
+    """queue list shows each recipient and the next try; queue bounce
+    gives up with one DSN to the sender; queue delete is remove."""
+    ids = env.add("alice@example.test", ["bob@backup.test",
+                                         "carol@backup.test"], MSG)
+    rc, out, err = env.run("queue", "list")
+    check("list: recipients pending, next try shown",
+          rc == 0 and "bob@backup.test (pending)" in out and
+          "carol@backup.test (pending)" in out and "next=" in out,
+          (rc, out, err))
+    before = len(env.maildir_new("example.test", "alice"))
+    rc, out, err = env.run("queue", "bounce", ids[0])
+    check("bounce: exit 0, item gone", rc == 0 and
+          out.strip() == "bounced " + ids[0] and env.queued() == 1,
+          (rc, out, err, env.queued()))
+    rc, out, err = env.run("queue", "flush")
+    dsns = env.maildir_new("example.test", "alice")[before:]
+    check("bounce: one DSN delivered to the sender", len(dsns) == 1,
+          len(dsns))
+    if dsns:
+        msg, parts = dsn_parts(dsns[0])
+        ds = parts[1].as_string() if len(parts) == 3 else ""
+        text = parts[0].get_payload() if parts else ""
+        check("bounce: both recipients failed with 5.0.0",
+              "Final-Recipient: rfc822; bob@backup.test" in ds and
+              "Final-Recipient: rfc822; carol@backup.test" in ds and
+              ds.count("Status: 5.0.0") == 2, ds)
+        check("bounce: the report says why",
+              "cancelled by the administrator" in text, text)
+    check("bounce: queue empty", env.queued() == 0)
+    rc, out, err = env.run("queue", "bounce", ids[0])
+    check("bounce: unknown id is exit 65", rc == 65, (rc, err))
+    ids = env.add("alice@example.test", ["bob@backup.test"], MSG)
+    rc, out, err = env.run("queue", "delete", ids[0])
+    check("delete: exit 0, no DSN", rc == 0 and env.queued() == 0 and
+          len(env.maildir_new("example.test", "alice")) == before + 1,
+          (rc, out, err))
 
 
 def scenario_relayhost(env):
