@@ -127,51 +127,25 @@ static int cmd_list(struct queue *q, const char *domain)
 	return ADM_OK;
 }
 
-static int cmd_remove(struct queue *q, int n, char **ids)
+/* One step on an item: 1 done, 0 locked by someone else or gone, -1 an
+ * error (errno; the item stays as it was). */
+typedef int item_step_fn(void *arg, const char *id);
+
+/* Run step on each id and report each outcome; "done" is the past tense
+ * printed for a done one, "verb" names the step in errors. */
+static int each_item(struct queue *q, int n, char **ids, item_step_fn *step,
+		     void *arg, const char *verb, const char *done)
 {
 	int rc = ADM_OK;
 
 	for (int i = 0; i < n; i++) {
-		struct queue_item *it;
-		int r = queue_lock(q, ids[i], &it);
-
-		if (r == 1 && queue_item_remove(it) == 0) {
-			printf("removed %s\n", ids[i]);
-			continue;
-		}
-		if (r == 1) {
-			fprintf(stderr, "kantorpos: %s: cannot remove: %s\n",
-				ids[i], strerror(errno));
-			queue_item_release(it);
-			rc = ADM_IOERR;
-		} else if (r == 0 && queue_msg_size(q, ids[i], &(uint64_t){ 0 }) == 0) {
-			fprintf(stderr, "kantorpos: %s: in use (being delivered), try again\n",
-				ids[i]);
-			rc = ADM_TEMPFAIL;
-		} else {
-			fprintf(stderr, "kantorpos: %s: no such queued message\n",
-				ids[i]);
-			rc = rc == ADM_OK ? ADM_DATAERR : rc;
-		}
-	}
-	return rc;
-}
-
-static int cmd_bounce(const struct config *cfg, struct queue *q, int n,
-		      char **ids)
-{
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = time(NULL) };
-	unsigned kick = 0;
-	int rc = ADM_OK;
-
-	for (int i = 0; i < n; i++) {
-		int r = outb_item_cancel(&ctx, ids[i], &kick);
+		int r = step(arg, ids[i]);
 
 		if (r == 1) {
-			printf("bounced %s\n", ids[i]);
+			printf("%s %s\n", done, ids[i]);
 		} else if (r < 0) {
-			fprintf(stderr, "kantorpos: %s: cannot bounce: %s\n",
-				ids[i], strerror(errno));
+			fprintf(stderr, "kantorpos: %s: cannot %s: %s\n", ids[i],
+				verb, strerror(errno));
 			rc = ADM_IOERR;
 		} else if (queue_msg_size(q, ids[i], &(uint64_t){ 0 }) == 0) {
 			fprintf(stderr, "kantorpos: %s: in use (being delivered), try again\n",
@@ -184,6 +158,42 @@ static int cmd_bounce(const struct config *cfg, struct queue *q, int n,
 		}
 	}
 	return rc;
+}
+
+static int remove_step(void *q, const char *id)
+{
+	struct queue_item *it;
+	int r = queue_lock(q, id, &it);
+	int saved;
+
+	if (r != 1)
+		return 0; /* locked, gone, or not an id */
+	if (queue_item_remove(it) == 0)
+		return 1;
+	saved = errno;
+	queue_item_release(it);
+	errno = saved;
+	return -1;
+}
+
+static int bounce_step(void *ctx, const char *id)
+{
+	unsigned kick = 0; /* the DSN waits for the daemon's next run */
+
+	return outb_item_cancel(ctx, id, &kick);
+}
+
+static int cmd_remove(struct queue *q, int n, char **ids)
+{
+	return each_item(q, n, ids, remove_step, q, "remove", "removed");
+}
+
+static int cmd_bounce(const struct config *cfg, struct queue *q, int n,
+		      char **ids)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = time(NULL) };
+
+	return each_item(q, n, ids, bounce_step, &ctx, "bounce", "bounced");
 }
 
 /* pipe_env.queued: one line per queue item the commit wrote. */

@@ -535,10 +535,8 @@ int outb_item_cancel(const struct outb_ctx *ctx, const char *id,
 {
 	struct queue_item *it;
 	struct queue_env *env;
-	int rc = queue_lock(ctx->q, id, &it);
-
-	if (rc <= 0)
-		return rc;
+	if (queue_lock(ctx->q, id, &it) != 1)
+		return 0;
 	env = queue_item_env(it);
 	for (size_t i = 0; i < env->n_rcpts; i++) {
 		struct queue_rcpt *r = &env->rcpts[i];

@@ -72,8 +72,8 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 /* The administrator gives up on item id (kantorpos queue bounce): every
  * pending recipient fails with 5.0.0 "delivery cancelled by the
  * administrator", one DSN goes to the sender (none for <>), and the item
- * is removed. Returns 1 done, 0 when it is locked (being delivered) or
- * gone, -1 on error (the item then stays as it was). */
+ * is removed. Returns 1 done, 0 when it is locked (being delivered),
+ * gone or not an item id, -1 on error (the item then stays as it was). */
 int outb_item_cancel(const struct outb_ctx *ctx, const char *id,
 		     unsigned *kick_r);
 
