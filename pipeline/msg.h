@@ -1,6 +1,7 @@
 /* pipeline/msg.h: the envelope of a message in the pipeline — where it
  * came from, its sender and MAIL parameters, the facts of the client that
- * sent it, its recipients with their route and their state, and its id.
+ * sent it, its recipients with their route, their state and their DSN
+ * request, and its id.
  * Plain data: pipeline/pipeline.h fills it, stages and sinks read it. */
 #ifndef KANTORPOS_PIPELINE_MSG_H
 #define KANTORPOS_PIPELINE_MSG_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/mail/address.h"
+#include "common/mail/dsn.h"
 #include "common/lookup/recipient.h"
 
 /* Where a message entered. */
@@ -66,6 +68,9 @@ struct pipe_rcpt {
 	size_t n_targets;
 	enum pipe_rcpt_state state;
 	struct pipe_reply reply;     /* the reply at its end */
+	unsigned notify;             /* RCPT ... NOTIFY= (DSN_NOTIFY_*); 0:
+				      * none */
+	char *orcpt;                 /* RCPT ... ORCPT= as sent, or NULL */
 };
 
 /* What the client said and did before the message (empty strings: not
@@ -88,6 +93,8 @@ struct pipe_msg {
 	bool smtputf8;
 	bool has_size;
 	uint64_t size;               /* SIZE= (RFC 1870), when has_size */
+	enum dsn_ret ret;            /* MAIL ... RET= (RFC 3461) */
+	char envid[DSN_ENVID_MAX + 1]; /* MAIL ... ENVID= as sent; "": none */
 	struct pipe_client client;
 	struct pipe_rcpt *rcpts;     /* the accepted recipients, in order */
 	size_t n_rcpts;

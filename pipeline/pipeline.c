@@ -131,6 +131,7 @@ static void rcpt_clear(struct pipe_rcpt *r)
 {
 	free(r->addr);
 	free(r->targets);
+	free(r->orcpt);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -157,6 +158,8 @@ void pipe_tx_reset(struct pipe_tx *tx)
 	m->has_sender = m->smtputf8 = m->has_size = false;
 	m->body = PIPE_BODY_7BIT;
 	m->size = 0;
+	m->ret = DSN_RET_NONE;
+	m->envid[0] = '\0';
 	tx->step = STEP_NONE;
 	tx->waiting = tx->has_path = tx->discard = false;
 	tx->err = MD_OK;
@@ -317,6 +320,8 @@ static int finish_mail(struct pipe_tx *tx, int verdict)
 	if (verdict == STAGE_REJECT || verdict == STAGE_TEMPFAIL) {
 		tx->msg.has_size = tx->msg.smtputf8 = tx->msg.has_sender = false;
 		tx->msg.body = PIPE_BODY_7BIT;
+		tx->msg.ret = DSN_RET_NONE;
+		tx->msg.envid[0] = '\0';
 		return PIPE_DONE;
 	}
 	tx->discard = verdict == STAGE_DISCARD;
@@ -430,6 +435,9 @@ int pipe_tx_mail(struct pipe_tx *tx, const struct addr_path *path,
 		m->smtputf8 = mail->smtputf8;
 		m->has_size = mail->has_size;
 		m->size = mail->size;
+		m->ret = mail->ret;
+		snprintf(m->envid, sizeof(m->envid), "%s",
+			 mail->envid != NULL ? mail->envid : "");
 	}
 	return start_step(tx, STEP_MAIL);
 }
@@ -449,6 +457,12 @@ static char *path_addr(const struct addr_path *path)
 
 int pipe_tx_rcpt(struct pipe_tx *tx, const struct addr_path *path)
 {
+	return pipe_tx_rcpt_dsn(tx, path, NULL);
+}
+
+int pipe_tx_rcpt_dsn(struct pipe_tx *tx, const struct addr_path *path,
+		     const struct pipe_rcpt_dsn *dsn)
+{
 	const struct pipe_env *env = tx->env;
 	struct route_ctx ctx = { env->cfg, env->db, env->al,
 				 tx->msg.client.login[0] != '\0' };
@@ -466,6 +480,14 @@ int pipe_tx_rcpt(struct pipe_tx *tx, const struct addr_path *path)
 	p->targets = d.targets;
 	p->n_targets = d.n_targets;
 	stage_reply(&p->reply, 0, d.code, d.enh, "%s", d.text);
+	if (dsn != NULL) {
+		p->notify = dsn->notify;
+		if (dsn->orcpt != NULL && dsn->orcpt[0] != '\0' &&
+		    (p->orcpt = strdup(dsn->orcpt)) == NULL) {
+			free(p->addr);
+			p->addr = NULL;
+		}
+	}
 	if (p->addr == NULL) {
 		rcpt_clear(p);
 		stage_reply(&tx->reply, 0, 451, "4.3.0",
@@ -505,9 +527,21 @@ int pipe_tx_rcpt_routed(struct pipe_tx *tx, const char *addr,
 
 /* ---- content ---- */
 
+/* A local recipient whose delivery is to be reported (RFC 3461 §6.2:
+ * NOTIFY=SUCCESS, and a sender to report to). */
+static bool reports_delivery(const struct pipe_msg *m,
+			     const struct pipe_rcpt *r)
+{
+	return (r->notify & DSN_NOTIFY_SUCCESS) && m->has_sender &&
+	       m->sender[0] != '\0';
+}
+
 /* The sink of the message: the queue when any recipient is queued (its
- * local recipients become local items of the same commit), else the
- * Maildirs; none when nothing is to be stored. */
+ * local recipients become local items of the same commit) or asks for a
+ * delivery report (the queue's local route delivers it and then queues
+ * the report, so that a crash between the two loses neither: the item
+ * stays until both are done), else the Maildirs; none when nothing is to
+ * be stored. */
 static const struct sink_ops *choose_sink(const struct pipe_tx *tx)
 {
 	bool any = false;
@@ -517,7 +551,8 @@ static const struct sink_ops *choose_sink(const struct pipe_tx *tx)
 
 		if (r->state != PIPE_RCPT_ACCEPTED)
 			continue;
-		if (r->route != PIPE_ROUTE_LOCAL)
+		if (r->route != PIPE_ROUTE_LOCAL ||
+		    reports_delivery(&tx->msg, r))
 			return &sink_queue;
 		any = true;
 	}

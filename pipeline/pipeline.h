@@ -5,8 +5,8 @@
  *
  * A transaction: pipe_tx_mail (the sender), pipe_tx_rcpt per recipient
  * (routed by pipeline/route.h), pipe_tx_begin (the content starts: the
- * sink is chosen — the queue when any recipient is queued, else the
- * Maildirs), pipe_tx_write as the content streams, pipe_tx_end (the
+ * sink is chosen — the queue when any recipient is queued or a local
+ * one asks for a delivery report, else the Maildirs), pipe_tx_write as the content streams, pipe_tx_end (the
  * stages decide, the sink commits). Each step runs the stages of
  * pipeline/stages.c and returns PIPE_DONE, its outcome in pipe_tx_reply,
  * or PIPE_WAIT: a stage or the io worker pool has the transaction; the
@@ -79,6 +79,14 @@ struct pipe_mail {
 	uint64_t size;
 	const char *sender; /* with no path: the reverse path as text (a
 			     * queue's envelope); NULL: none */
+	enum dsn_ret ret;   /* RET= (RFC 3461 §4.3) */
+	const char *envid;  /* ENVID= as sent (xtext); NULL or "": none */
+};
+
+/* A recipient's DSN request (RFC 3461 §4.1, §4.2). */
+struct pipe_rcpt_dsn {
+	unsigned notify;    /* DSN_NOTIFY_* bits; 0: not given */
+	const char *orcpt;  /* ORCPT= as sent; NULL or "": none */
 };
 
 struct pipe_tx;
@@ -99,6 +107,12 @@ int pipe_tx_mail(struct pipe_tx *tx, const struct addr_path *path,
 /* One recipient path (ADDR_OPT_POSTMASTER), routed by route_check; added
  * when the reply is 2xx. */
 int pipe_tx_rcpt(struct pipe_tx *tx, const struct addr_path *path);
+
+/* pipe_tx_rcpt with the recipient's DSN request (NULL: none). A local
+ * recipient that asks NOTIFY=SUCCESS sends the message through the queue
+ * (its local route reports the delivery, RFC 3461 §6.2). */
+int pipe_tx_rcpt_dsn(struct pipe_tx *tx, const struct addr_path *path,
+		     const struct pipe_rcpt_dsn *dsn);
 
 /* A recipient its entry point routed itself: route (not NONE) with its
  * local targets (copied). The rcpt stages run as for pipe_tx_rcpt. */

@@ -156,6 +156,8 @@ static int cmd_ehlo(void *session, char *args)
 	smtp_reply_more(s, 250, NULL, "ENHANCEDSTATUSCODES");
 	smtp_reply_more(s, 250, NULL, "SMTPUTF8");
 	smtp_reply_more(s, 250, NULL, "BINARYMIME");
+	/* RFC 3461: RET, ENVID, NOTIFY and ORCPT are taken and honoured. */
+	smtp_reply_more(s, 250, NULL, "DSN");
 	if (smtp_starttls_offered(s))
 		smtp_reply_more(s, 250, NULL, "STARTTLS");
 	/* RFC 4954 §4 / RFC 8314: no plaintext mechanism before TLS. */
@@ -306,6 +308,7 @@ static int cmd_rcpt(void *session, char *args)
 	struct smtp_session *s = session;
 	struct smtp_tx *tx = &s->tx;
 	struct params_error perr;
+	struct params_rcpt rp;
 	struct addr_error aerr;
 	struct addr_path path;
 	char *p = after_keyword(args, "TO:");
@@ -320,9 +323,8 @@ static int cmd_rcpt(void *session, char *args)
 			   "Address is not ASCII and SMTPUTF8 was not given");
 		return PROTO_DONE;
 	}
-	if (params_parse_rcpt(path.rest, path.rest_len, &perr) < 0) {
+	if (params_parse_rcpt(path.rest, path.rest_len, &rp, &perr) < 0)
 		return smtp_bad(s, perr.code, perr.enh, "%s", perr.why);
-	}
 	/* RFC 5321 §4.5.3.1.10: 452 for our limit, the client sends the rest
 	 * later. */
 	if (s->cfg->max_recipients != 0 &&
@@ -331,7 +333,7 @@ static int cmd_rcpt(void *session, char *args)
 		return PROTO_DONE;
 	}
 	/* Routing (pipeline/route.h), then the stages (the quota). */
-	return smtp_txn_rcpt(s, &path, p);
+	return smtp_txn_rcpt(s, &path, &rp, p);
 }
 
 /* ---- content ---- */

@@ -1,4 +1,4 @@
-/* smtpd/params.c: MAIL/RCPT ESMTP parameter parsing. */
+/* smtpd/params.c: MAIL/RCPT ESMTP parameter parsing, DSN's included. */
 #include "autoconf.h"
 
 #include "smtpd/params.h"
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/mail/xtext.h"
 #include "common/proto/proto.h"
 
 /* RFC 1870 §3: the SIZE value has at most 20 digits. */
@@ -21,46 +22,6 @@ static int fail(struct params_error *err_r, int code, const char *enh,
 		err_r->why = why;
 	}
 	return -1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int params_xtext_decode(const char *s, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '+') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		} else if (c < 0x21 || c > 0x7e || c == '=') {
-			return -1;
-		}
-		if (o + 1 >= size)
-			return -1;
-		out[o++] = (char)c;
-	}
-	if (size == 0)
-		return -1;
-	out[o] = '\0';
-	return (int)o;
 }
 
 /* One keyword[=value] word of s. */
@@ -193,10 +154,80 @@ static int parse_auth(const struct word *w, struct params_mail *p,
 		      struct params_error *err_r)
 {
 	if (w->val == NULL ||
-	    params_xtext_decode(w->val, w->vallen, p->auth, sizeof(p->auth)) < 0)
+	    xtext_decode(w->val, w->vallen, p->auth, sizeof(p->auth)) < 0)
 		return fail(err_r, 501, "5.5.4", "Syntax error in AUTH parameter");
 	p->has_auth = true;
 	return 0;
+}
+
+/* RET=FULL|HDRS (RFC 3461 §4.3). */
+static int parse_ret(const struct word *w, struct params_mail *p,
+		     struct params_error *err_r)
+{
+	if (val_is(w, "FULL"))
+		p->ret = DSN_RET_FULL;
+	else if (val_is(w, "HDRS"))
+		p->ret = DSN_RET_HDRS;
+	else
+		return fail(err_r, 501, "5.5.4", "RET must be FULL or HDRS");
+	return 0;
+}
+
+/* ENVID=xtext (RFC 3461 §4.4): at most 100 characters, printable ASCII
+ * once decoded; kept as sent, for the next hop and the DSN. */
+static int parse_envid(const struct word *w, struct params_mail *p,
+		       struct params_error *err_r)
+{
+	char dec[DSN_ENVID_MAX + 1];
+
+	if (w->val == NULL || w->vallen > DSN_ENVID_MAX ||
+	    xtext_decode_printable(w->val, w->vallen, dec, sizeof(dec)) < 0)
+		return fail(err_r, 501, "5.5.4", "Syntax error in ENVID parameter");
+	memcpy(p->envid, w->val, w->vallen);
+	p->envid[w->vallen] = '\0';
+	return 0;
+}
+
+/* One MAIL parameter; *seen_body tracks BODY, the others their field. */
+static int mail_word(const struct word *w, uint64_t max_size,
+		     struct params_mail *p, bool *seen_body,
+		     struct params_error *err_r)
+{
+	if (kw_is(w, "SIZE")) {
+		if (p->has_size)
+			return fail(err_r, 501, "5.5.4", "SIZE given twice");
+		return parse_size(w, max_size, p, err_r);
+	}
+	if (kw_is(w, "BODY")) {
+		if (*seen_body)
+			return fail(err_r, 501, "5.5.4", "BODY given twice");
+		*seen_body = true;
+		return parse_body(w, p, err_r);
+	}
+	if (kw_is(w, "SMTPUTF8")) {
+		if (w->val != NULL)
+			return fail(err_r, 501, "5.5.4", "SMTPUTF8 takes no value");
+		if (p->smtputf8)
+			return fail(err_r, 501, "5.5.4", "SMTPUTF8 given twice");
+		p->smtputf8 = true;
+		return 0;
+	}
+	if (kw_is(w, "AUTH")) {
+		if (p->has_auth)
+			return fail(err_r, 501, "5.5.4", "AUTH given twice");
+		return parse_auth(w, p, err_r);
+	}
+	if (kw_is(w, "RET")) {
+		if (p->ret != DSN_RET_NONE)
+			return fail(err_r, 501, "5.5.4", "RET given twice");
+		return parse_ret(w, p, err_r);
+	}
+	if (kw_is(w, "ENVID")) {
+		if (p->envid[0] != '\0')
+			return fail(err_r, 501, "5.5.4", "ENVID given twice");
+		return parse_envid(w, p, err_r);
+	}
+	return fail(err_r, 555, "5.5.4", "Unsupported MAIL parameter");
 }
 
 int params_parse_mail(const char *s, size_t len, uint64_t max_size,
@@ -208,52 +239,119 @@ int params_parse_mail(const char *s, size_t len, uint64_t max_size,
 
 	memset(p_r, 0, sizeof(*p_r));
 	while (next_word(s, len, &pos, &w)) {
-		int rc;
-
 		if (!word_syntax_ok(&w))
 			return fail(err_r, 501, "5.5.4", "Syntax error in parameters");
-		if (kw_is(&w, "SIZE")) {
-			if (p_r->has_size)
-				return fail(err_r, 501, "5.5.4", "SIZE given twice");
-			rc = parse_size(&w, max_size, p_r, err_r);
-		} else if (kw_is(&w, "BODY")) {
-			if (seen_body)
-				return fail(err_r, 501, "5.5.4", "BODY given twice");
-			seen_body = true;
-			rc = parse_body(&w, p_r, err_r);
-		} else if (kw_is(&w, "SMTPUTF8")) {
-			if (w.val != NULL)
-				return fail(err_r, 501, "5.5.4",
-					    "SMTPUTF8 takes no value");
-			if (p_r->smtputf8)
-				return fail(err_r, 501, "5.5.4",
-					    "SMTPUTF8 given twice");
-			p_r->smtputf8 = true;
-			rc = 0;
-		} else if (kw_is(&w, "AUTH")) {
-			if (p_r->has_auth)
-				return fail(err_r, 501, "5.5.4", "AUTH given twice");
-			rc = parse_auth(&w, p_r, err_r);
-		} else {
-			return fail(err_r, 555, "5.5.4",
-				    "Unsupported MAIL parameter");
-		}
-		if (rc < 0)
+		if (mail_word(&w, max_size, p_r, &seen_body, err_r) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int params_parse_rcpt(const char *s, size_t len, struct params_error *err_r)
+/* NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY, each once
+ * (RFC 3461 §4.1). */
+static int parse_notify(const struct word *w, struct params_rcpt *p,
+			struct params_error *err_r)
 {
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} values[] = {
+		{ "NEVER", DSN_NOTIFY_NEVER },
+		{ "SUCCESS", DSN_NOTIFY_SUCCESS },
+		{ "FAILURE", DSN_NOTIFY_FAILURE },
+		{ "DELAY", DSN_NOTIFY_DELAY },
+	};
+	const char *v = w->val;
+	size_t left = w->vallen;
+
+	if (v == NULL)
+		return fail(err_r, 501, "5.5.4", "Syntax error in NOTIFY parameter");
+	for (;;) {
+		const char *comma = memchr(v, ',', left);
+		size_t n = comma != NULL ? (size_t)(comma - v) : left, k;
+
+		for (k = 0; k < sizeof(values) / sizeof(values[0]); k++)
+			if (strlen(values[k].name) == n &&
+			    strncasecmp(v, values[k].name, n) == 0)
+				break;
+		if (k == sizeof(values) / sizeof(values[0]) ||
+		    (p->notify & values[k].bit))
+			return fail(err_r, 501, "5.5.4",
+				    "Syntax error in NOTIFY parameter");
+		p->notify |= values[k].bit;
+		if (comma == NULL)
+			break;
+		left -= n + 1;
+		v = comma + 1;
+	}
+	if ((p->notify & DSN_NOTIFY_NEVER) && p->notify != DSN_NOTIFY_NEVER)
+		return fail(err_r, 501, "5.5.4", "NOTIFY=NEVER cannot be combined");
+	return 0;
+}
+
+/* atext (RFC 5322 §3.2.3), the characters of an atom. */
+static bool is_atext(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+/* ORCPT=addr-type;xtext (RFC 3461 §4.2): the type an atom, the address
+ * xtext, printable once decoded, at most 500 characters in all; kept as
+ * sent. */
+static int parse_orcpt(const struct word *w, struct params_rcpt *p,
+		       struct params_error *err_r)
+{
+	const char *semi = w->val != NULL ? memchr(w->val, ';', w->vallen)
+					  : NULL;
+	char dec[DSN_ORCPT_MAX + 1];
+	size_t tl = semi != NULL ? (size_t)(semi - w->val) : 0;
+
+	if (semi == NULL || tl == 0 || w->vallen > DSN_ORCPT_MAX)
+		return fail(err_r, 501, "5.5.4", "Syntax error in ORCPT parameter");
+	for (size_t i = 0; i < tl; i++)
+		if (!is_atext(w->val[i]))
+			return fail(err_r, 501, "5.5.4",
+				    "Syntax error in ORCPT address type");
+	if (xtext_decode_printable(semi + 1, w->vallen - tl - 1, dec,
+				   sizeof(dec)) <= 0)
+		return fail(err_r, 501, "5.5.4", "Syntax error in ORCPT address");
+	memcpy(p->orcpt, w->val, w->vallen);
+	p->orcpt[w->vallen] = '\0';
+	return 0;
+}
+
+int params_parse_rcpt(const char *s, size_t len, struct params_rcpt *p_r,
+		      struct params_error *err_r)
+{
+	struct params_rcpt mine;
 	struct word w;
 	size_t pos = 0;
 
-	if (!next_word(s, len, &pos, &w))
-		return 0;
-	if (!word_syntax_ok(&w))
-		return fail(err_r, 501, "5.5.4", "Syntax error in parameters");
-	return fail(err_r, 555, "5.5.4", "Unsupported RCPT parameter");
+	if (p_r == NULL)
+		p_r = &mine;
+	memset(p_r, 0, sizeof(*p_r));
+	while (next_word(s, len, &pos, &w)) {
+		int rc;
+
+		if (!word_syntax_ok(&w))
+			return fail(err_r, 501, "5.5.4", "Syntax error in parameters");
+		if (kw_is(&w, "NOTIFY")) {
+			if (p_r->notify != 0)
+				return fail(err_r, 501, "5.5.4", "NOTIFY given twice");
+			rc = parse_notify(&w, p_r, err_r);
+		} else if (kw_is(&w, "ORCPT")) {
+			if (p_r->orcpt[0] != '\0')
+				return fail(err_r, 501, "5.5.4", "ORCPT given twice");
+			rc = parse_orcpt(&w, p_r, err_r);
+		} else {
+			return fail(err_r, 555, "5.5.4",
+				    "Unsupported RCPT parameter");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int params_parse_bdat(const char *args, uint64_t *size_r, bool *last_r,

@@ -94,6 +94,8 @@ int smtp_txn_mail(struct smtp_session *s, const struct addr_path *path,
 		.smtputf8 = tx->params.smtputf8,
 		.has_size = tx->params.has_size,
 		.size = tx->params.size,
+		.ret = tx->params.ret,
+		.envid = tx->params.envid,
 	};
 
 	client_facts(s, &client);
@@ -111,10 +113,12 @@ int smtp_txn_mail(struct smtp_session *s, const struct addr_path *path,
 }
 
 int smtp_txn_rcpt(struct smtp_session *s, const struct addr_path *path,
-		  const char *arg)
+		  const struct params_rcpt *rp, const char *arg)
 {
+	struct pipe_rcpt_dsn dsn = { rp->notify, rp->orcpt };
+
 	refresh_env(s);
-	if (pipe_tx_rcpt(s->tx.ptx, path) == PIPE_WAIT)
+	if (pipe_tx_rcpt_dsn(s->tx.ptx, path, &dsn) == PIPE_WAIT)
 		return wait_for(s, SMTP_W_RCPT, arg);
 	return envelope_done(s, "RCPT", SMTP_S_RCPT, arg);
 }

@@ -12,14 +12,15 @@
 
 #include "common/mail/address.h"
 
+struct params_rcpt;
 struct smtp_session;
 
 /* MAIL with the parsed path (arg: for the log), after the syntax
- * checks; a RCPT path. */
+ * checks; a RCPT path with its parameters. */
 int smtp_txn_mail(struct smtp_session *s, const struct addr_path *path,
 		  const char *arg);
 int smtp_txn_rcpt(struct smtp_session *s, const struct addr_path *path,
-		  const char *arg);
+		  const struct params_rcpt *rp, const char *arg);
 /* The content starts: DATA (then the 354), or the first BDAT chunk of
  * size octets (then it is read). */
 int smtp_txn_data(struct smtp_session *s);

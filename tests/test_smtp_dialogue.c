@@ -392,7 +392,7 @@ static void run(const struct dialogue *d)
 #define GREETED "mx.example.test Hello c [127.0.0.1]"
 #define EHLO_BASE "250-" GREETED "\r\n250-PIPELINING\r\n" \
 	"250-SIZE 52428800\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n" \
-	"250-SMTPUTF8\r\n250-BINARYMIME\r\n"
+	"250-SMTPUTF8\r\n250-BINARYMIME\r\n250-DSN\r\n"
 #define EHLO_PLAIN EHLO_BASE "250 CHUNKING\r\n"
 #define BAD_SEQ "503 5.5.1 Bad sequence of commands\r\n"
 #define OK "250 2.0.0 OK\r\n"
@@ -760,6 +760,41 @@ Test(smtp_dialogue, transaction)
 				true });
 	cr_assert_eq(fk.refreshes, 1);
 	expect_stored(4, "\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n");
+}
+
+/* RFC 3461: DSN offered (EHLO_PLAIN), its parameters taken on MAIL and
+ * RCPT, each syntax error a 501 5.5.4 that leaves the transaction as it
+ * was (S-DSN-08). */
+Test(smtp_dialogue, dsn_parameters)
+{
+	static const struct step steps[] = {
+		{ "EHLO c\r\n", EHLO_PLAIN, 0 },
+		{ "MAIL FROM:<bob@example.org> RET=BODY\r\n",
+		  "501 5.5.4 RET must be FULL or HDRS\r\n", 0 },
+		{ "MAIL FROM:<bob@example.org> RET=HDRS RET=HDRS\r\n",
+		  "501 5.5.4 RET given twice\r\n", 0 },
+		{ "MAIL FROM:<bob@example.org> ENVID=a+0D+0AX\r\n",
+		  "501 5.5.4 Syntax error in ENVID parameter\r\n", 0 },
+		{ "MAIL FROM:<bob@example.org> RET=HDRS ENVID=QQ+2B1\r\n", "", 0 },
+		{ "@refresh", SENDER_OK, 0 },
+		{ "RCPT TO:<alice@example.test> NOTIFY=NEVER,SUCCESS\r\n",
+		  "501 5.5.4 NOTIFY=NEVER cannot be combined\r\n", 0 },
+		{ "RCPT TO:<alice@example.test> NOTIFY=FAILURE NOTIFY=DELAY\r\n",
+		  "501 5.5.4 NOTIFY given twice\r\n", 0 },
+		{ "RCPT TO:<alice@example.test> ORCPT=rfc(822);a@b\r\n",
+		  "501 5.5.4 Syntax error in ORCPT address type\r\n", 0 },
+		{ "RCPT TO:<alice@example.test> ORCPT=rfc822;a+2\r\n",
+		  "501 5.5.4 Syntax error in ORCPT address\r\n", 0 },
+		{ "RCPT TO:<alice@example.test> NOTIFY=FAILURE,DELAY "
+		  "ORCPT=rfc822;alice@example.test\r\n", RCPT_OK, 0 },
+		{ "RCPT TO:<nobody@example.test> NOTIFY=NEVER\r\n", NO_USER, 0 },
+		{ "DATA\r\n", GO_AHEAD, 0 },
+		{ "Subject: hi\r\n\r\nbody\r\n.\r\n", QUEUED, 0 },
+		{ "QUIT\r\n", BYE, 0 },
+	};
+
+	run(&(struct dialogue){ "dsn", MX, false, steps, N(steps), true });
+	expect_stored(4, "\r\nSubject: hi\r\n\r\nbody\r\n");
 }
 
 Test(smtp_dialogue, transaction_pipelined_bdat)

@@ -1,11 +1,13 @@
 /* tests/test_smtp_params.c: ESMTP MAIL/RCPT parameters (SIZE, BODY,
- * SMTPUTF8, AUTH=), xtext, and reply line formatting. */
+ * SMTPUTF8, AUTH=, and DSN's RET, ENVID, NOTIFY, ORCPT), xtext, and reply
+ * line formatting. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mail/xtext.h"
 #include "smtpd/params.h"
 #include "smtpd/reply.h"
 #include "tests/helpers/testutil.h"
@@ -58,7 +60,6 @@ Test(smtp_params, mail_table)
 		{ "AUTH=a+2", 501, 0, 0, false, NULL },
 		{ "AUTH=a+zz", 501, 0, 0, false, NULL },
 		{ "FOO=bar", 555, 0, 0, false, NULL },
-		{ "RET=HDRS", 555, 0, 0, false, NULL },
 		{ "=x", 501, 0, 0, false, NULL },
 		{ "-X", 501, 0, 0, false, NULL },
 		{ "X=a=b", 501, 0, 0, false, NULL },
@@ -98,23 +99,149 @@ Test(smtp_params, size_without_limit)
 	cr_assert_eq(p.size, UINT64_MAX);
 }
 
-Test(smtp_params, rcpt_table)
+/* RFC 3461 §4.3, §4.4: RET and ENVID. */
+Test(smtp_params, mail_dsn_table)
 {
+	static char long_envid[DSN_ENVID_MAX + 16];
 	static const struct {
 		const char *in;
-		int code;
+		int code; /* 0: accepted */
+		enum dsn_ret ret;
+		const char *envid; /* as kept */
 	} rows[] = {
-		{ "", 0 }, { "  ", 0 }, { "NOTIFY=NEVER", 555 },
-		{ "ORCPT=rfc822;a@b", 555 }, { "=", 501 },
+		{ "RET=FULL", 0, DSN_RET_FULL, "" },
+		{ "ret=hdrs", 0, DSN_RET_HDRS, "" },
+		{ "RET=HDRS ENVID=QQ+2B1", 0, DSN_RET_HDRS, "QQ+2B1" },
+		{ "ENVID=a+20b SIZE=10 RET=full", 0, DSN_RET_FULL, "a+20b" },
+		{ "envid=Case.Kept", 0, DSN_RET_NONE, "Case.Kept" },
+		{ "RET=FULL RET=FULL", 501, 0, NULL },
+		{ "RET=HDRS RET=FULL", 501, 0, NULL },
+		{ "RET=", 501, 0, NULL },
+		{ "RET", 501, 0, NULL },
+		{ "RET=BODY", 501, 0, NULL },
+		{ "ENVID", 501, 0, NULL },
+		{ "ENVID=", 501, 0, NULL },
+		{ "ENVID=a ENVID=b", 501, 0, NULL },
+		{ "ENVID=a+2", 501, 0, NULL },
+		{ "ENVID=a+2b", 501, 0, NULL },
+		{ "ENVID=a+0D+0AX", 501, 0, NULL },  /* CR LF once decoded */
+		{ "ENVID=a+C3+A9", 501, 0, NULL },   /* not ASCII */
+		{ "ENVID=a=b", 501, 0, NULL },
+		{ NULL, 501, 0, NULL },              /* 101 characters */
+		{ NULL, 0, DSN_RET_NONE, NULL },     /* 100 characters */
 	};
 
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct params_mail p;
 		struct params_error err = { 0 };
-		int rc = params_parse_rcpt(rows[i].in, strlen(rows[i].in), &err);
+		char in[sizeof(long_envid) + 8];
+		const char *envid = rows[i].envid;
 
-		cr_assert_eq(rc, rows[i].code ? -1 : 0, "row %zu", i);
-		if (rc < 0)
+		if (rows[i].in != NULL) {
+			snprintf(in, sizeof(in), "%s", rows[i].in);
+		} else {
+			size_t n = rows[i].code ? DSN_ENVID_MAX + 1 : DSN_ENVID_MAX;
+
+			memset(long_envid, 'x', n);
+			long_envid[n] = '\0';
+			snprintf(in, sizeof(in), "ENVID=%s", long_envid);
+			envid = long_envid;
+		}
+		int rc = params_parse_mail(in, strlen(in), 0, &p, &err);
+
+		if (rows[i].code != 0) {
+			cr_assert_eq(rc, -1, "row %zu", i);
+			cr_assert_eq(err.code, rows[i].code, "row %zu: %d", i,
+				     err.code);
+			cr_assert_str_eq(err.enh, "5.5.4", "row %zu", i);
+			continue;
+		}
+		cr_assert_eq(rc, 0, "row %zu: %s", i, err.why ? err.why : "");
+		cr_assert_eq(p.ret, rows[i].ret, "row %zu", i);
+		cr_assert_str_eq(p.envid, envid, "row %zu", i);
+	}
+}
+
+/* RFC 3461 §4.1, §4.2: NOTIFY and ORCPT. */
+Test(smtp_params, rcpt_table)
+{
+	static char long_orcpt[DSN_ORCPT_MAX + 16];
+	static const struct {
+		const char *in;
+		int code; /* 0: accepted */
+		unsigned notify;
+		const char *orcpt; /* as kept */
+	} rows[] = {
+		{ "", 0, 0, "" },
+		{ "  ", 0, 0, "" },
+		{ "NOTIFY=NEVER", 0, DSN_NOTIFY_NEVER, "" },
+		{ "notify=never", 0, DSN_NOTIFY_NEVER, "" },
+		{ "NOTIFY=SUCCESS", 0, DSN_NOTIFY_SUCCESS, "" },
+		{ "NOTIFY=SUCCESS,FAILURE", 0,
+		  DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE, "" },
+		{ "NOTIFY=delay,Failure,SUCCESS", 0,
+		  DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY, "" },
+		{ "ORCPT=rfc822;a@b", 0, 0, "rfc822;a@b" },
+		{ "ORCPT=rfc822;alice+2Btag@example.test NOTIFY=FAILURE", 0,
+		  DSN_NOTIFY_FAILURE, "rfc822;alice+2Btag@example.test" },
+		{ "ORCPT=RFC822;a+20b@c", 0, 0, "RFC822;a+20b@c" },
+		{ "ORCPT=x-local;anything", 0, 0, "x-local;anything" },
+		{ "ORCPT=rfc822;a;b", 0, 0, "rfc822;a;b" },
+		{ "NOTIFY=NEVER,SUCCESS", 501, 0, NULL },
+		{ "NOTIFY=FAILURE,NEVER", 501, 0, NULL },
+		{ "NOTIFY=SUCCESS,SUCCESS", 501, 0, NULL },
+		{ "NOTIFY=SUCCESS,", 501, 0, NULL },
+		{ "NOTIFY=,SUCCESS", 501, 0, NULL },
+		{ "NOTIFY=ALWAYS", 501, 0, NULL },
+		{ "NOTIFY=", 501, 0, NULL },
+		{ "NOTIFY", 501, 0, NULL },
+		{ "NOTIFY=NEVER NOTIFY=NEVER", 501, 0, NULL },
+		{ "ORCPT=rfc822;a@b ORCPT=rfc822;a@b", 501, 0, NULL },
+		{ "ORCPT=rfc822", 501, 0, NULL },
+		{ "ORCPT=;a@b", 501, 0, NULL },
+		{ "ORCPT=rfc822;", 501, 0, NULL },
+		{ "ORCPT=rfc(822);a@b", 501, 0, NULL },
+		{ "ORCPT=rfc\"822;a@b", 501, 0, NULL },
+		{ "ORCPT=rfc822;a+2", 501, 0, NULL },
+		{ "ORCPT=rfc822;a+zzb", 501, 0, NULL },
+		{ "ORCPT=rfc822;a+0Ab", 501, 0, NULL },
+		{ "ORCPT", 501, 0, NULL },
+		{ "FOO=bar", 555, 0, NULL },
+		{ "NOTIFY=NEVER FOO", 555, 0, NULL },
+		{ "=", 501, 0, NULL },
+		{ NULL, 501, 0, NULL },  /* 501 characters */
+		{ NULL, 0, 0, NULL },    /* 500 characters */
+	};
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct params_rcpt p;
+		struct params_error err = { 0 };
+		const char *in = rows[i].in, *orcpt = rows[i].orcpt;
+
+		if (in == NULL) {
+			size_t n = rows[i].code ? DSN_ORCPT_MAX + 1 : DSN_ORCPT_MAX;
+
+			/* "ORCPT=" and a value of n characters */
+			snprintf(long_orcpt, sizeof(long_orcpt), "ORCPT=rfc822;");
+			memset(long_orcpt + 13, 'y', n - 7);
+			long_orcpt[6 + n] = '\0';
+			in = long_orcpt;
+			orcpt = long_orcpt + 6;
+		}
+		int rc = params_parse_rcpt(in, strlen(in), &p, &err);
+
+		cr_assert_eq(rc, rows[i].code ? -1 : 0, "row %zu: %s", i,
+			     err.why ? err.why : "");
+		if (rc < 0) {
 			cr_assert_eq(err.code, rows[i].code, "row %zu", i);
+			cr_assert_str_eq(err.enh, "5.5.4", "row %zu", i);
+			cr_assert(reply_enh_ok(err.code, err.enh), "row %zu", i);
+			continue;
+		}
+		cr_assert_eq(p.notify, rows[i].notify, "row %zu", i);
+		cr_assert_str_eq(p.orcpt, orcpt, "row %zu", i);
+		/* The result is optional. */
+		cr_assert_eq(params_parse_rcpt(in, strlen(in), NULL, NULL), 0);
 	}
 }
 
@@ -132,14 +259,20 @@ Test(smtp_params, xtext_table)
 
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
 		char out[16];
-		int n = params_xtext_decode(rows[i].in, strlen(rows[i].in), out,
+		int n = xtext_decode(rows[i].in, strlen(rows[i].in), out,
 					    sizeof(out));
 
 		cr_assert_eq(n, rows[i].len, "row %zu", i);
 		if (n >= 0)
 			cr_assert_str_eq(out, rows[i].out, "row %zu", i);
 	}
-	cr_assert_eq(params_xtext_decode("abcdef", 6, (char[4]){ 0 }, 4), -1);
+	cr_assert_eq(xtext_decode("abcdef", 6, (char[4]){ 0 }, 4), -1);
+	/* What a DSN field can carry: printable ASCII once decoded. */
+	cr_assert_eq(xtext_decode_printable("a+20b", 5, (char[8]){ 0 }, 8), 3);
+	cr_assert_eq(xtext_decode_printable("a+0Db", 5, (char[8]){ 0 }, 8), -1);
+	cr_assert_eq(xtext_decode_printable("a+7Fb", 5, (char[8]){ 0 }, 8), -1);
+	cr_assert_eq(xtext_decode_printable("+FF", 3, (char[8]){ 0 }, 8), -1);
+	cr_assert_eq(xtext_decode_printable("a+", 2, (char[8]){ 0 }, 8), -1);
 }
 
 Test(smtp_params, reply_format_table)

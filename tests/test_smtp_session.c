@@ -162,8 +162,10 @@ Test(smtp_session, envelope_addresses)
 		/* S-ENV-08, X-NUL-01 */
 		{ "RCPT TO:<al\x01ice@example.test>\r\n", "501 5.1.3" },
 		{ "RCPT TO:<alice@exa_mple.test>\r\n", "501 5.1.3" },
-		/* S-ENV-12, S-DSN-08 */
-		{ "RCPT TO:<alice@example.test> NOTIFY=NEVER\r\n", "555 5.5.4" },
+		/* S-ENV-12; S-DSN-08: DSN is offered, its parameters taken */
+		{ "RCPT TO:<alice@example.test> FOO=bar\r\n", "555 5.5.4" },
+		{ "RCPT TO:<alice@example.test> NOTIFY=NEVER,SUCCESS\r\n", "501 5.5.4" },
+		{ "RCPT TO:<alice@example.test> NOTIFY=NEVER\r\n", "250 2.1.5" },
 		{ "RSET\r\n", "250 2.0.0" },
 		{ "MAIL FROM:<a@b> FOO=bar\r\n", "555 5.5.4" },
 		{ "MAIL FROM:<a b@x>\r\n", "501 5.1.7" },

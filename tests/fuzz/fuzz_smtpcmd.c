@@ -32,7 +32,7 @@ static void path_args(char *args, bool rcpt, unsigned opts)
 		return;
 	FUZZ_CHECK(path.rest >= p && path.rest + path.rest_len <= p + strlen(p));
 	if (rcpt)
-		(void)params_parse_rcpt(path.rest, path.rest_len, &perr);
+		(void)params_parse_rcpt(path.rest, path.rest_len, NULL, &perr);
 	else if (params_parse_mail(path.rest, path.rest_len, 10485760, &pm,
 				   &perr) == 0)
 		FUZZ_CHECK(!pm.has_size || pm.size <= 10485760);
