@@ -2,7 +2,8 @@
  * for the outbound queue (held for ETRN, for the relay host, or a DSN)
  * goes whole into store/queue: one envelope per route domain, with the
  * BODY and SMTPUTF8 the relay step must know (RFC 6152 §3, RFC 6531
- * §3.2); local recipients of the same message become items of the local
+ * §3.2) and the DSN request (RFC 3461: RET, ENVID, each recipient's
+ * NOTIFY and ORCPT); local recipients of the same message become items of the local
  * route, so that one commit covers everything; each item it made goes to
  * pipe_env.queued. No Return-Path: the local route or the next host adds
  * it. */
@@ -63,9 +64,10 @@ struct envs {
 	size_t n;
 };
 
-/* Add addr (once) to the envelope of its lower-cased route domain. */
-static int group(struct envs *es, const char *addr, const char *sender,
-		 time_t now)
+/* Add addr (once) to the envelope of its lower-cased route domain, with
+ * the DSN request of r. */
+static int group(struct envs *es, const char *addr, const struct pipe_rcpt *r,
+		 const char *sender, time_t now)
 {
 	char dom[ADDR_DOMAIN_MAX + 1];
 	struct queue_env *e;
@@ -86,7 +88,10 @@ static int group(struct envs *es, const char *addr, const char *sender,
 	for (size_t i = 0; i < e->n_rcpts; i++)
 		if (strcasecmp(e->rcpts[i].addr, addr) == 0)
 			return 0;
-	return queue_env_add_rcpt(e, addr);
+	if (queue_env_add_rcpt(e, addr) < 0)
+		return -1;
+	e->rcpts[e->n_rcpts - 1].notify = r->notify;
+	return queue_env_set(&e->rcpts[e->n_rcpts - 1].orcpt, r->orcpt);
 }
 
 /* The envelopes of the message: queued recipients first, then the local
@@ -105,7 +110,7 @@ static int envelopes(const struct pipe_msg *m, time_t now, struct envs *es,
 
 		if (r->state == PIPE_RCPT_ACCEPTED &&
 		    r->route != PIPE_ROUTE_LOCAL &&
-		    group(es, r->addr, m->sender, now) < 0)
+		    group(es, r->addr, r, m->sender, now) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < m->n_rcpts; i++) {
@@ -114,7 +119,7 @@ static int envelopes(const struct pipe_msg *m, time_t now, struct envs *es,
 		for (size_t k = 0; r->state == PIPE_RCPT_ACCEPTED &&
 				   r->route == PIPE_ROUTE_LOCAL &&
 				   k < r->n_targets; k++) {
-			if (group(es, r->targets[k].key, m->sender, now) < 0)
+			if (group(es, r->targets[k].key, r, m->sender, now) < 0)
 				return -1;
 			*local_r = true;
 		}
@@ -125,6 +130,10 @@ static int envelopes(const struct pipe_msg *m, time_t now, struct envs *es,
 					? QUEUE_BODY_BINARYMIME
 					: QUEUE_BODY_7BIT;
 		es->e[i].smtputf8 = m->smtputf8;
+		es->e[i].ret = m->ret;
+		if (m->envid[0] != '\0' &&
+		    queue_env_set(&es->e[i].envid, m->envid) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -94,12 +94,14 @@ void queue_env_clear(struct queue_env *env)
 		free(env->rcpts[i].addr);
 		free(env->rcpts[i].status);
 		free(env->rcpts[i].diag);
+		free(env->rcpts[i].orcpt);
 	}
 	free(env->rcpts);
 	free(env->sender);
 	free(env->domain);
 	free(env->last_error);
 	free(env->remote_mta);
+	free(env->envid);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -250,7 +252,71 @@ static const char *parse_field(struct queue_env *env, const char *key,
 	}
 	if (strcmp(key, "remote") == 0 && env->remote_mta == NULL)
 		return copy_or_dash(&env->remote_mta, val);
+	if (strcmp(key, "ret") == 0 && env->ret == DSN_RET_NONE) {
+		env->ret = strcmp(val, "FULL") == 0   ? DSN_RET_FULL
+			   : strcmp(val, "HDRS") == 0 ? DSN_RET_HDRS
+						      : DSN_RET_NONE;
+		return env->ret == DSN_RET_NONE ? "bad ret" : NULL;
+	}
+	if (strcmp(key, "envid") == 0 && env->envid == NULL)
+		return val[0] == '\0' || (env->envid = sanitised(val)) == NULL
+			       ? "bad envid" : NULL;
 	return "unknown or repeated field";
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} notify_names[] = {
+	{ "NEVER", DSN_NOTIFY_NEVER },
+	{ "SUCCESS", DSN_NOTIFY_SUCCESS },
+	{ "FAILURE", DSN_NOTIFY_FAILURE },
+	{ "DELAY", DSN_NOTIFY_DELAY },
+};
+
+#define N_NOTIFY (sizeof(notify_names) / sizeof(notify_names[0]))
+
+/* NOTIFY as the file has it: "-", NEVER, or a list of the others, each
+ * once. 0 with *bits_r, or -1. */
+static int parse_notify(const char *val, unsigned *bits_r)
+{
+	unsigned bits = 0;
+
+	*bits_r = 0;
+	if (strcmp(val, "-") == 0)
+		return 0;
+	for (const char *v = val;;) {
+		size_t n = strcspn(v, ","), k;
+
+		for (k = 0; k < N_NOTIFY; k++)
+			if (strlen(notify_names[k].name) == n &&
+			    strncmp(v, notify_names[k].name, n) == 0)
+				break;
+		if (k == N_NOTIFY || (bits & notify_names[k].bit))
+			return -1;
+		bits |= notify_names[k].bit;
+		if (v[n] == '\0')
+			break;
+		v += n + 1;
+	}
+	if ((bits & DSN_NOTIFY_NEVER) && bits != DSN_NOTIFY_NEVER)
+		return -1;
+	*bits_r = bits;
+	return 0;
+}
+
+/* A dsn line for the recipient r (the one read last). */
+static int parse_rcpt_dsn(struct queue_rcpt *r, char **f, size_t n)
+{
+	if (n != 4 || parse_notify(f[1], &r->notify) < 0 || f[2][0] == '\0')
+		return -1;
+	if (strcmp(f[2], "-") != 0 && (r->orcpt = sanitised(f[2])) == NULL)
+		return -1;
+	if (strcmp(f[3], "delayed") == 0)
+		r->delay_sent = true;
+	else if (strcmp(f[3], "-") != 0)
+		return -1;
+	return 0;
 }
 
 /* Whether one of the n fields holds a control byte. */
@@ -263,24 +329,40 @@ static bool has_control(char *const *f, int n)
 	return false;
 }
 
+/* What parsing has seen so far. */
+struct parse_state {
+	bool have_arrival;
+	bool dsn_ok; /* the line before was a rcpt line */
+};
+
 /* A line after the first, cut into n fields (-1: too many): the reason it
  * is bad, or NULL. */
 static const char *parse_line(struct queue_env *env, char **f, int n,
-			      bool *have_arrival)
+			      struct parse_state *ps)
 {
-	if (n == 5 && strcmp(f[0], "rcpt") == 0)
+	bool dsn_ok = ps->dsn_ok;
+
+	ps->dsn_ok = false;
+	if (n == 5 && strcmp(f[0], "rcpt") == 0) {
+		ps->dsn_ok = true;
 		return parse_rcpt(env, f, (size_t)n) < 0 ? "bad rcpt line"
 							  : NULL;
+	}
+	if (n > 0 && strcmp(f[0], "dsn") == 0)
+		return !dsn_ok || parse_rcpt_dsn(&env->rcpts[env->n_rcpts - 1],
+						 f, (size_t)n) < 0
+			       ? "bad dsn line" : NULL;
 	if (n != 2)
 		return "expected KEY<TAB>VALUE";
-	return parse_field(env, f[0], f[1], have_arrival);
+	return parse_field(env, f[0], f[1], &ps->have_arrival);
 }
 
 int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 		    const char **err_r)
 {
 	char *copy, *line, *f[ENV_MAX_FIELDS];
-	bool magic = false, have_arrival = false;
+	struct parse_state ps = { false, false };
+	bool magic = false;
 	const char *why = NULL;
 
 	memset(env_r, 0, sizeof(*env_r));
@@ -315,14 +397,14 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 				why = "not a version 1 queue envelope";
 			magic = true;
 		} else {
-			why = parse_line(env_r, f, n, &have_arrival);
+			why = parse_line(env_r, f, n, &ps);
 		}
 	}
 	free(copy);
 	if (why == NULL && !magic)
 		why = "empty envelope";
 	if (why == NULL && (env_r->sender == NULL || env_r->domain == NULL ||
-			    !have_arrival || env_r->n_rcpts == 0))
+			    !ps.have_arrival || env_r->n_rcpts == 0))
 		why = "sender, domain, arrival or recipients missing";
 	if (why != NULL) {
 		queue_env_clear(env_r);
@@ -361,6 +443,25 @@ static const char *or_dash(const char *s)
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
+/* The dsn line of r, when it asked anything or a delay DSN went out. */
+static int format_rcpt_dsn(char **buf, size_t *len, size_t *cap,
+			   const struct queue_rcpt *r)
+{
+	char notify[32] = "-";
+	size_t o = 0;
+
+	if (r->notify == 0 && (r->orcpt == NULL || r->orcpt[0] == '\0') &&
+	    !r->delay_sent)
+		return 0;
+	for (size_t k = 0; k < N_NOTIFY; k++)
+		if (r->notify & notify_names[k].bit)
+			o += (size_t)snprintf(notify + o, sizeof(notify) - o,
+					      "%s%s", o ? "," : "",
+					      notify_names[k].name);
+	return out_add(buf, len, cap, "dsn\t%s\t%s\t%s\n", notify,
+		       or_dash(r->orcpt), r->delay_sent ? "delayed" : "-");
+}
+
 int queue_env_format(const struct queue_env *env, char **text_r,
 		     size_t *len_r)
 {
@@ -387,12 +488,19 @@ int queue_env_format(const struct queue_env *env, char **text_r,
 								: "8BITMIME");
 	if (rc == 0 && env->smtputf8)
 		rc = out_add(&buf, &len, &cap, "smtputf8\t1\n");
+	if (rc == 0 && env->ret != DSN_RET_NONE)
+		rc = out_add(&buf, &len, &cap, "ret\t%s\n",
+			     env->ret == DSN_RET_HDRS ? "HDRS" : "FULL");
+	if (rc == 0 && env->envid != NULL && env->envid[0] != '\0')
+		rc = out_add(&buf, &len, &cap, "envid\t%s\n", env->envid);
 	for (size_t i = 0; rc == 0 && i < env->n_rcpts; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
 
 		rc = out_add(&buf, &len, &cap, "rcpt\t%c\t%s\t%s\t%s\n",
 			     states[r->state], or_dash(r->status), r->addr,
 			     or_dash(r->diag));
+		if (rc == 0)
+			rc = format_rcpt_dsn(&buf, &len, &cap, r);
 	}
 	if (rc < 0) {
 		free(buf);

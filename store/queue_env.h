@@ -15,18 +15,27 @@
  *   body	8BITMIME                   (optional: 8BITMIME or BINARYMIME, RFC
  *                                   6152 / RFC 3030; absent: 7-bit)
  *   smtputf8	1                  (optional: RFC 6531 message)
+ *   ret	HDRS                       (optional: RFC 3461 RET=, FULL or HDRS)
+ *   envid	QQ+2B1                     (optional: RFC 3461 ENVID=, as sent)
  *   rcpt	P	-	bob@backup.test	-
+ *   dsn	SUCCESS,DELAY	rfc822;bob@backup.test	delayed
  *   rcpt	F	5.1.1	carol@backup.test	550 5.1.1 no such user
  * A recipient is P (pending), D (delivered) or F (failed, DSN issued);
  * its status is an RFC 3463 code or "-", its diagnostic the remote reply
- * or "-". Values never hold TAB, CR, LF or other control bytes: setters
- * turn them into spaces. */
+ * or "-". The optional dsn line after a rcpt line is that recipient's
+ * DSN request and state: NOTIFY (NEVER, or a list of SUCCESS, FAILURE,
+ * DELAY; "-" when not given), ORCPT as sent ("-" when not given), and
+ * "delayed" once a delay notification went out for it ("-" before);
+ * a recipient without one asked nothing. Values never hold TAB, CR, LF or
+ * other control bytes: setters turn them into spaces. */
 #ifndef KANTORPOS_STORE_QUEUE_ENV_H
 #define KANTORPOS_STORE_QUEUE_ENV_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/mail/dsn.h"
 
 /* Longest item id (a unique Maildir-style base name), without the NUL. */
 #define QUEUE_ID_MAX 200
@@ -44,6 +53,9 @@ struct queue_rcpt {
 	enum queue_rcpt_state state;
 	char *status;   /* RFC 3463 code ("5.1.1") or NULL */
 	char *diag;     /* the remote reply or local reason, or NULL */
+	unsigned notify;   /* NOTIFY= (DSN_NOTIFY_*); 0: not given */
+	char *orcpt;       /* ORCPT= as sent, or NULL */
+	bool delay_sent;   /* a delay DSN went out for it (never twice) */
 };
 
 /* The body type the message was received with (MAIL ... BODY=). */
@@ -64,6 +76,8 @@ struct queue_env {
 	char *remote_mta;   /* NULL when none */
 	enum queue_body body;
 	bool smtputf8;      /* SMTPUTF8 was given with MAIL */
+	enum dsn_ret ret;   /* RET= (RFC 3461 §4.3) */
+	char *envid;        /* ENVID= as sent, or NULL */
 	struct queue_rcpt *rcpts;
 	size_t n_rcpts;
 };

@@ -653,6 +653,94 @@ Test(pipeline, queue_commit_names_its_items)
 	cr_expect_eq(queue_count(q, NULL, false), 2);
 }
 
+/* The DSN request of one envelope, as the walk saw it. */
+struct seen_dsn {
+	int ret;
+	char envid[32];
+	char rcpts[256]; /* "addr notify orcpt;..." */
+};
+
+static int dsn_of(const struct queue_env *e, void *arg)
+{
+	struct seen_dsn *s = arg;
+	size_t o = strlen(s->rcpts);
+
+	s->ret = (int)e->ret;
+	snprintf(s->envid, sizeof(s->envid), "%s", e->envid ? e->envid : "-");
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		o += (size_t)snprintf(s->rcpts + o, sizeof(s->rcpts) - o,
+				      "%s %u %s;", e->rcpts[i].addr,
+				      e->rcpts[i].notify,
+				      e->rcpts[i].orcpt ? e->rcpts[i].orcpt : "-");
+	return 0;
+}
+
+/* One message through MAIL, RCPTs with DSN requests, a line of content. */
+static int send_dsn(const char *sender, const char *const *to,
+		    const unsigned *notify, const char *const *orcpt)
+{
+	struct pipe_tx *tx = new_tx(PIPE_MX, NULL);
+	struct pipe_mail pm = { .ret = DSN_RET_HDRS, .envid = "QQ+2B1" };
+	struct addr_path p;
+	int c;
+
+	cr_assert_eq(addr_parse_path(sender, strlen(sender), 0, &p, NULL), 0);
+	pipe_tx_mail(tx, &p, &pm);
+	for (size_t i = 0; to[i] != NULL; i++) {
+		struct pipe_rcpt_dsn d = { notify[i], orcpt[i] };
+
+		cr_assert_eq(addr_parse_path(to[i], strlen(to[i]),
+					     ADDR_OPT_POSTMASTER, &p, NULL), 0);
+		pipe_tx_rcpt_dsn(tx, &p, &d);
+		cr_assert_eq(code(tx), 250, "%s", to[i]);
+	}
+	pipe_tx_begin(tx, "dsn");
+	pipe_tx_write(tx, "x\r\n", 3);
+	pipe_tx_end(tx);
+	c = code(tx);
+	pipe_tx_free(tx);
+	return c;
+}
+
+/* RFC 3461: RET, ENVID and each recipient's NOTIFY and ORCPT reach the
+ * queue's envelopes, local items too; a local recipient that asks
+ * NOTIFY=SUCCESS is delivered by the queue (which reports it), unless the
+ * sender is <> (nobody to report to). */
+Test(pipeline, dsn_request_reaches_the_queue)
+{
+	static const char *const to[] = { "<x@backup.test>", "<alice@example.test>",
+					  NULL };
+	static const char *const orcpt[] = { "rfc822;x+2B1@backup.test", NULL };
+	static const unsigned notify[] = { DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE,
+					   DSN_NOTIFY_NEVER };
+	static const char *const local[] = { "<alice@example.test>", NULL };
+	static const unsigned success[] = { DSN_NOTIFY_SUCCESS };
+	static const char *const none[] = { NULL };
+	struct seen_dsn sd = { 0 };
+
+	cr_assert_eq(send_dsn("<a@b.example>", to, notify, orcpt), 250);
+	cr_expect_eq(count("alice", "new"), -1);
+	cr_assert_eq(queue_walk(q, "backup.test", false, dsn_of, &sd), 0);
+	cr_expect_eq(sd.ret, DSN_RET_HDRS);
+	cr_expect_str_eq(sd.envid, "QQ+2B1");
+	cr_expect_str_eq(sd.rcpts, "x@backup.test 6 rfc822;x+2B1@backup.test;");
+	memset(&sd, 0, sizeof(sd));
+	cr_assert_eq(queue_walk(q, "example.test", false, dsn_of, &sd), 0);
+	cr_expect_str_eq(sd.rcpts, "alice@example.test 1 -;");
+	cr_expect_eq(queue_count(q, NULL, false), 2);
+
+	/* Only local, and a success report asked: through the queue. */
+	cr_assert_eq(send_dsn("<a@b.example>", local, success, none), 250);
+	cr_expect_eq(count("alice", "new"), -1);
+	cr_expect_eq(queue_count(q, NULL, false), 3);
+	/* ... but not for <>, nor for failures only. */
+	cr_assert_eq(send_dsn("<>", local, success, none), 250);
+	cr_assert_eq(send_dsn("<a@b.example>", local,
+			      (const unsigned[]){ DSN_NOTIFY_FAILURE }, none), 250);
+	cr_expect_eq(count("alice", "new"), 2);
+	cr_expect_eq(queue_count(q, NULL, false), 3);
+}
+
 /* A queue commit that fails (an envelope it cannot write) leaves no item
  * and nothing in the queue's tmp/; without a queue the start fails. */
 Test(pipeline, queue_commit_failure_leaves_nothing)

@@ -142,6 +142,26 @@ Test(queue, envelope_hostile_input)
 		{ "rcpt\tP\t-\tx\x01@d.test\t-\n", false },
 		{ "rcpt\tP\t-\tx@d.test\t-", false },
 		{ "rcpt\tP\t-\tx@d.test\t-\nsender\tagain\n", false },
+		/* RFC 3461 fields: optional, each checked */
+		{ "ret\tHDRS\nenvid\tQQ+2B1\nrcpt\tP\t-\tx@d.test\t-\n", true },
+		{ "ret\tFULL\nret\tFULL\nrcpt\tP\t-\tx@d.test\t-\n", false },
+		{ "ret\thdrs\nrcpt\tP\t-\tx@d.test\t-\n", false },
+		{ "envid\t\nrcpt\tP\t-\tx@d.test\t-\n", false },
+		{ "envid\ta\nenvid\tb\nrcpt\tP\t-\tx@d.test\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tNEVER\t-\t-\n", true },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tSUCCESS,FAILURE,DELAY\t"
+		  "rfc822;x@d.test\tdelayed\n", true },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\t-\trfc822;x@d.test\t-\n", true },
+		{ "dsn\tNEVER\t-\t-\nrcpt\tP\t-\tx@d.test\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tNEVER\t-\t-\n"
+		  "dsn\tNEVER\t-\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tNEVER,DELAY\t-\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tDELAY,DELAY\t-\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tSUCCESS,\t-\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\tsuccess\t-\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\t-\t\t-\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\t-\t-\tsent\n", false },
+		{ "rcpt\tP\t-\tx@d.test\t-\ndsn\t-\t-\n", false },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct queue_env env;
@@ -543,6 +563,72 @@ Test(queue, reopen_keeps_items)
 	cr_assert_eq(queue_lock(q, id, &it), 1);
 	queue_item_release(it);
 	free(id);
+}
+
+/* RFC 3461: RET, ENVID and each recipient's NOTIFY, ORCPT and delay
+ * state survive the envelope file, which has a dsn line only for a
+ * recipient with something in it; a file of the format before them reads
+ * as asking nothing. */
+Test(queue, envelope_dsn_fields)
+{
+	static const char old[] = "kantorpos-queue\t1\nsender\ta@x.test\n"
+				  "domain\tbackup.test\narrival\t1\nattempts\t0\n"
+				  "next\t1\nerror\t-\nremote\t-\n"
+				  "rcpt\tP\t-\tbob@backup.test\t-\n";
+	struct queue_env env, back;
+	const char *why = NULL;
+	char *text, *text2;
+	size_t len, len2;
+
+	make_env(&env, "a@x.test", "backup.test", "bob@backup.test",
+		 "carol@backup.test");
+	queue_env_add_rcpt(&env, "dave@backup.test");
+	env.ret = DSN_RET_HDRS;
+	cr_assert_eq(queue_env_set(&env.envid, "QQ+2B1"), 0);
+	env.rcpts[0].notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY;
+	cr_assert_eq(queue_env_set(&env.rcpts[0].orcpt,
+				   "rfc822;bob+2Bx@backup.test"), 0);
+	env.rcpts[0].delay_sent = true;
+	env.rcpts[2].notify = DSN_NOTIFY_NEVER;
+	cr_assert_eq(queue_env_format(&env, &text, &len), 0);
+	cr_assert_not_null(strstr(text, "\nret\tHDRS\nenvid\tQQ+2B1\n"), "%s",
+			   text);
+	cr_assert_not_null(strstr(text, "\nrcpt\tP\t-\tbob@backup.test\t-\n"
+				  "dsn\tSUCCESS,DELAY\trfc822;bob+2Bx@backup.test"
+				  "\tdelayed\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "carol@backup.test\t-\nrcpt\t"), "%s",
+			   text);
+	cr_assert_not_null(strstr(text, "dave@backup.test\t-\n"
+				  "dsn\tNEVER\t-\t-\n"), "%s", text);
+	cr_assert_eq(queue_env_parse(text, len, &back, &why), 0, "%s", why);
+	cr_assert_eq(back.ret, DSN_RET_HDRS);
+	cr_assert_str_eq(back.envid, "QQ+2B1");
+	cr_assert_eq(back.rcpts[0].notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY);
+	cr_assert_str_eq(back.rcpts[0].orcpt, "rfc822;bob+2Bx@backup.test");
+	cr_assert(back.rcpts[0].delay_sent);
+	cr_assert_eq(back.rcpts[1].notify, 0);
+	cr_assert_null(back.rcpts[1].orcpt);
+	cr_assert(!back.rcpts[1].delay_sent);
+	cr_assert_eq(back.rcpts[2].notify, DSN_NOTIFY_NEVER);
+	cr_assert_eq(queue_env_format(&back, &text2, &len2), 0);
+	cr_assert_eq(len, len2);
+	cr_assert_eq(memcmp(text, text2, len), 0);
+	free(text);
+	free(text2);
+	queue_env_clear(&env);
+	queue_env_clear(&back);
+
+	cr_assert_eq(queue_env_parse(old, sizeof(old) - 1, &back, &why), 0, "%s",
+		     why);
+	cr_assert_eq(back.ret, DSN_RET_NONE);
+	cr_assert_null(back.envid);
+	cr_assert_eq(back.rcpts[0].notify, 0);
+	cr_assert_null(back.rcpts[0].orcpt);
+	cr_assert_eq(queue_env_format(&back, &text, &len), 0);
+	cr_assert_eq(len, sizeof(old) - 1);
+	cr_assert_eq(memcmp(text, old, len), 0);
+	free(text);
+	queue_env_clear(&back);
 }
 
 /* BODY and SMTPUTF8 of the original MAIL survive the envelope file. */
