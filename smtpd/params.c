@@ -252,40 +252,14 @@ int params_parse_mail(const char *s, size_t len, uint64_t max_size,
 static int parse_notify(const struct word *w, struct params_rcpt *p,
 			struct params_error *err_r)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} values[] = {
-		{ "NEVER", DSN_NOTIFY_NEVER },
-		{ "SUCCESS", DSN_NOTIFY_SUCCESS },
-		{ "FAILURE", DSN_NOTIFY_FAILURE },
-		{ "DELAY", DSN_NOTIFY_DELAY },
-	};
-	const char *v = w->val;
-	size_t left = w->vallen;
+	bool combined;
 
-	if (v == NULL)
-		return fail(err_r, 501, "5.5.4", "Syntax error in NOTIFY parameter");
-	for (;;) {
-		const char *comma = memchr(v, ',', left);
-		size_t n = comma != NULL ? (size_t)(comma - v) : left, k;
-
-		for (k = 0; k < sizeof(values) / sizeof(values[0]); k++)
-			if (strlen(values[k].name) == n &&
-			    strncasecmp(v, values[k].name, n) == 0)
-				break;
-		if (k == sizeof(values) / sizeof(values[0]) ||
-		    (p->notify & values[k].bit))
-			return fail(err_r, 501, "5.5.4",
-				    "Syntax error in NOTIFY parameter");
-		p->notify |= values[k].bit;
-		if (comma == NULL)
-			break;
-		left -= n + 1;
-		v = comma + 1;
-	}
-	if ((p->notify & DSN_NOTIFY_NEVER) && p->notify != DSN_NOTIFY_NEVER)
-		return fail(err_r, 501, "5.5.4", "NOTIFY=NEVER cannot be combined");
+	if (w->val == NULL ||
+	    dsn_notify_parse(w->val, w->vallen, true, &p->notify, &combined) < 0)
+		return fail(err_r, 501, "5.5.4",
+			    w->val != NULL && combined
+				    ? "NOTIFY=NEVER cannot be combined"
+				    : "Syntax error in NOTIFY parameter");
 	return 0;
 }
 

@@ -264,51 +264,12 @@ static const char *parse_field(struct queue_env *env, const char *key,
 	return "unknown or repeated field";
 }
 
-static const struct {
-	const char *name;
-	unsigned bit;
-} notify_names[] = {
-	{ "NEVER", DSN_NOTIFY_NEVER },
-	{ "SUCCESS", DSN_NOTIFY_SUCCESS },
-	{ "FAILURE", DSN_NOTIFY_FAILURE },
-	{ "DELAY", DSN_NOTIFY_DELAY },
-};
-
-#define N_NOTIFY (sizeof(notify_names) / sizeof(notify_names[0]))
-
-/* NOTIFY as the file has it: "-", NEVER, or a list of the others, each
- * once. 0 with *bits_r, or -1. */
-static int parse_notify(const char *val, unsigned *bits_r)
-{
-	unsigned bits = 0;
-
-	*bits_r = 0;
-	if (strcmp(val, "-") == 0)
-		return 0;
-	for (const char *v = val;;) {
-		size_t n = strcspn(v, ","), k;
-
-		for (k = 0; k < N_NOTIFY; k++)
-			if (strlen(notify_names[k].name) == n &&
-			    strncmp(v, notify_names[k].name, n) == 0)
-				break;
-		if (k == N_NOTIFY || (bits & notify_names[k].bit))
-			return -1;
-		bits |= notify_names[k].bit;
-		if (v[n] == '\0')
-			break;
-		v += n + 1;
-	}
-	if ((bits & DSN_NOTIFY_NEVER) && bits != DSN_NOTIFY_NEVER)
-		return -1;
-	*bits_r = bits;
-	return 0;
-}
-
 /* A dsn line for the recipient r (the one read last). */
 static int parse_rcpt_dsn(struct queue_rcpt *r, char **f, size_t n)
 {
-	if (n != 4 || parse_notify(f[1], &r->notify) < 0 || f[2][0] == '\0')
+	if (n != 4 || f[2][0] == '\0' ||
+	    (strcmp(f[1], "-") != 0 &&
+	     dsn_notify_parse(f[1], strlen(f[1]), false, &r->notify, NULL) < 0))
 		return -1;
 	if (strcmp(f[2], "-") != 0 && (r->orcpt = sanitised(f[2])) == NULL)
 		return -1;
@@ -447,18 +408,14 @@ static const char *or_dash(const char *s)
 static int format_rcpt_dsn(char **buf, size_t *len, size_t *cap,
 			   const struct queue_rcpt *r)
 {
-	char notify[32] = "-";
-	size_t o = 0;
+	char notify[32];
 
 	if (r->notify == 0 && (r->orcpt == NULL || r->orcpt[0] == '\0') &&
 	    !r->delay_sent)
 		return 0;
-	for (size_t k = 0; k < N_NOTIFY; k++)
-		if (r->notify & notify_names[k].bit)
-			o += (size_t)snprintf(notify + o, sizeof(notify) - o,
-					      "%s%s", o ? "," : "",
-					      notify_names[k].name);
-	return out_add(buf, len, cap, "dsn\t%s\t%s\t%s\n", notify,
+	return out_add(buf, len, cap, "dsn\t%s\t%s\t%s\n",
+		       or_dash(dsn_notify_format(r->notify, notify,
+						 sizeof(notify))),
 		       or_dash(r->orcpt), r->delay_sent ? "delayed" : "-");
 }
 
