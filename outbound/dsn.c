@@ -1,4 +1,5 @@
-/* outbound/dsn.c: building delivery status notifications (pure). */
+/* outbound/dsn.c: building delivery status notifications (pure): failed,
+ * delayed, delivered and relayed reports. */
 #include "autoconf.h"
 
 #include "outbound/dsn.h"
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/mail/xtext.h"
 
 struct out {
 	char *buf;
@@ -133,14 +136,64 @@ static bool is_smtp_reply(const char *diag)
 	       (diag[3] == '\0' || diag[3] == ' ' || diag[3] == '-');
 }
 
-/* The message header and the first part, for people: who could not be
- * reached and why. */
+/* The words of each action: the Subject, the first sentence of part 1,
+ * and the default status (RFC 3464 §2.3.4: delivered and relayed are
+ * 2.x.x). */
+static const struct {
+	const char *subject;
+	const char *lead;
+	const char *status;
+} actions[] = {
+	[DSN_ACTION_FAILED] = {
+		"Undelivered Mail Returned to Sender",
+		"Your message could not be delivered to one or more recipients.",
+		NULL },
+	[DSN_ACTION_DELAYED] = {
+		"Delayed Mail (still being retried)",
+		"Your message has not been delivered yet to one or more recipients;\r\n"
+		"it stays queued and is tried again. You need not send it again.",
+		NULL },
+	[DSN_ACTION_DELIVERED] = {
+		"Successful Mail Delivery Report",
+		"Your message was delivered to the mailbox of the recipients below.",
+		"2.0.0" },
+	[DSN_ACTION_RELAYED] = {
+		"Successful Mail Delivery Report",
+		"Your message was passed on to the next mail server of the recipients\r\n"
+		"below, which does not report deliveries: no further report will come\r\n"
+		"for them.",
+		"2.0.0" },
+};
+
+static const char *const action_names[] = {
+	[DSN_ACTION_FAILED] = "failed", [DSN_ACTION_DELAYED] = "delayed",
+	[DSN_ACTION_DELIVERED] = "delivered", [DSN_ACTION_RELAYED] = "relayed",
+};
+
+/* Further sentences of part 1: expiry, the retry limit, a capped return. */
+static void add_explanation(struct out *o, const struct dsn_info *in)
+{
+	char until[64];
+
+	if (in->expired)
+		add(o, "It stayed in the queue longer than allowed and was given up.\r\n");
+	if (in->action == DSN_ACTION_DELAYED) {
+		rfc5322_date(in->retry_until, until, sizeof(until));
+		add(o, "Delivery will be tried until %s.\r\n", until);
+	}
+	if (in->capped)
+		add(o, "The message was larger than %zu KiB, so only its header\r\n"
+		       "section is returned.\r\n", in->cap / 1024);
+}
+
+/* The message header and the first part, for people: who is concerned
+ * and why. */
 static void add_notification(struct out *o, const struct dsn_info *in,
 			     const char *now, const char *boundary)
 {
 	add(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	       "To: <%s>\r\n"
-	       "Subject: Undelivered Mail Returned to Sender\r\n"
+	       "Subject: %s\r\n"
 	       "Date: %s\r\n"
 	       "Message-ID: <%s@%s>\r\n"
 	       "Auto-Submitted: auto-replied\r\n"
@@ -156,72 +209,122 @@ static void add_notification(struct out *o, const struct dsn_info *in,
 	       "\r\n"
 	       "This is the mail system at host %s.\r\n"
 	       "\r\n"
-	       "Your message could not be delivered to one or more recipients.\r\n"
-	       "%s"
-	       "\r\n",
-	       in->reporting_mta, in->sender, now, in->msgid, in->reporting_mta,
-	       boundary, boundary, in->reporting_mta,
-	       in->expired ? "It stayed in the queue longer than allowed and "
-			     "was given up.\r\n" : "");
+	       "%s\r\n",
+	       in->reporting_mta, in->sender, actions[in->action].subject, now,
+	       in->msgid, in->reporting_mta, boundary, boundary,
+	       in->reporting_mta, actions[in->action].lead);
+	add_explanation(o, in);
+	add(o, "\r\n");
 	for (size_t i = 0; i < in->n_rcpts; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 
 		add(o, "<%s>: %s\r\n", r->addr,
-		    r->diag != NULL ? r->diag : "delivery failed");
+		    r->diag != NULL ? r->diag : action_names[in->action]);
 	}
 }
 
-/* The message/delivery-status part (RFC 3464): one block per recipient. */
+/* Original-Recipient (RFC 3464 §2.3.1): the ORCPT's type and its address
+ * decoded from xtext (kept as sent if it does not decode to printable
+ * text). */
+static void add_original_recipient(struct out *o, const char *orcpt)
+{
+	const char *semi = strchr(orcpt, ';');
+	char addr[1024];
+
+	if (semi == NULL || xtext_decode_printable(semi + 1, strlen(semi + 1),
+						   addr, sizeof(addr)) < 0) {
+		add(o, "Original-Recipient: %s\r\n", orcpt);
+		return;
+	}
+	add(o, "Original-Recipient: %.*s;%s\r\n", (int)(semi - orcpt), orcpt,
+	    addr);
+}
+
+/* One recipient's group (RFC 3464 §2.3). */
+static void add_rcpt_fields(struct out *o, const struct dsn_info *in,
+			    const struct dsn_rcpt *r, const char *now)
+{
+	char st[16], until[64];
+	const char *status = r->status != NULL ? r->status
+		: actions[in->action].status != NULL ? actions[in->action].status
+		: in->expired ? "4.4.7"
+			      : dsn_status_of(r->diag, st, sizeof(st));
+
+	add(o, "\r\n");
+	if (r->orcpt != NULL && r->orcpt[0] != '\0')
+		add_original_recipient(o, r->orcpt);
+	add(o, "Final-Recipient: rfc822; %s\r\n"
+	       "Action: %s\r\n"
+	       "Status: %s\r\n", r->addr, action_names[in->action], status);
+	if (r->remote_mta != NULL && is_smtp_reply(r->diag))
+		add(o, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+	if (is_smtp_reply(r->diag))
+		add(o, "Diagnostic-Code: smtp; %s\r\n", r->diag);
+	add(o, "Last-Attempt-Date: %s\r\n", now);
+	if (in->action == DSN_ACTION_DELAYED) {
+		rfc5322_date(in->retry_until, until, sizeof(until));
+		add(o, "Will-Retry-Until: %s\r\n", until);
+	}
+}
+
+/* The message/delivery-status part (RFC 3464): the message's group, then
+ * one per recipient. */
 static void add_status(struct out *o, const struct dsn_info *in,
 		       const char *now, const char *boundary)
 {
-	char arrival[64], st[16];
+	char arrival[64];
 
 	rfc5322_date(in->arrival, arrival, sizeof(arrival));
 	add(o, "\r\n--%s\r\n"
 	       "Content-Description: Delivery report\r\n"
 	       "Content-Type: message/delivery-status\r\n"
-	       "\r\n"
-	       "Reporting-MTA: dns; %s\r\n"
-	       "Arrival-Date: %s\r\n",
-	       boundary, in->reporting_mta, arrival);
-	for (size_t i = 0; i < in->n_rcpts; i++) {
-		const struct dsn_rcpt *r = &in->rcpts[i];
-		const char *status = r->status != NULL
-			? r->status
-			: in->expired ? "4.4.7"
-				      : dsn_status_of(r->diag, st, sizeof(st));
-
-		add(o, "\r\nFinal-Recipient: rfc822; %s\r\n"
-		       "Action: failed\r\n"
-		       "Status: %s\r\n", r->addr, status);
-		if (r->remote_mta != NULL && is_smtp_reply(r->diag))
-			add(o, "Remote-MTA: dns; %s\r\n", r->remote_mta);
-		if (is_smtp_reply(r->diag))
-			add(o, "Diagnostic-Code: smtp; %s\r\n", r->diag);
-		add(o, "Last-Attempt-Date: %s\r\n", now);
-	}
+	       "\r\n", boundary);
+	if (in->envid != NULL && in->envid[0] != '\0')
+		add(o, "Original-Envelope-Id: %s\r\n", in->envid);
+	add(o, "Reporting-MTA: dns; %s\r\n"
+	       "Arrival-Date: %s\r\n", in->reporting_mta, arrival);
+	for (size_t i = 0; i < in->n_rcpts; i++)
+		add_rcpt_fields(o, in, &in->rcpts[i], now);
 }
 
-/* The last part: the returned message's header, then the closing
- * boundary. */
-static void add_returned_headers(struct out *o, const struct dsn_info *in,
-				 const char *boundary)
+bool dsn_has_8bit(const char *text, size_t len)
 {
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* The last part: the returned message or its header section, then the
+ * closing boundary. */
+static void add_returned(struct out *o, const struct dsn_info *in,
+			 const char *boundary)
+{
+	size_t hl = in->content_len;
+
+	if (in->full) {
+		add(o, "\r\n--%s\r\n"
+		       "Content-Description: Undelivered Message\r\n"
+		       "Content-Type: message/rfc822\r\n%s"
+		       "\r\n", boundary,
+		    dsn_has_8bit(in->content, in->content_len)
+			    ? "Content-Transfer-Encoding: 8bit\r\n" : "");
+		add_crlf(o, in->content, in->content_len);
+		add(o, "\r\n--%s--\r\n", boundary);
+		return;
+	}
 	add(o, "\r\n--%s\r\n"
 	       "Content-Description: Undelivered Message Headers\r\n"
 	       "Content-Type: text/rfc822-headers\r\n"
 	       "\r\n", boundary);
-	if (in->headers != NULL) {
-		size_t hl = in->headers_len;
-
+	if (in->content != NULL) {
 		/* The part ends where the headers do, not at their blank line. */
-		if (hl >= 2 && in->headers[hl - 1] == '\n' &&
-		    in->headers[hl - 2] == '\n')
+		if (hl >= 2 && in->content[hl - 1] == '\n' &&
+		    in->content[hl - 2] == '\n')
 			hl--;
-		else if (hl >= 4 && memcmp(in->headers + hl - 4, "\r\n\r\n", 4) == 0)
+		else if (hl >= 4 && memcmp(in->content + hl - 4, "\r\n\r\n", 4) == 0)
 			hl -= 2;
-		add_crlf(o, in->headers, hl);
+		add_crlf(o, in->content, hl);
 	}
 	add(o, "\r\n--%s--\r\n", boundary);
 }
@@ -231,7 +334,7 @@ int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
 	struct out o = { .cap = 4096 };
 	char now[64], boundary[128];
 
-	if (in->n_rcpts == 0) {
+	if (in->n_rcpts == 0 || (unsigned)in->action > DSN_ACTION_RELAYED) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -242,7 +345,7 @@ int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
 		 in->reporting_mta);
 	add_notification(&o, in, now, boundary);
 	add_status(&o, in, now, boundary);
-	add_returned_headers(&o, in, boundary);
+	add_returned(&o, in, boundary);
 	if (o.oom) {
 		free(o.buf);
 		errno = ENOMEM;

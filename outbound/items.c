@@ -21,6 +21,9 @@
 
 /* At most this much of the original header section goes into a DSN. */
 #define OUTB_DSN_HEADERS_MAX (64 * 1024)
+/* A DSN returns the whole message (RET=FULL, or no RET) up to this size;
+ * a bigger one returns its header section, and says so. */
+#define OUTB_DSN_FULL_MAX (1024 * 1024)
 #define OUTB_COPY_CHUNK 65536
 
 static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
@@ -108,22 +111,26 @@ static void note_kick(const struct config *cfg, const char *domain,
 }
 
 /* Queue text[0..len), the DSN msgid, for rcpt (the original sender)
- * through the pipeline (origin DSN, inline: this is a worker thread).
- * Returns the item id's text ("queue:ID") or NULL. */
+ * through the pipeline (origin DSN, inline: this is a worker thread);
+ * eight_bit: it returns 8-bit content (BODY=8BITMIME). Returns the item
+ * id's text ("queue:ID") or NULL. */
 static const char *dsn_commit(const struct outb_ctx *ctx, const char *rcpt,
 			      const char *msgid, const char *text, size_t len,
-			      struct pipe_tx **tx_r)
+			      bool eight_bit, struct pipe_tx **tx_r)
 {
 	struct pipe_env env = { .cfg = ctx->cfg, .db = ctx->db, .queue = ctx->q,
 				.now = ctx->now };
 	struct pipe_facts facts = { PIPE_DSN, NULL, "queue" };
 	struct addr_path null_path = { .flags = ADDR_PATH_NULL };
+	struct pipe_mail mail = {
+		.body = eight_bit ? PIPE_BODY_8BITMIME : PIPE_BODY_7BIT,
+	};
 	struct pipe_tx *tx = pipe_tx_new(&env, &facts, NULL, NULL);
 
 	*tx_r = tx;
 	if (tx == NULL)
 		return NULL;
-	pipe_tx_mail(tx, &null_path, NULL);
+	pipe_tx_mail(tx, &null_path, &mail);
 	pipe_tx_rcpt_routed(tx, rcpt, PIPE_ROUTE_QUEUE, NULL, 0);
 	if (pipe_tx_reply(tx)->code >= 300)
 		return NULL;
@@ -137,75 +144,174 @@ static const char *dsn_commit(const struct outb_ctx *ctx, const char *rcpt,
 	return pipe_tx_stored(tx);
 }
 
-/* Queue a DSN for recipients idx[0..n) of it to its sender. 0 or -1. */
-static int queue_dsn(const struct outb_ctx *ctx, struct queue_item *it,
-		     const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
+/* Whether recipient r asked for a report of action (RFC 3461 §4.1: no
+ * NOTIFY means failures, and delays at the MTA's discretion: kantorpos
+ * sends them; successes only when asked). */
+static bool wants_report(const struct queue_rcpt *r, enum dsn_action action)
+{
+	switch (action) {
+	case DSN_ACTION_FAILED:
+		return r->notify == 0 || (r->notify & DSN_NOTIFY_FAILURE);
+	case DSN_ACTION_DELAYED:
+		return r->notify == 0 || (r->notify & DSN_NOTIFY_DELAY);
+	case DSN_ACTION_DELIVERED:
+	case DSN_ACTION_RELAYED:
+		break;
+	}
+	return (r->notify & DSN_NOTIFY_SUCCESS) != 0;
+}
+
+/* What the report returns (RFC 3461 §4.3): in a failed one the whole
+ * message for RET=FULL or no RET when it fits OUTB_DSN_FULL_MAX (and is
+ * not binary), else, and in the others, its header section. Fills the
+ * content fields of *info (the buffer is *buf_r's, the caller frees it).
+ * 0 or -1. */
+static int read_returned(struct queue_item *it, const struct queue_env *env,
+			 struct dsn_info *info, char **buf_r)
+{
+	bool want_full = info->action == DSN_ACTION_FAILED &&
+			 env->ret != DSN_RET_HDRS &&
+			 env->body != QUEUE_BODY_BINARYMIME;
+	bool full = want_full && queue_item_size(it) <= OUTB_DSN_FULL_MAX;
+	size_t max = full ? (size_t)queue_item_size(it) : OUTB_DSN_HEADERS_MAX;
+	size_t got = 0;
+	char *buf = malloc(max + 1);
+
+	*buf_r = buf;
+	if (buf == NULL)
+		return -1;
+	while (got < max) {
+		ssize_t n = pread(queue_item_fd(it), buf + got, max - got,
+				  (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	info->content = buf;
+	info->content_len = full ? got : dsn_header_len(buf, got);
+	info->full = full;
+	info->capped = want_full && !full;
+	info->cap = OUTB_DSN_FULL_MAX;
+	return 0;
+}
+
+/* The report's recipients: idx[0..n) of env, as its envelope has them
+ * (one still waiting without a reply of its own shows the last error). */
+static struct dsn_rcpt *report_rcpts(const struct queue_env *env,
+				     const size_t *idx, size_t n)
+{
+	struct dsn_rcpt *rcpts = calloc(n ? n : 1, sizeof(*rcpts));
+
+	for (size_t i = 0; rcpts != NULL && i < n; i++) {
+		const struct queue_rcpt *r = &env->rcpts[idx[i]];
+		const char *diag = r->diag;
+
+		if (diag == NULL && r->state == QUEUE_RCPT_PENDING)
+			diag = env->last_error;
+		rcpts[i] = (struct dsn_rcpt){ r->addr, r->status, diag,
+					      env->remote_mta, r->orcpt };
+	}
+	return rcpts;
+}
+
+/* Queue a report of action about rcpts[0..n) of it to its sender (not
+ * <>: the callers see to it). 0 or -1. */
+static int queue_report(const struct outb_ctx *ctx, struct queue_item *it,
+			enum dsn_action action, bool expired_,
+			const struct dsn_rcpt *rcpts, size_t n, unsigned *kick_r)
 {
 	struct queue_env *env = queue_item_env(it);
-	struct dsn_rcpt *rcpts = calloc(n, sizeof(*rcpts));
-	char *headers = malloc(OUTB_DSN_HEADERS_MAX), *text = NULL;
 	char msgid[QUEUE_ID_MAX + 64], domain[ADDR_DOMAIN_MAX + 1];
+	char *content = NULL, *text = NULL;
+	struct dsn_info info = {
+		.reporting_mta = ctx->cfg->hostname, .sender = env->sender,
+		.msgid = msgid, .action = action,
+		.arrival = (time_t)env->arrival, .now = ctx->now,
+		.retry_until = (time_t)env->arrival +
+			       (time_t)outb_lifetime(ctx->cfg, env->domain),
+		.expired = expired_, .envid = env->envid,
+		.rcpts = rcpts, .n_rcpts = n,
+	};
+	static const char *const names[] = { "failed", "delayed", "delivered",
+					     "relayed" };
 	const char *stored;
 	struct pipe_tx *tx = NULL;
-	ssize_t got;
 	size_t len = 0;
 	int rc = -1;
 
-	if (rcpts == NULL || headers == NULL)
-		goto out;
 	if (queue_route_domain(env->sender, domain, sizeof(domain)) < 0) {
 		log_warnx("queue id=%s: sender <%s> has no domain; no DSN",
 			  env->id, env->sender);
+		return 0;
+	}
+	snprintf(msgid, sizeof(msgid), "%lld.%u.%s%s%s", (long long)ctx->now,
+		 env->attempts, action == DSN_ACTION_FAILED ? "" : names[action],
+		 action == DSN_ACTION_FAILED ? "" : ".", env->id);
+	if (read_returned(it, env, &info, &content) == 0 &&
+	    dsn_build(&info, &text, &len) == 0 &&
+	    (stored = dsn_commit(ctx, env->sender, msgid, text, len,
+				 dsn_has_8bit(text, len), &tx)) != NULL) {
+		log_info("queue id=%s dsn=%s to=<%s> action=%s recipients=%zu%s",
+			 env->id,
+			 strncmp(stored, "queue:", 6) == 0 ? stored + 6 : stored,
+			 env->sender, names[action], n,
+			 expired_ ? " expired" : "");
+		note_kick(ctx->cfg, domain, kick_r);
 		rc = 0;
-		goto out;
-	}
-	got = pread(queue_item_fd(it), headers, OUTB_DSN_HEADERS_MAX, 0);
-	if (got < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct queue_rcpt *r = &env->rcpts[idx[i]];
-
-		rcpts[i].addr = r->addr;
-		rcpts[i].status = r->status;
-		rcpts[i].diag = r->diag;
-		rcpts[i].remote_mta = env->remote_mta;
-	}
-	snprintf(msgid, sizeof(msgid), "%lld.%u.%s", (long long)ctx->now,
-		 env->attempts, env->id);
-	struct dsn_info info = {
-		.reporting_mta = ctx->cfg->hostname,
-		.sender = env->sender,
-		.msgid = msgid,
-		.arrival = (time_t)env->arrival,
-		.now = ctx->now,
-		.expired = expired_,
-		.headers = headers,
-		.headers_len = dsn_header_len(headers, (size_t)got),
-		.rcpts = rcpts,
-		.n_rcpts = n,
-	};
-	if (dsn_build(&info, &text, &len) < 0 ||
-	    (stored = dsn_commit(ctx, env->sender, msgid, text, len, &tx)) ==
-		    NULL)
-		goto out;
-	log_info("queue id=%s dsn=%s to=<%s> recipients=%zu%s", env->id,
-		 strncmp(stored, "queue:", 6) == 0 ? stored + 6 : stored,
-		 env->sender, n, expired_ ? " expired" : "");
-	note_kick(ctx->cfg, domain, kick_r);
-	rc = 0;
-out:
-	if (rc < 0)
+	} else {
 		log_warn("queue id=%s: cannot queue a DSN", env->id);
+	}
 	pipe_tx_free(tx);
 	free(text);
-	free(headers);
+	free(content);
+	return rc;
+}
+
+/* Report action for recipients idx[0..n) of it to its sender, those of
+ * them that asked for it (NOTIFY); the others, and every one when the
+ * sender is <>, are only logged. 0 or -1 (nothing queued). */
+static int report(const struct outb_ctx *ctx, struct queue_item *it,
+		  enum dsn_action action, bool expired_, const size_t *idx,
+		  size_t n, unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	size_t *want = calloc(n ? n : 1, sizeof(*want)), nw = 0;
+	struct dsn_rcpt *rcpts = NULL;
+	int rc = -1;
+
+	if (want == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (env->sender[0] != '\0' &&
+		    wants_report(&env->rcpts[idx[i]], action))
+			want[nw++] = idx[i];
+		else if (env->sender[0] != '\0')
+			log_info("queue id=%s to=<%s>: NOTIFY asks no %s DSN",
+				 env->id, env->rcpts[idx[i]].addr,
+				 action == DSN_ACTION_FAILED ? "failure"
+				 : action == DSN_ACTION_DELAYED ? "delay"
+								: "success");
+	}
+	if (env->sender[0] == '\0' && action == DSN_ACTION_FAILED)
+		log_info("queue id=%s: failed for %zu recipients; the sender is <>, no DSN",
+			 env->id, n);
+	if (nw == 0)
+		rc = 0;
+	else if ((rcpts = report_rcpts(env, want, nw)) != NULL)
+		rc = queue_report(ctx, it, action, expired_, rcpts, nw, kick_r);
 	free(rcpts);
+	free(want);
 	return rc;
 }
 
 /* Mark recipients idx[0..n) failed (their status/diag already set, or set
- * here for expiry) and notify the sender (never <>). 0 or -1; on -1
- * nothing is marked, so the item is tried again. */
+ * here for expiry) and notify the sender as they asked (never <>). 0 or
+ * -1; on -1 nothing is marked, so the item is tried again. */
 static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
 		  const size_t *idx, size_t n, bool expired_, unsigned *kick_r)
 {
@@ -223,13 +329,8 @@ static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
 				return -1;
 		}
 	}
-	if (env->sender[0] != '\0') {
-		if (queue_dsn(ctx, it, idx, n, expired_, kick_r) < 0)
-			return -1;
-	} else {
-		log_info("queue id=%s: failed for %zu recipients; the sender is <>, no DSN",
-			 env->id, n);
-	}
+	if (report(ctx, it, DSN_ACTION_FAILED, expired_, idx, n, kick_r) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		env->rcpts[idx[i]].state = QUEUE_RCPT_FAILED;
 		log_info("queue id=%s to=<%s> status=bounced dsn=%s reply=%s",
@@ -240,6 +341,77 @@ static int bounce(const struct outb_ctx *ctx, struct queue_item *it,
 				 ? env->rcpts[idx[i]].diag : "-");
 	}
 	return 0;
+}
+
+/* RFC 3461 §6.2 "delayed": once queue_delay_warning has passed since the
+ * arrival, one report for the pending recipients that ask for delays (or
+ * gave no NOTIFY) and got none yet; the envelope records it (delay_sent),
+ * so it is never sent twice. One that cannot be queued is tried at the
+ * next attempt. Call before the item is written back. */
+static void warn_delayed(const struct outb_ctx *ctx, struct queue_item *it,
+			 unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	unsigned after = ctx->cfg->queue_delay_warning;
+	size_t *idx, n = 0;
+
+	if (after == 0 || env->sender[0] == '\0' ||
+	    ctx->now - (time_t)env->arrival < (time_t)after ||
+	    (idx = calloc(env->n_rcpts, sizeof(*idx))) == NULL)
+		return;
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		const struct queue_rcpt *r = &env->rcpts[i];
+
+		if (r->state == QUEUE_RCPT_PENDING && !r->delay_sent &&
+		    wants_report(r, DSN_ACTION_DELAYED))
+			idx[n++] = i;
+	}
+	if (n > 0 && report(ctx, it, DSN_ACTION_DELAYED, false, idx, n,
+			    kick_r) == 0)
+		for (size_t i = 0; i < n; i++)
+			env->rcpts[idx[i]].delay_sent = true;
+	free(idx);
+}
+
+/* RFC 3461 §6.2 "relayed": the next hop accepted recipients that asked
+ * NOTIFY=SUCCESS but it offers no DSN, so no report will come from
+ * beyond it; when it offers DSN, the request went on with the message
+ * and nothing is owed. replies[i] belongs to map[i]. */
+static void report_relayed(const struct outb_ctx *ctx, struct queue_item *it,
+			   const size_t *map, const struct smtpc_reply *replies,
+			   size_t n, unsigned *kick_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	struct dsn_rcpt *rcpts;
+	size_t k = 0;
+
+	if (ctx->next_hop_dsn || env->sender[0] == '\0' ||
+	    (rcpts = calloc(n ? n : 1, sizeof(*rcpts))) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_rcpt *r = &env->rcpts[map[i]];
+
+		if (replies[i].code / 100 == 2 &&
+		    wants_report(r, DSN_ACTION_RELAYED))
+			rcpts[k++] = (struct dsn_rcpt){ r->addr, NULL,
+							replies[i].text,
+							env->remote_mta,
+							r->orcpt };
+	}
+	if (k > 0)
+		queue_report(ctx, it, DSN_ACTION_RELAYED, false, rcpts, k, kick_r);
+	free(rcpts);
+}
+
+/* After an SMTP attempt's replies are applied: the relayed reports it
+ * owes, and the delay report when recipients are still pending. */
+static void report_attempt(const struct outb_ctx *ctx, struct queue_item *it,
+			   const size_t *map, const struct smtpc_reply *replies,
+			   size_t n, unsigned *kick_r)
+{
+	report_relayed(ctx, it, map, replies, n, kick_r);
+	if (queue_env_pending(queue_item_env(it)) > 0)
+		warn_delayed(ctx, it, kick_r);
 }
 
 /* Bounce every pending recipient of an item (expired, or given up by the
@@ -351,6 +523,7 @@ int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
 	free(failed);
 	if (temp != NULL)
 		defer_env(ctx, env, temp);
+	report_attempt(ctx, it, map, replies, n, kick_r);
 	return finish(it);
 }
 
@@ -364,6 +537,7 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 		return rc;
 	defer_env(ctx, queue_item_env(it), error);
 	log_info("queue id=%s status=deferred reason=%s", id, error);
+	warn_delayed(ctx, it, kick_r);
 	return finish(it);
 }
 
@@ -420,17 +594,19 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 {
 	struct queue_item *it;
 	struct queue_env *env;
-	size_t *failed, nf = 0;
+	size_t *failed, nf = 0, *done, nd = 0;
 	const char *temp = NULL;
 	int rc = outb_item_take(ctx, id, due_only, &it, kick_r);
 
 	if (rc <= 0)
 		return rc;
 	env = queue_item_env(it);
-	if ((failed = calloc(env->n_rcpts, sizeof(*failed))) == NULL) {
+	/* One allocation for both lists: failed, then delivered now. */
+	if ((failed = calloc(2 * env->n_rcpts, sizeof(*failed))) == NULL) {
 		queue_item_release(it);
 		return -1;
 	}
+	done = failed + env->n_rcpts;
 	for (size_t i = 0; i < env->n_rcpts; i++) {
 		struct queue_rcpt *r = &env->rcpts[i];
 		struct addr_mailbox mb;
@@ -455,6 +631,7 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		mr = copy_local(ctx, it, r->addr, &t);
 		if (mr == MD_OK) {
 			r->state = QUEUE_RCPT_DONE;
+			done[nd++] = i;
 			log_info("queue id=%s to=<%s> relay=local status=sent",
 				 env->id, r->addr);
 		} else if (mr == MD_ERR_QUOTA && ctx->cfg->quota_permanent) {
@@ -470,11 +647,16 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 			env->rcpts[failed[i]].state = QUEUE_RCPT_PENDING;
 		temp = "cannot queue a delivery status notification";
 	}
+	/* RFC 3461 §6.2: NOTIFY=SUCCESS reported once stored (a report
+	 * that cannot be queued is logged: the delivery stands). */
+	if (nd > 0)
+		report(ctx, it, DSN_ACTION_DELIVERED, false, done, nd, kick_r);
 	free(failed);
 	if (temp != NULL) {
 		defer_env(ctx, env, temp);
 		log_info("queue id=%s relay=local status=deferred reason=%s",
 			 env->id, temp);
+		warn_delayed(ctx, it, kick_r);
 	}
 	finish(it);
 	return 1;

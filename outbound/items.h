@@ -34,6 +34,9 @@ struct outb_ctx {
 	struct queue *q;
 	struct userdb *db; /* may be NULL: local recipients then stay queued */
 	time_t now;
+	/* outb_item_record: the next hop offered DSN (RFC 3461), so the
+	 * request went on with the message and no relayed report is owed. */
+	bool next_hop_dsn;
 };
 
 /* The route of domain; *etrn_r (may be NULL) gets the etrn_domain entry. */
@@ -48,8 +51,10 @@ int outb_item_take(const struct outb_ctx *ctx, const char *id,
 		    bool due_only, struct queue_item **it_r, unsigned *kick_r);
 
 /* Apply the replies of one SMTP attempt and release it: replies[i] belongs
- * to the envelope recipient map[i]. 2xx: delivered; 5xx: failed with a DSN
- * to the sender; 4xx or no reply: still pending, with back-off. The item
+ * to the envelope recipient map[i]. 2xx: delivered (with a relayed DSN
+ * for NOTIFY=SUCCESS when the next hop offers no DSN); 5xx: failed with
+ * a DSN to the sender (as NOTIFY asks); 4xx or no reply: still pending,
+ * with back-off (and one delay DSN after queue_delay_warning). The item
  * is removed when nothing is pending. Consumes it. Returns 0 or -1 (the
  * item then stays as it was: it is retried, never lost). */
 int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,

@@ -31,13 +31,7 @@ import e2e_smtp as s   # noqa: E402  (Daemon, Raw, ADMIN, PASSWORD)
 check = q.check
 
 
-def wait_for(pred, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
+wait_for = q.wait_until
 
 
 def restart(d):

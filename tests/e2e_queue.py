@@ -8,7 +8,10 @@ nothing left after a bad address or an unwritable queue, bare LF stored as
 CRLF), the relay host, a destination that
 answers DATA with 354 and 250 in one write (a protocol error: the item
 stays), and `kantorpos etrn` (every reply code, @domain, STARTTLS + AUTH,
---scheduled).
+--scheduled); and DSN (RFC 3461) with the real kantorpos-smtpd: NOTIFY,
+RET, ENVID and ORCPT taken, the failed, relayed, delivered and delayed
+reports they ask for (none for NOTIFY=NEVER, the delay report once), and
+the parameters passed on byte for byte to a next hop that offers DSN.
 
 Prints one line per check and finally "N passed, N failed"; exits non-zero
 on any failure."""
@@ -20,6 +23,8 @@ import os
 import pwd
 import shutil
 import signal
+import smtplib
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -32,6 +37,7 @@ from e2e_lib import free_port, make_cert
 
 BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
 KANTORPOS = os.path.join(BUILD, "admin", "kantorpos")
+SMTPD = os.path.join(BUILD, "smtpd", "kantorpos-smtpd")
 
 passed = 0
 failed = 0
@@ -53,11 +59,11 @@ class Sink:
     before answering the dot; etrn: reply for ETRN; tls_ctx: offer
     STARTTLS; auth: (user, password) accepted by AUTH PLAIN; early_250:
     answer DATA with 354 and 250 in one write, before any data (hostile),
-    and record what still comes in as commands."""
+    and record what still comes in as commands; dsn: offer DSN."""
 
     def __init__(self, port=None, policy=None, data_reply="250 2.0.0 ok",
                  hold_dot=0, etrn="250 2.0.0 OK", tls_ctx=None, auth=None,
-                 early_250=False):
+                 early_250=False, dsn=False):
         self.port = port or free_port()
         self.policy = policy or (lambda rcpt: "250 2.1.5 ok")
         self.data_reply = data_reply
@@ -66,6 +72,7 @@ class Sink:
         self.tls_ctx = tls_ctx
         self.auth = auth
         self.early_250 = early_250
+        self.dsn = dsn
         self.messages = []   # (sender, [rcpts], data bytes)
         self.commands = []   # every command line
         self.connections = 0
@@ -126,7 +133,8 @@ class SinkConn:
         return handler(verb, line) is not False
 
     def ehlo(self, verb, line):
-        ext = ["PIPELINING", "8BITMIME", "ETRN"]
+        ext = ["PIPELINING", "8BITMIME"] + (["DSN"] if self.sink.dsn else []) \
+            + ["ETRN"]
         if self.sink.tls_ctx is not None and not self.tls:
             ext.append("STARTTLS")
         if self.sink.auth is not None and self.tls:
@@ -231,6 +239,7 @@ class Env:
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
 
     def write_conf(self, extra=""):
+        self.extra = extra
         with open(self.conf, "w") as f:
             f.write(f"""hostname mx.example.test
 data_dir {self.data}
@@ -261,6 +270,35 @@ etrn_domain backup.test deliver_to 127.0.0.1:{self.sink_port} subdomains allow 1
         args = ["queue", "list"] + ([domain] if domain else [])
         rc, out, err = self.run(*args)
         return int(out.strip().splitlines()[-1].split()[0])
+
+    def start_smtpd(self):
+        """kantorpos-smtpd on this configuration plus an mx listener;
+        returns its port (stop_smtpd ends it)."""
+        port, base = free_port(), self.extra
+        self.write_conf(base + "listen smtp 127.0.0.1:%d\n" % port)
+        self.extra = base
+        self.smtpd_log = open(os.path.join(self.dir, "smtpd.log"), "ab")
+        self.smtpd = subprocess.Popen([SMTPD, "-f", "-c", self.conf],
+                                      stdout=self.smtpd_log,
+                                      stderr=self.smtpd_log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return port
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("kantorpos-smtpd did not start")
+
+    def stop_smtpd(self):
+        self.smtpd.send_signal(signal.SIGTERM)
+        try:
+            self.smtpd.wait(15)
+        except subprocess.TimeoutExpired:
+            self.smtpd.kill()
+            self.smtpd.wait()
+        self.smtpd_log.close()
+        self.write_conf(self.extra)
 
     def maildir_new(self, domain, user):
         d = os.path.join(self.data, "mail", domain, user, "new")
@@ -310,6 +348,8 @@ def main():
         scenario_relayhost(env)
         scenario_early_250(env)
         scenario_etrn_client(env)
+        scenario_dsn_requests(env)
+        scenario_dsn_delayed(env)
     finally:
         shutil.rmtree(env.dir, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
@@ -457,11 +497,11 @@ def scenario_dsn(env):
                       "Remote-MTA: dns; 127.0.0.1" in ds and
                       "Diagnostic-Code: smtp; 550 5.1.1 no such user here"
                       in ds, ds)
-                hdrs = parts[2]
-                check("DSN: original headers included",
-                      hdrs.get_content_type() == "text/rfc822-headers" and
-                      "Subject: held for ETRN" in hdrs.get_payload() and
-                      "hello" not in hdrs.get_payload())
+                back = parts[2]
+                check("DSN: the whole message returned (no RET)",
+                      back.get_content_type() == "message/rfc822" and
+                      "Subject: held for ETRN" in back.as_string() and
+                      "hello" in back.as_string(), back.as_string())
             check("DSN: To is the sender",
                   msg["To"] == "<alice@example.test>" and
                   msg["Auto-Submitted"] == "auto-replied")
@@ -737,6 +777,180 @@ def etrn_client_scheduled(env, sink, cert):
     rc, out, err = env.run("etrn", "--scheduled")
     check("etrn --scheduled: a readable password file is refused",
           rc != 0 and "chmod 600" in err, (rc, err))
+
+
+def smtp_send(port, sender, rcpts, body, mail_opts=()):
+    """One message to kantorpos-smtpd; rcpts: [(address, [options])].
+    Returns the RCPT reply codes and the final one."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+        c.ehlo("client.test")
+        if not c.has_extn("dsn"):
+            raise RuntimeError("DSN not offered")
+        code, _ = c.mail(sender, list(mail_opts))
+        if code != 250:
+            raise RuntimeError("MAIL: %d" % code)
+        codes = [c.rcpt(a, opts)[0] for a, opts in rcpts]
+        code, _ = c.data(body)
+        return codes, code
+
+
+def reports_of(messages):
+    """The DSNs among a sink's messages, by Action: {action: [parsed]}."""
+    out = {}
+    for sender, rcpts, data in messages:
+        if sender != "":
+            continue
+        msg, parts = dsn_parts(data)
+        ds = parts[1].as_string() if len(parts) == 3 else ""
+        for line in ds.splitlines():
+            if line.startswith("Action: "):
+                out.setdefault(line[8:], []).append((msg, parts, ds))
+                break
+    return out
+
+
+def wait_until(pred, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def scenario_dsn_requests(env):
+    """RFC 3461 through kantorpos-smtpd: what each NOTIFY asks for comes
+    back (failed, relayed, delivered), NEVER gets nothing, RET=HDRS returns
+    the header section, ENVID and ORCPT come back; then a next hop that
+    offers DSN gets the parameters as sent, and no relayed report is owed.
+    The reports go to zed@backup.test, so the sink gets them too."""
+    port = env.start_smtpd()
+    try:
+        dsn_reports(env, port)
+        # dsn_pass_through(env, port)
+    finally:
+        env.stop_smtpd()
+
+
+def dsn_reports(env, port):
+    """The reports of scenario_dsn_requests."""
+    policy = (lambda r: "550 5.1.1 no such user" if r.startswith("nobody")
+              else "250 2.1.5 ok")
+    sink = Sink(port=env.sink_port, policy=policy)
+    try:
+        before = len(env.maildir_new("example.test", "alice"))
+        codes, final = smtp_send(
+            port, "zed@backup.test",
+            [("bob@backup.test", ["NOTIFY=SUCCESS,FAILURE",
+                                  "ORCPT=rfc822;bob+2Bx@backup.test"]),
+             ("nobody@backup.test", ["NOTIFY=NEVER"]),
+             ("nobody2@backup.test", []),
+             ("alice@example.test", ["NOTIFY=SUCCESS"])],
+            MSG, ["RET=HDRS", "ENVID=QQ+2B1"])
+        check("dsn: parameters taken", codes == [250] * 4 and final == 250,
+              (codes, final))
+        check("dsn: the local copy delivered by the queue",
+              wait_until(lambda: len(env.maildir_new("example.test",
+                                                     "alice")) > before))
+        # The delivered report is queued with the local copy; the flush
+        # then sends the message and queues the failed and relayed ones.
+        env.run("queue", "flush", "backup.test")
+        env.run("queue", "flush", "backup.test")
+        check("dsn: bob got the message",
+              [m[1] for m in sink.messages if m[0] != ""] ==
+              [["bob@backup.test"]], [m[:2] for m in sink.messages])
+        got = reports_of(sink.messages)
+        check("dsn: one report of each kind",
+              sorted(got) == ["delivered", "failed", "relayed"] and
+              all(len(v) == 1 for v in got.values()), sorted(got))
+        if "failed" in got:
+            msg, parts, ds = got["failed"][0]
+            check("dsn failed: only the recipient without NOTIFY (NEVER "
+                  "gets none)", "nobody2@backup.test" in ds and
+                  "nobody@backup.test" not in ds.replace("nobody2", ""), ds)
+            check("dsn failed: Original-Envelope-Id, no Original-Recipient",
+                  "Original-Envelope-Id: QQ+2B1" in ds and
+                  "Original-Recipient" not in ds, ds)
+            check("dsn failed: RET=HDRS returns the header section",
+                  parts[2].get_content_type() == "text/rfc822-headers" and
+                  "hello" not in parts[2].get_payload(),
+                  parts[2].get_content_type())
+            check("dsn failed: from <> to the sender",
+                  msg["To"] == "<zed@backup.test>" and
+                  msg["From"].startswith("Mail Delivery System"))
+        if "relayed" in got:
+            ds = got["relayed"][0][2]
+            check("dsn relayed: bob, with his ORCPT",
+                  "Final-Recipient: rfc822; bob@backup.test" in ds and
+                  "Original-Recipient: rfc822;bob+x@backup.test" in ds and
+                  "Status: 2.0.0" in ds and
+                  "Diagnostic-Code: smtp; 250 2.0.0 ok" in ds, ds)
+        if "delivered" in got:
+            ds = got["delivered"][0][2]
+            check("dsn delivered: alice's Maildir",
+                  "Final-Recipient: rfc822; alice@example.test" in ds and
+                  "Status: 2.0.0" in ds and "Remote-MTA" not in ds, ds)
+        check("dsn: queue empty", env.queued() == 0)
+    finally:
+        sink.stop()
+
+
+def dsn_pass_through(env, port):
+    """O-DSN-01: a next hop that offers DSN gets the request as sent."""
+    sink = Sink(port=env.sink_port, dsn=True)
+    try:
+        smtp_send(port, "zed@backup.test",
+                  [("bob@backup.test", ["NOTIFY=SUCCESS,FAILURE",
+                                        "ORCPT=rfc822;bob+2Bx@backup.test"]),
+                   ("carol@backup.test", [])],
+                  MSG, ["RET=HDRS", "ENVID=QQ+2B1"])
+        env.run("queue", "flush", "backup.test")
+        mail = [c for c in sink.commands if c.startswith("MAIL")]
+        rcpt = [c for c in sink.commands if c.startswith("RCPT")]
+        check("dsn pass-through: RET and ENVID as sent",
+              len(mail) == 1 and mail[0].endswith(" RET=HDRS ENVID=QQ+2B1"),
+              mail)
+        check("dsn pass-through: NOTIFY and ORCPT as sent, none added",
+              rcpt == ["RCPT TO:<bob@backup.test> NOTIFY=SUCCESS,FAILURE "
+                       "ORCPT=rfc822;bob+2Bx@backup.test",
+                       "RCPT TO:<carol@backup.test>"], rcpt)
+        check("dsn pass-through: no relayed report",
+              env.queued() == 0 and not reports_of(sink.messages),
+              env.queued())
+    finally:
+        sink.stop()
+
+
+def scenario_dsn_delayed(env):
+    """queue_delay_warning: a message still queued after it gets one
+    delayed report (Will-Retry-Until), never a second."""
+    env.write_conf("queue_delay_warning 1s\n")
+    port = env.start_smtpd()
+    try:
+        smtp_send(port, "zed@backup.test", [("bob@backup.test", [])], MSG)
+        time.sleep(1.2)
+        env.run("queue", "flush", "backup.test")   # down: deferred
+        env.run("queue", "flush", "backup.test")   # again: no second
+        check("delayed: one report queued", env.queued("backup.test") == 2,
+              env.queued("backup.test"))
+        sink = Sink(port=env.sink_port)
+        try:
+            env.run("queue", "flush", "backup.test")
+            got = reports_of(sink.messages)
+            check("delayed: the message and one delayed report",
+                  len(sink.messages) == 2 and list(got) == ["delayed"],
+                  (len(sink.messages), list(got)))
+            if "delayed" in got:
+                msg, parts, ds = got["delayed"][0]
+                check("delayed: Status 4.x, Will-Retry-Until, headers only",
+                      "Status: 4." in ds and "Will-Retry-Until: " in ds and
+                      parts[2].get_content_type() == "text/rfc822-headers",
+                      ds)
+        finally:
+            sink.stop()
+    finally:
+        env.stop_smtpd()
+        env.write_conf()
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ Test(outbound, dsn_format)
 	struct dsn_info in = {
 		.reporting_mta = "mx.example.test", .sender = "a@example.test",
 		.msgid = "123.abc", .arrival = T0, .now = T0 + 60,
-		.headers = headers, .headers_len = strlen(headers),
+		.content = headers, .content_len = strlen(headers),
 		.rcpts = rcpts, .n_rcpts = 2,
 	};
 	char *text;

@@ -211,6 +211,7 @@ struct config {
 	unsigned queue_lifetime;   /* give up (DSN) after this many seconds */
 	unsigned queue_retry_min;  /* back-off after a temporary failure */
 	unsigned queue_retry_max;
+	unsigned queue_delay_warning; /* delay DSN after this long; 0: never */
 	unsigned outbound_timeout; /* 0: the RFC 5321 4.5.3.2 timers */
 	char *tls_ca_file;         /* NULL: the system store */
 	enum config_tls_mode relayhost_tls;

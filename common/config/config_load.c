@@ -105,6 +105,8 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_DURATION(queue_lifetime, 60, 30 * 86400, 5 * 86400),
 	KW_DURATION(queue_retry_min, 1, 86400, 300),
 	KW_DURATION(queue_retry_max, 1, 7 * 86400, 3600),
+	/* RFC 3461 §4.1: delay notices at the MTA's discretion; 0: none. */
+	KW_DURATION(queue_delay_warning, 0, 30 * 86400, 4 * 3600),
 	KW_DURATION(outbound_timeout, 0, 3600, 0),
 	KW_PATH(tls_ca_file, 0),
 	KW_CUSTOM(relayhost_tls, 0, config_kw_relayhost_tls),
