@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,8 @@
 #include "common/base/log.h"
 #include "common/lookup/recipient.h"
 #include "common/config/safety.h"
+#include "common/config/secret.h"
 #include "common/users/userdb.h"
-#include "fetch/secrets.h"
 
 /* What the checks of one run share. */
 struct files_ctx {
@@ -331,19 +330,18 @@ static void check_aliases(const struct files_ctx *c, struct userdb *db)
 }
 
 /* Read one password file as kantorpos fetch and kantorpos etrn do
- * (fetch/secrets.c); what names it leads the finding. */
+ * (common/config/secret.c); what names it leads the finding. */
 static void check_secret(const struct files_ctx *c, const char *path,
 			 unsigned line, const char *what)
 {
 	char err[1024], *pw = NULL;
 
-	if (fsec_read(path, c->me.uid, &pw, err, sizeof(err)) < 0) {
+	if (secret_read(path, c->me.uid, &pw, err, sizeof(err)) < 0) {
 		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
 			  "%s: password_file %s", what, err);
 		return;
 	}
-	sodium_memzero(pw, strlen(pw));
-	free(pw);
+	secret_free(pw);
 }
 
 static void check_secrets(const struct files_ctx *c)

@@ -3,7 +3,7 @@
  * the command line or for every etrn_request of the configuration
  * (--scheduled, for cron or a systemd timer). Uses the outbound SMTP
  * client; the password comes from stdin/prompt or a private file (the
- * rule of every password file, fetch/secrets.h). */
+ * rule of every password file, common/config/secret.h). */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -21,11 +21,11 @@
 #include "admin/admin.h"
 #include "common/config/config.h"
 #include "common/config/config_value.h"
+#include "common/config/secret.h"
 #include "common/net/net.h"
 #include "common/client/smtpclient.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
-#include "fetch/secrets.h"
 
 struct etrn_job {
 	const char *host;
@@ -196,26 +196,18 @@ static int run_one(const struct config *cfg, struct etrn_job *j)
 }
 
 /* The password of an etrn_request, by the rule for every password file
- * (fetch/secrets.h, the one `kantorpos check` applies): read as the
+ * (common/config/secret.h, the one `kantorpos check` applies): read as the
  * account this process runs as (run_as when started as root). */
 static char *read_password_file(const struct config_etrn_request *q)
 {
 	char err[PATH_MAX + 256], *pw = NULL;
 
-	if (fsec_read(q->password_file, geteuid(), &pw, err, sizeof(err)) < 0) {
+	if (secret_read(q->password_file, geteuid(), &pw, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kantorpos: etrn_request %s %s: password_file %s\n",
 			q->host, q->domain, err);
 		return NULL;
 	}
 	return pw;
-}
-
-static void wipe(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
 }
 
 static int run_scheduled(const struct config *cfg)
@@ -242,7 +234,7 @@ static int run_scheduled(const struct config *cfg)
 		printf("%s:%u ETRN %s: ", q->host, q->port, q->domain);
 		fflush(stdout);
 		rc = run_one(cfg, &j);
-		wipe(j.password);
+		secret_free(j.password);
 		if (rc != ADM_OK && worst == ADM_OK)
 			worst = rc;
 	}
@@ -323,6 +315,6 @@ int admin_cmd_etrn(struct admin *adm, int argc, char **argv)
 	if (j.user != NULL && (j.password = admin_read_secret("Password: ")) == NULL)
 		return ADM_USAGE;
 	rc = run_one(cfg, &j);
-	wipe(j.password);
+	secret_free(j.password);
 	return rc;
 }

@@ -27,7 +27,7 @@ static const struct safety_rule rules[] = {
 	[SAFETY_USER_DB] = { "the user database", 0, 066, "600" },
 	[SAFETY_TLS_KEY] = { "the TLS key", 0, 066, "600" },
 	[SAFETY_ALIASES] = { "the aliases file", 0, 022, "go-w" },
-	/* kantorpos fetch and kantorpos etrn open these (fetch/secrets.c)
+	/* kantorpos fetch and kantorpos etrn open these (common/config/secret.c)
 	 * and judge what they opened by this same row. */
 	[SAFETY_SECRET] = { "the password file", 0, 077, "600" },
 	[SAFETY_CONFIG] = { "the configuration file", 0, 022, "go-w" },
