@@ -332,6 +332,10 @@ static void take_done(struct job *j)
 		/* Not attempted: the defer round takes it again. */
 		queue_item_release(j->it);
 		f->pos--;
+	} else {
+		/* Gone, or another process delivers it: nothing was sent,
+		 * the session is still ready for the next one. */
+		f->ready = true;
 	}
 	next_item(f);
 }
