@@ -1,9 +1,10 @@
 /* admin/check_files.c: the file checks of `kantorpos check` — owners and
  * modes (common/config/safety), and, as the account the daemons run as: the user
  * db read and parsed, data_dir, mail/ and queue/ written to and on one file
- * system, the aliases parsed with every local target resolved, the fetch
- * and etrn_request password files read as `kantorpos fetch` and `kantorpos
- * etrn` read them, log_file opened as the daemons reopen it. */
+ * system, the aliases parsed with every local target resolved, the fetch,
+ * etrn_request and relayhost password files read as `kantorpos fetch`,
+ * `kantorpos etrn` and the queue runner read them, log_file opened as the
+ * daemons reopen it. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -329,8 +330,9 @@ static void check_aliases(const struct files_ctx *c, struct userdb *db)
 	aliases_free(al);
 }
 
-/* Read one password file as kantorpos fetch and kantorpos etrn do
- * (common/config/secret.c); what names it leads the finding. */
+/* Read one password file as kantorpos fetch, kantorpos etrn and the
+ * queue runner do (common/config/secret.c); what names it leads the
+ * finding. */
 static void check_secret(const struct files_ctx *c, const char *path,
 			 unsigned line, const char *what)
 {
@@ -363,6 +365,10 @@ static void check_secrets(const struct files_ctx *c)
 			 q->domain);
 		check_secret(c, q->password_file, q->line, what);
 	}
+	if (c->cfg->relayhost.host != NULL &&
+	    c->cfg->relayhost.password_file != NULL)
+		check_secret(c, c->cfg->relayhost.password_file,
+			     c->cfg->relayhost.line, "relayhost");
 }
 
 /* The directory of path (at least "/") into buf. */

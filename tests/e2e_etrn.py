@@ -123,7 +123,7 @@ def main():
                      " subdomains allow 127.0.0.1 user alice@example.test\n"
                      f"etrn_domain dest.test deliver_to 127.0.0.1:{dest.mx}"
                      " allow 127.0.0.0/8\n"
-                     f"relayhost 127.0.0.1:{relay_port}\n"
+                     f"relayhost 127.0.0.1:{relay_port} tls none\n"
                      "outbound_timeout 5s\nsmtp_timeout 30s\n")
         scenarios(d, dest, sink, relay)
         if q.failed:

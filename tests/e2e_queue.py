@@ -542,11 +542,20 @@ def scenario_remove(env):
 
 
 def scenario_relayhost(env):
+    """Verified STARTTLS by default: a relay host without TLS gets no
+    mail until the configuration says tls none."""
     port = free_port()
     env.write_conf("relayhost 127.0.0.1:%d\n" % port)
     sink = Sink(port=port)
     try:
         qid = env.add("alice@example.test", ["zed@elsewhere.test"], MSG)[0]
+        rc, out, err = env.run("queue", "flush")
+        check("relayhost: no STARTTLS offered -> stays queued, exit 75",
+              rc == 75 and not sink.messages and env.queued() == 1 and
+              "does not offer STARTTLS" in err and
+              not any(c.startswith("MAIL") for c in sink.commands),
+              (rc, out, err, sink.commands))
+        env.write_conf("relayhost 127.0.0.1:%d tls none\n" % port)
         # Another process holds the item (a daemon delivering it): the
         # flush leaves it alone and ends its session, without waiting.
         fd = os.open(os.path.join(env.item_dir(qid), "lock"), os.O_RDWR)
