@@ -1,15 +1,15 @@
 /* admin/check_files.c: the file checks of `kantorpos check` — owners and
  * modes (common/config/safety), and, as the account the daemons run as: the user
  * db read and parsed, data_dir, mail/ and queue/ written to and on one file
- * system, the aliases parsed with every local target resolved, the fetch
- * and etrn_request password files read as `kantorpos fetch` and `kantorpos
- * etrn` read them, log_file opened as the daemons reopen it. */
+ * system, the aliases parsed with every local target resolved, the fetch,
+ * etrn_request and relayhost password files read as `kantorpos fetch`,
+ * `kantorpos etrn` and the queue runner read them, log_file opened as the
+ * daemons reopen it. */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +24,8 @@
 #include "common/base/log.h"
 #include "common/lookup/recipient.h"
 #include "common/config/safety.h"
+#include "common/config/secret.h"
 #include "common/users/userdb.h"
-#include "fetch/secrets.h"
 
 /* What the checks of one run share. */
 struct files_ctx {
@@ -330,20 +330,20 @@ static void check_aliases(const struct files_ctx *c, struct userdb *db)
 	aliases_free(al);
 }
 
-/* Read one password file as kantorpos fetch and kantorpos etrn do
- * (fetch/secrets.c); what names it leads the finding. */
+/* Read one password file as kantorpos fetch, kantorpos etrn and the
+ * queue runner do (common/config/secret.c); what names it leads the
+ * finding. */
 static void check_secret(const struct files_ctx *c, const char *path,
 			 unsigned line, const char *what)
 {
 	char err[1024], *pw = NULL;
 
-	if (fsec_read(path, c->me.uid, &pw, err, sizeof(err)) < 0) {
+	if (secret_read(path, c->me.uid, &pw, err, sizeof(err)) < 0) {
 		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
 			  "%s: password_file %s", what, err);
 		return;
 	}
-	sodium_memzero(pw, strlen(pw));
-	free(pw);
+	secret_free(pw);
 }
 
 static void check_secrets(const struct files_ctx *c)
@@ -365,6 +365,10 @@ static void check_secrets(const struct files_ctx *c)
 			 q->domain);
 		check_secret(c, q->password_file, q->line, what);
 	}
+	if (c->cfg->relayhost.host != NULL &&
+	    c->cfg->relayhost.password_file != NULL)
+		check_secret(c, c->cfg->relayhost.password_file,
+			     c->cfg->relayhost.line, "relayhost");
 }
 
 /* The directory of path (at least "/") into buf. */

@@ -3,7 +3,7 @@
  * the command line or for every etrn_request of the configuration
  * (--scheduled, for cron or a systemd timer). Uses the outbound SMTP
  * client; the password comes from stdin/prompt or a private file (the
- * rule of every password file, fetch/secrets.h). */
+ * rule of every password file, common/config/secret.h). */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -16,16 +16,15 @@
 #include <unistd.h>
 
 #include <ev.h>
-#include <sodium.h>
 
 #include "admin/admin.h"
 #include "common/config/config.h"
 #include "common/config/config_value.h"
+#include "common/config/secret.h"
 #include "common/net/net.h"
 #include "common/client/smtpclient.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
-#include "fetch/secrets.h"
 
 struct etrn_job {
 	const char *host;
@@ -35,7 +34,7 @@ struct etrn_job {
 	const char *user;
 	char *password; /* wiped and freed by the caller */
 	/* results */
-	bool auth_sent, etrn_sent, replied;
+	bool etrn_sent, replied;
 	int code;
 	int status;
 	bool done;
@@ -50,48 +49,20 @@ static void etrn_usage(FILE *out)
 		"DOMAIN (or @DOMAIN: the domain and its subdomains) with ETRN\n"
 		"(RFC 1985), and print its reply. --starttls requires TLS with a\n"
 		"certificate verified for HOST (tls_ca_file or the system store);\n"
-		"--auth logs in with AUTH PLAIN (needs --starttls), the password\n"
-		"from standard input or a prompt. --scheduled sends ETRN for every\n"
-		"etrn_request of the configuration. Exit status: 0 on a 25x reply,\n"
-		"1 on a 5xx reply, 75 on a 4xx reply or no connection.\n");
+		"--auth logs in with AUTH PLAIN (or LOGIN; needs --starttls), the\n"
+		"password from standard input or a prompt. --scheduled sends ETRN\n"
+		"for every etrn_request of the configuration. Exit status: 0 on a\n"
+		"25x reply, 1 on a 5xx reply (to ETRN or the login), 75 on a 4xx\n"
+		"reply or no connection.\n");
 }
 
+/* After the login (the client's AUTH, when there is a user): ETRN, then
+ * QUIT. */
 static void on_ready(struct smtpc *s, void *arg)
 {
 	struct etrn_job *j = arg;
 	char line[1024];
 
-	if (j->user != NULL && !j->auth_sent) {
-		size_t ul = strlen(j->user), pl = strlen(j->password);
-		size_t rawlen = ul + pl + 2;
-		unsigned char *raw = malloc(rawlen);
-		size_t b64len = sodium_base64_ENCODED_LEN(rawlen,
-					sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = malloc(b64len);
-
-		j->auth_sent = true;
-		if (raw == NULL || b64 == NULL || b64len + 12 > sizeof(line)) {
-			free(raw);
-			free(b64);
-			smtpc_abort(s, "credentials too long");
-			return;
-		}
-		/* RFC 4616: authzid NUL authcid NUL passwd (empty authzid). */
-		raw[0] = '\0';
-		memcpy(raw + 1, j->user, ul);
-		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, j->password, pl);
-		sodium_bin2base64(b64, b64len, raw, rawlen,
-				  sodium_base64_VARIANT_ORIGINAL);
-		snprintf(line, sizeof(line), "AUTH PLAIN %s", b64);
-		sodium_memzero(raw, rawlen);
-		sodium_memzero(b64, b64len);
-		free(raw);
-		free(b64);
-		smtpc_command(s, line, true);
-		sodium_memzero(line, sizeof(line));
-		return;
-	}
 	if (!j->etrn_sent) {
 		j->etrn_sent = true;
 		snprintf(line, sizeof(line), "ETRN %s", j->domain);
@@ -105,16 +76,7 @@ static void on_reply(struct smtpc *s, void *arg, const struct smtpc_reply *r)
 {
 	struct etrn_job *j = arg;
 
-	if (!j->etrn_sent) {
-		/* The AUTH reply. */
-		if (r->code != 235) {
-			printf("%s\n", r->text);
-			j->replied = true;
-			j->code = r->code;
-			smtpc_quit(s);
-		}
-		return;
-	}
+	(void)s;
 	printf("%s\n", r->text);
 	j->replied = true;
 	j->code = r->code;
@@ -127,10 +89,11 @@ static void on_close(struct smtpc *s, void *arg, const char *error,
 
 	(void)s;
 	j->done = true;
-	if (j->replied && j->etrn_sent && j->code / 10 == 25)
+	if (j->replied && j->code / 10 == 25)
 		j->status = ADM_OK;
-	else if (j->replied && j->code / 100 == 5)
-		j->status = 1;
+	else if (j->replied ? j->code / 100 == 5
+			    : last != NULL && last->code / 100 == 5)
+		j->status = 1; /* a 5xx: to ETRN, or the login refused */
 	else
 		j->status = ADM_TEMPFAIL;
 	if (!j->replied && error != NULL) {
@@ -180,6 +143,7 @@ static int run_one(const struct config *cfg, struct etrn_job *j)
 		.tls = j->starttls ? SMTPC_TLS_REQUIRED : SMTPC_TLS_NONE,
 		.verify_ctx = ctx,
 		.timeout = cfg != NULL ? cfg->outbound_timeout : 0,
+		.auth_user = j->user, .auth_password = j->password,
 	};
 	s = smtpc_start(loop, pool, &o, &etrn_cb, j);
 	if (s == NULL) {
@@ -196,26 +160,18 @@ static int run_one(const struct config *cfg, struct etrn_job *j)
 }
 
 /* The password of an etrn_request, by the rule for every password file
- * (fetch/secrets.h, the one `kantorpos check` applies): read as the
+ * (common/config/secret.h, the one `kantorpos check` applies): read as the
  * account this process runs as (run_as when started as root). */
 static char *read_password_file(const struct config_etrn_request *q)
 {
 	char err[PATH_MAX + 256], *pw = NULL;
 
-	if (fsec_read(q->password_file, geteuid(), &pw, err, sizeof(err)) < 0) {
+	if (secret_read(q->password_file, geteuid(), &pw, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kantorpos: etrn_request %s %s: password_file %s\n",
 			q->host, q->domain, err);
 		return NULL;
 	}
 	return pw;
-}
-
-static void wipe(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
 }
 
 static int run_scheduled(const struct config *cfg)
@@ -242,7 +198,7 @@ static int run_scheduled(const struct config *cfg)
 		printf("%s:%u ETRN %s: ", q->host, q->port, q->domain);
 		fflush(stdout);
 		rc = run_one(cfg, &j);
-		wipe(j.password);
+		secret_free(j.password);
 		if (rc != ADM_OK && worst == ADM_OK)
 			worst = rc;
 	}
@@ -323,6 +279,6 @@ int admin_cmd_etrn(struct admin *adm, int argc, char **argv)
 	if (j.user != NULL && (j.password = admin_read_secret("Password: ")) == NULL)
 		return ADM_USAGE;
 	rc = run_one(cfg, &j);
-	wipe(j.password);
+	secret_free(j.password);
 	return rc;
 }

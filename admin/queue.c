@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,11 @@
 #include "common/mail/address.h"
 #include "common/config/config.h"
 #include "common/config/config_value.h"
+#include "common/config/secret.h"
 #include "common/users/userdb.h"
 #include "common/net/worker.h"
 #include "outbound/items.h"
+#include "outbound/relayauth.h"
 #include "outbound/runner.h"
 #include "pipeline/pipeline.h"
 #include "store/maildir.h"
@@ -44,7 +47,8 @@ static void queue_usage(FILE *out)
 		"flush: deliver now, ignoring the retry back-off: every etrn_domain\n"
 		"  with a deliver_to host, the relayhost and local notifications,\n"
 		"  or only DOMAIN's route; bounces expired mail. Exit 0 when nothing\n"
-		"  failed temporarily, 75 otherwise.\n"
+		"  failed temporarily, 75 otherwise, 78 when the relayhost's\n"
+		"  password file cannot be used.\n"
 		"delete (or remove): delete messages without notifying anyone\n"
 		"  (75: in use).\n"
 		"bounce: give up on messages: every recipient still pending fails\n"
@@ -301,7 +305,7 @@ static int cmd_flush(const struct config *cfg, struct queue *q,
 	struct userdb *db = NULL;
 	struct runner_stats st;
 	struct runner *r;
-	char err[256];
+	char err[PATH_MAX + 512], *relay_pw = NULL;
 	int n, rc = ADM_OK;
 
 	if (pool == NULL) {
@@ -311,9 +315,18 @@ static int cmd_flush(const struct config *cfg, struct queue *q,
 		return ADM_OSERR;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* The password file's rule is the daemon's: it would not start. */
+	if ((domain == NULL ||
+	     outb_route_of(cfg, domain, NULL) == OUTB_ROUTE_RELAY) &&
+	    relay_password_read(cfg, &relay_pw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kantorpos: %s\n", err);
+		rc = ADM_CONFIG;
+		goto out;
+	}
 	if (userdb_open(cfg->user_db, &db) < 0)
 		db = NULL; /* local notifications then stay queued */
-	struct runner_opts o = { .cfg = cfg, .queue = q, .userdb = db };
+	struct runner_opts o = { .cfg = cfg, .queue = q, .userdb = db,
+				 .relay_password = relay_pw };
 
 	r = runner_new(loop, pool, &o, err, sizeof(err));
 	if (r == NULL) {
@@ -340,6 +353,7 @@ static int cmd_flush(const struct config *cfg, struct queue *q,
 out:
 	worker_free(pool);
 	userdb_free(db);
+	secret_free(relay_pw);
 	ev_loop_destroy(loop);
 	return rc;
 }

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "common/config/config.h"
 #include "common/config/config_value.h"
+#include "common/config/secret.h"
 #include "common/base/fsutil.h"
 #include "common/base/log.h"
 #include "common/client/pop3client.h"
@@ -24,10 +24,7 @@
 
 void frun_free(struct fetch_run *r)
 {
-	if (r->password != NULL) {
-		sodium_memzero(r->password, strlen(r->password));
-		free(r->password);
-	}
+	secret_free(r->password);
 	ev_timer_stop(r->env->loop, &r->run_timer);
 	ev_timer_stop(r->env->loop, &r->step_timer);
 	fst_free(&r->state);

@@ -26,7 +26,7 @@
 #include "fetch/listing.h"
 #include "fetch/message.h"
 #include "fetch/run.h"
-#include "fetch/secrets.h"
+#include "common/config/secret.h"
 #include "fetch/state.h"
 #include "store/maildir.h"
 
@@ -54,7 +54,7 @@ static void prep_job(void *arg)
 	char why[256];
 
 	r->prep_status = FETCH_CONFIG;
-	if (fsec_read(a->password_file, r->env->owner, &r->password, r->err,
+	if (secret_read(a->password_file, r->env->owner, &r->password, r->err,
 		      sizeof(r->err)) < 0)
 		return;
 	r->prep_status = FETCH_TEMPFAIL;

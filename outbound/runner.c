@@ -6,6 +6,7 @@
 #include "outbound/runner.h"
 
 #include "common/config/config.h"
+#include "common/config/secret.h"
 #include "common/base/log.h"
 #include "common/client/smtpclient.h"
 #include "common/net/tls.h"
@@ -55,6 +56,7 @@ struct runner {
 	runner_clock_fn *clock;
 	void *clock_arg;
 	SSL_CTX *verify_ctx, *any_ctx;
+	char *relay_pw; /* the relayhost's AUTH password, wiped when freed */
 	struct flush *flushes;
 	size_t jobs;
 	bool dying, sweeping, shut;
@@ -221,6 +223,7 @@ static void job_free(struct job *j)
 static void start_session(struct flush *f)
 {
 	struct runner *r = f->r;
+	const struct config_relayhost *relay = &r->cfg->relayhost;
 	struct smtpc_opts o = {
 		.host = f->host, .port = f->port,
 		.helo = r->cfg->hostname, .tls = f->tls,
@@ -229,10 +232,16 @@ static void start_session(struct flush *f)
 		.timeout = r->cfg->outbound_timeout,
 	};
 
+	if (f->kind == FL_RELAY && relay->auth_user != NULL) {
+		o.auth_user = relay->auth_user;
+		o.auth_password = r->relay_pw;
+	}
 	f->s = smtpc_start(r->loop, r->pool, &o, &runner_smtpc_cb, f);
 	if (f->s == NULL) {
 		f->session_over = true;
-		f->error = strdup("cannot start an SMTP session");
+		f->error = strdup(o.auth_user != NULL && o.auth_password == NULL
+				  ? "no password for the relayhost's auth"
+				  : "cannot start an SMTP session");
 		start_defer(f);
 	}
 }
@@ -332,6 +341,10 @@ static void take_done(struct job *j)
 		/* Not attempted: the defer round takes it again. */
 		queue_item_release(j->it);
 		f->pos--;
+	} else {
+		/* Gone, or another process delivers it: nothing was sent,
+		 * the session is still ready for the next one. */
+		f->ready = true;
 	}
 	next_item(f);
 }
@@ -617,6 +630,23 @@ static void start_flush(struct flush *f)
 	}
 }
 
+/* The relayhost's TLS: verified against its name (smtpc's default
+ * tls_name) unless relayhost_tls opportunistic says otherwise. */
+static enum smtpc_tls relay_tls(enum config_relay_tls tls)
+{
+	switch (tls) {
+	case CONFIG_RELAY_IMPLICIT:
+		return SMTPC_TLS_IMPLICIT;
+	case CONFIG_RELAY_OPPORTUNISTIC:
+		return SMTPC_TLS_OPPORTUNISTIC;
+	case CONFIG_RELAY_NONE:
+		return SMTPC_TLS_NONE;
+	case CONFIG_RELAY_STARTTLS:
+		break;
+	}
+	return SMTPC_TLS_REQUIRED;
+}
+
 static struct flush *new_flush(struct runner *r, enum fl_kind kind,
 			       const struct config_etrn_domain *e,
 			       const char *domain, bool subdomains,
@@ -646,7 +676,7 @@ static struct flush *new_flush(struct runner *r, enum fl_kind kind,
 	} else if (kind == FL_RELAY) {
 		f->host = strdup(r->cfg->relayhost.host);
 		f->port = r->cfg->relayhost.port;
-		f->tls = (enum smtpc_tls)r->cfg->relayhost_tls;
+		f->tls = relay_tls(r->cfg->relayhost.tls);
 		if (f->host == NULL) {
 			free_flush(f);
 			return NULL;
@@ -810,6 +840,11 @@ struct runner *runner_new(struct ev_loop *loop, struct worker *pool,
 	r->clock_arg = opts->clock_arg;
 	r->last_retry = calloc(r->cfg->n_etrn_domains + 1,
 			       sizeof(*r->last_retry));
+	if (opts->relay_password != NULL &&
+	    (r->relay_pw = strdup(opts->relay_password)) == NULL) {
+		free(r->last_retry);
+		r->last_retry = NULL;
+	}
 	r->verify_ctx = tls_client_ctx_new(r->cfg->tls_ca_file, err, errlen);
 	if (r->verify_ctx != NULL)
 		r->any_ctx = smtpc_ctx_any_new(err, errlen);
@@ -820,6 +855,7 @@ struct runner *runner_new(struct ev_loop *loop, struct worker *pool,
 		SSL_CTX_free(r->verify_ctx);
 		SSL_CTX_free(r->any_ctx);
 		free(r->last_retry);
+		secret_free(r->relay_pw);
 		free(r);
 		return NULL;
 	}
@@ -876,6 +912,7 @@ void runner_free(struct runner *r)
 	SSL_CTX_free(r->verify_ctx);
 	SSL_CTX_free(r->any_ctx);
 	free(r->last_retry);
+	secret_free(r->relay_pw);
 	free(r);
 }
 

@@ -40,6 +40,10 @@ struct runner_opts {
 	runner_clock_fn *clock;   /* NULL: time() */
 	void *clock_arg;
 	double tick;              /* seconds between periodic runs; 0: none */
+	/* The relayhost's AUTH password (relayhost auth; copied, and wiped
+	 * when the runner is freed); NULL: none, and then relay sessions
+	 * that need it fail (their items stay queued). */
+	const char *relay_password;
 };
 
 /* Outcome of a flush request. */

@@ -46,23 +46,24 @@ static int smtpd_reload(struct server *srv)
 	struct smtpd *d = server_data(srv);
 	struct aliases *al = NULL;
 	char *err = NULL;
+	/* ETRN, the relayhost */
+	int kept = smtpd_outq_reload(srv, d);
 
-	smtpd_outq_reload(srv, d); /* ETRN */
 	if (cfg->aliases == NULL) {
 		aliases_free(d->al);
 		d->al = NULL;
-		return 0;
+		return kept;
 	}
 	if (aliases_load(cfg->aliases, cfg, &al, &err) < 0) {
 		aliases_log_errors(LOG_LVL_ERROR, "reload", err,
 				   d->al != NULL ? "; keeping the old aliases"
 						 : "; still no aliases");
 		free(err);
-		return -1;
+		return kept - 1;
 	}
 	aliases_free(d->al);
 	d->al = al;
-	return 0;
+	return kept;
 }
 
 static void smtpd_cleanup(struct server *srv)

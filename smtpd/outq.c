@@ -4,14 +4,19 @@
  * through the pipeline's queue sink. The runner's local route looks users
  * up in the server's user db (common/runtime/server_userdb.h: re-read on
  * the storage pool, swapped in on the loop), the one RCPT checked them
- * against. */
+ * against. The relayhost's AUTH password is read at start and on each
+ * reload (one small file, where the reload reads the configuration) and
+ * held here for the runners built afterwards. */
 #include "autoconf.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 #include "common/base/log.h"
 #include "common/config/config.h"
+#include "common/config/secret.h"
 #include "common/runtime/server.h"
+#include "outbound/relayauth.h"
 #include "outbound/runner.h"
 #include "smtpd/outq.h"
 #include "store/maildir.h"
@@ -30,7 +35,9 @@ struct smtpd_outq {
 			       * server_free; NULL: none (local items wait) */
 	struct queue *q;
 	struct runner *runner;
+	char *relay_pw;       /* the relayhost's password (NULL: no auth) */
 	bool stale;           /* reloaded: rebuild the runner when idle */
+	bool kick;            /* reloaded: due mail goes once rebuilt */
 	bool stopping;
 };
 
@@ -42,7 +49,8 @@ static int outq_build(struct smtpd_outq *o)
 	o->pin = server_config_pin(o->srv, &o->cfg);
 	o->db = server_userdb(o->srv);
 	ro = (struct runner_opts){ .cfg = o->cfg, .queue = o->q,
-				   .userdb = o->db, .tick = OUTQ_TICK };
+				   .userdb = o->db, .tick = OUTQ_TICK,
+				   .relay_password = o->relay_pw };
 	/* Disk work: never behind the password pool's Argon2id. */
 	o->runner = runner_new(server_loop(o->srv), server_io_worker(o->srv),
 			       &ro, errbuf, sizeof(errbuf));
@@ -78,21 +86,35 @@ static void outq_idle(void *arg)
 		return;
 	o->stale = false;
 	outq_teardown(o);
-	if (outq_build(o) == 0)
-		runner_on_idle(o->runner, outq_idle, o);
+	if (outq_build(o) < 0)
+		return;
+	runner_on_idle(o->runner, outq_idle, o);
+	/* A reload may have fixed what kept mail back (the relayhost, its
+	 * password): what is due goes now, not at the next tick. */
+	if (o->kick) {
+		o->kick = false;
+		runner_kick(o->runner);
+	}
 }
 
 int smtpd_outq_start(struct server *srv, struct smtpd *d)
 {
 	const struct config *cfg = server_config(srv);
 	struct smtpd_outq *o = calloc(1, sizeof(*o));
+	char errbuf[PATH_MAX + 512];
 	size_t removed = 0;
 
 	if (o == NULL)
 		return -1;
 	o->srv = srv;
+	if (relay_password_read(cfg, &o->relay_pw, errbuf, sizeof(errbuf)) < 0) {
+		log_errorx("%s", errbuf);
+		free(o);
+		return -1;
+	}
 	if (queue_open(cfg->data_dir, cfg->hostname, &o->q) < 0) {
 		log_error("queue: %s/queue", cfg->data_dir);
+		secret_free(o->relay_pw);
 		free(o);
 		return -1;
 	}
@@ -103,6 +125,7 @@ int smtpd_outq_start(struct server *srv, struct smtpd *d)
 			 removed);
 	if (outq_build(o) < 0) {
 		queue_free(o->q);
+		secret_free(o->relay_pw);
 		free(o);
 		return -1;
 	}
@@ -114,18 +137,28 @@ int smtpd_outq_start(struct server *srv, struct smtpd *d)
 	return 0;
 }
 
-void smtpd_outq_reload(struct server *srv, struct smtpd *d)
+int smtpd_outq_reload(struct server *srv, struct smtpd *d)
 {
 	struct smtpd_outq *o = d->outq;
+	char err[PATH_MAX + 512], *pw = NULL;
+	int rc = 0;
 
-	(void)srv;
 	if (o == NULL)
-		return;
+		return 0;
+	if (relay_password_read(server_config(srv), &pw, err, sizeof(err)) == 0) {
+		secret_free(o->relay_pw);
+		o->relay_pw = pw;
+	} else {
+		log_errorx("reload: %s; keeping the old relayhost password", err);
+		rc = -1;
+	}
 	/* The user db is the server's: its reload re-reads it on the
 	 * storage pool (and logs a failure once). */
 	o->stale = true;
+	o->kick = true;
 	if (runner_busy(o->runner) == 0)
 		outq_idle(o);
+	return rc;
 }
 
 void smtpd_outq_stopping(struct smtpd *d)
@@ -151,6 +184,7 @@ void smtpd_outq_cleanup(struct server *srv, struct smtpd *d)
 		ev_run(server_loop(srv), EVRUN_ONCE);
 	outq_teardown(o);
 	queue_free(o->q);
+	secret_free(o->relay_pw);
 	free(o);
 	d->outq = NULL;
 }

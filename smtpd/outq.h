@@ -14,7 +14,9 @@ struct runner;
 struct server;
 
 int smtpd_outq_start(struct server *srv, struct smtpd *d);
-void smtpd_outq_reload(struct server *srv, struct smtpd *d);
+/* After a reload: the relayhost password read again (-1, logged, when it
+ * cannot be: the old one stays), the runner rebuilt once idle. */
+int smtpd_outq_reload(struct server *srv, struct smtpd *d);
 void smtpd_outq_stopping(struct smtpd *d);
 void smtpd_outq_cleanup(struct server *srv, struct smtpd *d);
 

@@ -418,10 +418,11 @@ def t_data_dir(env):
            "its file system is mounted read-only" % env.data)
 
 
-def password_rule(env, name, keyword, what, pw, command):
+def password_rule(env, name, keyword, what, pw, command, ok_rc=75):
     """The rule of every password file (pw, named on the keyword line as
-    what): check and command (kantorpos fetch --once, etrn --scheduled)
-    refuse a bad mode and a bad owner in the same words, and take 0600."""
+    what): check and command (kantorpos fetch --once, etrn --scheduled,
+    queue flush) refuse a bad mode and a bad owner in the same words, and
+    take 0600 (command then exits ok_rc: 75, it fails only to connect)."""
     program = "kantorpos " + command[0]
     lead = (env.at(keyword) + "error: %s: password_file %s: " % (what, pw))
     rc, out = env.check()
@@ -437,8 +438,9 @@ def password_rule(env, name, keyword, what, pw, command):
     check(name + " password_file 0600: ok", rc == 0 and
           out == summary_ok(env) + "\n", (rc, out))
     crc, cout = env.run(*command)
-    check(program + " takes it too (and fails only to connect)",
-          crc == 75 and "password file" not in cout, (crc, cout))
+    check(program + " takes it too" +
+          (" (and fails only to connect)" if ok_rc == 75 else ""),
+          crc == ok_rc and "password file" not in cout, (crc, cout))
     if not ROOT:
         skip(name + " password_file of another owner", "needs root (chown "
              "to an account the check and %s can still read as)" % program)
@@ -482,6 +484,28 @@ def t_etrn_password(env):
     password_rule(env, "etrn_request", "etrn_request",
                   "etrn_request 127.0.0.1 example.test", pw,
                   ("etrn", "--scheduled"))
+    env.write_conf()
+
+
+def t_relay_password(env):
+    """The relayhost's password file: the rule of every password file, in
+    check and in kantorpos queue flush (which reads it as kantorpos-smtpd
+    does; nothing is queued, so it has no one to connect to); an empty
+    first line is refused too."""
+    pw = env.write("relay.pw", "secret\n", 0o644)
+    env.own(pw)
+    env.write_conf(extra="relayhost 127.0.0.1:%d tls implicit auth u %s"
+                   % (free_port(), pw))
+    password_rule(env, "relayhost", "relayhost", "relayhost", pw,
+                  ("queue", "flush"), ok_rc=0)
+    with open(pw, "w") as f:
+        f.write("\nsecret\n")
+    os.chmod(pw, 0o600)
+    env.own(pw)
+    rc, out = env.check()
+    expect("relayhost password_file with an empty first line", env, rc, out,
+           1, env.at("relayhost") + "error: relayhost: password_file %s: "
+           "the first line (the password) is empty" % pw)
     env.write_conf()
 
 
@@ -630,7 +654,8 @@ def main():
     env = Scratch()
     try:
         for t in (t_good, t_tls, t_aliases, t_user_db, t_data_dir,
-                  t_fetch_password, t_etrn_password, t_log_file, t_listen,
+                  t_fetch_password, t_etrn_password, t_relay_password,
+                  t_log_file, t_listen,
                   t_names,
                   t_config_errors):
             try:

@@ -25,31 +25,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_queue as q  # noqa: E402  (Sink, check)
-from e2e_lib import free_port  # noqa: E402
+from e2e_lib import free_port, wait_for  # noqa: E402
 import e2e_smtp as s   # noqa: E402  (Daemon, Raw, ADMIN, PASSWORD)
 
 check = q.check
 
 
-wait_for = q.wait_until
-
-
 def restart(d):
     """Start d's daemon again on the same config and data."""
-    d.proc = subprocess.Popen([s.SMTPD, "-f", "-t", "-c", d.conf],
-                              stdout=d.log, stderr=d.log)
-    s.DAEMONS.append(d.proc)
-    ok = wait_for(lambda: _connects(d.mx), 10)
-    if not ok:
-        raise RuntimeError("daemon did not restart:\n" + d.logtext())
-
-
-def _connects(port):
-    try:
-        s.socket.create_connection(("127.0.0.1", port), 1).close()
-        return True
-    except OSError:
-        return False
+    d.start()
 
 
 def queued(d, domain=None):
@@ -117,7 +101,7 @@ def main():
                      " subdomains allow 127.0.0.1 user alice@example.test\n"
                      f"etrn_domain dest.test deliver_to 127.0.0.1:{dest.mx}"
                      " allow 127.0.0.0/8\n"
-                     f"relayhost 127.0.0.1:{relay_port}\n"
+                     f"relayhost 127.0.0.1:{relay_port} tls none\n"
                      "outbound_timeout 5s\nsmtp_timeout 30s\n")
         scenarios(d, dest, sink, relay)
         if q.failed:

@@ -9,8 +9,8 @@ over plain TCP, STLS or implicit TLS that checks every reply line it reads;
 run_tests() is the test runner of every script built on this file or on
 e2e_logs_lib.py: one line per test and a final "N passed, N failed, N
 skipped"; main() runs the registered tests with it. free_port, make_cert
-and vm_hwm_kb are the one copy of those helpers for every end-to-end
-test. Python standard library only.
+(with make_ca), wait_for and vm_hwm_kb are the one copy of those helpers
+for every end-to-end test. Python standard library only.
 """
 
 import os
@@ -79,17 +79,52 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(key, cert, cn="localhost"):
-    """A self-signed P-256 certificate for CN cn (also valid for localhost
-    and 127.0.0.1) and its key, mode 0600 as the daemons want it; raises
-    subprocess.CalledProcessError when openssl fails."""
+def make_cert(key, cert, cn="localhost", ca=None, names=None):
+    """A P-256 certificate for CN cn and its key, mode 0600 as the daemons
+    want it; raises subprocess.CalledProcessError when openssl fails.
+    Self-signed and also valid for localhost and 127.0.0.1 by default;
+    with ca=(ca_key, ca_cert) from make_ca, issued by that CA for names
+    (host names or IP addresses; default [cn]) and nothing else."""
+    if ca is None:
+        sign = ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+    else:
+        alt = ",".join(("IP:" if re.fullmatch(r"[0-9.]+|.*:.*", n) else
+                        "DNS:") + n for n in (names or [cn]))
+        sign = ["-CA", ca[1], "-CAkey", ca[0], "-addext",
+                "subjectAltName=" + alt, "-addext",
+                "basicConstraints=critical,CA:FALSE", "-addext",
+                "extendedKeyUsage=serverAuth"]
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + cn] + sign +
+                   ["-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+
+
+def make_ca(key, cert, cn="kantorpos test CA"):
+    """A self-signed P-256 certificate authority (its key mode 0600) for
+    make_cert(ca=(key, cert)); the certificate is what a client names in
+    tls_ca_file to trust what it issues."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                     "-subj", "/CN=" + cn, "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
                     "-keyout", key, "-out", cert],
                    check=True, capture_output=True)
     os.chmod(key, 0o600)
+
+
+def wait_for(pred, timeout=10.0):
+    """Poll pred every 0.1 s until it is true or timeout seconds passed;
+    its last value."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
 
 
 def vm_hwm_kb(pid):

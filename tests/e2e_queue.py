@@ -19,6 +19,7 @@ on any failure."""
 import base64
 import email
 import email.policy
+import fcntl
 import os
 import pwd
 import shutil
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 
-from e2e_lib import free_port, make_cert
+from e2e_lib import free_port, make_cert, wait_for
 
 BUILD = os.environ.get("KANTORPOS_BUILDDIR", os.getcwd())
 KANTORPOS = os.path.join(BUILD, "admin", "kantorpos")
@@ -621,11 +622,31 @@ def scenario_bounce(env):
 
 
 def scenario_relayhost(env):
+    """Verified STARTTLS by default: a relay host without TLS gets no
+    mail until the configuration says tls none."""
     port = free_port()
     env.write_conf("relayhost 127.0.0.1:%d\n" % port)
     sink = Sink(port=port)
     try:
-        env.add("alice@example.test", ["zed@elsewhere.test"], MSG)
+        qid = env.add("alice@example.test", ["zed@elsewhere.test"], MSG)[0]
+        rc, out, err = env.run("queue", "flush")
+        check("relayhost: no STARTTLS offered -> stays queued, exit 75",
+              rc == 75 and not sink.messages and env.queued() == 1 and
+              "does not offer STARTTLS" in err and
+              not any(c.startswith("MAIL") for c in sink.commands),
+              (rc, out, err, sink.commands))
+        env.write_conf("relayhost 127.0.0.1:%d tls none\n" % port)
+        # Another process holds the item (a daemon delivering it): the
+        # flush leaves it alone and ends its session, without waiting.
+        fd = os.open(os.path.join(env.item_dir(qid), "lock"), os.O_RDWR)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            rc, out, err = env.run("queue", "flush")
+        finally:
+            os.close(fd)
+        check("relayhost: an item locked elsewhere is skipped, QUIT",
+              rc == 0 and not sink.messages and env.queued() == 1 and
+              sink.commands[-1:] == ["QUIT"], (rc, out, err, sink.commands))
         rc, out, err = env.run("queue", "flush")
         check("relayhost: delivered", rc == 0 and len(sink.messages) == 1
               and sink.messages[0][1] == ["zed@elsewhere.test"],
@@ -809,15 +830,6 @@ def reports_of(messages):
     return out
 
 
-def wait_until(pred, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-
-
 def scenario_dsn_requests(env):
     """RFC 3461 through kantorpos-smtpd: what each NOTIFY asks for comes
     back (failed, relayed, delivered), NEVER gets nothing, RET=HDRS returns
@@ -850,7 +862,7 @@ def dsn_reports(env, port):
         check("dsn: parameters taken", codes == [250] * 4 and final == 250,
               (codes, final))
         check("dsn: the local copy delivered by the queue",
-              wait_until(lambda: len(env.maildir_new("example.test",
+              wait_for(lambda: len(env.maildir_new("example.test",
                                                      "alice")) > before))
         # The delivered report is queued with the local copy; the flush
         # then sends the message and queues the failed and relayed ones.

@@ -87,6 +87,11 @@ class Daemon:
             for path in glob.glob(self.dir + "/*"):
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
         self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.start()
+
+    def start(self):
+        """Start (or start again) the daemon on this config and data; wait
+        until it serves, or raise RuntimeError with its log."""
         self.proc = subprocess.Popen([SMTPD, "-f", "-t", "-c", self.conf],
                                      stdout=self.log, stderr=self.log)
         DAEMONS.append(self.proc)

@@ -415,7 +415,7 @@ Test(config, every_error_message)
 		{ "recipient_delimiter", "recipient_delimiter: expected CHARS or none" },
 		{ "recipient_delimiter @", "recipient_delimiter: expected characters from +-_=%&~!$^*?{}| or none, got \"@\"" },
 		{ "recipient_delimiter +a", "recipient_delimiter: expected characters from +-_=%&~!$^*?{}| or none, got \"+a\"" },
-		{ "relayhost", "relayhost: expected HOST:PORT" },
+		{ "relayhost", "relayhost: expected HOST[:PORT] [tls implicit|starttls|none] [auth USER PASSWORD_FILE]" },
 		{ "relayhost *:25", "relayhost: expected HOST:PORT with HOST a host name, an IPv4 address or [IPv6 address], got \"*:25\"" },
 		{ "relayhost smtp.example:0", "relayhost: expected a port from 1 to 65535 in \"smtp.example:0\"" },
 		{ "listen", "listen: expected smtp|pop3 ADDRESS:PORT [flag...]" },
@@ -565,6 +565,81 @@ Test(config, relayhost_forms)
 		cr_assert_str_eq(cfg->relayhost.host, rows[i].host);
 		cr_assert_eq(cfg->relayhost.port, rows[i].port);
 		config_free(cfg);
+		free(text);
+	}
+}
+
+/* The relayhost's TLS: its tls option, the older relayhost_tls, or the
+ * default by port (465 implicit, any other verified STARTTLS). */
+Test(config, relayhost_tls_and_auth)
+{
+	static const struct {
+		const char *lines;
+		enum config_relay_tls tls;
+		const char *user, *file;
+	} rows[] = {
+		{ "relayhost smtp.isp.example:465", CONFIG_RELAY_IMPLICIT, NULL, NULL },
+		{ "relayhost smtp.isp.example:587", CONFIG_RELAY_STARTTLS, NULL, NULL },
+		{ "relayhost smtp.isp.example", CONFIG_RELAY_STARTTLS, NULL, NULL },
+		{ "relayhost smtp.isp.example:2465 tls implicit", CONFIG_RELAY_IMPLICIT, NULL, NULL },
+		{ "relayhost smtp.isp.example:465 tls starttls", CONFIG_RELAY_STARTTLS, NULL, NULL },
+		{ "relayhost 127.0.0.1:2525 tls none", CONFIG_RELAY_NONE, NULL, NULL },
+		{ "relayhost smtp.isp.example:465 auth me@isp.example relay.pw",
+		  CONFIG_RELAY_IMPLICIT, "me@isp.example", "/base/relay.pw" },
+		{ "relayhost smtp.isp.example:587 auth me /etc/pw tls starttls",
+		  CONFIG_RELAY_STARTTLS, "me", "/etc/pw" },
+		{ "relayhost_tls opportunistic\nrelayhost smtp.isp.example:587",
+		  CONFIG_RELAY_OPPORTUNISTIC, NULL, NULL },
+		{ "relayhost smtp.isp.example:465\nrelayhost_tls required",
+		  CONFIG_RELAY_STARTTLS, NULL, NULL },
+		{ "relayhost smtp.isp.example:587\nrelayhost_tls none",
+		  CONFIG_RELAY_NONE, NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct config *cfg;
+		char *text;
+
+		cr_assert(asprintf(&text, BASE "%s\n", rows[i].lines) > 0);
+		cfg = parse_ok(text);
+		cr_assert_eq(cfg->relayhost.tls, rows[i].tls, "row %zu", i);
+		if (rows[i].user == NULL) {
+			cr_assert_null(cfg->relayhost.auth_user, "row %zu", i);
+			cr_assert_null(cfg->relayhost.password_file, "row %zu", i);
+		} else {
+			cr_assert_str_eq(cfg->relayhost.auth_user, rows[i].user);
+			cr_assert_str_eq(cfg->relayhost.password_file, rows[i].file);
+		}
+		config_free(cfg);
+		free(text);
+	}
+}
+
+Test(config, relayhost_errors)
+{
+	static const struct {
+		const char *lines, *error;
+	} rows[] = {
+		{ "relayhost h.example tls", "t.conf:4: relayhost: expected tls implicit|starttls|none or auth USER PASSWORD_FILE, got \"tls\"\n" },
+		{ "relayhost h.example tls required", "t.conf:4: relayhost: tls: expected implicit, starttls or none, got \"required\"\n" },
+		{ "relayhost h.example tls none tls none", "t.conf:4: relayhost: tls given twice\n" },
+		{ "relayhost h.example auth me", "t.conf:4: relayhost: expected tls implicit|starttls|none or auth USER PASSWORD_FILE, got \"auth\"\n" },
+		{ "relayhost h.example:465 auth a /p auth b /q", "t.conf:4: relayhost: auth given twice\n" },
+		{ "relayhost h.example frob", "t.conf:4: relayhost: expected tls implicit|starttls|none or auth USER PASSWORD_FILE, got \"frob\"\n" },
+		/* Never a password in plaintext, or to any certificate. */
+		{ "relayhost h.example:587 tls none auth me /p", "t.conf:4: relayhost: auth without TLS would send the password in plaintext; use tls implicit or starttls\n" },
+		{ "relayhost h.example:587 auth me /p\nrelayhost_tls none", "t.conf:4: relayhost: auth without TLS would send the password in plaintext; use tls implicit or starttls\n" },
+		{ "relayhost_tls opportunistic\nrelayhost h.example:587 auth me /p", "t.conf:5: relayhost: auth needs verified TLS, and relayhost_tls opportunistic takes any certificate; use tls implicit or starttls\n" },
+		/* One of the two spellings. */
+		{ "relayhost h.example tls starttls\nrelayhost_tls required", "t.conf:5: relayhost_tls: the relayhost line (line 4) sets tls already; keep one of them\n" },
+		{ "relayhost_tls none\nrelayhost h.example tls none", "t.conf:4: relayhost_tls: the relayhost line (line 5) sets tls already; keep one of them\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *text;
+
+		cr_assert(asprintf(&text, BASE "%s\n", rows[i].lines) > 0);
+		parse_fails(text, rows[i].error);
 		free(text);
 	}
 }

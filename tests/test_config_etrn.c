@@ -36,7 +36,7 @@ Test(config_etrn, defaults)
 	cr_assert_eq(cfg->queue_retry_max, 3600);
 	cr_assert_eq(cfg->outbound_timeout, 0);
 	cr_assert_null(cfg->tls_ca_file);
-	cr_assert_eq(cfg->relayhost_tls, CONFIG_TLS_OPPORTUNISTIC);
+	cr_assert_null(cfg->relayhost.host);
 	config_free(cfg);
 }
 
@@ -92,7 +92,8 @@ Test(config_etrn, full_entries)
 	cr_assert_eq(cfg->queue_retry_max, 7200);
 	cr_assert_eq(cfg->outbound_timeout, 5);
 	cr_assert_str_eq(cfg->tls_ca_file, "/base/ca.pem");
-	cr_assert_eq(cfg->relayhost_tls, CONFIG_TLS_REQUIRED);
+	/* relayhost_tls required: verified STARTTLS to the relayhost. */
+	cr_assert_eq(cfg->relayhost.tls, CONFIG_RELAY_STARTTLS);
 
 	cr_assert_eq(config_find_etrn(cfg, "BACKUP.test"), &cfg->etrn_domains[0]);
 	cr_assert_eq(config_find_etrn(cfg, "a.b.backup.test"),

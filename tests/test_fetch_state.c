@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fetch/secrets.h"
+#include "common/config/secret.h"
 #include "fetch/state.h"
 #include "tests/helpers/testutil.h"
 
@@ -265,7 +265,7 @@ Test(fetch_state, password_file_checks)
 		 * expect the file of a user we are not. */
 		if (rows[i].wrong_owner && geteuid() == 0)
 			cr_assert_eq(chown(path, 65534, (gid_t)-1), 0);
-		rc = fsec_read(path,
+		rc = secret_read(path,
 			       rows[i].wrong_owner && geteuid() != 0
 				       ? geteuid() + 1
 				       : geteuid(),
@@ -298,7 +298,7 @@ Test(fetch_state, password_file_owned_by_root_is_accepted)
 	}
 	tu_write_file(path, "secret\n");
 	cr_assert_eq(chmod(path, 0600), 0);
-	cr_expect_eq(fsec_read(path, 65534, &pw, err, sizeof(err)), 0, "%s",
+	cr_expect_eq(secret_read(path, 65534, &pw, err, sizeof(err)), 0, "%s",
 		     err);
 	cr_expect_str_eq(pw, "secret");
 	free(pw);
@@ -314,9 +314,9 @@ Test(fetch_state, password_file_not_regular_or_symlink)
 	tu_write_file(target, "secret\n");
 	cr_assert_eq(chmod(target, 0600), 0);
 	cr_assert_eq(symlink(target, link), 0);
-	cr_expect_eq(fsec_read(link, geteuid(), &pw, err, sizeof(err)), -1);
+	cr_expect_eq(secret_read(link, geteuid(), &pw, err, sizeof(err)), -1);
 	cr_expect_not_null(strstr(err, "symbolic link"), "%s", err);
-	cr_expect_eq(fsec_read(dir, geteuid(), &pw, err, sizeof(err)), -1);
+	cr_expect_eq(secret_read(dir, geteuid(), &pw, err, sizeof(err)), -1);
 	cr_expect_not_null(strstr(err, "not a regular file"), "%s", err);
 	cr_expect_null(pw);
 	free(target);
@@ -326,13 +326,13 @@ Test(fetch_state, password_file_not_regular_or_symlink)
 Test(fetch_state, password_file_too_large)
 {
 	char *path = tu_path(dir, "big");
-	char *big = malloc(FSEC_MAX + 10), *pw = NULL, err[512];
+	char *big = malloc(SECRET_MAX + 10), *pw = NULL, err[512];
 
-	memset(big, 'a', FSEC_MAX + 9);
-	big[FSEC_MAX + 9] = '\0';
+	memset(big, 'a', SECRET_MAX + 9);
+	big[SECRET_MAX + 9] = '\0';
 	tu_write_file(path, big);
 	cr_assert_eq(chmod(path, 0600), 0);
-	cr_expect_eq(fsec_read(path, geteuid(), &pw, err, sizeof(err)), -1);
+	cr_expect_eq(secret_read(path, geteuid(), &pw, err, sizeof(err)), -1);
 	cr_expect_not_null(strstr(err, "larger"), "%s", err);
 	free(big);
 	free(path);

@@ -1,20 +1,24 @@
 /* tests/test_outbound.c: DSN format and status mapping, routing, back-off,
  * and the queue-delivery steps with an injected clock: recording mixed
  * SMTP results, deferral, expiry bounces, no DSN to <>, local delivery of
- * notifications. */
+ * notifications; the relayhost's password file. */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/config/config.h"
 #include "common/config/config_load.h"
+#include "common/config/secret.h"
 #include "common/users/userdb.h"
 #include "outbound/dsn.h"
 #include "outbound/etrn.h"
 #include "outbound/items.h"
+#include "outbound/relayauth.h"
 #include "store/queue.h"
 #include "tests/helpers/testutil.h"
 
@@ -391,4 +395,58 @@ Test(outbound, etrn_policy_and_replies)
 	cr_assert_str_eq(rep.enh, "4.3.0");
 	cr_assert_str_eq(rep.text, "Unable to queue messages for node backup.test");
 	config_free(c);
+}
+
+/* The relayhost's password, read by whoever builds a runner: its first
+ * line; a file others may read, a missing or empty one, refused with the
+ * relayhost line. */
+Test(outbound, relay_password)
+{
+	static const struct {
+		const char *content;
+		mode_t mode;
+		const char *want, *error;
+	} rows[] = {
+		{ "s3cret pw\r\nsecond line\n", 0600, "s3cret pw", NULL },
+		{ "pw", 0400, "pw", NULL },
+		{ "s3cret\n", 0644, NULL, "the password file is readable by" },
+		{ "\nlater\n", 0600, NULL, "the first line (the password) is empty" },
+		{ NULL, 0600, NULL, "No such file or directory" },
+	};
+	char *pwfile = tu_path(dir, "relay.pw"), *text, *err = NULL, *pw;
+	char msg[1024], prefix[64];
+	struct config *c;
+
+	pw = (char *)"not touched";
+	cr_assert_eq(relay_password_read(cfg, &pw, msg, sizeof(msg)), 0);
+	cr_assert_null(pw, "no relayhost, no auth: no password");
+	cr_assert(asprintf(&text, "data_dir /d\nuser_db /u\nlocal_domain example.test\n"
+			   "relayhost smtp.isp.example:465 auth me %s\n", pwfile) > 0);
+	c = config_parse("t.conf", "/", text, strlen(text), &err);
+	cr_assert_not_null(c, "%s", err);
+	snprintf(prefix, sizeof(prefix), "t.conf:4: relayhost: password_file ");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unlink(pwfile);
+		if (rows[i].content != NULL) {
+			tu_write_file(pwfile, rows[i].content);
+			cr_assert_eq(chmod(pwfile, rows[i].mode), 0);
+		}
+		msg[0] = '\0';
+		if (rows[i].want != NULL) {
+			cr_assert_eq(relay_password_read(c, &pw, msg, sizeof(msg)),
+				     0, "row %zu: %s", i, msg);
+			cr_assert_str_eq(pw, rows[i].want, "row %zu", i);
+			secret_free(pw);
+			continue;
+		}
+		cr_assert_eq(relay_password_read(c, &pw, msg, sizeof(msg)), -1,
+			     "row %zu", i);
+		cr_assert_null(pw);
+		cr_assert(strncmp(msg, prefix, strlen(prefix)) == 0 &&
+				  strstr(msg, rows[i].error) != NULL,
+			  "row %zu: %s", i, msg);
+	}
+	config_free(c);
+	free(text);
+	free(pwfile);
 }

@@ -319,7 +319,8 @@ Test(safety, each_path_with_its_line)
 		"local_domain example.org\n"
 		"aliases /x/aliases\n"
 		"fetch_account isp host pop.example.net user u password_file "
-		"/x/pw multipop a@example.org\n";
+		"/x/pw multipop a@example.org\n"
+		"relayhost smtp.isp.example:465 auth me /x/relay.pw\n";
 	char *err = NULL, got[1024] = "", want[256];
 	struct config *cfg = config_parse("/x/k.conf", NULL, text,
 					  strlen(text), &err);
@@ -327,8 +328,9 @@ Test(safety, each_path_with_its_line)
 	cr_assert_not_null(cfg, "%s", err);
 	safety_each_path(cfg, collect, got);
 	snprintf(want, sizeof want, "%d:k.conf:0;%d:data:2;%d:users:1;"
-		 "%d:aliases:4;%d:pw:5;", SAFETY_CONFIG, SAFETY_DATA_DIR,
-		 SAFETY_USER_DB, SAFETY_ALIASES, SAFETY_SECRET);
+		 "%d:aliases:4;%d:pw:5;%d:relay.pw:6;", SAFETY_CONFIG,
+		 SAFETY_DATA_DIR, SAFETY_USER_DB, SAFETY_ALIASES, SAFETY_SECRET,
+		 SAFETY_SECRET);
 	cr_expect_str_eq(got, want);
 	config_free(cfg);
 }

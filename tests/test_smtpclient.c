@@ -1,7 +1,8 @@
 /* tests/test_smtpclient.c: the outbound SMTP client against a scripted
  * server thread — pipelined and lock-step envelopes, per-recipient results,
  * dot-stuffing, HELO fallback, RSET after failures, SIZE, STARTTLS
- * (opportunistic, required, pinned), a dropped connection mid-data,
+ * (opportunistic, required, pinned), implicit TLS, AUTH PLAIN and LOGIN
+ * (and when not to send them), a dropped connection mid-data,
  * connect failures and timeouts, and replies out of step with the
  * commands (protocol errors) with the server's writes fed in chunks. */
 #include "autoconf.h"
@@ -27,7 +28,9 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
+#include "common/base/log.h"
 #include "common/client/smtpclient.h"
+#include "common/proto/sasl.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
 #include "tests/helpers/dotmodel.h"
@@ -740,7 +743,42 @@ Test(smtpclient, starttls_required_but_not_offered)
 		  cl.error);
 }
 
-/* TLS variants against a self-signed certificate for "localhost". */
+/* One session against a server with a self-signed certificate for
+ * "localhost" (and 127.0.0.1) playing steps; o's TLS mode, name and login
+ * as given, its contexts made here (verifying against that certificate
+ * with_ca, else the system store), its port the server's; with_pin: the
+ * certificate's pin. The server's script is not judged (sv->fail). */
+static void tls_converse(struct server *sv, const struct step *steps,
+			 bool with_pin, bool with_ca, struct client *cl,
+			 struct smtpc_opts o)
+{
+	char *cert, *key, fp[TLS_FP_STRLEN], err[256];
+	SSL_CTX *verify, *any;
+
+	tu_make_cert(dir, &cert, &key, fp);
+	server_start(sv, steps);
+	sv->tls = tls_server_ctx_new(cert, key, err, sizeof(err));
+	cr_assert_not_null(sv->tls, "%s", err);
+	verify = tls_client_ctx_new(with_ca ? cert : NULL, err, sizeof(err));
+	any = smtpc_ctx_any_new(err, sizeof(err));
+	cr_assert_not_null(verify);
+	cr_assert_not_null(any);
+	server_run(sv);
+	o.port = sv->port;
+	o.verify_ctx = verify;
+	o.any_ctx = any;
+	o.pin = with_pin ? fp : NULL;
+	run_client(cl, &o);
+	pthread_join(sv->thread, NULL);
+	close(sv->lfd);
+	SSL_CTX_free(sv->tls);
+	SSL_CTX_free(verify);
+	SSL_CTX_free(any);
+	free(cert);
+	free(key);
+}
+
+/* STARTTLS variants against a self-signed certificate for "localhost". */
 static void tls_session(enum smtpc_tls mode, bool with_pin, bool with_ca,
 			const char *name, struct client *cl, struct server *sv)
 {
@@ -753,33 +791,11 @@ static void tls_session(enum smtpc_tls mode, bool with_pin, bool with_ca,
 		{ "QUIT", "221 bye\r\n" },
 		{ NULL, NULL },
 	};
-	char *cert, *key, fp[TLS_FP_STRLEN], err[256];
-	struct smtpc_opts o;
-	SSL_CTX *verify, *any;
+	struct smtpc_opts o = plain_opts(0);
 
-	tu_make_cert(dir, &cert, &key, fp);
-	server_start(sv, steps);
-	sv->tls = tls_server_ctx_new(cert, key, err, sizeof(err));
-	cr_assert_not_null(sv->tls, "%s", err);
-	verify = tls_client_ctx_new(with_ca ? cert : NULL, err, sizeof(err));
-	any = smtpc_ctx_any_new(err, sizeof(err));
-	cr_assert_not_null(verify);
-	cr_assert_not_null(any);
-	server_run(sv);
-	o = plain_opts(sv->port);
 	o.tls = mode;
-	o.verify_ctx = verify;
-	o.any_ctx = any;
 	o.tls_name = name;
-	o.pin = with_pin ? fp : NULL;
-	run_client(cl, &o);
-	pthread_join(sv->thread, NULL);
-	close(sv->lfd);
-	SSL_CTX_free(sv->tls);
-	SSL_CTX_free(verify);
-	SSL_CTX_free(any);
-	free(cert);
-	free(key);
+	tls_converse(sv, steps, with_pin, with_ca, cl, o);
 }
 
 Test(smtpclient, starttls_opportunistic_unverified)
@@ -817,6 +833,270 @@ Test(smtpclient, starttls_pinned)
 	tls_session(SMTPC_TLS_REQUIRED, true, false, "127.0.0.1", &cl, &sv);
 	cr_assert_str_eq(cl.error, "");
 	cr_assert(cl.tls);
+}
+
+/* AUTH (RFC 4954) and implicit TLS (RFC 8314): tables of what the server
+ * says and what the client must send, with the login relay@provider.test
+ * / "s3cret pw" (PLAIN: AHJl...IHB3; LOGIN: the user, then the password,
+ * each base64). The trace goes to a log file that must show neither the
+ * password nor its base64. */
+#define AUTH_USER "relay@provider.test"
+#define AUTH_PW "s3cret pw"
+#define PLAIN_B64 "AHJlbGF5QHByb3ZpZGVyLnRlc3QAczNjcmV0IHB3"
+#define USER_B64 "cmVsYXlAcHJvdmlkZXIudGVzdA=="
+#define PW_B64 "czNjcmV0IHB3"
+
+#define STARTTLS_STEPS(ehlo)                                        \
+	{ NULL, "220 s\r\n" },                                      \
+	{ "EHLO", "250-s\r\n250 STARTTLS\r\n" },                    \
+	{ "STARTTLS", "220 2.0.0 go\r\n" },                         \
+	{ NULL, "<TLS>" },                                          \
+	{ "EHLO", ehlo }
+
+static const struct step auth_plain[] = {
+	STARTTLS_STEPS("250-s\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n"),
+	{ "AUTH PLAIN " PLAIN_B64 "\r\n", "235 2.7.0 ok\r\n" },
+	{ "MAIL FROM:<s@x.test>", NULL },
+	{ "RCPT TO:<a@b.test>", NULL },
+	{ "DATA", "250 ok\r\n250 ok\r\n354 go\r\n" },
+	{ "<DATA>", "250 2.0.0 queued\r\n" },
+	{ "QUIT", "221 bye\r\n" },
+	{ NULL, NULL },
+};
+static const struct step auth_login[] = {
+	STARTTLS_STEPS("250-s\r\n250 AUTH=CRAM-MD5 LOGIN\r\n"),
+	{ "AUTH LOGIN\r\n", "334 VXNlcm5hbWU6\r\n" },
+	{ USER_B64 "\r\n", "334 UGFzc3dvcmQ6\r\n" },
+	{ PW_B64 "\r\n", "235 2.7.0 ok\r\n" },
+	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
+	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
+	{ "DATA", "354 go\r\n" },
+	{ "<DATA>", "250 2.0.0 queued\r\n" },
+	{ "QUIT", "221 bye\r\n" },
+	{ NULL, NULL },
+};
+static const struct step auth_refused[] = {
+	STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
+	{ "AUTH PLAIN", "535 5.7.8 Authentication credentials invalid\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step auth_temp[] = {
+	STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
+	{ "AUTH PLAIN", "454 4.7.0 Temporary authentication failure\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+/* A reply behind the 235 answers nothing yet: out of step. */
+static const struct step auth_reply_behind_235[] = {
+	STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
+	{ "AUTH PLAIN", "235 2.7.0 ok\r\n250 2.1.0 sender ok\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step auth_not_offered[] = {
+	STARTTLS_STEPS("250-s\r\n250 PIPELINING\r\n"),
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step auth_no_mechanism[] = {
+	STARTTLS_STEPS("250-s\r\n250 AUTH CRAM-MD5 XOAUTH2\r\n"),
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+/* Opportunistic TLS that ends in plaintext, AUTH offered there. */
+static const struct step auth_plaintext_offered[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n" },
+	{ "STARTTLS", "454 4.7.0 TLS not available\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+static const struct step auth_no_starttls[] = {
+	{ NULL, "220 s\r\n" },
+	{ "EHLO", "250-s\r\n250 AUTH PLAIN LOGIN\r\n" },
+	{ NULL, "<WAIT>" },
+	{ NULL, NULL },
+};
+/* RFC 8314 3: the handshake first, the greeting under TLS. */
+static const struct step implicit_tls[] = {
+	{ NULL, "<TLS>" },
+	{ NULL, "220 s ESMTP\r\n" },
+	{ "EHLO client.test", "250-s\r\n250 AUTH PLAIN\r\n" },
+	{ "AUTH PLAIN " PLAIN_B64 "\r\n", "235 2.7.0 ok\r\n" },
+	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
+	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
+	{ "DATA", "354 go\r\n" },
+	{ "<DATA>", "250 2.0.0 queued\r\n" },
+	{ "QUIT", "221 bye\r\n" },
+	{ NULL, NULL },
+};
+static const struct step implicit_refused[] = {
+	{ NULL, "<TLS>" },
+	{ NULL, NULL },
+};
+
+struct auth_row {
+	const char *name;
+	const struct step *steps;
+	enum smtpc_tls tls;
+	const char *tls_name;
+	const char *error; /* in the session's error; NULL: delivered */
+	const char *unsent; /* what the server must not have received */
+};
+
+static const struct auth_row auth_rows[] = {
+	{ "AUTH PLAIN with the initial response, pipelined message",
+	  auth_plain, SMTPC_TLS_REQUIRED, "localhost", NULL, NULL },
+	{ "LOGIN when PLAIN is not offered (AUTH= form)", auth_login,
+	  SMTPC_TLS_REQUIRED, "localhost", NULL, NULL },
+	{ "535 fails the session, nothing sent", auth_refused,
+	  SMTPC_TLS_REQUIRED, "localhost",
+	  "127.0.0.1: authentication failed: 535 5.7.8 Authentication credentials invalid",
+	  "MAIL" },
+	{ "454 fails the session as well", auth_temp, SMTPC_TLS_REQUIRED,
+	  "localhost", "authentication failed: 454 4.7.0", "MAIL" },
+	{ "a reply behind the 235", auth_reply_behind_235,
+	  SMTPC_TLS_REQUIRED, "localhost", "protocol error: ", "MAIL" },
+	{ "no AUTH offered", auth_not_offered, SMTPC_TLS_REQUIRED,
+	  "localhost", "127.0.0.1 does not offer AUTH", "MAIL" },
+	{ "neither PLAIN nor LOGIN offered", auth_no_mechanism,
+	  SMTPC_TLS_REQUIRED, "localhost",
+	  "offers no AUTH mechanism of this client (PLAIN, LOGIN)", "AUTH" },
+	{ "no AUTH after STARTTLS refused", auth_plaintext_offered,
+	  SMTPC_TLS_OPPORTUNISTIC, "localhost",
+	  "refusing to send the password without TLS", "AUTH" },
+	{ "no AUTH without TLS", auth_no_starttls, SMTPC_TLS_NONE,
+	  "localhost", "refusing to send the password without TLS", "AUTH" },
+	{ "implicit TLS, then AUTH PLAIN", implicit_tls, SMTPC_TLS_IMPLICIT,
+	  "localhost", NULL, NULL },
+	{ "implicit TLS with another name: nothing sent", implicit_refused,
+	  SMTPC_TLS_IMPLICIT, "mx.other.test", "certificate", "EHLO" },
+};
+
+/* The log file the trace went to, as text (heap). */
+static char *trace_text(const char *path)
+{
+	char *text = tu_read_file(path, NULL);
+
+	cr_assert_not_null(text);
+	return text;
+}
+
+static void run_auth_row(const struct auth_row *row)
+{
+	const char *rcpts[] = { "a@b.test" };
+	const char *text = "Subject: t\r\n\r\nhello\r\n";
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = body_fd(text),
+				 .size = strlen(text) };
+	struct client cl = { .msg = &msg };
+	struct smtpc_opts o = plain_opts(0);
+	char *log = tu_path(dir, "trace.log"), err[256], *trace;
+	struct server sv;
+
+	unlink(log);
+	cr_assert_eq(log_use_file(log, err, sizeof(err)), 0, "%s", err);
+	log_set_level(LOG_LVL_DEBUG);
+	o.tls = row->tls;
+	o.tls_name = row->tls_name;
+	o.auth_user = AUTH_USER;
+	o.auth_password = AUTH_PW;
+	tls_converse(&sv, row->steps, false, true, &cl, o);
+	log_use_file(NULL, err, sizeof(err));
+	if (row->error == NULL) {
+		cr_assert_str_eq(sv.fail, "", "%s", row->name);
+		cr_assert_str_eq(cl.error, "", "%s", row->name);
+		cr_assert(cl.tls, "%s", row->name);
+		cr_assert_eq(cl.n_results, 1, "%s", row->name);
+		cr_assert_eq(cl.results[0].code, 250, "%s: %s", row->name,
+			     cl.results[0].text);
+		cr_assert_str_eq(sv.body, text, "%s", row->name);
+	} else {
+		cr_assert(strstr(cl.error, row->error) != NULL, "%s: %s",
+			  row->name, cl.error);
+		/* A message offered (only after a 235) stays temporary. */
+		cr_assert_eq(cl.n_results, (size_t)cl.sent, "%s", row->name);
+		cr_assert(cl.n_results == 0 || cl.results[0].code == 0,
+			  "%s: %s", row->name, cl.results[0].text);
+	}
+	if (row->unsent != NULL)
+		cr_assert(strstr(sv.transcript, row->unsent) == NULL &&
+				  memmem(sv.rest, sv.rest_len, row->unsent,
+					 strlen(row->unsent)) == NULL,
+			  "%s: the client sent %s", row->name, row->unsent);
+	trace = trace_text(log);
+	cr_assert(row->steps == implicit_refused ||
+			  strstr(trace, "C: EHLO client.test") != NULL,
+		  "%s: the trace was written:\n%s", row->name, trace);
+	cr_assert(strstr(trace, AUTH_PW) == NULL &&
+			  strstr(trace, PLAIN_B64) == NULL &&
+			  strstr(trace, PW_B64) == NULL &&
+			  strstr(trace, USER_B64) == NULL,
+		  "%s: the login in the trace:\n%s", row->name, trace);
+	if (row->steps == auth_plain)
+		cr_assert(strstr(trace, "C: AUTH PLAIN ****") != NULL, "%s", trace);
+	if (row->steps == auth_login)
+		cr_assert(strstr(trace, "C: <SASL response>") != NULL, "%s", trace);
+	free(trace);
+	free(log);
+	close(msg.fd);
+}
+
+Test(smtpclient, auth_and_implicit_tls)
+{
+	for (size_t i = 0; i < sizeof(auth_rows) / sizeof(auth_rows[0]); i++)
+		run_auth_row(&auth_rows[i]);
+}
+
+/* A PLAIN message that would make the command longer than 512 octets
+ * goes as the response to an empty 334 (RFC 4954 section 4). */
+Test(smtpclient, auth_plain_long_password_in_two_steps)
+{
+	static char pw[401], b64[600], response[620];
+	static struct step steps[] = {
+		STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
+		{ "AUTH PLAIN\r\n", "334 \r\n" },
+		{ response, "235 2.7.0 ok\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	char msg[450];
+	struct client cl = { .msg = NULL };
+	struct smtpc_opts o = plain_opts(0);
+	struct server sv;
+
+	memset(pw, 'p', 400);
+	msg[0] = '\0';
+	memcpy(msg + 1, AUTH_USER, strlen(AUTH_USER) + 1);
+	memcpy(msg + 2 + strlen(AUTH_USER), pw, 400);
+	cr_assert_gt(sasl_b64_encode(msg, 2 + strlen(AUTH_USER) + 400, b64,
+				     sizeof(b64)), 500);
+	snprintf(response, sizeof(response), "%s\r\n", b64);
+	o.tls = SMTPC_TLS_REQUIRED;
+	o.tls_name = "localhost";
+	o.auth_user = AUTH_USER;
+	o.auth_password = pw;
+	tls_converse(&sv, steps, false, true, &cl, o);
+	cr_assert_str_eq(sv.fail, "");
+	cr_assert_str_eq(cl.error, "");
+}
+
+/* auth_user without a password is refused at the start. */
+Test(smtpclient, auth_without_password_refused)
+{
+	struct smtpc_opts o = plain_opts(25);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker *pool = worker_new(loop, 1, 0);
+
+	o.auth_user = AUTH_USER;
+	errno = 0;
+	cr_assert_null(smtpc_start(loop, pool, &o, &test_cb, NULL));
+	cr_assert_eq(errno, EINVAL);
+	o.auth_password = "";
+	cr_assert_null(smtpc_start(loop, pool, &o, &test_cb, NULL));
+	worker_free(pool);
+	ev_loop_destroy(loop);
 }
 
 /* S-EXT-12 (RFC 6152 §3), RFC 6531 §3.2, RFC 3030: what the peer cannot

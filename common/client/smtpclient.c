@@ -1,5 +1,6 @@
 /* common/client/smtpclient.c: the non-blocking outbound SMTP client — resolution
- * on the worker pool, connect, EHLO/HELO, STARTTLS, pipelined envelopes,
+ * on the worker pool, connect, implicit TLS, EHLO/HELO, STARTTLS, AUTH
+ * PLAIN/LOGIN, pipelined envelopes,
  * dot-stuffed streaming of the body (read ahead on the worker pool),
  * per-recipient results, QUIT — and the
  * rule that matches each reply to a command already sent. */
@@ -8,16 +9,19 @@
 #include "common/client/smtpclient.h"
 
 #include "common/net/conn.h"
+#include "common/config/secret.h"
 #include "common/base/log.h"
 #include "common/net/net.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
 #include "common/proto/dotstuff.h"
+#include "common/proto/sasl.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +58,7 @@ enum smtpc_state {
 	ST_HELO,
 	ST_STARTTLS,
 	ST_HANDSHAKE,
+	ST_AUTH,     /* AUTH and its SASL exchange */
 	ST_READY,
 	ST_ENVELOPE, /* MAIL / RCPT / DATA replies */
 	ST_STREAM,   /* sending the body */
@@ -73,12 +78,32 @@ enum smtpc_state {
 #define EXT_ENHANCED 0x40u
 #define EXT_SMTPUTF8 0x80u
 
+/* SASL mechanisms of the EHLO AUTH line that this client has. */
+#define MECH_PLAIN 0x01u
+#define MECH_LOGIN 0x02u
+
+/* Where the AUTH exchange is: what was sent last. */
+enum auth_phase {
+	AUTH_PLAIN_IR,   /* AUTH PLAIN with the initial response: 235 next */
+	AUTH_PLAIN,      /* AUTH PLAIN alone: 334, then the response */
+	AUTH_LOGIN,      /* AUTH LOGIN: 334 asks for the user name */
+	AUTH_LOGIN_USER, /* the user name: 334 asks for the password */
+	AUTH_DONE,       /* the last response: 235 next */
+};
+
+/* RFC 5321 4.5.3.1.4: a command line is 512 octets with its CRLF; a
+ * longer PLAIN message goes as the response to an empty 334 instead
+ * (RFC 4954 section 4: responses may be 12288 octets). */
+#define SMTPC_CMD_MAX 510
+
 struct smtpc {
 	struct ev_loop *loop;
 	struct worker *pool;
 	struct smtpc_cb cb;
 	void *arg;
 	char *host, *helo, *tls_name, *pin;
+	char *auth_user, *auth_pw; /* AUTH after EHLO under TLS; the password
+				    * is wiped when the session is freed */
 	unsigned port, timeout;
 	enum smtpc_tls tls;
 	SSL_CTX *verify_ctx, *any_ctx;
@@ -103,6 +128,8 @@ struct smtpc {
 
 	unsigned ext;
 	uint64_t ext_size;
+	unsigned mechs; /* MECH_* of the EHLO AUTH line */
+	enum auth_phase auth_phase;
 
 	/* The message in flight. */
 	struct smtpc_msg msg;
@@ -151,6 +178,7 @@ static void protocol_error(struct smtpc *s, const struct smtpc_reply *r,
 static void send_line(struct smtpc *s, bool mask, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void pump(struct smtpc *s);
+static void start_tls(struct smtpc *s);
 static void finish_message(struct smtpc *s, bool need_rset);
 static void report_and_ready(struct smtpc *s);
 static void ahead_release(struct smtpc *s);
@@ -294,6 +322,8 @@ static void free_session(struct smtpc *s)
 	free(s->helo);
 	free(s->tls_name);
 	free(s->pin);
+	free(s->auth_user);
+	secret_free(s->auth_pw);
 	free(s);
 }
 
@@ -405,6 +435,15 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 	s->tls_name = dup_opt(opts->tls_name != NULL ? opts->tls_name
 						      : opts->host, &ok);
 	s->pin = dup_opt(opts->pin, &ok);
+	if (opts->auth_user != NULL &&
+	    (opts->auth_password == NULL || opts->auth_password[0] == '\0')) {
+		free_session(s);
+		errno = EINVAL;
+		return NULL;
+	}
+	s->auth_user = dup_opt(opts->auth_user, &ok);
+	s->auth_pw = dup_opt(opts->auth_user != NULL ? opts->auth_password
+						     : NULL, &ok);
 	s->port = opts->port;
 	s->timeout = opts->timeout;
 	s->tls = opts->tls;
@@ -436,6 +475,7 @@ static void send_ehlo(struct smtpc *s)
 {
 	s->ext = 0;
 	s->ext_size = 0;
+	s->mechs = 0;
 	s->state = ST_EHLO;
 	set_timer(s, T_GREETING);
 	send_line(s, false, "EHLO %s", s->helo);
@@ -446,9 +486,14 @@ static void c_connected(struct conn *c, void *arg)
 	struct smtpc *s = arg;
 
 	(void)c;
+	set_timer(s, T_GREETING);
+	if (s->tls == SMTPC_TLS_IMPLICIT) {
+		/* RFC 8314 3: TLS first; the greeting comes under it. */
+		start_tls(s);
+		return;
+	}
 	s->state = ST_GREETING;
 	s->awaiting = 1;
-	set_timer(s, T_GREETING);
 }
 
 static void c_tls_ready(struct conn *c, void *arg)
@@ -458,6 +503,12 @@ static void c_tls_ready(struct conn *c, void *arg)
 	(void)c;
 	log_debug("smtpc %s TLS %s %s", s->peer, conn_tls_version(s->conn),
 		  conn_tls_cipher(s->conn));
+	if (s->tls == SMTPC_TLS_IMPLICIT) {
+		s->state = ST_GREETING;
+		s->awaiting = 1;
+		set_timer(s, T_GREETING);
+		return;
+	}
 	/* RFC 3207 4.2: forget what the server said before TLS. */
 	send_ehlo(s);
 }
@@ -470,6 +521,7 @@ static void c_timeout(struct conn *c, void *arg)
 		[ST_EHLO] = "the EHLO reply", [ST_HELO] = "the HELO reply",
 		[ST_STARTTLS] = "the STARTTLS reply",
 		[ST_HANDSHAKE] = "the TLS handshake",
+		[ST_AUTH] = "the AUTH reply",
 		[ST_ENVELOPE] = "an envelope reply",
 		[ST_STREAM] = "the server to take data",
 		[ST_DOT] = "the reply to the end of data",
@@ -526,9 +578,31 @@ static const struct {
 	{ "ENHANCEDSTATUSCODES", EXT_ENHANCED }, { "SMTPUTF8", EXT_SMTPUTF8 },
 };
 
+/* The mechanisms of "AUTH PLAIN LOGIN ..." (or the older "AUTH=..."). */
+static void ehlo_auth(struct smtpc *s, const char *mechs)
+{
+	while (*mechs != '\0') {
+		size_t ml = strcspn(mechs, " ");
+
+		if (ml == 5 && strncasecmp(mechs, "PLAIN", 5) == 0)
+			s->mechs |= MECH_PLAIN;
+		else if (ml == 5 && strncasecmp(mechs, "LOGIN", 5) == 0)
+			s->mechs |= MECH_LOGIN;
+		mechs += ml;
+		mechs += strspn(mechs, " ");
+	}
+	s->ext |= EXT_AUTH;
+}
+
 static void ehlo_keyword(struct smtpc *s, const char *kw)
 {
 	size_t kl = strcspn(kw, " ");
+
+	if (strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=' ||
+						  kw[4] == '\0')) {
+		ehlo_auth(s, kw + 4 + (kw[4] != '\0'));
+		return;
+	}
 
 	for (size_t i = 0; i < sizeof(smtpc_exts) / sizeof(smtpc_exts[0]); i++) {
 		if (strlen(smtpc_exts[i].name) != kl ||
@@ -579,7 +653,8 @@ static int reply_line(struct smtpc *s, const char *line, size_t len)
 
 static void start_tls(struct smtpc *s)
 {
-	SSL_CTX *ctx = (s->tls == SMTPC_TLS_REQUIRED || s->pin != NULL)
+	SSL_CTX *ctx = (s->tls == SMTPC_TLS_REQUIRED ||
+			s->tls == SMTPC_TLS_IMPLICIT || s->pin != NULL)
 			       ? s->verify_ctx : s->any_ctx;
 
 	if (ctx == NULL) {
@@ -595,7 +670,130 @@ static void start_tls(struct smtpc *s)
 		fail(s, NULL, "cannot start TLS with %s", s->peer);
 }
 
-/* After EHLO/HELO: STARTTLS or ready. */
+/* The next line of the AUTH exchange, base64 of len octets of data
+ * after prefix ("AUTH PLAIN " or ""), with its reply owed; the trace
+ * shows shown instead. Every copy of the secret is wiped. */
+static void send_secret(struct smtpc *s, const char *prefix,
+			const void *data, size_t len, const char *shown)
+{
+	size_t pl = strlen(prefix), size = pl + SASL_ENCODED_SIZE(len) + 2;
+	char *line = malloc(size);
+	size_t n;
+
+	if (line == NULL) {
+		fail(s, NULL, "out of memory");
+		return;
+	}
+	memcpy(line, prefix, pl);
+	n = pl + sasl_b64_encode(data, len, line + pl, size - pl);
+	memcpy(line + n, "\r\n", 2);
+	log_debug("smtpc %s C: %s", s->peer, shown);
+	if (put(s, line, n + 2) == 0)
+		s->awaiting++;
+	sodium_memzero(line, size);
+	free(line);
+}
+
+/* The PLAIN message (RFC 4616: empty authzid, NUL, user, NUL, password),
+ * as the initial response when the command stays short enough. */
+static void send_plain(struct smtpc *s, bool initial)
+{
+	size_t ul = strlen(s->auth_user), pl = strlen(s->auth_pw);
+	size_t len = ul + pl + 2;
+	char *msg = malloc(len);
+
+	if (msg == NULL) {
+		fail(s, NULL, "out of memory");
+		return;
+	}
+	msg[0] = '\0';
+	memcpy(msg + 1, s->auth_user, ul);
+	msg[1 + ul] = '\0';
+	memcpy(msg + 2 + ul, s->auth_pw, pl);
+	if (!initial) {
+		s->auth_phase = AUTH_DONE;
+		send_secret(s, "", msg, len, "<SASL response>");
+	} else if (sizeof("AUTH PLAIN ") - 1 + SASL_ENCODED_SIZE(len) - 1 <=
+		   SMTPC_CMD_MAX) {
+		s->auth_phase = AUTH_PLAIN_IR;
+		send_secret(s, "AUTH PLAIN ", msg, len, "AUTH PLAIN ****");
+	} else {
+		s->auth_phase = AUTH_PLAIN;
+		send_line(s, false, "AUTH PLAIN");
+	}
+	sodium_memzero(msg, len);
+	free(msg);
+}
+
+/* RFC 4954: PLAIN when offered, else LOGIN; never without TLS, and
+ * nothing at all when the server has neither. */
+static void start_auth(struct smtpc *s)
+{
+	if (!conn_tls_active(s->conn)) {
+		fail(s, NULL, "%s: refusing to send the password without TLS",
+		     s->peer);
+		return;
+	}
+	if (!(s->ext & EXT_AUTH)) {
+		fail(s, NULL, "%s does not offer AUTH", s->peer);
+		return;
+	}
+	if (!(s->mechs & (MECH_PLAIN | MECH_LOGIN))) {
+		fail(s, NULL, "%s offers no AUTH mechanism of this client (PLAIN, LOGIN)",
+		     s->peer);
+		return;
+	}
+	s->state = ST_AUTH;
+	set_timer(s, T_OTHER);
+	if (s->mechs & MECH_PLAIN) {
+		send_plain(s, true);
+		return;
+	}
+	s->auth_phase = AUTH_LOGIN;
+	send_line(s, false, "AUTH LOGIN");
+}
+
+/* A reply in ST_AUTH: 235 done, 334 the next step, anything else (535,
+ * 534, 454, ...) fails the session with it. */
+static void auth_reply(struct smtpc *s, const struct smtpc_reply *r)
+{
+	if (r->code == 235) {
+		report_and_ready(s);
+		return;
+	}
+	if (r->code != 334 || s->auth_phase == AUTH_PLAIN_IR ||
+	    s->auth_phase == AUTH_DONE) {
+		fail(s, r, "%s: authentication failed: %s", s->peer, r->text);
+		return;
+	}
+	set_timer(s, T_OTHER);
+	switch (s->auth_phase) {
+	case AUTH_PLAIN:
+		send_plain(s, false);
+		break;
+	case AUTH_LOGIN:
+		s->auth_phase = AUTH_LOGIN_USER;
+		send_secret(s, "", s->auth_user, strlen(s->auth_user),
+			    "<SASL response>");
+		break;
+	default:
+		s->auth_phase = AUTH_DONE;
+		send_secret(s, "", s->auth_pw, strlen(s->auth_pw),
+			    "<SASL response>");
+		break;
+	}
+}
+
+/* TLS settled: AUTH when there is a login, else ready. */
+static void auth_or_ready(struct smtpc *s)
+{
+	if (s->auth_user != NULL)
+		start_auth(s);
+	else
+		report_and_ready(s); /* no message yet: only ready */
+}
+
+/* After EHLO/HELO: STARTTLS, AUTH or ready. */
 static void after_hello(struct smtpc *s)
 {
 	if (!conn_tls_active(s->conn) && s->tls != SMTPC_TLS_NONE &&
@@ -610,7 +808,7 @@ static void after_hello(struct smtpc *s)
 		     s->peer);
 		return;
 	}
-	report_and_ready(s); /* no message yet: only ready */
+	auth_or_ready(s);
 }
 
 static void send_envelope_cmd(struct smtpc *s)
@@ -929,7 +1127,10 @@ static void handle_reply(struct smtpc *s, const struct smtpc_reply *r)
 			fail(s, r, "%s refused STARTTLS: %s", s->peer, r->text);
 			return;
 		}
-		report_and_ready(s); /* plaintext, as opportunistic allows */
+		auth_or_ready(s); /* plaintext, as opportunistic allows */
+		return;
+	case ST_AUTH:
+		auth_reply(s, r);
 		return;
 	case ST_ENVELOPE:
 		envelope_reply(s, r);
@@ -964,13 +1165,15 @@ static void handle_reply(struct smtpc *s, const struct smtpc_reply *r)
 }
 
 /* RFC 5321 4.2 and 4.3.2: DATA's positive reply is 354 and only DATA has
- * one of class 3; a reply that cannot answer the command it is matched
- * to means the replies are out of step. The owner of smtpc_command judges
- * its replies (AUTH's 334) itself. */
+ * one of class 3 (RFC 4954 adds AUTH's 334 and its 235); a reply that
+ * cannot answer the command it is matched to means the replies are out
+ * of step. The owner of smtpc_command judges its replies itself. */
 static bool reply_fits(const struct smtpc *s, int code)
 {
 	if (s->state == ST_COMMAND)
 		return true;
+	if (s->state == ST_AUTH)
+		return code == 235 || code == 334 || code >= 400;
 	if (s->state == ST_ENVELOPE && s->next_reply == s->msg.n_rcpts + 1)
 		return code == 354 || code >= 400;
 	return code / 100 != 3;

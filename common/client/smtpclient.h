@@ -3,10 +3,11 @@
  * `kantorpos etrn`. Non-blocking, on a conn (common/net/conn.h).
  *
  * A session: the host name is resolved on the worker pool, each address is
- * tried in turn, then the greeting, EHLO (HELO when EHLO is refused),
- * STARTTLS per the TLS mode, and EHLO again under TLS. Then on_ready: the
- * owner gives one message (smtpc_send), one command (smtpc_command) or
- * ends the session (smtpc_quit), and gets on_ready again after each.
+ * tried in turn, then (IMPLICIT) the TLS handshake, the greeting, EHLO
+ * (HELO when EHLO is refused), STARTTLS per the TLS mode and EHLO again
+ * under TLS, and AUTH when a login is given. Then on_ready: the owner
+ * gives one message (smtpc_send), one command (smtpc_command) or ends the
+ * session (smtpc_quit), and gets on_ready again after each.
  *
  * A message is MAIL, RCPT for each recipient and DATA, sent in one write
  * when the server offers PIPELINING (RFC 2920), one at a time otherwise;
@@ -24,7 +25,7 @@
  * handshake after STARTTLS's 220: they came before it, so they cannot
  * answer it — such as a 250 sent with the 354 before the end of data), or
  * a reply its command cannot have (a 2xx to DATA, a 3xx to anything but
- * DATA). Then the session closes, on_close says "protocol error: ...",
+ * DATA and AUTH's steps, a 2xx but 235 to AUTH). Then the session closes, on_close says "protocol error: ...",
  * and every recipient of the message in flight gets code 0 (temporary),
  * whatever earlier replies of that transaction said. What follows the
  * reply to QUIT is not read.
@@ -39,7 +40,19 @@
  * for the name we know it by), falling back to plaintext only when the
  * server refuses STARTTLS with a reply; REQUIRED fails the session unless
  * STARTTLS succeeds with verification against the verifying context and
- * tls_name (or a pin, which replaces CA verification).
+ * tls_name (or a pin, which replaces CA verification); IMPLICIT (RFC 8314
+ * section 3, the submissions port 465) handshakes right after connecting,
+ * before the greeting, verified as REQUIRED is.
+ *
+ * AUTH (RFC 4954), when auth_user is given: after the last EHLO, only
+ * under TLS — without it the session fails before a word of the login is
+ * sent, and so it does when the server offers no AUTH or neither PLAIN
+ * (RFC 4616, preferred, with the initial response while the line stays
+ * within 512 octets) nor LOGIN. 235 goes on to on_ready; any other reply
+ * (535, 534, 454, ...) fails the session with "HOST: authentication
+ * failed: REPLY" and that reply in last. The trace shows "AUTH PLAIN
+ * ****" and "<SASL response>" for what carries the login; the password
+ * is copied and wiped (sodium_memzero) when the session is freed.
  *
  * Callbacks run from the event loop only, never inside an smtpc_* call.
  * All functions are loop-thread only and never block: the name is
@@ -63,6 +76,7 @@ enum smtpc_tls {
 	SMTPC_TLS_OPPORTUNISTIC = 0,
 	SMTPC_TLS_REQUIRED,
 	SMTPC_TLS_NONE,
+	SMTPC_TLS_IMPLICIT, /* TLS from the first byte, verified */
 };
 
 /* Room for a reply's text (all lines joined by " "). */
@@ -83,6 +97,8 @@ struct smtpc_opts {
 	const char *tls_name;  /* name to verify; NULL: host */
 	const char *pin;       /* "sha256:..." or NULL */
 	unsigned timeout;      /* seconds for every step; 0: RFC 5321 timers */
+	const char *auth_user; /* AUTH as this user (only under TLS); NULL: none */
+	const char *auth_password; /* with auth_user: not empty */
 };
 
 struct smtpc_msg {
@@ -120,7 +136,8 @@ struct smtpc_cb {
 SSL_CTX *smtpc_ctx_any_new(char *err, size_t errlen);
 
 /* Start a session (copies what it needs from opts). Returns the session or
- * NULL (errno). on_close is called exactly once afterwards. */
+ * NULL (errno; EINVAL: auth_user without a password). on_close is called
+ * exactly once afterwards. */
 struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 			  const struct smtpc_opts *opts,
 			  const struct smtpc_cb *cb, void *arg);

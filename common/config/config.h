@@ -63,11 +63,29 @@ struct config_domain {
 	unsigned line;
 };
 
-/* A "relayhost" value; host is NULL when none is configured. */
-struct config_hostport {
+/* TLS towards the relayhost: its tls option, else the legacy
+ * relayhost_tls keyword, else by port (465 implicit, others starttls). */
+enum config_relay_tls {
+	CONFIG_RELAY_STARTTLS = 0,  /* STARTTLS required; certificate and
+				     * host name verified */
+	CONFIG_RELAY_IMPLICIT,      /* TLS from the first byte (RFC 8314),
+				     * verified */
+	CONFIG_RELAY_OPPORTUNISTIC, /* STARTTLS when offered, unverified
+				     * (relayhost_tls opportunistic only) */
+	CONFIG_RELAY_NONE,          /* plaintext */
+};
+
+/* The "relayhost" line; host is NULL when none is configured. The
+ * password itself is never part of the configuration: the queue runner's
+ * owner reads it from password_file (common/config/secret.h). */
+struct config_relayhost {
 	char *host; /* without brackets for IPv6 literals */
 	unsigned port;
+	enum config_relay_tls tls;
+	char *auth_user;     /* NULL: no AUTH */
+	char *password_file; /* absolute; set with auth_user */
 	unsigned line;
+	unsigned tls_line;   /* its line when the tls option was given, else 0 */
 };
 
 /* fetch accounts */
@@ -120,7 +138,8 @@ struct config_fetch {
 };
 
 /* ETRN */
-/* TLS on an outbound SMTP connection (etrn_domain tls, relayhost_tls). */
+/* TLS on an outbound SMTP connection (etrn_domain tls; relayhost_tls,
+ * folded into relayhost.tls). */
 enum config_tls_mode {
 	CONFIG_TLS_OPPORTUNISTIC = 0, /* STARTTLS when offered, unverified */
 	CONFIG_TLS_REQUIRED,          /* STARTTLS or no delivery; verified */
@@ -202,7 +221,7 @@ struct config {
 	unsigned long long quota_messages;
 	bool quota_permanent;
 
-	struct config_hostport relayhost;
+	struct config_relayhost relayhost;
 	/* ETRN */
 	struct config_etrn_domain *etrn_domains;
 	size_t n_etrn_domains;
@@ -214,7 +233,6 @@ struct config {
 	unsigned queue_delay_warning; /* delay DSN after this long; 0: never */
 	unsigned outbound_timeout; /* 0: the RFC 5321 4.5.3.2 timers */
 	char *tls_ca_file;         /* NULL: the system store */
-	enum config_tls_mode relayhost_tls;
 	unsigned long long workers; /* 0: one per CPU */
 
 	unsigned long long password_opslimit;

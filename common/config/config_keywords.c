@@ -1,5 +1,5 @@
 /* common/config/config_keywords.c: the kantorpos.conf keywords that have their own
- * grammar (listeners, local domains, relay host, ...), as table handlers. */
+ * grammar (listeners, local domains, ETRN, ...), as table handlers. */
 #include "autoconf.h"
 
 #include "common/config/config_parser.h"
@@ -240,40 +240,6 @@ void config_kw_recipient_delimiter(struct config_parser *p,
 	free(p->cfg->recipient_delimiter);
 	p->cfg->recipient_delimiter = config_strdup(p, words[0]);
 }
-
-void config_kw_relayhost(struct config_parser *p,
-			 const struct config_keyword *kw, char **words,
-			 size_t n)
-{
-	struct config_hostport *r = &p->cfg->relayhost;
-	enum config_addr addr;
-	char *host, *port, *spelled;
-	unsigned portnum = 25;
-
-	if (n != 1) {
-		config_err(p, p->line, "%s: expected HOST:PORT", kw->name);
-		return;
-	}
-	spelled = config_strdup(p, words[0]);
-	if (spelled == NULL)
-		return;
-	if (config_split_hostport(words[0], &addr, &host, &port) < 0 ||
-	    addr == CONFIG_ADDR_ANY) {
-		config_err(p, p->line,
-			"%s: expected HOST:PORT with HOST a host name, an IPv4 address or [IPv6 address], got \"%s\"",
-			kw->name, spelled);
-	} else if (port != NULL && config_parse_port(port, &portnum) < 0) {
-		config_err(p, p->line,
-			"%s: expected a port from 1 to 65535 in \"%s\"",
-			kw->name, spelled);
-	} else {
-		r->host = config_strdup(p, host);
-		r->port = portnum;
-		r->line = p->line;
-	}
-	free(spelled);
-}
-
 
 /* ETRN */
 
@@ -584,15 +550,6 @@ void config_kw_etrn_request(struct config_parser *p,
 	cfg->etrn_requests = grown;
 	r.line = p->line;
 	cfg->etrn_requests[cfg->n_etrn_requests++] = r;
-}
-
-void config_kw_relayhost_tls(struct config_parser *p,
-			     const struct config_keyword *kw, char **words,
-			     size_t n)
-{
-	if (n != 1 || cfg_tls_mode(words[0], &p->cfg->relayhost_tls) < 0)
-		config_err(p, p->line,
-			"%s: expected opportunistic, required or none", kw->name);
 }
 
 void config_free_etrn(struct config *cfg)

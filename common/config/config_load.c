@@ -388,6 +388,7 @@ static void cfg_finish(struct config_parser *p)
 			config_err(p, l->line,
 				"listen: submission expects tls_cert and tls_key for STARTTLS (or the plaintext-ok flag)");
 	}
+	config_relay_finish(p, config_line(cfg, "relayhost_tls"));
 	/* fetch accounts */
 	config_fetch_finish(p);
 }
@@ -575,7 +576,7 @@ void config_free(struct config *cfg)
 		free(cfg->listeners[i].host);
 	free(cfg->listeners);
 	free(cfg->recipient_delimiter);
-	free(cfg->relayhost.host);
+	config_relay_free(cfg);
 	/* ETRN */
 	config_free_etrn(cfg);
 	/* fetch accounts */

@@ -1,7 +1,8 @@
 /* common/config/config_parser.h: internals shared by the files of the config
  * parser (config_parser.c: errors, allocation, paths; config_load.c: the
- * keyword table and the parse; config_keywords.c and config_fetch.c:
- * keywords with their own grammar). Not for use outside common/config/. */
+ * keyword table and the parse; config_keywords.c, config_fetch.c and
+ * config_relay.c: keywords with their own grammar). Not for use outside
+ * common/config/. */
 #ifndef KANTORPOS_COMMON_CONFIG_PARSER_H
 #define KANTORPOS_COMMON_CONFIG_PARSER_H
 
@@ -72,12 +73,18 @@ char *config_strdup(struct config_parser *p, const char *s);
 
 /* Keywords with their own grammar (config_keywords.c). */
 config_handler config_kw_log_level, config_kw_local_domain, config_kw_listen,
-	config_kw_recipient_delimiter, config_kw_relayhost;
+	config_kw_recipient_delimiter;
 
 /* ETRN keywords (config_keywords.c) and what frees their arrays. */
-config_handler config_kw_etrn_domain, config_kw_etrn_request,
-	config_kw_relayhost_tls;
+config_handler config_kw_etrn_domain, config_kw_etrn_request;
 void config_free_etrn(struct config *cfg);
+/* The relay host (config_relay.c): its line, the older relayhost_tls, the
+ * checks that need the whole file (the TLS default by port, auth only
+ * with verified TLS; legacy: the relayhost_tls line, 0 when absent) and
+ * freeing. */
+config_handler config_kw_relayhost, config_kw_relayhost_tls;
+void config_relay_finish(struct config_parser *p, unsigned legacy);
+void config_relay_free(struct config *cfg);
 /* sender rules (config_keywords.c) */
 config_handler config_kw_local_sender_policy, config_kw_trusted_networks;
 /* fetch accounts */

@@ -27,7 +27,8 @@ static const struct safety_rule rules[] = {
 	[SAFETY_USER_DB] = { "the user database", 0, 066, "600" },
 	[SAFETY_TLS_KEY] = { "the TLS key", 0, 066, "600" },
 	[SAFETY_ALIASES] = { "the aliases file", 0, 022, "go-w" },
-	/* kantorpos fetch and kantorpos etrn open these (fetch/secrets.c)
+	/* kantorpos fetch, kantorpos etrn and the queue runner's owners
+	 * open these (common/config/secret.c)
 	 * and judge what they opened by this same row. */
 	[SAFETY_SECRET] = { "the password file", 0, 077, "600" },
 	[SAFETY_CONFIG] = { "the configuration file", 0, 022, "go-w" },
@@ -163,6 +164,12 @@ void safety_each_path(const struct config *cfg,
 		item.kind = SAFETY_SECRET;
 		item.path = cfg->fetch[i].password_file;
 		item.line = cfg->fetch[i].line;
+		fn(&item, arg);
+	}
+	if (cfg->relayhost.host != NULL && cfg->relayhost.password_file != NULL) {
+		item.kind = SAFETY_SECRET;
+		item.path = cfg->relayhost.password_file;
+		item.line = cfg->relayhost.line;
 		fn(&item, arg);
 	}
 }

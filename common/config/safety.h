@@ -28,8 +28,8 @@ enum safety_kind {
 	SAFETY_TLS_KEY,  /* private key: no access at all for group or others */
 	SAFETY_ALIASES,  /* routing: no write for group or others */
 	SAFETY_SECRET,   /* a password for a remote server (fetch_account,
-			  * etrn_request): no access at all for group or
-			  * others */
+			  * etrn_request, relayhost auth): no access at all
+			  * for group or others */
 	SAFETY_CONFIG,   /* kantorpos.conf: no write for group or others */
 };
 
@@ -81,7 +81,8 @@ void safety_each_path(const struct config *cfg,
 		      void *arg);
 
 /* Check every path cfg names: the config file, data_dir, user_db,
- * tls_key, aliases and each fetch account's password file. Returns 0, or
+ * tls_key, aliases, each fetch account's password file and the
+ * relayhost's. Returns 0, or
  * -1 with every problem as one line each in *err_r (heap text ending in
  * a newline; caller frees; NULL only when out of memory). Blocking. */
 int safety_check_config(const struct config *cfg, char **err_r);

@@ -131,9 +131,9 @@ struct server_ops {
 	 * server_set_data). Return 0, or -1 to fail start-up (log why). */
 	int (*start)(struct server *srv);
 	/* Optional. Called by a reload once the new config is current
-	 * (server_config). Return 0, or -1 after logging one error line per
-	 * part kept ("reload: aliases FILE:LINE: ...; keeping the old
-	 * aliases"). */
+	 * (server_config). Return 0, or minus the number of parts kept,
+	 * after logging one error line for each ("reload: aliases
+	 * FILE:LINE: ...; keeping the old aliases"). */
 	int (*reload)(struct server *srv);
 	/* Optional. Called when a graceful stop begins, before the clients'
 	 * shutdown hooks (stop daemon-wide timers and watchers here). */

@@ -1,9 +1,9 @@
-/* fetch/secrets.c: reading a fetch account's password file, refusing files
- * that others could read or change (the owner and mode rule is
- * common/config/safety.c's, the one `kantorpos check` applies). */
+/* common/config/secret.c: reading a password file for a remote server,
+ * refusing files that others could read or change (the owner and mode
+ * rule is common/config/safety.c's, the one `kantorpos check` applies). */
 #include "autoconf.h"
 
-#include "fetch/secrets.h"
+#include "common/config/secret.h"
 
 #include "common/config/safety.h"
 
@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
-	      size_t errlen)
+int secret_read(const char *path, uid_t owner, char **pw_r, char *err,
+		size_t errlen)
 {
-	char buf[FSEC_MAX + 1];
+	char buf[SECRET_MAX + 1];
 	struct safety_owner own;
 	struct stat st;
 	size_t len = 0, line;
@@ -56,8 +56,8 @@ int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
 		len += (size_t)n;
 	}
 	close(fd);
-	if (len > FSEC_MAX) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path, FSEC_MAX);
+	if (len > SECRET_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, SECRET_MAX);
 		sodium_memzero(buf, sizeof(buf));
 		return -1;
 	}
@@ -83,4 +83,12 @@ int fsec_read(const char *path, uid_t owner, char **pw_r, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+void secret_free(char *pw)
+{
+	if (pw != NULL) {
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
+	}
 }
