@@ -9,6 +9,7 @@
 #include "common/config/secret.h"
 #include "common/base/log.h"
 #include "common/client/smtpclient.h"
+#include "common/mail/dsn.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
 #include "outbound/items.h"
@@ -45,6 +46,7 @@ struct flush {
 	struct queue_item *cur;
 	const char **rcpts;
 	size_t *map;
+	void *dsn; /* the message's RFC 3461 values (dsn_args) */
 };
 
 struct runner {
@@ -85,6 +87,7 @@ struct job {
 	char *remote, *error;
 	int rc;
 	unsigned kick;
+	bool next_hop_dsn; /* RECORD: the server offered DSN */
 };
 
 static void start_flush(struct flush *f);
@@ -188,6 +191,7 @@ static void job_run(void *arg)
 					&j->kick);
 		break;
 	case JOB_RECORD:
+		j->ctx.next_hop_dsn = j->next_hop_dsn;
 		j->rc = outb_item_record(&j->ctx, j->it, j->map, j->replies,
 					  j->n, j->remote, &j->kick);
 		j->it = NULL;
@@ -278,6 +282,36 @@ static void scan_done(struct job *j)
 		start_session(f);
 }
 
+/* The RFC 3461 values of env for msg, whose recipients are map[0..n)
+ * (the client passes them on, as they came, to a server that offers
+ * DSN): one block in f->dsn, kept until the next message. 0 or -1. */
+static int dsn_args(struct flush *f, const struct queue_env *env, size_t n,
+		    struct smtpc_msg *msg)
+{
+	enum { NOTIFY_TEXT = 32 };
+	const char **p;
+	char *text;
+
+	free(f->dsn);
+	f->dsn = calloc(n ? n : 1, 2 * sizeof(*p) + NOTIFY_TEXT);
+	if ((p = f->dsn) == NULL)
+		return -1;
+	text = (char *)(p + 2 * n);
+	for (size_t k = 0; k < n; k++) {
+		const struct queue_rcpt *r = &env->rcpts[f->map[k]];
+
+		p[k] = dsn_notify_format(r->notify, text + k * NOTIFY_TEXT,
+					 NOTIFY_TEXT);
+		p[n + k] = r->orcpt;
+	}
+	msg->notify = p;
+	msg->orcpt = p + n;
+	msg->ret = env->ret == DSN_RET_FULL ? "FULL"
+		   : env->ret == DSN_RET_HDRS ? "HDRS" : NULL;
+	msg->envid = env->envid;
+	return 0;
+}
+
 /* Sends the item a take job locked, to its pending recipients; the record
  * job that its result starts goes on from there. */
 static void send_item(struct flush *f, struct queue_item *it)
@@ -311,7 +345,7 @@ static void send_item(struct flush *f, struct queue_item *it)
 	};
 	f->cur = it;
 	f->busy = true; /* until the record job is done */
-	if (smtpc_send(f->s, &msg) < 0) {
+	if (dsn_args(f, env, n, &msg) < 0 || smtpc_send(f->s, &msg) < 0) {
 		f->busy = false;
 		f->cur = NULL;
 		queue_item_release(it);
@@ -476,6 +510,7 @@ static void s_result(struct smtpc *s, void *arg,
 		j->it = f->cur;
 		j->map = f->map;
 		j->n = n;
+		j->next_hop_dsn = smtpc_has_ext(s, "DSN");
 		j->replies = malloc(n * sizeof(*j->replies));
 		j->remote = strdup(f->kind == FL_ETRN && f->etrn->deliver_host == NULL
 					   ? smtpc_peer(s) : f->host);
@@ -568,6 +603,7 @@ static void free_flush(struct flush *f)
 	free_ids(f->ids, f->n_ids);
 	free(f->rcpts);
 	free(f->map);
+	free(f->dsn);
 	free(f->domain);
 	free(f->host);
 	free(f->error);

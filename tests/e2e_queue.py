@@ -839,7 +839,7 @@ def scenario_dsn_requests(env):
     port = env.start_smtpd()
     try:
         dsn_reports(env, port)
-        # dsn_pass_through(env, port)
+        dsn_pass_through(env, port)
     finally:
         env.stop_smtpd()
 

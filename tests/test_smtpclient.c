@@ -1155,6 +1155,56 @@ Test(smtpclient, body_types_and_peer_extensions)
 	}
 }
 
+/* RFC 3461 §5.2: RET, ENVID, NOTIFY and ORCPT go on as they came to a
+ * server that offers DSN, and not at all to one that does not. */
+Test(smtpclient, dsn_parameters_passed_on)
+{
+	static const struct step offered[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250-s\r\n250 DSN\r\n" },
+		{ "MAIL FROM:<s@x.test> RET=HDRS ENVID=QQ+2B1\r\n", "250 ok\r\n" },
+		{ "RCPT TO:<a@b.test> NOTIFY=SUCCESS,FAILURE "
+		  "ORCPT=rfc822;a+2Bx@b.test\r\n", "250 ok\r\n" },
+		{ "RCPT TO:<c@b.test>\r\n", "250 ok\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ "<DATA>", "250 2.0.0 queued\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	static const struct step not_offered[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO", "250-s\r\n250 8BITMIME\r\n" },
+		{ "MAIL FROM:<s@x.test>\r\n", "250 ok\r\n" },
+		{ "RCPT TO:<a@b.test>\r\n", "250 ok\r\n" },
+		{ "RCPT TO:<c@b.test>\r\n", "250 ok\r\n" },
+		{ "DATA", "354 go\r\n" },
+		{ "<DATA>", "250 2.0.0 queued\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	const struct step *const dialogues[] = { offered, not_offered };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *rcpts[] = { "a@b.test", "c@b.test" };
+		const char *notify[] = { "SUCCESS,FAILURE", "" };
+		const char *orcpt[] = { "rfc822;a+2Bx@b.test", NULL };
+		const char *text = "Subject: x\r\n\r\nbody\r\n";
+		struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+					 .n_rcpts = 2, .fd = body_fd(text),
+					 .size = strlen(text), .ret = "HDRS",
+					 .envid = "QQ+2B1", .notify = notify,
+					 .orcpt = orcpt };
+		struct client cl = { .msg = &msg };
+		struct server sv;
+
+		converse(&sv, dialogues[i], 0, &cl, plain_opts(0));
+		cr_assert_eq(cl.n_results, 2, "dialogue %zu", i);
+		cr_assert_eq(cl.results[0].code, 250, "dialogue %zu: %s", i,
+			     cl.results[0].text);
+		close(msg.fd);
+	}
+}
+
 /* Replies out of step with the commands, each dialogue with the server's
  * writes whole and in 1-, 2- and 7-byte pieces. A protocol error fails
  * the session and leaves every recipient of the message in flight

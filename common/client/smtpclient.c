@@ -77,6 +77,7 @@ enum smtpc_state {
 #define EXT_ETRN 0x20u
 #define EXT_ENHANCED 0x40u
 #define EXT_SMTPUTF8 0x80u
+#define EXT_DSN 0x100u
 
 /* SASL mechanisms of the EHLO AUTH line that this client has. */
 #define MECH_PLAIN 0x01u
@@ -576,6 +577,7 @@ static const struct {
 	{ "SIZE", EXT_SIZE }, { "8BITMIME", EXT_8BITMIME },
 	{ "AUTH", EXT_AUTH }, { "ETRN", EXT_ETRN },
 	{ "ENHANCEDSTATUSCODES", EXT_ENHANCED }, { "SMTPUTF8", EXT_SMTPUTF8 },
+	{ "DSN", EXT_DSN },
 };
 
 /* The mechanisms of "AUTH PLAIN LOGIN ..." (or the older "AUTH=..."). */
@@ -811,23 +813,39 @@ static void after_hello(struct smtpc *s)
 	auth_or_ready(s);
 }
 
+/* A DSN parameter's value to pass on (RFC 3461 §5.2), as it came: only
+ * to a server that offers DSN; "" for none. */
+static const char *dsn_arg(const struct smtpc *s, const char *const *v,
+			   size_t i)
+{
+	return (s->ext & EXT_DSN) && v != NULL && v[i] != NULL ? v[i] : "";
+}
+
 static void send_envelope_cmd(struct smtpc *s)
 {
 	size_t i = s->next_send++;
 
 	if (i == 0) {
+		const char *ret = dsn_arg(s, &s->msg.ret, 0);
+		const char *envid = dsn_arg(s, &s->msg.envid, 0);
 		char size[40] = "";
 
 		set_timer(s, T_MAIL);
 		if (s->ext & EXT_SIZE)
 			snprintf(size, sizeof(size), " SIZE=%llu",
 				 (unsigned long long)s->msg.size);
-		send_line(s, false, "MAIL FROM:<%s>%s%s%s", s->msg.sender, size,
-			  s->msg.eight_bit ? " BODY=8BITMIME" : "",
-			  s->msg.smtputf8 ? " SMTPUTF8" : "");
+		send_line(s, false, "MAIL FROM:<%s>%s%s%s%s%s%s%s", s->msg.sender,
+			  size, s->msg.eight_bit ? " BODY=8BITMIME" : "",
+			  s->msg.smtputf8 ? " SMTPUTF8" : "",
+			  *ret ? " RET=" : "", ret, *envid ? " ENVID=" : "", envid);
 	} else if (i <= s->msg.n_rcpts) {
+		const char *notify = dsn_arg(s, s->msg.notify, i - 1);
+		const char *orcpt = dsn_arg(s, s->msg.orcpt, i - 1);
+
 		set_timer(s, T_RCPT);
-		send_line(s, false, "RCPT TO:<%s>", s->msg.rcpts[i - 1]);
+		send_line(s, false, "RCPT TO:<%s>%s%s%s%s", s->msg.rcpts[i - 1],
+			  *notify ? " NOTIFY=" : "", notify,
+			  *orcpt ? " ORCPT=" : "", orcpt);
 	} else {
 		set_timer(s, T_DATA_INIT);
 		send_line(s, false, "DATA");

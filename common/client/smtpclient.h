@@ -9,7 +9,8 @@
  * gives one message (smtpc_send), one command (smtpc_command) or ends the
  * session (smtpc_quit), and gets on_ready again after each.
  *
- * A message is MAIL, RCPT for each recipient and DATA, sent in one write
+ * A message is MAIL, RCPT for each recipient and DATA (the RFC 3461
+ * parameters on MAIL and RCPT only when the server offers DSN), sent in one write
  * when the server offers PIPELINING (RFC 2920), one at a time otherwise;
  * the body is read from a file descriptor (a duplicate of it, read ahead
  * 64 KiB at a time on the worker pool while the piece before is sent),
@@ -110,6 +111,11 @@ struct smtpc_msg {
 	bool eight_bit;              /* BODY=8BITMIME (RFC 6152) */
 	bool binary;                 /* BODY=BINARYMIME (RFC 3030) */
 	bool smtputf8;               /* SMTPUTF8 (RFC 6531) */
+	/* RFC 3461, sent as they are only when the server offers DSN: RET
+	 * ("FULL", "HDRS") and ENVID of MAIL, and per recipient NOTIFY and
+	 * ORCPT (arrays of n_rcpts, or NULL); NULL or "": none. */
+	const char *ret, *envid;
+	const char *const *notify, *const *orcpt;
 };
 
 struct smtpc_cb {
@@ -156,7 +162,8 @@ void smtpc_quit(struct smtpc *s);
 /* Abort at any time: close at once; on_close follows with an error. */
 void smtpc_abort(struct smtpc *s, const char *why);
 
-/* Facts after on_ready: TLS active; the peer's address; EHLO keywords. */
+/* Facts after on_ready: TLS active; the peer's address; EHLO keywords
+ * (those the client uses, DSN among them). */
 bool smtpc_tls_active(const struct smtpc *s);
 const char *smtpc_peer(const struct smtpc *s);
 bool smtpc_has_ext(const struct smtpc *s, const char *keyword);
