@@ -125,4 +125,7 @@ void dns_cancel(struct dns_query *q);
 /* "OK", "NODATA", ... for logs. */
 const char *dns_status_str(enum dns_status s);
 
+/* "MX", "A", ... for logs; "?" for another number. */
+const char *dns_type_str(enum dns_type t);
+
 #endif
