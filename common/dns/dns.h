@@ -1,10 +1,10 @@
 /* common/dns/dns.h: the one DNS resolver of kantorpos — asynchronous,
  * validating, on the daemon's (or a tool's) libev loop.
  *
- * Built on libunbound: queries run inside libunbound (one background
- * worker of its own, never a thread blocked per query) and their answers
- * are taken on the loop when its file descriptor is readable. libunbound
- * validates DNSSEC itself against the trust anchors of dns_trust_anchor
+ * Built on libunbound, which runs on the caller's loop itself: its sockets
+ * and timers are libev watchers (common/dns/dns_event.h), and it starts
+ * no thread: nothing ever waits for a query. libunbound validates DNSSEC
+ * itself against the trust anchors of dns_trust_anchor
  * (never trusting an upstream AD bit); its own message cache, kept small,
  * answers repeated questions within their TTLs. The records of an answer
  * are read from the answer packet by kantorpos's own parser
@@ -107,7 +107,14 @@ struct dns_opts {
 struct dns *dns_new(struct ev_loop *loop, const struct dns_opts *opts,
 		    char *err, size_t errlen);
 
-/* Stop it: pending queries are dropped (their callbacks never run). */
+/* Whether path is a trust anchor file dns_new would take: readable, with
+ * DS or DNSKEY records that libunbound parses. Reads the file (blocking:
+ * for start-up and kantorpos check). Returns 0, or -1 with the reason in
+ * err. */
+int dns_check_anchor(const char *path, char *err, size_t errlen);
+
+/* Stop it: pending queries are dropped (their callbacks never run). May be
+ * called from a callback. */
 void dns_free(struct dns *d);
 
 /* Called once with the answer (valid during the call only). */
@@ -115,7 +122,8 @@ typedef void dns_cb(void *arg, const struct dns_answer *a);
 
 /* Ask for name's records of type (name: a host name, or for PTR an
  * address literal). Returns the query (for dns_cancel until its callback
- * ran), or NULL with errno (EINVAL: not a domain name; ENOMEM). */
+ * ran), or NULL with errno (EINVAL: not a domain name, or for PTR not an
+ * address literal; ENOMEM; EIO: libunbound refused the query). */
 struct dns_query *dns_lookup(struct dns *d, const char *name,
 			     enum dns_type type, dns_cb *cb, void *arg);
 

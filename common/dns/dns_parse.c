@@ -192,7 +192,7 @@ static int read_head(struct msg *m, enum dns_type type, struct dns_answer *a,
 	return flags & 0x000f;
 }
 
-static const char *rcode_why(int rcode)
+const char *dns_rcode_why(unsigned rcode)
 {
 	switch (rcode) {
 	case 1: return "format error (FORMERR)";
@@ -501,7 +501,7 @@ void dns_parse(const uint8_t *msg, size_t len, enum dns_type type,
 	a->security = DNS_INSECURE;
 	rcode = read_head(&m, type, a, &n_an, &n_ns);
 	if (rcode > 0 && rcode != 3)
-		m.why = rcode_why(rcode);
+		m.why = dns_rcode_why((unsigned)rcode);
 	if (m.why == NULL && read_rrs(&m, n_an, &m.an) == 0)
 		m.n_an = n_an;
 	if (m.why == NULL && read_rrs(&m, n_ns, &m.ns) == 0)

@@ -34,6 +34,10 @@
 void dns_parse(const uint8_t *msg, size_t len, enum dns_type type,
 	       struct dns_answer *a);
 
+/* Why an answer with RCODE rcode (not NOERROR, not NXDOMAIN) is no answer:
+ * "server failure (SERVFAIL)", "query refused (REFUSED)", ... (static). */
+const char *dns_rcode_why(unsigned rcode);
+
 /* Free the arrays dns_parse allocated in *a (not *a itself); *a is left
  * with n == 0 and no arrays. */
 void dns_answer_free(struct dns_answer *a);
