@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/dns/dns.h"
+#include "common/dns/dns_types.h"
 
 /* Longest name on the wire, length octets and the root label included
  * (RFC 1035 §3.1). */

@@ -520,28 +520,3 @@ void dns_parse(const uint8_t *msg, size_t len, enum dns_type type,
 	if (m.why != NULL)
 		answer_fail(a, m.why);
 }
-
-const char *dns_status_str(enum dns_status s)
-{
-	switch (s) {
-	case DNS_OK: return "OK";
-	case DNS_NODATA: return "NODATA";
-	case DNS_NXDOMAIN: return "NXDOMAIN";
-	case DNS_TEMPFAIL: return "TEMPFAIL";
-	case DNS_BOGUS: return "BOGUS";
-	}
-	return "?";
-}
-
-const char *dns_type_str(enum dns_type t)
-{
-	switch (t) {
-	case DNS_T_A: return "A";
-	case DNS_T_PTR: return "PTR";
-	case DNS_T_MX: return "MX";
-	case DNS_T_TXT: return "TXT";
-	case DNS_T_AAAA: return "AAAA";
-	case DNS_T_TLSA: return "TLSA";
-	}
-	return "?";
-}

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/dns/dns.h"
+#include "common/dns/dns_types.h"
 
 /* Longest CNAME chain followed from the question's name (O-MX-08): a
  * longer one, or a loop, is DNS_TEMPFAIL "CNAME chain too long". */

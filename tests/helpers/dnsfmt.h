@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "common/dns/dns.h"
+#include "common/dns/dns_types.h"
 
 /* The records of a, space-separated, into out (always NUL-terminated):
  * MX "10 a.remote.test." (null MX "0 ."), A and AAAA addresses, TLSA
