@@ -5,16 +5,18 @@
 # when another package usually pulls it in: installs run with
 # --no-install-recommends, so nothing arrives by chance.
 
-# Building and running kantorpos (./demo needs only these).
-DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev openssl"
+# Building and running kantorpos (./demo needs only these); dns-root-data
+# holds the root's trust anchor, the default dns_trust_anchor.
+DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev libunbound-dev dns-root-data openssl"
 # The test suites: swaks speaks TLS through Net::SSLeay and IO::Socket::SSL;
 # groff and mandoc lint the manual pages; fail2ban-regex checks the shipped
 # filter against real log lines; systemd-analyze verifies the units (and
 # runs man-db's man for their Documentation= pages), systemd-sysusers and
 # systemd-tmpfiles apply the shipped files to a scratch root;
 # logrotate checks the shipped snippet; git lists the tracked sources for
-# scripts/structure-check.
-DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2"
+# scripts/structure-check; nsd serves the DNS tests' zones, which ldnsutils
+# (ldns-keygen, ldns-signzone) signs.
+DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.

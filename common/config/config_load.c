@@ -120,6 +120,9 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_DURATION(login_fail_window, 1, 86400, 900),
 	/* fetch accounts */
 	KW_CUSTOM(fetch_account, CONFIG_F_MULTI, config_kw_fetch_account),
+	/* DNS */
+	KW_CUSTOM(dns_resolver, 0, config_kw_dns_resolver),
+	KW_CUSTOM(dns_trust_anchor, 0, config_kw_dns_trust_anchor),
 	/* sender rules */
 	KW_CUSTOM(local_sender_policy, 0, config_kw_local_sender_policy),
 	KW_CUSTOM(trusted_networks, 0, config_kw_trusted_networks),
@@ -177,6 +180,7 @@ static void cfg_defaults(struct config_parser *p)
 	}
 	p->cfg->log_level = LOG_LVL_INFO;
 	p->cfg->recipient_delimiter = config_strdup(p, "+");
+	config_dns_defaults(p);
 }
 
 /* A CONFIG_T_UINT value within the keyword's bounds. */
@@ -581,6 +585,7 @@ void config_free(struct config *cfg)
 	config_free_etrn(cfg);
 	/* fetch accounts */
 	config_fetch_free(cfg);
+	config_dns_free(cfg);
 	/* sender rules */
 	free(cfg->trusted_networks);
 	free(cfg->file);

@@ -87,6 +87,10 @@ void config_relay_finish(struct config_parser *p, unsigned legacy);
 void config_relay_free(struct config *cfg);
 /* sender rules (config_keywords.c) */
 config_handler config_kw_local_sender_policy, config_kw_trusted_networks;
+/* DNS (config_dns.c): the keywords, the default anchor, freeing. */
+config_handler config_kw_dns_resolver, config_kw_dns_trust_anchor;
+void config_dns_defaults(struct config_parser *p);
+void config_dns_free(struct config *cfg);
 /* fetch accounts */
 config_handler config_kw_fetch_account;
 /* A path as written, made absolute against the file's directory (heap). */
