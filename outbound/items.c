@@ -38,9 +38,12 @@ enum outb_route outb_route_of(const struct config *cfg, const char *domain,
 		return OUTB_ROUTE_ETRN;
 	if (config_find_domain(cfg, domain) != NULL)
 		return OUTB_ROUTE_LOCAL;
-	if (cfg->relayhost.host != NULL)
+	if (config_relayhost_takes(cfg, domain))
 		return OUTB_ROUTE_RELAY;
-	return OUTB_ROUTE_NONE;
+	/* An address literal has no MX hosts to look up. */
+	if (domain[0] == '\0' || domain[0] == '[')
+		return OUTB_ROUTE_NONE;
+	return OUTB_ROUTE_DIRECT;
 }
 
 unsigned outb_lifetime(const struct config *cfg, const char *domain)
@@ -100,6 +103,9 @@ static void note_kick(const struct config *cfg, const char *domain,
 		break;
 	case OUTB_ROUTE_RELAY:
 		*kick_r |= OUTB_KICK_RELAY;
+		break;
+	case OUTB_ROUTE_DIRECT:
+		*kick_r |= OUTB_KICK_DIRECT;
 		break;
 	case OUTB_ROUTE_ETRN:
 	case OUTB_ROUTE_NONE:
@@ -364,6 +370,41 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 	defer_env(ctx, queue_item_env(it), error);
 	log_info("queue id=%s status=deferred reason=%s", id, error);
 	return finish(it);
+}
+
+int outb_item_reply_all(const struct outb_ctx *ctx, const char *id,
+			int code, const char *text, unsigned *kick_r)
+{
+	struct queue_item *it;
+	struct queue_env *env;
+	struct smtpc_reply *replies;
+	size_t *map, n = 0;
+	int rc = outb_item_take(ctx, id, false, &it, kick_r);
+
+	if (rc <= 0)
+		return rc;
+	env = queue_item_env(it);
+	replies = calloc(env->n_rcpts, sizeof(*replies));
+	map = calloc(env->n_rcpts, sizeof(*map));
+	if (replies == NULL || map == NULL) {
+		free(replies);
+		free(map);
+		queue_item_release(it);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		replies[n].code = code;
+		snprintf(replies[n].text, sizeof(replies[n].text), "%s", text);
+		map[n++] = i;
+	}
+	/* No remote MTA said this: a DSN must not name one. */
+	queue_env_set(&env->remote_mta, NULL);
+	rc = outb_item_record(ctx, it, map, replies, n, NULL, kick_r);
+	free(replies);
+	free(map);
+	return rc;
 }
 
 /* Deliver the queued message to the local user t through the pipeline

@@ -18,15 +18,17 @@ struct userdb;
 
 /* Where mail for a domain goes. */
 enum outb_route {
-	OUTB_ROUTE_NONE,  /* a foreign domain and no relayhost */
+	OUTB_ROUTE_NONE,  /* no way out (an address literal) */
 	OUTB_ROUTE_ETRN,  /* held for an etrn_domain */
 	OUTB_ROUTE_LOCAL, /* a local_domain: Maildir delivery */
-	OUTB_ROUTE_RELAY, /* the relayhost */
+	OUTB_ROUTE_RELAY, /* the relayhost (config_relayhost_takes) */
+	OUTB_ROUTE_DIRECT, /* the domain's MX hosts */
 };
 
 /* Bits of the *kick_r out-parameters: routes that got new items (DSNs). */
 #define OUTB_KICK_LOCAL 0x1u
 #define OUTB_KICK_RELAY 0x2u
+#define OUTB_KICK_DIRECT 0x4u
 
 /* What the steps share; each call reads it only. now is the clock. */
 struct outb_ctx {
@@ -62,6 +64,15 @@ int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
  * Returns 0 or -1. */
 int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 		     const char *error, unsigned *kick_r);
+
+/* Give every pending recipient of item id the same reply, one not of a
+ * remote server (the verdict of the DNS: null MX, no such domain, a lookup
+ * failure): 5xx bounces them with one DSN, 4xx keeps them with back-off,
+ * as outb_item_record does; the remote MTA of an earlier attempt is
+ * forgotten, so that the DSN names none. Busy or gone items are left
+ * alone. Returns 0, or -1 (the item stays as it was). */
+int outb_item_reply_all(const struct outb_ctx *ctx, const char *id,
+			int code, const char *text, unsigned *kick_r);
 
 /* Deliver a local-route item into the Maildirs of its recipients (user
  * database and catch-all as for SMTP); unknown users fail with 5.1.1.

@@ -748,6 +748,7 @@ int runner_flush_all(struct runner *r, const char *domain)
 			return route_flush(r, FL_LOCAL, NULL, false);
 		case OUTB_ROUTE_RELAY:
 			return route_flush(r, FL_RELAY, NULL, false);
+		case OUTB_ROUTE_DIRECT:
 		case OUTB_ROUTE_NONE:
 			errno = ENOENT;
 			return -1;

@@ -80,6 +80,10 @@ config_handler config_kw_etrn_domain, config_kw_etrn_request,
 void config_free_etrn(struct config *cfg);
 /* sender rules (config_keywords.c) */
 config_handler config_kw_local_sender_policy, config_kw_trusted_networks;
+/* direct delivery (config_outbound.c) and what frees its fields */
+config_handler config_kw_relayhost_domains, config_kw_outbound_bind,
+	config_kw_outbound_tls;
+void config_outbound_free(struct config *cfg);
 /* fetch accounts */
 config_handler config_kw_fetch_account;
 /* A path as written, made absolute against the file's directory (heap). */
