@@ -56,6 +56,7 @@ struct server {
 	size_t rest_len;
 	size_t chunk;           /* >0: each reply written in pieces this big */
 	int client_fd;          /* the client's socket (same process) or -1 */
+	char peer[64];          /* the client's address (IPv4) */
 	char fail[256];
 };
 
@@ -215,9 +216,15 @@ static void *server_main(void *arg)
 	struct io io = { .fd = -1 };
 	char line[4096];
 
-	io.fd = accept(sv->lfd, NULL, NULL);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+
+	io.fd = accept(sv->lfd, (struct sockaddr *)&peer, &plen);
 	if (io.fd < 0)
 		return NULL;
+	if (peer.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr,
+			  sv->peer, sizeof(sv->peer));
 	if (sv->chunk > 0) {
 		int one = 1;
 
@@ -691,6 +698,70 @@ Test(smtpclient, connect_refused)
 	run_client(&cl, &o);
 	cr_assert(strstr(cl.error, "Connection refused") != NULL, "%s",
 		  cl.error);
+}
+
+/* An address literal needs no resolution: the session starts from the
+ * loop, without the pool (none is given here). */
+Test(smtpclient, literal_needs_no_pool)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO client.test", "250 s\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o = plain_opts(0);
+
+	server_start(&sv, steps);
+	server_run(&sv);
+	o.port = sv.port;
+	cl.loop = ev_loop_new(EVFLAG_AUTO);
+	cl.s = smtpc_start(cl.loop, NULL, &o, &test_cb, &cl);
+	cr_assert_not_null(cl.s);
+	cr_assert_not(cl.closed, "no callback inside smtpc_start");
+	while (!cl.closed)
+		ev_run(cl.loop, EVRUN_ONCE);
+	ev_loop_destroy(cl.loop);
+	server_join(&sv);
+	cr_assert_str_eq(cl.error, "");
+}
+
+/* outbound_bind: connections leave from the bind address of their family;
+ * one that is not this host's fails the connect (the next address would
+ * be tried). */
+Test(smtpclient, bind_address)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO client.test", "250 s\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o = plain_opts(0);
+
+	o.bind4 = "127.0.0.9";
+	o.bind6 = "::1";
+	converse(&sv, steps, 0, &cl, o);
+	cr_assert_str_eq(cl.error, "");
+	cr_assert_str_eq(sv.peer, "127.0.0.9");
+
+	struct client cl2 = { .msg = NULL };
+
+	server_start(&sv, NULL);
+	o = plain_opts(sv.port);
+	o.bind4 = "192.0.2.1"; /* TEST-NET-1: not an address of this host */
+	run_client(&cl2, &o);
+	close(sv.lfd);
+	cr_assert(strstr(cl2.error, "Cannot assign requested address") != NULL,
+		  "%s", cl2.error);
+
+	/* not a literal: refused at the start */
+	o.bind4 = "localhost";
+	cr_assert_null(smtpc_start(EV_DEFAULT, NULL, &o, &test_cb, &cl2));
 }
 
 Test(smtpclient, unresolvable_host)

@@ -2,8 +2,10 @@
  * the queue runner (ETRN domains, relay host, bounces) and by
  * `kantorpos etrn`. Non-blocking, on a conn (common/net/conn.h).
  *
- * A session: the host name is resolved on the worker pool, each address is
- * tried in turn, then the greeting, EHLO (HELO when EHLO is refused),
+ * A session: the host name is resolved on the worker pool (an address
+ * literal needs no resolution: the connect starts from the loop at once),
+ * each address is tried in turn (from the bind address of its family, if
+ * given), then the greeting, EHLO (HELO when EHLO is refused),
  * STARTTLS per the TLS mode, and EHLO again under TLS. Then on_ready: the
  * owner gives one message (smtpc_send), one command (smtpc_command) or
  * ends the session (smtpc_quit), and gets on_ready again after each.
@@ -83,6 +85,9 @@ struct smtpc_opts {
 	const char *tls_name;  /* name to verify; NULL: host */
 	const char *pin;       /* "sha256:..." or NULL */
 	unsigned timeout;      /* seconds for every step; 0: RFC 5321 timers */
+	/* Source addresses (literals) for IPv4 and IPv6 connections; NULL:
+	 * the kernel's choice. */
+	const char *bind4, *bind6;
 };
 
 struct smtpc_msg {

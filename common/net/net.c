@@ -217,6 +217,28 @@ int net_resolve(const char *host, unsigned port, bool passive,
 	return 0;
 }
 
+int net_resolve_literal(const char *host, unsigned port,
+			struct addrinfo **res_r)
+{
+	struct addrinfo hints;
+	char portstr[8];
+	int rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(portstr, sizeof portstr, "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, res_r);
+	if (rc == 0)
+		return 1;
+	if (rc == EAI_NONAME)
+		return 0;
+	if (rc != EAI_SYSTEM)
+		errno = rc == EAI_MEMORY ? ENOMEM : EINVAL;
+	return -1;
+}
+
 void net_addr_string(const struct sockaddr *sa, char *buf, size_t buflen,
 		     unsigned *port_r)
 {
