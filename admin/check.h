@@ -1,8 +1,8 @@
 /* admin/check.h: what the files of `kantorpos check` share — the list of
  * findings (check_report.c) and one entry point per concern:
  *   check_files.c  owners and modes, user db, data directories, aliases,
- *                  fetch and etrn_request password files, log_file (the
- *                  checks made as run_as)
+ *                  fetch and etrn_request password files, log_file, the
+ *                  DNSSEC trust anchor (the checks made as run_as)
  *   check_tls.c    tls_cert and tls_key
  *   check_net.c    listen addresses and the host names to resolve
  * check_cmd.c runs them, as run_as where the daemons would be, and prints.

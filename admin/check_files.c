@@ -3,7 +3,8 @@
  * db read and parsed, data_dir, mail/ and queue/ written to and on one file
  * system, the aliases parsed with every local target resolved, the fetch
  * and etrn_request password files read as `kantorpos fetch` and `kantorpos
- * etrn` read them, log_file opened as the daemons reopen it. */
+ * etrn` read them, log_file opened as the daemons reopen it, and the
+ * DNSSEC trust anchor read and parsed as the resolver reads it. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "common/base/log.h"
 #include "common/lookup/recipient.h"
 #include "common/config/safety.h"
+#include "common/dns/dns.h"
 #include "common/users/userdb.h"
 #include "fetch/secrets.h"
 
@@ -461,6 +463,31 @@ static void check_tls_reload(const struct files_ctx *c)
 				   "reload on SIGHUP keeps the old certificate)");
 }
 
+/* dns_trust_anchor read and parsed as the resolver takes it, by the
+ * account the daemons run as; "none" is allowed, and said to be unsafe. */
+static void check_trust_anchor(const struct files_ctx *c)
+{
+	const char *path = c->cfg->dns_trust_anchor;
+	unsigned line = config_line(c->cfg, "dns_trust_anchor");
+	const char *hint = line == 0 ? " (the default; fix: apt-get install "
+			   "dns-root-data, or set dns_trust_anchor)" : "";
+	char err[1024];
+
+	if (path == NULL) {
+		check_add(c->r, CHECK_WARNING, c->cfg->file, line,
+			  "dns_trust_anchor none: DNS answers are not validated "
+			  "(no DNSSEC, no DANE): forged answers go unnoticed");
+		return;
+	}
+	if (can_read(path) < 0) {
+		unreadable(c, CHECK_ERROR, "dns_trust_anchor", path, hint);
+		return;
+	}
+	if (dns_check_anchor(path, err, sizeof(err)) < 0)
+		check_add(c->r, CHECK_ERROR, c->cfg->file, line,
+			  "dns_trust_anchor %s: %s", path, err);
+}
+
 void check_files(struct check_report *r, const struct config *cfg,
 		 bool dropped)
 {
@@ -475,6 +502,7 @@ void check_files(struct check_report *r, const struct config *cfg,
 	check_aliases(&c, db);
 	check_secrets(&c);
 	check_log_file(&c);
+	check_trust_anchor(&c);
 	if (dropped)
 		check_tls_reload(&c);
 	userdb_free(db);

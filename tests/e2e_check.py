@@ -11,7 +11,9 @@ two file systems, fetch password files of a bad mode or owner (and
 password files by the same rule (and `kantorpos etrn` refusing them so),
 a log_file run_as
 could not reopen (no directory, a link, a directory, a FIFO, other hard
-links, not writable, not creatable). Network: a listen
+links, not writable, not creatable), a dns_trust_anchor that is missing,
+unreadable by run_as, without keys or unparsable, and "none" (a warning).
+Network: a listen
 address in use, a privileged port, host names that do not resolve.
 
 Certificates come from the openssl command (`openssl ca` for dates in the
@@ -611,6 +613,61 @@ def t_names(env):
     env.write_conf()
 
 
+DS_LINE = ("dane.test. 3600 IN DS 12345 13 2 "
+           "8d02536c887482bc34ff54e41d2ba659bf85b341a0a20afadb5813dcfbcf286d\n")
+
+
+def t_trust_anchor(env):
+    """dns_trust_anchor read and parsed as run_as, as the resolver reads
+    it; none is a warning."""
+    who = RUN_AS if ROOT else pwd.getpwuid(os.geteuid()).pw_name
+    good = env.write("anchor.key", "; the test's anchor\n" + DS_LINE)
+    env.own(good)
+    env.write_conf(extra="dns_trust_anchor %s" % good)
+    rc, out = env.check()
+    check("dns_trust_anchor with a DS record: ok",
+          rc == 0 and out == summary_ok(env) + "\n", (rc, out))
+
+    missing = env.path("nokeys/anchor.key")
+    broken("dns_trust_anchor missing", env, 1, "dns_trust_anchor",
+           "error: dns_trust_anchor %s: No such file or directory" % missing,
+           extra="dns_trust_anchor %s" % missing)
+
+    empty = env.write("empty.key", "; nothing here\n\n")
+    env.own(empty)
+    broken("dns_trust_anchor without DS or DNSKEY", env, 1,
+           "dns_trust_anchor", "error: dns_trust_anchor %s: no DS or DNSKEY "
+           "record in it" % empty, extra="dns_trust_anchor %s" % empty)
+
+    bad = env.write("bad.key", "dane.test. IN DS twelve 13 2 00\n")
+    env.own(bad)
+    env.write_conf(extra="dns_trust_anchor %s" % bad)
+    rc, out = env.check()
+    want = env.at("dns_trust_anchor") + "error: dns_trust_anchor %s: " % bad
+    lines = [ln for ln in out.splitlines() if ln.startswith(want)]
+    check("dns_trust_anchor that does not parse: libunbound's reason",
+          rc == 1 and len(lines) == 1 and
+          ("parse error in %s:" % bad) in lines[0], (rc, out))
+
+    if ROOT:
+        private = env.write("private.key", DS_LINE, 0o600)
+        broken("dns_trust_anchor run_as cannot read", env, 1,
+               "dns_trust_anchor", "error: dns_trust_anchor %s cannot be "
+               "read by %s: Permission denied; fix: chown %s %s"
+               % (private, who, who, private),
+               extra="dns_trust_anchor %s" % private)
+    else:
+        skip("dns_trust_anchor run_as cannot read", "needs root (run_as)")
+
+    env.write_conf(extra="dns_trust_anchor none")
+    rc, out = env.check()
+    expect("dns_trust_anchor none: a warning, exit 0", env, rc, out, 0,
+           env.at("dns_trust_anchor") + "warning: dns_trust_anchor none: DNS "
+           "answers are not validated (no DNSSEC, no DANE): forged answers "
+           "go unnoticed", summary_ok(env, 1))
+    env.write_conf()
+
+
 def t_config_errors(env):
     env.write_conf(extra="no_such_keyword 1\nmax_recipients lots\n")
     rc, out = env.check()
@@ -630,7 +687,8 @@ def main():
     env = Scratch()
     try:
         for t in (t_good, t_tls, t_aliases, t_user_db, t_data_dir,
-                  t_fetch_password, t_etrn_password, t_log_file, t_listen,
+                  t_fetch_password, t_etrn_password, t_log_file,
+                  t_trust_anchor, t_listen,
                   t_names,
                   t_config_errors):
             try:

@@ -109,6 +109,9 @@ Test(config, minimal_file_gets_every_default)
 	cr_assert_eq(cfg->login_fail_delay, 2);
 	cr_assert_eq(cfg->login_fail_limit, 10);
 	cr_assert_eq(cfg->login_fail_window, 900);
+	cr_assert_eq(cfg->n_dns_resolver, 0);
+	cr_assert_null(cfg->dns_resolver);
+	cr_assert_str_eq(cfg->dns_trust_anchor, "/usr/share/dns/root.key");
 	config_free(cfg);
 }
 
@@ -418,6 +421,16 @@ Test(config, every_error_message)
 		{ "relayhost", "relayhost: expected HOST:PORT" },
 		{ "relayhost *:25", "relayhost: expected HOST:PORT with HOST a host name, an IPv4 address or [IPv6 address], got \"*:25\"" },
 		{ "relayhost smtp.example:0", "relayhost: expected a port from 1 to 65535 in \"smtp.example:0\"" },
+		{ "dns_resolver", "dns_resolver: expected ADDR[:PORT]..." },
+		{ "dns_resolver ns.example", "dns_resolver: expected ADDR[:PORT] with ADDR an IPv4 address or [IPv6 address], got \"ns.example\"" },
+		{ "dns_resolver 127.0.0.1 *:53", "dns_resolver: expected ADDR[:PORT] with ADDR an IPv4 address or [IPv6 address], got \"*:53\"" },
+		{ "dns_resolver ::1", "dns_resolver: expected ADDR[:PORT] with ADDR an IPv4 address or [IPv6 address], got \"::1\"" },
+		{ "dns_resolver 300.0.0.1", "dns_resolver: expected ADDR[:PORT] with ADDR an IPv4 address or [IPv6 address], got \"300.0.0.1\"" },
+		{ "dns_resolver 127.0.0.1:0", "dns_resolver: expected a port from 1 to 65535 in \"127.0.0.1:0\"" },
+		{ "dns_resolver [::1]:dns", "dns_resolver: expected a port from 1 to 65535 in \"[::1]:dns\"" },
+		{ "dns_resolver 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9", "dns_resolver: expected at most 8 servers, got 9" },
+		{ "dns_trust_anchor", "dns_trust_anchor: expected PATH or none" },
+		{ "dns_trust_anchor /a /b", "dns_trust_anchor: expected PATH or none" },
 		{ "listen", "listen: expected smtp|pop3 ADDRESS:PORT [flag...]" },
 		{ "listen smtp", "listen: expected smtp|pop3 ADDRESS:PORT [flag...]" },
 		{ "listen imap *:143", "listen: expected smtp or pop3, got \"imap\"" },
@@ -569,6 +582,40 @@ Test(config, relayhost_forms)
 	}
 }
 
+Test(config, dns_keywords)
+{
+	static const struct {
+		const char *lines, *servers, *anchor;
+	} rows[] = {
+		{ "dns_resolver 127.0.0.1", "127.0.0.1@53", CONFIG_DNS_TRUST_ANCHOR },
+		{ "dns_resolver 127.0.0.1:5353 [::1]:53 [2001:db8::1]",
+		  "127.0.0.1@5353 ::1@53 2001:db8::1@53", CONFIG_DNS_TRUST_ANCHOR },
+		{ "dns_trust_anchor none", "", NULL },
+		{ "dns_trust_anchor keys/anchor.key", "", "/base/keys/anchor.key" },
+		{ "dns_trust_anchor /etc/kantorpos/ds.key\ndns_resolver 192.0.2.53:1053",
+		  "192.0.2.53@1053", "/etc/kantorpos/ds.key" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct config *cfg;
+		char *text, joined[256] = "";
+
+		cr_assert(asprintf(&text, BASE "%s\n", rows[i].lines) > 0);
+		cfg = parse_ok(text);
+		for (size_t k = 0; k < cfg->n_dns_resolver; k++)
+			snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined),
+				 "%s%s", k > 0 ? " " : "", cfg->dns_resolver[k]);
+		cr_expect_str_eq(joined, rows[i].servers, "%s", rows[i].lines);
+		if (rows[i].anchor == NULL)
+			cr_expect_null(cfg->dns_trust_anchor, "%s", rows[i].lines);
+		else
+			cr_expect_str_eq(cfg->dns_trust_anchor, rows[i].anchor, "%s",
+					 rows[i].lines);
+		config_free(cfg);
+		free(text);
+	}
+}
+
 Test(config, relative_paths_in_the_pure_parser)
 {
 	static const struct {
@@ -690,6 +737,7 @@ Test(config, sample_and_manual_cover_every_keyword)
 		"relayhost_domains", "outbound_port", "outbound_helo",
 		"outbound_bind", "outbound_tls", "outbound_concurrency",
 		"outbound_max_sessions", "outbound_address_limit", "hop_limit",
+		"dns_resolver", "dns_trust_anchor",
 	};
 	const char *src = getenv("KANTORPOS_SRCDIR");
 	char *sample_path, *man_path, *sample, *man;

@@ -173,6 +173,11 @@ enum config_local_sender {
 	CONFIG_LOCAL_SENDER_ALLOW,
 };
 
+/* DNS: the default dns_trust_anchor (Debian's dns-root-data), and the
+ * most dns_resolver servers. */
+#define CONFIG_DNS_TRUST_ANCHOR "/usr/share/dns/root.key"
+#define CONFIG_DNS_RESOLVERS_MAX 8
+
 /* Room for the keyword table; common/config/config.c checks it at compile time. */
 #define CONFIG_MAX_KEYWORDS 96
 
@@ -249,6 +254,12 @@ struct config {
 	unsigned long long outbound_max_sessions;  /* sessions in all */
 	unsigned long long outbound_address_limit; /* addresses per delivery */
 	unsigned long long hop_limit;              /* Received fields allowed */
+	/* DNS */
+	/* dns_resolver: "ADDR@PORT" each, the form dns_opts.servers takes
+	 * (common/dns/dns.h); none: the servers of /etc/resolv.conf. */
+	char **dns_resolver;
+	size_t n_dns_resolver;
+	char *dns_trust_anchor;    /* NULL: "none", nothing validated */
 
 	/* sender rules */
 	enum config_local_sender local_sender_policy;

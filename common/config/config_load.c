@@ -129,6 +129,9 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_UINT(outbound_address_limit, 1, 32, 10),
 	/* RFC 5321 6.3: a loop threshold of at least 100 Received fields. */
 	KW_UINT(hop_limit, 1, 10000, 100),
+	/* DNS */
+	KW_CUSTOM(dns_resolver, 0, config_kw_dns_resolver),
+	KW_CUSTOM(dns_trust_anchor, 0, config_kw_dns_trust_anchor),
 	/* sender rules */
 	KW_CUSTOM(local_sender_policy, 0, config_kw_local_sender_policy),
 	KW_CUSTOM(trusted_networks, 0, config_kw_trusted_networks),
@@ -186,6 +189,7 @@ static void cfg_defaults(struct config_parser *p)
 	}
 	p->cfg->log_level = LOG_LVL_INFO;
 	p->cfg->recipient_delimiter = config_strdup(p, "+");
+	config_dns_defaults(p);
 }
 
 /* A CONFIG_T_UINT value within the keyword's bounds. */
@@ -591,6 +595,7 @@ void config_free(struct config *cfg)
 	config_fetch_free(cfg);
 	/* direct delivery */
 	config_outbound_free(cfg);
+	config_dns_free(cfg);
 	/* sender rules */
 	free(cfg->trusted_networks);
 	free(cfg->file);

@@ -84,6 +84,10 @@ config_handler config_kw_local_sender_policy, config_kw_trusted_networks;
 config_handler config_kw_relayhost_domains, config_kw_outbound_bind,
 	config_kw_outbound_tls;
 void config_outbound_free(struct config *cfg);
+/* DNS (config_dns.c): the keywords, the default anchor, freeing. */
+config_handler config_kw_dns_resolver, config_kw_dns_trust_anchor;
+void config_dns_defaults(struct config_parser *p);
+void config_dns_free(struct config *cfg);
 /* fetch accounts */
 config_handler config_kw_fetch_account;
 /* A path as written, made absolute against the file's directory (heap). */
