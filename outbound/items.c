@@ -298,6 +298,37 @@ int outb_item_take(const struct outb_ctx *ctx, const char *id,
 	return 1;
 }
 
+long outb_item_msg(struct queue_item *it, struct smtpc_msg *msg_r,
+		   const char ***rcpts_r, size_t **map_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	const char **rcpts = calloc(env->n_rcpts + 1, sizeof(*rcpts));
+	size_t *map = calloc(env->n_rcpts + 1, sizeof(*map)), n = 0;
+
+	if (rcpts == NULL || map == NULL) {
+		free(rcpts);
+		free(map);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		rcpts[n] = env->rcpts[i].addr;
+		map[n++] = i;
+	}
+	*msg_r = (struct smtpc_msg){
+		.sender = env->sender, .rcpts = rcpts,
+		.n_rcpts = n, .fd = queue_item_fd(it),
+		.size = queue_item_size(it),
+		.eight_bit = env->body == QUEUE_BODY_8BITMIME,
+		.binary = env->body == QUEUE_BODY_BINARYMIME,
+		.smtputf8 = env->smtputf8,
+	};
+	*rcpts_r = rcpts;
+	*map_r = map;
+	return (long)n;
+}
+
 /* Count a failed attempt: back-off and the error text. */
 static void defer_env(const struct outb_ctx *ctx, struct queue_env *env,
 		      const char *error)

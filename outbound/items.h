@@ -49,6 +49,13 @@ enum outb_route outb_route_of(const struct config *cfg, const char *domain,
 int outb_item_take(const struct outb_ctx *ctx, const char *id,
 		    bool due_only, struct queue_item **it_r, unsigned *kick_r);
 
+/* The SMTP message of a locked item: its pending recipients into *rcpts_r
+ * and their envelope indexes into *map_r (heap arrays, the caller frees
+ * them; the strings are the item's), the body, its size and type from
+ * the envelope. Returns the number of recipients, or -1 (ENOMEM). */
+long outb_item_msg(struct queue_item *it, struct smtpc_msg *msg_r,
+		   const char ***rcpts_r, size_t **map_r);
+
 /* Apply the replies of one SMTP attempt and release it: replies[i] belongs
  * to the envelope recipient map[i]. 2xx: delivered; 5xx: failed with a DSN
  * to the sender; 4xx or no reply: still pending, with back-off. The item
