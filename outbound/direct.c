@@ -54,6 +54,8 @@ struct ditem {
 	struct dtarget *at;      /* whose queue holds it */
 	struct dsess *sess;      /* whose session carries it */
 	bool in_job;             /* a defer or settle job has it */
+	bool again;              /* 452 to some, 2xx to others: the rest
+				  * goes in a new transaction at once */
 	struct queue_item *it;   /* locked while a session sends it */
 };
 
@@ -716,9 +718,13 @@ static void s_result(struct smtpc *s, void *arg,
 	struct ditem *item = sess->cur;
 	struct djob *j = new_job(d, DJ_RECORD, item);
 
+	bool took = false, too_many = false;
+
 	(void)s;
 	for (size_t i = 0; i < n; i++) {
 		sess->answered |= replies[i].code != 0;
+		took |= replies[i].code / 100 == 2;
+		too_many |= replies[i].code == 452;
 		if (replies[i].code / 100 == 2)
 			d->stats.sent++;
 		else if (replies[i].code / 100 == 5)
@@ -726,6 +732,9 @@ static void s_result(struct smtpc *s, void *arg,
 		else
 			d->stats.deferred++;
 	}
+	/* RFC 5321 4.5.3.1.10: 452 for recipients beyond the server's
+	 * limit; they go again at once while others get through. */
+	item->again = took && too_many;
 	if (j != NULL && (j->replies = malloc((n ? n : 1) * sizeof(*replies))) != NULL) {
 		memcpy(j->replies, replies, n * sizeof(*replies));
 		j->n = n;
@@ -830,7 +839,15 @@ static void record_done(struct djob *j)
 	sess->busy = false;
 	sess->cur = NULL;
 	sess->t->carried--;
-	forget(item);
+	item->sess = NULL;
+	if (item->again && j->rc == 0 && !sess->closed && !sess->d->shut) {
+		/* The recipients a 452 left, on this connection next. */
+		item->again = false;
+		item->due_only = false;
+		enqueue(sess->t, item, true);
+	} else {
+		forget(item);
+	}
 	if (sess->closed)
 		sess_free(sess);
 	else

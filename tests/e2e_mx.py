@@ -9,13 +9,16 @@ a 554 greeting, 550 or 450 for some recipients, dropping the connection
 after 354, answering slowly). Mail comes in through a submission login.
 
 One test per rule: MX order and the fallback when the best MX refuses
-(every address of it tried, IPv6 and IPv4), a refused host skipped by
-later mail, equal preferences spread, the implicit MX, null MX (a bounce
-and no A/AAAA question), NXDOMAIN, mail that loops back to this host (by
-name and by address), a CNAME loop, per-recipient 5xx/4xx in one message,
-one transaction per domain, a 5xx greeting skipped, connection reuse, a
-drop after 354 (the message stays queued and intact), a slow host, the
-hop limit, unauthenticated relaying refused, and a sandboxed Postfix
+(every address of it tried, IPv6 and IPv4; EHLO with the host name), a
+refused host skipped by later mail, equal preferences spread, the
+implicit MX, null MX (a bounce and no A/AAAA question), NXDOMAIN, mail
+that loops back to this host (by name and by address), a CNAME loop, a
+CNAME to a domain with MX, a DNS timeout (deferred 4.4.3), 452 for
+recipients beyond a server's limit (a new transaction at once), a DSN to
+a null-MX sender (dropped), per-recipient 5xx/4xx in one message, one
+transaction per domain, a 5xx greeting skipped, connection reuse, a drop
+after 354 (the message stays queued and intact), a slow host, the hop
+limit, unauthenticated relaying refused, and a sandboxed Postfix
 receiving over STARTTLS (e2e_postfix.start_postfix), byte-exact.
 
 Prints one line per test and "N passed, N failed, N skipped"."""
@@ -88,6 +91,14 @@ g2.greet A 127.0.0.12
 ; a host that answers too slowly
 slow MX 10 mx.slow
 mx.slow A 127.0.0.13
+; a CNAME to a domain with MX records
+alias CNAME remote
+; a host that takes two recipients a transaction
+many MX 10 mx.many
+mx.many A 127.0.0.14
+; the relay never answers questions about dead.test (a DNS timeout)
+dead MX 10 mx.dead
+mx.dead A 127.0.0.15
 ; Postfix
 dest MX 10 pf.dest
 pf.dest A 127.0.0.9
@@ -116,11 +127,13 @@ def dns_question(packet):
 class DnsLog:
     """A UDP and TCP relay on 127.0.0.1:port to upstream (a port on
     127.0.0.1) that records the question of every query in `questions`
-    ((name, type) pairs, lower case, in order)."""
+    ((name, type) pairs, lower case, in order); questions about a name in
+    `blackhole` get no answer."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.questions = []
+        self.blackhole = set()  # names whose questions get no answer
         self.lock = threading.Lock()
         self.port = e2e_dns.free_udp_port()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -146,6 +159,9 @@ class DnsLog:
 
     def _udp_one(self, packet, peer):
         self._note(packet)
+        q = dns_question(packet)
+        if q is not None and q[0] in self.blackhole:
+            return
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
             up.settimeout(3)
             try:
@@ -188,6 +204,9 @@ class DnsLog:
                 if packet is None:
                     return
                 self._note(packet)
+                q = dns_question(packet)
+                if q is not None and q[0] in self.blackhole:
+                    return
                 up.sendall(struct.pack(">H", len(packet)) + packet)
                 answer = self._read_frame(up)
                 if answer is None:
@@ -213,18 +232,21 @@ class DnsLog:
 
 class Sink:
     """One MX host: an SMTP server on addr:port. greeting: the first
-    reply; rcpt(addr) -> the reply to RCPT (default 250); drop_after_354:
-    close after reading a part of the data; delay: seconds before every
-    reply. Records the number of connections and every transaction
-    (connection number, sender, accepted recipients, data)."""
+    reply; rcpt(addr) -> the reply to RCPT (default 250); max_rcpts: 452
+    for the recipients of a transaction beyond it; drop_after_354: close
+    after reading a part of the data; delay: seconds before every reply.
+    Records the number of connections, the EHLO names and every
+    transaction (connection number, sender, accepted recipients, data)."""
 
     def __init__(self, addr, port, greeting=None, rcpt=None,
-                 drop_after_354=False, delay=0.0):
+                 drop_after_354=False, delay=0.0, max_rcpts=0):
         self.addr, self.port = addr, port
         self.greeting = greeting or "220 %s ESMTP sink" % addr
         self.rcpt = rcpt or (lambda a: "250 2.1.5 ok")
         self.drop_after_354 = drop_after_354
         self.delay = delay
+        self.max_rcpts = max_rcpts
+        self.helo = []
         self.connections = 0
         self.transactions = []
         self.lock = threading.Lock()
@@ -275,6 +297,7 @@ class Sink:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             verb = line.split(" ", 1)[0].upper()
             if verb == "EHLO":
+                self.helo.append(line[5:])
                 for e in ("250-" + self.addr, "250-PIPELINING",
                           "250 8BITMIME"):
                     send(e)
@@ -284,6 +307,8 @@ class Sink:
             elif verb == "RCPT":
                 addr = line[8:].split(">")[0].lstrip("<")
                 reply = self.rcpt(addr)
+                if self.max_rcpts and len(rcpts) >= self.max_rcpts:
+                    reply = "452 4.5.3 Too many recipients"
                 if reply.startswith("2"):
                     rcpts.append(addr)
                 send(reply)
@@ -512,6 +537,8 @@ def order_and_fallback():
     mail goes to b; both of a's addresses were tried, IPv6 first."""
     t = delivered_at("127.0.0.3", ["u1@remote.test"], "order")
     assert t[2] == ["u1@remote.test"]
+    assert ENV.sinks["127.0.0.3"].helo[-1] == "mx.example.test", \
+        "O-TX-15: EHLO outbound_helo (default: hostname)"
     log = ENV.log_text()
     v6 = log.find("a.remote.test[::1]")
     v4 = log.find("a.remote.test[127.0.0.2]")
@@ -613,6 +640,56 @@ def cname_loop():
     n = ENV.dns.asked("loop.test")
     time.sleep(1)
     assert ENV.dns.asked("loop.test") == n, "no more questions"
+
+
+@test
+def cname_followed():
+    """O-MX-07: a domain that is a CNAME of one with MX records."""
+    delivered_at("127.0.0.3", ["u@alias.test"], "alias")
+
+
+@test
+def dns_timeout():
+    """O-MX-06: no answer to the MX question: deferred with 4.4.3."""
+    ENV.dns.blackhole.add("dead.test")
+    submit(["u@dead.test"], "dead")
+    wait(lambda: "u@dead.test (pending): 451 4.4.3" in ENV.queue_list(),
+         "the DNS timeout recorded", 60)
+
+
+@test
+def too_many_recipients():
+    """O-TX-04: 452 for the third recipient: it goes in a new transaction
+    on the same connection, nothing fails."""
+    m = ENV.sinks["127.0.0.14"]
+    submit(["a@many.test", "b@many.test", "c@many.test"], "many")
+    wait(lambda: sum(len(t[2]) for t in m.transactions) >= 3,
+         "all three recipients at mx.many.test")
+    assert [len(t[2]) for t in m.transactions] == [2, 1], m.transactions
+    assert m.connections == 1
+    assert "@many.test" not in ENV.queue_list()
+    assert not any(b"@many.test" in d and b"Final-Recipient" in d
+                   for d in ENV.dsns())
+
+
+@test
+def dsn_to_null_mx_dropped():
+    """O-NMX-05: the notification for a sender in a null-MX domain cannot
+    go anywhere: dropped, nothing left in the queue."""
+    p = subprocess.run([lib.ADMIN, "-c", ENV.conf, "queue", "add", "-f",
+                        "someone@nullmx.test", "x@nx.test"],
+                       input=message("to nx", ["x@nx.test"]),
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p
+    # The daemon's runner looks at the queue only every 30 s: flush now
+    # (whichever runner locks the items first delivers them).
+    rc, out, err = ENV.tool("queue", "flush", "nx.test")
+    logs = err + ENV.log_text()
+    wait(lambda: "x@nx.test" not in ENV.queue_list() and
+         "someone@nullmx.test" not in ENV.queue_list(), "both gone")
+    assert re.search(r"to=<someone@nullmx.test> status=bounced dsn=5.1.10",
+                     logs + ENV.log_text()), logs
+    assert "the sender is <>, no DSN" in logs + ENV.log_text()
 
 
 @test
@@ -796,6 +873,7 @@ def main():
         ENV.sink("127.0.0.11", greeting="554 5.7.1 no service here")
         ENV.sink("127.0.0.12")
         ENV.sink("127.0.0.13", delay=5)
+        ENV.sink("127.0.0.14", max_rcpts=2)
         ENV.start()
         return ()
 
