@@ -777,7 +777,7 @@ static void s_close(struct smtpc *s, void *arg, const char *error,
 		log_info("direct: session to %s[%s]:%llu failed: %s", t->name,
 			 t->text, d->cfg->outbound_port, error);
 	}
-	if (error != NULL && !sess->answered) {
+	if (error != NULL && !sess->answered && !d->shut) {
 		/* The target failed before any transaction: its items go on. A
 		 * 5xx greeting is kept as the reply that may bounce them. */
 		int code = last != NULL ? last->code : 0;

@@ -10,19 +10,21 @@ after 354, answering slowly). Mail comes in through a submission login.
 
 One test per rule: MX order and the fallback when the best MX refuses
 (every address of it tried, IPv6 and IPv4; EHLO with the host name), a
-refused host skipped by later mail, equal preferences spread, the
-implicit MX, null MX (a bounce and no A/AAAA question), NXDOMAIN, mail
-that loops back to this host (by name and by address), a CNAME loop, a
-CNAME to a domain with MX, a DNS timeout (deferred 4.4.3), 452 for
-recipients beyond a server's limit (a new transaction at once), a DSN to
-a null-MX sender (dropped), per-recipient 5xx/4xx in one message, one
-transaction per domain, a 5xx greeting skipped, connection reuse, a drop
-after 354 (the message stays queued and intact), a slow host, the hop
-limit, unauthenticated relaying refused, and a sandboxed Postfix
-receiving over STARTTLS (e2e_postfix.start_postfix), byte-exact.
+refused host skipped by later mail, equal preferences spread, the implicit
+MX, null MX (a bounce and no A/AAAA question), NXDOMAIN, mail that loops
+back to this host (by name and by address), a CNAME loop, a CNAME to a
+domain with MX, 25 MX records (the best 20), a DNS timeout (deferred
+4.4.3), 452 for recipients beyond a server's limit (a new transaction at
+once), a DSN to a null-MX sender (dropped), per-recipient 5xx/4xx in one
+message, one transaction per domain, a 5xx greeting skipped, connection
+reuse, the limits of outbound_concurrency and outbound_max_sessions, a
+drop after 354 (the message stays queued and intact), a slow host, the hop
+limit, unauthenticated relaying refused, and a sandboxed Postfix receiving
+over STARTTLS (e2e_postfix.start_postfix), byte-exact.
 
 Prints one line per test and "N passed, N failed, N skipped"."""
 
+import contextlib
 import email.utils
 import os
 import pwd
@@ -99,6 +101,38 @@ mx.many A 127.0.0.14
 ; the relay never answers questions about dead.test (a DNS timeout)
 dead MX 10 mx.dead
 mx.dead A 127.0.0.15
+; 25 MX records: the best 20 are used
+big MX 1 h1.big
+big MX 2 h2.big
+big MX 3 h3.big
+big MX 4 h4.big
+big MX 5 h5.big
+big MX 6 h6.big
+big MX 7 h7.big
+big MX 8 h8.big
+big MX 9 h9.big
+big MX 10 h10.big
+big MX 11 h11.big
+big MX 12 h12.big
+big MX 13 h13.big
+big MX 14 h14.big
+big MX 15 h15.big
+big MX 16 h16.big
+big MX 17 h17.big
+big MX 18 h18.big
+big MX 19 h19.big
+big MX 20 h20.big
+big MX 21 h21.big
+big MX 22 h22.big
+big MX 23 h23.big
+big MX 24 h24.big
+big MX 25 h25.big
+h1.big A 127.0.0.3
+; concurrency
+conc1 MX 10 mx.conc1
+mx.conc1 A 127.0.0.16
+conc2 MX 10 mx.conc2
+mx.conc2 A 127.0.0.17
 ; Postfix
 dest MX 10 pf.dest
 pf.dest A 127.0.0.9
@@ -230,22 +264,41 @@ class DnsLog:
                 pass
 
 
+class Meter:
+    """Connections open at once, now and at most (shared by sinks)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def __enter__(self):
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.now -= 1
+
+
 class Sink:
     """One MX host: an SMTP server on addr:port. greeting: the first
     reply; rcpt(addr) -> the reply to RCPT (default 250); max_rcpts: 452
     for the recipients of a transaction beyond it; drop_after_354: close
-    after reading a part of the data; delay: seconds before every reply.
-    Records the number of connections, the EHLO names and every
+    after reading a part of the data; delay: seconds before every reply;
+    meters: Meters of its open connections. Records the number of
+    connections, the EHLO names and every
     transaction (connection number, sender, accepted recipients, data)."""
 
     def __init__(self, addr, port, greeting=None, rcpt=None,
-                 drop_after_354=False, delay=0.0, max_rcpts=0):
+                 drop_after_354=False, delay=0.0, max_rcpts=0, meters=()):
         self.addr, self.port = addr, port
         self.greeting = greeting or "220 %s ESMTP sink" % addr
         self.rcpt = rcpt or (lambda a: "250 2.1.5 ok")
         self.drop_after_354 = drop_after_354
         self.delay = delay
         self.max_rcpts = max_rcpts
+        self.meters = meters
         self.helo = []
         self.connections = 0
         self.transactions = []
@@ -258,7 +311,10 @@ class Sink:
                     sink.connections += 1
                     n = sink.connections
                 try:
-                    sink.session(self.rfile, self.wfile, n)
+                    with contextlib.ExitStack() as stack:
+                        for m in sink.meters:
+                            stack.enter_context(m)
+                        sink.session(self.rfile, self.wfile, n)
                 except OSError:
                     pass
 
@@ -658,6 +714,17 @@ def dns_timeout():
 
 
 @test
+def huge_mx_set_capped():
+    """O-MX-14: 25 MX records: the best 20, logged; the addresses of the
+    worst five are never asked for."""
+    delivered_at("127.0.0.3", ["u@big.test"], "big")
+    assert "direct: big.test has more MX records than 20: the best 20 " \
+        "are used" in ENV.log_text()
+    assert ENV.dns.asked("h20.big.test", "A") == 1
+    assert ENV.dns.asked("h21.big.test", "A") == 0
+
+
+@test
 def too_many_recipients():
     """O-TX-04: 452 for the third recipient: it goes in a new transaction
     on the same connection, nothing fails."""
@@ -768,6 +835,39 @@ def queued_msg(rcpt):
     with open(os.path.join(ENV.data, "queue", "items", qid, "msg"),
               "rb") as f:
         return qid, f.read()
+
+
+@test
+def concurrency_limits():
+    """outbound_concurrency 2 and outbound_max_sessions 3: 20 messages
+    for each of two hosts, queued together (a data directory of its own,
+    flushed by `kantorpos queue flush`): at most 2 sessions a host and 3
+    in all, more than one at a time, every message delivered."""
+    total, m1, m2 = Meter(), Meter(), Meter()
+    s1 = ENV.sink("127.0.0.16", delay=0.02, meters=(total, m1))
+    s2 = ENV.sink("127.0.0.17", delay=0.02, meters=(total, m2))
+    conf, data = ENV.conf + ".conc", os.path.join(ENV.dir, "data-conc")
+    os.makedirs(data)
+    if ENV.root:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(data, nobody.pw_uid, nobody.pw_gid)
+    with open(ENV.conf) as f, open(conf, "w") as g:
+        g.write(f.read().replace("data_dir %s\n" % ENV.data,
+                                 "data_dir %s\n" % data) +
+                "outbound_concurrency 2\noutbound_max_sessions 3\n")
+    for dom in ("conc1.test", "conc2.test"):
+        for i in range(20):
+            p = subprocess.run([lib.ADMIN, "-c", conf, "queue", "add", "-f",
+                                "alice@" + DOMAIN, "u%d@%s" % (i, dom)],
+                               input=message("c", ["u%d@%s" % (i, dom)]),
+                               capture_output=True, timeout=30)
+            assert p.returncode == 0, p
+    p = subprocess.run([lib.ADMIN, "-c", conf, "queue", "flush"],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p
+    assert s1.count() == 20 and s2.count() == 20, (s1.count(), s2.count())
+    assert m1.most <= 2 and m2.most <= 2, (m1.most, m2.most)
+    assert 2 <= total.most <= 3, total.most
 
 
 @test
