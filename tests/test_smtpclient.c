@@ -211,21 +211,28 @@ static uint64_t fnv(uint64_t h, const char *p, size_t len)
 	return h;
 }
 
+/* Accept the client, noting its address. */
+static int accept_client(struct server *sv)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int fd = accept(sv->lfd, (struct sockaddr *)&peer, &plen);
+
+	if (fd >= 0 && peer.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr,
+			  sv->peer, sizeof(sv->peer));
+	return fd;
+}
+
 static void *server_main(void *arg)
 {
 	struct server *sv = arg;
 	struct io io = { .fd = -1 };
 	char line[4096];
 
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof(peer);
-
-	io.fd = accept(sv->lfd, (struct sockaddr *)&peer, &plen);
+	io.fd = accept_client(sv);
 	if (io.fd < 0)
 		return NULL;
-	if (peer.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr,
-			  sv->peer, sizeof(sv->peer));
 	if (sv->chunk > 0) {
 		int one = 1;
 
