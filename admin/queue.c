@@ -339,7 +339,7 @@ static int cmd_flush(const struct config *cfg, struct queue *q,
 	if (n < 0) {
 		fprintf(stderr, "kantorpos: %s: %s\n", domain,
 			errno == EINVAL ? "its mail goes to the client that asks with ETRN; nothing to flush to"
-					: "no route for this domain (not an etrn_domain, not local, no relayhost)");
+					: "no route for this domain (an address literal has no MX hosts)");
 		rc = ADM_DATAERR;
 	} else if (runner_busy(r) > 0) {
 		ev_run(loop, 0);

@@ -7,6 +7,7 @@
 #include "outbound/items.h"
 
 #include "common/mail/address.h"
+#include "common/mail/dsn.h"
 #include "common/base/log.h"
 #include "common/lookup/recipient.h"
 #include "outbound/dsn.h"
@@ -41,9 +42,12 @@ enum outb_route outb_route_of(const struct config *cfg, const char *domain,
 		return OUTB_ROUTE_ETRN;
 	if (config_find_domain(cfg, domain) != NULL)
 		return OUTB_ROUTE_LOCAL;
-	if (cfg->relayhost.host != NULL)
+	if (config_relayhost_takes(cfg, domain))
 		return OUTB_ROUTE_RELAY;
-	return OUTB_ROUTE_NONE;
+	/* An address literal has no MX hosts to look up. */
+	if (domain[0] == '\0' || domain[0] == '[')
+		return OUTB_ROUTE_NONE;
+	return OUTB_ROUTE_DIRECT;
 }
 
 unsigned outb_lifetime(const struct config *cfg, const char *domain)
@@ -103,6 +107,9 @@ static void note_kick(const struct config *cfg, const char *domain,
 		break;
 	case OUTB_ROUTE_RELAY:
 		*kick_r |= OUTB_KICK_RELAY;
+		break;
+	case OUTB_ROUTE_DIRECT:
+		*kick_r |= OUTB_KICK_DIRECT;
 		break;
 	case OUTB_ROUTE_ETRN:
 	case OUTB_ROUTE_NONE:
@@ -465,6 +472,63 @@ int outb_item_take(const struct outb_ctx *ctx, const char *id,
 	return 1;
 }
 
+int outb_item_dsn_args(const struct queue_env *env, const size_t *map,
+		       size_t n, struct smtpc_msg *msg, void **block_r)
+{
+	enum { NOTIFY_TEXT = 32 };
+	const char **p = calloc(n ? n : 1, 2 * sizeof(*p) + NOTIFY_TEXT);
+	char *text;
+
+	*block_r = p;
+	if (p == NULL)
+		return -1;
+	text = (char *)(p + 2 * n);
+	for (size_t k = 0; k < n; k++) {
+		const struct queue_rcpt *r = &env->rcpts[map[k]];
+
+		p[k] = dsn_notify_format(r->notify, text + k * NOTIFY_TEXT,
+					 NOTIFY_TEXT);
+		p[n + k] = r->orcpt;
+	}
+	msg->notify = p;
+	msg->orcpt = p + n;
+	msg->ret = env->ret == DSN_RET_FULL ? "FULL"
+		   : env->ret == DSN_RET_HDRS ? "HDRS" : NULL;
+	msg->envid = env->envid;
+	return 0;
+}
+
+long outb_item_msg(struct queue_item *it, struct smtpc_msg *msg_r,
+		   const char ***rcpts_r, size_t **map_r)
+{
+	struct queue_env *env = queue_item_env(it);
+	const char **rcpts = calloc(env->n_rcpts + 1, sizeof(*rcpts));
+	size_t *map = calloc(env->n_rcpts + 1, sizeof(*map)), n = 0;
+
+	if (rcpts == NULL || map == NULL) {
+		free(rcpts);
+		free(map);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		rcpts[n] = env->rcpts[i].addr;
+		map[n++] = i;
+	}
+	*msg_r = (struct smtpc_msg){
+		.sender = env->sender, .rcpts = rcpts,
+		.n_rcpts = n, .fd = queue_item_fd(it),
+		.size = queue_item_size(it),
+		.eight_bit = env->body == QUEUE_BODY_8BITMIME,
+		.binary = env->body == QUEUE_BODY_BINARYMIME,
+		.smtputf8 = env->smtputf8,
+	};
+	*rcpts_r = rcpts;
+	*map_r = map;
+	return (long)n;
+}
+
 /* Count a failed attempt: back-off and the error text. */
 static void defer_env(const struct outb_ctx *ctx, struct queue_env *env,
 		      const char *error)
@@ -539,6 +603,41 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 	log_info("queue id=%s status=deferred reason=%s", id, error);
 	warn_delayed(ctx, it, kick_r);
 	return finish(it);
+}
+
+int outb_item_reply_all(const struct outb_ctx *ctx, const char *id,
+			int code, const char *text, unsigned *kick_r)
+{
+	struct queue_item *it;
+	struct queue_env *env;
+	struct smtpc_reply *replies;
+	size_t *map, n = 0;
+	int rc = outb_item_take(ctx, id, false, &it, kick_r);
+
+	if (rc <= 0)
+		return rc;
+	env = queue_item_env(it);
+	replies = calloc(env->n_rcpts, sizeof(*replies));
+	map = calloc(env->n_rcpts, sizeof(*map));
+	if (replies == NULL || map == NULL) {
+		free(replies);
+		free(map);
+		queue_item_release(it);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		replies[n].code = code;
+		snprintf(replies[n].text, sizeof(replies[n].text), "%s", text);
+		map[n++] = i;
+	}
+	/* No remote MTA said this: a DSN must not name one. */
+	queue_env_set(&env->remote_mta, NULL);
+	rc = outb_item_record(ctx, it, map, replies, n, NULL, kick_r);
+	free(replies);
+	free(map);
+	return rc;
 }
 
 /* Deliver the queued message to the local user t through the pipeline

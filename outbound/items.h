@@ -18,15 +18,17 @@ struct userdb;
 
 /* Where mail for a domain goes. */
 enum outb_route {
-	OUTB_ROUTE_NONE,  /* a foreign domain and no relayhost */
+	OUTB_ROUTE_NONE,  /* no way out (an address literal) */
 	OUTB_ROUTE_ETRN,  /* held for an etrn_domain */
 	OUTB_ROUTE_LOCAL, /* a local_domain: Maildir delivery */
-	OUTB_ROUTE_RELAY, /* the relayhost */
+	OUTB_ROUTE_RELAY, /* the relayhost (config_relayhost_takes) */
+	OUTB_ROUTE_DIRECT, /* the domain's MX hosts */
 };
 
 /* Bits of the *kick_r out-parameters: routes that got new items (DSNs). */
 #define OUTB_KICK_LOCAL 0x1u
 #define OUTB_KICK_RELAY 0x2u
+#define OUTB_KICK_DIRECT 0x4u
 
 /* What the steps share; each call reads it only. now is the clock. */
 struct outb_ctx {
@@ -50,6 +52,20 @@ enum outb_route outb_route_of(const struct config *cfg, const char *domain,
 int outb_item_take(const struct outb_ctx *ctx, const char *id,
 		    bool due_only, struct queue_item **it_r, unsigned *kick_r);
 
+/* The RFC 3461 values of env for msg, whose recipients are env's
+ * map[0..n) (the client passes them on, as they came, to a server that
+ * offers DSN): one heap block in *block_r, which the caller frees once
+ * the message is sent. 0 or -1. */
+int outb_item_dsn_args(const struct queue_env *env, const size_t *map,
+		       size_t n, struct smtpc_msg *msg, void **block_r);
+
+/* The SMTP message of a locked item: its pending recipients into *rcpts_r
+ * and their envelope indexes into *map_r (heap arrays, the caller frees
+ * them; the strings are the item's), the body, its size and type from
+ * the envelope. Returns the number of recipients, or -1 (ENOMEM). */
+long outb_item_msg(struct queue_item *it, struct smtpc_msg *msg_r,
+		   const char ***rcpts_r, size_t **map_r);
+
 /* Apply the replies of one SMTP attempt and release it: replies[i] belongs
  * to the envelope recipient map[i]. 2xx: delivered (with a relayed DSN
  * for NOTIFY=SUCCESS when the next hop offers no DSN); 5xx: failed with
@@ -67,6 +83,15 @@ int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
  * Returns 0 or -1. */
 int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 		     const char *error, unsigned *kick_r);
+
+/* Give every pending recipient of item id the same reply, one not of a
+ * remote server (the verdict of the DNS: null MX, no such domain, a lookup
+ * failure): 5xx bounces them with one DSN, 4xx keeps them with back-off,
+ * as outb_item_record does; the remote MTA of an earlier attempt is
+ * forgotten, so that the DSN names none. Busy or gone items are left
+ * alone. Returns 0, or -1 (the item stays as it was). */
+int outb_item_reply_all(const struct outb_ctx *ctx, const char *id,
+			int code, const char *text, unsigned *kick_r);
 
 /* Deliver a local-route item into the Maildirs of its recipients (user
  * database and catch-all as for SMTP); unknown users fail with 5.1.1.

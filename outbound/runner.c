@@ -1,6 +1,7 @@
 /* outbound/runner.c: the queue runner on the loop — one flush per route at a
  * time, scans and item steps on the worker pool, one SMTP session per
- * flush, periodic retries and the expiry sweep. */
+ * flush, periodic retries and the expiry sweep; the direct route is
+ * outbound/direct.h's, with the resolver the runner gives it. */
 #include "autoconf.h"
 
 #include "outbound/runner.h"
@@ -10,9 +11,12 @@
 #include "common/base/log.h"
 #include "common/client/smtpclient.h"
 #include "common/mail/dsn.h"
+#include "common/dns/dns.h"
 #include "common/net/tls.h"
 #include "common/net/worker.h"
+#include "outbound/direct.h"
 #include "outbound/items.h"
+#include "outbound/resolver.h"
 #include "store/queue.h"
 
 #include <errno.h>
@@ -46,7 +50,7 @@ struct flush {
 	struct queue_item *cur;
 	const char **rcpts;
 	size_t *map;
-	void *dsn; /* the message's RFC 3461 values (dsn_args) */
+	void *dsn; /* the message's RFC 3461 values (outb_item_dsn_args) */
 };
 
 struct runner {
@@ -59,6 +63,9 @@ struct runner {
 	void *clock_arg;
 	SSL_CTX *verify_ctx, *any_ctx;
 	char *relay_pw; /* the relayhost's AUTH password, wiped when freed */
+	struct dns *dns;          /* the direct route's resolver */
+	bool own_dns;
+	struct direct *direct;    /* the direct route */
 	struct flush *flushes;
 	size_t jobs;
 	bool dying, sweeping, shut;
@@ -282,70 +289,28 @@ static void scan_done(struct job *j)
 		start_session(f);
 }
 
-/* The RFC 3461 values of env for msg, whose recipients are map[0..n)
- * (the client passes them on, as they came, to a server that offers
- * DSN): one block in f->dsn, kept until the next message. 0 or -1. */
-static int dsn_args(struct flush *f, const struct queue_env *env, size_t n,
-		    struct smtpc_msg *msg)
-{
-	enum { NOTIFY_TEXT = 32 };
-	const char **p;
-	char *text;
-
-	free(f->dsn);
-	f->dsn = calloc(n ? n : 1, 2 * sizeof(*p) + NOTIFY_TEXT);
-	if ((p = f->dsn) == NULL)
-		return -1;
-	text = (char *)(p + 2 * n);
-	for (size_t k = 0; k < n; k++) {
-		const struct queue_rcpt *r = &env->rcpts[f->map[k]];
-
-		p[k] = dsn_notify_format(r->notify, text + k * NOTIFY_TEXT,
-					 NOTIFY_TEXT);
-		p[n + k] = r->orcpt;
-	}
-	msg->notify = p;
-	msg->orcpt = p + n;
-	msg->ret = env->ret == DSN_RET_FULL ? "FULL"
-		   : env->ret == DSN_RET_HDRS ? "HDRS" : NULL;
-	msg->envid = env->envid;
-	return 0;
-}
-
 /* Sends the item a take job locked, to its pending recipients; the record
  * job that its result starts goes on from there. */
 static void send_item(struct flush *f, struct queue_item *it)
 {
-	struct queue_env *env = queue_item_env(it);
 	struct smtpc_msg msg;
-	size_t n = 0;
 
 	free(f->rcpts);
 	free(f->map);
-	f->rcpts = calloc(env->n_rcpts, sizeof(*f->rcpts));
-	f->map = calloc(env->n_rcpts, sizeof(*f->map));
-	if (f->rcpts == NULL || f->map == NULL) {
+	f->rcpts = NULL;
+	f->map = NULL;
+	if (outb_item_msg(it, &msg, &f->rcpts, &f->map) < 0) {
 		queue_item_release(it);
 		smtpc_abort(f->s, "out of memory");
 		return;
 	}
-	for (size_t i = 0; i < env->n_rcpts; i++) {
-		if (env->rcpts[i].state != QUEUE_RCPT_PENDING)
-			continue;
-		f->rcpts[n] = env->rcpts[i].addr;
-		f->map[n++] = i;
-	}
-	msg = (struct smtpc_msg){
-		.sender = env->sender, .rcpts = f->rcpts,
-		.n_rcpts = n, .fd = queue_item_fd(it),
-		.size = queue_item_size(it),
-		.eight_bit = env->body == QUEUE_BODY_8BITMIME,
-		.binary = env->body == QUEUE_BODY_BINARYMIME,
-		.smtputf8 = env->smtputf8,
-	};
 	f->cur = it;
 	f->busy = true; /* until the record job is done */
-	if (dsn_args(f, env, n, &msg) < 0 || smtpc_send(f->s, &msg) < 0) {
+	free(f->dsn);
+	f->dsn = NULL;
+	if (outb_item_dsn_args(queue_item_env(it), f->map, msg.n_rcpts, &msg,
+			       &f->dsn) < 0 ||
+	    smtpc_send(f->s, &msg) < 0) {
 		f->busy = false;
 		f->cur = NULL;
 		queue_item_release(it);
@@ -390,9 +355,8 @@ static void job_done(void *arg)
 	struct flush *f = j->f;
 
 	r->jobs--;
-	if (j->kick & OUTB_KICK_LOCAL || j->kick & OUTB_KICK_RELAY)
-		if (!r->dying && !r->shut)
-			runner_kick(r);
+	if (j->kick != 0 && !r->dying && !r->shut)
+		runner_kick(r);
 	switch (j->kind) {
 	case JOB_SCAN:
 		scan_done(j);
@@ -814,6 +778,8 @@ int runner_flush_all(struct runner *r, const char *domain)
 			return route_flush(r, FL_LOCAL, NULL, false);
 		case OUTB_ROUTE_RELAY:
 			return route_flush(r, FL_RELAY, NULL, false);
+		case OUTB_ROUTE_DIRECT:
+			return direct_flush(r->direct, domain, false) < 0 ? -1 : 1;
 		case OUTB_ROUTE_NONE:
 			errno = ENOENT;
 			return -1;
@@ -827,6 +793,8 @@ int runner_flush_all(struct runner *r, const char *domain)
 	n += route_flush(r, FL_LOCAL, NULL, false);
 	if (r->cfg->relayhost.host != NULL)
 		n += route_flush(r, FL_RELAY, NULL, false);
+	if (!r->shut)
+		n += direct_flush(r->direct, NULL, false) == 1;
 	return n;
 }
 
@@ -835,6 +803,46 @@ void runner_kick(struct runner *r)
 	route_flush(r, FL_LOCAL, NULL, true);
 	if (r->cfg->relayhost.host != NULL)
 		route_flush(r, FL_RELAY, NULL, true);
+	if (!r->shut)
+		direct_flush(r->direct, NULL, true);
+}
+
+/* The direct route's DSNs and its idle moment reach the runner. */
+static void direct_kick(void *arg, unsigned bits)
+{
+	(void)bits;
+	runner_kick(arg);
+}
+
+static void direct_idle(void *arg)
+{
+	maybe_idle(arg);
+}
+
+/* The direct route and its resolver (opts->dns, or one of its own made
+ * from the configuration; without one its items wait, deferred). */
+static int start_direct(struct runner *r, const struct runner_opts *opts,
+			char *err, size_t errlen)
+{
+	char why[256];
+	struct direct_opts o = {
+		.loop = r->loop, .pool = r->pool, .cfg = r->cfg, .q = r->q,
+		.db = r->db, .verify_ctx = r->verify_ctx, .any_ctx = r->any_ctx,
+		.clock = opts->clock, .clock_arg = opts->clock_arg,
+		.kick = direct_kick, .idle = direct_idle, .arg = r,
+	};
+
+	r->dns = opts->dns;
+	if (r->dns == NULL) {
+		r->dns = outb_dns_new(r->loop, r->cfg, why, sizeof(why));
+		r->own_dns = r->dns != NULL;
+		if (r->dns == NULL)
+			log_warnx("queue: no DNS resolver for direct delivery: %s",
+				  why);
+	}
+	o.dns = r->dns;
+	r->direct = direct_new(&o, err, errlen);
+	return r->direct != NULL ? 0 : -1;
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -855,6 +863,19 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	runner_kick(r);
 	sweep(r);
+}
+
+/* Free what runner_new made (each part may be missing). */
+static void release(struct runner *r)
+{
+	secret_free(r->relay_pw);
+	direct_free(r->direct);
+	if (r->own_dns)
+		dns_free(r->dns);
+	SSL_CTX_free(r->verify_ctx);
+	SSL_CTX_free(r->any_ctx);
+	free(r->last_retry);
+	free(r);
 }
 
 struct runner *runner_new(struct ev_loop *loop, struct worker *pool,
@@ -885,14 +906,10 @@ struct runner *runner_new(struct ev_loop *loop, struct worker *pool,
 	if (r->verify_ctx != NULL)
 		r->any_ctx = smtpc_ctx_any_new(err, errlen);
 	if (r->last_retry == NULL || r->verify_ctx == NULL ||
-	    r->any_ctx == NULL) {
+	    r->any_ctx == NULL || start_direct(r, opts, err, errlen) < 0) {
 		if (r->last_retry == NULL)
 			snprintf(err, errlen, "out of memory");
-		SSL_CTX_free(r->verify_ctx);
-		SSL_CTX_free(r->any_ctx);
-		free(r->last_retry);
-		secret_free(r->relay_pw);
-		free(r);
+		release(r);
 		return NULL;
 	}
 	ev_timer_init(&r->tick, tick_cb, opts->tick, opts->tick);
@@ -915,6 +932,7 @@ void runner_shutdown(struct runner *r)
 		ev_ref(r->loop);
 		ev_timer_stop(r->loop, &r->tick);
 	}
+	direct_shutdown(r->direct);
 	for (f = r->flushes; f != NULL; f = next) {
 		next = f->next;
 		f->again = false;
@@ -945,16 +963,12 @@ void runner_free(struct runner *r)
 		ev_ref(r->loop);
 		ev_timer_stop(r->loop, &r->tick);
 	}
-	SSL_CTX_free(r->verify_ctx);
-	SSL_CTX_free(r->any_ctx);
-	free(r->last_retry);
-	secret_free(r->relay_pw);
-	free(r);
+	release(r);
 }
 
 size_t runner_busy(const struct runner *r)
 {
-	size_t n = r->jobs;
+	size_t n = r->jobs + direct_busy(r->direct);
 
 	for (const struct flush *f = r->flushes; f != NULL; f = f->next)
 		n++;
@@ -969,5 +983,12 @@ void runner_on_idle(struct runner *r, void (*fn)(void *arg), void *arg)
 
 void runner_get_stats(const struct runner *r, struct runner_stats *st_r)
 {
+	struct direct_stats ds;
+
+	direct_get_stats(r->direct, &ds);
 	*st_r = r->stats;
+	st_r->sent += ds.sent;
+	st_r->deferred += ds.deferred;
+	st_r->bounced += ds.bounced;
+	st_r->sessions_failed += ds.sessions_failed;
 }

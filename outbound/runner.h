@@ -5,15 +5,17 @@
  * because it needs the loop, the pool, the SMTP client and local delivery.
  *
  * A flush delivers the items of one route: an etrn_domain (to its
- * deliver_to host, or to the client that issued ETRN), the relay host, or
- * local delivery (notifications for local senders). At most one flush per
+ * deliver_to host, or to the client that issued ETRN), the relay host,
+ * local delivery (notifications for local senders), or direct delivery to
+ * the MX hosts of foreign domains (outbound/direct.h: many sessions at
+ * once, by destination). At most one flush per
  * route runs at a time; messages go one after another over one SMTP
  * connection. Every blocking step (queue scan, item lock, envelope
  * update, DSN, Maildir delivery) runs on the worker pool; the runner's
  * own code runs on the loop thread only and never blocks.
  *
  * Periodic work (when opts.tick > 0): etrn_domains with a retry interval
- * and the relay/local routes are flushed for items whose back-off is over,
+ * and the relay/local/direct routes are flushed for items whose back-off is over,
  * and expired items anywhere are bounced. ETRN and explicit flushes ignore
  * the back-off. */
 #ifndef KANTORPOS_OUTBOUND_RUNNER_H
@@ -24,6 +26,7 @@
 #include <time.h>
 
 struct config;
+struct dns;
 struct ev_loop;
 struct queue;
 struct runner;
@@ -44,6 +47,9 @@ struct runner_opts {
 	 * when the runner is freed); NULL: none, and then relay sessions
 	 * that need it fail (their items stay queued). */
 	const char *relay_password;
+	struct dns *dns;          /* for direct delivery; NULL: the runner
+				   * starts its own (dns_resolver,
+				   * dns_trust_anchor) */
 };
 
 /* Outcome of a flush request. */
@@ -89,12 +95,13 @@ int runner_flush_etrn(struct runner *r, const char *domain, bool subdomains,
 void runner_cancel(struct runner *r, void *arg);
 
 /* Flush everything that has a destination now (every etrn_domain with a
- * deliver_to host, the relay host, local delivery), and bounce expired
- * items; with domain, only that etrn_domain (or local/relay route domain).
+ * deliver_to host, the relay host, local and direct delivery), and bounce
+ * expired items; with domain, only that etrn_domain (or local/relay/direct
+ * route domain).
  * Returns the number of flushes started, or -1 (errno). */
 int runner_flush_all(struct runner *r, const char *domain);
 
-/* New items for the relay or local route were queued: deliver them soon
+/* New items for the relay, local or direct route were queued: deliver them soon
  * (a flush for their due items, or another round after the running one). */
 void runner_kick(struct runner *r);
 

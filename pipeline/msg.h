@@ -40,6 +40,7 @@ enum pipe_route {
 	PIPE_ROUTE_RELAY,    /* the queue, for the relay host */
 	PIPE_ROUTE_QUEUE,    /* the queue, routed there by its domain (DSNs,
 			      * kantorpos queue add) */
+	PIPE_ROUTE_DIRECT,   /* the queue, for the domain's MX hosts */
 };
 
 /* A recipient's state: accepted at RCPT (after the end: stored), or what

@@ -1,5 +1,6 @@
 /* pipeline/route.c: the routing of a recipient (local users, the ETRN
- * domains, the relay host for authenticated users; never an open relay). */
+ * domains, the relay host or the MX hosts for authenticated users; never
+ * an open relay). */
 #include "autoconf.h"
 
 #include "pipeline/route.h"
@@ -24,7 +25,7 @@ static int refuse(struct route_decision *d, int code, const char *enh,
 	return 0;
 }
 
-/* Accepted into the outbound queue (held domain or relay host). */
+/* Accepted into the outbound queue (held domain, relay host, MX). */
 static int accept_queued(struct route_decision *d, enum pipe_route route,
 			 const char *text)
 {
@@ -92,27 +93,27 @@ int route_check(const struct route_ctx *ctx, const struct addr_path *path,
 	dom = (mb.flags & ADDR_MB_LITERAL) ? NULL
 					   : config_find_domain(cfg, mb.domain);
 	if (dom == NULL) {
-		/* ETRN: held domains take any local part, from anyone; the
-		 * relay host takes authenticated users' mail. Address
-		 * literals and routing syntax never qualify. */
+		/* ETRN: held domains take any local part, from anyone;
+		 * authenticated users' mail goes to the relay host or to the
+		 * domain's MX hosts. Address literals and routing syntax never
+		 * qualify. */
 		bool held = !(mb.flags & ADDR_MB_LITERAL) &&
 			    config_find_etrn(cfg, mb.domain) != NULL;
-		bool relay = !(mb.flags & ADDR_MB_LITERAL) &&
-			     ctx->authenticated && cfg->relayhost.host != NULL;
+		bool out = !(mb.flags & ADDR_MB_LITERAL) && ctx->authenticated;
 
-		if ((held || relay) && routing_syntax(mb.local, NULL))
+		if ((held || out) && routing_syntax(mb.local, NULL))
 			return refuse(d_r, 550, "5.7.1",
 				      "Routing in the local part is not allowed");
 		if (held)
 			return accept_queued(d_r, PIPE_ROUTE_HELD,
 					     "Recipient OK, held for ETRN");
-		if (relay)
+		if (out && config_relayhost_takes(cfg, mb.domain))
 			return accept_queued(d_r, PIPE_ROUTE_RELAY,
 					     "Recipient OK, queued for the relay host");
-		if (!ctx->authenticated)
-			return refuse(d_r, 554, "5.7.1", "Relay access denied");
-		return refuse(d_r, 554, "5.7.1",
-			      "Relay access denied: no relayhost configured");
+		if (out)
+			return accept_queued(d_r, PIPE_ROUTE_DIRECT,
+					     "Recipient OK, queued");
+		return refuse(d_r, 554, "5.7.1", "Relay access denied");
 	}
 	if (routing_syntax(mb.local, cfg->recipient_delimiter))
 		return refuse(d_r, 550, "5.7.1",

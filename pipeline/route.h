@@ -3,9 +3,10 @@
  * open relay:
  * mail is accepted only for local mailboxes, for the domains held for ETRN
  * (any local part: their users are not known here; the message goes into
- * the outbound queue), and from authenticated users for other domains when
- * a relayhost is configured (queued for it). Everything else foreign is
- * refused (554 5.7.1). A local mailbox goes through the aliases and the
+ * the outbound queue), and from authenticated users for other domains
+ * (queued for the relayhost when it takes the domain,
+ * config_relayhost_takes, else for the domain's MX hosts). Everything
+ * else foreign is refused (554 5.7.1 Relay access denied). A local mailbox goes through the aliases and the
  * user database to the Maildirs of local users. Routing syntax in a local part
  * (percent hack, bang path, a quoted "@") never routes anywhere; a source
  * route is ignored and the final mailbox decides (RFC 5321 §3.6.1).

@@ -181,11 +181,11 @@ static void q_commit(void *st, struct pipe_tx *tx, struct sink_outcome *o)
 	stored_ids(&es, o->stored, sizeof(o->stored));
 	for (size_t i = 0; i < es.n && env->queued != NULL; i++)
 		env->queued(env->queued_arg, es.e[i].id, es.e[i].domain);
-	/* Due now: local items, and mail for the relay host. */
+	/* Due now: local items, and mail for the relay host or MX hosts;
+	 * only mail held for ETRN waits. */
 	o->kick = local;
 	for (size_t i = 0; i < es.n && !o->kick; i++)
-		o->kick = cfg->relayhost.host != NULL &&
-			  config_find_etrn(cfg, es.e[i].domain) == NULL;
+		o->kick = config_find_etrn(cfg, es.e[i].domain) == NULL;
 	envs_free(&es);
 }
 

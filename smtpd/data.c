@@ -1,6 +1,5 @@
 /* smtpd/data.c: DATA/BDAT content state machine (over the shared
- * un-stuffer for DATA: bare CR/LF, limits, Received count, Return-Path
- * removal). */
+ * un-stuffer for DATA: bare CR/LF, limits, Return-Path removal). */
 #include "autoconf.h"
 
 #include "smtpd/data.h"
@@ -13,7 +12,6 @@
 #define HEADER_STEP 256
 
 static const char RETURN_PATH[] = "return-path:";
-static const char RECEIVED[] = "received:";
 
 void data_init(struct data_parser *p, enum data_mode mode, uint64_t max_size,
 	       size_t line_limit)
@@ -72,10 +70,10 @@ static void flush_prefix(struct data_parser *p, struct out *o)
 }
 
 /* A field name is held until it is known to be Return-Path (dropped with
- * its continuation lines), Received (counted) or anything else. */
+ * its continuation lines) or anything else. */
 static void content(struct data_parser *p, char c, struct out *o)
 {
-	bool rp, rc;
+	bool rp;
 
 	add_size(p, 1);
 	if (p->in_body) {
@@ -100,16 +98,11 @@ static void content(struct data_parser *p, char c, struct out *o)
 	}
 	p->prefix[p->prefix_len++] = c;
 	rp = prefix_matches(p, RETURN_PATH);
-	rc = prefix_matches(p, RECEIVED);
 	if (rp && p->prefix_len == sizeof(RETURN_PATH) - 1) {
 		p->prefix_len = 0;
 		p->dropping = true;
 		p->hdr_line_empty = false;
-	} else if (rc && p->prefix_len == sizeof(RECEIVED) - 1) {
-		if (++p->hops >= DATA_MAX_HOPS)
-			p->faults |= DATA_F_LOOP;
-		flush_prefix(p, o);
-	} else if (!rp && !rc) {
+	} else if (!rp) {
 		flush_prefix(p, o);
 	}
 }
@@ -256,10 +249,6 @@ int data_fault_reply(unsigned faults, int *code_r, const char **enh_r,
 		*code_r = 552;
 		*enh_r = "5.3.4";
 		*text_r = "Message refused: a text line exceeds the line length limit";
-	} else if (faults & DATA_F_LOOP) {
-		*code_r = 554;
-		*enh_r = "5.4.6";
-		*text_r = "Too many Received headers: mail loop";
 	} else {
 		return -1;
 	}

@@ -9,10 +9,10 @@
  *
  * Both modes record faults instead of stopping, so the caller reads to the
  * real end and answers once: a bare CR or LF (the message is refused), a
- * text line above the limit, a size above the maximum, too many Received
- * headers (a mail loop, RFC 5321 §6.3). They also drop every Return-Path
- * field of the header section, since the server adds the one true
- * Return-Path (RFC 5321 §4.4). */
+ * text line above the limit, a size above the maximum. They also drop
+ * every Return-Path field of the header section, since the server adds
+ * the one true Return-Path (RFC 5321 §4.4). Too many Received fields (a
+ * mail loop) are the pipeline's hop limit (pipeline/stage_hops.c). */
 #ifndef KANTORPOS_SMTPD_DATA_H
 #define KANTORPOS_SMTPD_DATA_H
 
@@ -26,14 +26,10 @@
  * header-name prefix and a held CR are released by a later byte. */
 #define DATA_OUT_SLACK 32
 
-/* Received headers at which a message is taken to be looping. */
-#define DATA_MAX_HOPS 100
-
 /* Faults, as bits of data_faults(). */
 #define DATA_F_BARE_NL 0x01  /* a CR or LF not part of a CRLF pair */
 #define DATA_F_LONG_LINE 0x02 /* a line above the text line limit */
 #define DATA_F_TOO_BIG 0x04   /* content above the size limit */
-#define DATA_F_LOOP 0x08      /* DATA_MAX_HOPS or more Received fields */
 
 enum data_mode {
 	DATA_MODE_DOT,    /* DATA: dot-stuffed, ends at CRLF.CRLF */
@@ -48,10 +44,9 @@ struct data_parser {
 	uint64_t size;      /* content octets so far (Return-Path included) */
 	size_t line_len;    /* BDAT: octets of the current line */
 	unsigned faults;
-	unsigned hops;
 	struct dot_unstuffer dot; /* DATA mode: the wire */
 	bool held_cr;       /* BDAT: the last octet was a CR */
-	/* Header filter: recognises Received and Return-Path field names. */
+	/* Header filter: recognises Return-Path field names. */
 	bool in_body;
 	bool hdr_line_start;
 	bool hdr_line_empty;

@@ -37,7 +37,9 @@ def postfix(conf, *args):
                           capture_output=True, timeout=60)
 
 
-def start_postfix(top, port, hold_port):
+def start_postfix(top, port, hold_port, addr="127.0.0.1", extra=""):
+    """Postfix under top listening on addr:port (main.cf gets extra at
+    its end); returns (its config directory, None) or (None, why not)."""
     if shutil.which("postfix") is None:
         return None, ("postfix is not installed (scripts/deps.sh installs it "
                       "only where no other package provides "
@@ -68,7 +70,7 @@ def start_postfix(top, port, hold_port):
             f[4] = "n"   # no chroot: the sandbox has no copies of /etc
             line = " ".join(f)
         out.append(line)
-    out.append("127.0.0.1:%d inet n - n - - smtpd" % port)
+    out.append("%s:%d inet n - n - - smtpd" % (addr, port))
     out.append("etrn-only unix - - n - - smtp")
     with open(os.path.join(conf, "master.cf"), "w") as fh:
         fh.write("\n".join(out) + "\n")
@@ -103,11 +105,11 @@ virtual_mailbox_base = {top}/vmail
 virtual_mailbox_maps = inline:{{ bob@dest.test=bob/ }}
 virtual_uid_maps = static:{pf.pw_uid}
 virtual_gid_maps = static:{pf.pw_gid}
-""")
+""" + extra)
     p = postfix(conf, "start")
     for _ in range(50):
         try:
-            s = smtplib.SMTP("127.0.0.1", port, timeout=2)
+            s = smtplib.SMTP(addr, port, timeout=2)
             s.quit()
             return conf, None
         except OSError:

@@ -809,6 +809,9 @@ Test(config, sample_and_manual_cover_every_keyword)
 		"quota_permanent", "relayhost", "workers", "password_opslimit",
 		"password_memlimit", "login_fail_delay", "login_fail_limit",
 		"login_fail_window", "local_sender_policy", "trusted_networks",
+		"relayhost_domains", "outbound_port", "outbound_helo",
+		"outbound_bind", "outbound_tls", "outbound_concurrency",
+		"outbound_max_sessions", "outbound_address_limit", "hop_limit",
 		"dns_resolver", "dns_trust_anchor",
 	};
 	const char *src = getenv("KANTORPOS_SRCDIR");
@@ -1010,4 +1013,79 @@ Test(config, line_of_every_keyword)
 		cr_expect_eq(config_line(cfg, rows[i].keyword), rows[i].line,
 			     "%s", rows[i].keyword);
 	config_free(cfg);
+}
+
+/* Direct delivery: the defaults, each keyword, its errors, and which
+ * domains the relayhost takes. */
+Test(config, direct_delivery_keywords)
+{
+	static const struct {
+		const char *line, *error;
+	} bad[] = {
+		{ "relayhost_domains", "relayhost_domains: expected DOMAIN..." },
+		{ "relayhost_domains a_b.example", "relayhost_domains: expected a domain name, got \"a_b.example\"" },
+		{ "outbound_port 0", "outbound_port: expected a number from 1 to 65535, got \"0\"" },
+		{ "outbound_helo -x-", "outbound_helo: expected a host name, got \"-x-\"" },
+		{ "outbound_bind", "outbound_bind: expected ADDRESS [ADDRESS]" },
+		{ "outbound_bind host.example", "outbound_bind: expected an IPv4 or IPv6 address, got \"host.example\"" },
+		{ "outbound_bind 192.0.2.1 192.0.2.2", "outbound_bind: one address of each family at most, got \"192.0.2.2\" after \"192.0.2.1\"" },
+		{ "outbound_tls dnssec", "outbound_tls: expected dane, opportunistic, required or none, got \"dnssec\"" },
+		{ "outbound_tls", "outbound_tls: expected dane, opportunistic, required or none" },
+		{ "outbound_concurrency 0", "outbound_concurrency: expected a number from 1 to 1000, got \"0\"" },
+		{ "outbound_max_sessions 0", "outbound_max_sessions: expected a number from 1 to 100000, got \"0\"" },
+		{ "outbound_address_limit 33", "outbound_address_limit: expected a number from 1 to 32, got \"33\"" },
+		{ "hop_limit 0", "hop_limit: expected a number from 1 to 10000, got \"0\"" },
+	};
+	struct config *cfg = parse_ok(BASE);
+
+	cr_assert_eq(cfg->n_relayhost_domains, 0);
+	cr_assert_eq(cfg->outbound_port, 25);
+	cr_assert_null(cfg->outbound_helo);
+	cr_assert_null(cfg->outbound_bind4);
+	cr_assert_null(cfg->outbound_bind6);
+	cr_assert_eq(cfg->outbound_tls, CONFIG_OUTBOUND_TLS_DANE);
+	cr_assert_eq(cfg->outbound_concurrency, 10);
+	cr_assert_eq(cfg->outbound_max_sessions, 100);
+	cr_assert_eq(cfg->outbound_address_limit, 10);
+	cr_assert_eq(cfg->hop_limit, 100);
+	cr_assert_not(config_relayhost_takes(cfg, "anywhere.example"),
+		      "no relayhost: nothing goes there");
+	config_free(cfg);
+
+	cfg = parse_ok(BASE "relayhost smtp.isp.example:587\n"
+			    "relayhost_domains Corp.Example\n"
+			    "relayhost_domains partner.example other.example\n"
+			    "outbound_port 2525\noutbound_helo out.example.org\n"
+			    "outbound_bind [2001:db8::25] 192.0.2.25\n"
+			    "outbound_tls opportunistic\noutbound_concurrency 2\n"
+			    "outbound_max_sessions 7\noutbound_address_limit 4\n"
+			    "hop_limit 30\n");
+	cr_assert_eq(cfg->n_relayhost_domains, 3);
+	cr_assert_str_eq(cfg->relayhost_domains[0], "corp.example");
+	cr_assert(config_relayhost_takes(cfg, "corp.example"));
+	cr_assert(config_relayhost_takes(cfg, "CORP.example"));
+	cr_assert(config_relayhost_takes(cfg, "eu.corp.example"));
+	cr_assert(config_relayhost_takes(cfg, "other.example"));
+	cr_assert_not(config_relayhost_takes(cfg, "xcorp.example"));
+	cr_assert_not(config_relayhost_takes(cfg, "example"));
+	cr_assert_not(config_relayhost_takes(cfg, "elsewhere.example"));
+	cr_assert_eq(cfg->outbound_port, 2525);
+	cr_assert_str_eq(config_outbound_helo(cfg), "out.example.org");
+	cr_assert_str_eq(cfg->outbound_bind4, "192.0.2.25");
+	cr_assert_str_eq(cfg->outbound_bind6, "2001:db8::25");
+	cr_assert_eq(cfg->outbound_tls, CONFIG_OUTBOUND_TLS_OPPORTUNISTIC);
+	cr_assert_eq(cfg->outbound_concurrency, 2);
+	cr_assert_eq(cfg->outbound_max_sessions, 7);
+	cr_assert_eq(cfg->outbound_address_limit, 4);
+	cr_assert_eq(cfg->hop_limit, 30);
+	config_free(cfg);
+
+	cfg = parse_ok(BASE "hostname mx.example.org\nrelayhost smtp.isp.example\n");
+	cr_assert(config_relayhost_takes(cfg, "anywhere.example"),
+		  "without relayhost_domains the relayhost takes every domain");
+	cr_assert_str_eq(config_outbound_helo(cfg), "mx.example.org");
+	config_free(cfg);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		line_fails(bad[i].line, bad[i].error);
 }

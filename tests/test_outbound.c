@@ -158,7 +158,8 @@ Test(outbound, routes_and_backoff)
 	cr_assert_eq(outb_route_of(cfg, "backup.test", &e), OUTB_ROUTE_ETRN);
 	cr_assert_not_null(e);
 	cr_assert_eq(outb_route_of(cfg, "EXAMPLE.test", NULL), OUTB_ROUTE_LOCAL);
-	cr_assert_eq(outb_route_of(cfg, "elsewhere.test", NULL), OUTB_ROUTE_NONE);
+	cr_assert_eq(outb_route_of(cfg, "elsewhere.test", NULL), OUTB_ROUTE_DIRECT);
+	cr_assert_eq(outb_route_of(cfg, "[192.0.2.1]", NULL), OUTB_ROUTE_NONE);
 	cr_assert_eq(outb_lifetime(cfg, "backup.test"), 86400);
 	cr_assert_eq(outb_lifetime(cfg, "elsewhere.test"), 5 * 86400);
 	static const unsigned want[] = { 60, 60, 120, 240, 480, 600, 600 };
@@ -279,6 +280,66 @@ Test(outbound, expiry_with_injected_clock)
 	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
 	cr_assert_eq(f.n, 1);
 	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 0);
+	free(id);
+}
+
+/* A verdict of the DNS for every pending recipient: 5xx bounces them
+ * all in one DSN without a Remote-MTA, 4xx keeps them with its reply. */
+static int find_dsn_id(const struct queue_env *env, void *arg)
+{
+	char *id = arg;
+
+	if (env->sender[0] == '\0')
+		memcpy(id, env->id, sizeof(env->id));
+	return 0;
+}
+
+static char *read_fd(int fd)
+{
+	static char buf[65536];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	cr_assert(n > 0);
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+Test(outbound, reply_all_from_the_dns)
+{
+	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	char *id = enqueue("a@example.test", "x@backup.test", "y@backup.test");
+	struct queue_item *it;
+	char dsn[QUEUE_ID_MAX + 1] = "";
+	unsigned kick = 0;
+	char *text;
+
+	cr_assert_eq(outb_item_reply_all(&ctx, id, 451,
+		"451 4.4.3 Temporary DNS failure looking up the MX records of backup.test",
+		&kick), 0);
+	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_env_pending(queue_item_env(it)), 2);
+	cr_assert_eq(queue_item_env(it)->attempts, 1);
+	cr_assert_str_eq(queue_item_env(it)->rcpts[1].diag,
+		"451 4.4.3 Temporary DNS failure looking up the MX records of backup.test");
+	/* an earlier attempt's remote MTA */
+	queue_env_set(&queue_item_env(it)->remote_mta, "old.mx.test");
+	cr_assert_eq(queue_item_update(it), 0);
+	queue_item_release(it);
+	cr_assert_eq(outb_item_reply_all(&ctx, id, 556,
+		"556 5.1.10 Recipient address has null MX", &kick), 0);
+	cr_assert_eq(queue_count(q, "backup.test", false), 0, "both bounced");
+	cr_assert_eq(queue_walk(q, NULL, false, find_dsn_id, dsn), 0);
+	cr_assert_neq(dsn[0], '\0', "one DSN");
+	cr_assert_eq(queue_lock(q, dsn, &it), 1);
+	text = read_fd(queue_item_fd(it));
+	cr_assert_not_null(strstr(text, "Status: 5.1.10"), "%s", text);
+	cr_assert_not_null(strstr(text, "Diagnostic-Code: smtp; 556 5.1.10 Recipient address has null MX"));
+	cr_assert_null(strstr(text, "Remote-MTA"), "%s", text);
+	cr_assert_not_null(strstr(text, "Final-Recipient: rfc822; x@backup.test"));
+	cr_assert_not_null(strstr(text, "Final-Recipient: rfc822; y@backup.test"));
+	free(text);
+	queue_item_release(it);
+	cr_assert(kick & OUTB_KICK_LOCAL);
 	free(id);
 }
 

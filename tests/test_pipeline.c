@@ -116,15 +116,15 @@ static const struct stage stage_test = {
 };
 
 extern const struct stage stage_size, stage_sender, stage_quota,
-	stage_received, stage_submit;
+	stage_hops, stage_received, stage_submit;
 
 /* The real stages, then the test stage: its content hook sees what the
  * real ones passed on. */
 const struct stage *const *stage_list(void)
 {
 	static const struct stage *const list[] = {
-		&stage_size, &stage_sender, &stage_quota, &stage_received,
-		&stage_submit, &stage_test, NULL,
+		&stage_size, &stage_sender, &stage_quota, &stage_hops,
+		&stage_received, &stage_submit, &stage_test, NULL,
 	};
 
 	return list;
@@ -861,6 +861,58 @@ Test(pipeline, size_limit)
 	cr_expect_eq(code(tx), 552);
 	pipe_tx_free(tx);
 	cr_expect_leq(count("alice", "new"), 0);
+}
+
+/* The hop limit: more Received fields than hop_limit in the header section
+ * as it came is refused at the end with 554 5.4.6 and nothing is stored;
+ * exactly hop_limit passes (the server's own Received is not counted). */
+static char *hops_message(int n)
+{
+	size_t size = (size_t)n * 40 + 64, len = 0;
+	char *text = malloc(size);
+
+	cr_assert_not_null(text);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, size - len,
+					"Received: from h%d by h%d\r\n", i, i + 1);
+	snprintf(text + len, size - len, "Subject: loop\r\n\r\nbody\r\n");
+	return text;
+}
+
+Test(pipeline, hop_limit)
+{
+	static const char *const to[] = { "<alice@example.test>", NULL };
+	static const struct {
+		enum pipe_origin origin;
+		int n, code;
+	} rows[] = {
+		{ PIPE_MX, 3, 250 },
+		{ PIPE_MX, 4, 554 },
+		{ PIPE_SUBMISSION, 4, 554 },
+		{ PIPE_DELIVER, 4, 554 },
+		{ PIPE_QUEUE, 4, 250 },
+	};
+
+	load_config("hop_limit 3\n");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pipe_tx *tx = new_tx(rows[i].origin, NULL);
+		char *text = hops_message(rows[i].n);
+		int before = count("alice", "new");
+
+		cr_assert_eq(send_all(tx, "<a@b.example>", to, text), rows[i].code,
+			     "row %zu: %d %s", i, code(tx), pipe_tx_reply(tx)->text);
+		if (rows[i].code == 554) {
+			cr_assert_str_eq(pipe_tx_reply(tx)->enh, "5.4.6");
+			cr_assert_not_null(strstr(pipe_tx_reply(tx)->text,
+						  "Too many hops"));
+			cr_assert_eq(count("alice", "new"), before, "row %zu", i);
+		} else {
+			cr_assert_eq(count("alice", "new"), (before < 0 ? 0 : before) + 1,
+				     "row %zu", i);
+		}
+		pipe_tx_free(tx);
+		free(text);
+	}
 }
 
 /* The queue sink's begin makes a staging directory: on the pool too. */

@@ -165,7 +165,8 @@ Test(route, relay_patterns_authenticated)
 }
 
 /* ETRN: held domains take any local part from anyone, into the queue;
- * without a relayhost authenticated users get 554 for other domains. */
+ * without a relayhost authenticated users' mail for other domains goes to
+ * their MX hosts. */
 Test(route, etrn_domains_are_queued)
 {
 	static const char conf[] =
@@ -175,8 +176,13 @@ Test(route, etrn_domains_are_queued)
 		{ "<anyone@backup.test>", 250, "2.1.5", "" },
 		{ "<Any.One@SUB.backup.test>", 250, "2.1.5", "" },
 		{ "<a%b@backup.test>", 550, "5.7.1", "" },
-		{ "<x@backup.test.elsewhere.test>", 554, "5.7.1", "" },
 		{ "<x@[192.0.2.1]>", 554, "5.7.1", "" },
+	};
+	static const struct row foreign[] = {
+		{ "<x@backup.test.elsewhere.test>", 554, "5.7.1", "" },
+	};
+	static const struct row foreign_auth[] = {
+		{ "<x@backup.test.elsewhere.test>", 250, "2.1.5", "" },
 	};
 	struct config *saved = cfg;
 	struct aliases *saved_al = al;
@@ -187,19 +193,86 @@ Test(route, etrn_domains_are_queued)
 	al = NULL;
 	check_rows(rows, N_ROWS(rows), false);
 	check_rows(rows, N_ROWS(rows), true);
+	check_rows(foreign, N_ROWS(foreign), false);
+	check_rows(foreign_auth, N_ROWS(foreign_auth), true);
 	struct route_ctx ctx = { cfg, db, NULL, true };
 	struct addr_path path;
 	struct route_decision d;
 
 	cr_assert_eq(addr_parse_path("<v@elsewhere.test>", 18, 0, &path, NULL), 0);
+	cr_assert_eq(route_check(&ctx, &path, &d), 1);
+	cr_assert_eq(d.route, PIPE_ROUTE_DIRECT);
+	ctx.authenticated = false;
 	cr_assert_eq(route_check(&ctx, &path, &d), 0);
-	cr_assert_str_eq(d.text, "Relay access denied: no relayhost configured");
+	cr_assert_eq(d.code, 554);
+	cr_assert_str_eq(d.text, "Relay access denied");
+	ctx.authenticated = true;
 	cr_assert_eq(addr_parse_path("<v@backup.test>", 15, 0, &path, NULL), 0);
 	cr_assert_eq(route_check(&ctx, &path, &d), 1);
 	cr_assert_eq(d.route, PIPE_ROUTE_HELD);
 	config_free(cfg);
 	cfg = saved;
 	al = saved_al;
+}
+
+/* relayhost_domains: the relayhost takes those domains and their
+ * subdomains, the rest goes direct; unauthenticated mail for either is
+ * refused as before. */
+Test(route, relayhost_domains_split_the_routes)
+{
+	static const char conf[] =
+		"data_dir /tmp\nuser_db users\nlocal_domain example.test\n"
+		"relayhost smtp.provider.example:587\n"
+		"relayhost_domains corp.example\n";
+	static const struct {
+		const char *arg;
+		bool auth;
+		int code;
+		enum pipe_route route;
+	} rows[] = {
+		{ "<a@corp.example>", true, 250, PIPE_ROUTE_RELAY },
+		{ "<a@EU.Corp.Example>", true, 250, PIPE_ROUTE_RELAY },
+		{ "<a@xcorp.example>", true, 250, PIPE_ROUTE_DIRECT },
+		{ "<a@elsewhere.test>", true, 250, PIPE_ROUTE_DIRECT },
+		{ "<a%b@elsewhere.test>", true, 550, PIPE_ROUTE_NONE },
+		{ "<a@[192.0.2.1]>", true, 554, PIPE_ROUTE_NONE },
+		{ "<a@corp.example>", false, 554, PIPE_ROUTE_NONE },
+		{ "<a@elsewhere.test>", false, 554, PIPE_ROUTE_NONE },
+		{ "<alice@example.test>", true, 250, PIPE_ROUTE_LOCAL },
+	};
+	struct config *saved = cfg;
+	char *err = NULL;
+
+	cfg = config_parse("t.conf", "/", conf, strlen(conf), &err);
+	cr_assert_not_null(cfg, "%s", err ? err : "");
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct route_ctx ctx = { cfg, db, NULL, rows[i].auth };
+		struct addr_path path;
+		struct route_decision d;
+
+		cr_assert_eq(addr_parse_path(rows[i].arg, strlen(rows[i].arg), 0,
+					     &path, NULL), 0);
+		route_check(&ctx, &path, &d);
+		cr_assert_eq(d.code, rows[i].code, "row %zu: %d %s", i, d.code,
+			     d.text);
+		cr_assert_eq(d.route, rows[i].route, "row %zu", i);
+		free(d.targets);
+	}
+	config_free(cfg);
+	cfg = saved;
+}
+
+/* With a relayhost and no relayhost_domains, every foreign domain of an
+ * authenticated user goes to it. */
+Test(route, relayhost_takes_all_by_default)
+{
+	struct route_ctx ctx = { cfg, db, al, true };
+	struct addr_path path;
+	struct route_decision d;
+
+	cr_assert_eq(addr_parse_path("<v@elsewhere.test>", 18, 0, &path, NULL), 0);
+	cr_assert_eq(route_check(&ctx, &path, &d), 1);
+	cr_assert_eq(d.route, PIPE_ROUTE_RELAY);
 }
 
 Test(route, trailing_dot_is_refused)

@@ -59,6 +59,7 @@ struct server {
 	size_t rest_len;
 	size_t chunk;           /* >0: each reply written in pieces this big */
 	int client_fd;          /* the client's socket (same process) or -1 */
+	char peer[64];          /* the client's address (IPv4) */
 	char fail[256];
 };
 
@@ -77,6 +78,7 @@ struct client {
 	const char *command;    /* sent with smtpc_command before the message */
 	bool command_sent;
 	struct smtpc_reply reply; /* its reply */
+	bool no_pool;           /* start without a pool (address literals) */
 };
 
 static char *dir;
@@ -212,13 +214,26 @@ static uint64_t fnv(uint64_t h, const char *p, size_t len)
 	return h;
 }
 
+/* Accept the client, noting its address. */
+static int accept_client(struct server *sv)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int fd = accept(sv->lfd, (struct sockaddr *)&peer, &plen);
+
+	if (fd >= 0 && peer.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr,
+			  sv->peer, sizeof(sv->peer));
+	return fd;
+}
+
 static void *server_main(void *arg)
 {
 	struct server *sv = arg;
 	struct io io = { .fd = -1 };
 	char line[4096];
 
-	io.fd = accept(sv->lfd, NULL, NULL);
+	io.fd = accept_client(sv);
 	if (io.fd < 0)
 		return NULL;
 	if (sv->chunk > 0) {
@@ -391,13 +406,15 @@ static const struct smtpc_cb test_cb = {
 static void run_client(struct client *cl, struct smtpc_opts *opts)
 {
 	cl->loop = ev_loop_new(EVFLAG_AUTO);
-	cl->pool = worker_new(cl->loop, 1, 0);
-	cr_assert_not_null(cl->pool);
+	cl->pool = cl->no_pool ? NULL : worker_new(cl->loop, 1, 0);
+	cr_assert(cl->no_pool || cl->pool != NULL);
 	cl->s = smtpc_start(cl->loop, cl->pool, opts, &test_cb, cl);
 	cr_assert_not_null(cl->s);
+	cr_assert_not(cl->closed, "no callback inside smtpc_start");
 	while (!cl->closed)
 		ev_run(cl->loop, EVRUN_ONCE);
-	worker_free(cl->pool);
+	if (cl->pool != NULL)
+		worker_free(cl->pool);
 	ev_loop_destroy(cl->loop);
 }
 
@@ -694,6 +711,59 @@ Test(smtpclient, connect_refused)
 	run_client(&cl, &o);
 	cr_assert(strstr(cl.error, "Connection refused") != NULL, "%s",
 		  cl.error);
+}
+
+/* An address literal needs no resolution: the session starts from the
+ * loop, without the pool (none is given here). */
+Test(smtpclient, literal_needs_no_pool)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO client.test", "250 s\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL, .no_pool = true };
+	struct server sv;
+
+	converse(&sv, steps, 0, &cl, plain_opts(0));
+	cr_assert_str_eq(cl.error, "");
+}
+
+/* outbound_bind: connections leave from the bind address of their family;
+ * one that is not this host's fails the connect (the next address would
+ * be tried). */
+Test(smtpclient, bind_address)
+{
+	static const struct step steps[] = {
+		{ NULL, "220 s\r\n" },
+		{ "EHLO client.test", "250 s\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL },
+	};
+	struct client cl = { .msg = NULL };
+	struct server sv;
+	struct smtpc_opts o = plain_opts(0);
+
+	o.bind4 = "127.0.0.9";
+	o.bind6 = "::1";
+	converse(&sv, steps, 0, &cl, o);
+	cr_assert_str_eq(cl.error, "");
+	cr_assert_str_eq(sv.peer, "127.0.0.9");
+
+	struct client cl2 = { .msg = NULL };
+
+	server_start(&sv, NULL);
+	o = plain_opts(sv.port);
+	o.bind4 = "192.0.2.1"; /* TEST-NET-1: not an address of this host */
+	run_client(&cl2, &o);
+	close(sv.lfd);
+	cr_assert(strstr(cl2.error, "Cannot assign requested address") != NULL,
+		  "%s", cl2.error);
+
+	/* not a literal: refused at the start */
+	o.bind4 = "localhost";
+	cr_assert_null(smtpc_start(EV_DEFAULT, NULL, &o, &test_cb, &cl2));
 }
 
 Test(smtpclient, unresolvable_host)

@@ -112,6 +112,8 @@ struct smtpc {
 	enum smtpc_state state;
 	struct conn *conn;
 	struct addrinfo *addrs, *next_addr;
+	struct addrinfo *src4, *src6; /* bind addresses, or NULL */
+	ev_timer literal;   /* an address literal: connect from the loop */
 	bool abort_pending; /* smtpc_abort while resolving */
 	bool quit_sent;
 	bool proto_error;   /* the replies fell out of step with the commands */
@@ -317,8 +319,14 @@ static void free_message(struct smtpc *s)
 static void free_session(struct smtpc *s)
 {
 	ahead_release(s);
+	if (ev_is_active(&s->literal) || ev_is_pending(&s->literal))
+		ev_timer_stop(s->loop, &s->literal);
 	if (s->addrs != NULL)
 		freeaddrinfo(s->addrs);
+	if (s->src4 != NULL)
+		freeaddrinfo(s->src4);
+	if (s->src6 != NULL)
+		freeaddrinfo(s->src6);
 	free(s->host);
 	free(s->helo);
 	free(s->tls_name);
@@ -373,11 +381,16 @@ static void try_connect(struct smtpc *s)
 {
 	while (s->next_addr != NULL) {
 		struct addrinfo *ai = s->next_addr;
+		const struct addrinfo *src = ai->ai_family == AF_INET6 ? s->src6
+					   : ai->ai_family == AF_INET ? s->src4
+								      : NULL;
 
 		s->next_addr = ai->ai_next;
 		net_addr_string(ai->ai_addr, s->peer, sizeof(s->peer), NULL);
-		s->conn = conn_connect(s->loop, ai->ai_addr, ai->ai_addrlen,
-				       &smtpc_conn_cb, s);
+		s->conn = conn_connect_from(s->loop, ai->ai_addr, ai->ai_addrlen,
+					    src != NULL ? src->ai_addr : NULL,
+					    src != NULL ? src->ai_addrlen : 0,
+					    &smtpc_conn_cb, s);
 		if (s->conn == NULL) {
 			snprintf(s->error, sizeof(s->error),
 				 "connect to %s port %u: %s", s->peer, s->port,
@@ -417,12 +430,64 @@ static void resolve_done(void *arg)
 	try_connect(s);
 }
 
+/* The connect of an address literal, from the loop (never inside
+ * smtpc_start, so that no callback runs there). */
+static void literal_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct smtpc *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (s->abort_pending) {
+		destroy(s, s->error);
+		return;
+	}
+	try_connect(s);
+}
+
+/* The bind addresses of opts into s. false when one is not a literal. */
+static bool bind_addrs(struct smtpc *s, const struct smtpc_opts *opts)
+{
+	if (opts->bind4 != NULL && net_resolve_literal(opts->bind4, 0, &s->src4) != 1)
+		return false;
+	if (opts->bind6 != NULL && net_resolve_literal(opts->bind6, 0, &s->src6) != 1)
+		return false;
+	return true;
+}
+
+/* Resolve on the pool, or for a literal start from the loop. 0 or -1. */
+static int start_resolve(struct smtpc *s)
+{
+	struct resolve_job *j;
+	int rc = net_resolve_literal(s->host, s->port, &s->addrs);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		s->next_addr = s->addrs;
+		ev_timer_init(&s->literal, literal_cb, 0., 0.);
+		s->literal.data = s;
+		ev_timer_start(s->loop, &s->literal);
+		return 0;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	j->s = s;
+	if (worker_submit(s->pool, resolve_job, resolve_done, j) < 0) {
+		int saved = errno;
+
+		free(j);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
 struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 			  const struct smtpc_opts *opts,
 			  const struct smtpc_cb *cb, void *arg)
 {
 	struct smtpc *s = calloc(1, sizeof(*s));
-	struct resolve_job *j;
 	bool ok = true;
 
 	if (s == NULL)
@@ -453,18 +518,20 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 	s->state = ST_RESOLVING;
 	snprintf(s->peer, sizeof(s->peer), "%s",
 		 opts->host != NULL ? opts->host : "?");
-	j = calloc(1, sizeof(*j));
-	if (!ok || s->host == NULL || j == NULL) {
-		free(j);
+	ev_timer_init(&s->literal, literal_cb, 0., 0.);
+	if (!ok || s->host == NULL) {
 		free_session(s);
 		errno = ENOMEM;
 		return NULL;
 	}
-	j->s = s;
-	if (worker_submit(pool, resolve_job, resolve_done, j) < 0) {
+	if (!bind_addrs(s, opts)) {
+		free_session(s);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (start_resolve(s) < 0) {
 		int saved = errno;
 
-		free(j);
 		free_session(s);
 		errno = saved;
 		return NULL;

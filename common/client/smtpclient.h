@@ -2,12 +2,14 @@
  * the queue runner (ETRN domains, relay host, bounces) and by
  * `kantorpos etrn`. Non-blocking, on a conn (common/net/conn.h).
  *
- * A session: the host name is resolved on the worker pool, each address is
- * tried in turn, then (IMPLICIT) the TLS handshake, the greeting, EHLO
- * (HELO when EHLO is refused), STARTTLS per the TLS mode and EHLO again
- * under TLS, and AUTH when a login is given. Then on_ready: the owner
- * gives one message (smtpc_send), one command (smtpc_command) or ends the
- * session (smtpc_quit), and gets on_ready again after each.
+ * A session: the host name is resolved on the worker pool (an address
+ * literal needs no resolution: the connect starts from the loop at once),
+ * each address is tried in turn (from the bind address of its family, if
+ * given), then (IMPLICIT) the TLS handshake, the greeting, EHLO (HELO
+ * when EHLO is refused), STARTTLS per the TLS mode and EHLO again under
+ * TLS, and AUTH when a login is given. Then on_ready: the owner gives one
+ * message (smtpc_send), one command (smtpc_command) or ends the session
+ * (smtpc_quit), and gets on_ready again after each.
  *
  * A message is MAIL, RCPT for each recipient and DATA (the RFC 3461
  * parameters on MAIL and RCPT only when the server offers DSN), sent in one write
@@ -100,6 +102,9 @@ struct smtpc_opts {
 	unsigned timeout;      /* seconds for every step; 0: RFC 5321 timers */
 	const char *auth_user; /* AUTH as this user (only under TLS); NULL: none */
 	const char *auth_password; /* with auth_user: not empty */
+	/* Source addresses (literals) for IPv4 and IPv6 connections; NULL:
+	 * the kernel's choice. */
+	const char *bind4, *bind6;
 };
 
 struct smtpc_msg {

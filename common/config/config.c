@@ -53,3 +53,30 @@ bool config_client_trusted(const struct config *cfg, const char *addr)
 			return true;
 	return false;
 }
+
+/* direct delivery */
+bool config_relayhost_takes(const struct config *cfg, const char *domain)
+{
+	size_t dl = strlen(domain);
+
+	if (cfg->relayhost.host == NULL)
+		return false;
+	if (cfg->n_relayhost_domains == 0)
+		return true;
+	for (size_t i = 0; i < cfg->n_relayhost_domains; i++) {
+		const char *name = cfg->relayhost_domains[i];
+		size_t nl = strlen(name);
+
+		if (strcasecmp(name, domain) == 0)
+			return true;
+		if (dl > nl + 1 && domain[dl - nl - 1] == '.' &&
+		    strcasecmp(domain + dl - nl, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *config_outbound_helo(const struct config *cfg)
+{
+	return cfg->outbound_helo != NULL ? cfg->outbound_helo : cfg->hostname;
+}

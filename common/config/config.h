@@ -174,6 +174,16 @@ struct config_etrn_request {
 	unsigned line;
 };
 
+/* direct delivery */
+/* outbound_tls: TLS towards the MX hosts of direct delivery. */
+enum config_outbound_tls {
+	CONFIG_OUTBOUND_TLS_DANE = 0,      /* DANE where TLSA records exist
+					    * (until then: opportunistic) */
+	CONFIG_OUTBOUND_TLS_OPPORTUNISTIC, /* STARTTLS when offered */
+	CONFIG_OUTBOUND_TLS_REQUIRED,      /* STARTTLS, verified, or no delivery */
+	CONFIG_OUTBOUND_TLS_NONE,          /* never */
+};
+
 /* sender rules */
 /* local_sender_policy: a sender address in a local domain from a client
  * that did not authenticate (and is not in trusted_networks). */
@@ -188,7 +198,7 @@ enum config_local_sender {
 #define CONFIG_DNS_RESOLVERS_MAX 8
 
 /* Room for the keyword table; common/config/config.c checks it at compile time. */
-#define CONFIG_MAX_KEYWORDS 64
+#define CONFIG_MAX_KEYWORDS 96
 
 /* The whole configuration. Strings are owned by the struct; paths are
  * absolute when the file was loaded with config_load (relative ones are
@@ -250,6 +260,19 @@ struct config {
 	struct config_fetch *fetch;
 	size_t n_fetch;
 
+	/* direct delivery: mail for foreign domains the relayhost does not
+	 * take goes to their MX hosts */
+	char **relayhost_domains;  /* lower case; none: the relayhost takes all */
+	size_t n_relayhost_domains;
+	unsigned long long outbound_port;
+	char *outbound_helo;       /* NULL: hostname */
+	char *outbound_bind4;      /* source addresses (literals), or NULL */
+	char *outbound_bind6;
+	enum config_outbound_tls outbound_tls;
+	unsigned long long outbound_concurrency;   /* sessions per host */
+	unsigned long long outbound_max_sessions;  /* sessions in all */
+	unsigned long long outbound_address_limit; /* addresses per delivery */
+	unsigned long long hop_limit;              /* Received fields allowed */
 	/* DNS */
 	/* dns_resolver: "ADDR@PORT" each, the form dns_opts.servers takes
 	 * (common/dns/dns.h); none: the servers of /etc/resolv.conf. */
@@ -283,6 +306,17 @@ const struct config_fetch *config_find_fetch(const struct config *cfg,
  * one with subdomains whose name domain ends in. NULL when none. */
 const struct config_etrn_domain *config_find_etrn(const struct config *cfg,
 						  const char *domain);
+
+/* direct delivery */
+/* Does the relayhost take mail for domain? Only when one is configured,
+ * and then for every domain when relayhost_domains is empty, else for the
+ * domains it lists and their subdomains. The one decision of the relay
+ * route (routing at RCPT and the route of a queued item). */
+bool config_relayhost_takes(const struct config *cfg, const char *domain);
+
+/* The name kantorpos gives in EHLO towards MX hosts: outbound_helo, else
+ * hostname. */
+const char *config_outbound_helo(const struct config *cfg);
 
 /* sender rules */
 /* Is the client at the numeric address addr in trusted_networks? The one

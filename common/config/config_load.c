@@ -120,6 +120,17 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_DURATION(login_fail_window, 1, 86400, 900),
 	/* fetch accounts */
 	KW_CUSTOM(fetch_account, CONFIG_F_MULTI, config_kw_fetch_account),
+	/* direct delivery */
+	KW_CUSTOM(relayhost_domains, CONFIG_F_MULTI, config_kw_relayhost_domains),
+	KW_UINT(outbound_port, 1, 65535, 25),
+	KW_STRING(outbound_helo, 0, check_hostname),
+	KW_CUSTOM(outbound_bind, 0, config_kw_outbound_bind),
+	KW_CUSTOM(outbound_tls, 0, config_kw_outbound_tls),
+	KW_UINT(outbound_concurrency, 1, 1000, 10),
+	KW_UINT(outbound_max_sessions, 1, 100000, 100),
+	KW_UINT(outbound_address_limit, 1, 32, 10),
+	/* RFC 5321 6.3: a loop threshold of at least 100 Received fields. */
+	KW_UINT(hop_limit, 1, 10000, 100),
 	/* DNS */
 	KW_CUSTOM(dns_resolver, 0, config_kw_dns_resolver),
 	KW_CUSTOM(dns_trust_anchor, 0, config_kw_dns_trust_anchor),
@@ -585,6 +596,8 @@ void config_free(struct config *cfg)
 	config_free_etrn(cfg);
 	/* fetch accounts */
 	config_fetch_free(cfg);
+	/* direct delivery */
+	config_outbound_free(cfg);
 	config_dns_free(cfg);
 	/* sender rules */
 	free(cfg->trusted_networks);

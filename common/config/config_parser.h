@@ -87,6 +87,10 @@ void config_relay_finish(struct config_parser *p, unsigned legacy);
 void config_relay_free(struct config *cfg);
 /* sender rules (config_keywords.c) */
 config_handler config_kw_local_sender_policy, config_kw_trusted_networks;
+/* direct delivery (config_outbound.c) and what frees its fields */
+config_handler config_kw_relayhost_domains, config_kw_outbound_bind,
+	config_kw_outbound_tls;
+void config_outbound_free(struct config *cfg);
 /* DNS (config_dns.c): the keywords, the default anchor, freeing. */
 config_handler config_kw_dns_resolver, config_kw_dns_trust_anchor;
 void config_dns_defaults(struct config_parser *p);

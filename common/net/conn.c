@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,13 +313,36 @@ struct conn *conn_new(struct ev_loop *loop, int fd, const struct conn_cb *cb,
 struct conn *conn_connect(struct ev_loop *loop, const struct sockaddr *sa,
 			  socklen_t salen, const struct conn_cb *cb, void *arg)
 {
+	return conn_connect_from(loop, sa, salen, NULL, 0, cb, arg);
+}
+
+/* Bind fd to src before its connect; the port is chosen at connect time
+ * (IP_BIND_ADDRESS_NO_PORT), so many connections from one address do not
+ * run out of ports early. 0 or -1. */
+static int bind_source(int fd, const struct sockaddr *src, socklen_t srclen)
+{
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			 sizeof(one));
+#endif
+	return bind(fd, src, srclen);
+}
+
+struct conn *conn_connect_from(struct ev_loop *loop, const struct sockaddr *sa,
+			       socklen_t salen, const struct sockaddr *src,
+			       socklen_t srclen, const struct conn_cb *cb,
+			       void *arg)
+{
 	struct conn *c;
 	int fd, saved;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
+	if ((src != NULL && bind_source(fd, src, srclen) < 0) ||
+	    (connect(fd, sa, salen) < 0 && errno != EINPROGRESS)) {
 		saved = errno;
 		close(fd);
 		errno = saved;

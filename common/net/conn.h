@@ -113,6 +113,14 @@ struct conn *conn_new(struct ev_loop *loop, int fd, const struct conn_cb *cb,
 struct conn *conn_connect(struct ev_loop *loop, const struct sockaddr *sa,
 			  socklen_t salen, const struct conn_cb *cb, void *arg);
 
+/* conn_connect from the source address src (its port 0: the kernel picks
+ * one at connect time); src NULL is conn_connect. A bind that fails
+ * (EADDRNOTAVAIL: not an address of this host) returns NULL. */
+struct conn *conn_connect_from(struct ev_loop *loop, const struct sockaddr *sa,
+			       socklen_t salen, const struct sockaddr *src,
+			       socklen_t srclen, const struct conn_cb *cb,
+			       void *arg);
+
 /* Settings. Timeout in seconds, 0 for none; the timer restarts on every
  * complete line (line mode) or any input (raw mode), and does not run
  * while input is paused by the owner. max_line counts the terminator and

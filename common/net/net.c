@@ -194,27 +194,50 @@ int net_parse_hostport(const char *s, int default_port,
 	return 0;
 }
 
-int net_resolve(const char *host, unsigned port, bool passive,
-		struct addrinfo **res_r, char *err, size_t errlen)
+/* getaddrinfo for stream sockets to host and port, with flags. */
+static int stream_addrinfo(const char *host, unsigned port, int flags,
+			   struct addrinfo **res_r)
 {
 	struct addrinfo hints;
 	char portstr[8];
-	int rc;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : AI_ADDRCONFIG);
+	hints.ai_flags = AI_NUMERICSERV | flags;
+	snprintf(portstr, sizeof portstr, "%u", port);
+	return getaddrinfo(host, portstr, &hints, res_r);
+}
+
+int net_resolve(const char *host, unsigned port, bool passive,
+		struct addrinfo **res_r, char *err, size_t errlen)
+{
+	int rc;
+
 	if (host != NULL && strcmp(host, "*") == 0)
 		host = NULL;
-	snprintf(portstr, sizeof portstr, "%u", port);
-	rc = getaddrinfo(host, portstr, &hints, res_r);
+	rc = stream_addrinfo(host, port, passive ? AI_PASSIVE : AI_ADDRCONFIG,
+			     res_r);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", host != NULL ? host : "*",
 			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
 	return 0;
+}
+
+int net_resolve_literal(const char *host, unsigned port,
+			struct addrinfo **res_r)
+{
+	int rc = stream_addrinfo(host, port, AI_NUMERICHOST, res_r);
+
+	if (rc == 0)
+		return 1;
+	if (rc == EAI_NONAME)
+		return 0;
+	if (rc != EAI_SYSTEM)
+		errno = rc == EAI_MEMORY ? ENOMEM : EINVAL;
+	return -1;
 }
 
 void net_addr_string(const struct sockaddr *sa, char *buf, size_t buflen,

@@ -44,6 +44,13 @@ int net_parse_hostport(const char *s, int default_port,
 int net_resolve(const char *host, unsigned port, bool passive,
 		struct addrinfo **res_r, char *err, size_t errlen);
 
+/* host as an address literal ("192.0.2.1", "2001:db8::1"; no brackets)
+ * with port: never a DNS query, so it does not block and may run on the
+ * loop. Returns 1 with *res_r for freeaddrinfo, 0 when host is not a
+ * literal (a name to resolve), -1 on another error (errno). */
+int net_resolve_literal(const char *host, unsigned port,
+			struct addrinfo **res_r);
+
 /* The numeric address of sa into buf ("127.0.0.1", "::1"; an IPv4-mapped
  * IPv6 address is shown as IPv4) and its port into *port_r (may be NULL).
  * buf should have NET_ADDRSTRLEN bytes; "?" for an unknown family. */
