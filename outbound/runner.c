@@ -237,10 +237,11 @@ static void start_session(struct flush *f)
 	const struct config_relayhost *relay = &r->cfg->relayhost;
 	struct smtpc_opts o = {
 		.host = f->host, .port = f->port,
-		.helo = r->cfg->hostname, .tls = f->tls,
+		.helo = config_outbound_helo(r->cfg), .tls = f->tls,
 		.verify_ctx = r->verify_ctx, .any_ctx = r->any_ctx,
 		.tls_name = f->tls_name, .pin = f->pin,
 		.timeout = r->cfg->outbound_timeout,
+		.bind4 = r->cfg->outbound_bind4, .bind6 = r->cfg->outbound_bind6,
 	};
 
 	if (f->kind == FL_RELAY && relay->auth_user != NULL) {
