@@ -67,7 +67,7 @@ size_t fh_address_list(const char *value, size_t len, const char *domain,
 {
 	struct fh_keys k = { domain, keys, n, max, true };
 
-	return hdr_address_list(value, len, fh_add_key, &k);
+	return hdr_address_list(value, len, NULL, fh_add_key, &k);
 }
 
 /* The address of a Received header's "for" clause (RFC 5321 4.4: the
@@ -214,7 +214,7 @@ int fh_parse(const char *text, size_t len, const struct fh_options *o,
 					     &r->n_delivered_to, FH_MAX_ADDRS,
 					     false };
 
-			hdr_address_list(buf, vlen, fh_add_key, &k);
+			hdr_address_list(buf, vlen, NULL, fh_add_key, &k);
 		}
 	}
 	for (size_t i = 0; o->domain != NULL && i < o->n_headers; i++) {

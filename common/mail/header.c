@@ -5,6 +5,7 @@
 
 #include "common/mail/header.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,6 +104,7 @@ size_t hdr_strip_comments(const char *s, size_t len, char *out)
 }
 
 struct list {
+	const char *qualify;
 	hdr_mailbox_fn *fn;
 	void *arg;
 	size_t taken;
@@ -123,9 +125,20 @@ static void take(struct list *l, const char *s, size_t len)
 	if (len >= 4 && s[0] == '=' && s[1] == '?' && s[len - 2] == '?' &&
 	    s[len - 1] == '=')
 		return;
-	if (len == 0 ||
-	    addr_parse_mailbox(s, len, ADDR_OPT_UTF8, &mb, NULL) < 0)
+	if (len == 0)
 		return;
+	if (l->qualify != NULL && memchr(s, '@', len) == NULL) {
+		char full[ADDR_LOCAL_MAX + 1 + ADDR_DOMAIN_MAX + 1];
+		int n = snprintf(full, sizeof(full), "%.*s@%s", (int)len, s,
+				 l->qualify);
+
+		if (n < 0 || (size_t)n >= sizeof(full) ||
+		    addr_parse_mailbox(full, (size_t)n, ADDR_OPT_UTF8, &mb,
+				       NULL) < 0)
+			return;
+	} else if (addr_parse_mailbox(s, len, ADDR_OPT_UTF8, &mb, NULL) < 0) {
+		return;
+	}
 	if (l->fn(l->arg, &mb))
 		l->taken++;
 }
@@ -197,10 +210,10 @@ static void split(struct list *l, const char *s, size_t len)
 		element(l, s + start, len - start);
 }
 
-size_t hdr_address_list(const char *value, size_t len, hdr_mailbox_fn *fn,
-			void *arg)
+size_t hdr_address_list(const char *value, size_t len, const char *qualify,
+			hdr_mailbox_fn *fn, void *arg)
 {
-	struct list l = { fn, arg, 0 };
+	struct list l = { qualify, fn, arg, 0 };
 	char *clean = malloc(len + 1);
 
 	if (clean == NULL)

@@ -53,9 +53,11 @@ size_t hdr_strip_comments(const char *s, size_t len, char *out);
 typedef bool hdr_mailbox_fn(void *arg, const struct addr_mailbox *mb);
 
 /* Call fn for each mailbox of the address list value[0..len) (one
- * unfolded value), in order; UTF-8 is allowed (RFC 6532). Returns the
- * number of calls that returned true (0 as well when out of memory). */
-size_t hdr_address_list(const char *value, size_t len, hdr_mailbox_fn *fn,
-			void *arg);
+ * unfolded value), in order; UTF-8 is allowed (RFC 6532). With qualify,
+ * an address without "@" is taken as LOCAL@qualify (sendmail's rule for
+ * local users); without, it is no mailbox. Returns the number of calls
+ * that returned true (0 as well when out of memory). */
+size_t hdr_address_list(const char *value, size_t len, const char *qualify,
+			hdr_mailbox_fn *fn, void *arg);
 
 #endif
