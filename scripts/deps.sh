@@ -13,8 +13,9 @@ DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libss
 # runs man-db's man for their Documentation= pages), systemd-sysusers and
 # systemd-tmpfiles apply the shipped files to a scratch root;
 # logrotate checks the shipped snippet; git lists the tracked sources for
-# scripts/structure-check.
-DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2"
+# scripts/structure-check; s-nail is the mailx that tests/e2e_sendmail.py
+# points at kantorpos-sendmail (it needs no MTA).
+DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 s-nail"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.
