@@ -1,34 +1,18 @@
-/* fetch/headers.c: the header block scanner of the fetcher: unfolding,
- * tolerant RFC 5322 address lists (comments, quoted strings, groups, angle
- * addresses), Received "for" clauses, Message-ID and the loop guard. */
+/* fetch/headers.c: the header block scanner of the fetcher: the DomainPOP
+ * recipients (fields and address lists read by common/mail/header.h),
+ * Received "for" clauses, Message-ID and the loop guard. */
 #include "autoconf.h"
 
 #include "fetch/headers.h"
 
+#include "common/mail/header.h"
 #include "fetch/trace.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Bounds that keep hostile input cheap. */
-#define FH_VALUE_MAX (64 * 1024)
-
-/* One header field: name and raw value (folded, as in the message). */
-struct fh_field {
-	const char *name;
-	size_t name_len;
-	const char *value;
-	size_t value_len;
-};
-
 static bool fh_is_wsp(char c) { return c == ' ' || c == '\t'; }
-
-static bool fh_name_is(const struct fh_field *f, const char *name)
-{
-	return strlen(name) == f->name_len &&
-	       strncasecmp(f->name, name, f->name_len) == 0;
-}
 
 /* Address headers that may name several recipients and group together. */
 static bool fh_is_address_header(const char *name)
@@ -42,95 +26,6 @@ static bool fh_is_address_header(const char *name)
 	return false;
 }
 
-/* Next header field of the block starting at *pos; false at the end of the
- * block (an empty line, or the end of text). Lines that are neither a
- * field nor a continuation (an mbox "From " line) are skipped. */
-static bool fh_next_field(const char *text, size_t len, size_t *pos,
-			  struct fh_field *f)
-{
-	while (*pos < len) {
-		size_t start = *pos, eol, colon;
-		const char *nl = memchr(text + start, '\n', len - start);
-
-		eol = nl != NULL ? (size_t)(nl - text) : len;
-		if (eol == start || (eol == start + 1 && text[start] == '\r'))
-			return false; /* the empty line ends the header */
-		*pos = eol < len ? eol + 1 : len;
-		if (fh_is_wsp(text[start]))
-			continue; /* a continuation without a field: ignore */
-		for (colon = start; colon < eol && text[colon] != ':'; colon++)
-			if ((unsigned char)text[colon] <= 0x20 ||
-			    (unsigned char)text[colon] >= 0x7f)
-				break;
-		if (colon == eol || text[colon] != ':' || colon == start)
-			continue;
-		f->name = text + start;
-		f->name_len = colon - start;
-		f->value = text + colon + 1;
-		/* Continuation lines belong to this field. */
-		while (*pos < len && fh_is_wsp(text[*pos])) {
-			nl = memchr(text + *pos, '\n', len - *pos);
-			*pos = nl != NULL ? (size_t)(nl - text) + 1 : len;
-		}
-		f->value_len = (size_t)(text + *pos - f->value);
-		return true;
-	}
-	return false;
-}
-
-/* Unfold a value into buf (CR and LF dropped, NUL and other controls made
- * blanks), at most FH_VALUE_MAX bytes; returns the length. */
-static size_t fh_unfold(const char *v, size_t len, char *buf)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && o < FH_VALUE_MAX; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (c == '\r' || c == '\n')
-			continue;
-		buf[o++] = (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : (char)c;
-	}
-	buf[o] = '\0';
-	return o;
-}
-
-/* Copy s[0..len) into out without comments, keeping quoted strings whole;
- * returns the length. out has room for len + 1. */
-static size_t fh_strip_comments(const char *s, size_t len, char *out)
-{
-	size_t o = 0;
-	int depth = 0;
-	bool quoted = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '\\' && i + 1 < len && (quoted || depth > 0)) {
-			if (depth == 0) {
-				out[o++] = c;
-				out[o++] = s[i + 1];
-			}
-			i++;
-			continue;
-		}
-		if (depth == 0 && c == '"') {
-			quoted = !quoted;
-		} else if (!quoted && c == '(') {
-			depth++;
-			continue;
-		} else if (!quoted && c == ')' && depth > 0) {
-			depth--;
-			out[o++] = ' ';
-			continue;
-		}
-		if (depth == 0)
-			out[o++] = c;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* Is key already among keys[0..n)? */
 static bool fh_have(char (*keys)[ADDR_KEY_SIZE], size_t n, const char *key)
 {
@@ -140,124 +35,39 @@ static bool fh_have(char (*keys)[ADDR_KEY_SIZE], size_t n, const char *key)
 	return false;
 }
 
-/* Turn one addr-spec candidate into a key and add it; true when added. */
-static bool fh_add_addr(const char *s, size_t len, const char *domain,
-			char (*keys)[ADDR_KEY_SIZE], size_t *n, size_t max,
-			bool dedup)
+/* Where the mailboxes of a list go: keys within domain (NULL: any),
+ * each once when dedup. */
+struct fh_keys {
+	const char *domain;
+	char (*keys)[ADDR_KEY_SIZE];
+	size_t *n, max;
+	bool dedup;
+};
+
+/* hdr_address_list's callback: the mailbox as a key, added when new. */
+static bool fh_add_key(void *arg, const struct addr_mailbox *mb)
 {
-	struct addr_mailbox mb;
+	struct fh_keys *k = arg;
 	char key[ADDR_KEY_SIZE];
 
-	while (len > 0 && fh_is_wsp(*s)) {
-		s++;
-		len--;
-	}
-	while (len > 0 && fh_is_wsp(s[len - 1]))
-		len--;
-	/* An encoded word (RFC 2047) is display text, never an address. */
-	if (len >= 4 && s[0] == '=' && s[1] == '?' && s[len - 2] == '?' &&
-	    s[len - 1] == '=')
+	if (*k->n >= k->max || (mb->flags & ADDR_MB_LITERAL) ||
+	    addr_key(mb, key, sizeof(key), NULL) < 0)
 		return false;
-	if (len == 0 || *n >= max ||
-	    addr_parse_mailbox(s, len, ADDR_OPT_UTF8, &mb, NULL) < 0 ||
-	    (mb.flags & ADDR_MB_LITERAL) ||
-	    addr_key(&mb, key, sizeof(key), NULL) < 0)
+	if (k->domain != NULL &&
+	    strcasecmp(strrchr(key, '@') + 1, k->domain) != 0)
 		return false;
-	if (domain != NULL && strcasecmp(strrchr(key, '@') + 1, domain) != 0)
+	if (k->dedup && fh_have(k->keys, *k->n, key))
 		return false;
-	if (dedup && fh_have(keys, *n, key))
-		return false;
-	memcpy(keys[(*n)++], key, sizeof(key));
+	memcpy(k->keys[(*k->n)++], key, sizeof(key));
 	return true;
-}
-
-/* One element of an address list (between separators), comments removed:
- * "Name <a@b>", "<@route:a@b>", "a@b", or junk. */
-static size_t fh_element(const char *s, size_t len, const char *domain,
-			 char (*keys)[ADDR_KEY_SIZE], size_t *n, size_t max,
-			 bool dedup)
-{
-	const char *lt = NULL, *gt = NULL;
-	bool quoted = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && quoted) {
-			i++;
-		} else if (s[i] == '"') {
-			quoted = !quoted;
-		} else if (!quoted && s[i] == '<') {
-			lt = s + i;
-			gt = NULL;
-		} else if (!quoted && s[i] == '>' && lt != NULL && gt == NULL) {
-			gt = s + i;
-		}
-	}
-	if (lt != NULL && gt != NULL) {
-		const char *a = lt + 1, *colon;
-
-		/* Obsolete route "<@a,@b:x@y>": keep what follows the ':'. */
-		if (a < gt && *a == '@' &&
-		    (colon = memchr(a, ':', (size_t)(gt - a))) != NULL)
-			a = colon + 1;
-		return fh_add_addr(a, (size_t)(gt - a), domain, keys, n, max,
-				   dedup);
-	}
-	if (lt != NULL)
-		return 0;
-	return fh_add_addr(s, len, domain, keys, n, max, dedup);
-}
-
-/* Split an unfolded, comment-free address list at ',' ';' and the ':' that
- * opens a group, outside quotes and angle brackets. */
-static size_t fh_list(const char *s, size_t len, const char *domain,
-		      char (*keys)[ADDR_KEY_SIZE], size_t *n, size_t max,
-		      bool dedup)
-{
-	size_t added = 0, start = 0;
-	bool quoted = false, angle = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (quoted) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				quoted = false;
-		} else if (c == '"') {
-			quoted = true;
-		} else if (c == '<') {
-			angle = true;
-		} else if (c == '>') {
-			angle = false;
-		} else if (!angle && (c == ',' || c == ';')) {
-			added += fh_element(s + start, i - start, domain, keys, n,
-					    max, dedup);
-			start = i + 1;
-		} else if (!angle && c == ':') {
-			/* A group name ends here: what precedes is display
-			 * text. */
-			start = i + 1;
-		}
-	}
-	if (start < len)
-		added += fh_element(s + start, len - start, domain, keys, n,
-				    max, dedup);
-	return added;
 }
 
 size_t fh_address_list(const char *value, size_t len, const char *domain,
 		       char (*keys)[ADDR_KEY_SIZE], size_t *n, size_t max)
 {
-	char *clean = malloc(len + 1);
-	size_t added;
+	struct fh_keys k = { domain, keys, n, max, true };
 
-	if (clean == NULL)
-		return 0;
-	len = fh_strip_comments(value, len, clean);
-	added = fh_list(clean, len, domain, keys, n, max, true);
-	free(clean);
-	return added;
+	return hdr_address_list(value, len, NULL, fh_add_key, &k);
 }
 
 /* The address of a Received header's "for" clause (RFC 5321 4.4: the
@@ -272,7 +82,7 @@ static size_t fh_received_for(const char *v, size_t len, const char *domain,
 
 	if (clean == NULL)
 		return 0;
-	len = fh_strip_comments(v, len, clean);
+	len = hdr_strip_comments(v, len, clean);
 	semi = memrchr(clean, ';', len);
 	end = semi != NULL ? semi : clean + len;
 	for (p = clean; p + 3 < end; p++) {
@@ -288,13 +98,18 @@ static size_t fh_received_for(const char *v, size_t len, const char *domain,
 			stop = memchr(a, '>', (size_t)(end - a));
 			if (stop == NULL)
 				break;
-			added += fh_element(a, (size_t)(stop - a + 1), domain,
-					    keys, n, max, true);
+			added += fh_address_list(a, (size_t)(stop - a + 1),
+						 domain, keys, n, max);
 		} else {
+			struct fh_keys k = { domain, keys, n, max, true };
+			struct addr_mailbox mb;
+
 			for (stop = a; stop < end && !fh_is_wsp(*stop); stop++)
 				;
-			added += fh_add_addr(a, (size_t)(stop - a), domain, keys,
-					     n, max, true);
+			if (addr_parse_mailbox(a, (size_t)(stop - a),
+					       ADDR_OPT_UTF8, &mb, NULL) == 0 &&
+			    fh_add_key(&k, &mb))
+				added++;
 		}
 		break;
 	}
@@ -335,21 +150,21 @@ static size_t fh_unit(const char *text, size_t len,
 		      const struct fh_options *o, size_t first, size_t last,
 		      char *buf, struct fh_result *r)
 {
-	struct fh_field f;
+	struct hdr_field f;
 	size_t pos = 0, added = 0, received_seen = 0;
 
-	while (fh_next_field(text, len, &pos, &f)) {
+	while (hdr_next_field(text, len, &pos, &f)) {
 		size_t i, vlen;
 
 		for (i = first; i <= last; i++)
-			if (fh_name_is(&f, o->headers[i]))
+			if (hdr_name_is(&f, o->headers[i]))
 				break;
-		if (fh_name_is(&f, "Received") && received_seen++ <
+		if (hdr_name_is(&f, "Received") && received_seen++ <
 						       o->skip_received)
 			continue;
 		if (i > last)
 			continue;
-		vlen = fh_unfold(f.value, f.value_len, buf);
+		vlen = hdr_unfold(f.value, f.value_len, buf);
 		if (strcasecmp(o->headers[i], "Received") == 0)
 			added += fh_received_for(buf, vlen, o->domain, r->rcpts,
 						 &r->n_rcpts, FH_MAX_ADDRS);
@@ -363,9 +178,9 @@ static size_t fh_unit(const char *text, size_t len,
 int fh_parse(const char *text, size_t len, const struct fh_options *o,
 	     struct fh_result *r)
 {
-	struct fh_field f;
+	struct hdr_field f;
 	size_t pos = 0;
-	char *buf = malloc(FH_VALUE_MAX + 1);
+	char *buf = malloc(HDR_VALUE_MAX + 1);
 
 	memset(r, 0, sizeof(*r));
 	r->rcpts = calloc(FH_MAX_ADDRS, sizeof(*r->rcpts));
@@ -375,12 +190,12 @@ int fh_parse(const char *text, size_t len, const struct fh_options *o,
 		fh_result_free(r);
 		return -1;
 	}
-	while (fh_next_field(text, len, &pos, &f)) {
-		size_t vlen = fh_unfold(f.value, f.value_len, buf);
+	while (hdr_next_field(text, len, &pos, &f)) {
+		size_t vlen = hdr_unfold(f.value, f.value_len, buf);
 
-		if (fh_name_is(&f, "Message-ID") && r->message_id == NULL) {
+		if (hdr_name_is(&f, "Message-ID") && r->message_id == NULL) {
 			r->message_id = fh_message_id(buf, vlen);
-		} else if (fh_name_is(&f, FH_FETCHED_HEADER) &&
+		} else if (hdr_name_is(&f, FH_FETCHED_HEADER) &&
 			   o->account != NULL) {
 			char *v = buf;
 
@@ -390,20 +205,16 @@ int fh_parse(const char *text, size_t len, const struct fh_options *o,
 				buf[--vlen] = '\0';
 			if (strcmp(v, o->account) == 0)
 				r->fetched_mark = true;
-		} else if (fh_name_is(&f, "Received") && o->account != NULL &&
+		} else if (hdr_name_is(&f, "Received") && o->account != NULL &&
 			   o->hostname != NULL) {
 			if (ftrace_is_ours(buf, vlen, o->hostname, o->account))
 				r->fetched_mark = true;
-		} else if (fh_name_is(&f, "Delivered-To")) {
-			char *clean = malloc(vlen + 1);
+		} else if (hdr_name_is(&f, "Delivered-To")) {
+			struct fh_keys k = { NULL, r->delivered_to,
+					     &r->n_delivered_to, FH_MAX_ADDRS,
+					     false };
 
-			if (clean != NULL) {
-				size_t cl = fh_strip_comments(buf, vlen, clean);
-
-				fh_list(clean, cl, NULL, r->delivered_to,
-					&r->n_delivered_to, FH_MAX_ADDRS, false);
-				free(clean);
-			}
+			hdr_address_list(buf, vlen, NULL, fh_add_key, &k);
 		}
 	}
 	for (size_t i = 0; o->domain != NULL && i < o->n_headers; i++) {

@@ -23,6 +23,8 @@ enum pipe_origin {
 			  * standard input of the admin tool */
 	PIPE_QUEUE,      /* the queue's local route */
 	PIPE_DSN,        /* a delivery status notification of the queue */
+	PIPE_SENDMAIL,   /* kantorpos-sendmail: a local user, picked up from
+			  * the drop directory by kantorpos-smtpd */
 };
 
 /* MAIL ... BODY= (RFC 6152, RFC 3030). */
@@ -83,6 +85,8 @@ struct pipe_client {
 	char tls_version[32];
 	char tls_cipher[64];
 	char login[ADDR_KEY_SIZE];      /* authenticated mailbox key */
+	char local_user[64];            /* PIPE_SENDMAIL: the Unix account */
+	unsigned long local_uid;        /* ... and its uid */
 };
 
 struct pipe_msg {

@@ -464,8 +464,10 @@ int pipe_tx_rcpt_dsn(struct pipe_tx *tx, const struct addr_path *path,
 		     const struct pipe_rcpt_dsn *dsn)
 {
 	const struct pipe_env *env = tx->env;
+	/* A local user's mail is routed as an authenticated user's. */
 	struct route_ctx ctx = { env->cfg, env->db, env->al,
-				 tx->msg.client.login[0] != '\0' };
+				 tx->msg.client.login[0] != '\0' ||
+					 tx->msg.origin == PIPE_SENDMAIL };
 	struct route_decision d;
 	struct pipe_rcpt *p = &tx->pending;
 

@@ -1,7 +1,7 @@
 /* pipeline/pipeline.h: a message's way from "envelope + content" to
- * "stored or queued", the same for every entry point (kantorpos-smtpd,
- * kantorpos deliver, kantorpos fetch, the queue's local route and its
- * DSNs).
+ * "stored or queued", the same for every entry point (kantorpos-smtpd
+ * and its pickup of local mail, kantorpos deliver, kantorpos fetch, the
+ * queue's local route and its DSNs).
  *
  * A transaction: pipe_tx_mail (the sender), pipe_tx_rcpt per recipient
  * (routed by pipeline/route.h), pipe_tx_begin (the content starts: the

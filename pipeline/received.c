@@ -114,40 +114,65 @@ static void clause(struct builder *b, const char *text)
 	add(b, "%s", text);
 }
 
-size_t received_format(const struct received_info *ri, char *buf,
-		       size_t size)
+/* from, by and with of mail over SMTP. */
+static void smtp_clauses(struct builder *b, const struct received_info *ri)
 {
-	struct builder b = { buf, size, 0, 0, false };
-	char helo[300], login[400], word[600], date[64];
+	char helo[300], login[400], word[600];
 
-	if (ri->return_path)
-		add(&b, "Return-Path: <%s>\r\n", ri->sender);
-	b.line_start = b.n;
 	clean_word(ri->helo != NULL && *ri->helo != '\0' ? ri->helo : "unknown",
 		   false, helo, sizeof(helo));
-	add(&b, "Received:");
 	/* TCP-info comes from the connection, never from EHLO (§4.4). */
 	snprintf(word, sizeof(word), "from %s (%s%s%s)", helo,
 		 strchr(ri->client_ip, ':') != NULL ? "[IPv6:" : "[",
 		 ri->client_ip, "]");
-	clause(&b, word);
+	clause(b, word);
 	if (ri->auth_user != NULL) {
 		clean_word(ri->auth_user, true, login, sizeof(login));
 		snprintf(word, sizeof(word), "(authenticated as %s)", login);
-		clause(&b, word);
+		clause(b, word);
 	}
 	snprintf(word, sizeof(word), "by %s", ri->host);
-	clause(&b, word);
+	clause(b, word);
 	if (ri->tls_version != NULL) {
 		snprintf(word, sizeof(word), "(using %s with cipher %s)",
 			 ri->tls_version,
 			 ri->tls_cipher != NULL ? ri->tls_cipher : "unknown");
-		clause(&b, word);
+		clause(b, word);
 	}
 	snprintf(word, sizeof(word), "with %s",
 		 received_protocol(ri->esmtp, ri->tls_version != NULL, ri->auth,
 				   ri->utf8));
-	clause(&b, word);
+	clause(b, word);
+}
+
+/* from, by and with of mail a local program handed over. */
+static void local_clauses(struct builder *b, const struct received_info *ri)
+{
+	char user[200], word[600];
+
+	clean_word(ri->local_user, true, user, sizeof(user));
+	snprintf(word, sizeof(word), "from local user %s (uid %lu)", user,
+		 ri->local_uid);
+	clause(b, word);
+	snprintf(word, sizeof(word), "by %s (kantorpos)", ri->host);
+	clause(b, word);
+	clause(b, "with local");
+}
+
+size_t received_format(const struct received_info *ri, char *buf,
+		       size_t size)
+{
+	struct builder b = { buf, size, 0, 0, false };
+	char word[600], date[64];
+
+	if (ri->return_path)
+		add(&b, "Return-Path: <%s>\r\n", ri->sender);
+	b.line_start = b.n;
+	add(&b, "Received:");
+	if (ri->local_user != NULL)
+		local_clauses(&b, ri);
+	else
+		smtp_clauses(&b, ri);
 	snprintf(word, sizeof(word), "id %s", ri->id);
 	clause(&b, word);
 	if (ri->for_rcpt != NULL) {

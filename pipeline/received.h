@@ -27,6 +27,11 @@ struct received_info {
 	const char *auth_user;  /* its login for the comment, or NULL */
 	bool return_path;       /* final delivery: add Return-Path */
 	bool utf8;              /* SMTPUTF8 transaction */
+	/* Mail a local program handed over (kantorpos-sendmail): the Unix
+	 * account; NULL for mail over SMTP. helo, client_ip, TLS and auth
+	 * are not used then. */
+	const char *local_user;
+	unsigned long local_uid;
 	time_t when;
 	long utc_offset;        /* seconds east of UTC for the date */
 };
@@ -43,8 +48,10 @@ const char *received_protocol(bool esmtp, bool tls, bool auth, bool utf8);
  * "?", so it can never open a comment or end the clause. With auth_user,
  * "(authenticated as LOGIN)" follows the from clause (a comment of the
  * CFWS before "by"), with "(", ")", "\" and controls of the login
- * replaced by "?". Lines are folded below 78 octets. Returns the length,
- * or 0 when it does not fit. */
+ * replaced by "?". With local_user the clauses are "from local user NAME
+ * (uid N) by HOST (kantorpos) with local" (NAME cleaned as a login).
+ * Lines are folded below 78 octets. Returns the length, or 0 when it does
+ * not fit. */
 size_t received_format(const struct received_info *ri, char *buf,
 		       size_t size);
 

@@ -5,6 +5,7 @@
 #include "pipeline/sender.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "common/lookup/aliases.h"
 #include "common/config/config.h"
@@ -62,6 +63,21 @@ enum sender_verdict sender_check_mail(const struct sender_ctx *c,
 	    config_client_trusted(c->cfg, c->peer))
 		return SENDER_OK;
 	return SENDER_LOCAL_UNAUTH;
+}
+
+bool sender_local_allowed(const struct config *cfg, const char *name,
+			  unsigned long uid, unsigned long daemon_uid,
+			  const char *sender)
+{
+	size_t n = strlen(name);
+	const char *at = strrchr(sender, '@');
+
+	if (uid == 0 || uid == daemon_uid || config_sendmail_trusted(cfg, name))
+		return true;
+	/* The own address: the name as it is, the domain in any case. */
+	return at != NULL && (size_t)(at - sender) == n &&
+	       strncmp(sender, name, n) == 0 &&
+	       strcasecmp(at + 1, cfg->sendmail_domain) == 0;
 }
 
 /* ---- the From: address list (RFC 5322 §3.2-3.4) ---- */

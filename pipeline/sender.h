@@ -11,6 +11,10 @@
  * domain (local_sender_policy reject), unless it is in trusted_networks
  * (config_client_trusted); the null sender stays allowed.
  *
+ * A local user's mail (kantorpos-sendmail) has the account's own address
+ * as its sender; only root, the daemons' account and the trusted users
+ * may set another (sender_local_allowed).
+ *
  * Pure: no I/O, no allocation, no globals; in-memory lookups only. */
 #ifndef KANTORPOS_PIPELINE_SENDER_H
 #define KANTORPOS_PIPELINE_SENDER_H
@@ -57,5 +61,15 @@ enum sender_verdict sender_check_mail(const struct sender_ctx *c,
  * names no mailbox or is not an address list: the check fails closed. */
 bool sender_from_owned(const struct sender_ctx *c, const char *value,
 		       size_t len);
+
+/* May the local account name (uid) hand over mail with the envelope
+ * sender `sender` (a mailbox "local@domain", or "" for <>)? Yes for uid
+ * 0, for daemon_uid (the account the daemons run as), for the names
+ * config_sendmail_trusted accepts, and, from anyone, for the account's
+ * own address name@sendmail_domain (the name as it is, the domain in any
+ * case). */
+bool sender_local_allowed(const struct config *cfg, const char *name,
+			  unsigned long uid, unsigned long daemon_uid,
+			  const char *sender);
 
 #endif

@@ -31,7 +31,7 @@ static bool quota_wants(struct pipe_tx *tx)
 	const struct config *cfg = pipe_tx_env(tx)->cfg;
 	enum pipe_origin o = pipe_tx_msg(tx)->origin;
 
-	return (o == PIPE_MX || o == PIPE_SUBMISSION) &&
+	return (o == PIPE_MX || o == PIPE_SUBMISSION || o == PIPE_SENDMAIL) &&
 	       (cfg->quota_bytes != 0 || cfg->quota_messages != 0);
 }
 

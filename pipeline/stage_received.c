@@ -1,5 +1,6 @@
 /* pipeline/stage_received.c: the Received field on top of every message
- * kantorpos-smtpd accepts (RFC 5321 §4.4, pipeline/received.h); the
+ * kantorpos-smtpd accepts, over SMTP or from a local user
+ * (RFC 5321 §4.4, pipeline/received.h); the
  * Return-Path above it is the Maildir sink's, on final delivery only. */
 #include "autoconf.h"
 
@@ -14,7 +15,7 @@ static bool received_wants(struct pipe_tx *tx)
 {
 	enum pipe_origin o = pipe_tx_msg(tx)->origin;
 
-	return o == PIPE_MX || o == PIPE_SUBMISSION;
+	return o == PIPE_MX || o == PIPE_SUBMISSION || o == PIPE_SENDMAIL;
 }
 
 static int received_begin(struct pipe_tx *tx, void **st,
@@ -39,6 +40,10 @@ static int received_begin(struct pipe_tx *tx, void **st,
 	ri.auth = cl->login[0] != '\0';
 	ri.auth_user = ri.auth ? cl->login : NULL;
 	ri.utf8 = m->smtputf8;
+	if (m->origin == PIPE_SENDMAIL) {
+		ri.local_user = cl->local_user;
+		ri.local_uid = cl->local_uid;
+	}
 	ri.when = time(NULL);
 	ri.utc_offset = received_utc_offset(ri.when);
 	n = received_format(&ri, block, sizeof(block));

@@ -19,7 +19,8 @@ static bool size_wants(struct pipe_tx *tx)
 {
 	enum pipe_origin o = pipe_tx_msg(tx)->origin;
 
-	return (o == PIPE_MX || o == PIPE_SUBMISSION) && limit(tx) != 0;
+	return (o == PIPE_MX || o == PIPE_SUBMISSION || o == PIPE_SENDMAIL) &&
+	       limit(tx) != 0;
 }
 
 static int size_mail(struct pipe_tx *tx, void **st, struct pipe_reply *r)

@@ -1,8 +1,11 @@
-/* pipeline/stage_submit.c: mail from authenticated users (RFC 6409) — its
- * header section is read as it streams (pipeline/submit.h); the Date and
- * Message-ID it lacks are added at the end of that section (§8.2, §8.3),
- * and at its end every address of its From: must be the user's own
- * (§6.1, pipeline/sender.h), else 550 5.7.1. */
+/* pipeline/stage_submit.c: mail from authenticated users (RFC 6409) and
+ * from local users (kantorpos-sendmail) — its header section is read as
+ * it streams (pipeline/submit.h); the Date and Message-ID it lacks are
+ * added at the end of that section (§8.2, §8.3), and at the end of an
+ * authenticated user's message every address of its From: must be the
+ * user's own (§6.1, pipeline/sender.h), else 550 5.7.1. A local user's
+ * From: is not checked, as with any sendmail(1): its envelope sender is
+ * the account's (or one the account may set). */
 #include "autoconf.h"
 
 #include <stdlib.h>
@@ -19,7 +22,8 @@ static bool submit_wants(struct pipe_tx *tx)
 {
 	const struct pipe_msg *m = pipe_tx_msg(tx);
 
-	return m->origin == PIPE_SUBMISSION && m->client.login[0] != '\0';
+	return (m->origin == PIPE_SUBMISSION && m->client.login[0] != '\0') ||
+	       m->origin == PIPE_SENDMAIL;
 }
 
 static int submit_begin(struct pipe_tx *tx, void **st, struct stage_out *out,
@@ -87,7 +91,7 @@ static int submit_end(struct pipe_tx *tx, void **st, struct stage_out *out,
 	/* A message without a body still lacks them. */
 	if (submit_finish(sub))
 		add_fields(tx, sub, out);
-	if (sub->n_from == 0 ||
+	if (pipe_tx_msg(tx)->origin == PIPE_SENDMAIL || sub->n_from == 0 ||
 	    (!sub->from_long && sender_from_owned(&c, sub->from, sub->from_len)))
 		return STAGE_CONTINUE;
 	return stage_reply(r, STAGE_REJECT, 550, "5.7.1",

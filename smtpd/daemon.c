@@ -11,6 +11,7 @@
 #include "common/base/log.h"
 #include "smtpd/client.h"
 #include "smtpd/outq.h"
+#include "smtpd/pickup.h"
 #include "smtpd/refresh.h"
 #include "smtpd/smtpd.h"
 
@@ -37,6 +38,9 @@ static int smtpd_start(struct server *srv)
 		free(d);
 		return -1;
 	}
+	/* Local mail: kantorpos-sendmail's drop directory. */
+	if (smtpd_pickup_start(srv, d) < 0)
+		log_errorx("pickup: out of memory; local mail waits");
 	return 0;
 }
 
@@ -49,6 +53,7 @@ static int smtpd_reload(struct server *srv)
 	/* ETRN, the relayhost */
 	int kept = smtpd_outq_reload(srv, d);
 
+	smtpd_pickup_reload(d);
 	if (cfg->aliases == NULL) {
 		aliases_free(d->al);
 		d->al = NULL;
@@ -71,6 +76,7 @@ static void smtpd_cleanup(struct server *srv)
 	struct smtpd *d = server_data(srv);
 
 	if (d != NULL) {
+		smtpd_pickup_cleanup(srv, d); /* before the queue it uses */
 		smtpd_outq_cleanup(srv, d); /* ETRN */
 		smtpd_refresh_quiet(d);
 		aliases_free(d->al);
@@ -84,8 +90,10 @@ static void smtpd_stopping(struct server *srv)
 {
 	struct smtpd *d = server_data(srv);
 
-	if (d != NULL)
+	if (d != NULL) {
+		smtpd_pickup_stopping(d);
 		smtpd_outq_stopping(d);
+	}
 }
 
 const struct server_ops smtpd_server_ops = {
@@ -93,6 +101,7 @@ const struct server_ops smtpd_server_ops = {
 	.proto = CONFIG_PROTO_SMTP,
 	.accept = smtp_client_accept,
 	.refuse = smtp_client_refuse,
+	.prepare = smtpd_pickup_prepare,
 	.start = smtpd_start,
 	.reload = smtpd_reload,
 	.cleanup = smtpd_cleanup,

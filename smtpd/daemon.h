@@ -6,7 +6,8 @@
 #include "common/runtime/server.h"
 
 /* The daemon for server_main / server_new: smtpd/client.c as the accept
- * and refuse hooks; start loads the aliases and the outbound queue. */
+ * and refuse hooks; prepare makes the drop directory; start loads the
+ * aliases, the outbound queue and the pickup. */
 extern const struct server_ops smtpd_server_ops;
 
 #endif

@@ -6,9 +6,9 @@
   `kantorpos --help`, in kantorpos(1) (SYNOPSIS and COMMANDS, formatted
   with groff or mandoc) and in README.md's command list, and nothing is
   documented that is not dispatched;
-- the sample configuration's data_dir, user_db, run_as and configuration
-  path agree with the systemd units, the sysusers.d and tmpfiles.d files
-  and the README's examples;
+- the sample configuration's data_dir, user_db, run_as, drop_dir and
+  configuration path agree with the systemd units, the sysusers.d and
+  tmpfiles.d files and the README's examples;
 - neither README.md nor a manual page runs a command through sudo (a
   minimal Debian has none).
 Prints one line per test and "N passed, N failed"; exit 77 when neither
@@ -222,11 +222,14 @@ def sample_paths_match_units():
         f"user_db {user_db} is not in data_dir {data}: kantorpos user, " \
         "run as kantorpos, could not replace it under the units"
     assert vals["run_as"] == "kantorpos", vals["run_as"]
-    # The daemons and fetch write into data_dir: the one writable path.
+    # The daemons and fetch write into data_dir: the one writable path,
+    # and kantorpos-smtpd into the drop directory too (its pickup).
+    drop = "/var/spool/kantorpos/drop"
     for name in ("kantorpos-smtpd.service.in", "kantorpos-pop3d.service.in",
                  "kantorpos-fetch.service.in"):
         k = unit(name)
-        assert k["ReadWritePaths"] == [data], (name, k["ReadWritePaths"])
+        want = [data] + (["-" + drop] if "smtpd" in name else [])
+        assert k["ReadWritePaths"] == want, (name, k["ReadWritePaths"])
         assert k["User"] == ["kantorpos"] and k["Group"] == ["kantorpos"]
         assert f" -c {conf}" in k["ExecStart"][0], (name, k["ExecStart"])
         assert k["Type"] == ["notify"], (name, k["Type"])
@@ -251,6 +254,8 @@ def sample_paths_match_units():
     dirs = [ln.split() for ln in text.splitlines()
             if ln and not ln.startswith("#")]
     assert ["d", data, "0700", "kantorpos", "kantorpos", "-"] in dirs, dirs
+    assert ["d", drop, "1733", "kantorpos", "kantorpos", "-"] in dirs, dirs
+    assert "#drop_dir %s\n" % drop in read("etc", "kantorpos.conf")
     # The README's configuration examples use the same absolute paths.
     readme = read("README.md")
     for key, want in (("data_dir", data), ("user_db", user_db)):

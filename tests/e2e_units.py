@@ -10,8 +10,9 @@ machine's system:
   copy of this machine's unit directory; a broken unit is caught;
 - `systemd-sysusers kantorpos.conf` and `systemd-tmpfiles --create
   kantorpos.conf`, the README's commands, make the user kantorpos with the
-  data directory as home and the data directory, 0700, owned by it; a
-  second run changes nothing.
+  data directory as home and the data directory, 0700, owned by it, and
+  kantorpos-sendmail's drop directory, 1733, owned by it; a second run
+  changes nothing.
 Prints one line per test and "N passed, N failed"; exit 77 when a systemd
 tool is missing."""
 
@@ -166,6 +167,11 @@ def sysusers_and_tmpfiles_make_user_and_data_dir(top, p):
     st = os.stat(data)
     assert stat.S_ISDIR(st.st_mode), data
     assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
+    assert (st.st_uid, st.st_gid) == (uid, gid), (st.st_uid, st.st_gid)
+    # kantorpos-sendmail's drop directory: anyone writes, kantorpos lists.
+    st = os.stat(os.path.join(dest, rel(p.localstatedir), "spool",
+                              "kantorpos", "drop"))
+    assert stat.S_IMODE(st.st_mode) == 0o1733, oct(st.st_mode)
     assert (st.st_uid, st.st_gid) == (uid, gid), (st.st_uid, st.st_gid)
     # The host's own user database was not touched.
     try:

@@ -510,3 +510,39 @@ Test(address, key_buffer_too_small)
 	cr_assert_eq(addr_key(&mb, key, sizeof(key), &why), -1);
 	cr_assert_str_eq(why, "address too long");
 }
+
+/* addr_mailbox_text gives back what addr_parse_mailbox reads as the same
+ * mailbox; a buffer too small gives 0. */
+Test(address, mailbox_text_round_trip)
+{
+	static const struct {
+		const char *in, *out;
+	} rows[] = {
+		{ "alice@example.org", "alice@example.org" },
+		{ "First.Last+tag@Example.ORG", "First.Last+tag@Example.ORG" },
+		{ "\"john doe\"@example.org", "\"john doe\"@example.org" },
+		{ "\"a\\\"b\\\\c\"@example.org", "\"a\\\"b\\\\c\"@example.org" },
+		{ "\"plain\"@example.org", "\"plain\"@example.org" },
+		{ "u@[192.0.2.1]", "u@[192.0.2.1]" },
+		{ "j\xc3\xb6rg@b\xc3\xbc.example", "j\xc3\xb6rg@b\xc3\xbc.example" },
+	};
+	char buf[ADDR_TEXT_SIZE];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct addr_mailbox mb, again;
+		size_t n;
+
+		cr_assert_eq(addr_parse_mailbox(rows[i].in, strlen(rows[i].in),
+						ADDR_OPT_UTF8, &mb, NULL), 0,
+			     "row %zu", i);
+		n = addr_mailbox_text(&mb, buf, sizeof(buf));
+		cr_assert_eq(n, strlen(rows[i].out), "row %zu", i);
+		cr_assert_str_eq(buf, rows[i].out, "row %zu", i);
+		cr_assert_eq(addr_parse_mailbox(buf, n, ADDR_OPT_UTF8, &again,
+						NULL), 0, "row %zu", i);
+		cr_assert_str_eq(again.local, mb.local, "row %zu", i);
+		cr_assert_str_eq(again.domain, mb.domain, "row %zu", i);
+		cr_assert_eq(addr_mailbox_text(&mb, buf, n), 0, "row %zu", i);
+		cr_assert_eq(addr_mailbox_text(&mb, buf, n + 1), n, "row %zu", i);
+	}
+}

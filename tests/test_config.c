@@ -813,6 +813,7 @@ Test(config, sample_and_manual_cover_every_keyword)
 		"outbound_bind", "outbound_tls", "outbound_concurrency",
 		"outbound_max_sessions", "outbound_address_limit", "hop_limit",
 		"dns_resolver", "dns_trust_anchor",
+		"drop_dir", "sendmail_domain", "sendmail_trusted_users",
 	};
 	const char *src = getenv("KANTORPOS_SRCDIR");
 	char *sample_path, *man_path, *sample, *man;
@@ -982,6 +983,47 @@ Test(config, sender_rule_keywords)
 		line_fails(bad[i].line, bad[i].error);
 	parse_fails(BASE "trusted_networks 10.0.0.0/8\ntrusted_networks ::1\n",
 		    "t.conf:5: duplicate keyword trusted_networks (already on line 4)\n");
+}
+
+/* local submission: drop_dir, sendmail_domain, sendmail_trusted_users. */
+Test(config, sendmail_keywords)
+{
+	static const struct {
+		const char *line;
+		const char *error;
+	} bad[] = {
+		{ "sendmail_domain", "sendmail_domain: expected one domain" },
+		{ "sendmail_domain a b", "sendmail_domain: expected one domain" },
+		{ "sendmail_domain bad..name", "sendmail_domain: expected one domain" },
+		{ "sendmail_trusted_users", "sendmail_trusted_users: expected one or more user names" },
+		{ "sendmail_trusted_users ok -bad", "sendmail_trusted_users: expected a user name, got \"-bad\"" },
+		{ "drop_dir", "drop_dir: expected a value" },
+	};
+	struct config *cfg = parse_ok(BASE);
+
+	/* Defaults: the spool beside the others, the first local domain,
+	 * root and run_as only. */
+	cr_assert_str_eq(cfg->drop_dir, LOCALSTATEDIR "/spool/kantorpos/drop");
+	cr_assert_str_eq(cfg->sendmail_domain, cfg->domains[0].name);
+	cr_assert_eq(cfg->n_sendmail_trusted_users, 0);
+	cr_assert(config_sendmail_trusted(cfg, "root"));
+	cr_assert(!config_sendmail_trusted(cfg, "nobody"));
+	config_free(cfg);
+	cfg = parse_ok(BASE "run_as kantorpos\ndrop_dir /srv/drop\n"
+		       "sendmail_domain Mail.Example.ORG\n"
+		       "sendmail_trusted_users www-data backup\n"
+		       "sendmail_trusted_users list\n");
+	cr_assert_str_eq(cfg->drop_dir, "/srv/drop");
+	cr_assert_str_eq(cfg->sendmail_domain, "mail.example.org");
+	cr_assert_eq(cfg->n_sendmail_trusted_users, 3);
+	cr_assert(config_sendmail_trusted(cfg, "kantorpos"));
+	cr_assert(config_sendmail_trusted(cfg, "www-data"));
+	cr_assert(config_sendmail_trusted(cfg, "list"));
+	cr_assert(!config_sendmail_trusted(cfg, "www"));
+	cr_assert(!config_sendmail_trusted(cfg, "nobody"));
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		line_fails(bad[i].line, bad[i].error);
 }
 
 /* config_line: the first line of each keyword, 0 when absent or unknown. */

@@ -130,3 +130,38 @@ Test(received, block_table)
 				 .sender = "", .helo = "h", .client_ip = "1.2.3.4",
 				 .host = "x", .id = "i" }, buf, 40), 0);
 }
+
+/* A local user's mail (kantorpos-sendmail): no client address, no EHLO,
+ * the account and its uid, "with local". */
+Test(received, local_user_table)
+{
+	static const struct {
+		const char *user;
+		unsigned long uid;
+		const char *rcpt;
+		const char *out;
+	} rows[] = {
+		{ "nobody", 65534, "alice@example.test",
+		  "Received: from local user nobody (uid 65534) by mx.example.test (kantorpos)\r\n"
+		  "\twith local id ID1 for <alice@example.test>; Thu, 13 Feb 2025 14:05:09 +0000\r\n" },
+		{ "ev(il)\r\nX: 1", 1000, NULL,
+		  "Received: from local user ev?il???X:?1 (uid 1000)\r\n"
+		  "\tby mx.example.test (kantorpos) with local id ID1;\r\n"
+		  "\tThu, 13 Feb 2025 14:05:09 +0000\r\n" },
+	};
+	char buf[RECEIVED_MAX];
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct received_info ri = {
+			.sender = "nobody@example.test", .helo = "ignored",
+			.client_ip = "", .host = "mx.example.test",
+			.id = "ID1", .for_rcpt = rows[i].rcpt,
+			.local_user = rows[i].user, .local_uid = rows[i].uid,
+			.when = 1739455509, .utc_offset = 0,
+		};
+		size_t n = received_format(&ri, buf, sizeof(buf));
+
+		cr_assert_eq(n, strlen(rows[i].out), "row %zu: %s", i, buf);
+		cr_assert_str_eq(buf, rows[i].out, "row %zu", i);
+	}
+}

@@ -83,6 +83,18 @@ static const struct row rows[] = {
 	{ SAFETY_SECRET, 0610, OWN_SELF, false,
 	  "the password file is executable by its group (mode 0610); "
 	  "fix: chmod 600 " },
+	/* the drop directory: users write, nobody lists, nobody removes
+	 * another's file; the account itself owns it (root cannot do) */
+	{ SAFETY_DROP_DIR, 01733, OWN_SELF, true, NULL },
+	{ SAFETY_DROP_DIR, 0700, OWN_SELF, true, NULL },
+	{ SAFETY_DROP_DIR, 01777, OWN_SELF, false,
+	  "the drop directory is readable by group and others (mode 1777); "
+	  "fix: chmod 1733 " },
+	{ SAFETY_DROP_DIR, 0733, OWN_SELF, false,
+	  "the drop directory is writable by group and others (mode 0733)" },
+	{ SAFETY_DROP_DIR, 01733, OWN_ROOT, false,
+	  "the drop directory is owned by root (uid 0), not kantorpos (mode" },
+	{ SAFETY_DROP_DIR, 01733, OWN_OTHER, false, "fix: chown " },
 };
 
 /* Build the path of a row owned as the row says; fill the expected owner.
@@ -93,7 +105,7 @@ static bool make_path(const char *dir, const struct row *r, char **path_r,
 	uid_t me = geteuid();
 	char *path = tu_path(dir, "subject");
 
-	if (r->kind == SAFETY_DATA_DIR)
+	if (r->kind == SAFETY_DATA_DIR || r->kind == SAFETY_DROP_DIR)
 		cr_assert_eq(mkdir(path, 0700), 0);
 	else
 		tu_write_file(path, "x\n");
@@ -328,9 +340,9 @@ Test(safety, each_path_with_its_line)
 	cr_assert_not_null(cfg, "%s", err);
 	safety_each_path(cfg, collect, got);
 	snprintf(want, sizeof want, "%d:k.conf:0;%d:data:2;%d:users:1;"
-		 "%d:aliases:4;%d:pw:5;%d:relay.pw:6;", SAFETY_CONFIG,
-		 SAFETY_DATA_DIR, SAFETY_USER_DB, SAFETY_ALIASES, SAFETY_SECRET,
-		 SAFETY_SECRET);
+		 "%d:aliases:4;%d:drop:0;%d:pw:5;%d:relay.pw:6;", SAFETY_CONFIG,
+		 SAFETY_DATA_DIR, SAFETY_USER_DB, SAFETY_ALIASES,
+		 SAFETY_DROP_DIR, SAFETY_SECRET, SAFETY_SECRET);
 	cr_expect_str_eq(got, want);
 	config_free(cfg);
 }

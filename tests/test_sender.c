@@ -362,3 +362,39 @@ Test(sender, added_fields)
 	h.has_date = h.has_msgid = false;
 	cr_assert_eq(submit_fields(&h, "i", "h", 0, 0, buf, 20), 0);
 }
+
+/* kantorpos-sendmail -f: who may set the envelope sender. */
+Test(sender, local_sender_table)
+{
+	static const struct {
+		const char *name;
+		unsigned long uid;
+		const char *sender;
+		bool ok;
+	} rows[] = {
+		/* The own address, from anyone. */
+		{ "nobody", 65534, "nobody@example.test", true },
+		{ "nobody", 65534, "nobody@EXAMPLE.test", true },
+		{ "nobody", 65534, "Nobody@example.test", false },
+		{ "nobody", 65534, "nobody@my-domain.test", false },
+		{ "nobody", 65534, "nobodyx@example.test", false },
+		{ "nobody", 65534, "nobod@example.test", false },
+		{ "nobody", 65534, "alice@example.test", false },
+		{ "nobody", 65534, "", false },
+		/* root, the daemons' account, run_as, the trusted users. */
+		{ "root", 0, "alice@example.test", true },
+		{ "toor", 0, "", true },
+		{ "kp", 42, "anyone@else.test", true },
+		{ "mailer", 43, "anyone@else.test", true },
+		{ "www-data", 33, "", true },
+		{ "www", 34, "www-data@example.test", false },
+	};
+	struct config *c = parse("run_as mailer\n"
+				 "sendmail_trusted_users www-data\n");
+
+	for (size_t i = 0; i < N_ROWS(rows); i++)
+		cr_expect_eq(sender_local_allowed(c, rows[i].name, rows[i].uid,
+						  42, rows[i].sender),
+			     rows[i].ok, "row %zu", i);
+	config_free(c);
+}

@@ -285,6 +285,14 @@ struct config {
 	struct cidr *trusted_networks; /* clients the sender checks trust */
 	size_t n_trusted_networks;
 
+	/* local submission (kantorpos-sendmail) */
+	char *drop_dir;        /* where kantorpos-sendmail leaves messages;
+				* never NULL after config_parse */
+	char *sendmail_domain; /* the domain of local users' addresses (lower
+				* case); never NULL after config_parse */
+	char **sendmail_trusted_users; /* may set any sender (-f) */
+	size_t n_sendmail_trusted_users;
+
 	/* The first line of each keyword, by its row in the keyword table
 	 * (0: not in the file); read it with config_line. */
 	unsigned keyword_line[CONFIG_MAX_KEYWORDS];
@@ -322,5 +330,11 @@ const char *config_outbound_helo(const struct config *cfg);
 /* Is the client at the numeric address addr in trusted_networks? The one
  * decision of which clients the sender checks trust. */
 bool config_client_trusted(const struct config *cfg, const char *addr);
+
+/* local submission */
+/* May the local account named user set any envelope sender with
+ * kantorpos-sendmail -f? Yes for root, run_as and sendmail_trusted_users
+ * (the callers also trust the uid the daemons run as). */
+bool config_sendmail_trusted(const struct config *cfg, const char *user);
 
 #endif

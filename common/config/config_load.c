@@ -137,6 +137,11 @@ static const struct config_keyword cfg_keywords[] = {
 	/* sender rules */
 	KW_CUSTOM(local_sender_policy, 0, config_kw_local_sender_policy),
 	KW_CUSTOM(trusted_networks, 0, config_kw_trusted_networks),
+	/* local submission */
+	KW_PATH(drop_dir, 0),
+	KW_CUSTOM(sendmail_domain, 0, config_kw_sendmail_domain),
+	KW_CUSTOM(sendmail_trusted_users, CONFIG_F_MULTI,
+		  config_kw_sendmail_trusted_users),
 };
 
 #define CFG_N_KEYWORDS (sizeof(cfg_keywords) / sizeof(cfg_keywords[0]))
@@ -406,6 +411,8 @@ static void cfg_finish(struct config_parser *p)
 	config_relay_finish(p, config_line(cfg, "relayhost_tls"));
 	/* fetch accounts */
 	config_fetch_finish(p);
+	/* local submission */
+	config_sendmail_finish(p);
 }
 
 static int cfg_error_cmp(const void *a, const void *b)
@@ -601,6 +608,8 @@ void config_free(struct config *cfg)
 	config_dns_free(cfg);
 	/* sender rules */
 	free(cfg->trusted_networks);
+	/* local submission */
+	config_sendmail_free(cfg);
 	free(cfg->file);
 	free(cfg);
 }

@@ -97,6 +97,11 @@ void config_dns_defaults(struct config_parser *p);
 void config_dns_free(struct config *cfg);
 /* fetch accounts */
 config_handler config_kw_fetch_account;
+/* local submission (config_sendmail.c): its keywords, the defaults that
+ * need the whole file, and what frees its fields. */
+config_handler config_kw_sendmail_domain, config_kw_sendmail_trusted_users;
+void config_sendmail_finish(struct config_parser *p);
+void config_sendmail_free(struct config *cfg);
 /* A path as written, made absolute against the file's directory (heap). */
 char *config_resolve_path(struct config_parser *p, const char *path);
 /* Checks of the fetch accounts that need the whole file (local domains). */

@@ -20,6 +20,7 @@ struct safety_rule {
 	int dir;            /* 1: must be a directory, 0: a regular file */
 	mode_t bad;         /* permission bits that must be clear */
 	const char *fix;    /* chmod argument that clears the bad bits */
+	int owner_only;     /* 1: owned by the account itself, root won't do */
 };
 
 static const struct safety_rule rules[] = {
@@ -32,6 +33,9 @@ static const struct safety_rule rules[] = {
 	 * and judge what they opened by this same row. */
 	[SAFETY_SECRET] = { "the password file", 0, 077, "600" },
 	[SAFETY_CONFIG] = { "the configuration file", 0, 022, "go-w" },
+	/* Users leave files there and must not find each other's: no
+	 * listing, and no removing another's file (sticky). */
+	[SAFETY_DROP_DIR] = { "the drop directory", 1, 044, "1733", 1 },
 };
 
 static const char *who_text(mode_t bits);
@@ -104,8 +108,12 @@ int safety_check_stat(enum safety_kind kind, const char *path,
 			 r->dir ? "directory" : "regular file");
 		return -1;
 	}
-	owner_bad = st->st_uid != own->uid && st->st_uid != 0;
+	owner_bad = st->st_uid != own->uid && (r->owner_only || st->st_uid != 0);
 	bad = st->st_mode & r->bad;
+	/* Writable by all only with the sticky bit (the check names it as
+	 * writable by others). */
+	if (kind == SAFETY_DROP_DIR && !(st->st_mode & S_ISVTX))
+		bad |= st->st_mode & 022;
 	if (!owner_bad && bad == 0)
 		return 0;
 	if (owner_bad) {
@@ -115,7 +123,7 @@ int safety_check_stat(enum safety_kind kind, const char *path,
 			 pw != NULL ? pw->pw_name : "uid ",
 			 pw != NULL ? " (uid " : "", (unsigned long)st->st_uid,
 			 pw != NULL ? ")" : "", own->name,
-			 own->uid == 0 ? "" : " or root");
+			 own->uid == 0 || r->owner_only ? "" : " or root");
 		snprintf(fix, sizeof fix, "chown %s %s", own->name, path);
 	}
 	if (bad != 0) {
@@ -145,6 +153,7 @@ void safety_each_path(const struct config *cfg,
 		{ SAFETY_USER_DB, cfg->user_db, "user_db" },
 		{ SAFETY_TLS_KEY, cfg->tls_key, "tls_key" },
 		{ SAFETY_ALIASES, cfg->aliases, "aliases" },
+		{ SAFETY_DROP_DIR, cfg->drop_dir, "drop_dir" },
 	};
 	struct safety_item item;
 

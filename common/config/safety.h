@@ -31,10 +31,15 @@ enum safety_kind {
 			  * etrn_request, relayhost auth): no access at all
 			  * for group or others */
 	SAFETY_CONFIG,   /* kantorpos.conf: no write for group or others */
+	SAFETY_DROP_DIR, /* kantorpos-sendmail's drop directory: owned by the
+			  * account itself (not root), no read for group or
+			  * others, writable by them only with the sticky bit
+			  * (mode 1733) */
 };
 
 /* The account the programs run as once started (after the privilege
- * drop); every checked path must be owned by it or by root. */
+ * drop); every checked path must be owned by it or by root (the drop
+ * directory by it alone). */
 struct safety_owner {
 	uid_t uid;
 	char name[64]; /* user name for the chown hint; the number if unknown */
@@ -81,7 +86,7 @@ void safety_each_path(const struct config *cfg,
 		      void *arg);
 
 /* Check every path cfg names: the config file, data_dir, user_db,
- * tls_key, aliases, each fetch account's password file and the
+ * tls_key, aliases, drop_dir, each fetch account's password file and the
  * relayhost's. Returns 0, or
  * -1 with every problem as one line each in *err_r (heap text ending in
  * a newline; caller frees; NULL only when out of memory). Blocking. */

@@ -581,6 +581,30 @@ int addr_key(const struct addr_mailbox *mb, char *buf, size_t size,
 	return 0;
 }
 
+size_t addr_mailbox_text(const struct addr_mailbox *mb, char *buf,
+			 size_t size)
+{
+	bool quoted = (mb->flags & ADDR_MB_QUOTED) != 0;
+	size_t need = strlen(mb->domain) + 2 + (quoted ? 2 : 0), o = 0;
+
+	for (const char *p = mb->local; *p != '\0'; p++)
+		need += quoted && (*p == '"' || *p == '\\') ? 2 : 1;
+	if (need > size)
+		return 0;
+	if (quoted)
+		buf[o++] = '"';
+	for (const char *p = mb->local; *p != '\0'; p++) {
+		if (quoted && (*p == '"' || *p == '\\'))
+			buf[o++] = '\\';
+		buf[o++] = *p;
+	}
+	if (quoted)
+		buf[o++] = '"';
+	buf[o++] = '@';
+	memcpy(buf + o, mb->domain, strlen(mb->domain) + 1);
+	return need - 1;
+}
+
 int addr_key_from_string(const char *name, char *buf, size_t size,
 			 const char **why_r)
 {

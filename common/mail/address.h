@@ -93,6 +93,15 @@ int addr_parse_path(const char *s, size_t len, unsigned opts,
 int addr_key(const struct addr_mailbox *mb, char *buf, size_t size,
 	     const char **why_r);
 
+/* Write mb back as RFC 5321 text, "local@domain" with the local part as
+ * a Quoted-string (backslashes before '"' and '\\') when it was given as
+ * one (ADDR_MB_QUOTED), so that addr_parse_mailbox reads it as mb again.
+ * Room: 2 * ADDR_LOCAL_MAX + 3 + ADDR_DOMAIN_MAX + 1 always suffices
+ * (ADDR_TEXT_SIZE). Returns the length, or 0 when it does not fit. */
+#define ADDR_TEXT_SIZE (2 * ADDR_LOCAL_MAX + 3 + ADDR_DOMAIN_MAX + 1)
+size_t addr_mailbox_text(const struct addr_mailbox *mb, char *buf,
+			 size_t size);
+
 /* Parse a user name such as "Alice@Example.org" (as in the user database or
  * a login; UTF-8 allowed) and build its key, as addr_key. Returns 0 or -1
  * with a static reason in *why_r. */

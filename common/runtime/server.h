@@ -12,9 +12,9 @@
  * open the user db (a missing file is an empty db and a warning), set its
  * Argon2id cost and prepare the dummy hash, raise RLIMIT_NOFILE, ignore
  * SIGPIPE, build the TLS server context when tls_cert and tls_key are set,
- * bind every "listen" line of ops->proto, drop privileges to run_as
- * (refusing to go on as root without it), start the worker pools, install
- * the signal watchers, then call ops->start.
+ * bind every "listen" line of ops->proto, call ops->prepare, drop
+ * privileges to run_as (refusing to go on as root without it), start the
+ * worker pools, install the signal watchers, then call ops->start.
  *
  * Threads: the loop never waits. Work that can block goes to one of two
  * pools (common/runtime/server_pools.h has the rule): server_worker, the
@@ -126,6 +126,12 @@ struct server_ops {
 	 * no session to write in: just return. NULL: close silently. */
 	void (*refuse)(struct server *srv, const struct config_listen *lc,
 		       int fd, const char *peer);
+	/* Optional. Called once before the privilege drop, as the user the
+	 * daemon was started as, with the config loaded and the listeners
+	 * bound, before any thread exists: make what run_as must own and
+	 * cannot make itself (a directory in a root-owned one). Return 0,
+	 * or -1 to fail start-up (log why). */
+	int (*prepare)(struct server *srv);
 	/* Optional. Called once at the end of server_new, with everything
 	 * set up and privileges dropped (queue runners, daemon state via
 	 * server_set_data). Return 0, or -1 to fail start-up (log why). */

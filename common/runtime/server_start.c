@@ -131,13 +131,18 @@ static int start_process(struct server *srv, char **err_r)
 	return 0;
 }
 
-/* Listeners, the privilege drop, the pools and signals, the daemon. */
+/* Listeners, the daemon's preparation, the privilege drop, the pools and
+ * signals, the daemon. */
 static int start_serving(struct server *srv, char **err_r)
 {
 	char msg[SERVER_MSG_MAX];
 
 	if (server_listen_bind(srv, err_r) < 0)
 		return -1;
+	if (srv->ops->prepare != NULL && srv->ops->prepare(srv) < 0) {
+		server_errf(err_r, "%s: start-up failed", srv->ops->name);
+		return -1;
+	}
 	/* Before any thread exists, as privdrop_to requires. */
 	if (!(srv->flags & SERVER_KEEP_PRIVS) &&
 	    privdrop_to(srv->cfg->cfg->run_as, true, msg, sizeof msg) < 0) {
