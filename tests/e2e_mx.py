@@ -314,7 +314,7 @@ class Sink:
                     with contextlib.ExitStack() as stack:
                         for m in sink.meters:
                             stack.enter_context(m)
-                        sink.session(self.rfile, self.wfile, n)
+                        sink.session(self.rfile, self.wfile, n, stack.close)
                 except OSError:
                     pass
 
@@ -334,7 +334,7 @@ class Sink:
         with self.lock:
             return len(self.transactions)
 
-    def session(self, rfile, wfile, n):
+    def session(self, rfile, wfile, n, leave=lambda: None):
         def send(line):
             if self.delay:
                 time.sleep(self.delay)
@@ -389,6 +389,9 @@ class Sink:
                 sender, rcpts = None, []
                 send("250 2.0.0 ok")
             elif verb == "QUIT":
+                # The client may connect again as soon as it has the 221:
+                # the connection no longer counts from here.
+                leave()
                 send("221 2.0.0 bye")
                 return
             else:
