@@ -166,8 +166,9 @@ static int only_file(const char *d, char *name, size_t size)
 		if (de->d_name[0] == '.')
 			continue;
 		n++;
-		if (strncmp(de->d_name, "m.", 2) == 0)
-			snprintf(name, size, "%s", de->d_name);
+		if (strncmp(de->d_name, "m.", 2) == 0 &&
+		    strlen(de->d_name) < size)
+			memcpy(name, de->d_name, strlen(de->d_name) + 1);
 	}
 	closedir(dp);
 	return n;
@@ -238,7 +239,7 @@ Test(drop, planted_files_are_set_aside)
 	cr_assert_eq(mkfifo(p, 0644), 0);
 	free(p);
 	for (int i = 0; i < 3; i++) {
-		char name[8];
+		char name[16];
 		const char *why = NULL;
 		bool removed = true;
 
