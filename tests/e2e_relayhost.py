@@ -106,7 +106,9 @@ def reload(d):
 
 
 def set_relayhost(site, line):
-    """Write the site's relayhost line and reload."""
+    """Write the site's relayhost line and reload. Tests change the
+    configuration before they queue a message: the daemon's periodic run
+    could otherwise send it with the old one before the reload."""
     with open(site.conf) as f:
         text = f.read()
     text = re.sub(r"(?m)^relayhost .*$", line, text)
@@ -161,9 +163,10 @@ def starttls_on_submission_delivers(provider, site):
     """A port other than 465: STARTTLS, required and verified, by default."""
     before = len(delivered(provider))
     pmark = len(provider.logtext())
-    queue_add(site, "starttls")
     set_relayhost(site, "relayhost localhost:%d auth %s %s"
                   % (provider.sub, RELAY_USER, site.pw))
+    queue_add(site, "starttls")
+    reload(site)  # what is due goes at once
     assert wait_for(lambda: len(delivered(provider)) == before + 1), \
         since(site, site.mark)
     plog = since(provider, pmark)
@@ -176,6 +179,7 @@ def starttls_on_submission_delivers(provider, site):
 def wrong_password_stays_queued_until_fixed(provider, site):
     before = len(delivered(provider))
     write_pw(site.pw, "not the password\n")
+    reload(site)  # the daemon holds the wrong password before the message
     qid = queue_add(site, "wrong password")
     smark = len(site.logtext())
     reload(site)
@@ -204,10 +208,12 @@ def certificate_for_another_name_sends_nothing(provider, site):
     """The site names the provider 127.0.0.1, its certificate says
     localhost: no login, no MAIL, over implicit TLS or STARTTLS."""
     before = len(delivered(provider))
-    qid = queue_add(site, "wrong name")
     pmark = len(provider.logtext())
     set_relayhost(site, "relayhost 127.0.0.1:%d tls implicit auth %s %s"
                   % (provider.subs, RELAY_USER, site.pw))
+    qid = queue_add(site, "wrong name")
+    site.mark = len(site.logtext())
+    reload(site)
     assert wait_for(lambda: "session to 127.0.0.1:%d failed" % provider.subs
                     in since(site, site.mark)), since(site, site.mark)
     failed = [ln for ln in since(site, site.mark).splitlines()
