@@ -99,7 +99,8 @@ static void header_done(struct sm_msg *m, size_t end, size_t rest)
 		m->eightbit = (unsigned char)h.text[i] >= 0x80;
 	m->status = m->sink->header(m->sink->arg, &h);
 	sm_header_free(&h);
-	body(m, m->hbuf + rest, m->hlen - rest);
+	if (m->hlen > rest) /* hbuf is NULL for an empty message */
+		body(m, m->hbuf + rest, m->hlen - rest);
 	free(m->hbuf);
 	m->hbuf = NULL;
 	m->hlen = m->hcap = 0;

@@ -24,15 +24,15 @@ struct safety_rule {
 };
 
 static const struct safety_rule rules[] = {
-	[SAFETY_DATA_DIR] = { "the data directory", 1, 022, "go-w" },
-	[SAFETY_USER_DB] = { "the user database", 0, 066, "600" },
-	[SAFETY_TLS_KEY] = { "the TLS key", 0, 066, "600" },
-	[SAFETY_ALIASES] = { "the aliases file", 0, 022, "go-w" },
+	[SAFETY_DATA_DIR] = { "the data directory", 1, 022, "go-w", 0 },
+	[SAFETY_USER_DB] = { "the user database", 0, 066, "600", 0 },
+	[SAFETY_TLS_KEY] = { "the TLS key", 0, 066, "600", 0 },
+	[SAFETY_ALIASES] = { "the aliases file", 0, 022, "go-w", 0 },
 	/* kantorpos fetch, kantorpos etrn and the queue runner's owners
 	 * open these (common/config/secret.c)
 	 * and judge what they opened by this same row. */
-	[SAFETY_SECRET] = { "the password file", 0, 077, "600" },
-	[SAFETY_CONFIG] = { "the configuration file", 0, 022, "go-w" },
+	[SAFETY_SECRET] = { "the password file", 0, 077, "600", 0 },
+	[SAFETY_CONFIG] = { "the configuration file", 0, 022, "go-w", 0 },
 	/* Users leave files there and must not find each other's: no
 	 * listing, and no removing another's file (sticky). */
 	[SAFETY_DROP_DIR] = { "the drop directory", 1, 044, "1733", 1 },
