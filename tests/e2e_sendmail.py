@@ -187,7 +187,8 @@ def cron_command_line_delivers():
     log = SITE.log_text()
     assert "from=<nobody@example.test> to=<alice@example.test>" in log, log
     assert "client=local user=nobody uid=65534" in log, log
-    assert SITE.drop_files() == []
+    # The file goes right after the commit that made the message visible.
+    assert lib.wait_for(lambda: SITE.drop_files() == []), SITE.drop_files()
 
 
 @test
