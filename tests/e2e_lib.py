@@ -444,10 +444,13 @@ def run_tests(tests, start, finish, only=()):
     return 1 if failed else 0
 
 
-def main(module, make_env=None):
+def main(module, make_env=None, tools=None):
     """Run TESTS with a fresh Env (module.ENV and this module's ENV) and
-    print the result lines; returns the exit status."""
-    for tool in (POP3D, ADMIN):
+    print the result lines; returns the exit status. tools: the programs
+    the tests need (default kantorpos-pop3d and kantorpos). An Env with a
+    finish(failed) method has it called first at the end (its own
+    processes and diagnostics)."""
+    for tool in tools or (POP3D, ADMIN):
         if not os.access(tool, os.X_OK):
             print("missing %s" % tool)
             print("0 passed, 1 failed")
@@ -461,6 +464,8 @@ def main(module, make_env=None):
         return ()
 
     def finish(args, failed):
+        if getattr(ENV, "finish", None) is not None:
+            ENV.finish(failed)
         for p in DAEMONS:
             if p.poll() is None:
                 p.kill()

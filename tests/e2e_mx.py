@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """tests/e2e_mx.py: direct delivery to MX hosts end to end, on loopback.
 
-A sandboxed nsd (e2e_dns.Nsd) serves a test. zone the test writes, behind
-DnsLog, a relay that records every question (nsd logs none);
-kantorpos-smtpd gets the relay as dns_resolver. The MX hosts are SMTP sinks on 127.0.0.2 ... 127.0.0.254 at
+A sandboxed nsd serves a test. zone the test writes, behind a relay that
+records every question (e2e_outlib.OutEnv); kantorpos-smtpd gets the relay
+as dns_resolver. The MX hosts are SMTP sinks on 127.0.0.2 ... 127.0.0.254 at
 outbound_port, each answering as its test wants (refusing the connection,
 a 554 greeting, 550 or 450 for some recipients, dropping the connection
 after 354, answering slowly). Mail comes in through a submission login.
@@ -24,29 +24,20 @@ over STARTTLS (e2e_postfix.start_postfix), byte-exact.
 
 Prints one line per test and "N passed, N failed, N skipped"."""
 
-import contextlib
-import email.utils
 import os
 import pwd
 import re
 import shutil
 import smtplib
-import socket
-import socketserver
-import struct
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e_dns  # noqa: E402  (Nsd, free_udp_port)
 import e2e_lib as lib  # noqa: E402
+import e2e_outlib as out  # noqa: E402
 from e2e_lib import Skip, free_port, test  # noqa: E402
-
-DOMAIN = "example.test"
-PASSWORD = "secret"
+from e2e_outlib import DOMAIN, PASSWORD, message, status_of  # noqa: E402
 
 ZONE = """$ORIGIN test.
 $TTL 30
@@ -139,443 +130,39 @@ pf.dest A 127.0.0.9
 """
 
 
-DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX",
-             16: "TXT", 28: "AAAA", 43: "DS", 48: "DNSKEY", 52: "TLSA"}
-
-
-def dns_question(packet):
-    """(name, type name) of a DNS packet's first question, or None."""
-    try:
-        pos, labels = 12, []
-        while packet[pos] != 0:
-            n = packet[pos]
-            labels.append(packet[pos + 1:pos + 1 + n].decode("ascii",
-                                                             "replace"))
-            pos += 1 + n
-        qtype = struct.unpack(">H", packet[pos + 1:pos + 3])[0]
-        return ".".join(labels).lower(), DNS_TYPES.get(qtype, str(qtype))
-    except (IndexError, struct.error):
-        return None
-
-
-class DnsLog:
-    """A UDP and TCP relay on 127.0.0.1:port to upstream (a port on
-    127.0.0.1) that records the question of every query in `questions`
-    ((name, type) pairs, lower case, in order); questions about a name in
-    `blackhole` get no answer."""
-
-    def __init__(self, upstream):
-        self.upstream = upstream
-        self.questions = []
-        self.blackhole = set()  # names whose questions get no answer
-        self.lock = threading.Lock()
-        self.port = e2e_dns.free_udp_port()
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", self.port))
-        self.tcp = socket.socket()
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
-        self.tcp.listen(16)
-        for fn in (self._udp_loop, self._tcp_loop):
-            threading.Thread(target=fn, daemon=True).start()
-
-    def _note(self, packet):
-        q = dns_question(packet)
-        if q is not None:
-            with self.lock:
-                self.questions.append(q)
-
-    def asked(self, name, qtype=None):
-        """How many questions for name (and qtype) came."""
-        with self.lock:
-            return sum(1 for n, t in self.questions
-                       if n == name and (qtype is None or t == qtype))
-
-    def _udp_one(self, packet, peer):
-        self._note(packet)
-        q = dns_question(packet)
-        if q is not None and q[0] in self.blackhole:
-            return
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
-            up.settimeout(3)
-            try:
-                up.sendto(packet, ("127.0.0.1", self.upstream))
-                self.udp.sendto(up.recv(65535), peer)
-            except OSError:
-                pass
-
-    def _udp_loop(self):
-        while True:
-            try:
-                packet, peer = self.udp.recvfrom(65535)
-            except OSError:
-                return
-            threading.Thread(target=self._udp_one, args=(packet, peer),
-                             daemon=True).start()
-
-    @staticmethod
-    def _read_frame(sock):
-        head = b""
-        while len(head) < 2:
-            chunk = sock.recv(2 - len(head))
-            if not chunk:
-                return None
-            head += chunk
-        n, body = struct.unpack(">H", head)[0], b""
-        while len(body) < n:
-            chunk = sock.recv(n - len(body))
-            if not chunk:
-                return None
-            body += chunk
-        return body
-
-    def _tcp_one(self, conn):
-        with conn, socket.create_connection(("127.0.0.1", self.upstream),
-                                            3) as up:
-            conn.settimeout(10)
-            while True:
-                packet = self._read_frame(conn)
-                if packet is None:
-                    return
-                self._note(packet)
-                q = dns_question(packet)
-                if q is not None and q[0] in self.blackhole:
-                    return
-                up.sendall(struct.pack(">H", len(packet)) + packet)
-                answer = self._read_frame(up)
-                if answer is None:
-                    return
-                conn.sendall(struct.pack(">H", len(answer)) + answer)
-
-    def _tcp_loop(self):
-        while True:
-            try:
-                conn, _ = self.tcp.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tcp_one, args=(conn,),
-                             daemon=True).start()
-
-    def stop(self):
-        for s in (self.udp, self.tcp):
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
-class Meter:
-    """Connections open at once, now and at most (shared by sinks)."""
+class MxEnv(out.OutEnv):
+    """OutEnv with this test's zone and sinks."""
 
     def __init__(self):
-        self.lock = threading.Lock()
-        self.now = self.most = 0
-
-    def __enter__(self):
-        with self.lock:
-            self.now += 1
-            self.most = max(self.most, self.now)
-
-    def __exit__(self, *exc):
-        with self.lock:
-            self.now -= 1
-
-
-class Sink:
-    """One MX host: an SMTP server on addr:port. greeting: the first
-    reply; rcpt(addr) -> the reply to RCPT (default 250); max_rcpts: 452
-    for the recipients of a transaction beyond it; drop_after_354: close
-    after reading a part of the data; delay: seconds before every reply;
-    meters: Meters of its open connections. Records the number of
-    connections, the EHLO names and every
-    transaction (connection number, sender, accepted recipients, data)."""
-
-    def __init__(self, addr, port, greeting=None, rcpt=None,
-                 drop_after_354=False, delay=0.0, max_rcpts=0, meters=()):
-        self.addr, self.port = addr, port
-        self.greeting = greeting or "220 %s ESMTP sink" % addr
-        self.rcpt = rcpt or (lambda a: "250 2.1.5 ok")
-        self.drop_after_354 = drop_after_354
-        self.delay = delay
-        self.max_rcpts = max_rcpts
-        self.meters = meters
-        self.helo = []
-        self.connections = 0
-        self.transactions = []
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                with sink.lock:
-                    sink.connections += 1
-                    n = sink.connections
-                try:
-                    with contextlib.ExitStack() as stack:
-                        for m in sink.meters:
-                            stack.enter_context(m)
-                        sink.session(self.rfile, self.wfile, n, stack.close)
-                except OSError:
-                    pass
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server((addr, port), Handler)
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def count(self):
-        with self.lock:
-            return len(self.transactions)
-
-    def session(self, rfile, wfile, n, leave=lambda: None):
-        def send(line):
-            if self.delay:
-                time.sleep(self.delay)
-            wfile.write((line + "\r\n").encode())
-            wfile.flush()
-
-        send(self.greeting)
-        if not self.greeting.startswith("2"):
-            rfile.readline()
-            return
-        sender, rcpts = None, []
-        while True:
-            raw = rfile.readline()
-            if not raw:
-                return
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            verb = line.split(" ", 1)[0].upper()
-            if verb == "EHLO":
-                self.helo.append(line[5:])
-                for e in ("250-" + self.addr, "250-PIPELINING",
-                          "250 8BITMIME"):
-                    send(e)
-            elif verb == "MAIL":
-                sender, rcpts = line[10:].split(">")[0].lstrip("<"), []
-                send("250 2.1.0 ok")
-            elif verb == "RCPT":
-                addr = line[8:].split(">")[0].lstrip("<")
-                reply = self.rcpt(addr)
-                if self.max_rcpts and len(rcpts) >= self.max_rcpts:
-                    reply = "452 4.5.3 Too many recipients"
-                if reply.startswith("2"):
-                    rcpts.append(addr)
-                send(reply)
-            elif verb == "DATA":
-                if not rcpts:
-                    send("554 5.5.1 no valid recipients")
-                    continue
-                send("354 go ahead")
-                if self.drop_after_354:
-                    rfile.readline()
-                    return
-                data = b""
-                while True:
-                    l = rfile.readline()
-                    if not l or l == b".\r\n":
-                        break
-                    data += l[1:] if l.startswith(b".") else l
-                with self.lock:
-                    self.transactions.append((n, sender, rcpts, data))
-                send("250 2.0.0 queued")
-            elif verb == "RSET":
-                sender, rcpts = None, []
-                send("250 2.0.0 ok")
-            elif verb == "QUIT":
-                # The client may connect again as soon as it has the 221:
-                # the connection no longer counts from here.
-                leave()
-                send("221 2.0.0 bye")
-                return
-            else:
-                send("502 5.5.2 not here")
-
-
-class MxEnv:
-    """The scratch directory, nsd with its question log, the sinks and
-    kantorpos-smtpd."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="kantorpos-e2e-mx.")
-        os.chmod(self.dir, 0o755)
-        self.data = os.path.join(self.dir, "data")
-        self.users = os.path.join(self.dir, "users")
-        self.conf = os.path.join(self.dir, "kantorpos.conf")
-        self.log = os.path.join(self.dir, "smtpd.log")
-        self.out_port = free_port()
-        self.sub_port = free_port()
-        self.nsd = e2e_dns.Nsd(self.dir, "nsd", [("test.", ZONE)],
-                               False).start()
-        self.dns = DnsLog(self.nsd.port)
-        self.sinks = {}
-        self.proc = None
-        self.root = os.geteuid() == 0
-        os.makedirs(self.data)
-        self.anchor = self.trust_anchor()
-        self.write_conf()
-        subprocess.run([lib.ADMIN, "-c", self.conf, "user", "add",
-                        "alice@" + DOMAIN], input=PASSWORD + "\n",
-                       text=True, check=True, stdout=subprocess.DEVNULL)
-        if self.root:
-            nobody = pwd.getpwnam("nobody")
-            for p in (self.data, self.users):
-                os.chown(p, nobody.pw_uid, nobody.pw_gid)
-
-    def trust_anchor(self):
-        """The root's anchor (test. is then insecure: no chain of trust
-        reaches it), or no validation where dns-root-data is missing."""
-        return e2e_dns.ROOT_KEY if os.path.exists(e2e_dns.ROOT_KEY) \
-            else "none"
-
-    def write_conf(self, extra=""):
-        with open(self.conf, "w") as f:
-            f.write(f"""hostname mx.example.test
-data_dir {self.data}
-user_db {self.users}
-local_domain {DOMAIN}
-listen smtp 127.0.0.1:{self.out_port} mx
-listen smtp 127.0.0.1:{self.sub_port} submission plaintext-ok
-password_opslimit 1
-password_memlimit 8K
-login_fail_delay 0
-workers 2
-outbound_port {self.out_port}
-outbound_timeout 3s
-queue_retry_min 20s
-queue_retry_max 40s
-dns_resolver 127.0.0.1:{self.dns.port}
-dns_trust_anchor {self.anchor}
-{"run_as nobody" if self.root else ""}
-{extra}""")
-
-    def sink(self, addr, **kw):
-        s = Sink(addr, self.out_port, **kw)
-        self.sinks[addr] = s
-        return s
-
-    def start(self):
-        logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([lib.SMTPD, "-f", "-c", self.conf],
-                                     stdout=logf, stderr=logf)
-        lib.DAEMONS.append(self.proc)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("kantorpos-smtpd exited: " +
-                                   self.log_text())
-            try:
-                socket.create_connection(("127.0.0.1", self.sub_port),
-                                         1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("kantorpos-smtpd did not start")
-
-    def stop(self):
-        for s in self.sinks.values():
-            s.stop()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
-        self.dns.stop()
-        self.nsd.proc.terminate()
-        self.nsd.proc.wait(10)
-
-    def log_text(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def tool(self, *args, timeout=60):
-        p = subprocess.run([lib.ADMIN, "-c", self.conf] + list(args),
-                           capture_output=True, timeout=timeout)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-    def queue_list(self):
-        return self.tool("queue", "list")[1]
-
-    def dsns(self):
-        """The notifications in alice's Maildir (new/), as bytes."""
-        d = os.path.join(self.data, "mail", DOMAIN, "alice", "new")
-        if not os.path.isdir(d):
-            return []
-        out = []
-        for n in sorted(os.listdir(d)):
-            with open(os.path.join(d, n), "rb") as f:
-                out.append(f.read())
-        return out
-
-    def dsn_for(self, rcpt, timeout=20):
-        """The DSN naming rcpt as Final-Recipient, waiting for it."""
-        want = ("Final-Recipient: rfc822; " + rcpt).encode()
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for m in self.dsns():
-                if want in m:
-                    return m
-            time.sleep(0.2)
-        raise AssertionError("no DSN for %s; queue:\n%s\nlog:\n%s" % (
-            rcpt, self.queue_list(), self.log_text()[-3000:]))
+        super().__init__([("test.", ZONE)], prefix="mx")
+        self.sink("127.0.0.3")
+        self.sink("127.0.0.4")
+        self.sink("127.0.0.5")
+        self.sink("127.0.0.6")
+        self.sink("127.0.0.7", rcpt=lambda a:
+                  "550 5.1.1 no such user" if a.startswith("bad@") else
+                  "450 4.2.1 busy" if a.startswith("busy@") else
+                  "250 2.1.5 ok")
+        self.sink("127.0.0.10", drop_after_354=True)
+        self.sink("127.0.0.11", greeting="554 5.7.1 no service here")
+        self.sink("127.0.0.12")
+        self.sink("127.0.0.13", delay=5)
+        self.sink("127.0.0.14", max_rcpts=2)
 
 
 ENV = None
 
 
-def message(subject, rcpts, body="hello\r\n", headers=""):
-    """A message that submission leaves as it is (it has Date and
-    Message-ID)."""
-    return ("%sFrom: alice@%s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n"
-            "Message-ID: %s\r\n\r\n%s" % (
-                headers, DOMAIN, ", ".join(rcpts), subject,
-                email.utils.formatdate(), email.utils.make_msgid(
-                    domain=DOMAIN), body)).encode()
+def submit(*args, **kw):
+    return out.submit(ENV, *args, **kw)
 
 
-def submit(rcpts, subject, body="hello\r\n", headers="", login=True):
-    """Send one message through the submission listener as alice."""
-    text = message(subject, rcpts, body, headers)
-    s = smtplib.SMTP("127.0.0.1", ENV.sub_port, timeout=20)
-    try:
-        s.ehlo("client.test")
-        if login:
-            s.login("alice@" + DOMAIN, PASSWORD)
-        s.sendmail("alice@" + DOMAIN, rcpts, text)
-    finally:
-        try:
-            s.quit()
-        except smtplib.SMTPException:
-            pass
-    return text
+def wait(*args, **kw):
+    out.wait(ENV, *args, **kw)
 
 
-def wait(cond, what, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out: %s\nqueue:\n%s\nlog (tail):\n%s" % (
-        what, ENV.queue_list(), ENV.log_text()[-4000:]))
-
-
-def delivered_at(addr, rcpts, subject):
-    """Submit to rcpts and wait for the sink at addr to take it."""
-    sink = ENV.sinks[addr]
-    before = sink.count()
-    submit(rcpts, subject)
-    wait(lambda: sink.count() > before, "delivery at " + addr)
-    return sink.transactions[-1]
-
-
-def status_of(dsn):
-    m = re.search(rb"^Status: (\S+)", dsn, re.M)
-    return m.group(1).decode() if m else None
+def delivered_at(*args):
+    return out.delivered_at(ENV, *args)
 
 
 # ---- the tests ----
@@ -846,7 +433,7 @@ def concurrency_limits():
     for each of two hosts, queued together (a data directory of its own,
     flushed by `kantorpos queue flush`): at most 2 sessions a host and 3
     in all, more than one at a time, every message delivered."""
-    total, m1, m2 = Meter(), Meter(), Meter()
+    total, m1, m2 = out.Meter(), out.Meter(), out.Meter()
     s1 = ENV.sink("127.0.0.16", delay=0.02, meters=(total, m1))
     s2 = ENV.sink("127.0.0.17", delay=0.02, meters=(total, m2))
     conf, data = ENV.conf + ".conc", os.path.join(ENV.dir, "data-conc")
@@ -954,48 +541,9 @@ def postfix_interop():
         e2e_postfix.postfix(conf, "stop")
 
 
-def main():
-    for tool in (lib.SMTPD, lib.ADMIN):
-        if not os.access(tool, os.X_OK):
-            print("missing %s" % tool)
-            print("0 passed, 1 failed")
-            return 1
-
-    def start():
-        global ENV
-        ENV = MxEnv()
-        ENV.sink("127.0.0.3")
-        ENV.sink("127.0.0.4")
-        ENV.sink("127.0.0.5")
-        ENV.sink("127.0.0.6")
-        ENV.sink("127.0.0.7", rcpt=lambda a:
-                 "550 5.1.1 no such user" if a.startswith("bad@") else
-                 "450 4.2.1 busy" if a.startswith("busy@") else
-                 "250 2.1.5 ok")
-        ENV.sink("127.0.0.10", drop_after_354=True)
-        ENV.sink("127.0.0.11", greeting="554 5.7.1 no service here")
-        ENV.sink("127.0.0.12")
-        ENV.sink("127.0.0.13", delay=5)
-        ENV.sink("127.0.0.14", max_rcpts=2)
-        ENV.start()
-        return ()
-
-    def finish(args, failed):
-        if ENV is None:
-            return
-        ENV.stop()
-        if failed:
-            print("---- smtpd.log (tail)")
-            print(ENV.log_text()[-8000:])
-            print("---- questions")
-            print(ENV.dns.questions[-80:])
-        shutil.rmtree(ENV.dir, ignore_errors=True)
-
+if __name__ == "__main__":
     if shutil.which("nsd") is None:
         print("SKIP: nsd is not installed (Debian package nsd)")
-        return 77
-    return lib.run_tests(lib.TESTS, start, finish, only=sys.argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        sys.exit(77)
+    sys.exit(lib.main(sys.modules[__name__], MxEnv,
+                      tools=(lib.SMTPD, lib.ADMIN)))
