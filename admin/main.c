@@ -28,6 +28,7 @@ static const struct admin_command commands[] = {
 	  "                                       it names, as the daemons will meet it" },
 	{ "queue", admin_cmd_queue,
 	  "queue list|flush [DOMAIN]  the outbound queue\n"
+	  "  kantorpos queue flush ID...   send these messages now\n"
 	  "  kantorpos queue delete|remove ID...   no notification\n"
 	  "  kantorpos queue bounce ID...   give up on messages, with a DSN\n"
 	  "  kantorpos queue add [-f SENDER] ADDRESS... < MESSAGE   queue a message" },

@@ -38,7 +38,7 @@ static void queue_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: kantorpos [-c CONF] queue list [DOMAIN]\n"
-		"       kantorpos [-c CONF] queue flush [DOMAIN]\n"
+		"       kantorpos [-c CONF] queue flush [DOMAIN | ID...]\n"
 		"       kantorpos [-c CONF] queue delete|remove ID...\n"
 		"       kantorpos [-c CONF] queue bounce ID...\n"
 		"       kantorpos [-c CONF] queue add [-f SENDER] ADDRESS... < MESSAGE\n"
@@ -46,7 +46,9 @@ static void queue_usage(FILE *out)
 		"  attempts, last error), or those for DOMAIN and its subdomains.\n"
 		"flush: deliver now, ignoring the retry back-off: every etrn_domain\n"
 		"  with a deliver_to host, the relayhost and local notifications,\n"
-		"  or only DOMAIN's route; bounces expired mail. Exit 0 when nothing\n"
+		"  or only DOMAIN's route; bounces expired mail. With IDs (as queue\n"
+		"  list shows them): those messages are due now, and what is due in\n"
+		"  their routes is sent. Exit 0 when nothing\n"
 		"  failed temporarily, 75 otherwise, 78 when the relayhost's\n"
 		"  password file cannot be used.\n"
 		"delete (or remove): delete messages without notifying anyone\n"
@@ -297,8 +299,68 @@ static void stop_loop(void *arg)
 	ev_break(arg, EVBREAK_ALL);
 }
 
-static int cmd_flush(const struct config *cfg, struct queue *q,
-		     const char *domain)
+/* The ids given to `queue flush`, made due now; their route domains. */
+struct due_ctx {
+	struct queue *q;
+	time_t now;
+	char **domains;
+	size_t n;
+};
+
+static int due_step(void *arg, const char *id)
+{
+	struct due_ctx *dc = arg;
+	struct queue_item *it;
+	struct queue_env *env;
+	int saved;
+
+	if (queue_lock(dc->q, id, &it) != 1)
+		return 0; /* locked, gone, or not an id */
+	env = queue_item_env(it);
+	env->next_attempt = dc->now;
+	if (queue_item_update(it) < 0)
+		goto fail;
+	if ((dc->domains[dc->n] = strdup(env->domain)) == NULL)
+		goto fail;
+	dc->n++;
+	queue_item_release(it);
+	return 1;
+fail:
+	saved = errno;
+	queue_item_release(it);
+	errno = saved;
+	return -1;
+}
+
+/* An argument of `queue flush` names a queued message, not a domain
+ * (an id is a Maildir-style name no domain has). */
+static bool is_queued_id(struct queue *q, const char *arg)
+{
+	return queue_msg_size(q, arg, &(uint64_t){ 0 }) == 0;
+}
+
+/* Start the flushes: every route, DOMAIN's, or (dc->n > 0) what is due
+ * in the routes of the messages made due. ADM_OK when started. */
+static int start_flush(struct runner *r, const char *domain,
+		       const struct due_ctx *dc)
+{
+	int rc = ADM_OK;
+
+	for (size_t i = 0; i < (dc->n > 0 ? dc->n : 1); i++) {
+		const char *dom = dc->n > 0 ? dc->domains[i] : domain;
+
+		if (runner_flush_all(r, dom, dc->n > 0) >= 0)
+			continue;
+		fprintf(stderr, "kantorpos: %s: %s\n", dom,
+			errno == EINVAL ? "its mail goes to the client that asks with ETRN; nothing to flush to"
+					: "no route for this domain (an address literal has no MX hosts)");
+		rc = ADM_DATAERR;
+	}
+	return rc;
+}
+
+static int run_flush(const struct config *cfg, struct queue *q,
+		     const char *domain, const struct due_ctx *dc)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct worker *pool = loop != NULL ? worker_new(loop, 2, 0) : NULL;
@@ -306,7 +368,7 @@ static int cmd_flush(const struct config *cfg, struct queue *q,
 	struct runner_stats st;
 	struct runner *r;
 	char err[PATH_MAX + 512], *relay_pw = NULL;
-	int n, rc = ADM_OK;
+	int rc = ADM_OK;
 
 	if (pool == NULL) {
 		fprintf(stderr, "kantorpos: cannot start: %s\n", strerror(errno));
@@ -335,15 +397,9 @@ static int cmd_flush(const struct config *cfg, struct queue *q,
 		goto out;
 	}
 	runner_on_idle(r, stop_loop, loop);
-	n = runner_flush_all(r, domain);
-	if (n < 0) {
-		fprintf(stderr, "kantorpos: %s: %s\n", domain,
-			errno == EINVAL ? "its mail goes to the client that asks with ETRN; nothing to flush to"
-					: "no route for this domain (an address literal has no MX hosts)");
-		rc = ADM_DATAERR;
-	} else if (runner_busy(r) > 0) {
+	rc = start_flush(r, domain, dc);
+	if (runner_busy(r) > 0)
 		ev_run(loop, 0);
-	}
 	runner_get_stats(r, &st);
 	printf("sent %zu, deferred %zu, bounced %zu, failed sessions %zu\n",
 	       st.sent, st.deferred, st.bounced, st.sessions_failed);
@@ -358,13 +414,46 @@ out:
 	return rc;
 }
 
+/* `queue flush [DOMAIN | ID...]`: with ids, each message is made due
+ * now (so a running daemon takes it at its next run too, whatever
+ * happens here) and what is due in its route goes at once. */
+static int cmd_flush(const struct config *cfg, struct queue *q, int n,
+		     char **args)
+{
+	struct due_ctx dc = { .q = q, .now = time(NULL) };
+	int rc;
+
+	if (n == 1 && !is_queued_id(q, args[0]) &&
+	    queue_count(q, args[0], true) == 0)
+		fprintf(stderr, "kantorpos: %s: nothing queued for this domain, and no queued message has this id\n",
+			args[0]);
+	if (n == 0 || (n == 1 && !is_queued_id(q, args[0])))
+		return run_flush(cfg, q, n == 1 ? args[0] : NULL, &dc);
+	if ((dc.domains = calloc((size_t)n, sizeof(*dc.domains))) == NULL) {
+		fprintf(stderr, "kantorpos: %s\n", strerror(ENOMEM));
+		return ADM_OSERR;
+	}
+	rc = each_item(q, n, args, due_step, &dc, "flush", "due now:");
+	if (dc.n > 0) {
+		int frc = run_flush(cfg, q, NULL, &dc);
+
+		rc = rc == ADM_OK ? frc : rc;
+	}
+	for (size_t i = 0; i < dc.n; i++)
+		free(dc.domains[i]);
+	free(dc.domains);
+	return rc;
+}
+
 /* The subcommand and its argument count. */
 static bool usage_ok(int argc, char **argv)
 {
 	const char *c = argv[1];
 
-	if (strcmp(c, "list") == 0 || strcmp(c, "flush") == 0)
+	if (strcmp(c, "list") == 0)
 		return argc <= 3;
+	if (strcmp(c, "flush") == 0)
+		return true;
 	if (strcmp(c, "remove") == 0 || strcmp(c, "delete") == 0 ||
 	    strcmp(c, "bounce") == 0)
 		return argc >= 3;
@@ -406,7 +495,7 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv)
 	else if (strcmp(argv[1], "add") == 0)
 		rc = cmd_add(cfg, q, argc - 1, argv + 1);
 	else
-		rc = cmd_flush(cfg, q, argc == 3 ? argv[2] : NULL);
+		rc = cmd_flush(cfg, q, argc - 2, argv + 2);
 	queue_free(q);
 	return rc;
 }

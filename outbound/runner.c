@@ -762,7 +762,7 @@ static void sweep(struct runner *r)
 		free(j);
 }
 
-int runner_flush_all(struct runner *r, const char *domain)
+int runner_flush_all(struct runner *r, const char *domain, bool due_only)
 {
 	const struct config_etrn_domain *e = NULL;
 	int n = 0;
@@ -774,13 +774,13 @@ int runner_flush_all(struct runner *r, const char *domain)
 				errno = EINVAL;
 				return -1;
 			}
-			return route_flush(r, FL_ETRN, e, false);
+			return route_flush(r, FL_ETRN, e, due_only);
 		case OUTB_ROUTE_LOCAL:
-			return route_flush(r, FL_LOCAL, NULL, false);
+			return route_flush(r, FL_LOCAL, NULL, due_only);
 		case OUTB_ROUTE_RELAY:
-			return route_flush(r, FL_RELAY, NULL, false);
+			return route_flush(r, FL_RELAY, NULL, due_only);
 		case OUTB_ROUTE_DIRECT:
-			return direct_flush(r->direct, domain, false) < 0 ? -1 : 1;
+			return direct_flush(r->direct, domain, due_only) < 0 ? -1 : 1;
 		case OUTB_ROUTE_NONE:
 			errno = ENOENT;
 			return -1;
@@ -790,12 +790,12 @@ int runner_flush_all(struct runner *r, const char *domain)
 	for (size_t i = 0; i < r->cfg->n_etrn_domains; i++)
 		if (r->cfg->etrn_domains[i].deliver_host != NULL)
 			n += route_flush(r, FL_ETRN, &r->cfg->etrn_domains[i],
-					 false);
-	n += route_flush(r, FL_LOCAL, NULL, false);
+					 due_only);
+	n += route_flush(r, FL_LOCAL, NULL, due_only);
 	if (r->cfg->relayhost.host != NULL)
-		n += route_flush(r, FL_RELAY, NULL, false);
+		n += route_flush(r, FL_RELAY, NULL, due_only);
 	if (!r->shut)
-		n += direct_flush(r->direct, NULL, false) == 1;
+		n += direct_flush(r->direct, NULL, due_only) == 1;
 	return n;
 }
 

@@ -97,9 +97,10 @@ void runner_cancel(struct runner *r, void *arg);
 /* Flush everything that has a destination now (every etrn_domain with a
  * deliver_to host, the relay host, local and direct delivery), and bounce
  * expired items; with domain, only that etrn_domain (or local/relay/direct
- * route domain).
+ * route domain). due_only: only the items whose next attempt has come
+ * (else every one, ignoring the back-off).
  * Returns the number of flushes started, or -1 (errno). */
-int runner_flush_all(struct runner *r, const char *domain);
+int runner_flush_all(struct runner *r, const char *domain, bool due_only);
 
 /* New items for the relay, local or direct route were queued: deliver them soon
  * (a flush for their due items, or another round after the running one). */

@@ -340,6 +340,7 @@ def main():
         scenario_add(env)
         scenario_held_and_flushed(env)
         scenario_down_then_up(env)
+        scenario_flush_id(env)
         scenario_dsn(env)
         scenario_null_sender(env)
         scenario_expiry(env)
@@ -452,6 +453,32 @@ def scenario_down_then_up(env):
         check("up: flush delivers", rc == 0 and len(sink.messages) == 1,
               (rc, out, err))
         check("up: queue empty", env.queued() == 0)
+    finally:
+        sink.stop()
+
+
+def scenario_flush_id(env):
+    """queue flush ID: that message is made due and sent; another one of
+    the same route, still backing off, waits."""
+    first = env.add("alice@example.test", ["bob@backup.test"], MSG)[0]
+    second = env.add("alice@example.test", ["carol@backup.test"], MSG)[0]
+    rc, out, err = env.run("queue", "flush", "backup.test")
+    check("flush ID: both deferred first", rc == 75, (rc, out, err))
+    sink = Sink(port=env.sink_port)
+    try:
+        rc, out, err = env.run("queue", "flush", first)
+        check("flush ID: exit 0, that message sent",
+              rc == 0 and "due now: " + first in out and
+              [m[1] for m in sink.messages] == [["bob@backup.test"]],
+              (rc, out, err, sink.messages))
+        rc, out, err = env.run("queue", "list")
+        check("flush ID: the other one still waits",
+              first not in out and second in out and "next=in " in out, out)
+        rc, out, err = env.run("queue", "flush", second, "no-such-id")
+        check("flush ID: an unknown id is exit 65, the known one is sent",
+              rc == 65 and "no-such-id: no such queued message" in err and
+              len(sink.messages) == 2 and env.queued() == 0,
+              (rc, out, err, sink.messages))
     finally:
         sink.stop()
 
