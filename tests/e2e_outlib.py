@@ -179,13 +179,16 @@ class Sink:
     after reading a part of the data; delay: seconds before every reply;
     meters: Meters of its open connections; tls: an ssl.SSLContext (server
     side) to offer STARTTLS with (the SNI names clients sent are kept in
-    `sni`). Records the number of connections, the EHLO names and every
-    transaction (connection number, sender, accepted recipients, data,
-    the TLS version or None)."""
+    `sni`); ext: the EHLO keywords (default PIPELINING and 8BITMIME;
+    STARTTLS is added with tls); data_reply: the reply after the data
+    (default 250). Records the MAIL command lines (`mail_lines`), the
+    number of connections, the EHLO names and every transaction accepted
+    (connection number, sender, accepted recipients, data, the TLS
+    version or None)."""
 
     def __init__(self, addr, port, greeting=None, rcpt=None,
                  drop_after_354=False, delay=0.0, max_rcpts=0, meters=(),
-                 tls=None):
+                 tls=None, ext=None, data_reply=None):
         self.addr, self.port = addr, port
         self.greeting = greeting or "220 %s ESMTP sink" % addr
         self.rcpt = rcpt or (lambda a: "250 2.1.5 ok")
@@ -194,6 +197,9 @@ class Sink:
         self.max_rcpts = max_rcpts
         self.meters = meters
         self.tls = tls
+        self.ext = ext if ext is not None else ["PIPELINING", "8BITMIME"]
+        self.data_reply = data_reply or "250 2.0.0 queued"
+        self.mail_lines = []
         self.sni = []
         if tls is not None:
             tls.sni_callback = lambda sslobj, name, ctx: \
@@ -255,7 +261,7 @@ class Sink:
             verb = line.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 self.helo.append(line[5:])
-                ext = ["PIPELINING", "8BITMIME"]
+                ext = list(self.ext)
                 if self.tls is not None and tls is None:
                     ext.append("STARTTLS")
                 send("250-" + self.addr)
@@ -268,6 +274,8 @@ class Sink:
                 rfile, wfile = sock.makefile("rb"), sock.makefile("wb")
                 sender, rcpts = None, []
             elif verb == "MAIL":
+                with self.lock:
+                    self.mail_lines.append(line)
                 sender, rcpts = line[10:].split(">")[0].lstrip("<"), []
                 send("250 2.1.0 ok")
             elif verb == "RCPT":
@@ -292,9 +300,11 @@ class Sink:
                     if not l or l == b".\r\n":
                         break
                     data += l[1:] if l.startswith(b".") else l
-                with self.lock:
-                    self.transactions.append((n, sender, rcpts, data, tls))
-                send("250 2.0.0 queued")
+                if self.data_reply.startswith("2"):
+                    with self.lock:
+                        self.transactions.append((n, sender, rcpts, data,
+                                                  tls))
+                send(self.data_reply)
             elif verb == "RSET":
                 sender, rcpts = None, []
                 send("250 2.0.0 ok")
@@ -455,15 +465,17 @@ def message(subject, rcpts, body="hello\r\n", headers=""):
                     domain=DOMAIN), body)).encode()
 
 
-def submit(env, rcpts, subject, body="hello\r\n", headers="", login=True):
-    """Send one message through env's submission listener as alice."""
+def submit(env, rcpts, subject, body="hello\r\n", headers="", login=True,
+           mail_options=()):
+    """Send one message through env's submission listener as alice
+    (mail_options: MAIL parameters such as BODY=8BITMIME)."""
     text = message(subject, rcpts, body, headers)
     s = smtplib.SMTP("127.0.0.1", env.sub_port, timeout=20)
     try:
         s.ehlo("client.test")
         if login:
             s.login("alice@" + DOMAIN, PASSWORD)
-        s.sendmail("alice@" + DOMAIN, rcpts, text)
+        s.sendmail("alice@" + DOMAIN, rcpts, text, list(mail_options))
     finally:
         try:
             s.quit()
