@@ -14,6 +14,7 @@
 #include "common/net/net.h"
 #include "common/net/worker.h"
 #include "outbound/items.h"
+#include "outbound/mtasts.h"
 #include "outbound/mxcache.h"
 #include "store/queue.h"
 
@@ -45,6 +46,11 @@ struct ditem {
 	bool due_only;
 	struct mxdom *dom;
 	struct mxwait wait;
+	bool dom_ready;          /* the MX lookups are done */
+	struct mtswait swait;    /* the MTA-STS policy of the domain */
+	bool sts_waiting, sts_ready;
+	struct mtasts_policy *sts; /* until the plan: a copy, NULL: none */
+	enum mtasts_mode sts_mode; /* MTASTS_NONE: no policy applies */
 	struct mx_plan plan;
 	size_t pos;              /* the target being tried */
 	bool all_5xx;            /* every target tried greeted with 5xx */
@@ -65,6 +71,7 @@ struct dtarget {
 	struct dtarget *next;
 	char name[DNS_NAME_MAX + 1];
 	struct dns_addr addr;
+	bool sts_enforce;        /* MTA-STS enforce: verified TLS only */
 	char text[NET_ADDRSTRLEN];
 	struct ditem *head, *tail;
 	size_t waiting, carried, sessions;
@@ -98,6 +105,7 @@ struct direct {
 	struct direct_opts o;
 	const struct config *cfg;
 	struct mxcache *mx;
+	struct mtasts *sts;      /* NULL: mta_sts no, or no resolver */
 	struct ditem *table[DIRECT_BUCKETS];
 	size_t n_items;
 	struct dtarget *targets;
@@ -164,9 +172,20 @@ static void maybe_idle(struct direct *d)
 
 /* ---- the TLS of a target: the one place that decides it ---- */
 
+/* MTA-STS enforce (RFC 8461 §4.2): STARTTLS verified against tls_ca_file
+ * or the system store for the MX host name. DANE, once it decides for a
+ * host with usable TLSA records, comes before this (RFC 8461 §2: an
+ * MTA-STS policy never overrides DANE). */
+static bool sts_requires_tls(const struct dtarget *t)
+{
+	return t->sts_enforce;
+}
+
 static enum smtpc_tls tls_for(const struct direct *d, const struct dtarget *t)
 {
 	(void)t; /* DANE (its TLSA records) and MTA-STS decide here next */
+	if (sts_requires_tls(t))
+		return SMTPC_TLS_REQUIRED;
 	switch (d->cfg->outbound_tls) {
 	case CONFIG_OUTBOUND_TLS_NONE:
 		return SMTPC_TLS_NONE;
@@ -219,6 +238,9 @@ static void forget(struct ditem *item)
 	}
 	if (item->dom != NULL)
 		mxcache_put(item->dom, &item->wait);
+	if (item->sts_waiting)
+		mtasts_unwait(d->sts, &item->swait);
+	free(item->sts);
 	if (item->it != NULL)
 		queue_item_release(item->it);
 	d->n_items--;
@@ -341,15 +363,112 @@ static void item_exhausted(struct ditem *item)
 					     : "no MX host could be reached");
 }
 
+/* ---- MTA-STS (RFC 8461) for an item ---- */
+
+/* Apply the domain's policy to the plan. enforce: targets whose MX host
+ * matches no pattern are dropped (§4.2), the rest need verified TLS;
+ * testing: nothing dropped, mismatches logged. 0, or -1 when enforce
+ * leaves no target (the item is deferred then). */
+static int sts_filter(struct ditem *item)
+{
+	const struct mx_hosts *hosts = mxcache_hosts(item->dom);
+	size_t kept = 0;
+	char why[SMTPC_TEXT_MAX];
+
+	if (item->sts == NULL)
+		return 0;
+	item->sts_mode = item->sts->mode;
+	log_info("direct: %s to %s: mta-sts %s", item->id, item->domain,
+		 mtasts_mode_name(item->sts_mode));
+	for (size_t i = 0; i < item->plan.n; i++) {
+		const char *name = hosts->host[item->plan.t[i].host].name;
+
+		if (mtasts_mx_match(item->sts, name))
+			item->plan.t[kept++] = item->plan.t[i];
+		else if (item->sts_mode == MTASTS_ENFORCE)
+			log_info("direct: %s: MX %s does not match the MTA-STS "
+				 "policy of %s: not used", item->id, name,
+				 item->domain);
+		else
+			log_info("direct: %s: MX %s does not match the MTA-STS "
+				 "policy of %s (testing)", item->id, name,
+				 item->domain);
+	}
+	free(item->sts);
+	item->sts = NULL;
+	if (item->sts_mode != MTASTS_ENFORCE)
+		return 0;
+	item->plan.n = kept;
+	if (kept > 0)
+		return 0;
+	snprintf(why, sizeof(why), "no MX host of %s matches its MTA-STS policy",
+		 item->domain);
+	item_finish(item, 0, why);
+	return -1;
+}
+
 static void item_plan(struct ditem *item)
 {
+	if (!item->dom_ready || !item->sts_ready)
+		return; /* the other lookup calls again */
 	mxcache_plan(item->dom, &item->plan);
 	if (item->plan.o.verdict != MX_GO) {
 		item_finish(item, atoi(item->plan.o.reply), item->plan.o.reply);
 		return;
 	}
+	if (sts_filter(item) < 0)
+		return;
 	item->pos = 0;
 	next_target(item);
+}
+
+/* The policy came (p NULL: none applies); copied until the plan. */
+static bool sts_take(struct ditem *item, const struct mtasts_policy *p)
+{
+	item->sts_ready = true;
+	if (p == NULL)
+		return true;
+	if ((item->sts = malloc(sizeof(*item->sts))) == NULL)
+		return false;
+	*item->sts = *p;
+	return true;
+}
+
+static void sts_known(struct mtswait *w, const struct mtasts_policy *p)
+{
+	struct ditem *item = (struct ditem *)(void *)((char *)w -
+						      offsetof(struct ditem, swait));
+
+	item->sts_waiting = false;
+	if (item->d->shut) {
+		forget(item);
+	} else if (!sts_take(item, p)) {
+		item_finish(item, 0, "out of memory");
+	} else {
+		item_plan(item);
+	}
+}
+
+/* Ask for the domain's policy alongside its MX lookups. 0, or -1 when
+ * out of memory. */
+static int sts_start(struct ditem *item)
+{
+	const struct mtasts_policy *p;
+	int rc;
+
+	if (item->d->sts == NULL) {
+		item->sts_ready = true;
+		return 0;
+	}
+	item->swait.fn = sts_known;
+	rc = mtasts_get(item->d->sts, item->domain, &item->swait, &p);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		item->sts_waiting = true;
+		return 0;
+	}
+	return sts_take(item, p) ? 0 : -1;
 }
 
 static void dom_resolved(struct mxwait *w, struct mxdom *dom)
@@ -362,6 +481,7 @@ static void dom_resolved(struct mxwait *w, struct mxdom *dom)
 		forget(item);
 		return;
 	}
+	item->dom_ready = true;
 	item_plan(item);
 }
 
@@ -383,11 +503,16 @@ static void new_item(struct direct *d, const struct dhit *hit, bool due_only)
 	item->hnext = d->table[b];
 	d->table[b] = item;
 	d->n_items++;
+	if (sts_start(item) < 0) {
+		forget(item);
+		return;
+	}
 	rc = mxcache_get(d->mx, item->domain, &item->wait, &item->dom);
 	if (rc < 0) {
 		item->dom = NULL;
 		forget(item);
 	} else if (rc == 1) {
+		item->dom_ready = true;
 		item_plan(item);
 	}
 }
@@ -437,19 +562,24 @@ static void mark_down(struct direct *d, const struct dtarget *t,
 		 d->cfg->queue_retry_min, why);
 }
 
+/* A target is its MX host name, its address and its MTA-STS requirement:
+ * a session never carries mail of a domain whose policy it does not
+ * satisfy. */
 static struct dtarget *get_target(struct direct *d, const char *name,
-				  const struct dns_addr *a)
+				  const struct dns_addr *a, bool sts_enforce)
 {
 	struct dtarget *t;
 
 	for (t = d->targets; t != NULL; t = t->next)
-		if (same_addr(&t->addr, a) && strcasecmp(t->name, name) == 0)
+		if (same_addr(&t->addr, a) && strcasecmp(t->name, name) == 0 &&
+		    t->sts_enforce == sts_enforce)
 			return t;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->d = d;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->addr = *a;
+	t->sts_enforce = sts_enforce;
 	inet_ntop(a->family, a->addr, t->text, sizeof(t->text));
 	t->next = d->targets;
 	d->targets = t;
@@ -541,7 +671,8 @@ static void next_target(struct ditem *item)
 			item->pos++;
 			continue;
 		}
-		if ((t = get_target(d, name, &mt->addr)) == NULL) {
+		if ((t = get_target(d, name, &mt->addr,
+				    item->sts_mode == MTASTS_ENFORCE)) == NULL) {
 			item_finish(item, 0, "out of memory");
 			return;
 		}
@@ -961,6 +1092,28 @@ static size_t self_addrs(const struct config *cfg, struct dns_addr *addrs)
 	return n;
 }
 
+/* The MTA-STS cache, under DATA/queue/mta-sts (mta_sts yes and a
+ * resolver); a policy fetch may take outbound_timeout when that is set.
+ * 0, or -1 when out of memory. */
+static int sts_new(struct direct *d)
+{
+	char dir[4096];
+	struct mtasts_opts o = {
+		.loop = d->o.loop, .pool = d->o.pool, .dns = d->o.dns,
+		.verify_ctx = d->o.verify_ctx, .dir = dir,
+		.port = (unsigned)d->cfg->mta_sts_port,
+		.fetch_timeout = (double)d->cfg->outbound_timeout,
+		.clock = d->o.clock, .clock_arg = d->o.clock_arg,
+	};
+
+	if (!d->cfg->mta_sts || d->o.dns == NULL || d->o.verify_ctx == NULL ||
+	    d->cfg->data_dir == NULL)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/queue/mta-sts", d->cfg->data_dir);
+	d->sts = mtasts_new(&o);
+	return d->sts != NULL ? 0 : -1;
+}
+
 /* ---- the interface ---- */
 
 struct direct *direct_new(const struct direct_opts *o, char *err,
@@ -983,8 +1136,9 @@ struct direct *direct_new(const struct direct_opts *o, char *err,
 	self.n_addrs = self_addrs(d->cfg, addrs);
 	d->mx = mxcache_new(o->loop, o->dns, &self,
 			    (size_t)d->cfg->outbound_address_limit);
-	if (d->mx == NULL) {
+	if (d->mx == NULL || sts_new(d) < 0) {
 		snprintf(err, errlen, "out of memory");
+		mxcache_free(d->mx);
 		free(d);
 		return NULL;
 	}
@@ -1024,7 +1178,8 @@ int direct_flush(struct direct *d, const char *domain, bool due_only)
 size_t direct_busy(const struct direct *d)
 {
 	return d->jobs + d->n_items + d->n_sessions + (d->scanning ? 1 : 0) +
-	       mxcache_resolving(d->mx);
+	       mxcache_resolving(d->mx) +
+	       (d->sts != NULL ? mtasts_busy(d->sts) : 0);
 }
 
 void direct_shutdown(struct direct *d)
@@ -1032,6 +1187,8 @@ void direct_shutdown(struct direct *d)
 	if (d->shut)
 		return;
 	d->shut = true;
+	if (d->sts != NULL)
+		mtasts_shutdown(d->sts);
 	for (struct dsess *s = d->sessions; s != NULL; s = s->next)
 		if (s->s != NULL)
 			smtpc_abort(s->s, "shutting down");
@@ -1083,6 +1240,7 @@ void direct_free(struct direct *d)
 		free(x);
 	}
 	mxcache_free(d->mx);
+	mtasts_free(d->sts);
 	free(d);
 }
 

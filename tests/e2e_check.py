@@ -699,6 +699,15 @@ def t_config_errors(env):
            env.at("no_such_keyword") + "error: unknown keyword "
            "\"no_such_keyword\"", "%s: 2 errors, 0 warnings" % env.conf)
     env.write_conf()
+    env.write_conf(extra="mta_sts maybe\nmta_sts_port 0\n")
+    rc, out = env.check()
+    expect("mta_sts and mta_sts_port errors at their lines", env, rc, out,
+           1, env.at("mta_sts") + "error: mta_sts: expected yes or no, got "
+           "\"maybe\"", "%s: 2 errors, 0 warnings" % env.conf)
+    expect("mta_sts_port out of range", env, rc, out, 1,
+           env.at("mta_sts_port") + "error: mta_sts_port: expected a number "
+           "from 1 to 65535, got \"0\"")
+    env.write_conf()
 
 
 def main():

@@ -53,12 +53,15 @@ class DnsLog:
     """A UDP and TCP relay on 127.0.0.1:port to upstream (a port on
     127.0.0.1) that records the question of every query in `questions`
     ((name, type) pairs, lower case, in order); questions about a name in
-    `blackhole` get no answer."""
+    `blackhole` get no answer; a TXT question (UDP) about a name in `txt`
+    gets the relay's own answer instead of upstream's: one TXT record with
+    that text (TTL 1 s), or none (NODATA) for None."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.questions = []
         self.blackhole = set()  # names whose questions get no answer
+        self.txt = {}  # name -> TXT text or None, answered here
         self.lock = threading.Lock()
         self.port = e2e_dns.free_udp_port()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -82,10 +85,30 @@ class DnsLog:
             return sum(1 for n, t in self.questions
                        if n == name and (qtype is None or t == qtype))
 
+    @staticmethod
+    def txt_answer(packet, text):
+        """The answer to the TXT question of packet: one record with text
+        (TTL 1), or NODATA for None."""
+        pos = 12
+        while packet[pos] != 0:
+            pos += 1 + packet[pos]
+        question = packet[12:pos + 5]
+        head = packet[:2] + struct.pack(">HHHHH", 0x8580, 1,
+                                        0 if text is None else 1, 0, 0)
+        if text is None:
+            return head + question
+        data = text.encode()
+        rdata = bytes([len(data)]) + data
+        return head + question + struct.pack(">HHHIH", 0xc00c, 16, 1, 1,
+                                             len(rdata)) + rdata
+
     def _udp_one(self, packet, peer):
         self._note(packet)
         q = dns_question(packet)
         if q is not None and q[0] in self.blackhole:
+            return
+        if q is not None and q[1] == "TXT" and q[0] in self.txt:
+            self.udp.sendto(self.txt_answer(packet, self.txt[q[0]]), peer)
             return
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
             up.settimeout(3)

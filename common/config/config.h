@@ -272,6 +272,8 @@ struct config {
 	unsigned long long outbound_concurrency;   /* sessions per host */
 	unsigned long long outbound_max_sessions;  /* sessions in all */
 	unsigned long long outbound_address_limit; /* addresses per delivery */
+	bool mta_sts;              /* apply the MTA-STS policies of domains */
+	unsigned long long mta_sts_port; /* of the policy hosts: 443 */
 	unsigned long long hop_limit;              /* Received fields allowed */
 	/* DNS */
 	/* dns_resolver: "ADDR@PORT" each, the form dns_opts.servers takes

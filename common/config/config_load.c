@@ -129,6 +129,9 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_UINT(outbound_concurrency, 1, 1000, 10),
 	KW_UINT(outbound_max_sessions, 1, 100000, 100),
 	KW_UINT(outbound_address_limit, 1, 32, 10),
+	/* MTA-STS (RFC 8461): on by default; the policy port for labs. */
+	KW_BOOL(mta_sts, true),
+	KW_UINT(mta_sts_port, 1, 65535, 443),
 	/* RFC 5321 6.3: a loop threshold of at least 100 Received fields. */
 	KW_UINT(hop_limit, 1, 10000, 100),
 	/* DNS */

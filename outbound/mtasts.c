@@ -1,0 +1,402 @@
+/* outbound/mtasts.c: the MTA-STS policy cache on the loop
+ * (outbound/mtasts.h): per domain the cached policy, the TXT lookup, the
+ * fetch, the waiters, and the pool jobs that read and write the cache
+ * files. Domains stay in memory once seen (as many as the queue sends
+ * to). */
+#include "autoconf.h"
+
+#include "outbound/mtasts.h"
+
+#include "common/base/fsutil.h"
+#include "common/base/log.h"
+#include "common/client/httpsget.h"
+#include "common/dns/dns.h"
+#include "common/dns/dns_name.h"
+#include "common/net/worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MTASTS_PATH "/.well-known/mta-sts.txt"
+#define MTASTS_MAGIC "kantorpos-mta-sts 1 "
+#define MTASTS_DAY 86400
+
+struct mdom {
+	struct mtasts *m;
+	struct mdom *next;
+	char name[DNS_NAME_MAX + 1];
+	bool loaded, loading;
+	bool have;                       /* a policy is cached */
+	struct mtasts_policy pol;
+	char id[MTASTS_ID_MAX + 1];
+	time_t fetched, expires, checked;
+	struct dns_query *q;
+	struct httpsget *g;
+	char fetch_id[MTASTS_ID_MAX + 1];
+	struct mtswait *waiters;
+};
+
+struct mtasts {
+	struct mtasts_opts o;
+	char *dir;
+	struct mdom *doms;
+	size_t jobs;
+	bool shut;
+};
+
+enum mjob_kind { MJ_LOAD, MJ_SAVE };
+
+struct mjob {
+	enum mjob_kind kind;
+	struct mdom *d;
+	char *path;
+	char *data;                      /* SAVE: the file */
+	size_t len;
+	int rc;
+	/* LOAD: what the file held */
+	struct mtasts_policy pol;
+	char id[MTASTS_ID_MAX + 1];
+	long long fetched;
+};
+
+static void start_txt(struct mdom *d);
+
+static time_t now(const struct mtasts *m)
+{
+	return m->o.clock != NULL ? m->o.clock(m->o.clock_arg) : time(NULL);
+}
+
+static bool valid(const struct mdom *d)
+{
+	return d->have && now(d->m) < d->expires;
+}
+
+/* The policy to apply now: NULL for none (mode none is none). */
+static const struct mtasts_policy *current(const struct mdom *d)
+{
+	return valid(d) && d->pol.mode != MTASTS_NONE ? &d->pol : NULL;
+}
+
+static void answer(struct mdom *d)
+{
+	struct mtswait *w = d->waiters, *next;
+
+	d->waiters = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->next = NULL;
+		w->fn(w, current(d));
+	}
+}
+
+/* ---- the cache files, on the pool ---- */
+
+static void job_run(void *arg)
+{
+	struct mjob *j = arg;
+	char *data = NULL, *nl;
+	size_t len;
+	const char *why;
+
+	if (j->kind == MJ_SAVE) {
+		j->rc = fs_mkdir_p(j->d->m->dir, 0700);
+		if (j->rc == 0)
+			j->rc = fs_write_file_atomic(j->path, j->data, j->len, 0600);
+		return;
+	}
+	j->rc = -1;
+	if (fs_read_file(j->path, MTASTS_BODY_MAX + 256, &data, &len) < 0)
+		return;
+	if (strncmp(data, MTASTS_MAGIC, strlen(MTASTS_MAGIC)) == 0 &&
+	    (nl = memchr(data, '\n', len)) != NULL &&
+	    sscanf(data + strlen(MTASTS_MAGIC), "%32s %lld", j->id,
+		   &j->fetched) == 2 &&
+	    mtasts_policy_parse(nl + 1, len - (size_t)(nl + 1 - data), &j->pol,
+				&why) == 0)
+		j->rc = 0;
+	free(data);
+}
+
+static void job_done(void *arg)
+{
+	struct mjob *j = arg;
+	struct mdom *d = j->d;
+	struct mtasts *m = d->m;
+
+	m->jobs--;
+	if (j->kind == MJ_SAVE && j->rc < 0)
+		log_warn("mta-sts: cannot write %s", j->path);
+	if (j->kind == MJ_LOAD) {
+		d->loading = false;
+		d->loaded = true;
+		if (j->rc == 0 && !d->have) {
+			d->have = true;
+			d->pol = j->pol;
+			memcpy(d->id, j->id, sizeof(d->id));
+			d->fetched = (time_t)j->fetched;
+			d->expires = d->fetched + (time_t)d->pol.max_age;
+		}
+		if (!m->shut)
+			start_txt(d);
+	}
+	free(j->path);
+	free(j->data);
+	free(j);
+}
+
+static struct mjob *new_job(struct mdom *d, enum mjob_kind kind)
+{
+	struct mjob *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->kind = kind;
+	j->d = d;
+	if (asprintf(&j->path, "%s/%s", d->m->dir, d->name) < 0) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int submit(struct mjob *j)
+{
+	if (worker_submit(j->d->m->o.pool, job_run, job_done, j) < 0) {
+		free(j->path);
+		free(j->data);
+		free(j);
+		return -1;
+	}
+	j->d->m->jobs++;
+	return 0;
+}
+
+static void save(struct mdom *d, const char *body, size_t len)
+{
+	struct mjob *j = new_job(d, MJ_SAVE);
+	int n;
+
+	if (j == NULL)
+		return;
+	n = asprintf(&j->data, MTASTS_MAGIC "%s %lld\n%.*s", d->id,
+		     (long long)d->fetched, (int)len, body);
+	if (n < 0) {
+		j->data = NULL;
+		free(j->path);
+		free(j);
+		return;
+	}
+	j->len = (size_t)n;
+	if (submit(j) < 0)
+		log_warn("mta-sts: cannot save the policy of %s", d->name);
+}
+
+/* ---- the fetch ---- */
+
+static void fetched(void *arg, const char *body, size_t len, const char *error)
+{
+	struct mdom *d = arg;
+	struct mtasts_policy p;
+	const char *why = error;
+
+	d->g = NULL;
+	if (error == NULL && mtasts_policy_parse(body, len, &p, &why) == 0) {
+		d->have = true;
+		d->pol = p;
+		memcpy(d->id, d->fetch_id, sizeof(d->id));
+		d->fetched = now(d->m);
+		d->expires = d->fetched + (time_t)p.max_age;
+		log_info("mta-sts: %s: policy %s, mode %s, max_age %lu", d->name,
+			 d->id, mtasts_mode_name(p.mode), p.max_age);
+		save(d, body, len);
+	} else {
+		log_warnx("mta-sts: %s: no new policy (%s)%s", d->name, why,
+			  valid(d) ? ": the cached one stays" : "");
+	}
+	answer(d);
+}
+
+static void start_fetch(struct mdom *d, const char *id)
+{
+	char host[DNS_NAME_MAX + 16];
+	struct httpsget_opts o = {
+		.dns = d->m->o.dns, .verify_ctx = d->m->o.verify_ctx,
+		.host = host, .port = d->m->o.port, .path = MTASTS_PATH,
+		.content_type = "text/plain",
+		.timeout = d->m->o.fetch_timeout > 0 ? d->m->o.fetch_timeout
+						     : MTASTS_FETCH_TIMEOUT,
+		.max_body = MTASTS_BODY_MAX,
+	};
+
+	snprintf(host, sizeof(host), "mta-sts.%s", d->name);
+	snprintf(d->fetch_id, sizeof(d->fetch_id), "%s", id);
+	d->g = httpsget_start(d->m->o.loop, &o, fetched, d);
+	if (d->g == NULL)
+		log_warn("mta-sts: %s: cannot start the policy fetch", d->name);
+}
+
+/* ---- the TXT record ---- */
+
+/* §5.1: fetch on a new id, and before the cached policy lapses. */
+static bool wants_fetch(const struct mdom *d, const char *id)
+{
+	time_t margin = (time_t)d->pol.max_age / 10;
+
+	if (margin > MTASTS_DAY)
+		margin = MTASTS_DAY;
+	return !valid(d) || strcmp(id, d->id) != 0 ||
+	       d->expires - now(d->m) <= margin;
+}
+
+static void txt_cb(void *arg, const struct dns_answer *a)
+{
+	struct mdom *d = arg;
+	char id[MTASTS_ID_MAX + 1];
+	const char *why = a->why != NULL ? a->why : dns_status_str(a->status);
+
+	d->q = NULL;
+	d->checked = now(d->m);
+	if (a->status == DNS_OK &&
+	    mtasts_txt_parse((const char *const *)a->txt, a->n, id, &why) == 0) {
+		if (wants_fetch(d, id) && d->g == NULL)
+			start_fetch(d, id);
+	} else if (valid(d)) {
+		/* §10.3: a stripped record does not end a cached policy. */
+		log_info("mta-sts: %s: no record (%s): the cached policy stays",
+			 d->name, why);
+	}
+	if (d->g == NULL || valid(d))
+		answer(d);
+}
+
+static void start_txt(struct mdom *d)
+{
+	char name[DNS_NAME_MAX + 16];
+
+	if (d->q != NULL)
+		return;
+	snprintf(name, sizeof(name), "_mta-sts.%s", d->name);
+	d->q = dns_lookup(d->m->o.dns, name, DNS_T_TXT, txt_cb, d);
+	if (d->q == NULL) {
+		d->checked = now(d->m);
+		answer(d);
+	}
+}
+
+/* ---- the interface ---- */
+
+struct mtasts *mtasts_new(const struct mtasts_opts *o)
+{
+	struct mtasts *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->o = *o;
+	if ((m->dir = strdup(o->dir)) == NULL) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void mtasts_free(struct mtasts *m)
+{
+	if (m == NULL)
+		return;
+	mtasts_shutdown(m);
+	while (m->doms != NULL) {
+		struct mdom *d = m->doms;
+
+		m->doms = d->next;
+		free(d);
+	}
+	free(m->dir);
+	free(m);
+}
+
+static struct mdom *find_dom(struct mtasts *m, const char *domain)
+{
+	struct mdom *d;
+
+	for (d = m->doms; d != NULL; d = d->next)
+		if (strcmp(d->name, domain) == 0)
+			return d;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->m = m;
+	snprintf(d->name, sizeof(d->name), "%s", domain);
+	d->next = m->doms;
+	m->doms = d;
+	return d;
+}
+
+int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
+	       const struct mtasts_policy **p_r)
+{
+	struct mdom *d;
+	struct mjob *j;
+
+	*p_r = NULL;
+	if (m->shut || !dns_name_ok(domain) || strchr(domain, '/') != NULL)
+		return 1; /* not a name a policy host can have */
+	if ((d = find_dom(m, domain)) == NULL)
+		return -1;
+	if (d->loaded && d->q == NULL && (d->g == NULL || valid(d)) &&
+	    now(m) - d->checked < MTASTS_RECHECK) {
+		*p_r = current(d);
+		return 1;
+	}
+	w->next = d->waiters;
+	d->waiters = w;
+	if (d->loaded) {
+		start_txt(d);
+	} else if (!d->loading) {
+		d->loading = true;
+		if ((j = new_job(d, MJ_LOAD)) == NULL || submit(j) < 0) {
+			d->loading = false;
+			d->loaded = true;
+			start_txt(d);
+		}
+	}
+	return 0;
+}
+
+void mtasts_unwait(struct mtasts *m, struct mtswait *w)
+{
+	for (struct mdom *d = m->doms; d != NULL; d = d->next) {
+		for (struct mtswait **pp = &d->waiters; *pp != NULL;
+		     pp = &(*pp)->next) {
+			if (*pp == w) {
+				*pp = w->next;
+				return;
+			}
+		}
+	}
+}
+
+void mtasts_shutdown(struct mtasts *m)
+{
+	m->shut = true;
+	for (struct mdom *d = m->doms; d != NULL; d = d->next) {
+		d->waiters = NULL;
+		if (d->q != NULL)
+			dns_cancel(d->q);
+		d->q = NULL;
+		if (d->g != NULL)
+			httpsget_cancel(d->g);
+		d->g = NULL;
+	}
+}
+
+size_t mtasts_busy(const struct mtasts *m)
+{
+	size_t n = m->jobs;
+
+	for (const struct mdom *d = m->doms; d != NULL; d = d->next)
+		n += (d->q != NULL) + (d->g != NULL);
+	return n;
+}
