@@ -16,6 +16,7 @@
 #include "outbound/items.h"
 #include "outbound/mtasts.h"
 #include "outbound/mxcache.h"
+#include "outbound/tlspolicy.h"
 #include "store/queue.h"
 
 #include <arpa/inet.h>
@@ -71,8 +72,8 @@ struct dtarget {
 	struct dtarget *next;
 	char name[DNS_NAME_MAX + 1];
 	struct dns_addr addr;
-	bool sts_enforce;        /* MTA-STS enforce: verified TLS only */
 	char text[NET_ADDRSTRLEN];
+	struct tlsp_target tls;  /* its TLS: part of what it is */
 	struct ditem *head, *tail;
 	size_t waiting, carried, sessions;
 };
@@ -172,36 +173,35 @@ static void maybe_idle(struct direct *d)
 
 /* ---- the TLS of a target: the one place that decides it ---- */
 
-/* MTA-STS enforce (RFC 8461 §4.2): STARTTLS verified against tls_ca_file
- * or the system store for the MX host name. DANE, once it decides for a
- * host with usable TLSA records, comes before this (RFC 8461 §2: an
- * MTA-STS policy never overrides DANE). */
-static bool sts_requires_tls(const struct dtarget *t)
+/* The TLS of an attempt at the item's MX host mt->host: outbound_tls, the
+ * host's TLSA records and the domain's MTA-STS policy
+ * (outbound/tlspolicy.h). */
+static void tls_for(const struct ditem *item, const struct mx_target *mt,
+		    struct tlsp_out *out)
 {
-	return t->sts_enforce;
+	struct tlsp_in in = {
+		.mode = item->d->cfg->outbound_tls,
+		.host = mxcache_dane(item->dom, mt->host),
+		.mx_name = mxcache_hosts(item->dom)->host[mt->host].name,
+		.domain = item->domain,
+		.sts = item->sts_mode == MTASTS_ENFORCE ? TLSP_STS_ENFORCE
+		       : item->sts_mode == MTASTS_TESTING ? TLSP_STS_TESTING
+							  : TLSP_STS_NONE,
+	};
+
+	tlsp_decide(&in, out);
 }
 
-static enum smtpc_tls tls_for(const struct direct *d, const struct dtarget *t)
+/* The DANE and MTA-STS modes name themselves in a failure: "dane: TLS
+ * is ...". */
+static void tls_reason(const struct dtarget *t, const char *error,
+		       char *buf, size_t len)
 {
-	(void)t; /* DANE (its TLSA records) and MTA-STS decide here next */
-	if (sts_requires_tls(t))
-		return SMTPC_TLS_REQUIRED;
-	switch (d->cfg->outbound_tls) {
-	case CONFIG_OUTBOUND_TLS_NONE:
-		return SMTPC_TLS_NONE;
-	case CONFIG_OUTBOUND_TLS_REQUIRED:
-		return SMTPC_TLS_REQUIRED;
-	case CONFIG_OUTBOUND_TLS_DANE: /* no TLSA checks yet */
-	case CONFIG_OUTBOUND_TLS_OPPORTUNISTIC:
-	default:
-		return SMTPC_TLS_OPPORTUNISTIC;
-	}
-}
-
-static const char *tls_name(enum smtpc_tls m)
-{
-	return m == SMTPC_TLS_NONE ? "none"
-	       : m == SMTPC_TLS_REQUIRED ? "required" : "opportunistic";
+	if (t->tls.tls == SMTPC_TLS_DANE || t->tls.tls == SMTPC_TLS_ENCRYPT ||
+	    strcmp(t->tls.mode_name, "mta-sts-enforce") == 0)
+		snprintf(buf, len, "%s: %s", t->tls.mode_name, error);
+	else
+		snprintf(buf, len, "%s", error);
 }
 
 /* ---- the id table ---- */
@@ -562,24 +562,28 @@ static void mark_down(struct direct *d, const struct dtarget *t,
 		 d->cfg->queue_retry_min, why);
 }
 
-/* A target is its MX host name, its address and its MTA-STS requirement:
- * a session never carries mail of a domain whose policy it does not
- * satisfy. */
+/* A target is its MX host name, its address and its TLS (DANE records,
+ * MTA-STS requirement): a session never carries mail of a domain whose
+ * policy it does not satisfy. */
 static struct dtarget *get_target(struct direct *d, const char *name,
-				  const struct dns_addr *a, bool sts_enforce)
+				  const struct dns_addr *a,
+				  const struct tlsp_out *tls)
 {
 	struct dtarget *t;
 
 	for (t = d->targets; t != NULL; t = t->next)
 		if (same_addr(&t->addr, a) && strcasecmp(t->name, name) == 0 &&
-		    t->sts_enforce == sts_enforce)
+		    tlsp_target_same(&t->tls, tls))
 			return t;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	if (tlsp_target_copy(&t->tls, tls) < 0) {
+		free(t);
+		return NULL;
+	}
 	t->d = d;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->addr = *a;
-	t->sts_enforce = sts_enforce;
 	inet_ntop(a->family, a->addr, t->text, sizeof(t->text));
 	t->next = d->targets;
 	d->targets = t;
@@ -599,6 +603,7 @@ static void target_release(struct dtarget *t)
 			break;
 		}
 	}
+	tlsp_target_free(&t->tls);
 	free(t);
 }
 
@@ -664,15 +669,18 @@ static void next_target(struct ditem *item)
 		const char *name = mxcache_hosts(item->dom)->host[mt->host].name;
 		const struct ddown *down = down_of(d, &mt->addr);
 		struct dtarget *t;
+		struct tlsp_out tls;
 
-		if (down != NULL) {
+		tls_for(item, mt, &tls);
+		if (down != NULL || !tls.use) {
+			/* Down, or DANE cannot say how to reach it. */
 			item->all_5xx = false;
-			snprintf(item->last, sizeof(item->last), "%s", down->why);
+			snprintf(item->last, sizeof(item->last), "%s",
+				 down != NULL ? down->why : tls.why);
 			item->pos++;
 			continue;
 		}
-		if ((t = get_target(d, name, &mt->addr,
-				    item->sts_mode == MTASTS_ENFORCE)) == NULL) {
+		if ((t = get_target(d, name, &mt->addr, &tls)) == NULL) {
 			item_finish(item, 0, "out of memory");
 			return;
 		}
@@ -700,10 +708,14 @@ static int sess_start(struct dtarget *t)
 	struct dsess *sess = calloc(1, sizeof(*sess));
 	struct smtpc_opts o = {
 		.host = t->text, .port = (unsigned)d->cfg->outbound_port,
-		.helo = config_outbound_helo(d->cfg), .tls = tls_for(d, t),
+		.helo = config_outbound_helo(d->cfg), .tls = t->tls.tls,
 		.verify_ctx = d->o.verify_ctx, .any_ctx = d->o.any_ctx,
 		.tls_name = t->name, .timeout = d->cfg->outbound_timeout,
 		.bind4 = d->cfg->outbound_bind4, .bind6 = d->cfg->outbound_bind6,
+		.dane_base = t->tls.base,
+		.dane_names = (const char *const *)t->tls.names,
+		.n_dane_names = t->tls.n_names,
+		.tlsa = t->tls.rrs, .n_tlsa = t->tls.n_rrs,
 	};
 
 	if (sess == NULL)
@@ -815,7 +827,7 @@ static void s_ready(struct smtpc *s, void *arg)
 		sess->greeted_logged = true;
 		log_info("direct: session to %s[%s]:%llu tls=%s%s", sess->t->name,
 			 sess->t->text, sess->d->cfg->outbound_port,
-			 tls_name(tls_for(sess->d, sess->t)),
+			 sess->t->tls.mode_name,
 			 smtpc_tls_active(s) ? " (STARTTLS)" : " (plaintext)");
 	}
 	sess->ready = true;
@@ -856,8 +868,14 @@ static void s_result(struct smtpc *s, void *arg,
 	struct djob *j = new_job(d, DJ_RECORD, item);
 
 	bool took = false, too_many = false;
+	size_t n_sent = 0;
 
 	(void)s;
+	for (size_t i = 0; i < n; i++)
+		n_sent += replies[i].code / 100 == 2;
+	log_info("direct: id=%s relay=%s[%s] tls=%s%s: %zu of %zu recipients accepted",
+		 item->id, sess->t->name, sess->t->text, sess->t->tls.mode_name,
+		 smtpc_tls_active(s) ? "" : " (plaintext)", n_sent, n);
 	for (size_t i = 0; i < n; i++) {
 		sess->answered |= replies[i].code != 0;
 		took |= replies[i].code / 100 == 2;
@@ -923,8 +941,10 @@ static void s_close(struct smtpc *s, void *arg, const char *error,
 			mark_down(d, t, error);
 		sess->moved_on = true;
 		sess->why_code = code / 100 == 5 ? code : 0;
-		snprintf(sess->why, sizeof(sess->why), "%s",
-			 code / 100 == 5 ? last->text : error);
+		if (code / 100 == 5)
+			snprintf(sess->why, sizeof(sess->why), "%s", last->text);
+		else
+			tls_reason(t, error, sess->why, sizeof(sess->why));
 		target_fail(t, sess->why_code, sess->why);
 	}
 	if (!sess->busy)
@@ -1135,7 +1155,9 @@ struct direct *direct_new(const struct direct_opts *o, char *err,
 		names[self.n_names++] = d->cfg->hostname;
 	self.n_addrs = self_addrs(d->cfg, addrs);
 	d->mx = mxcache_new(o->loop, o->dns, &self,
-			    (size_t)d->cfg->outbound_address_limit);
+			    (size_t)d->cfg->outbound_address_limit,
+			    d->cfg->outbound_tls,
+			    (unsigned)d->cfg->outbound_port);
 	if (d->mx == NULL || sts_new(d) < 0) {
 		snprintf(err, errlen, "out of memory");
 		mxcache_free(d->mx);
@@ -1231,6 +1253,7 @@ void direct_free(struct direct *d)
 		struct dtarget *t = d->targets;
 
 		d->targets = t->next;
+		tlsp_target_free(&t->tls);
 		free(t);
 	}
 	while (d->down != NULL) {

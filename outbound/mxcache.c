@@ -7,11 +7,13 @@
 
 #include "common/base/log.h"
 #include "common/dns/dns.h"
+#include "outbound/tlspolicy.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ev.h>
 #include <sodium.h>
@@ -22,6 +24,19 @@ struct mxlookup {
 	struct dns_query *q;
 	uint8_t host;
 	bool v6;
+};
+
+/* The TLSA lookup of one host (RFC 7672 section 2.2) and its result. */
+struct mxdane {
+	struct mxdom *dom;
+	struct dns_query *q;
+	uint8_t host;
+	uint8_t addrs_done;        /* of its A and AAAA lookups */
+	bool looked_up;            /* h holds a result */
+	bool at_canon;             /* asked at the CNAME-expanded name */
+	char canon[DNS_NAME_MAX + 1]; /* secure CNAME target, or "" */
+	struct tlsp_host h;
+	struct tls_tlsa *rrs;      /* h.rrs, owned with their data */
 };
 
 struct mxdom {
@@ -38,6 +53,7 @@ struct mxdom {
 	struct mx_hosts hosts;
 	struct mx_addrs addrs[MX_HOSTS_MAX];
 	struct mxlookup lk[2 * MX_HOSTS_MAX];
+	struct mxdane dane[MX_HOSTS_MAX];
 };
 
 struct mxcache {
@@ -47,6 +63,8 @@ struct mxcache {
 	char **names;
 	struct dns_addr *addrs;
 	size_t addr_limit;
+	enum config_outbound_tls tls_mode;
+	unsigned tlsa_port;
 	struct mxdom *doms;
 	size_t resolving;
 };
@@ -66,7 +84,8 @@ static void free_self(struct mxcache *c)
 }
 
 struct mxcache *mxcache_new(struct ev_loop *loop, struct dns *dns,
-			    const struct mx_self *self, size_t addr_limit)
+			    const struct mx_self *self, size_t addr_limit,
+			    enum config_outbound_tls tls_mode, unsigned port)
 {
 	struct mxcache *c = calloc(1, sizeof(*c));
 
@@ -75,6 +94,8 @@ struct mxcache *mxcache_new(struct ev_loop *loop, struct dns *dns,
 	c->loop = loop;
 	c->dns = dns;
 	c->addr_limit = addr_limit;
+	c->tls_mode = tls_mode;
+	c->tlsa_port = port;
 	c->names = calloc(self->n_names + 1, sizeof(*c->names));
 	c->addrs = calloc(self->n_addrs + 1, sizeof(*c->addrs));
 	if (c->names == NULL || c->addrs == NULL) {
@@ -125,10 +146,117 @@ static void dom_ready(struct mxdom *dom)
 	mxcache_put(dom, NULL);
 }
 
+static void start_tlsa(struct mxdane *dn, const char *name);
+
+/* Keep the records of a secure TLSA answer (h.rrs); false: ENOMEM. */
+static bool dane_keep(struct mxdane *dn, const struct dns_answer *a)
+{
+	if (a->n == 0)
+		return true;
+	if ((dn->rrs = calloc(a->n, sizeof(*dn->rrs))) == NULL)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		unsigned char *data = malloc(a->tlsa[i].len ? a->tlsa[i].len : 1);
+
+		if (data == NULL)
+			return false;
+		memcpy(data, a->tlsa[i].data, a->tlsa[i].len);
+		dn->rrs[i] = (struct tls_tlsa){ .usage = a->tlsa[i].usage,
+						.selector = a->tlsa[i].selector,
+						.mtype = a->tlsa[i].mtype,
+						.len = a->tlsa[i].len,
+						.data = data };
+		dn->h.n_rrs++;
+	}
+	dn->h.rrs = dn->rrs;
+	return true;
+}
+
+static const char *const dane_state_names[] = {
+	[TLSP_DANE_NONE] = "no DANE", [TLSP_DANE_USABLE] = "usable",
+	[TLSP_DANE_UNUSABLE] = "no usable record",
+	[TLSP_DANE_UNKNOWN] = "unknown",
+};
+
+static void tlsa_cb(void *arg, const struct dns_answer *a)
+{
+	struct mxdane *dn = arg;
+	struct mxdom *dom = dn->dom;
+	enum tlsp_dane st = tlsp_dane_of(a);
+
+	dn->q = NULL;
+	/* RFC 7672 section 2.2.3: none at the expanded name (a secure
+	 * denial): the MX host name is asked next. */
+	if (dn->at_canon && st == TLSP_DANE_NONE && a->security == DNS_SECURE &&
+	    (a->status == DNS_NODATA || a->status == DNS_NXDOMAIN)) {
+		dn->at_canon = false;
+		start_tlsa(dn, dom->hosts.host[dn->host].name);
+		if (--dom->pending == 0)
+			dom_ready(dom);
+		return;
+	}
+	dn->looked_up = true;
+	dn->h.dane = st;
+	if (st != TLSP_DANE_NONE && !dane_keep(dn, a))
+		st = dn->h.dane = TLSP_DANE_UNKNOWN;
+	if (st == TLSP_DANE_UNKNOWN)
+		snprintf(dn->h.why, sizeof(dn->h.why),
+			 "dane: the TLSA lookup of %s failed: %s%s%s", a->qname,
+			 dns_status_str(a->status), a->why != NULL ? ": " : "",
+			 a->why != NULL ? a->why : "");
+	log_info("direct: %s: TLSA %s: %s%s%s", dom->name, a->qname,
+		 dane_state_names[st], st == TLSP_DANE_UNKNOWN ? " — " : "",
+		 st == TLSP_DANE_UNKNOWN ? dn->h.why : "");
+	if (--dom->pending == 0)
+		dom_ready(dom);
+}
+
+/* Ask for _PORT._tcp.NAME TLSA; a lookup that cannot start leaves the
+ * host UNKNOWN (never cleartext because of it). */
+static void start_tlsa(struct mxdane *dn, const char *name)
+{
+	struct mxdom *dom = dn->dom;
+	char qname[DNS_NAME_MAX + 1];
+	int n = snprintf(qname, sizeof(qname), "_%u._tcp.%s",
+			 dom->c->tlsa_port, name);
+
+	snprintf(dn->h.base, sizeof(dn->h.base), "%s", name);
+	if (n > 0 && (size_t)n < sizeof(qname))
+		dn->q = dns_lookup(dom->c->dns, qname, DNS_T_TLSA, tlsa_cb, dn);
+	if (dn->q != NULL) {
+		dom->pending++;
+		return;
+	}
+	dn->looked_up = true;
+	dn->h.dane = TLSP_DANE_UNKNOWN;
+	snprintf(dn->h.why, sizeof(dn->h.why),
+		 "dane: cannot look up the TLSA records of %s", name);
+}
+
+/* Both address lookups of a host are done: its TLSA lookup, when DANE
+ * can apply (tlsp_wants_tlsa). The addresses count as secure when every
+ * answer that gave some is: an insecure one would be used too. */
+static void host_addrs_done(struct mxdom *dom, uint8_t host)
+{
+	const struct mx_addrs *ad = &dom->addrs[host];
+	struct mxdane *dn = &dom->dane[host];
+	bool secure = (ad->n4 > 0 || ad->n6 > 0) &&
+		      (ad->n4 == 0 || ad->secure4) &&
+		      (ad->n6 == 0 || ad->secure6);
+
+	if (!tlsp_wants_tlsa(dom->c->tls_mode, dom->hosts.secure, secure))
+		return;
+	dn->dom = dom;
+	dn->host = host;
+	dn->at_canon = dn->canon[0] != '\0';
+	start_tlsa(dn, dn->at_canon ? dn->canon : dom->hosts.host[host].name);
+}
+
 static void addr_cb(void *arg, const struct dns_answer *a)
 {
 	struct mxlookup *lk = arg;
 	struct mxdom *dom = lk->dom;
+	struct mxdane *dn = &dom->dane[lk->host];
 
 	lk->q = NULL;
 	mx_addrs_take(&dom->addrs[lk->host], a);
@@ -137,6 +265,12 @@ static void addr_cb(void *arg, const struct dns_answer *a)
 			 lk->v6 ? "AAAA" : "A", dom->hosts.host[lk->host].name,
 			 dns_status_str(a->status), a->why != NULL ? ": " : "",
 			 a->why != NULL ? a->why : "");
+	/* A secure answer covers every CNAME link of it (libunbound). */
+	if (a->status == DNS_OK && a->security == DNS_SECURE &&
+	    a->canon[0] != '\0' && strcasecmp(a->canon, a->qname) != 0)
+		snprintf(dn->canon, sizeof(dn->canon), "%s", a->canon);
+	if (++dn->addrs_done == 2)
+		host_addrs_done(dom, lk->host);
 	if (--dom->pending == 0)
 		dom_ready(dom);
 }
@@ -159,6 +293,7 @@ static void start_addrs(struct mxdom *dom)
 			if (lk->q == NULL) {
 				*st = errno == EINVAL ? DNS_NXDOMAIN : DNS_TEMPFAIL;
 				dom->pending--;
+				dom->dane[i].addrs_done++;
 			}
 		}
 	}
@@ -267,6 +402,15 @@ static void dom_free(struct mxdom *dom)
 	for (size_t i = 0; i < 2 * MX_HOSTS_MAX; i++)
 		if (dom->lk[i].q != NULL)
 			dns_cancel(dom->lk[i].q);
+	for (size_t i = 0; i < MX_HOSTS_MAX; i++) {
+		struct mxdane *dn = &dom->dane[i];
+
+		if (dn->q != NULL)
+			dns_cancel(dn->q);
+		for (size_t k = 0; k < dn->h.n_rrs; k++)
+			free((void *)dn->rrs[k].data);
+		free(dn->rrs);
+	}
 	free(dom);
 }
 
@@ -293,6 +437,12 @@ const char *mxcache_name(const struct mxdom *dom)
 const struct mx_hosts *mxcache_hosts(const struct mxdom *dom)
 {
 	return &dom->hosts;
+}
+
+const struct tlsp_host *mxcache_dane(const struct mxdom *dom, size_t host)
+{
+	return host < dom->hosts.n && dom->dane[host].looked_up
+		       ? &dom->dane[host].h : NULL;
 }
 
 void mxcache_plan(struct mxdom *dom, struct mx_plan *p)

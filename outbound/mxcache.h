@@ -6,6 +6,14 @@
  * (the ordered targets of one attempt, shuffled anew) is drawn from it per
  * message. Loop thread only; never blocks.
  *
+ * With outbound_tls dane, each host whose MX answer and addresses are
+ * secure gets its TLSA lookup too (outbound/tlspolicy.h says when), at
+ * _PORT._tcp.HOST; when the address answer came through CNAMEs, all of
+ * them secure (libunbound marks an answer secure only when every link
+ * is), at the expanded name first and, on a secure denial there, at the
+ * MX host name (RFC 7672 section 2.2.3). The domain is resolved when
+ * those are done too.
+ *
  * A domain resolved more than MXCACHE_MAX_AGE seconds ago is looked up
  * again for messages that come later (the resolver's own cache answers
  * within the TTLs); those already planned keep theirs. */
@@ -15,10 +23,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/config/config.h"
 #include "outbound/mx.h"
 
 struct dns;
 struct ev_loop;
+struct tlsp_host;
 struct mxcache;
 struct mxdom;
 
@@ -32,9 +42,11 @@ struct mxwait {
 };
 
 /* dns NULL: every domain defers ("no DNS resolver"). self: this host
- * (copied). addr_limit: outbound_address_limit. */
+ * (copied). addr_limit: outbound_address_limit. tls_mode and port:
+ * outbound_tls and outbound_port (the TLSA owner's port). */
 struct mxcache *mxcache_new(struct ev_loop *loop, struct dns *dns,
-			    const struct mx_self *self, size_t addr_limit);
+			    const struct mx_self *self, size_t addr_limit,
+			    enum config_outbound_tls tls_mode, unsigned port);
 
 /* Free it; every domain must have been put back. NULL is fine. */
 void mxcache_free(struct mxcache *c);
@@ -52,6 +64,10 @@ void mxcache_put(struct mxdom *dom, struct mxwait *w);
 /* The domain's name and its hosts (after resolution). */
 const char *mxcache_name(const struct mxdom *dom);
 const struct mx_hosts *mxcache_hosts(const struct mxdom *dom);
+
+/* What the TLSA lookup of hosts->host[host] found; NULL when none was
+ * made (DANE does not apply to it). */
+const struct tlsp_host *mxcache_dane(const struct mxdom *dom, size_t host);
 
 /* A plan for one attempt: targets in order, equal preferences shuffled
  * anew, or the verdict. */

@@ -215,22 +215,31 @@ def run(cmd, cwd):
     return p.stdout.strip()
 
 
-def sign_dane(top):
-    """dane.test signed with a KSK and a ZSK of its own; the signed zone,
-    the KSK's DS and a copy with the TLSA signature corrupted."""
-    work = os.path.join(top, "keys")
+def sign_zone(top, origin, text, work=None):
+    """The zone origin (no final dot) with text signed with a KSK and a
+    ZSK of its own, in work (default top/keys-ORIGIN); the signed zone and
+    the KSK's DS."""
+    work = work or os.path.join(top, "keys-" + origin)
     os.makedirs(work)
-    with open(os.path.join(work, "dane.test.zone"), "w") as f:
-        f.write(ZONE_DANE)
+    with open(os.path.join(work, origin + ".zone"), "w") as f:
+        f.write(text)
     ksk = run(["ldns-keygen", "-r", "/dev/urandom", "-a", "ECDSAP256SHA256",
-               "-k", "dane.test"], work)
+               "-k", origin], work)
     zsk = run(["ldns-keygen", "-r", "/dev/urandom", "-a", "ECDSAP256SHA256",
-               "dane.test"], work)
-    run(["ldns-signzone", "dane.test.zone", zsk, ksk], work)
-    with open(os.path.join(work, "dane.test.zone.signed")) as f:
+               origin], work)
+    run(["ldns-signzone", origin + ".zone", zsk, ksk], work)
+    with open(os.path.join(work, origin + ".zone.signed")) as f:
         signed = f.read()
     with open(os.path.join(work, ksk + ".ds")) as f:
         ds = f.read()
+    return signed, ds
+
+
+def sign_dane(top):
+    """dane.test signed with a KSK and a ZSK of its own; the signed zone,
+    the KSK's DS and a copy with the TLSA signature corrupted."""
+    signed, ds = sign_zone(top, "dane.test", ZONE_DANE,
+                           os.path.join(top, "keys"))
     return signed, ds, tamper(signed)
 
 

@@ -263,7 +263,7 @@ def enforce_verified():
     assert "mail.good.test" in ENV.sinks["127.0.0.21"].sni
     log = ENV.log_text()
     assert "mta-sts enforce" in log, log[-3000:]
-    assert "mail.good.test[127.0.0.21]:%d tls=required" % ENV.out_port \
+    assert "mail.good.test[127.0.0.21]:%d tls=mta-sts-enforce" % ENV.out_port \
         in log, log[-3000:]
 
 

@@ -1,7 +1,8 @@
 /* tests/test_smtpclient.c: the outbound SMTP client against a scripted
  * server thread — pipelined and lock-step envelopes, per-recipient results,
  * dot-stuffing, HELO fallback, RSET after failures, SIZE, STARTTLS
- * (opportunistic, required, pinned), implicit TLS, AUTH PLAIN and LOGIN
+ * (opportunistic, required, pinned, DANE and its unauthenticated
+ * ENCRYPT mode), implicit TLS, AUTH PLAIN and LOGIN
  * (and when not to send them), a dropped connection mid-data,
  * connect failures and timeouts, and replies out of step with the
  * commands (protocol errors) with the server's writes fed in chunks. */
@@ -26,7 +27,10 @@
 #include <netinet/tcp.h>
 
 #include <ev.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/base/log.h"
 #include "common/client/smtpclient.h"
@@ -818,14 +822,14 @@ Test(smtpclient, starttls_required_but_not_offered)
  * as given, its contexts made here (verifying against that certificate
  * with_ca, else the system store), its port the server's; with_pin: the
  * certificate's pin. The server's script is not judged (sv->fail). */
-static void tls_converse(struct server *sv, const struct step *steps,
-			 bool with_pin, bool with_ca, struct client *cl,
-			 struct smtpc_opts o)
+static void tls_converse_cert(struct server *sv, const struct step *steps,
+			      const char *cert, const char *key,
+			      const char *fp, bool with_ca, struct client *cl,
+			      struct smtpc_opts o)
 {
-	char *cert, *key, fp[TLS_FP_STRLEN], err[256];
+	char err[256];
 	SSL_CTX *verify, *any;
 
-	tu_make_cert(dir, &cert, &key, fp);
 	server_start(sv, steps);
 	sv->tls = tls_server_ctx_new(cert, key, err, sizeof(err));
 	cr_assert_not_null(sv->tls, "%s", err);
@@ -837,13 +841,24 @@ static void tls_converse(struct server *sv, const struct step *steps,
 	o.port = sv->port;
 	o.verify_ctx = verify;
 	o.any_ctx = any;
-	o.pin = with_pin ? fp : NULL;
+	o.pin = fp;
 	run_client(cl, &o);
 	pthread_join(sv->thread, NULL);
 	close(sv->lfd);
 	SSL_CTX_free(sv->tls);
 	SSL_CTX_free(verify);
 	SSL_CTX_free(any);
+}
+
+static void tls_converse(struct server *sv, const struct step *steps,
+			 bool with_pin, bool with_ca, struct client *cl,
+			 struct smtpc_opts o)
+{
+	char *cert, *key, fp[TLS_FP_STRLEN];
+
+	tu_make_cert(dir, &cert, &key, fp);
+	tls_converse_cert(sv, steps, cert, key, with_pin ? fp : NULL, with_ca,
+			  cl, o);
 	free(cert);
 	free(key);
 }
@@ -923,14 +938,18 @@ Test(smtpclient, starttls_pinned)
 	{ NULL, "<TLS>" },                                          \
 	{ "EHLO", ehlo }
 
+/* One message, pipelined, delivered, then QUIT. */
+#define PIPELINED_MESSAGE_STEPS                                     \
+	{ "MAIL FROM:<s@x.test>", NULL },                           \
+	{ "RCPT TO:<a@b.test>", NULL },                             \
+	{ "DATA", "250 ok\r\n250 ok\r\n354 go\r\n" },               \
+	{ "<DATA>", "250 2.0.0 queued\r\n" },                       \
+	{ "QUIT", "221 bye\r\n" }
+
 static const struct step auth_plain[] = {
 	STARTTLS_STEPS("250-s\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n"),
 	{ "AUTH PLAIN " PLAIN_B64 "\r\n", "235 2.7.0 ok\r\n" },
-	{ "MAIL FROM:<s@x.test>", NULL },
-	{ "RCPT TO:<a@b.test>", NULL },
-	{ "DATA", "250 ok\r\n250 ok\r\n354 go\r\n" },
-	{ "<DATA>", "250 2.0.0 queued\r\n" },
-	{ "QUIT", "221 bye\r\n" },
+	PIPELINED_MESSAGE_STEPS,
 	{ NULL, NULL },
 };
 static const struct step auth_login[] = {
@@ -1492,4 +1511,136 @@ Test(smtpclient, reply_during_the_body_is_a_protocol_error)
 		  "%s", cl.error);
 	cr_assert_eq(cl.n_results, 1);
 	cr_assert_eq(cl.results[0].code, 0, "%s", cl.results[0].text);
+}
+
+/* DANE (RFC 7672) and its unauthenticated ENCRYPT mode: TLS mandatory,
+ * a session that cannot have it fails before MAIL with code 0; DANE
+ * verifies the self-signed "localhost" certificate by TLSA records made
+ * from it here: 3 1 1 (its key), a wrong digest, 2 0 1 of the leaf
+ * itself (a trust anchor must be an issuer in the chain: OpenSSL matches
+ * DANE-TA records above the leaf only; e2e_dane.py has a real chain), a
+ * usage-1 record (unusable for SMTP). */
+enum dane_rec { DR_NONE, DR_EE, DR_EE_WRONG, DR_TA, DR_PKIX_EE };
+
+struct dane_row {
+	const char *name;
+	const struct step *steps;
+	enum smtpc_tls tls;
+	enum dane_rec rec;
+	const char *base;   /* the TLSA base domain */
+	const char *error;  /* in the session's error; NULL: delivered */
+};
+
+static const struct step dane_delivered[] = {
+	STARTTLS_STEPS("250-s\r\n250 PIPELINING\r\n"),
+	PIPELINED_MESSAGE_STEPS,
+	{ NULL, NULL },
+};
+/* No STARTTLS offered, and 454 to it: the AUTH tables' dialogues. */
+#define dane_no_starttls auth_no_starttls
+#define dane_starttls_454 auth_plaintext_offered
+
+static const struct dane_row dane_rows[] = {
+	{ "encrypt: any certificate", dane_delivered, SMTPC_TLS_ENCRYPT,
+	  DR_NONE, NULL, NULL },
+	{ "encrypt: no STARTTLS offered", dane_no_starttls, SMTPC_TLS_ENCRYPT,
+	  DR_NONE, NULL,
+	  "TLS is required, but was not offered by mx.dane.test" },
+	{ "encrypt: 454 to STARTTLS", dane_starttls_454, SMTPC_TLS_ENCRYPT,
+	  DR_NONE, NULL,
+	  "TLS is required, but mx.dane.test refused STARTTLS: 454" },
+	{ "dane: 3 1 1 matches, names and CA ignored", dane_delivered,
+	  SMTPC_TLS_DANE, DR_EE, "mx.dane.test", NULL },
+	{ "dane: a wrong digest", dane_delivered, SMTPC_TLS_DANE,
+	  DR_EE_WRONG, "mx.dane.test", "DANE verification failed: " },
+	{ "dane: no STARTTLS offered", dane_no_starttls, SMTPC_TLS_DANE,
+	  DR_EE, "mx.dane.test",
+	  "TLS is required, but was not offered by mx.dane.test" },
+	{ "dane: 454 to STARTTLS", dane_starttls_454, SMTPC_TLS_DANE, DR_EE,
+	  "mx.dane.test", "refused STARTTLS: 454" },
+	{ "dane: 2 0 1 matching only the leaf: no trust anchor", dane_delivered,
+	  SMTPC_TLS_DANE, DR_TA, "localhost", "DANE verification failed: " },
+	{ "dane: only a PKIX-EE record (unusable)", dane_delivered,
+	  SMTPC_TLS_DANE, DR_PKIX_EE, "mx.dane.test",
+	  "DANE verification failed: no usable TLSA record" },
+};
+
+/* The record of kind rec for the certificate in PEM file cert. */
+static void dane_record(const char *cert, enum dane_rec rec,
+			struct tls_tlsa *rr, unsigned char digest[32])
+{
+	FILE *f = fopen(cert, "r");
+	X509 *x;
+	unsigned char *der = NULL;
+	int len;
+
+	cr_assert_not_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	cr_assert_not_null(x);
+	if (rec == DR_TA)
+		len = i2d_X509(x, &der);
+	else
+		len = i2d_PUBKEY(X509_get0_pubkey(x), &der);
+	cr_assert_gt(len, 0);
+	SHA256(der, (size_t)len, digest);
+	if (rec == DR_EE_WRONG)
+		digest[0] ^= 0xff;
+	*rr = (struct tls_tlsa){ .usage = rec == DR_TA ? 2
+					  : rec == DR_PKIX_EE ? 1 : 3,
+				 .selector = rec == DR_TA ? 0 : 1, .mtype = 1,
+				 .len = 32, .data = digest };
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void run_dane_row(const struct dane_row *row)
+{
+	const char *rcpts[] = { "a@b.test" };
+	const char *text = "Subject: t\r\n\r\nhello\r\n";
+	const char *names[] = { "mx.dane.test" };
+	struct smtpc_msg msg = { .sender = "s@x.test", .rcpts = rcpts,
+				 .n_rcpts = 1, .fd = body_fd(text),
+				 .size = strlen(text) };
+	struct client cl = { .msg = &msg };
+	struct smtpc_opts o = plain_opts(0);
+	unsigned char digest[32];
+	struct tls_tlsa rr;
+	char *cert, *key, fp[TLS_FP_STRLEN];
+	struct server sv;
+
+	o.tls = row->tls;
+	o.tls_name = "mx.dane.test";
+	tu_make_cert(dir, &cert, &key, fp);
+	if (row->rec != DR_NONE) {
+		dane_record(cert, row->rec, &rr, digest);
+		o.dane_base = row->base;
+		o.dane_names = names;
+		o.n_dane_names = 1;
+		o.tlsa = &rr;
+		o.n_tlsa = 1;
+	}
+	tls_converse_cert(&sv, row->steps, cert, key, NULL, false, &cl, o);
+	free(cert);
+	free(key);
+	if (row->error == NULL) {
+		cr_assert_str_eq(cl.error, "", "%s: %s", row->name, cl.error);
+		cr_assert(cl.tls, "%s", row->name);
+		cr_assert_eq(cl.n_results, 1, "%s", row->name);
+		cr_assert_eq(cl.results[0].code, 250, "%s", row->name);
+	} else {
+		cr_assert(strstr(cl.error, row->error) != NULL, "%s: %s",
+			  row->name, cl.error);
+		cr_assert_eq(cl.n_results, 0, "%s", row->name);
+		cr_assert(strstr(sv.transcript, "MAIL") == NULL &&
+				  memmem(sv.rest, sv.rest_len, "MAIL", 4) == NULL,
+			  "%s: MAIL was sent", row->name);
+	}
+	close(msg.fd);
+}
+
+Test(smtpclient, dane_and_encrypt)
+{
+	for (size_t i = 0; i < sizeof(dane_rows) / sizeof(dane_rows[0]); i++)
+		run_dane_row(&dane_rows[i]);
 }

@@ -108,6 +108,12 @@ struct smtpc {
 	unsigned port, timeout;
 	enum smtpc_tls tls;
 	SSL_CTX *verify_ctx, *any_ctx;
+	/* DANE: the TLSA base domain, more names, the records (owned). */
+	char *dane_base;
+	char **dane_names;
+	size_t n_dane_names;
+	struct tls_tlsa *tlsa;
+	size_t n_tlsa;
 
 	enum smtpc_state state;
 	struct conn *conn;
@@ -333,6 +339,13 @@ static void free_session(struct smtpc *s)
 	free(s->pin);
 	free(s->auth_user);
 	secret_free(s->auth_pw);
+	free(s->dane_base);
+	for (size_t i = 0; i < s->n_dane_names; i++)
+		free(s->dane_names[i]);
+	free(s->dane_names);
+	for (size_t i = 0; i < s->n_tlsa; i++)
+		free((void *)s->tlsa[i].data);
+	free(s->tlsa);
 	free(s);
 }
 
@@ -367,6 +380,36 @@ static char *dup_opt(const char *v, bool *ok)
 	if ((c = strdup(v)) == NULL)
 		*ok = false;
 	return c;
+}
+
+/* Copy the DANE names and records of opts. Returns false (ENOMEM). */
+static bool copy_dane(struct smtpc *s, const struct smtpc_opts *opts)
+{
+	bool ok = true;
+
+	s->dane_base = dup_opt(opts->dane_base, &ok);
+	if (opts->n_dane_names > 0 &&
+	    (s->dane_names = calloc(opts->n_dane_names,
+				    sizeof(*s->dane_names))) == NULL)
+		return false;
+	for (; ok && s->n_dane_names < opts->n_dane_names; s->n_dane_names++)
+		s->dane_names[s->n_dane_names] =
+			dup_opt(opts->dane_names[s->n_dane_names], &ok);
+	if (!ok || opts->n_tlsa == 0)
+		return ok;
+	if ((s->tlsa = calloc(opts->n_tlsa, sizeof(*s->tlsa))) == NULL)
+		return false;
+	for (; s->n_tlsa < opts->n_tlsa; s->n_tlsa++) {
+		const struct tls_tlsa *rr = &opts->tlsa[s->n_tlsa];
+		unsigned char *data = malloc(rr->len ? rr->len : 1);
+
+		if (data == NULL)
+			return false;
+		memcpy(data, rr->data, rr->len);
+		s->tlsa[s->n_tlsa] = *rr;
+		s->tlsa[s->n_tlsa].data = data;
+	}
+	return true;
 }
 
 static void resolve_job(void *arg)
@@ -519,7 +562,7 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 	snprintf(s->peer, sizeof(s->peer), "%s",
 		 opts->host != NULL ? opts->host : "?");
 	ev_timer_init(&s->literal, literal_cb, 0., 0.);
-	if (!ok || s->host == NULL) {
+	if (!ok || s->host == NULL || !copy_dane(s, opts)) {
 		free_session(s);
 		errno = ENOMEM;
 		return NULL;
@@ -628,6 +671,10 @@ static void c_close(struct conn *c, void *arg, enum conn_close_reason reason,
 		destroy(s, NULL);
 		return;
 	}
+	if (s->error[0] == '\0' && s->state == ST_HANDSHAKE &&
+	    s->tls == SMTPC_TLS_DANE && reason == CONN_CLOSE_TLS)
+		snprintf(s->error, sizeof(s->error),
+			 "DANE verification failed: %s (%s)", detail, s->peer);
 	if (s->error[0] == '\0')
 		snprintf(s->error, sizeof(s->error), "%s (%s)",
 			 reason == CONN_CLOSE_EOF ? "connection closed by the server"
@@ -720,10 +767,26 @@ static int reply_line(struct smtpc *s, const char *line, size_t len)
 	return 1;
 }
 
+/* The handshake verified by the session's TLSA records. */
+static void start_dane(struct smtpc *s)
+{
+	struct tls_dane d = {
+		.base = s->dane_base != NULL ? s->dane_base : s->tls_name,
+		.names = (const char *const *)s->dane_names,
+		.n_names = s->n_dane_names, .rrs = s->tlsa, .n_rrs = s->n_tlsa,
+	};
+	char err[200];
+
+	if (conn_start_tls_dane(s->conn, s->verify_ctx, &d, NULL, err,
+				sizeof(err)) < 0)
+		fail(s, NULL, "DANE verification failed: %s (%s)", err, s->peer);
+}
+
 static void start_tls(struct smtpc *s)
 {
 	SSL_CTX *ctx = (s->tls == SMTPC_TLS_REQUIRED ||
-			s->tls == SMTPC_TLS_IMPLICIT || s->pin != NULL)
+			s->tls == SMTPC_TLS_IMPLICIT ||
+			s->tls == SMTPC_TLS_DANE || s->pin != NULL)
 			       ? s->verify_ctx : s->any_ctx;
 
 	if (ctx == NULL) {
@@ -735,7 +798,10 @@ static void start_tls(struct smtpc *s)
 	if (early_input(s))
 		return;
 	s->state = ST_HANDSHAKE;
-	if (conn_start_tls_client(s->conn, ctx, s->tls_name, s->pin, NULL) < 0)
+	if (s->tls == SMTPC_TLS_DANE)
+		start_dane(s);
+	else if (conn_start_tls_client(s->conn, ctx, s->tls_name, s->pin,
+				       NULL) < 0)
 		fail(s, NULL, "cannot start TLS with %s", s->peer);
 }
 
@@ -862,6 +928,12 @@ static void auth_or_ready(struct smtpc *s)
 		report_and_ready(s); /* no message yet: only ready */
 }
 
+/* The DANE modes: STARTTLS or nothing (RFC 7672 section 2.2). */
+static bool tls_mandatory(const struct smtpc *s)
+{
+	return s->tls == SMTPC_TLS_ENCRYPT || s->tls == SMTPC_TLS_DANE;
+}
+
 /* After EHLO/HELO: STARTTLS, AUTH or ready. */
 static void after_hello(struct smtpc *s)
 {
@@ -875,6 +947,11 @@ static void after_hello(struct smtpc *s)
 	if (!conn_tls_active(s->conn) && s->tls == SMTPC_TLS_REQUIRED) {
 		fail(s, NULL, "%s does not offer STARTTLS, which is required",
 		     s->peer);
+		return;
+	}
+	if (!conn_tls_active(s->conn) && tls_mandatory(s)) {
+		fail(s, NULL, "TLS is required, but was not offered by %s",
+		     s->tls_name);
 		return;
 	}
 	auth_or_ready(s);
@@ -1210,6 +1287,13 @@ static void handle_reply(struct smtpc *s, const struct smtpc_reply *r)
 		}
 		if (s->tls == SMTPC_TLS_REQUIRED) {
 			fail(s, r, "%s refused STARTTLS: %s", s->peer, r->text);
+			return;
+		}
+		if (tls_mandatory(s)) {
+			/* A reply of the server's own is no reason to bounce:
+			 * code 0, the next MX or a later try. */
+			fail(s, NULL, "TLS is required, but %s refused STARTTLS: %s",
+			     s->tls_name, r->text);
 			return;
 		}
 		auth_or_ready(s); /* plaintext, as opportunistic allows */

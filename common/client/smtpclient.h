@@ -47,6 +47,24 @@
  * section 3, the submissions port 465) handshakes right after connecting,
  * before the greeting, verified as REQUIRED is.
  *
+ * The two modes of DANE (RFC 7672) make STARTTLS mandatory: no STARTTLS
+ * in the EHLO reply ("TLS is required, but was not offered by NAME"), a
+ * reply other than 220 to it ("TLS is required, but NAME refused
+ * STARTTLS: REPLY") or a failed handshake fail the session with code 0
+ * (temporary) before MAIL; there is never a plaintext retry. NAME is
+ * tls_name. ENCRYPT (a secure TLSA RRset with no usable record, RFC 7672
+ * section 3.1.3) accepts any certificate, as OPPORTUNISTIC does. DANE
+ * verifies with OpenSSL's DANE (SSL_dane_enable(3)) on verify_ctx, on
+ * which it is enabled at first use: SNI and the first reference name are
+ * dane_base (the TLSA base domain, RFC 7672 section 8.1), dane_names are
+ * further names a DANE-TA chain's leaf may carry (the MX host name, the
+ * next-hop domain: RFC 7672 section 3.2.2); DANE-EE(3) checks neither
+ * names nor validity dates (section 3.1.1); only usable records are used
+ * (tls_tlsa_usable: usages 2 and 3, selectors 0 and 1, matching types 0,
+ * 1 and 2), none usable fails the session; TLS 1.2 at least. A
+ * certificate that matches no record fails it with "DANE verification
+ * failed: ...".
+ *
  * AUTH (RFC 4954), when auth_user is given: after the last EHLO, only
  * under TLS — without it the session fails before a word of the login is
  * sent, and so it does when the server offers no AUTH or neither PLAIN
@@ -71,6 +89,8 @@
 
 #include <openssl/ssl.h>
 
+#include "common/net/tls.h"
+
 struct ev_loop;
 struct worker;
 struct smtpc;
@@ -80,6 +100,8 @@ enum smtpc_tls {
 	SMTPC_TLS_REQUIRED,
 	SMTPC_TLS_NONE,
 	SMTPC_TLS_IMPLICIT, /* TLS from the first byte, verified */
+	SMTPC_TLS_ENCRYPT,  /* STARTTLS mandatory, any certificate */
+	SMTPC_TLS_DANE,     /* STARTTLS mandatory, verified by TLSA records */
 };
 
 /* Room for a reply's text (all lines joined by " "). */
@@ -105,6 +127,13 @@ struct smtpc_opts {
 	/* Source addresses (literals) for IPv4 and IPv6 connections; NULL:
 	 * the kernel's choice. */
 	const char *bind4, *bind6;
+	/* DANE: the TLSA base domain (NULL: tls_name), more acceptable
+	 * names, and the TLSA records (copied, with their data). */
+	const char *dane_base;
+	const char *const *dane_names;
+	size_t n_dane_names;
+	const struct tls_tlsa *tlsa;
+	size_t n_tlsa;
 };
 
 struct smtpc_msg {

@@ -177,8 +177,8 @@ struct config_etrn_request {
 /* direct delivery */
 /* outbound_tls: TLS towards the MX hosts of direct delivery. */
 enum config_outbound_tls {
-	CONFIG_OUTBOUND_TLS_DANE = 0,      /* DANE where TLSA records exist
-					    * (until then: opportunistic) */
+	CONFIG_OUTBOUND_TLS_DANE = 0,      /* DANE where secure TLSA records
+					    * exist, else opportunistic */
 	CONFIG_OUTBOUND_TLS_OPPORTUNISTIC, /* STARTTLS when offered */
 	CONFIG_OUTBOUND_TLS_REQUIRED,      /* STARTTLS, verified, or no delivery */
 	CONFIG_OUTBOUND_TLS_NONE,          /* never */

@@ -889,6 +889,29 @@ int conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *host,
 	return start_tls(c, ssl, discarded_r);
 }
 
+int conn_start_tls_dane(struct conn *c, SSL_CTX *ctx,
+			const struct tls_dane *d, size_t *discarded_r,
+			char *err, size_t errlen)
+{
+	SSL *ssl;
+
+	if (c->closing || c->tls != CT_NONE || c->connecting) {
+		snprintf(err, errlen, "not in a state to start TLS");
+		return -1;
+	}
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		tls_errstr("SSL_new", err, errlen);
+		return -1;
+	}
+	if (tls_client_prepare_dane(ssl, d, err, errlen) < 0) {
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_connect_state(ssl);
+	c->tls_client = true;
+	return start_tls(c, ssl, discarded_r);
+}
+
 void conn_close(struct conn *c, const char *reason)
 {
 	close_hard(c, CONN_CLOSE_LOCAL, reason, false);

@@ -44,6 +44,7 @@
 #include <openssl/ssl.h>
 
 struct conn;
+struct tls_dane;
 
 /* Default maximum line length, terminator included. */
 #define CONN_DEFAULT_MAX_LINE 4096
@@ -189,6 +190,15 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx, size_t *discarded_r);
  * Returns 0, or -1 (bad pin string, TLS already on, SSL setup failed). */
 int conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *host,
 			  const char *pin, size_t *discarded_r);
+
+/* Client-side TLS verified by DANE (tls_client_prepare_dane, common/net/
+ * tls.h; d is used during the call only): a certificate that matches no
+ * usable record fails the handshake (on_close(CONN_CLOSE_TLS), "TLS
+ * handshake: certificate verification failed: ..."). Otherwise as
+ * conn_start_tls_client. Returns 0, or -1 with the reason in err. */
+int conn_start_tls_dane(struct conn *c, SSL_CTX *ctx,
+			const struct tls_dane *d, size_t *discarded_r,
+			char *err, size_t errlen);
 
 /* Close now: queued output is given one non-blocking write attempt (and
  * TLS a close_notify), then the conn is freed after the current callback

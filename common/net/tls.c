@@ -192,6 +192,76 @@ int tls_client_prepare(SSL *ssl, const char *host,
 	return 0;
 }
 
+bool tls_tlsa_usable(const struct tls_tlsa *rr)
+{
+	if ((rr->usage != 2 && rr->usage != 3) || rr->selector > 1 ||
+	    rr->len == 0 || rr->data == NULL)
+		return false;
+	switch (rr->mtype) {
+	case 0:
+		return true;
+	case 1:
+		return rr->len == 32;
+	case 2:
+		return rr->len == 64;
+	default:
+		return false;
+	}
+}
+
+/* Add the usable records of d; returns how many, or -1 (err). */
+static int dane_add_records(SSL *ssl, const struct tls_dane *d, char *err,
+			    size_t errlen)
+{
+	int added = 0;
+
+	for (size_t i = 0; i < d->n_rrs; i++) {
+		const struct tls_tlsa *rr = &d->rrs[i];
+		int r;
+
+		if (!tls_tlsa_usable(rr))
+			continue;
+		r = SSL_dane_tlsa_add(ssl, rr->usage, rr->selector, rr->mtype,
+				      rr->data, rr->len);
+		if (r < 0) {
+			tls_errstr("TLSA record", err, errlen);
+			return -1;
+		}
+		added += r > 0;
+	}
+	if (added == 0)
+		snprintf(err, errlen, "no usable TLSA record");
+	return added > 0 ? added : -1;
+}
+
+int tls_client_prepare_dane(SSL *ssl, const struct tls_dane *d, char *err,
+			    size_t errlen)
+{
+	ERR_clear_error();
+	if (d->base == NULL || *d->base == '\0' || is_ip_literal(d->base)) {
+		snprintf(err, errlen, "DANE needs a TLSA base domain");
+		return -1;
+	}
+	if (SSL_CTX_dane_enable(SSL_get_SSL_CTX(ssl)) <= 0 ||
+	    SSL_set_min_proto_version(ssl, TLS1_2_VERSION) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, d->base) != 1 ||
+	    SSL_dane_enable(ssl, d->base) <= 0) {
+		tls_errstr("DANE", err, errlen);
+		return -1;
+	}
+	for (size_t i = 0; i < d->n_names; i++) {
+		if (d->names[i] != NULL && *d->names[i] != '\0' &&
+		    strcasecmp(d->names[i], d->base) != 0 &&
+		    SSL_add1_host(ssl, d->names[i]) != 1) {
+			tls_errstr("DANE reference name", err, errlen);
+			return -1;
+		}
+	}
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return dane_add_records(ssl, d, err, errlen);
+}
+
 /* SHA-256 fingerprint of the peer certificate of ssl into fp_r.
  * Returns 0, or -1 when the peer sent no certificate. */
 static int tls_peer_fp(SSL *ssl, unsigned char fp_r[TLS_FP_LEN])

@@ -1,8 +1,8 @@
 /* common/net/tls.h: OpenSSL contexts for kantorpos: the server context (loaded
  * from a certificate chain and a key, reloadable), the client context used by
  * the outbound SMTP client and the POP3 fetcher, per-connection client
- * verification (CA + host name, or a pinned SHA-256 fingerprint) and a
- * readable error string from the OpenSSL error queue.
+ * verification (CA + host name, a pinned SHA-256 fingerprint, or DANE
+ * TLSA records) and a readable error string from the OpenSSL error queue.
  *
  * Contexts are plain SSL_CTX pointers. OpenSSL counts references: every SSL
  * made from a context holds one, so a context replaced by tls_server_reload
@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -53,6 +54,41 @@ SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen);
  * nothing. Returns 0 or -1 with a message in err. */
 int tls_client_prepare(SSL *ssl, const char *host,
 		       const unsigned char *pin, char *err, size_t errlen);
+
+/* A TLSA record (RFC 6698 section 2.1): certificate usage, selector,
+ * matching type and the association data. */
+struct tls_tlsa {
+	uint8_t usage, selector, mtype;
+	size_t len;
+	const unsigned char *data;
+};
+
+/* What a DANE connection (RFC 7672) is verified against: the TLSA base
+ * domain (sent as SNI and the first name a DANE-TA chain's leaf may
+ * carry), further acceptable names, and the records. */
+struct tls_dane {
+	const char *base;
+	const char *const *names;
+	size_t n_names;
+	const struct tls_tlsa *rrs;
+	size_t n_rrs;
+};
+
+/* Whether a record can authenticate an SMTP server (RFC 7672 section 3.1:
+ * usage DANE-TA(2) or DANE-EE(3); selector Cert(0) or SPKI(1); matching
+ * Full(0), SHA2-256(1) or SHA2-512(2), with data of the digest's length).
+ * Usages 0 and 1 are unusable for SMTP (RFC 7672 section 3.1.3). Pure. */
+bool tls_tlsa_usable(const struct tls_tlsa *rr);
+
+/* Prepare a client SSL for DANE (OpenSSL's SSL_dane_enable(3)): DANE is
+ * enabled on its context (SSL_CTX_dane_enable, once: again is a no-op),
+ * SNI and the first reference name are d->base, d->names are added, a
+ * DANE-EE match checks neither names nor dates (RFC 7672 section 3.1.1),
+ * every usable record is added (the rest skipped), TLS 1.2 at least, and
+ * verification fails the handshake. Returns the number of records added,
+ * or -1 with a message in err (none usable, OpenSSL refused). */
+int tls_client_prepare_dane(SSL *ssl, const struct tls_dane *d, char *err,
+			    size_t errlen);
 
 /* After a client handshake with a pin: 1 when the peer certificate's
  * SHA-256 fingerprint equals pin, 0 when it differs or there is none. */
