@@ -106,9 +106,11 @@ static int list_one(const struct queue_env *env, void *arg)
 			       lc->now > env->arrival
 				       ? (unsigned long long)(lc->now - env->arrival)
 				       : 0);
-	printf("%s  %s  %" PRIu64 "  <%s>  domain=%s attempts=%u next=%s\n",
+	printf("%s  %s  %" PRIu64 "  <%s>  domain=%s attempts=%u next=%s%s%s\n",
 	       env->id, age, size, env->sender, env->domain, env->attempts,
-	       next_try(lc->now, env, next, sizeof(next)));
+	       next_try(lc->now, env, next, sizeof(next)),
+	       env->last_tls != NULL ? " tls=" : "",
+	       env->last_tls != NULL ? env->last_tls : "");
 	for (size_t i = 0; i < env->n_rcpts; i++)
 		printf("    %s (%s)%s%s\n", env->rcpts[i].addr,
 		       rcpt_state(env->rcpts[i].state),

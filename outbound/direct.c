@@ -64,6 +64,7 @@ struct ditem {
 	bool again;              /* 452 to some, 2xx to others: the rest
 				  * goes in a new transaction at once */
 	struct queue_item *it;   /* locked while a session sends it */
+	const char *last_tls;    /* the TLS mode of the last target tried */
 };
 
 /* An address of an MX host: its queue of items and its sessions. */
@@ -321,6 +322,8 @@ static int submit(struct direct *d, struct djob *j)
 {
 	j->ctx = (struct outb_ctx){ .cfg = d->cfg, .q = d->o.q, .db = d->o.db,
 				     .now = now(d) };
+	if (j->item != NULL)
+		j->ctx.tls_mode = j->item->last_tls;
 	if (worker_submit(d->o.pool, job_run, job_done, j) < 0) {
 		log_warn("direct: cannot start a job");
 		return -1;
@@ -672,6 +675,8 @@ static void next_target(struct ditem *item)
 		struct tlsp_out tls;
 
 		tls_for(item, mt, &tls);
+		if (down == NULL)
+			item->last_tls = tls.mode_name;
 		if (down != NULL || !tls.use) {
 			/* Down, or DANE cannot say how to reach it. */
 			item->all_5xx = false;

@@ -554,6 +554,8 @@ int outb_item_record(const struct outb_ctx *ctx, struct queue_item *it,
 	}
 	if (remote != NULL)
 		queue_env_set(&env->remote_mta, remote);
+	if (ctx->tls_mode != NULL)
+		queue_env_set(&env->last_tls, ctx->tls_mode);
 	for (size_t i = 0; i < n; i++) {
 		struct queue_rcpt *r = &env->rcpts[map[i]];
 		int cls = replies[i].code / 100;
@@ -600,6 +602,8 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 	if (rc <= 0)
 		return rc;
 	defer_env(ctx, queue_item_env(it), error);
+	if (ctx->tls_mode != NULL)
+		queue_env_set(&queue_item_env(it)->last_tls, ctx->tls_mode);
 	log_info("queue id=%s status=deferred reason=%s", id, error);
 	warn_delayed(ctx, it, kick_r);
 	return finish(it);

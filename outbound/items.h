@@ -39,6 +39,10 @@ struct outb_ctx {
 	/* outb_item_record: the next hop offered DSN (RFC 3461), so the
 	 * request went on with the message and no relayed report is owed. */
 	bool next_hop_dsn;
+	/* outb_item_record, outb_item_defer, outb_item_reply_all: the TLS
+	 * mode of the attempt, kept for `kantorpos queue list`; NULL: none
+	 * (the route does not say, or no host was tried). */
+	const char *tls_mode;
 };
 
 /* The route of domain; *etrn_r (may be NULL) gets the etrn_domain entry. */

@@ -101,6 +101,7 @@ void queue_env_clear(struct queue_env *env)
 	free(env->domain);
 	free(env->last_error);
 	free(env->remote_mta);
+	free(env->last_tls);
 	free(env->envid);
 	memset(env, 0, sizeof(*env));
 }
@@ -252,6 +253,8 @@ static const char *parse_field(struct queue_env *env, const char *key,
 	}
 	if (strcmp(key, "remote") == 0 && env->remote_mta == NULL)
 		return copy_or_dash(&env->remote_mta, val);
+	if (strcmp(key, "tls") == 0 && env->last_tls == NULL)
+		return copy_or_dash(&env->last_tls, val);
 	if (strcmp(key, "ret") == 0 && env->ret == DSN_RET_NONE) {
 		env->ret = strcmp(val, "FULL") == 0   ? DSN_RET_FULL
 			   : strcmp(val, "HDRS") == 0 ? DSN_RET_HDRS
@@ -445,6 +448,8 @@ int queue_env_format(const struct queue_env *env, char **text_r,
 								: "8BITMIME");
 	if (rc == 0 && env->smtputf8)
 		rc = out_add(&buf, &len, &cap, "smtputf8\t1\n");
+	if (rc == 0 && env->last_tls != NULL)
+		rc = out_add(&buf, &len, &cap, "tls\t%s\n", env->last_tls);
 	if (rc == 0 && env->ret != DSN_RET_NONE)
 		rc = out_add(&buf, &len, &cap, "ret\t%s\n",
 			     env->ret == DSN_RET_HDRS ? "HDRS" : "FULL");

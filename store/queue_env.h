@@ -73,6 +73,8 @@ struct queue_env {
 	int64_t next_attempt;
 	unsigned attempts;
 	char *last_error;   /* NULL when none */
+	char *last_tls;     /* the TLS mode of the last attempt ("dane",
+			     * "opportunistic", ...), or NULL */
 	char *remote_mta;   /* NULL when none */
 	enum queue_body body;
 	bool smtputf8;      /* SMTPUTF8 was given with MAIL */

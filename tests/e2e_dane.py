@@ -312,11 +312,15 @@ def only_unusable_records_tls_mandatory():
 
 @test
 def no_starttls_stays_queued():
-    """T-DANE-08: usable TLSA and a host without STARTTLS: not delivered,
-    the reason in queue list, no MAIL at the sink."""
+    """T-DANE-08, T-DANE-16: usable TLSA and a host without STARTTLS: not
+    delivered, the reason and the mode in queue list, no MAIL at the
+    sink."""
     stays_queued("u@d08.dane.test", "dane 08",
                  "dane: TLS is required, but was not offered by "
                  "mx08.dane.test", ["127.0.0.27"])
+    item = [l for l in ENV.queue_list().splitlines()
+            if "domain=d08.dane.test" in l]
+    assert item and " tls=dane" in item[0], ENV.queue_list()
 
 
 @test

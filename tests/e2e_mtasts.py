@@ -274,6 +274,9 @@ def enforce_self_signed_stays_queued():
     out.submit(ENV, ["u@selfsig.test"], "selfsig")
     still_queued("u@selfsig.test", "certificate verification failed")
     assert sink.count() == 0
+    item = [l for l in ENV.queue_list().splitlines()
+            if "domain=selfsig.test" in l]
+    assert item and " tls=mta-sts-enforce" in item[0], ENV.queue_list()
 
 
 @test

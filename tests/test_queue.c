@@ -90,6 +90,7 @@ Test(queue, envelope_round_trip)
 	env.next_attempt = 1700000600;
 	cr_assert_eq(queue_env_set(&env.last_error, "line1\r\nline2\tx"), 0);
 	cr_assert_eq(queue_env_set(&env.remote_mta, "mx.backup.test"), 0);
+	cr_assert_eq(queue_env_set(&env.last_tls, "dane"), 0);
 	env.rcpts[1].state = QUEUE_RCPT_FAILED;
 	cr_assert_eq(queue_env_set(&env.rcpts[1].status, "5.1.1"), 0);
 	cr_assert_eq(queue_env_set(&env.rcpts[1].diag, "550 5.1.1 unknown"), 0);
@@ -102,6 +103,7 @@ Test(queue, envelope_round_trip)
 	cr_assert_eq(back.attempts, 3);
 	cr_assert_str_eq(back.last_error, "line1  line2 x");
 	cr_assert_str_eq(back.remote_mta, "mx.backup.test");
+	cr_assert_str_eq(back.last_tls, "dane");
 	cr_assert_eq(back.n_rcpts, 2);
 	cr_assert_str_eq(back.rcpts[0].addr, "bob@backup.test");
 	cr_assert_eq(back.rcpts[0].state, QUEUE_RCPT_PENDING);
