@@ -698,6 +698,20 @@ def t_config_errors(env):
     expect("config errors as FILE:LINE: error:", env, rc, out, 1,
            env.at("no_such_keyword") + "error: unknown keyword "
            "\"no_such_keyword\"", "%s: 2 errors, 0 warnings" % env.conf)
+    # A password never goes out without verified TLS: an error of the
+    # line, not a failure at the first connection.
+    for line, text in (
+            ("relayhost 127.0.0.1:587 tls none auth u /p",
+             "relayhost: auth without TLS would send the password in "
+             "plaintext; use tls implicit or starttls"),
+            ("etrn_request 127.0.0.1 example.test auth u /p",
+             "etrn_request: auth without starttls would send the password "
+             "in plaintext; add starttls")):
+        keyword = line.split()[0]
+        env.write_conf(extra=line)
+        rc, out = env.check()
+        expect(keyword + " auth without TLS as FILE:LINE: error:", env, rc,
+               out, 1, env.at(keyword) + "error: " + text)
     env.write_conf()
     env.write_conf(extra="mta_sts maybe\nmta_sts_port 0\n")
     rc, out = env.check()

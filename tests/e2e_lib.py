@@ -53,6 +53,8 @@ DAEMONS = []
 SEEN_CMDS = []
 SEEN_LINES = []
 _next_src = [10]
+# Every port free_port has handed out in this process.
+_given_ports = set()
 
 
 def test(fn):
@@ -73,10 +75,18 @@ def fresh_src():
 
 
 def free_port():
-    """A 127.0.0.1 port that was free a moment ago, for a listener."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A 127.0.0.1 port that was free a moment ago, for a listener, and
+    never one this process was given before: the kernel may hand the port
+    it just freed to the next bind(0), and two listeners of one
+    configuration on one address make it fail to load ("listen: duplicate
+    address", exit 78)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def make_cert(key, cert, cn="localhost", ca=None, names=None):

@@ -93,9 +93,12 @@ workers 2
 """ + (f"run_as {self.run_as}\n" if self.run_as else "") + extra
         self.write_conf(self.lines)
         for user in USERS:
-            subprocess.run([ADMIN, "-c", self.conf, "user", "add", user],
-                           input=PASSWORD + "\n", text=True, check=True,
-                           capture_output=True)
+            p = subprocess.run([ADMIN, "-c", self.conf, "user", "add", user],
+                               input=PASSWORD + "\n", text=True,
+                               capture_output=True)
+            if p.returncode != 0:
+                raise RuntimeError("kantorpos user add %s exited %d: %s" % (
+                    user, p.returncode, p.stderr.strip()))
         if self.run_as:
             pw = pwd.getpwnam(self.run_as)
             for path in (self.data, self.logdir, self.key, self.aliases,

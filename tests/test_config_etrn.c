@@ -128,6 +128,8 @@ Test(config_etrn, errors)
 		{ "etrn_request h.test", "t.conf:4: etrn_request: expected HOST[:PORT] DOMAIN" },
 		{ "etrn_request h.test bad..name", "t.conf:4: etrn_request: expected a domain or @domain, got \"bad..name\"\n" },
 		{ "etrn_request h.test d.test auth me", "t.conf:4: etrn_request: expected starttls or auth USER PASSWORD_FILE, got \"auth\"\n" },
+		/* Never a password in plaintext. */
+		{ "etrn_request h.test d.test auth me /p", "t.conf:4: etrn_request: auth without starttls would send the password in plaintext; add starttls\n" },
 		{ "queue_lifetime 10s", "t.conf:4: queue_lifetime: expected a duration from 1m to 30d, got \"10s\"\n" },
 		{ "relayhost_tls sometimes", "t.conf:4: relayhost_tls: expected opportunistic, required or none\n" },
 	};

@@ -13,43 +13,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config/config_load.h"
 #include "common/users/userdb.h"
 #include "outbound/items.h"
 #include "store/queue.h"
+#include "tests/helpers/queuefix.h"
 #include "tests/helpers/testutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1700000000
 #define HOUR 3600
 
-static char *dir;
-static struct config *cfg;
-static struct queue *q;
+static struct qf_fixture fx;
 
 static void setup(void)
 {
-	char *text, *err = NULL;
-
-	dir = tu_tmpdir();
-	cr_assert(asprintf(&text,
-			   "hostname mx.example.test\ndata_dir %s\nuser_db %s/users\n"
-			   "local_domain example.test\n"
-			   "etrn_domain backup.test deliver_to 127.0.0.1:1 lifetime 1d\n"
-			   "queue_retry_min 1m\nqueue_retry_max 10m\n",
-			   dir, dir) > 0);
-	cfg = config_parse("t.conf", "/", text, strlen(text), &err);
-	cr_assert_not_null(cfg, "%s", err);
-	free(text);
-	cr_assert_eq(queue_open(dir, "h", &q), 0);
+	qf_setup(&fx);
 }
 
 static void teardown(void)
 {
-	queue_free(q);
-	config_free(cfg);
-	tu_rmrf(dir);
-	free(dir);
+	qf_teardown(&fx);
 }
 
 TestSuite(dsn, .init = setup, .fini = teardown);
@@ -82,7 +65,7 @@ static char *enqueue(const char *domain, const char *rcpt,
 	env.rcpts[0].notify = a->notify;
 	env.rcpts[0].delay_sent = a->delay_sent;
 	queue_env_set(&env.rcpts[0].orcpt, a->orcpt);
-	cr_assert_eq(queue_tx_begin(q, &tx), 0);
+	cr_assert_eq(queue_tx_begin(fx.q, &tx), 0);
 	cr_assert_eq(queue_tx_write(tx, head, strlen(head)), 0);
 	memset(line, 'x', sizeof(line));
 	memcpy(line, "the body, a line", 16);
@@ -113,7 +96,7 @@ static int find_report(const struct queue_env *env, void *arg)
 		return 0;
 	if (r->n++ > 0)
 		return 0;
-	cr_assert_eq(queue_lock(q, env->id, &it), 1);
+	cr_assert_eq(queue_lock(fx.q, env->id, &it), 1);
 	size = queue_item_size(it);
 	r->text = calloc(1, size + 1);
 	cr_assert_eq(pread(queue_item_fd(it), r->text, size, 0), (ssize_t)size);
@@ -125,7 +108,7 @@ static struct reports reports(void)
 {
 	struct reports r = { 0, NULL };
 
-	cr_assert_eq(queue_walk(q, NULL, false, find_report, &r), 0);
+	cr_assert_eq(queue_walk(fx.q, NULL, false, find_report, &r), 0);
 	return r;
 }
 
@@ -133,7 +116,7 @@ static void remove_all(void)
 {
 	char *cmd;
 
-	cr_assert(asprintf(&cmd, "rm -rf %s/queue/items/*", dir) > 0);
+	cr_assert(asprintf(&cmd, "rm -rf %s/queue/items/*", fx.dir) > 0);
 	cr_assert_eq(system(cmd), 0);
 	free(cmd);
 }
@@ -223,7 +206,7 @@ Test(dsn, situations)
 	};
 
 	for (size_t i = 0; i < N(rows); i++) {
-		struct outb_ctx ctx = { .cfg = cfg, .q = q,
+		struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q,
 					.now = T0 + rows[i].after,
 					.next_hop_dsn = rows[i].hop_dsn };
 		char *id = enqueue("backup.test", "x@backup.test", &rows[i].ask);
@@ -268,7 +251,7 @@ Test(dsn, situations)
  * in the envelope, never a second; 0 turns them off. */
 Test(dsn, delay_report_once)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 5 * HOUR };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 + 5 * HOUR };
 	struct ask ask = { .sender = "a@example.test" };
 	char *id = enqueue("backup.test", "x@backup.test", &ask);
 	struct queue_item *it;
@@ -276,7 +259,7 @@ Test(dsn, delay_report_once)
 
 	cr_assert_eq(outb_item_defer(&ctx, id, "connect: refused", &kick), 0);
 	cr_assert_eq(reports().n, 1);
-	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_lock(fx.q, id, &it), 1);
 	cr_assert(queue_item_env(it)->rcpts[0].delay_sent);
 	queue_item_release(it);
 	ctx.now += HOUR;
@@ -285,7 +268,7 @@ Test(dsn, delay_report_once)
 	free(id);
 	remove_all();
 
-	cfg->queue_delay_warning = 0;
+	fx.cfg->queue_delay_warning = 0;
 	id = enqueue("backup.test", "x@backup.test", &ask);
 	cr_assert_eq(outb_item_defer(&ctx, id, "connect: refused", &kick), 0);
 	cr_assert_eq(reports().n, 0, "queue_delay_warning 0");
@@ -296,8 +279,8 @@ Test(dsn, delay_report_once)
  * it (RFC 3461 §6.2); without it, no report. */
 Test(dsn, local_delivery_reported)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 };
-	char *users = tu_path(dir, "users"), *id;
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 };
+	char *users = tu_path(fx.dir, "users"), *id;
 	struct ask ask = { .sender = "a@example.test", .notify = DSN_NOTIFY_SUCCESS,
 			   .orcpt = "rfc822;alice@example.test" };
 	struct userdb *db;

@@ -20,37 +20,21 @@
 #include "outbound/items.h"
 #include "outbound/relayauth.h"
 #include "store/queue.h"
+#include "tests/helpers/queuefix.h"
 #include "tests/helpers/testutil.h"
-
-static char *dir;
-static struct config *cfg;
-static struct queue *q;
 
 #define T0 1700000000
 
+static struct qf_fixture fx;
+
 static void setup(void)
 {
-	char *text, *err = NULL;
-
-	dir = tu_tmpdir();
-	cr_assert(asprintf(&text,
-			   "hostname mx.example.test\ndata_dir %s\nuser_db %s/users\n"
-			   "local_domain example.test\n"
-			   "etrn_domain backup.test deliver_to 127.0.0.1:1 lifetime 1d\n"
-			   "queue_retry_min 1m\nqueue_retry_max 10m\n",
-			   dir, dir) > 0);
-	cfg = config_parse("t.conf", "/", text, strlen(text), &err);
-	cr_assert_not_null(cfg, "%s", err);
-	free(text);
-	cr_assert_eq(queue_open(dir, "h", &q), 0);
+	qf_setup(&fx);
 }
 
 static void teardown(void)
 {
-	queue_free(q);
-	config_free(cfg);
-	tu_rmrf(dir);
-	free(dir);
+	qf_teardown(&fx);
 }
 
 TestSuite(outbound, .init = setup, .fini = teardown);
@@ -155,16 +139,16 @@ Test(outbound, routes_and_backoff)
 {
 	const struct config_etrn_domain *e = NULL;
 
-	cr_assert_eq(outb_route_of(cfg, "backup.test", &e), OUTB_ROUTE_ETRN);
+	cr_assert_eq(outb_route_of(fx.cfg, "backup.test", &e), OUTB_ROUTE_ETRN);
 	cr_assert_not_null(e);
-	cr_assert_eq(outb_route_of(cfg, "EXAMPLE.test", NULL), OUTB_ROUTE_LOCAL);
-	cr_assert_eq(outb_route_of(cfg, "elsewhere.test", NULL), OUTB_ROUTE_DIRECT);
-	cr_assert_eq(outb_route_of(cfg, "[192.0.2.1]", NULL), OUTB_ROUTE_NONE);
-	cr_assert_eq(outb_lifetime(cfg, "backup.test"), 86400);
-	cr_assert_eq(outb_lifetime(cfg, "elsewhere.test"), 5 * 86400);
+	cr_assert_eq(outb_route_of(fx.cfg, "EXAMPLE.test", NULL), OUTB_ROUTE_LOCAL);
+	cr_assert_eq(outb_route_of(fx.cfg, "elsewhere.test", NULL), OUTB_ROUTE_DIRECT);
+	cr_assert_eq(outb_route_of(fx.cfg, "[192.0.2.1]", NULL), OUTB_ROUTE_NONE);
+	cr_assert_eq(outb_lifetime(fx.cfg, "backup.test"), 86400);
+	cr_assert_eq(outb_lifetime(fx.cfg, "elsewhere.test"), 5 * 86400);
 	static const unsigned want[] = { 60, 60, 120, 240, 480, 600, 600 };
 	for (unsigned i = 0; i < 7; i++)
-		cr_assert_eq(outb_backoff(cfg, i), want[i], "attempts %u", i);
+		cr_assert_eq(outb_backoff(fx.cfg, i), want[i], "attempts %u", i);
 }
 
 static char *enqueue(const char *sender, const char *r1, const char *r2)
@@ -181,7 +165,7 @@ static char *enqueue(const char *sender, const char *r1, const char *r2)
 	queue_env_add_rcpt(&env, r1);
 	if (r2 != NULL)
 		queue_env_add_rcpt(&env, r2);
-	cr_assert_eq(queue_tx_begin(q, &tx), 0);
+	cr_assert_eq(queue_tx_begin(fx.q, &tx), 0);
 	cr_assert_eq(queue_tx_write(tx, body, strlen(body)), 0);
 	cr_assert_eq(queue_tx_commit(tx, &env, 1), 0);
 	id = strdup(env.id);
@@ -208,7 +192,7 @@ static int find_dsn(const struct queue_env *env, void *arg)
 
 Test(outbound, record_mixed_results)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 + 100 };
 	char *id = enqueue("a@example.test", "ok@backup.test", "bad@backup.test");
 	struct smtpc_reply replies[2] = {
 		{ .code = 250, .text = "250 2.0.0 ok" },
@@ -221,8 +205,8 @@ Test(outbound, record_mixed_results)
 
 	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 1);
 	cr_assert_eq(outb_item_record(&ctx, it, map, replies, 2, "mx", &kick), 0);
-	cr_assert_eq(queue_count(q, "backup.test", false), 0, "item done");
-	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
+	cr_assert_eq(queue_count(fx.q, "backup.test", false), 0, "item done");
+	cr_assert_eq(queue_walk(fx.q, NULL, false, find_dsn, &f), 0);
 	cr_assert_eq(f.n, 1);
 	cr_assert_str_eq(f.domain, "example.test");
 	cr_assert_str_eq(f.rcpt, "a@example.test");
@@ -232,7 +216,7 @@ Test(outbound, record_mixed_results)
 
 Test(outbound, temporary_failure_backs_off)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 + 100 };
 	char *id = enqueue("a@example.test", "x@backup.test", NULL);
 	struct smtpc_reply r = { .code = 451, .text = "451 4.3.0 later" };
 	size_t map = 0;
@@ -241,7 +225,7 @@ Test(outbound, temporary_failure_backs_off)
 
 	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 1);
 	cr_assert_eq(outb_item_record(&ctx, it, &map, &r, 1, "mx", &kick), 0);
-	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_lock(fx.q, id, &it), 1);
 	cr_assert_eq(queue_item_env(it)->attempts, 1);
 	cr_assert_eq(queue_item_env(it)->next_attempt, T0 + 160);
 	cr_assert_str_eq(queue_item_env(it)->last_error, "451 4.3.0 later");
@@ -253,7 +237,7 @@ Test(outbound, temporary_failure_backs_off)
 	cr_assert_eq(outb_item_take(&ctx, id, true, &it, &kick), 1);
 	queue_item_release(it);
 	cr_assert_eq(outb_item_defer(&ctx, id, "connection refused", &kick), 0);
-	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_lock(fx.q, id, &it), 1);
 	cr_assert_eq(queue_item_env(it)->attempts, 2);
 	cr_assert_eq(queue_item_env(it)->next_attempt, T0 + 160 + 120);
 	queue_item_release(it);
@@ -263,7 +247,7 @@ Test(outbound, temporary_failure_backs_off)
 
 Test(outbound, expiry_with_injected_clock)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 86399 };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 + 86399 };
 	char *id = enqueue("a@example.test", "x@backup.test", NULL);
 	struct queue_item *it;
 	struct found f = { 0 };
@@ -272,12 +256,12 @@ Test(outbound, expiry_with_injected_clock)
 
 	cr_assert_eq(outb_sweep_expired(&ctx, &count, &kick), 0);
 	cr_assert_eq(count, 0, "one second before the lifetime");
-	cr_assert_eq(queue_count(q, "backup.test", false), 1);
+	cr_assert_eq(queue_count(fx.q, "backup.test", false), 1);
 	ctx.now = T0 + 86400;
 	cr_assert_eq(outb_sweep_expired(&ctx, &count, &kick), 0);
 	cr_assert_eq(count, 1);
-	cr_assert_eq(queue_count(q, "backup.test", false), 0);
-	cr_assert_eq(queue_walk(q, NULL, false, find_dsn, &f), 0);
+	cr_assert_eq(queue_count(fx.q, "backup.test", false), 0);
+	cr_assert_eq(queue_walk(fx.q, NULL, false, find_dsn, &f), 0);
 	cr_assert_eq(f.n, 1);
 	cr_assert_eq(outb_item_take(&ctx, id, false, &it, &kick), 0);
 	free(id);
@@ -306,7 +290,7 @@ static char *read_fd(int fd)
 
 Test(outbound, reply_all_from_the_dns)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 100 };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 + 100 };
 	char *id = enqueue("a@example.test", "x@backup.test", "y@backup.test");
 	struct queue_item *it;
 	char dsn[QUEUE_ID_MAX + 1] = "";
@@ -316,7 +300,7 @@ Test(outbound, reply_all_from_the_dns)
 	cr_assert_eq(outb_item_reply_all(&ctx, id, 451,
 		"451 4.4.3 Temporary DNS failure looking up the MX records of backup.test",
 		&kick), 0);
-	cr_assert_eq(queue_lock(q, id, &it), 1);
+	cr_assert_eq(queue_lock(fx.q, id, &it), 1);
 	cr_assert_eq(queue_env_pending(queue_item_env(it)), 2);
 	cr_assert_eq(queue_item_env(it)->attempts, 1);
 	cr_assert_str_eq(queue_item_env(it)->rcpts[1].diag,
@@ -327,10 +311,10 @@ Test(outbound, reply_all_from_the_dns)
 	queue_item_release(it);
 	cr_assert_eq(outb_item_reply_all(&ctx, id, 556,
 		"556 5.1.10 Recipient address has null MX", &kick), 0);
-	cr_assert_eq(queue_count(q, "backup.test", false), 0, "both bounced");
-	cr_assert_eq(queue_walk(q, NULL, false, find_dsn_id, dsn), 0);
+	cr_assert_eq(queue_count(fx.q, "backup.test", false), 0, "both bounced");
+	cr_assert_eq(queue_walk(fx.q, NULL, false, find_dsn_id, dsn), 0);
 	cr_assert_neq(dsn[0], '\0', "one DSN");
-	cr_assert_eq(queue_lock(q, dsn, &it), 1);
+	cr_assert_eq(queue_lock(fx.q, dsn, &it), 1);
 	text = read_fd(queue_item_fd(it));
 	cr_assert_not_null(strstr(text, "Status: 5.1.10"), "%s", text);
 	cr_assert_not_null(strstr(text, "Diagnostic-Code: smtp; 556 5.1.10 Recipient address has null MX"));
@@ -345,21 +329,21 @@ Test(outbound, reply_all_from_the_dns)
 
 Test(outbound, no_dsn_to_null_sender)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 + 2 * 86400 };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 + 2 * 86400 };
 	char *id = enqueue("", "x@backup.test", NULL);
 	unsigned kick = 0;
 
 	cr_assert_eq(outb_sweep_expired(&ctx, NULL, &kick), 0);
-	cr_assert_eq(queue_count(q, NULL, false), 0, "dropped, no DSN");
+	cr_assert_eq(queue_count(fx.q, NULL, false), 0, "dropped, no DSN");
 	cr_assert_eq(kick, 0);
 	free(id);
 }
 
 Test(outbound, local_delivery_of_a_notification)
 {
-	struct outb_ctx ctx = { .cfg = cfg, .q = q, .now = T0 };
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 };
 	struct userdb *db;
-	char *users = tu_path(dir, "users"), *id, *maildir;
+	char *users = tu_path(fx.dir, "users"), *id, *maildir;
 	struct queue_env env;
 	struct queue_tx *tx;
 	unsigned kick = 0;
@@ -373,15 +357,15 @@ Test(outbound, local_delivery_of_a_notification)
 	env.arrival = env.next_attempt = T0;
 	queue_env_add_rcpt(&env, "alice@example.test");
 	queue_env_add_rcpt(&env, "ghost@example.test");
-	cr_assert_eq(queue_tx_begin(q, &tx), 0);
+	cr_assert_eq(queue_tx_begin(fx.q, &tx), 0);
 	cr_assert_eq(queue_tx_write(tx, "Subject: n\r\n\r\nx\r\n", 17), 0);
 	cr_assert_eq(queue_tx_commit(tx, &env, 1), 0);
 	id = strdup(env.id);
 	queue_env_clear(&env);
 	cr_assert_eq(outb_item_local(&ctx, id, false, &kick), 1);
-	cr_assert_eq(queue_count(q, NULL, false), 0,
+	cr_assert_eq(queue_count(fx.q, NULL, false), 0,
 		     "delivered, and the unknown user failed without a DSN");
-	cr_assert(asprintf(&maildir, "%s/mail/example.test/alice/new", dir) > 0);
+	cr_assert(asprintf(&maildir, "%s/mail/example.test/alice/new", fx.dir) > 0);
 	cr_assert_eq(tu_count_dir(maildir), 1);
 	free(maildir);
 	userdb_free(db);
@@ -474,12 +458,12 @@ Test(outbound, relay_password)
 		{ "\nlater\n", 0600, NULL, "the first line (the password) is empty" },
 		{ NULL, 0600, NULL, "No such file or directory" },
 	};
-	char *pwfile = tu_path(dir, "relay.pw"), *text, *err = NULL, *pw;
+	char *pwfile = tu_path(fx.dir, "relay.pw"), *text, *err = NULL, *pw;
 	char msg[1024], prefix[64];
 	struct config *c;
 
 	pw = (char *)"not touched";
-	cr_assert_eq(relay_password_read(cfg, &pw, msg, sizeof(msg)), 0);
+	cr_assert_eq(relay_password_read(fx.cfg, &pw, msg, sizeof(msg)), 0);
 	cr_assert_null(pw, "no relayhost, no auth: no password");
 	cr_assert(asprintf(&text, "data_dir /d\nuser_db /u\nlocal_domain example.test\n"
 			   "relayhost smtp.isp.example:465 auth me %s\n", pwfile) > 0);

@@ -946,6 +946,19 @@ Test(smtpclient, starttls_pinned)
 	{ "<DATA>", "250 2.0.0 queued\r\n" },                       \
 	{ "QUIT", "221 bye\r\n" }
 
+/* The end of a session the client must give up: the server waits for it
+ * to close. */
+#define CLIENT_GIVES_UP { NULL, "<WAIT>" }, { NULL, NULL }
+
+/* One message in lock-step, then QUIT. */
+#define LOCK_STEP_MESSAGE                                           \
+	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },                   \
+	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },                     \
+	{ "DATA", "354 go\r\n" },                                   \
+	{ "<DATA>", "250 2.0.0 queued\r\n" },                       \
+	{ "QUIT", "221 bye\r\n" },                                  \
+	{ NULL, NULL }
+
 static const struct step auth_plain[] = {
 	STARTTLS_STEPS("250-s\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n"),
 	{ "AUTH PLAIN " PLAIN_B64 "\r\n", "235 2.7.0 ok\r\n" },
@@ -957,55 +970,43 @@ static const struct step auth_login[] = {
 	{ "AUTH LOGIN\r\n", "334 VXNlcm5hbWU6\r\n" },
 	{ USER_B64 "\r\n", "334 UGFzc3dvcmQ6\r\n" },
 	{ PW_B64 "\r\n", "235 2.7.0 ok\r\n" },
-	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
-	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
-	{ "DATA", "354 go\r\n" },
-	{ "<DATA>", "250 2.0.0 queued\r\n" },
-	{ "QUIT", "221 bye\r\n" },
-	{ NULL, NULL },
+	LOCK_STEP_MESSAGE,
 };
 static const struct step auth_refused[] = {
 	STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
 	{ "AUTH PLAIN", "535 5.7.8 Authentication credentials invalid\r\n" },
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 static const struct step auth_temp[] = {
 	STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
 	{ "AUTH PLAIN", "454 4.7.0 Temporary authentication failure\r\n" },
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 /* A reply behind the 235 answers nothing yet: out of step. */
 static const struct step auth_reply_behind_235[] = {
 	STARTTLS_STEPS("250-s\r\n250 AUTH PLAIN\r\n"),
 	{ "AUTH PLAIN", "235 2.7.0 ok\r\n250 2.1.0 sender ok\r\n" },
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 static const struct step auth_not_offered[] = {
 	STARTTLS_STEPS("250-s\r\n250 PIPELINING\r\n"),
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 static const struct step auth_no_mechanism[] = {
 	STARTTLS_STEPS("250-s\r\n250 AUTH CRAM-MD5 XOAUTH2\r\n"),
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 /* Opportunistic TLS that ends in plaintext, AUTH offered there. */
 static const struct step auth_plaintext_offered[] = {
 	{ NULL, "220 s\r\n" },
 	{ "EHLO", "250-s\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n" },
 	{ "STARTTLS", "454 4.7.0 TLS not available\r\n" },
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 static const struct step auth_no_starttls[] = {
 	{ NULL, "220 s\r\n" },
 	{ "EHLO", "250-s\r\n250 AUTH PLAIN LOGIN\r\n" },
-	{ NULL, "<WAIT>" },
-	{ NULL, NULL },
+	CLIENT_GIVES_UP,
 };
 /* RFC 8314 3: the handshake first, the greeting under TLS. */
 static const struct step implicit_tls[] = {
@@ -1013,12 +1014,7 @@ static const struct step implicit_tls[] = {
 	{ NULL, "220 s ESMTP\r\n" },
 	{ "EHLO client.test", "250-s\r\n250 AUTH PLAIN\r\n" },
 	{ "AUTH PLAIN " PLAIN_B64 "\r\n", "235 2.7.0 ok\r\n" },
-	{ "MAIL FROM:<s@x.test>", "250 ok\r\n" },
-	{ "RCPT TO:<a@b.test>", "250 ok\r\n" },
-	{ "DATA", "354 go\r\n" },
-	{ "<DATA>", "250 2.0.0 queued\r\n" },
-	{ "QUIT", "221 bye\r\n" },
-	{ NULL, NULL },
+	LOCK_STEP_MESSAGE,
 };
 static const struct step implicit_refused[] = {
 	{ NULL, "<TLS>" },
@@ -1072,6 +1068,22 @@ static char *trace_text(const char *path)
 	return text;
 }
 
+/* One session with the login AUTH_USER / password against steps, in TLS
+ * mode tls with the name tls_name, verified against the server's
+ * certificate. */
+static void auth_converse(struct server *sv, const struct step *steps,
+			  enum smtpc_tls tls, const char *tls_name,
+			  const char *password, struct client *cl)
+{
+	struct smtpc_opts o = plain_opts(0);
+
+	o.tls = tls;
+	o.tls_name = tls_name;
+	o.auth_user = AUTH_USER;
+	o.auth_password = password;
+	tls_converse(sv, steps, false, true, cl, o);
+}
+
 static void run_auth_row(const struct auth_row *row)
 {
 	const char *rcpts[] = { "a@b.test" };
@@ -1080,18 +1092,13 @@ static void run_auth_row(const struct auth_row *row)
 				 .n_rcpts = 1, .fd = body_fd(text),
 				 .size = strlen(text) };
 	struct client cl = { .msg = &msg };
-	struct smtpc_opts o = plain_opts(0);
 	char *log = tu_path(dir, "trace.log"), err[256], *trace;
 	struct server sv;
 
 	unlink(log);
 	cr_assert_eq(log_use_file(log, err, sizeof(err)), 0, "%s", err);
 	log_set_level(LOG_LVL_DEBUG);
-	o.tls = row->tls;
-	o.tls_name = row->tls_name;
-	o.auth_user = AUTH_USER;
-	o.auth_password = AUTH_PW;
-	tls_converse(&sv, row->steps, false, true, &cl, o);
+	auth_converse(&sv, row->steps, row->tls, row->tls_name, AUTH_PW, &cl);
 	log_use_file(NULL, err, sizeof(err));
 	if (row->error == NULL) {
 		cr_assert_str_eq(sv.fail, "", "%s", row->name);
@@ -1152,7 +1159,6 @@ Test(smtpclient, auth_plain_long_password_in_two_steps)
 	};
 	char msg[450];
 	struct client cl = { .msg = NULL };
-	struct smtpc_opts o = plain_opts(0);
 	struct server sv;
 
 	memset(pw, 'p', 400);
@@ -1162,11 +1168,7 @@ Test(smtpclient, auth_plain_long_password_in_two_steps)
 	cr_assert_gt(sasl_b64_encode(msg, 2 + strlen(AUTH_USER) + 400, b64,
 				     sizeof(b64)), 500);
 	snprintf(response, sizeof(response), "%s\r\n", b64);
-	o.tls = SMTPC_TLS_REQUIRED;
-	o.tls_name = "localhost";
-	o.auth_user = AUTH_USER;
-	o.auth_password = pw;
-	tls_converse(&sv, steps, false, true, &cl, o);
+	auth_converse(&sv, steps, SMTPC_TLS_REQUIRED, "localhost", pw, &cl);
 	cr_assert_str_eq(sv.fail, "");
 	cr_assert_str_eq(cl.error, "");
 }

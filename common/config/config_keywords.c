@@ -492,6 +492,14 @@ bad:
 	cfg_free_etrn_domain(&d);
 }
 
+static void cfg_free_etrn_request(struct config_etrn_request *r)
+{
+	free(r->host);
+	free(r->domain);
+	free(r->auth_user);
+	free(r->password_file);
+}
+
 void config_kw_etrn_request(struct config_parser *p,
 			    const struct config_keyword *kw, char **words,
 			    size_t n)
@@ -530,26 +538,28 @@ void config_kw_etrn_request(struct config_parser *p,
 			config_err(p, p->line,
 				"%s: expected starttls or auth USER PASSWORD_FILE, got \"%s\"",
 				kw->name, words[i]);
-			free(r.host);
-			free(r.domain);
-			free(r.auth_user);
-			free(r.password_file);
-			return;
+			goto bad;
 		}
+	}
+	/* The password never goes out without verified TLS. */
+	if (r.auth_user != NULL && !r.starttls) {
+		config_err(p, p->line,
+			"%s: auth without starttls would send the password in plaintext; add starttls",
+			kw->name);
+		goto bad;
 	}
 	grown = realloc(cfg->etrn_requests,
 			(cfg->n_etrn_requests + 1) * sizeof(*grown));
 	if (grown == NULL) {
 		p->oom = true;
-		free(r.host);
-		free(r.domain);
-		free(r.auth_user);
-		free(r.password_file);
-		return;
+		goto bad;
 	}
 	cfg->etrn_requests = grown;
 	r.line = p->line;
 	cfg->etrn_requests[cfg->n_etrn_requests++] = r;
+	return;
+bad:
+	cfg_free_etrn_request(&r);
 }
 
 void config_free_etrn(struct config *cfg)
@@ -557,12 +567,8 @@ void config_free_etrn(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_etrn_domains; i++)
 		cfg_free_etrn_domain(&cfg->etrn_domains[i]);
 	free(cfg->etrn_domains);
-	for (size_t i = 0; i < cfg->n_etrn_requests; i++) {
-		free(cfg->etrn_requests[i].host);
-		free(cfg->etrn_requests[i].domain);
-		free(cfg->etrn_requests[i].auth_user);
-		free(cfg->etrn_requests[i].password_file);
-	}
+	for (size_t i = 0; i < cfg->n_etrn_requests; i++)
+		cfg_free_etrn_request(&cfg->etrn_requests[i]);
 	free(cfg->etrn_requests);
 }
 
