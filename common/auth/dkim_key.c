@@ -13,29 +13,6 @@ static int fail(const char **why_r, const char *why)
 	return -1;
 }
 
-/* Does the colon-separated list of tag have the item word? WSP around
- * items is allowed. */
-static bool list_has(const struct dkim_tag *tag, const char *word)
-{
-	const char *p = tag->value, *end = tag->value + tag->value_len;
-	size_t n = strlen(word);
-
-	while (p < end) {
-		const char *colon = memchr(p, ':', (size_t)(end - p));
-		const char *e = colon != NULL ? colon : end;
-		const char *q = e;
-
-		while (p < q && (*p == ' ' || *p == '\t'))
-			p++;
-		while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
-			q--;
-		if ((size_t)(q - p) == n && memcmp(p, word, n) == 0)
-			return true;
-		p = e + 1;
-	}
-	return false;
-}
-
 static int parse_flags(const struct dkim_taglist *t, struct dkim_key *key,
 		       const char **why_r)
 {
@@ -49,13 +26,13 @@ static int parse_flags(const struct dkim_taglist *t, struct dkim_key *key,
 	else
 		return fail(why_r, "unknown key type");
 	tag = dkim_tags_get(t, "h");
-	key->sha256 = tag == NULL || list_has(tag, "sha256");
+	key->sha256 = tag == NULL || dkim_tag_list_has(tag, "sha256");
 	tag = dkim_tags_get(t, "s");
-	if (tag != NULL && !list_has(tag, "*") && !list_has(tag, "email"))
+	if (tag != NULL && !dkim_tag_list_has(tag, "*") && !dkim_tag_list_has(tag, "email"))
 		return fail(why_r, "key not for email");
 	tag = dkim_tags_get(t, "t");
-	key->testing = tag != NULL && list_has(tag, "y");
-	key->strict = tag != NULL && list_has(tag, "s");
+	key->testing = tag != NULL && dkim_tag_list_has(tag, "y");
+	key->strict = tag != NULL && dkim_tag_list_has(tag, "s");
 	return 0;
 }
 

@@ -170,19 +170,7 @@ static int parse_auid(const struct dkim_tag *i, struct dkim_sig *sig,
 /* q=: a colon-separated list that must offer dns/txt. */
 static bool query_ok(const struct dkim_tag *q)
 {
-	const char *p, *end;
-
-	if (q == NULL)
-		return true;
-	for (p = q->value, end = q->value + q->value_len; p < end;) {
-		const char *colon = memchr(p, ':', (size_t)(end - p));
-		const char *e = colon != NULL ? colon : end;
-
-		if (e - p == 7 && memcmp(p, "dns/txt", 7) == 0)
-			return true;
-		p = e + 1;
-	}
-	return false;
+	return q == NULL || dkim_tag_list_has(q, "dns/txt");
 }
 
 static int parse_times(const struct dkim_taglist *t, struct dkim_sig *sig,

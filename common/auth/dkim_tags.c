@@ -174,3 +174,24 @@ int dkim_tag_b64(const struct dkim_tag *tag, unsigned char *out,
 	free(plain);
 	return r == SASL_OK ? 0 : -1;
 }
+
+bool dkim_tag_list_has(const struct dkim_tag *tag, const char *word)
+{
+	const char *p = tag->value, *end = tag->value + tag->value_len;
+	size_t n = strlen(word);
+
+	while (p < end) {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		const char *e = colon != NULL ? colon : end;
+		const char *q = e;
+
+		while (p < q && (*p == ' ' || *p == '\t'))
+			p++;
+		while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+			q--;
+		if ((size_t)(q - p) == n && memcmp(p, word, n) == 0)
+			return true;
+		p = e + 1;
+	}
+	return false;
+}

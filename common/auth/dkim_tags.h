@@ -39,6 +39,10 @@ const struct dkim_tag *dkim_tags_get(const struct dkim_taglist *t,
 /* Is the tag's value exactly v? */
 bool dkim_tag_is(const struct dkim_tag *tag, const char *v);
 
+/* Does the tag's value, a colon-separated list (h=, s=, t=, q=), have
+ * the item word? WSP around items is allowed. */
+bool dkim_tag_list_has(const struct dkim_tag *tag, const char *word);
+
 /* Decode a base64 value (b=, bh=, p=) into out (size bytes), the FWS
  * inside it left out. Returns 0 with the length in *len_r, or -1 (bad
  * base64, too long). */
