@@ -16,8 +16,11 @@ DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libss
 # logrotate checks the shipped snippet; git lists the tracked sources for
 # scripts/structure-check; nsd serves the DNS tests' zones, which ldnsutils
 # (ldns-keygen, ldns-signzone) signs; s-nail is the mailx that
-# tests/e2e_sendmail.py points at kantorpos-sendmail (it needs no MTA).
-DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils s-nail python3-cryptography"
+# tests/e2e_sendmail.py points at kantorpos-sendmail (it needs no MTA);
+# python3-cryptography makes e2e_dane's expired certificate; python3-dkim
+# (dkimpy, with python3-nacl for Ed25519) is the DKIM oracle of
+# tests/e2e_dkim_oracle.py.
+DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils s-nail python3-cryptography python3-dkim python3-nacl"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.
