@@ -644,11 +644,12 @@ int outb_item_reply_all(const struct outb_ctx *ctx, const char *id,
 	return rc;
 }
 
-/* Deliver the queued message to the local user t through the pipeline
- * (origin QUEUE, inline: this is a worker thread); the Maildir sink adds
- * the Return-Path of the envelope's sender. MD_OK or the error. */
+/* Deliver the queued message to the local users t[0..nt) (what addr
+ * stands for) through the pipeline (origin QUEUE, inline: this is a
+ * worker thread); the Maildir sink adds the Return-Path of the envelope's
+ * sender. MD_OK or the error. */
 static int copy_local(const struct outb_ctx *ctx, struct queue_item *it,
-		      const char *addr, const struct rcpt_target *t)
+		      const char *addr, const struct rcpt_target *t, size_t nt)
 {
 	struct queue_env *env = queue_item_env(it);
 	struct pipe_env penv = { .cfg = ctx->cfg, .db = ctx->db };
@@ -662,7 +663,7 @@ static int copy_local(const struct outb_ctx *ctx, struct queue_item *it,
 	if (tx == NULL || buf == NULL)
 		goto out;
 	pipe_tx_mail(tx, NULL, &mail);
-	pipe_tx_rcpt_routed(tx, addr, PIPE_ROUTE_LOCAL, t, 1);
+	pipe_tx_rcpt_routed(tx, addr, PIPE_ROUTE_LOCAL, t, nt);
 	if (pipe_tx_reply(tx)->code < 300)
 		pipe_tx_begin(tx, env->id);
 	r = pipe_tx_store_result(tx, NULL);
@@ -692,6 +693,48 @@ out:
 	return r;
 }
 
+/* What became of one pending recipient of the local route. */
+enum local_outcome { LOCAL_DONE, LOCAL_FAILED, LOCAL_LATER };
+
+/* Deliver the item to recipient r: through the aliases to every local
+ * user it stands for, as at RCPT (common/lookup/recipient.h). A failure
+ * sets r's status and diagnostic; LOCAL_LATER sets *why_r. */
+static enum local_outcome local_rcpt(const struct outb_ctx *ctx,
+				     struct queue_item *it,
+				     struct queue_rcpt *r, const char **why_r)
+{
+	struct addr_mailbox mb;
+	struct rcpt_target *t = NULL;
+	size_t n = 0;
+	enum rcpt_status st = RCPT_UNKNOWN;
+	const char *why = NULL;
+	int mr;
+
+	if (addr_parse_mailbox(r->addr, strlen(r->addr), ADDR_OPT_UTF8, &mb,
+			       NULL) == 0)
+		st = rcpt_expand(ctx->cfg, ctx->db, ctx->al, &mb, &t, &n, &why);
+	if (st == RCPT_ERROR) { /* smtpd's 451 at RCPT */
+		*why_r = why != NULL ? why : "recipient lookup failed";
+		return LOCAL_LATER;
+	}
+	if (st != RCPT_LOCAL) {
+		queue_env_set(&r->status, "5.1.1");
+		queue_env_set(&r->diag, "no such local user");
+		return LOCAL_FAILED;
+	}
+	mr = copy_local(ctx, it, r->addr, t, n);
+	free(t);
+	if (mr == MD_OK)
+		return LOCAL_DONE;
+	if (mr == MD_ERR_QUOTA && ctx->cfg->quota_permanent) {
+		queue_env_set(&r->status, "5.2.2");
+		queue_env_set(&r->diag, "mailbox quota exceeded");
+		return LOCAL_FAILED;
+	}
+	*why_r = md_result_str(mr);
+	return LOCAL_LATER;
+}
+
 int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		     bool due_only, unsigned *kick_r)
 {
@@ -712,10 +755,6 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 	done = failed + env->n_rcpts;
 	for (size_t i = 0; i < env->n_rcpts; i++) {
 		struct queue_rcpt *r = &env->rcpts[i];
-		struct addr_mailbox mb;
-		struct rcpt_target t;
-		const char *why = NULL;
-		int mr;
 
 		if (r->state != QUEUE_RCPT_PENDING)
 			continue;
@@ -723,26 +762,18 @@ int outb_item_local(const struct outb_ctx *ctx, const char *id,
 			temp = "no user database";
 			continue;
 		}
-		if (addr_parse_mailbox(r->addr, strlen(r->addr), ADDR_OPT_UTF8,
-				       &mb, NULL) < 0 ||
-		    rcpt_resolve(ctx->cfg, ctx->db, &mb, &t, &why) != RCPT_LOCAL) {
-			queue_env_set(&r->status, "5.1.1");
-			queue_env_set(&r->diag, "no such local user");
-			failed[nf++] = i;
-			continue;
-		}
-		mr = copy_local(ctx, it, r->addr, &t);
-		if (mr == MD_OK) {
+		switch (local_rcpt(ctx, it, r, &temp)) {
+		case LOCAL_DONE:
 			r->state = QUEUE_RCPT_DONE;
 			done[nd++] = i;
 			log_info("queue id=%s to=<%s> relay=local status=sent",
 				 env->id, r->addr);
-		} else if (mr == MD_ERR_QUOTA && ctx->cfg->quota_permanent) {
-			queue_env_set(&r->status, "5.2.2");
-			queue_env_set(&r->diag, "mailbox quota exceeded");
+			break;
+		case LOCAL_FAILED:
 			failed[nf++] = i;
-		} else {
-			temp = md_result_str(mr);
+			break;
+		case LOCAL_LATER:
+			break;
 		}
 	}
 	if (nf > 0 && bounce(ctx, it, failed, nf, false, kick_r) < 0) {

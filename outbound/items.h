@@ -14,6 +14,7 @@
 #include "common/client/smtpclient.h"
 #include "store/queue.h"
 
+struct aliases;
 struct userdb;
 
 /* Where mail for a domain goes. */
@@ -35,6 +36,8 @@ struct outb_ctx {
 	const struct config *cfg;
 	struct queue *q;
 	struct userdb *db; /* may be NULL: local recipients then stay queued */
+	/* The local route's aliases (common/lookup/aliases.h); NULL: none. */
+	const struct aliases *al;
 	time_t now;
 	/* outb_item_record: the next hop offered DSN (RFC 3461), so the
 	 * request went on with the message and no relayed report is owed. */
@@ -97,8 +100,10 @@ int outb_item_defer(const struct outb_ctx *ctx, const char *id,
 int outb_item_reply_all(const struct outb_ctx *ctx, const char *id,
 			int code, const char *text, unsigned *kick_r);
 
-/* Deliver a local-route item into the Maildirs of its recipients (user
- * database and catch-all as for SMTP); unknown users fail with 5.1.1.
+/* Deliver a local-route item into the Maildirs of its recipients (the
+ * aliases of ctx->al, the user database and catch-all as at RCPT);
+ * unknown users fail with 5.1.1, a lookup that fails as it would give 451
+ * at RCPT (an alias target that is no user) keeps the recipient queued.
  * Returns 1 when handled, 0 when skipped (busy, gone, not due), -1. */
 int outb_item_local(const struct outb_ctx *ctx, const char *id,
 		     bool due_only, unsigned *kick_r);

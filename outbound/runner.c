@@ -10,6 +10,7 @@
 #include "common/config/secret.h"
 #include "common/base/log.h"
 #include "common/client/smtpclient.h"
+#include "common/lookup/aliases.h"
 #include "common/mail/dsn.h"
 #include "common/dns/dns.h"
 #include "common/net/tls.h"
@@ -59,6 +60,9 @@ struct runner {
 	const struct config *cfg;
 	struct queue *q;
 	struct userdb *db;
+	/* The local route's aliases, touched only by its jobs on the pool
+	 * (local_aliases); NULL: none loaded (yet). */
+	struct aliases *al;
 	runner_clock_fn *clock;
 	void *clock_arg;
 	SSL_CTX *verify_ctx, *any_ctx;
@@ -184,6 +188,29 @@ static int scan_one(const struct queue_env *env, void *arg)
 	return 0;
 }
 
+/* The aliases file as it is now, for the local route: loaded by its first
+ * job, reloaded when the file changed (smtpd's refresh does the same
+ * before RCPT); one that cannot be read or has errors keeps the table
+ * loaded (a warning). Pool thread: one local flush at a time, one job
+ * after another, so no two threads touch r->al. */
+static const struct aliases *local_aliases(struct runner *r)
+{
+	char *err = NULL;
+	int rc;
+
+	if (r->cfg->aliases == NULL)
+		return NULL;
+	rc = r->al != NULL ? aliases_reload(r->al, r->cfg, &err)
+			   : aliases_load(r->cfg->aliases, r->cfg, &r->al, &err);
+	if (rc < 0) {
+		aliases_log_errors(LOG_LVL_WARN, "queue: aliases not loaded",
+				   err, r->al != NULL ? "; keeping the old aliases"
+						      : "; none in use");
+		free(err);
+	}
+	return r->al;
+}
+
 static void job_run(void *arg)
 {
 	struct job *j = arg;
@@ -209,6 +236,7 @@ static void job_run(void *arg)
 		j->rc = 0;
 		break;
 	case JOB_LOCAL:
+		j->ctx.al = local_aliases(j->r);
 		j->rc = outb_item_local(&j->ctx, j->id, j->f->due_only,
 					 &j->kick);
 		break;
@@ -870,6 +898,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void release(struct runner *r)
 {
 	secret_free(r->relay_pw);
+	aliases_free(r->al);
 	direct_free(r->direct);
 	if (r->own_dns)
 		dns_free(r->dns);

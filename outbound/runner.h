@@ -6,10 +6,11 @@
  *
  * A flush delivers the items of one route: an etrn_domain (to its
  * deliver_to host, or to the client that issued ETRN), the relay host,
- * local delivery (notifications for local senders), or direct delivery to
- * the MX hosts of foreign domains (outbound/direct.h: many sessions at
- * once, by destination). At most one flush per
- * route runs at a time; messages go one after another over one SMTP
+ * local delivery (notifications for local senders; through the aliases
+ * file of the configuration, re-read on the pool when it changed), or
+ * direct delivery to the MX hosts of foreign domains (outbound/direct.h:
+ * many sessions at once, by destination). At most one flush per route
+ * runs at a time; messages go one after another over one SMTP
  * connection. Every blocking step (queue scan, item lock, envelope
  * update, DSN, Maildir delivery) runs on the worker pool; the runner's
  * own code runs on the loop thread only and never blocks.

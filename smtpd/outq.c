@@ -4,7 +4,7 @@
  * through the pipeline's queue sink. The runner's local route looks users
  * up in the server's user db (common/runtime/server_userdb.h: re-read on
  * the storage pool, swapped in on the loop), the one RCPT checked them
- * against. The relayhost's AUTH password is read at start and on each
+ * against; the aliases it reads itself (outbound/runner.h). The relayhost's AUTH password is read at start and on each
  * reload (one small file, where the reload reads the configuration) and
  * held here for the runners built afterwards. */
 #include "autoconf.h"

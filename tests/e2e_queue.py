@@ -342,6 +342,7 @@ def main():
         scenario_down_then_up(env)
         scenario_flush_id(env)
         scenario_dsn(env)
+        scenario_dsn_to_alias(env)
         scenario_null_sender(env)
         scenario_expiry(env)
         scenario_kill_during_flush(env)
@@ -538,19 +539,43 @@ def scenario_dsn(env):
         sink.stop()
 
 
-def scenario_null_sender(env):
+def bounced(env, sender):
+    """Queue MSG from sender for nobody@backup.test, which the sink refuses
+    (550), and flush both routes: the new messages in alice's Maildir."""
     sink = Sink(port=env.sink_port,
                 policy=lambda r: "550 5.1.1 no such user")
     before = len(env.maildir_new("example.test", "alice"))
     try:
-        env.add("", ["nobody@backup.test"], MSG)
+        env.add(sender, ["nobody@backup.test"], MSG)
         env.run("queue", "flush", "backup.test")
         env.run("queue", "flush")
-        check("<> sender: no DSN anywhere",
-              env.queued() == 0 and
-              len(env.maildir_new("example.test", "alice")) == before)
     finally:
         sink.stop()
+    return env.maildir_new("example.test", "alice")[before:]
+
+
+def scenario_dsn_to_alias(env):
+    """The queue's local route resolves aliases as RCPT does: a DSN for
+    the sender sales@example.test, an alias of alice, reaches alice."""
+    aliases = os.path.join(env.dir, "aliases")
+    with open(aliases, "w") as f:
+        f.write("sales: alice\n")
+    env.give(aliases)
+    env.write_conf("aliases %s\n" % aliases)
+    try:
+        dsns = bounced(env, "sales@example.test")
+        check("alias: the DSN to sales@ delivered to alice",
+              len(dsns) == 1 and
+              b"Final-Recipient: rfc822; nobody@backup.test" in dsns[0],
+              dsns)
+        check("alias: queue empty", env.queued() == 0)
+    finally:
+        env.write_conf()
+
+
+def scenario_null_sender(env):
+    dsns = bounced(env, "")
+    check("<> sender: no DSN anywhere", env.queued() == 0 and not dsns)
 
 
 def scenario_expiry(env):

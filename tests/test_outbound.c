@@ -14,6 +14,7 @@
 #include "common/config/config.h"
 #include "common/config/config_load.h"
 #include "common/config/secret.h"
+#include "common/lookup/aliases.h"
 #include "common/users/userdb.h"
 #include "outbound/dsn.h"
 #include "outbound/etrn.h"
@@ -371,6 +372,68 @@ Test(outbound, local_delivery_of_a_notification)
 	userdb_free(db);
 	free(users);
 	free(id);
+}
+
+/* The local route resolves aliases as RCPT does (rcpt_expand): an alias
+ * reaches its users; one whose target is no user is a lookup failure
+ * there (451), so the recipient stays queued here. */
+Test(outbound, local_delivery_through_aliases)
+{
+	static const struct {
+		const char *rcpt;
+		int alice, bob; /* messages in each Maildir afterwards */
+		size_t queued;
+	} rows[] = {
+		{ "team@example.test", 1, 1, 0 },
+		{ "sales@example.test", 2, 1, 0 },
+		{ "broken@example.test", 2, 1, 1 },
+	};
+	static const char users_text[] =
+		"alice@example.test:{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\n"
+		"bob@example.test:{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\n";
+	static const char aliases_text[] =
+		"team: alice, bob\nsales: alice\nbroken: ghost\n";
+	struct outb_ctx ctx = { .cfg = fx.cfg, .q = fx.q, .now = T0 };
+	char *users = tu_path(fx.dir, "users"), *err = NULL;
+	struct aliases *al;
+	struct userdb *db;
+
+	tu_write_file(users, users_text);
+	cr_assert_eq(userdb_open(users, &db), 0);
+	cr_assert_eq(aliases_parse("aliases", aliases_text,
+				   strlen(aliases_text), fx.cfg, &al, &err),
+		     0, "%s", err);
+	ctx.db = db;
+	ctx.al = al;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct queue_env env;
+		struct queue_tx *tx;
+		unsigned kick = 0;
+		char *dir;
+
+		memset(&env, 0, sizeof(env));
+		queue_env_set(&env.sender, "");
+		queue_env_set(&env.domain, "example.test");
+		env.arrival = env.next_attempt = T0;
+		queue_env_add_rcpt(&env, rows[i].rcpt);
+		cr_assert_eq(queue_tx_begin(fx.q, &tx), 0);
+		cr_assert_eq(queue_tx_write(tx, "Subject: n\r\n\r\nx\r\n", 17), 0);
+		cr_assert_eq(queue_tx_commit(tx, &env, 1), 0);
+		cr_assert_eq(outb_item_local(&ctx, env.id, false, &kick), 1,
+			     "%s", rows[i].rcpt);
+		queue_env_clear(&env);
+		cr_assert_eq(queue_count(fx.q, NULL, false), rows[i].queued,
+			     "%s", rows[i].rcpt);
+		cr_assert(asprintf(&dir, "%s/mail/example.test/alice/new", fx.dir) > 0);
+		cr_assert_eq(tu_count_dir(dir), rows[i].alice, "%s", rows[i].rcpt);
+		free(dir);
+		cr_assert(asprintf(&dir, "%s/mail/example.test/bob/new", fx.dir) > 0);
+		cr_assert_eq(tu_count_dir(dir), rows[i].bob, "%s", rows[i].rcpt);
+		free(dir);
+	}
+	aliases_free(al);
+	userdb_free(db);
+	free(users);
 }
 
 Test(outbound, etrn_policy_and_replies)

@@ -103,6 +103,8 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_CUSTOM(etrn_request, CONFIG_F_MULTI, config_kw_etrn_request),
 	/* RFC 5321 4.5.4.1: give up after 4-5 days. */
 	KW_DURATION(queue_lifetime, 60, 30 * 86400, 5 * 86400),
+	/* RFC 5321 4.5.4.1 asks for at least 30 minutes; 5 minutes, doubling,
+	 * as Postfix's minimal_backoff_time (kantorpos.conf(5) says why). */
 	KW_DURATION(queue_retry_min, 1, 86400, 300),
 	KW_DURATION(queue_retry_max, 1, 7 * 86400, 3600),
 	/* RFC 3461 §4.1: delay notices at the MTA's discretion; 0: none. */
