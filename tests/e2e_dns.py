@@ -142,13 +142,13 @@ def query_packet(name, qtype=6, qid=0x4b50):
             b"\x00\x01")
 
 
-def wait_dns(port, name, deadline):
-    """Until the server on port answers a question about name."""
+def wait_dns(port, name, deadline, addr="127.0.0.1"):
+    """Until the server on addr:port answers a question about name."""
     while time.time() < deadline:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.3)
             try:
-                s.sendto(query_packet(name), ("127.0.0.1", port))
+                s.sendto(query_packet(name), (addr, port))
                 if s.recv(4096)[:2] == b"\x4b\x50":
                     return True
             except OSError:
@@ -215,22 +215,29 @@ def run(cmd, cwd):
     return p.stdout.strip()
 
 
-def sign_dane(top):
-    """dane.test signed with a KSK and a ZSK of its own; the signed zone,
-    the KSK's DS and a copy with the TLSA signature corrupted."""
-    work = os.path.join(top, "keys")
+def sign_zone(work, origin, text):
+    """The zone text of origin (no trailing dot) signed with a KSK and a
+    ZSK made for it in directory work (created): the signed zone and the
+    KSK's DS record."""
     os.makedirs(work)
-    with open(os.path.join(work, "dane.test.zone"), "w") as f:
-        f.write(ZONE_DANE)
+    with open(os.path.join(work, origin + ".zone"), "w") as f:
+        f.write(text)
     ksk = run(["ldns-keygen", "-r", "/dev/urandom", "-a", "ECDSAP256SHA256",
-               "-k", "dane.test"], work)
+               "-k", origin], work)
     zsk = run(["ldns-keygen", "-r", "/dev/urandom", "-a", "ECDSAP256SHA256",
-               "dane.test"], work)
-    run(["ldns-signzone", "dane.test.zone", zsk, ksk], work)
-    with open(os.path.join(work, "dane.test.zone.signed")) as f:
+               origin], work)
+    run(["ldns-signzone", origin + ".zone", zsk, ksk], work)
+    with open(os.path.join(work, origin + ".zone.signed")) as f:
         signed = f.read()
     with open(os.path.join(work, ksk + ".ds")) as f:
         ds = f.read()
+    return signed, ds
+
+
+def sign_dane(top):
+    """dane.test signed (sign_zone); the signed zone, the KSK's DS and a
+    copy with the TLSA signature corrupted."""
+    signed, ds = sign_zone(os.path.join(top, "keys"), "dane.test", ZONE_DANE)
     return signed, ds, tamper(signed)
 
 
