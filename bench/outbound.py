@@ -38,6 +38,12 @@ The setup, all on loopback, every process stopped by its PID at the end:
   not the bottleneck; its own pace alone (plaintext, 50 pipelined
   sessions, smtp-load) is measured and printed beside the figures.
 
+Postfix runs twice in each run: with its defaults (a TLS connection is
+closed after its delivery: the connection cache keeps plaintext ones
+only) and with smtp_tls_connection_reuse = yes (TLS connections kept
+through tlsproxy), its best case beside kantorpos, which keeps a session
+for the next message to the same host.
+
 One run: N messages of 1 KiB, spread evenly over the M domains, are put in
 each sender's queue with delivery held, then released, and the clock runs
 until the sender's queue is empty and every message is a file at a sink:
@@ -48,7 +54,7 @@ the messages come in over SMTP and a header_checks HOLD keeps them in the
 hold queue; the clock starts before `postsuper -H ALL` and `postqueue -f`.
 The senders' queues are on BENCH_DIR (default /var/tmp: a real disk), as
 a real server's are. BENCH_RUNS runs (default 3; the median), each run
-kantorpos then Postfix. Every wait is bounded in time.
+kantorpos then both Postfix setups. Every wait is bounded in time.
 
 Environment: KANTORPOS_BUILDDIR, BENCH_DIR, BENCH_RUNS, BENCH_OUT_N
 (2000), BENCH_OUT_M (10), BENCH_KEEP (keep the scratch directories).
@@ -59,6 +65,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import statistics
@@ -83,6 +90,12 @@ MAX_SESSIONS = 100        # kantorpos's default outbound_max_sessions
 RUN_TIMEOUT = 900         # seconds for one delivery run
 SENDER = "bench@sender.test"
 PROCS = []                # every process started, stopped by PID
+# The senders of each run, in order: kantorpos, Postfix with its defaults
+# (which close a TLS connection after its delivery: the connection cache
+# holds plaintext ones only), Postfix reusing TLS connections through
+# tlsproxy (smtp_tls_connection_reuse = yes).
+SENDERS = (("k", "kantorpos"), ("p", "Postfix"),
+           ("pr", "Postfix, smtp_tls_connection_reuse"))
 
 
 def say(msg):
@@ -426,10 +439,13 @@ class Postfix:
 
     def write_master(self):
         """The system's master.cf without its inet services and without
-        chroot, plus the listener the messages come in by."""
+        chroot, with tlsproxy (Debian ships it commented out), plus the
+        listener the messages come in by."""
         out = []
         with open("/etc/postfix/master.cf") as f:
             for line in f:
+                if line.startswith("#tlsproxy "):
+                    line = line[1:]
                 fields = line.split()
                 if line[:1] not in "# \t\n" and len(fields) >= 8:
                     if fields[1] == "inet":
@@ -507,6 +523,14 @@ default_process_limit = {MAX_SESSIONS}
     def halt(self):
         pass
 
+    def reuse(self, on):
+        """smtp_tls_connection_reuse on or off (TLS connections kept
+        through tlsproxy, Postfix 3.4 and later), then a reload."""
+        sh(["postconf", "-c", self.conf, "-e",
+            "smtp_tls_connection_reuse = " + ("yes" if on else "no")])
+        sh(["postfix", "-c", self.conf, "reload"])
+        time.sleep(1)
+
     def tls_modes(self):
         """{trust level: connections} of this run; fails unless every
         TLS connection was Verified (DANE) and every message sent."""
@@ -514,8 +538,8 @@ default_process_limit = {MAX_SESSIONS}
             f.seek(self.log_at)
             text = f.read().decode("utf-8", "replace")
         levels = {}
-        for m in re.finditer(r"postfix/smtp\[\d+\]: (\w+) TLS connection "
-                             r"established to", text):
+        for m in re.finditer(r"postfix/(?:smtp|tlsproxy)\[\d+\]: (\w+) TLS "
+                             r"connection established to", text):
             levels[m.group(1)] = levels.get(m.group(1), 0) + 1
         sent = len(re.findall(r"postfix/smtp\[\d+\]: \S+: to=.*status=sent",
                               text))
@@ -558,59 +582,70 @@ def mode_text(modes):
 
 
 def section(rates, modes, sink_rate):
-    k, p = statistics.median(rates["k"]), statistics.median(rates["p"])
-    ratio = k / p if p > 0 else float("nan")
+    med = {name: statistics.median(r) for name, r in rates.items()}
+
+    def ratio(p):
+        return "%.2f" % (med["k"] / med[p]) if med[p] > 0 else "-"
+
+    def runs(name):
+        return " / ".join("%.1f" % r for r in rates[name])
+
     out = ["## Outbound: queued to the MX hosts", "",
            "%d messages of %d octets, spread evenly over %d domains "
            "(d1.test .. d%d.test), each with one MX host on its own "
            "127.0.1.K:25, queued with delivery held, then released: "
            "messages/s until the sender's queue is empty and every message "
-           "is a file at a sink; median of %d runs (all runs: kantorpos %s, "
-           "Postfix %s)." % (N, SIZE, M, M, RUNS,
-                             " / ".join("%.1f" % r for r in rates["k"]),
-                             " / ".join("%.1f" % r for r in rates["p"])),
+           "is a file at a sink; median of %d runs (each run: kantorpos %s; "
+           "Postfix %s; Postfix reusing TLS connections %s)." % (
+               N, SIZE, M, M, RUNS, runs("k"), runs("p"), runs("pr")),
            "",
-           "| N | M | kantorpos msg/s | Postfix msg/s | ratio | kantorpos TLS | Postfix TLS |",
-           "|---|---|---|---|---|---|---|",
-           "| %d | %d | %.1f | %.1f | %.2f | %s | %s |" % (
-               N, M, k, p, ratio, mode_text(modes["k"]),
-               mode_text(modes["p"])),
-           "",
-           "Sink alone (one kantorpos-smtpd on tmpfs, plaintext, 50 "
-           "pipelined sessions): %.1f msg/s." % sink_rate,
-           "",
-           "- DNS: nsd serves the signed zone test. (an MX, an A and a "
-           "`_25._tcp` TLSA 3 1 1 of the sinks' certificate per domain) "
-           "behind a sandboxed validating unbound; both senders ask that "
-           "unbound, Postfix through its resolver library (a resolv.conf "
-           "with `options trust-ad`, bind-mounted in a private mount "
-           "namespace) with smtp_dns_support_level = dnssec and "
-           "smtp_tls_security_level = dane, kantorpos through "
-           "dns_resolver, validating by itself from the same DS "
-           "(dns_trust_anchor) with outbound_tls dane.",
-           "- TLS: Postfix's column counts its \"Verified TLS connection\" "
-           "log lines (it has no CA file, so only a TLSA match verifies); "
-           "the run fails if any connection was not verified. kantorpos's "
-           "column is the mode its log names per session; every one used "
-           "STARTTLS. Where it says opportunistic, kantorpos did not check "
-           "the TLSA records (its outbound_tls dane behaves as "
-           "opportunistic in this version), so it did less work per "
-           "connection than Postfix.",
-           "- Limits: kantorpos's defaults, outbound_concurrency %d per MX "
-           "host and outbound_max_sessions %d; Postfix "
-           "smtp_destination_concurrency_limit = %d (one MX host per "
-           "domain) and default_process_limit = %d, the rest its defaults "
-           "(connection cache on demand, slow start from "
-           "initial_destination_concurrency 5)." % (
-               CONCURRENCY, MAX_SESSIONS, CONCURRENCY, MAX_SESSIONS),
-           "- Holding: kantorpos's messages are queued with `kantorpos "
-           "queue add` while kantorpos-smtpd is stopped, and its clock "
-           "starts when it is started (its start-up counts); Postfix's "
-           "come in over SMTP into its hold queue (header_checks HOLD) "
-           "and its clock starts before `postsuper -H ALL` and `postqueue "
-           "-f`. Both queues are on the disk of the other figures; the "
-           "sink's Maildirs are on tmpfs.",
-           ""]
+           "| N | M | Postfix setting | kantorpos msg/s | Postfix msg/s | ratio | kantorpos TLS | Postfix TLS |",
+           "|---|---|---|---|---|---|---|---|"]
+    for p, what in (("p", "defaults"),
+                    ("pr", "smtp_tls_connection_reuse = yes")):
+        out.append("| %d | %d | %s | %.1f | %.1f | %s | %s | %s |" % (
+            N, M, what, med["k"], med[p], ratio(p), mode_text(modes["k"]),
+            mode_text(modes[p])))
+    out += ["",
+            "Sink alone (one kantorpos-smtpd on tmpfs, plaintext, 50 "
+            "pipelined sessions): %.1f msg/s." % sink_rate,
+            "",
+            "- DNS: nsd serves the signed zone test. (an MX, an A and a "
+            "`_25._tcp` TLSA 3 1 1 of the sinks' certificate per domain) "
+            "behind a sandboxed validating unbound; both senders ask that "
+            "unbound, Postfix through its resolver library (a resolv.conf "
+            "with `options trust-ad`, bind-mounted in a private mount "
+            "namespace) with smtp_dns_support_level = dnssec and "
+            "smtp_tls_security_level = dane, kantorpos through "
+            "dns_resolver, validating by itself from the same DS "
+            "(dns_trust_anchor) with outbound_tls dane.",
+            "- TLS: Postfix's column counts its \"Verified TLS connection\" "
+            "log lines (it has no CA file, so only a TLSA match verifies); "
+            "the run fails if any connection was not verified. kantorpos's "
+            "column is the mode its log names per session; every one used "
+            "STARTTLS. Where it says opportunistic, kantorpos did not check "
+            "the TLSA records (its outbound_tls dane behaves as "
+            "opportunistic in this version), so it did less work per "
+            "connection than Postfix.",
+            "- Limits: kantorpos's defaults, outbound_concurrency %d per MX "
+            "host and outbound_max_sessions %d; Postfix "
+            "smtp_destination_concurrency_limit = %d (one MX host per "
+            "domain) and default_process_limit = %d, the rest its defaults "
+            "(connection cache on demand, slow start from "
+            "initial_destination_concurrency 5). By default Postfix "
+            "caches plaintext connections only and closes a TLS one after "
+            "its delivery; the second row lets it keep them through "
+            "tlsproxy, as kantorpos keeps its sessions for the next "
+            "message to the same host." % (
+                CONCURRENCY, MAX_SESSIONS, CONCURRENCY, MAX_SESSIONS),
+            "- Holding: kantorpos's messages are queued with `kantorpos "
+            "queue add` while kantorpos-smtpd is stopped, and its clock "
+            "starts when it is started (its start-up counts); Postfix's "
+            "come in over SMTP into its hold queue (header_checks HOLD) "
+            "and its clock starts before `postsuper -H ALL` and `postqueue "
+            "-f`. Both queues are on the disk of the other figures; the "
+            "sink's Maildirs are on tmpfs.",
+            ""]
     return "\n".join(out)
 
 
@@ -634,18 +669,20 @@ def bench(top):
         senders["p"] = Postfix(top)
         sink_rate = sink.alone()
         say("outbound: sink alone %.1f msg/s" % sink_rate)
-        rates, modes = {"k": [], "p": []}, {}
+        rates, modes = {name: [] for name, _ in SENDERS}, {}
         for run in range(1, RUNS + 1):
-            for name in ("k", "p"):
-                s = senders[name]
+            for name, what in SENDERS:
+                s = senders[name[0]]
+                if name != "k":
+                    s.reuse(name == "pr")
                 say("outbound: run %d, %s: queueing %d messages" % (
-                    run, type(s).__name__, N))
+                    run, what, N))
                 s.fill()
                 rate = deliver(s, sink)
                 modes[name] = s.tls_modes()
                 rates[name].append(rate)
                 say("outbound: run %d, %s: %.1f msg/s, TLS %s" % (
-                    run, type(s).__name__, rate, mode_text(modes[name])))
+                    run, what, rate, mode_text(modes[name])))
         return section(rates, modes, sink_rate)
     finally:
         if "p" in senders:
@@ -654,6 +691,8 @@ def bench(top):
 
 
 def main():
+    # Ended by a signal, it still stops what it started (the finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0:
         die("needs root: Postfix's sandbox, the mount namespace, port 25")
     for tool in ("nsd", "unbound", "ldns-signzone", "postfix", "unshare"):
