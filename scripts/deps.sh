@@ -26,8 +26,11 @@ DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.
 # They are installed only where no other package provides
 # mail-transport-agent: installing postfix would remove an exim4 or any
-# other MTA the machine's owner chose.
-DEPS_PEERS="postfix dovecot-pop3d"
+# other MTA the machine's owner chose. The outbound benchmark adds the DNS
+# both senders ask: nsd serving the signed zone (ldnsutils signs it) behind
+# unbound, the validating resolver Postfix's DANE needs; the units their
+# packages enable are disabled again like every other.
+DEPS_PEERS="postfix dovecot-pop3d nsd ldnsutils unbound"
 
 # Packages of the list that are not installed.
 deps_missing() {

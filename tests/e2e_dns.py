@@ -142,13 +142,13 @@ def query_packet(name, qtype=6, qid=0x4b50):
             b"\x00\x01")
 
 
-def wait_dns(port, name, deadline):
-    """Until the server on port answers a question about name."""
+def wait_dns(port, name, deadline, addr="127.0.0.1"):
+    """Until the server on addr:port answers a question about name."""
     while time.time() < deadline:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.3)
             try:
-                s.sendto(query_packet(name), ("127.0.0.1", port))
+                s.sendto(query_packet(name), (addr, port))
                 if s.recv(4096)[:2] == b"\x4b\x50":
                     return True
             except OSError:
