@@ -28,9 +28,9 @@ The setup, all on loopback, every process stopped by its PID at the end:
   only be a DANE match: every TLS connection must be one, or the run fails.
 - kantorpos gets the same DNS: dns_resolver is the unbound, and it
   validates by itself from the same DS (dns_trust_anchor). Its log names
-  the TLS mode of each session (tls=dane or tls=opportunistic): both are
-  accepted, but every session must have used STARTTLS, and the section
-  says which mode it used.
+  the TLS mode of each session: every one must be tls=dane (STARTTLS,
+  the certificate matched against the validated TLSA records), or the run
+  fails.
 - Sinks: one kantorpos-smtpd listening on 127.0.1.K:25 for every K, the
   MX of all the test domains (local_domain dK.test, user u@dK.test), with
   STARTTLS and the certificate the TLSA records name, its data_dir on a
@@ -398,9 +398,10 @@ dns_trust_anchor {anchor}
         if not modes or plain:
             die("kantorpos: %d sessions, %d without STARTTLS: %s" % (
                 sum(modes.values()), plain, text[-3000:]))
-        bad = set(modes) - {"dane", "opportunistic"}
+        bad = set(modes) - {"dane"}
         if bad:
-            die("kantorpos used TLS mode %s" % ", ".join(sorted(bad)))
+            die("kantorpos used TLS mode %s, not dane for every session"
+                % ", ".join(sorted(bad)))
         return modes
 
 
@@ -622,11 +623,9 @@ def section(rates, modes, sink_rate):
             "- TLS: Postfix's column counts its \"Verified TLS connection\" "
             "log lines (it has no CA file, so only a TLSA match verifies); "
             "the run fails if any connection was not verified. kantorpos's "
-            "column is the mode its log names per session; every one used "
-            "STARTTLS. Where it says opportunistic, kantorpos did not check "
-            "the TLSA records (its outbound_tls dane behaves as "
-            "opportunistic in this version), so it did less work per "
-            "connection than Postfix.",
+            "column is the mode its log names per session; the run fails "
+            "unless every one is dane (STARTTLS and the certificate matched "
+            "the validated TLSA records).",
             "- Limits: kantorpos's defaults, outbound_concurrency %d per MX "
             "host and outbound_max_sessions %d; Postfix "
             "smtp_destination_concurrency_limit = %d (one MX host per "
