@@ -6,80 +6,30 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base/crlf.h"
+#include "common/base/strbuf.h"
 #include "common/mail/xtext.h"
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-static void add(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void add(struct out *o, const char *fmt, ...)
+/* Append bytes with every line ending made CRLF, and a CRLF after a last
+ * line that has none. */
+static void add_crlf(struct strbuf *o, const char *p, size_t len)
 {
-	va_list ap;
-	int n;
+	bool prev_cr = false;
+	char *room = strbuf_room(o, 2 * len + 2);
 
-	if (o->oom)
+	if (room == NULL)
 		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->oom = true;
-			return;
-		}
-		if ((size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = o->cap * 2 + (size_t)n + 1;
-		char *grown = realloc(o->buf, cap);
+	size_t n = crlf_convert(&prev_cr, p, len, room);
 
-		if (grown == NULL) {
-			o->oom = true;
-			return;
-		}
-		o->buf = grown;
-		o->cap = cap;
-	}
-}
-
-/* Append bytes with every line ending made CRLF. */
-static void add_crlf(struct out *o, const char *p, size_t len)
-{
-	size_t need = o->len + 2 * len + 3;
-
-	if (o->oom)
-		return;
-	if (need > o->cap) {
-		char *grown = realloc(o->buf, need);
-
-		if (grown == NULL) {
-			o->oom = true;
-			return;
-		}
-		o->buf = grown;
-		o->cap = need;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			o->buf[o->len++] = '\r';
-		o->buf[o->len++] = p[i];
-	}
 	if (len > 0 && p[len - 1] != '\n') {
-		o->buf[o->len++] = '\r';
-		o->buf[o->len++] = '\n';
+		room[n++] = '\r';
+		room[n++] = '\n';
 	}
-	o->buf[o->len] = '\0';
+	strbuf_grew(o, n);
 }
 
 static void rfc5322_date(time_t t, char *buf, size_t size)
@@ -171,27 +121,27 @@ static const char *const action_names[] = {
 };
 
 /* Further sentences of part 1: expiry, the retry limit, a capped return. */
-static void add_explanation(struct out *o, const struct dsn_info *in)
+static void add_explanation(struct strbuf *o, const struct dsn_info *in)
 {
 	char until[64];
 
 	if (in->expired)
-		add(o, "It stayed in the queue longer than allowed and was given up.\r\n");
+		strbuf_addf(o, "It stayed in the queue longer than allowed and was given up.\r\n");
 	if (in->action == DSN_ACTION_DELAYED) {
 		rfc5322_date(in->retry_until, until, sizeof(until));
-		add(o, "Delivery will be tried until %s.\r\n", until);
+		strbuf_addf(o, "Delivery will be tried until %s.\r\n", until);
 	}
 	if (in->capped)
-		add(o, "The message was larger than %zu KiB, so only its header\r\n"
+		strbuf_addf(o, "The message was larger than %zu KiB, so only its header\r\n"
 		       "section is returned.\r\n", in->cap / 1024);
 }
 
 /* The message header and the first part, for people: who is concerned
  * and why. */
-static void add_notification(struct out *o, const struct dsn_info *in,
+static void add_notification(struct strbuf *o, const struct dsn_info *in,
 			     const char *now, const char *boundary)
 {
-	add(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+	strbuf_addf(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	       "To: <%s>\r\n"
 	       "Subject: %s\r\n"
 	       "Date: %s\r\n"
@@ -214,11 +164,11 @@ static void add_notification(struct out *o, const struct dsn_info *in,
 	       in->msgid, in->reporting_mta, boundary, boundary,
 	       in->reporting_mta, actions[in->action].lead);
 	add_explanation(o, in);
-	add(o, "\r\n");
+	strbuf_addf(o, "\r\n");
 	for (size_t i = 0; i < in->n_rcpts; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
 
-		add(o, "<%s>: %s\r\n", r->addr,
+		strbuf_addf(o, "<%s>: %s\r\n", r->addr,
 		    r->diag != NULL ? r->diag : action_names[in->action]);
 	}
 }
@@ -226,22 +176,22 @@ static void add_notification(struct out *o, const struct dsn_info *in,
 /* Original-Recipient (RFC 3464 §2.3.1): the ORCPT's type and its address
  * decoded from xtext (kept as sent if it does not decode to printable
  * text). */
-static void add_original_recipient(struct out *o, const char *orcpt)
+static void add_original_recipient(struct strbuf *o, const char *orcpt)
 {
 	const char *semi = strchr(orcpt, ';');
 	char addr[1024];
 
 	if (semi == NULL || xtext_decode_printable(semi + 1, strlen(semi + 1),
 						   addr, sizeof(addr)) < 0) {
-		add(o, "Original-Recipient: %s\r\n", orcpt);
+		strbuf_addf(o, "Original-Recipient: %s\r\n", orcpt);
 		return;
 	}
-	add(o, "Original-Recipient: %.*s;%s\r\n", (int)(semi - orcpt), orcpt,
+	strbuf_addf(o, "Original-Recipient: %.*s;%s\r\n", (int)(semi - orcpt), orcpt,
 	    addr);
 }
 
 /* One recipient's group (RFC 3464 §2.3). */
-static void add_rcpt_fields(struct out *o, const struct dsn_info *in,
+static void add_rcpt_fields(struct strbuf *o, const struct dsn_info *in,
 			    const struct dsn_rcpt *r, const char *now)
 {
 	char st[16], until[64];
@@ -250,38 +200,38 @@ static void add_rcpt_fields(struct out *o, const struct dsn_info *in,
 		: in->expired ? "4.4.7"
 			      : dsn_status_of(r->diag, st, sizeof(st));
 
-	add(o, "\r\n");
+	strbuf_addf(o, "\r\n");
 	if (r->orcpt != NULL && r->orcpt[0] != '\0')
 		add_original_recipient(o, r->orcpt);
-	add(o, "Final-Recipient: rfc822; %s\r\n"
+	strbuf_addf(o, "Final-Recipient: rfc822; %s\r\n"
 	       "Action: %s\r\n"
 	       "Status: %s\r\n", r->addr, action_names[in->action], status);
 	if (r->remote_mta != NULL && is_smtp_reply(r->diag))
-		add(o, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+		strbuf_addf(o, "Remote-MTA: dns; %s\r\n", r->remote_mta);
 	if (is_smtp_reply(r->diag))
-		add(o, "Diagnostic-Code: smtp; %s\r\n", r->diag);
-	add(o, "Last-Attempt-Date: %s\r\n", now);
+		strbuf_addf(o, "Diagnostic-Code: smtp; %s\r\n", r->diag);
+	strbuf_addf(o, "Last-Attempt-Date: %s\r\n", now);
 	if (in->action == DSN_ACTION_DELAYED) {
 		rfc5322_date(in->retry_until, until, sizeof(until));
-		add(o, "Will-Retry-Until: %s\r\n", until);
+		strbuf_addf(o, "Will-Retry-Until: %s\r\n", until);
 	}
 }
 
 /* The message/delivery-status part (RFC 3464): the message's group, then
  * one per recipient. */
-static void add_status(struct out *o, const struct dsn_info *in,
+static void add_status(struct strbuf *o, const struct dsn_info *in,
 		       const char *now, const char *boundary)
 {
 	char arrival[64];
 
 	rfc5322_date(in->arrival, arrival, sizeof(arrival));
-	add(o, "\r\n--%s\r\n"
+	strbuf_addf(o, "\r\n--%s\r\n"
 	       "Content-Description: Delivery report\r\n"
 	       "Content-Type: message/delivery-status\r\n"
 	       "\r\n", boundary);
 	if (in->envid != NULL && in->envid[0] != '\0')
-		add(o, "Original-Envelope-Id: %s\r\n", in->envid);
-	add(o, "Reporting-MTA: dns; %s\r\n"
+		strbuf_addf(o, "Original-Envelope-Id: %s\r\n", in->envid);
+	strbuf_addf(o, "Reporting-MTA: dns; %s\r\n"
 	       "Arrival-Date: %s\r\n", in->reporting_mta, arrival);
 	for (size_t i = 0; i < in->n_rcpts; i++)
 		add_rcpt_fields(o, in, &in->rcpts[i], now);
@@ -297,23 +247,23 @@ bool dsn_has_8bit(const char *text, size_t len)
 
 /* The last part: the returned message or its header section, then the
  * closing boundary. */
-static void add_returned(struct out *o, const struct dsn_info *in,
+static void add_returned(struct strbuf *o, const struct dsn_info *in,
 			 const char *boundary)
 {
 	size_t hl = in->content_len;
 
 	if (in->full) {
-		add(o, "\r\n--%s\r\n"
+		strbuf_addf(o, "\r\n--%s\r\n"
 		       "Content-Description: Undelivered Message\r\n"
 		       "Content-Type: message/rfc822\r\n%s"
 		       "\r\n", boundary,
 		    dsn_has_8bit(in->content, in->content_len)
 			    ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 		add_crlf(o, in->content, in->content_len);
-		add(o, "\r\n--%s--\r\n", boundary);
+		strbuf_addf(o, "\r\n--%s--\r\n", boundary);
 		return;
 	}
-	add(o, "\r\n--%s\r\n"
+	strbuf_addf(o, "\r\n--%s\r\n"
 	       "Content-Description: Undelivered Message Headers\r\n"
 	       "Content-Type: text/rfc822-headers\r\n"
 	       "\r\n", boundary);
@@ -326,32 +276,27 @@ static void add_returned(struct out *o, const struct dsn_info *in,
 			hl -= 2;
 		add_crlf(o, in->content, hl);
 	}
-	add(o, "\r\n--%s--\r\n", boundary);
+	strbuf_addf(o, "\r\n--%s--\r\n", boundary);
 }
 
 int dsn_build(const struct dsn_info *in, char **text_r, size_t *len_r)
 {
-	struct out o = { .cap = 4096 };
+	struct strbuf o = STRBUF_INIT;
 	char now[64], boundary[128];
 
 	if (in->n_rcpts == 0 || (unsigned)in->action > DSN_ACTION_RELAYED) {
 		errno = EINVAL;
 		return -1;
 	}
-	if ((o.buf = malloc(o.cap)) == NULL)
-		return -1;
 	rfc5322_date(in->now, now, sizeof(now));
 	snprintf(boundary, sizeof(boundary), "%s/%s", in->msgid,
 		 in->reporting_mta);
 	add_notification(&o, in, now, boundary);
 	add_status(&o, in, now, boundary);
 	add_returned(&o, in, boundary);
-	if (o.oom) {
-		free(o.buf);
+	if ((*text_r = strbuf_take(&o, len_r)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	*text_r = o.buf;
-	*len_r = o.len;
 	return 0;
 }

@@ -6,11 +6,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/base/strbuf.h"
 
 #define ENV_MAGIC "kantorpos-queue"
 #define ENV_VALUE_MAX 900
@@ -20,8 +21,6 @@ static char *sanitised(const char *s);
 static int parse_i64(const char *s, int64_t *v_r);
 static int split_tabs(char *line, char **f, size_t max);
 static int parse_rcpt(struct queue_env *env, char **f, size_t n);
-static int out_add(char **buf, size_t *len, size_t *cap, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
 
 /* A copy of s with control bytes made spaces, cut at ENV_VALUE_MAX
  * (on a UTF-8 character boundary). */
@@ -378,98 +377,63 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env_r,
 	return 0;
 }
 
-static int out_add(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -1;
-		if ((size_t)n < *cap - *len) {
-			*len += (size_t)n;
-			return 0;
-		}
-		char *grown = realloc(*buf, *cap * 2 + (size_t)n);
-
-		if (grown == NULL)
-			return -1;
-		*buf = grown;
-		*cap = *cap * 2 + (size_t)n;
-	}
-}
-
 static const char *or_dash(const char *s)
 {
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
 /* The dsn line of r, when it asked anything or a delay DSN went out. */
-static int format_rcpt_dsn(char **buf, size_t *len, size_t *cap,
-			   const struct queue_rcpt *r)
+static void format_rcpt_dsn(struct strbuf *out, const struct queue_rcpt *r)
 {
 	char notify[32];
 
 	if (r->notify == 0 && (r->orcpt == NULL || r->orcpt[0] == '\0') &&
 	    !r->delay_sent)
-		return 0;
-	return out_add(buf, len, cap, "dsn\t%s\t%s\t%s\n",
-		       or_dash(dsn_notify_format(r->notify, notify,
-						 sizeof(notify))),
-		       or_dash(r->orcpt), r->delay_sent ? "delayed" : "-");
+		return;
+	strbuf_addf(out, "dsn\t%s\t%s\t%s\n",
+		    or_dash(dsn_notify_format(r->notify, notify, sizeof(notify))),
+		    or_dash(r->orcpt), r->delay_sent ? "delayed" : "-");
 }
 
 int queue_env_format(const struct queue_env *env, char **text_r,
 		     size_t *len_r)
 {
 	static const char states[] = { 'P', 'D', 'F' };
-	size_t len = 0, cap = 512;
-	char *buf;
-	int rc;
+	struct strbuf out = STRBUF_INIT;
 
 	if (env->sender == NULL || env->domain == NULL || env->n_rcpts == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	if ((buf = malloc(cap)) == NULL)
-		return -1;
-	rc = out_add(&buf, &len, &cap,
-		     ENV_MAGIC "\t1\nsender\t%s\ndomain\t%s\narrival\t%" PRId64
-		     "\nattempts\t%u\nnext\t%" PRId64 "\nerror\t%s\nremote\t%s\n",
-		     env->sender, env->domain, env->arrival, env->attempts,
-		     env->next_attempt, or_dash(env->last_error),
-		     or_dash(env->remote_mta));
-	if (rc == 0 && env->body != QUEUE_BODY_7BIT)
-		rc = out_add(&buf, &len, &cap, "body\t%s\n",
-			     env->body == QUEUE_BODY_BINARYMIME ? "BINARYMIME"
-								: "8BITMIME");
-	if (rc == 0 && env->smtputf8)
-		rc = out_add(&buf, &len, &cap, "smtputf8\t1\n");
-	if (rc == 0 && env->last_tls != NULL)
-		rc = out_add(&buf, &len, &cap, "tls\t%s\n", env->last_tls);
-	if (rc == 0 && env->ret != DSN_RET_NONE)
-		rc = out_add(&buf, &len, &cap, "ret\t%s\n",
-			     env->ret == DSN_RET_HDRS ? "HDRS" : "FULL");
-	if (rc == 0 && env->envid != NULL && env->envid[0] != '\0')
-		rc = out_add(&buf, &len, &cap, "envid\t%s\n", env->envid);
-	for (size_t i = 0; rc == 0 && i < env->n_rcpts; i++) {
+	strbuf_addf(&out,
+		    ENV_MAGIC "\t1\nsender\t%s\ndomain\t%s\narrival\t%" PRId64
+		    "\nattempts\t%u\nnext\t%" PRId64 "\nerror\t%s\nremote\t%s\n",
+		    env->sender, env->domain, env->arrival, env->attempts,
+		    env->next_attempt, or_dash(env->last_error),
+		    or_dash(env->remote_mta));
+	if (env->body != QUEUE_BODY_7BIT)
+		strbuf_addf(&out, "body\t%s\n",
+			    env->body == QUEUE_BODY_BINARYMIME ? "BINARYMIME"
+							       : "8BITMIME");
+	if (env->smtputf8)
+		strbuf_adds(&out, "smtputf8\t1\n");
+	if (env->last_tls != NULL)
+		strbuf_addf(&out, "tls\t%s\n", env->last_tls);
+	if (env->ret != DSN_RET_NONE)
+		strbuf_addf(&out, "ret\t%s\n",
+			    env->ret == DSN_RET_HDRS ? "HDRS" : "FULL");
+	if (env->envid != NULL && env->envid[0] != '\0')
+		strbuf_addf(&out, "envid\t%s\n", env->envid);
+	for (size_t i = 0; i < env->n_rcpts; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
 
-		rc = out_add(&buf, &len, &cap, "rcpt\t%c\t%s\t%s\t%s\n",
-			     states[r->state], or_dash(r->status), r->addr,
-			     or_dash(r->diag));
-		if (rc == 0)
-			rc = format_rcpt_dsn(&buf, &len, &cap, r);
+		strbuf_addf(&out, "rcpt\t%c\t%s\t%s\t%s\n", states[r->state],
+			    or_dash(r->status), r->addr, or_dash(r->diag));
+		format_rcpt_dsn(&out, r);
 	}
-	if (rc < 0) {
-		free(buf);
+	if ((*text_r = strbuf_take(&out, len_r)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	*text_r = buf;
-	*len_r = len;
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "common/auth/dkim_hdata.h"
 #include "common/auth/dkim_sig.h"
+#include "common/base/strbuf.h"
 #include "common/proto/sasl.h"
 
 #define FOLD_AT 78
@@ -32,29 +33,13 @@ const char *const *dkim_default_names(void)
 
 /* The field as it grows, and the column its last line has reached. */
 struct field {
-	char *p;
-	size_t n, cap, col;
-	bool oom;
+	struct strbuf text;
+	size_t col;
 };
 
 static void add(struct field *f, const char *s, size_t n)
 {
-	if (f->oom)
-		return;
-	if (f->n + n + 1 > f->cap) {
-		size_t cap = 2 * (f->n + n + 1) + 256;
-		char *p = realloc(f->p, cap);
-
-		if (p == NULL) {
-			f->oom = true;
-			return;
-		}
-		f->p = p;
-		f->cap = cap;
-	}
-	memcpy(f->p + f->n, s, n);
-	f->n += n;
-	f->p[f->n] = '\0';
+	strbuf_add(&f->text, s, n);
 	f->col += n;
 }
 
@@ -77,7 +62,7 @@ static void tag(struct field *f, const char *name, const char *value)
 	int n = snprintf(buf, sizeof(buf), "%s=%s;", name, value);
 
 	if (n < 0 || (size_t)n >= sizeof(buf))
-		f->oom = true;
+		f->text.failed = true;
 	else
 		piece(f, buf, (size_t)n, true);
 }
@@ -91,7 +76,7 @@ static void names(struct field *f, const char *const *h)
 				 h[k], h[k + 1] != NULL ? ":" : ";");
 
 		if (n < 0 || (size_t)n >= sizeof(buf))
-			f->oom = true;
+			f->text.failed = true;
 		else
 			piece(f, buf, (size_t)n, k == 0);
 	}
@@ -204,18 +189,14 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 	}
 	head(&f, r, alg);
 	*why_r = "out of memory";
-	if (f.oom || dkim_header_hash(r->hcanon, &hn, r->hdr, r->hdr_len,
-				      f.p, f.n, digest) < 0 ||
+	if (f.text.failed || dkim_header_hash(r->hcanon, &hn, r->hdr, r->hdr_len,
+				      f.text.p, f.text.len, digest) < 0 ||
 	    sign_digest(r->key, digest, sig, &sig_len) < 0) {
-		*why_r = f.oom ? "out of memory" : "signing failed";
-		free(f.p);
+		*why_r = f.text.failed ? "out of memory" : "signing failed";
+		strbuf_free(&f.text);
 		return NULL;
 	}
 	b_value(&f, b64, sasl_b64_encode(sig, sig_len, b64, sizeof(b64)));
 	add(&f, "\r\n", 2);
-	if (f.oom) {
-		free(f.p);
-		return NULL;
-	}
-	return f.p;
+	return strbuf_take(&f.text, NULL);
 }

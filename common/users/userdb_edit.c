@@ -5,6 +5,7 @@
 #include "common/users/userdb_edit.h"
 
 #include "common/base/fsutil.h"
+#include "common/base/strbuf.h"
 #include "common/mail/address.h"
 #include "common/users/password.h"
 #include "common/users/userdb.h"
@@ -21,12 +22,6 @@
 
 enum edit_op { EDIT_ADD, EDIT_SET, EDIT_DELETE };
 
-/* A growing output buffer for the new file. */
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
 
 /* One edit in progress: what to do, the file as read, the new file, and
  * the error to report. */
@@ -36,29 +31,10 @@ struct edit {
 	const char *hash;
 	char *text; /* the current file (NULL when there is none) */
 	size_t len;
-	struct out o;
+	struct strbuf o;
 	int err;
 	const char *why;
 };
-
-static void out_add(struct out *o, const char *s, size_t n)
-{
-	if (o->failed || n == 0)
-		return;
-	if (o->len + n > o->cap) {
-		size_t cap = (o->len + n) * 2 + 256;
-		char *b = realloc(o->buf, cap);
-
-		if (b == NULL) {
-			o->failed = true;
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
 
 /* Run as root, give the lock file the owner and group of the user db
  * (the daemons' user, who edits the db too and must be able to open the
@@ -136,7 +112,7 @@ static int edit_fail(struct edit *e, int err, const char *why)
 
 /* A user line l with its hash replaced: name ":" new hash, then the old
  * extra fields and line end exactly as they were. */
-static void put_with_new_hash(struct out *o, const struct userdb_line *l,
+static void put_with_new_hash(struct strbuf *o, const struct userdb_line *l,
 			      const char *hash)
 {
 	const char *colon = memchr(l->start, ':', l->len);
@@ -144,9 +120,9 @@ static void put_with_new_hash(struct out *o, const struct userdb_line *l,
 				   l->len - (size_t)(colon + 1 - l->start));
 	const char *tail = extra != NULL ? extra : l->start + l->len;
 
-	out_add(o, l->start, (size_t)(colon + 1 - l->start));
-	out_add(o, hash, strlen(hash));
-	out_add(o, tail, l->full_len - (size_t)(tail - l->start));
+	strbuf_add(o, l->start, (size_t)(colon + 1 - l->start));
+	strbuf_add(o, hash, strlen(hash));
+	strbuf_add(o, tail, l->full_len - (size_t)(tail - l->start));
 }
 
 /* Copy the current file's lines to the new one, the user's first line
@@ -165,7 +141,7 @@ static bool copy_lines(struct edit *e)
 			     strcmp(lkey, e->key) == 0;
 
 		if (!match)
-			out_add(&e->o, l.start, l.full_len);
+			strbuf_add(&e->o, l.start, l.full_len);
 		else if (e->op == EDIT_SET && !found)
 			put_with_new_hash(&e->o, &l, e->hash);
 		found |= match;
@@ -182,11 +158,11 @@ static int build(struct edit *e)
 		if (found)
 			return edit_fail(e, EEXIST, "user already exists");
 		if (e->len > 0 && e->text[e->len - 1] != '\n')
-			out_add(&e->o, "\n", 1);
-		out_add(&e->o, e->key, strlen(e->key));
-		out_add(&e->o, ":", 1);
-		out_add(&e->o, e->hash, strlen(e->hash));
-		out_add(&e->o, "\n", 1);
+			strbuf_add(&e->o, "\n", 1);
+		strbuf_add(&e->o, e->key, strlen(e->key));
+		strbuf_add(&e->o, ":", 1);
+		strbuf_add(&e->o, e->hash, strlen(e->hash));
+		strbuf_add(&e->o, "\n", 1);
 	} else if (!found) {
 		return edit_fail(e, ENOENT, "no such user");
 	}
@@ -207,7 +183,7 @@ static int edit_locked(struct edit *e, const char *path)
 	}
 	if (build(e) < 0)
 		return -1;
-	if (fs_write_file_atomic(path, e->o.buf != NULL ? e->o.buf : "",
+	if (fs_write_file_atomic(path, e->o.p != NULL ? e->o.p : "",
 				 e->o.len, 0600) < 0)
 		return edit_fail(e, errno, "cannot write the user database");
 	return 0;
@@ -230,7 +206,7 @@ static int edit(const char *path, enum edit_op op, const char *name,
 		close(fd); /* releases the lock */
 	}
 	free(e.text);
-	free(e.o.buf);
+	strbuf_free(&e.o);
 	if (rc < 0) {
 		if (why_r != NULL)
 			*why_r = e.why;
