@@ -94,27 +94,20 @@ static size_t drop_repeats(const struct dns_mx **sorted, size_t n)
 
 /* The real MX records of the answer, sorted by preference (stable: equal
  * ones keep the answer's order until the plan shuffles them), without
- * null exchanges, address literals and repeated names. *nulls_r and
- * *literals_r count what was left out. Returns how many are in sorted[]. */
+ * null exchanges, address literals and repeated names. Returns how many
+ * are in sorted[]. */
 static size_t sort_records(const struct dns_answer *mx,
-			   const struct dns_mx **sorted, size_t *nulls_r,
-			   size_t *literals_r)
+			   const struct dns_mx **sorted)
 {
 	size_t n = 0;
 
-	*nulls_r = *literals_r = 0;
 	for (size_t i = 0; i < mx->n && i < DNS_MAX_RECORDS; i++) {
 		const struct dns_mx *r = &mx->mx[i];
 		size_t k;
 
-		if (r->host[0] == '\0' || strcmp(r->host, ".") == 0) {
-			(*nulls_r)++;
+		if (r->host[0] == '\0' || strcmp(r->host, ".") == 0 ||
+		    is_literal(r->host))
 			continue;
-		}
-		if (is_literal(r->host)) {
-			(*literals_r)++;
-			continue;
-		}
 		for (k = n; k > 0 && sorted[k - 1]->pref > r->pref; k--)
 			sorted[k] = sorted[k - 1];
 		sorted[k] = r;
@@ -128,10 +121,10 @@ static void hosts_of_records(const char *domain, const struct dns_answer *mx,
 			     const struct mx_self *self, struct mx_hosts *out)
 {
 	const struct dns_mx *sorted[DNS_MAX_RECORDS];
-	size_t nulls, literals, n = sort_records(mx, sorted, &nulls, &literals);
+	size_t n = sort_records(mx, sorted);
 	size_t keep = n;
 
-	if (n == 0 && nulls > 0 && literals == 0) {
+	if (dns_is_null_mx(mx)) {
 		verdict(&out->o, MX_BOUNCE,
 			"556 5.1.10 Recipient address has null MX");
 		return;

@@ -31,6 +31,7 @@
 
 struct aliases;
 struct config;
+struct dns;
 struct queue;
 struct stage;
 struct userdb;
@@ -58,6 +59,9 @@ struct pipe_env {
 				   * recipient's */
 	bool clean_tmp;           /* remove stale tmp/ files of the targets */
 	time_t now;               /* arrival time of queued items; 0: now */
+	/* The resolver of the stages that ask the DNS (loop thread, as
+	 * io); NULL: those checks are not made. */
+	struct dns *dns;
 	/* The stages, NULL-terminated; NULL: pipeline/stages.c's list
 	 * (tests give their own). */
 	const struct stage *const *stages;

@@ -27,6 +27,7 @@
 #include "smtpd/etrncmd.h"
 #include "smtpd/outq.h"
 #include "smtpd/refresh.h"
+#include "smtpd/resolver.h"
 #include "smtpd/session.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/transaction.h"
@@ -320,6 +321,7 @@ static void env_pipe_env(void *env, struct pipe_env *e)
 	e->queue = smtpd_outq_queue(d);
 	e->kick = smtpd_outq_kick;
 	e->kick_arg = d;
+	e->dns = smtpd_resolver(d);
 }
 
 static void refresh_done(void *arg)

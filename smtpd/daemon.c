@@ -13,6 +13,7 @@
 #include "smtpd/outq.h"
 #include "smtpd/pickup.h"
 #include "smtpd/refresh.h"
+#include "smtpd/resolver.h"
 #include "smtpd/smtpd.h"
 
 static int smtpd_start(struct server *srv)
@@ -31,8 +32,9 @@ static int smtpd_start(struct server *srv)
 		return -1;
 	}
 	server_set_data(srv, d);
-	/* ETRN: the outbound queue and its runner. */
-	if (smtpd_outq_start(srv, d) < 0) {
+	/* ETRN: the outbound queue and its runner; the pipeline's DNS. */
+	if (smtpd_outq_start(srv, d) < 0 || smtpd_resolver_start(srv, d) < 0) {
+		smtpd_outq_cleanup(srv, d);
 		server_set_data(srv, NULL);
 		aliases_free(d->al);
 		free(d);
@@ -54,6 +56,7 @@ static int smtpd_reload(struct server *srv)
 	int kept = smtpd_outq_reload(srv, d);
 
 	smtpd_pickup_reload(d);
+	smtpd_resolver_reload(srv, d);
 	if (cfg->aliases == NULL) {
 		aliases_free(d->al);
 		d->al = NULL;
@@ -78,6 +81,7 @@ static void smtpd_cleanup(struct server *srv)
 	if (d != NULL) {
 		smtpd_pickup_cleanup(srv, d); /* before the queue it uses */
 		smtpd_outq_cleanup(srv, d); /* ETRN */
+		smtpd_resolver_cleanup(d);
 		smtpd_refresh_quiet(d);
 		aliases_free(d->al);
 		free(d);

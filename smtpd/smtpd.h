@@ -15,6 +15,7 @@ struct smtpd {
 	struct smtpd_outq *outq; /* the outbound queue and its runner */
 	struct smtpd_refreshes *refresh; /* alias rounds (smtpd/refresh.h) */
 	struct smtpd_pickup *pickup; /* the drop directory (smtpd/pickup.h) */
+	struct smtpd_resolver *resolver; /* DNS checks (smtpd/resolver.h) */
 };
 
 #endif

@@ -229,8 +229,15 @@ def implicit_mx():
 
 @test
 def null_mx():
-    """O-NMX-01: a bounce with 556 5.1.10 and no address question."""
-    submit(["u@nullmx.test"], "null mx")
+    """O-NMX-01: a bounce with 556 5.1.10 and no address question, for
+    mail queued without the RCPT check (submission refuses it at once:
+    O-NMX-02, tests/e2e_nullmx.py)."""
+    p = subprocess.run([lib.ADMIN, "-c", ENV.conf, "queue", "add", "-f",
+                        "alice@" + DOMAIN, "u@nullmx.test"],
+                       input=message("null mx", ["u@nullmx.test"]),
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p
+    ENV.tool("queue", "flush", "nullmx.test")
     dsn = ENV.dsn_for("u@nullmx.test")
     assert status_of(dsn) == "5.1.10", dsn
     assert b"Diagnostic-Code: smtp; 556 5.1.10 Recipient address has null MX" \

@@ -2,7 +2,8 @@
  * the name helpers under it (common/dns/dns_name): tables of hand-built
  * messages and the answers they must give, every message also cut short at
  * every offset (DNS_TEMPFAIL or the same answer, never a read outside it:
- * each input is an exact-size heap copy, so the sanitizers see overreads). */
+ * each input is an exact-size heap copy, so the sanitizers see overreads),
+ * and the null MX test of an answer (common/dns/dns_types). */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
@@ -848,4 +849,39 @@ Test(dns_name, eq)
 {
 	cr_expect(dns_name_eq("Remote.TEST", "remote.test"));
 	cr_expect(!dns_name_eq("remote.test", "remote.test2"));
+}
+
+/* RFC 7505 §3: only answers whose every MX is "." are the null MX. */
+Test(dns_types, is_null_mx)
+{
+	static const struct {
+		enum dns_status status;
+		const char *hosts[3];
+		bool null_mx;
+	} null_rows[] = {
+		{ DNS_OK, { "" }, true },
+		{ DNS_OK, { "." }, true },
+		{ DNS_OK, { "", "" }, true },
+		{ DNS_OK, { "", "mx.example.net" }, false },
+		{ DNS_OK, { "mx.example.net" }, false },
+		{ DNS_NODATA, { NULL }, false },
+		{ DNS_NXDOMAIN, { NULL }, false },
+		{ DNS_TEMPFAIL, { NULL }, false },
+	};
+
+	for (size_t i = 0; i < sizeof(null_rows) / sizeof(null_rows[0]); i++) {
+		struct dns_mx mx[3];
+		struct dns_answer a = { .status = null_rows[i].status,
+					.type = DNS_T_MX, .mx = mx };
+
+		for (; a.n < 3 && null_rows[i].hosts[a.n] != NULL; a.n++) {
+			mx[a.n].pref = (uint16_t)(10 * a.n);
+			snprintf(mx[a.n].host, sizeof(mx[a.n].host), "%s",
+				 null_rows[i].hosts[a.n]);
+		}
+		cr_expect_eq(dns_is_null_mx(&a), null_rows[i].null_mx, "row %zu", i);
+	}
+	struct dns_answer a_rec = { .status = DNS_OK, .type = DNS_T_A, .n = 1 };
+
+	cr_expect(!dns_is_null_mx(&a_rec), "an A answer");
 }

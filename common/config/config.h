@@ -286,6 +286,7 @@ struct config {
 	enum config_local_sender local_sender_policy;
 	struct cidr *trusted_networks; /* clients the sender checks trust */
 	size_t n_trusted_networks;
+	bool reject_null_mx_sender; /* mx: MAIL from a null-MX domain: 550 */
 
 	/* local submission (kantorpos-sendmail) */
 	char *drop_dir;        /* where kantorpos-sendmail leaves messages;

@@ -142,6 +142,8 @@ static const struct config_keyword cfg_keywords[] = {
 	/* sender rules */
 	KW_CUSTOM(local_sender_policy, 0, config_kw_local_sender_policy),
 	KW_CUSTOM(trusted_networks, 0, config_kw_trusted_networks),
+	/* RFC 7505 4.2: a null-MX sender can get no reply; refused on mx. */
+	KW_BOOL(reject_null_mx_sender, true),
 	/* local submission */
 	KW_PATH(drop_dir, 0),
 	KW_CUSTOM(sendmail_domain, 0, config_kw_sendmail_domain),

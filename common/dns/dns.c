@@ -357,6 +357,11 @@ struct dns *dns_new(struct ev_loop *loop, const struct dns_opts *opts,
 	return d;
 }
 
+bool dns_idle(const struct dns *d)
+{
+	return d->queries == NULL;
+}
+
 void dns_free(struct dns *d)
 {
 	if (d == NULL)

@@ -68,4 +68,8 @@ struct dns_query *dns_lookup(struct dns *d, const char *name,
 /* Forget a query whose callback has not run; it never will. */
 void dns_cancel(struct dns_query *q);
 
+/* Whether no query is pending (a replaced resolver may then be freed
+ * without dropping anyone's answer). */
+bool dns_idle(const struct dns *d);
+
 #endif

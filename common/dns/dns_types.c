@@ -1,8 +1,10 @@
 /* common/dns/dns_types.c: the names of statuses and record types, for
- * logs (dns_types.h). */
+ * logs, and what an answer says as a whole (dns_types.h). */
 #include "autoconf.h"
 
 #include "common/dns/dns_types.h"
+
+#include <string.h>
 
 const char *dns_status_str(enum dns_status s)
 {
@@ -27,4 +29,14 @@ const char *dns_type_str(enum dns_type t)
 	case DNS_T_TLSA: return "TLSA";
 	}
 	return "?";
+}
+
+bool dns_is_null_mx(const struct dns_answer *a)
+{
+	if (a->status != DNS_OK || a->type != DNS_T_MX || a->n == 0)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->mx[i].host[0] != '\0' && strcmp(a->mx[i].host, ".") != 0)
+			return false;
+	return true;
 }

@@ -81,4 +81,9 @@ const char *dns_status_str(enum dns_status s);
 /* "MX", "A", ... for logs; "?" for another number. */
 const char *dns_type_str(enum dns_type t);
 
+/* Whether an MX answer is the null MX of RFC 7505: records, and every one
+ * with the exchange "." (a "." among real MX records is not: those can
+ * still be tried). */
+bool dns_is_null_mx(const struct dns_answer *a);
+
 #endif
