@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -218,4 +219,31 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 		return NULL;
 	}
 	return f.p;
+}
+
+char *dkim_sign_record(EVP_PKEY *key)
+{
+	unsigned char raw[32], *der = NULL;
+	bool ed = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
+	size_t n = sizeof(raw);
+	char *b64 = NULL, *txt = NULL;
+	int dlen;
+
+	if (ed) {
+		if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1)
+			return NULL;
+	} else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
+		   (dlen = i2d_PUBKEY(key, &der)) <= 0) {
+		return NULL;
+	} else {
+		n = (size_t)dlen;
+	}
+	if ((b64 = malloc(SASL_ENCODED_SIZE(n))) != NULL &&
+	    sasl_b64_encode(ed ? raw : der, n, b64, SASL_ENCODED_SIZE(n)) > 0 &&
+	    asprintf(&txt, "v=DKIM1; k=%s; p=%s", ed ? "ed25519" : "rsa",
+		     b64) < 0)
+		txt = NULL;
+	free(b64);
+	OPENSSL_free(der);
+	return txt;
 }

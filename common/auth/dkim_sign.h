@@ -39,4 +39,11 @@ struct dkim_sign_req {
  * 1024 bits", "unsupported key type") or memory is short. */
 char *dkim_sign(const struct dkim_sign_req *r, const char **why_r);
 
+/* The key record (RFC 6376 §3.6.1) that verifies key's signatures:
+ * "v=DKIM1; k=rsa; p=" and the DER SubjectPublicKeyInfo in base64, or
+ * "v=DKIM1; k=ed25519; p=" and the raw 32-octet public key (RFC 8463
+ * §4.2); one string, malloc'd (split it for a zone file). NULL for a
+ * key of another type or when memory is short. */
+char *dkim_sign_record(struct evp_pkey_st *key);
+
 #endif
