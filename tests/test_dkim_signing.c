@@ -29,6 +29,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/signhdr.h"
 #include "pipeline/stage.h"
+#include "store/queue.h"
 #include "tests/helpers/dkimmsg.h"
 #include "tests/helpers/testutil.h"
 
@@ -301,6 +302,7 @@ static char *dir, *data;
 static struct config *cfg;
 static struct userdb *db;
 static struct pipe_env env;
+static struct queue *q;
 static EVP_PKEY *rsa_key, *ed_key;
 static const struct stage *const only_dkim[] = { &stage_dkim, NULL };
 
@@ -327,7 +329,9 @@ static void setup(void)
 	users = tu_path(dir, "users");
 	tu_write_file(users, "alice@example.test:x\n");
 	cr_assert_eq(userdb_open(users, &db), 0);
-	env = (struct pipe_env){ .cfg = cfg, .db = db, .stages = only_dkim };
+	cr_assert_eq(queue_open(data, "mx.example.test", &q), 0);
+	env = (struct pipe_env){ .cfg = cfg, .db = db, .queue = q,
+				 .stages = only_dkim };
 	free(users);
 	free(text);
 	free(rsa);
@@ -336,6 +340,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	queue_free(q);
 	userdb_free(db);
 	config_free(cfg);
 	EVP_PKEY_free(rsa_key);
@@ -347,20 +352,17 @@ static void teardown(void)
 
 TestSuite(dkim_stage, .init = setup, .fini = teardown);
 
-/* Send content in pieces of n as origin (login: an authenticated user);
- * returns the text stored for alice (heap), its notes in notes. */
-static char *send_in_pieces(enum pipe_origin origin, const char *login,
-			    const char *content, size_t len, size_t n,
-			    char *notes, size_t size)
+/* Send content in pieces of n as origin (login: an authenticated user)
+ * to the path `to`; its notes into notes. */
+static void send_to(enum pipe_origin origin, const char *login,
+		    const char *to, const char *content, size_t len, size_t n,
+		    char *notes, size_t size)
 {
 	struct pipe_client c = { .addr = "192.0.2.7", .helo = "client" };
 	struct pipe_facts f = { origin, &c, "test" };
 	struct pipe_tx *tx;
 	struct addr_path p;
-	const char *to = "<alice@example.test>", *from = "<alice@example.test>";
-	char *path, *text, *newdir;
-	struct dirent *de;
-	DIR *d;
+	const char *from = "<alice@example.test>";
 
 	if (login != NULL)
 		snprintf(c.login, sizeof(c.login), "%s", login);
@@ -378,6 +380,19 @@ static char *send_in_pieces(enum pipe_origin origin, const char *login,
 		     pipe_tx_reply(tx)->text);
 	snprintf(notes, size, "%s", pipe_tx_msg(tx)->notes);
 	pipe_tx_free(tx);
+}
+
+/* send_to alice; returns the text stored for her (heap). */
+static char *send_in_pieces(enum pipe_origin origin, const char *login,
+			    const char *content, size_t len, size_t n,
+			    char *notes, size_t size)
+{
+	char *path, *text, *newdir;
+	struct dirent *de;
+	DIR *d;
+
+	send_to(origin, login, "<alice@example.test>", content, len, n, notes,
+		size);
 	newdir = tu_path(data, "mail/example.test/alice/new");
 	cr_assert_not_null(d = opendir(newdir));
 	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
@@ -473,6 +488,43 @@ Test(dkim_stage, signs_a_large_message)
 }
 
 /* A message that is all header section (no empty line). */
+/* Mail for another domain goes through the queue sink: signed there
+ * too, a body past its buffer. */
+Test(dkim_stage, signs_queued_mail)
+{
+	const char *hdr = "From: alice@example.test\r\nSubject: queued\r\n\r\n";
+	size_t head = strlen(hdr), body = 200 * 1024;
+	char *msg = malloc(head + body + 1), notes[256], *items, *text = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	memcpy(msg, hdr, head);
+	for (size_t i = 0; i < body; i++)
+		msg[head + i] = (i % 80 == 78) ? '\r'
+				: (i % 80 == 79) ? '\n' : 'q';
+	msg[head + body] = '\0';
+	send_to(PIPE_SUBMISSION, "alice@example.test", "<bob@remote.example>",
+		msg, head + body, 7000, notes, sizeof(notes));
+	cr_assert_str_eq(notes, "dkim=signed d=example.test s=rsa1,ed1");
+	items = tu_path(data, "queue/items");
+	cr_assert_not_null(d = opendir(items), "%s", items);
+	while ((de = readdir(d)) != NULL && text == NULL) {
+		char *path = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		cr_assert_geq(asprintf(&path, "%s/%s/msg", items, de->d_name), 0);
+		text = tu_read_file(path, NULL);
+		free(path);
+	}
+	closedir(d);
+	cr_assert_not_null(text, "nothing queued");
+	assert_signed(text);
+	free(text);
+	free(items);
+	free(msg);
+}
+
 Test(dkim_stage, signs_a_header_only_message)
 {
 	static const char msg[] = "From: alice@example.test\r\nSubject: x\r\n";
