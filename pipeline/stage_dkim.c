@@ -13,8 +13,10 @@
  * wherever it stands in the section). The body hash needs the whole
  * body, so each field is written as a placeholder of its exact size and
  * replaced at the end (stage_out_overwrite): the message keeps streaming
- * into the sink and memory stays bounded. A key of the domain that did
- * not load refuses the message for now rather than send it unsigned. */
+ * into the sink and memory stays bounded. The signing itself (RSA costs
+ * about a millisecond) runs on the io pool where there is one. A key of
+ * the domain that did not load refuses the message for now rather than
+ * send it unsigned. */
 #include "autoconf.h"
 
 #include <stdint.h>
@@ -27,6 +29,7 @@
 #include "common/auth/dkim_sign.h"
 #include "common/config/config.h"
 #include "common/config/config_dkim.h"
+#include "common/net/worker.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/signhdr.h"
 #include "pipeline/stage.h"
@@ -40,6 +43,7 @@ struct placed {
 	uint64_t off;    /* where the placeholder went */
 	char *field;     /* the placeholder */
 	size_t len;
+	char *final;     /* the signed field, as long */
 };
 
 struct dkim_st {
@@ -51,6 +55,11 @@ struct dkim_st {
 	struct dkim_bodyhash bh;
 	size_t n;
 	struct placed keys[CONFIG_DKIM_KEYS_MAX];
+	/* The end, while the io pool signs. */
+	struct pipe_tx *tx;
+	struct stage_out out;
+	struct pipe_reply *r;
+	bool failed;
 };
 
 static bool dkim_wants(struct pipe_tx *tx)
@@ -90,20 +99,25 @@ static void dkim_reset(void *st)
 	signhdr_free(&d->h);
 	if (d->signing)
 		dkim_bodyhash_free(&d->bh);
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n; i++) {
 		free(d->keys[i].field);
+		free(d->keys[i].final);
+	}
 	free(d);
 }
 
-/* One field for key k over the header copy and body hash bh. */
+/* One field for key k over the header copy and body hash bh (NULL: the
+ * placeholder). */
 static char *make_field(const struct dkim_st *d, const struct config_dkim *k,
 			const unsigned char *bh)
 {
+	static const unsigned char zero[DKIM_HASH_LEN];
 	struct dkim_sign_req req = {
 		.key = k->key, .domain = k->domain, .selector = k->selector,
 		.hcanon = DKIM_CANON_RELAXED, .bcanon = DKIM_CANON_RELAXED,
-		.names = NULL, .t = d->t, .bh = bh,
+		.names = NULL, .t = d->t, .bh = bh != NULL ? bh : zero,
 		.hdr = d->h.buf != NULL ? d->h.buf : "", .hdr_len = d->h.len,
+		.placeholder = bh == NULL,
 	};
 	const char *why;
 
@@ -116,7 +130,6 @@ static int start_signing(struct pipe_tx *tx, struct dkim_st *d,
 			 struct stage_out *out, struct pipe_reply *r)
 {
 	const struct config *cfg = pipe_tx_env(tx)->cfg;
-	static const unsigned char zero[DKIM_HASH_LEN];
 	char from[ADDR_DOMAIN_MAX + 1];
 
 	if (d->h.over)
@@ -146,7 +159,7 @@ static int start_signing(struct pipe_tx *tx, struct dkim_st *d,
 					   "DKIM key %s._domainkey.%s not loaded, try again later",
 					   k->selector, k->domain);
 		p->k = k;
-		if ((p->field = make_field(d, k, zero)) == NULL)
+		if ((p->field = make_field(d, k, NULL)) == NULL)
 			return local_error(r);
 		p->len = strlen(p->field);
 		if (p->len > DKIM_FIELD_MAX)
@@ -220,34 +233,64 @@ static bool same_lines(const char *a, const char *b, size_t len)
 	return true;
 }
 
-/* The real fields over the placeholders. */
-static int finish_signing(struct pipe_tx *tx, struct dkim_st *d,
-			  struct stage_out *out, struct pipe_reply *r)
+/* The body hash and the signed fields (any thread: nothing but d). */
+static void sign_run(void *arg)
+{
+	struct dkim_st *d = arg;
+
+	d->failed = dkim_bodyhash_finish(&d->bh) < 0;
+	for (size_t i = 0; i < d->n && !d->failed; i++) {
+		struct placed *p = &d->keys[i];
+
+		p->final = make_field(d, p->k, d->bh.digest);
+		d->failed = p->final == NULL || strlen(p->final) != p->len ||
+			    !same_lines(p->final, p->field, p->len);
+	}
+}
+
+/* The signed fields over the placeholders (loop thread). */
+static int sign_apply(struct dkim_st *d)
 {
 	char sels[128] = "";
 	size_t o = 0;
 
-	if (dkim_bodyhash_finish(&d->bh) < 0)
-		return local_error(r);
-	for (size_t i = 0; i < d->n; i++) {
+	for (size_t i = 0; i < d->n && !d->failed; i++) {
 		struct placed *p = &d->keys[i];
-		char *f = make_field(d, p->k, d->bh.digest);
-		bool fits = f != NULL && strlen(f) == p->len &&
-			    same_lines(f, p->field, p->len);
 
-		if (!fits || stage_out_overwrite(out, p->off, f, p->len) < 0) {
-			free(f);
-			return local_error(r);
-		}
-		free(f);
-		if (o < sizeof(sels))
+		if (stage_out_overwrite(&d->out, p->off, p->final, p->len) < 0)
+			d->failed = true;
+		else if (o < sizeof(sels))
 			o += (size_t)snprintf(sels + o, sizeof(sels) - o,
 					      "%s%s", i ? "," : "",
 					      p->k->selector);
 	}
+	if (d->failed)
+		return local_error(d->r);
 	if (d->n > 0)
-		pipe_tx_note(tx, "dkim=signed d=%s s=%s", d->domain, sels);
+		pipe_tx_note(d->tx, "dkim=signed d=%s s=%s", d->domain, sels);
 	return STAGE_CONTINUE;
+}
+
+static void sign_done(void *arg)
+{
+	struct dkim_st *d = arg;
+
+	pipe_stage_done(d->tx, sign_apply(d));
+}
+
+/* Sign on the io pool, or inline without one (or with a full one). */
+static int finish_signing(struct pipe_tx *tx, struct dkim_st *d,
+			  struct stage_out *out, struct pipe_reply *r)
+{
+	struct worker *io = pipe_tx_env(tx)->io;
+
+	d->tx = tx;
+	d->out = *out;
+	d->r = r;
+	if (io != NULL && worker_submit(io, sign_run, sign_done, d) == 0)
+		return STAGE_WAIT;
+	sign_run(d);
+	return sign_apply(d);
 }
 
 static int dkim_end(struct pipe_tx *tx, void **st, struct stage_out *out,

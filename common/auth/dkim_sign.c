@@ -143,6 +143,19 @@ static int sign_digest(EVP_PKEY *key, const unsigned char *digest,
 	return ok ? 0 : -1;
 }
 
+/* Zeros (base64 "AAAA") as long as key's signatures: RSA's are as long
+ * as its modulus, Ed25519's 64 octets. */
+static int placeholder_sig(EVP_PKEY *key, unsigned char *sig, size_t *len)
+{
+	int n = EVP_PKEY_get_size(key);
+
+	if (n <= 0 || (size_t)n > *len)
+		return -1;
+	*len = (size_t)n;
+	memset(sig, 0, *len);
+	return 0;
+}
+
 static const char *alg_of(EVP_PKEY *key)
 {
 	switch (EVP_PKEY_get_base_id(key)) {
@@ -188,6 +201,7 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 	const char *const *h = r->names != NULL ? r->names :
 			       dkim_default_names();
 	struct dkim_names hn = { 0 };
+	int rc;
 
 	if (alg == NULL) {
 		*why_r = EVP_PKEY_get_base_id(r->key) == EVP_PKEY_RSA ?
@@ -205,9 +219,14 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 	}
 	head(&f, r, alg);
 	*why_r = "out of memory";
-	if (f.oom || dkim_header_hash(r->hcanon, &hn, r->hdr, r->hdr_len,
-				      f.p, f.n, digest) < 0 ||
-	    sign_digest(r->key, digest, sig, &sig_len) < 0) {
+	if (r->placeholder)
+		rc = placeholder_sig(r->key, sig, &sig_len);
+	else
+		rc = f.oom || dkim_header_hash(r->hcanon, &hn, r->hdr,
+					       r->hdr_len, f.p, f.n, digest) < 0
+			     ? -1
+			     : sign_digest(r->key, digest, sig, &sig_len);
+	if (f.oom || rc < 0) {
 		*why_r = f.oom ? "out of memory" : "signing failed";
 		free(f.p);
 		return NULL;

@@ -7,6 +7,7 @@
 #ifndef KANTORPOS_COMMON_DKIM_SIGN_H
 #define KANTORPOS_COMMON_DKIM_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ struct dkim_sign_req {
 	const unsigned char *bh;   /* the finished body hash (bcanon, no l=) */
 	const char *hdr;           /* the header section signed */
 	size_t hdr_len;
+	/* No signing: b= is a run of "A" as long as the key's signature,
+	 * so the field has the exact size and folding of the real one
+	 * (made with the same tags), to hold its place in a message. */
+	bool placeholder;
 };
 
 /* The DKIM-Signature field for r, "DKIM-Signature: v=1; ...\r\n", to be
