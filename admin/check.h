@@ -4,6 +4,7 @@
  *                  fetch and etrn_request password files, log_file, the
  *                  DNSSEC trust anchor (the checks made as run_as)
  *   check_tls.c    tls_cert and tls_key
+ *   check_dkim.c   the dkim_sign keys (made as run_as)
  *   check_net.c    listen addresses and the host names to resolve
  * check_cmd.c runs them, as run_as where the daemons would be, and prints.
  *
@@ -73,6 +74,11 @@ void check_report_free(struct check_report *r);
  * tried for the daemons' reload (SIGHUP). */
 void check_files(struct check_report *r, const struct config *cfg,
 		 bool dropped);
+/* The dkim_sign keys read as the daemons read them on a reload, by the
+ * account the process runs as (named `who` in the findings): readable,
+ * RSA (1024 to 4096 bits) or Ed25519. */
+void check_dkim(struct check_report *r, const struct config *cfg,
+		const char *who);
 /* Owners and modes, as the daemons check them at start (as root). */
 void check_safety(struct check_report *r, const struct config *cfg);
 /* The certificate chain and key, as the daemons load them at start. */

@@ -31,9 +31,10 @@ static void check_usage(FILE *out)
 		"Check the configuration and everything it names, as the daemons\n"
 		"would meet it: config errors, owners and modes, the user db, the\n"
 		"data directories, the aliases, TLS certificate and key, fetch and\n"
-		"etrn_request password files, log_file, the DNSSEC trust anchor,\n"
-		"listen addresses and host names. Started as root with run_as set,\n"
-		"the files are checked as that user. Prints one line per finding,\n"
+		"etrn_request password files, dkim_sign keys, log_file, the DNSSEC\n"
+		"trust anchor, listen addresses and host names. Started as root\n"
+		"with run_as set, the files are checked as that user. Prints one\n"
+		"line per finding,\n"
 		"FILE:LINE: error|warning: text, then a summary; exits 1 on any\n"
 		"error, 0 with only warnings.\n");
 }

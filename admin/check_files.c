@@ -509,5 +509,6 @@ void check_files(struct check_report *r, const struct config *cfg,
 	check_trust_anchor(&c);
 	if (dropped)
 		check_tls_reload(&c);
+	check_dkim(r, cfg, c.me.name);
 	userdb_free(db);
 }

@@ -36,6 +36,9 @@ static const struct admin_command commands[] = {
 	  "etrn HOST[:PORT] [@]DOMAIN [--starttls] [--auth USER] | --scheduled" },
 	{ "fetch", admin_cmd_fetch,
 	  "fetch [--once|--daemon] [ACCOUNT...]   MultiPOP and DomainPOP" },
+	{ "dkim", admin_cmd_dkim,
+	  "dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--bits N] [--out KEYFILE] [--force]\n"
+	  "                                       a signing key and its TXT record" },
 };
 
 static void usage(FILE *out)

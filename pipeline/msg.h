@@ -101,6 +101,9 @@ struct pipe_msg {
 	enum dsn_ret ret;            /* MAIL ... RET= (RFC 3461) */
 	char envid[DSN_ENVID_MAX + 1]; /* MAIL ... ENVID= as sent; "": none */
 	struct pipe_client client;
+	/* What stages say for the message's log line: key=value words
+	 * ("dkim=signed d=example.org s=rsa1,ed1"); "" when nothing. */
+	char notes[256];
 	struct pipe_rcpt *rcpts;     /* the accepted recipients, in order */
 	size_t n_rcpts;
 };

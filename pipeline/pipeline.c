@@ -22,6 +22,13 @@
 
 enum step { STEP_NONE, STEP_MAIL, STEP_RCPT, STEP_BEGIN, STEP_END };
 
+/* Octets to replace before the commit. */
+struct pipe_patch {
+	uint64_t off;
+	char *buf;
+	size_t len;
+};
+
 struct pipe_tx {
 	const struct pipe_env *env;
 	pipe_cb *cb;
@@ -53,6 +60,8 @@ struct pipe_tx {
 	int verdict;        /* sticky verdict of a content hook */
 	struct pipe_reply content_reply;
 	uint64_t size;
+	struct pipe_patch *patches; /* stage_out_overwrite, for the commit */
+	size_t n_patches;
 	struct sink_outcome out;
 };
 
@@ -69,6 +78,19 @@ int stage_reply(struct pipe_reply *r, int verdict, int code, const char *enh,
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
 	va_end(ap);
 	return verdict;
+}
+
+void pipe_tx_note(struct pipe_tx *tx, const char *fmt, ...)
+{
+	char *notes = tx->msg.notes;
+	size_t used = strlen(notes);
+	va_list ap;
+
+	if (used > 0 && used + 1 < sizeof(tx->msg.notes))
+		notes[used++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(notes + used, sizeof(tx->msg.notes) - used, fmt, ap);
+	va_end(ap);
 }
 
 void pipe_store_reply(int r, bool quota_permanent, struct pipe_reply *out)
@@ -135,6 +157,15 @@ static void rcpt_clear(struct pipe_rcpt *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static void patches_free(struct pipe_tx *tx)
+{
+	for (size_t i = 0; i < tx->n_patches; i++)
+		free(tx->patches[i].buf);
+	free(tx->patches);
+	tx->patches = NULL;
+	tx->n_patches = 0;
+}
+
 void pipe_tx_reset(struct pipe_tx *tx)
 {
 	struct pipe_msg *m = &tx->msg;
@@ -160,11 +191,13 @@ void pipe_tx_reset(struct pipe_tx *tx)
 	m->size = 0;
 	m->ret = DSN_RET_NONE;
 	m->envid[0] = '\0';
+	m->notes[0] = '\0';
 	tx->step = STEP_NONE;
 	tx->waiting = tx->has_path = tx->discard = false;
 	tx->err = MD_OK;
 	tx->verdict = STAGE_CONTINUE;
 	tx->size = 0;
+	patches_free(tx);
 	memset(&tx->out, 0, sizeof(tx->out));
 	memset(&tx->reply, 0, sizeof(tx->reply));
 }
@@ -656,6 +689,39 @@ void stage_out_write(struct stage_out *out, const char *buf, size_t len)
 	chain_write(out->tx, out->next, buf, len);
 }
 
+uint64_t stage_out_offset(const struct stage_out *out)
+{
+	struct pipe_tx *tx = out->tx;
+
+	for (size_t i = out->next; i < tx->n_stages; i++)
+		if (tx->active[i] && tx->stages[i]->content != NULL)
+			return UINT64_MAX;
+	if (tx->sink == NULL || tx->err != MD_OK ||
+	    tx->verdict != STAGE_CONTINUE)
+		return UINT64_MAX;
+	return tx->sink->size(tx->sink_st);
+}
+
+int stage_out_overwrite(struct stage_out *out, uint64_t off, const char *buf,
+			size_t len)
+{
+	struct pipe_tx *tx = out->tx;
+	struct pipe_patch *grown;
+	char *copy = malloc(len > 0 ? len : 1);
+
+	grown = realloc(tx->patches, (tx->n_patches + 1) * sizeof(*grown));
+	if (copy == NULL || grown == NULL) {
+		free(copy);
+		if (grown != NULL)
+			tx->patches = grown;
+		return -1;
+	}
+	memcpy(copy, buf, len);
+	tx->patches = grown;
+	tx->patches[tx->n_patches++] = (struct pipe_patch){ off, copy, len };
+	return 0;
+}
+
 void pipe_tx_write(struct pipe_tx *tx, const char *buf, size_t len)
 {
 	tx->size += len;
@@ -789,6 +855,20 @@ static void commit_run(void *arg)
 {
 	struct pipe_tx *tx = arg;
 
+	/* The placeholders of the stages first: all, or no commit. */
+	for (size_t i = 0; i < tx->n_patches; i++) {
+		const struct pipe_patch *p = &tx->patches[i];
+		int r = tx->sink->overwrite(tx->sink_st, p->off, p->buf,
+					    p->len);
+
+		if (r != MD_OK) {
+			tx->out.result = r;
+			tx->out.err = errno;
+			snprintf(tx->out.stored, sizeof(tx->out.stored), "-");
+			abort_sink(tx);
+			return;
+		}
+	}
 	tx->sink->commit(tx->sink_st, tx, &tx->out);
 	tx->sink = NULL;
 	tx->sink_st = NULL;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/mail/address.h"
 
@@ -39,6 +40,11 @@ struct sink_ops {
 	size_t (*room)(void *st);
 	int (*prepare)(void *st);
 	int (*write)(void *st, const char *buf, size_t len);
+	/* Octets of the message written so far, the sink's own included
+	 * (Return-Path), and replacing len of them at off by as many
+	 * others with the same line ends (blocking: before the commit). */
+	uint64_t (*size)(void *st);
+	int (*overwrite)(void *st, uint64_t off, const char *buf, size_t len);
 	/* Make it durable for every recipient or for none (blocking);
 	 * consumes st. */
 	void (*commit)(void *st, struct pipe_tx *tx, struct sink_outcome *o);

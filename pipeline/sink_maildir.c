@@ -75,6 +75,16 @@ static int md_write(void *st, const char *buf, size_t len)
 	return md_delivery_write(st, buf, len);
 }
 
+static uint64_t md_size(void *st)
+{
+	return md_delivery_size(st);
+}
+
+static int md_overwrite(void *st, uint64_t off, const char *buf, size_t len)
+{
+	return md_delivery_overwrite(st, off, buf, len);
+}
+
 static void md_abort(void *st)
 {
 	md_delivery_abort(st);
@@ -179,6 +189,8 @@ const struct sink_ops sink_maildir = {
 	.room = md_room,
 	.prepare = md_prepare,
 	.write = md_write,
+	.size = md_size,
+	.overwrite = md_overwrite,
 	.commit = md_commit,
 	.abort = md_abort,
 };

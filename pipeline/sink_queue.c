@@ -54,6 +54,18 @@ static int q_write(void *st, const char *buf, size_t len)
 						: MD_OK;
 }
 
+static uint64_t q_size(void *st)
+{
+	return queue_tx_size(st);
+}
+
+static int q_overwrite(void *st, uint64_t off, const char *buf, size_t len)
+{
+	return queue_tx_overwrite(st, off, buf, len) < 0
+		       ? md_result_from_errno(errno)
+		       : MD_OK;
+}
+
 static void q_abort(void *st)
 {
 	queue_tx_abort(st);
@@ -196,6 +208,8 @@ const struct sink_ops sink_queue = {
 	.room = q_room,
 	.prepare = q_prepare,
 	.write = q_write,
+	.size = q_size,
+	.overwrite = q_overwrite,
 	.commit = q_commit,
 	.abort = q_abort,
 };

@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pipeline/msg.h"
 
@@ -84,6 +85,21 @@ const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx);
 /* Pass len octets on to what follows the hook that was given out. */
 void stage_out_write(struct stage_out *out, const char *buf, size_t len);
 
+/* Where the next octet written through out lands in the stored message
+ * (counted from its first octet, the sink's own Return-Path included), for
+ * stage_out_overwrite; UINT64_MAX when out does not lead straight to the
+ * sink (a later stage has a content hook) or nothing is being stored. */
+uint64_t stage_out_offset(const struct stage_out *out);
+
+/* Octets a stage wrote at off (stage_out_offset) are to be replaced by
+ * buf[0..len), as many, with the same line ends at the same places: a
+ * field whose value is known only at the end of the message, written
+ * first as a placeholder of its exact size. Applied by the commit before
+ * the message is made durable (a failure fails the commit). Returns 0,
+ * or -1 when out of memory. */
+int stage_out_overwrite(struct stage_out *out, uint64_t off, const char *buf,
+			size_t len);
+
 /* A waiting hook is finished (loop thread): its verdict (not WAIT), with
  * the reply written into the *r it was given. The step goes on. */
 void pipe_stage_done(struct pipe_tx *tx, int verdict);
@@ -93,6 +109,11 @@ void pipe_stage_done(struct pipe_tx *tx, int verdict);
  * the reply written into the *r it was given (kept for the end). The
  * entry point's waiting reserve or end goes on. */
 void pipe_stage_resume(struct pipe_tx *tx, int verdict);
+
+/* Add key=value words to the message's log line (pipe_msg.notes), cut
+ * where it is full. */
+void pipe_tx_note(struct pipe_tx *tx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Set *r (text formatted, cut at PIPE_TEXT_MAX) and return verdict. */
 int stage_reply(struct pipe_reply *r, int verdict, int code,

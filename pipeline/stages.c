@@ -15,7 +15,8 @@
 	X(stage_quota)    /* RCPT: the quota of local users (io pool) */   \
 	X(stage_hops)     /* content: the hop limit (Received fields) */   \
 	X(stage_received) /* content start: the Received field */         \
-	X(stage_submit)   /* submitted mail: Date, Message-ID, From: */
+	X(stage_submit)   /* submitted mail: Date, Message-ID, From: */ \
+	X(stage_dkim)     /* last: signing submitted mail (DKIM) */
 
 #define DECLARE(name) extern const struct stage name;
 #define ENTRY(name) &name,

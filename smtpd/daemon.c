@@ -103,6 +103,7 @@ static void smtpd_stopping(struct server *srv)
 const struct server_ops smtpd_server_ops = {
 	.name = "kantorpos-smtpd",
 	.proto = CONFIG_PROTO_SMTP,
+	.dkim_keys = true, /* stage_dkim signs submitted mail */
 	.accept = smtp_client_accept,
 	.refuse = smtp_client_refuse,
 	.prepare = smtpd_pickup_prepare,

@@ -413,9 +413,10 @@ static void log_accepted(struct pickup_file *f)
 					      o > 0 ? "," : "",
 					      m->rcpts[i].addr);
 	log_info("%s accepted id=%s from=<%s> to=%s size=%llu client=local "
-		 "user=%s uid=%lu drop=%s file=%s", f->sid, m->id, m->sender,
-		 to, (unsigned long long)pipe_tx_size(f->tx), f->user, f->uid,
-		 f->name, pipe_tx_stored(f->tx));
+		 "user=%s uid=%lu drop=%s file=%s%s%s", f->sid, m->id,
+		 m->sender, to, (unsigned long long)pipe_tx_size(f->tx),
+		 f->user, f->uid, f->name, pipe_tx_stored(f->tx),
+		 m->notes[0] != '\0' ? " " : "", m->notes);
 }
 
 /* The commit's outcome: stored (bounce the refused ones, remove), or

@@ -225,12 +225,13 @@ static void log_accepted(struct smtp_session *s)
 	for (size_t i = 0; i < m->n_rcpts && o < sizeof(to); i++)
 		o += (size_t)snprintf(to + o, sizeof(to) - o, "%s<%s>",
 				      i ? "," : "", m->rcpts[i].addr);
-	log_info("%s accepted id=%s from=<%s> to=%s size=%llu client=%s tls=%s auth=%s file=%s",
+	log_info("%s accepted id=%s from=<%s> to=%s size=%llu client=%s tls=%s auth=%s file=%s%s%s",
 		 s->sid, m->id, m->sender, to,
 		 (unsigned long long)data_size(&tx->dp), s->peer,
 		 tls != NULL ? tls : "no",
 		 (s->flags & SMTP_F_AUTH) ? s->user : "-",
-		 pipe_tx_stored(tx->ptx));
+		 pipe_tx_stored(tx->ptx), m->notes[0] != '\0' ? " " : "",
+		 m->notes);
 }
 
 static int end_done(struct smtp_session *s)

@@ -408,6 +408,21 @@ fail:
 	return d->err;
 }
 
+enum md_result md_delivery_overwrite(struct md_delivery *d, uint64_t off,
+				     const void *buf, size_t len)
+{
+	if (d->err != MD_OK) {
+		errno = d->err_errno;
+		return d->err;
+	}
+	if (fs_overwrite_buffered(d->fd, d->buf, d->buf_len, d->size, off, buf,
+				  len) == 0)
+		return MD_OK;
+	d->err_errno = errno;
+	d->err = errno == EINVAL ? MD_ERR_INVALID : fail_errno();
+	return d->err;
+}
+
 uint64_t md_delivery_size(const struct md_delivery *d)
 {
 	return d->size;

@@ -98,6 +98,15 @@ enum md_result md_delivery_open(struct md_delivery *d);
 enum md_result md_delivery_write(struct md_delivery *d, const void *buf,
 				 size_t len);
 
+/* Replace len octets already written at offset off (counted from the
+ * first octet of the file) by as many others, with the same line ends at
+ * the same places (the W= count stays): a field whose value is only known
+ * at the end of the message. Returns MD_OK or the sticky error (also
+ * MD_ERR_INVALID for octets not written yet). Blocking when they are in
+ * the file already: for the storage pool. */
+enum md_result md_delivery_overwrite(struct md_delivery *d, uint64_t off,
+				     const void *buf, size_t len);
+
 /* Bytes written so far (the S= of the final name). */
 uint64_t md_delivery_size(const struct md_delivery *d);
 

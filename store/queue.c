@@ -310,6 +310,21 @@ int queue_tx_write(struct queue_tx *tx, const void *buf, size_t len)
 	return 0;
 }
 
+int queue_tx_overwrite(struct queue_tx *tx, uint64_t off, const void *buf,
+		       size_t len)
+{
+	if (tx->err != 0) {
+		errno = tx->err;
+		return -1;
+	}
+	if (fs_overwrite_buffered(tx->fd, tx->buf, tx->buf_len, tx->size, off,
+				  buf, len) < 0) {
+		tx->err = errno;
+		return -1;
+	}
+	return 0;
+}
+
 uint64_t queue_tx_size(const struct queue_tx *tx)
 {
 	return tx->size;

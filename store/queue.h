@@ -72,6 +72,13 @@ int queue_tx_begin(struct queue *q, struct queue_tx **tx_r);
  * can keep consuming its input and answer at the end. Returns 0 or -1. */
 int queue_tx_write(struct queue_tx *tx, const void *buf, size_t len);
 
+/* Replace len octets already written at offset off by as many others
+ * (a field whose value is only known at the end). Returns 0, or -1 with
+ * errno, sticky as for queue_tx_write (EINVAL: octets not written yet).
+ * Blocking when they are in the file already. */
+int queue_tx_overwrite(struct queue_tx *tx, uint64_t off, const void *buf,
+		       size_t len);
+
 /* Octets queue_tx_write takes without writing to the file: the room left
  * in its buffer. Never blocks. */
 size_t queue_tx_room(const struct queue_tx *tx);

@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -127,6 +128,19 @@ static int sign_digest(EVP_PKEY *key, const unsigned char *digest,
 	return ok ? 0 : -1;
 }
 
+/* Zeros (base64 "AAAA") as long as key's signatures: RSA's are as long
+ * as its modulus, Ed25519's 64 octets. */
+static int placeholder_sig(EVP_PKEY *key, unsigned char *sig, size_t *len)
+{
+	int n = EVP_PKEY_get_size(key);
+
+	if (n <= 0 || (size_t)n > *len)
+		return -1;
+	*len = (size_t)n;
+	memset(sig, 0, *len);
+	return 0;
+}
+
 static const char *alg_of(EVP_PKEY *key)
 {
 	switch (EVP_PKEY_get_base_id(key)) {
@@ -172,6 +186,7 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 	const char *const *h = r->names != NULL ? r->names :
 			       dkim_default_names();
 	struct dkim_names hn = { 0 };
+	int rc;
 
 	if (alg == NULL) {
 		*why_r = EVP_PKEY_get_base_id(r->key) == EVP_PKEY_RSA ?
@@ -189,9 +204,16 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 	}
 	head(&f, r, alg);
 	*why_r = "out of memory";
-	if (f.text.failed || dkim_header_hash(r->hcanon, &hn, r->hdr, r->hdr_len,
-				      f.text.p, f.text.len, digest) < 0 ||
-	    sign_digest(r->key, digest, sig, &sig_len) < 0) {
+	if (r->placeholder)
+		rc = placeholder_sig(r->key, sig, &sig_len);
+	else
+		rc = f.text.failed ||
+			     dkim_header_hash(r->hcanon, &hn, r->hdr,
+					      r->hdr_len, f.text.p, f.text.len,
+					      digest) < 0
+			     ? -1
+			     : sign_digest(r->key, digest, sig, &sig_len);
+	if (f.text.failed || rc < 0) {
 		*why_r = f.text.failed ? "out of memory" : "signing failed";
 		strbuf_free(&f.text);
 		return NULL;
@@ -199,4 +221,31 @@ char *dkim_sign(const struct dkim_sign_req *r, const char **why_r)
 	b_value(&f, b64, sasl_b64_encode(sig, sig_len, b64, sizeof(b64)));
 	add(&f, "\r\n", 2);
 	return strbuf_take(&f.text, NULL);
+}
+
+char *dkim_sign_record(EVP_PKEY *key)
+{
+	unsigned char raw[32], *der = NULL;
+	bool ed = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
+	size_t n = sizeof(raw);
+	char *b64 = NULL, *txt = NULL;
+	int dlen;
+
+	if (ed) {
+		if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1)
+			return NULL;
+	} else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
+		   (dlen = i2d_PUBKEY(key, &der)) <= 0) {
+		return NULL;
+	} else {
+		n = (size_t)dlen;
+	}
+	if ((b64 = malloc(SASL_ENCODED_SIZE(n))) != NULL &&
+	    sasl_b64_encode(ed ? raw : der, n, b64, SASL_ENCODED_SIZE(n)) > 0 &&
+	    asprintf(&txt, "v=DKIM1; k=%s; p=%s", ed ? "ed25519" : "rsa",
+		     b64) < 0)
+		txt = NULL;
+	free(b64);
+	OPENSSL_free(der);
+	return txt;
 }

@@ -7,6 +7,7 @@
 #ifndef KANTORPOS_COMMON_DKIM_SIGN_H
 #define KANTORPOS_COMMON_DKIM_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ struct dkim_sign_req {
 	const unsigned char *bh;   /* the finished body hash (bcanon, no l=) */
 	const char *hdr;           /* the header section signed */
 	size_t hdr_len;
+	/* No signing: b= is a run of "A" as long as the key's signature,
+	 * so the field has the exact size and folding of the real one
+	 * (made with the same tags), to hold its place in a message. */
+	bool placeholder;
 };
 
 /* The DKIM-Signature field for r, "DKIM-Signature: v=1; ...\r\n", to be
@@ -38,5 +43,12 @@ struct dkim_sign_req {
  * *why_r a static reason when the key is unusable ("RSA key shorter than
  * 1024 bits", "unsupported key type") or memory is short. */
 char *dkim_sign(const struct dkim_sign_req *r, const char **why_r);
+
+/* The key record (RFC 6376 §3.6.1) that verifies key's signatures:
+ * "v=DKIM1; k=rsa; p=" and the DER SubjectPublicKeyInfo in base64, or
+ * "v=DKIM1; k=ed25519; p=" and the raw 32-octet public key (RFC 8463
+ * §4.2); one string, malloc'd (split it for a zone file). NULL for a
+ * key of another type or when memory is short. */
+char *dkim_sign_record(struct evp_pkey_st *key);
 
 #endif

@@ -62,6 +62,36 @@ int fs_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int fs_overwrite_buffered(int fd, char *buf, size_t buf_len, uint64_t size,
+			  uint64_t off, const void *data, size_t len)
+{
+	uint64_t in_buf = size - buf_len; /* file offset of buf[0] */
+	const char *p = data;
+
+	if (buf_len > size || off > size || len > size - off) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (len > 0 && off < in_buf) {
+		size_t n = len < in_buf - off ? len : (size_t)(in_buf - off);
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		off += (uint64_t)w;
+		len -= (size_t)w;
+	}
+	if (len > 0)
+		memcpy(buf + (off - in_buf), p, len);
+	return 0;
+}
+
 int fs_close_keep(int fd, int rc)
 {
 	int saved = errno;

@@ -21,11 +21,20 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 /* write(2) until done, retrying EINTR and short writes. */
 int fs_write_all(int fd, const void *buf, size_t len);
+
+/* A buffered append writer's file (fd, size octets in all, the last
+ * buf_len of them still in buf): replace the len octets at off with data,
+ * in the file (pwrite, blocking) and in buf, where each lies. The octets
+ * must have been written already (off + len <= size): -1 EINVAL
+ * otherwise, or the errno of pwrite. */
+int fs_overwrite_buffered(int fd, char *buf, size_t buf_len, uint64_t size,
+			  uint64_t off, const void *data, size_t len);
 
 /* close(fd) when fd >= 0, leaving errno as it was; returns rc, so that
  * "return fs_close_keep(fd, rc);" ends a function that reports errno. */

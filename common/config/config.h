@@ -197,6 +197,18 @@ enum config_local_sender {
 #define CONFIG_DNS_TRUST_ANCHOR "/usr/share/dns/root.key"
 #define CONFIG_DNS_RESOLVERS_MAX 8
 
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
+
+/* dkim_sign DOMAIN SELECTOR KEYFILE: one key that signs the mail of
+ * DOMAIN and its subdomains (common/config/config_dkim.h). */
+struct config_dkim {
+	char *domain;    /* lower case */
+	char *selector;
+	char *keyfile;   /* absolute after config_load */
+	unsigned line;
+	struct evp_pkey_st *key; /* NULL until config_dkim_load */
+};
+
 /* Room for the keyword table; common/config/config.c checks it at compile time. */
 #define CONFIG_MAX_KEYWORDS 96
 
@@ -221,6 +233,9 @@ struct config {
 
 	char *tls_cert;     /* both NULL or both set */
 	char *tls_key;
+	/* DKIM signing keys, in file order */
+	struct config_dkim *dkim;
+	size_t n_dkim;
 
 	uint64_t max_message_size;
 	unsigned long long max_recipients;

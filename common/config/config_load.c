@@ -81,6 +81,7 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_CUSTOM(listen, CONFIG_F_MULTI, config_kw_listen),
 	KW_PATH(tls_cert, 0),
 	KW_PATH(tls_key, 0),
+	KW_CUSTOM(dkim_sign, CONFIG_F_MULTI, config_kw_dkim_sign),
 	KW_SIZE(max_message_size, 1 * KB, 4 * GB, 50 * MB),
 	/* RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted. */
 	KW_UINT(max_recipients, 100, 100000, 100),
@@ -613,6 +614,7 @@ void config_free(struct config *cfg)
 	/* direct delivery */
 	config_outbound_free(cfg);
 	config_dns_free(cfg);
+	config_dkim_free(cfg);
 	/* sender rules */
 	free(cfg->trusted_networks);
 	/* local submission */

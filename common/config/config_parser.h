@@ -102,6 +102,9 @@ config_handler config_kw_fetch_account;
 config_handler config_kw_sendmail_domain, config_kw_sendmail_trusted_users;
 void config_sendmail_finish(struct config_parser *p);
 void config_sendmail_free(struct config *cfg);
+/* DKIM signing keys (config_dkim.c): the keyword and freeing. */
+config_handler config_kw_dkim_sign;
+void config_dkim_free(struct config *cfg);
 /* A path as written, made absolute against the file's directory (heap). */
 char *config_resolve_path(struct config_parser *p, const char *path);
 /* Checks of the fetch accounts that need the whole file (local domains). */

@@ -36,6 +36,7 @@ static const struct safety_rule rules[] = {
 	/* Users leave files there and must not find each other's: no
 	 * listing, and no removing another's file (sticky). */
 	[SAFETY_DROP_DIR] = { "the drop directory", 1, 044, "1733", 1 },
+	[SAFETY_DKIM_KEY] = { "the DKIM key", 0, 066, "600", 0 },
 };
 
 static const char *who_text(mode_t bits);
@@ -173,6 +174,12 @@ void safety_each_path(const struct config *cfg,
 		item.kind = SAFETY_SECRET;
 		item.path = cfg->fetch[i].password_file;
 		item.line = cfg->fetch[i].line;
+		fn(&item, arg);
+	}
+	for (size_t i = 0; i < cfg->n_dkim; i++) {
+		item.kind = SAFETY_DKIM_KEY;
+		item.path = cfg->dkim[i].keyfile;
+		item.line = cfg->dkim[i].line;
 		fn(&item, arg);
 	}
 	if (cfg->relayhost.host != NULL && cfg->relayhost.password_file != NULL) {

@@ -35,6 +35,7 @@ enum safety_kind {
 			  * account itself (not root), no read for group or
 			  * others, writable by them only with the sticky bit
 			  * (mode 1733) */
+	SAFETY_DKIM_KEY, /* a dkim_sign private key: as SAFETY_TLS_KEY */
 };
 
 /* The account the programs run as once started (after the privilege
@@ -86,8 +87,8 @@ void safety_each_path(const struct config *cfg,
 		      void *arg);
 
 /* Check every path cfg names: the config file, data_dir, user_db,
- * tls_key, aliases, drop_dir, each fetch account's password file and the
- * relayhost's. Returns 0, or
+ * tls_key, aliases, drop_dir, each dkim_sign key, each fetch account's
+ * password file and the relayhost's. Returns 0, or
  * -1 with every problem as one line each in *err_r (heap text ending in
  * a newline; caller frees; NULL only when out of memory). Blocking. */
 int safety_check_config(const struct config *cfg, char **err_r);

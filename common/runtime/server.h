@@ -111,6 +111,11 @@ struct server_client {
 struct server_ops {
 	const char *name;        /* program name: "kantorpos-smtpd" */
 	enum config_proto proto; /* which "listen" lines to bind */
+	/* Load the dkim_sign keys (common/config/config_dkim.h) with the
+	 * config: at start as the user started (before the privilege
+	 * drop), on a reload as run_as; a key that fails stops the start
+	 * or refuses the reload. */
+	bool dkim_keys;
 	/* A connection was accepted within the limits. fd (non-blocking,
 	 * close-on-exec) now belongs to the daemon; lc is the listener's
 	 * line (owned by the server, valid until server_free); peer is the

@@ -8,6 +8,7 @@
 
 #include "common/base/log.h"
 #include "common/base/sdnotify.h"
+#include "common/config/config_dkim.h"
 #include "common/config/config_load.h"
 #include "common/net/tls.h"
 #include "common/runtime/server.h"
@@ -133,6 +134,15 @@ int server_reload(struct server *srv)
 			  err != NULL ? err : "out of memory",
 			  "; keeping the old configuration");
 		free(err);
+		sdnotify_ready(REFUSED);
+		return -1;
+	}
+	if (srv->ops->dkim_keys && config_dkim_load(cfg, &err) < 0) {
+		log_lines(LOG_LVL_ERROR, "reload: ",
+			  err != NULL ? err : "out of memory",
+			  "; keeping the old configuration");
+		free(err);
+		config_free(cfg);
 		sdnotify_ready(REFUSED);
 		return -1;
 	}

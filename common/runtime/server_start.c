@@ -14,6 +14,7 @@
 #include "common/base/log.h"
 #include "common/base/privdrop.h"
 #include "common/base/sdnotify.h"
+#include "common/config/config_dkim.h"
 #include "common/config/config_load.h"
 #include "common/config/safety.h"
 #include "common/net/net.h"
@@ -69,6 +70,11 @@ static int start_config(struct server *srv, char **err_r)
 		if (*err_r == NULL)
 			server_errf(err_r, "cannot check file permissions: %s",
 				    strerror(errno));
+		return -1;
+	}
+	/* The DKIM keys, as the TLS key, are read as the user started. */
+	if (srv->ops->dkim_keys && config_dkim_load(cfg, &cerr) < 0) {
+		*err_r = cerr != NULL ? cerr : strdup("out of memory\n");
 		return -1;
 	}
 	return 0;
