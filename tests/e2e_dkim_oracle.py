@@ -26,31 +26,14 @@ import sys
 import tempfile
 
 SKIP = 77
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def import_dkim():
-    """The dkim module, or None when it (or nacl for Ed25519) is missing;
-    runs the test again under the system interpreter when that has it."""
-    try:
-        import dkim
-        import nacl.signing  # noqa: F401  (dkimpy's Ed25519)
-        return dkim
-    except ImportError:
-        pass
-    if (os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
-            and os.access(SYSTEM_PYTHON, os.X_OK)
-            and subprocess.call([SYSTEM_PYTHON, "-c",
-                                 "import dkim, nacl.signing"],
-                                stderr=subprocess.DEVNULL) == 0):
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    return None
-
-
-dkim = import_dkim()
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import BUILD, run_tests  # noqa: E402
+from e2e_lib import BUILD, import_or_reexec, run_tests  # noqa: E402
+
+# dkimpy, and nacl for its Ed25519 (main() reports them missing).
+dkim = None
+if import_or_reexec("dkim", "nacl.signing"):
+    import dkim
 
 DKIMTOOL = os.path.join(BUILD, "tests", "dkimtool")
 DOMAIN = "example.test"

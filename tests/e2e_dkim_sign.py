@@ -41,10 +41,9 @@ import e2e_lib as lib  # noqa: E402
 from e2e_lib import ADMIN, BUILD, SMTPD, Skip, test  # noqa: E402
 import e2e_dns  # noqa: E402
 
-try:
+dkim = None  # reported missing by main()
+if lib.import_or_reexec("dkim"):
     import dkim
-except ImportError:  # reported by main()
-    dkim = None
 
 SENDMAIL = os.path.join(BUILD, "sendmail", "kantorpos-sendmail")
 DOMAIN = "example.test"

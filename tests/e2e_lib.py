@@ -74,6 +74,31 @@ def fresh_src():
     return "127.0.0.%d" % _next_src[0]
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def import_or_reexec(*modules):
+    """Import modules (dotted names); True when they all import. Debian
+    installs its python3-* packages for the system interpreter: when the
+    python3 running the test lacks one and /usr/bin/python3 has them all,
+    the test runs itself again with that one (this call does not return
+    then)."""
+    try:
+        for m in modules:
+            __import__(m)
+        return True
+    except ImportError:
+        pass
+    if (os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
+            and os.access(SYSTEM_PYTHON, os.X_OK)
+            and subprocess.call([SYSTEM_PYTHON, "-c",
+                                 "import " + ", ".join(modules)],
+                                stderr=subprocess.DEVNULL) == 0):
+        sys.stdout.flush()
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+    return False
+
+
 def free_port():
     """A 127.0.0.1 port that was free a moment ago, for a listener, and
     never one this process was given before: the kernel may hand the port
