@@ -1,13 +1,16 @@
 /* outbound/mtasts.c: the MTA-STS policy cache on the loop
  * (outbound/mtasts.h): per domain the cached policy, the TXT lookup, the
  * fetch, the waiters, and the pool jobs that read and write the cache
- * files. Domains stay in memory once seen (as many as the queue sends
- * to). */
+ * files. Domains are found through a hash of their names; one whose
+ * policy has lapsed (or that has none) and that nobody waits for is
+ * dropped from memory now and then (MTASTS_SWEEP): its file stays, read
+ * again when the domain comes back. */
 #include "autoconf.h"
 
 #include "outbound/mtasts.h"
 
 #include "common/base/fsutil.h"
+#include "common/base/hmap.h"
 #include "common/base/log.h"
 #include "common/client/httpsget.h"
 #include "common/dns/dns.h"
@@ -24,10 +27,12 @@
 #define MTASTS_PATH "/.well-known/mta-sts.txt"
 #define MTASTS_MAGIC "kantorpos-mta-sts 1 "
 #define MTASTS_DAY 86400
+/* Lapsed domains are dropped at most this often, in seconds. */
+#define MTASTS_SWEEP 300
 
 struct mdom {
 	struct mtasts *m;
-	struct mdom *next;
+	struct hmap_node node;
 	char name[DNS_NAME_MAX + 1];
 	bool loaded, loading;
 	bool have;                       /* a policy is cached */
@@ -38,15 +43,20 @@ struct mdom {
 	struct httpsget *g;
 	char fetch_id[MTASTS_ID_MAX + 1];
 	struct mtswait *waiters;
+	unsigned jobs;                   /* pool jobs that hold it */
 };
 
 struct mtasts {
 	struct mtasts_opts o;
 	char *dir;
-	struct mdom *doms;
+	struct hmap doms;                /* struct mdom by name */
+	time_t swept;
 	size_t jobs;
 	bool shut;
 };
+
+#define DOM_OF(n) ((struct mdom *)(void *)((char *)(n) - \
+					    offsetof(struct mdom, node)))
 
 enum mjob_kind { MJ_LOAD, MJ_SAVE };
 
@@ -89,6 +99,7 @@ static void answer(struct mdom *d)
 	for (; w != NULL; w = next) {
 		next = w->next;
 		w->next = NULL;
+		w->at = NULL;
 		w->fn(w, current(d));
 	}
 }
@@ -128,6 +139,7 @@ static void job_done(void *arg)
 	struct mtasts *m = d->m;
 
 	m->jobs--;
+	d->jobs--;
 	if (j->kind == MJ_SAVE && j->rc < 0)
 		log_warn("mta-sts: cannot write %s", j->path);
 	if (j->kind == MJ_LOAD) {
@@ -172,6 +184,7 @@ static int submit(struct mjob *j)
 		return -1;
 	}
 	j->d->m->jobs++;
+	j->d->jobs++;
 	return 0;
 }
 
@@ -296,41 +309,75 @@ struct mtasts *mtasts_new(const struct mtasts_opts *o)
 	if (m == NULL)
 		return NULL;
 	m->o = *o;
+	hmap_init(&m->doms);
 	if ((m->dir = strdup(o->dir)) == NULL) {
 		free(m);
 		return NULL;
 	}
+	m->swept = now(m);
 	return m;
 }
 
 void mtasts_free(struct mtasts *m)
 {
+	struct hmap_node *n, *next;
+	size_t pos = 0;
+
 	if (m == NULL)
 		return;
 	mtasts_shutdown(m);
-	while (m->doms != NULL) {
-		struct mdom *d = m->doms;
-
-		m->doms = d->next;
-		free(d);
+	for (n = hmap_walk(&m->doms, &pos, NULL); n != NULL; n = next) {
+		next = hmap_walk(&m->doms, &pos, n);
+		free(DOM_OF(n));
 	}
+	hmap_free(&m->doms);
 	free(m->dir);
 	free(m);
 }
 
+/* Nothing holds it and it has no policy to apply: it may go. */
+static bool idle_lapsed(const struct mdom *d)
+{
+	return d->waiters == NULL && d->q == NULL && d->g == NULL &&
+	       d->jobs == 0 && !d->loading && !valid(d);
+}
+
+/* Drop the lapsed domains, once every MTASTS_SWEEP seconds at most. */
+static void sweep(struct mtasts *m)
+{
+	struct hmap_node *n, *next;
+	size_t pos = 0;
+	time_t t = now(m);
+
+	if (t - m->swept < MTASTS_SWEEP && t >= m->swept)
+		return;
+	m->swept = t;
+	for (n = hmap_walk(&m->doms, &pos, NULL); n != NULL; n = next) {
+		next = hmap_walk(&m->doms, &pos, n);
+		if (idle_lapsed(DOM_OF(n))) {
+			hmap_remove(&m->doms, n);
+			free(DOM_OF(n));
+		}
+	}
+}
+
 static struct mdom *find_dom(struct mtasts *m, const char *domain)
 {
+	uint32_t h = hmap_hash(domain, strlen(domain), HMAP_SEED);
 	struct mdom *d;
 
-	for (d = m->doms; d != NULL; d = d->next)
-		if (strcmp(d->name, domain) == 0)
-			return d;
+	for (struct hmap_node *n = hmap_first(&m->doms, h); n != NULL;
+	     n = hmap_next(n))
+		if (strcmp(DOM_OF(n)->name, domain) == 0)
+			return DOM_OF(n);
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->m = m;
 	snprintf(d->name, sizeof(d->name), "%s", domain);
-	d->next = m->doms;
-	m->doms = d;
+	if (hmap_insert(&m->doms, &d->node, h) < 0) {
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -343,6 +390,7 @@ int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
 	*p_r = NULL;
 	if (m->shut || !dns_name_ok(domain) || strchr(domain, '/') != NULL)
 		return 1; /* not a name a policy host can have */
+	sweep(m);
 	if ((d = find_dom(m, domain)) == NULL)
 		return -1;
 	if (d->loaded && d->q == NULL && (d->g == NULL || valid(d)) &&
@@ -351,6 +399,7 @@ int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
 		return 1;
 	}
 	w->next = d->waiters;
+	w->at = d;
 	d->waiters = w;
 	if (d->loaded) {
 		start_txt(d);
@@ -365,23 +414,39 @@ int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
 	return 0;
 }
 
+/* Every domain, for the walks below: the first with d NULL. */
+static struct mdom *next_dom(const struct mtasts *m, size_t *pos,
+			     struct mdom *d)
+{
+	struct hmap_node *n = hmap_walk(&m->doms, pos,
+					d != NULL ? &d->node : NULL);
+
+	return n != NULL ? DOM_OF(n) : NULL;
+}
+
 void mtasts_unwait(struct mtasts *m, struct mtswait *w)
 {
-	for (struct mdom *d = m->doms; d != NULL; d = d->next) {
-		for (struct mtswait **pp = &d->waiters; *pp != NULL;
-		     pp = &(*pp)->next) {
-			if (*pp == w) {
-				*pp = w->next;
-				return;
-			}
+	struct mdom *d = w->at;
+
+	(void)m;
+	if (d == NULL)
+		return;
+	for (struct mtswait **pp = &d->waiters; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
 		}
 	}
+	w->at = NULL;
 }
 
 void mtasts_shutdown(struct mtasts *m)
 {
+	size_t pos = 0;
+
 	m->shut = true;
-	for (struct mdom *d = m->doms; d != NULL; d = d->next) {
+	for (struct mdom *d = next_dom(m, &pos, NULL); d != NULL;
+	     d = next_dom(m, &pos, d)) {
 		d->waiters = NULL;
 		if (d->q != NULL)
 			dns_cancel(d->q);
@@ -394,9 +459,10 @@ void mtasts_shutdown(struct mtasts *m)
 
 size_t mtasts_busy(const struct mtasts *m)
 {
-	size_t n = m->jobs;
+	size_t n = m->jobs, pos = 0;
 
-	for (const struct mdom *d = m->doms; d != NULL; d = d->next)
+	for (struct mdom *d = next_dom(m, &pos, NULL); d != NULL;
+	     d = next_dom(m, &pos, d))
 		n += (d->q != NULL) + (d->g != NULL);
 	return n;
 }

@@ -15,6 +15,8 @@
  *   keeps enforcing: a first line "kantorpos-mta-sts 1 ID FETCHED" and
  *   the policy body as fetched (parsed again when read). Files are read
  *   and written on the pool, replaced atomically (write, fsync, rename).
+ *   In memory, a domain whose policy has lapsed and that nobody waits
+ *   for is dropped after a while (its file is read again when needed).
  * Loop thread only; never blocks; waiters are called from the loop. */
 #ifndef KANTORPOS_OUTBOUND_MTASTS_H
 #define KANTORPOS_OUTBOUND_MTASTS_H
@@ -53,6 +55,7 @@ struct mtasts_opts {
  * control returns to the loop), NULL for none. */
 struct mtswait {
 	struct mtswait *next;
+	void *at;                 /* the cache's: where it waits */
 	void (*fn)(struct mtswait *w, const struct mtasts_policy *p);
 };
 
