@@ -2,7 +2,7 @@
  * items of the direct route, their MX plans and MTA-STS policies, the
  * targets (outbound/dtarget.h) they wait at, the one choice of TLS per
  * target, the pool jobs that scan, lock and record, and the interface.
- * The sessions that carry the items are direct_session.c's. */
+ * The sessions that carry the items are outbound/direct_session.h's. */
 #include "autoconf.h"
 
 #include "outbound/direct.h"
@@ -12,7 +12,7 @@
 #include "common/dns/dns.h"
 #include "common/net/net.h"
 #include "common/net/worker.h"
-#include "outbound/direct_int.h"
+#include "outbound/direct_session.h"
 #include "outbound/tlspolicy.h"
 
 #include <arpa/inet.h>
@@ -29,14 +29,26 @@
 /* Addresses of this host kept for the loop check, at most. */
 #define DIRECT_SELF_ADDRS 64
 
-static void next_target(struct ditem *item);
+struct direct {
+	struct dsess_env env;    /* first: the sessions' part */
+	struct direct_opts o;
+	struct mxcache *mx;
+	struct mtasts *sts;      /* NULL: mta_sts no, or no resolver */
+	struct hmap items;       /* struct ditem by id */
+	size_t n_items;
+	size_t jobs;
+	bool scanning, rescan, rescan_due_only;
+};
 
-time_t direct_now(const struct direct *d)
+static struct direct *of_env(struct dsess_env *e)
 {
-	return d->o.clock != NULL ? d->o.clock(d->o.clock_arg) : time(NULL);
+	return (struct direct *)(void *)e;
 }
 
-void direct_maybe_idle(struct direct *d)
+static void next_target(struct ditem *item);
+
+
+static void maybe_idle(struct direct *d)
 {
 	if (direct_busy(d) == 0 && d->o.idle != NULL)
 		d->o.idle(d->o.arg);
@@ -51,7 +63,7 @@ static void tls_for(const struct ditem *item, const struct mx_target *mt,
 		    struct tlsp_out *out)
 {
 	struct tlsp_in in = {
-		.mode = item->d->cfg->outbound_tls,
+		.mode = item->d->env.cfg->outbound_tls,
 		.host = mxcache_dane(item->dom, mt->host),
 		.mx_name = mxcache_hosts(item->dom)->host[mt->host].name,
 		.domain = item->domain,
@@ -67,9 +79,6 @@ static void tls_for(const struct ditem *item, const struct mx_target *mt,
 
 #define ITEM_OF(n) ((struct ditem *)(void *)((char *)(n) - \
 					      offsetof(struct ditem, node)))
-#define ITEM_AT(l) ((struct ditem *)(void *)((char *)(l) - \
-					      offsetof(struct ditem, link)))
-
 static uint32_t id_hash(const char *id)
 {
 	return hmap_hash(id, strlen(id), HMAP_SEED);
@@ -86,7 +95,7 @@ static struct ditem *find_item(struct direct *d, const char *id)
 
 /* The item is done with for now (delivered, deferred, bounced, skipped):
  * out of the table; the queue keeps what is left of it. */
-void direct_forget(struct ditem *item)
+static void forget(struct ditem *item)
 {
 	struct direct *d = item->d;
 
@@ -104,7 +113,7 @@ void direct_forget(struct ditem *item)
 
 /* ---- pool jobs ---- */
 
-struct djob *direct_new_job(struct direct *d, enum djob_kind kind,
+static struct djob *new_job(struct direct *d, enum djob_kind kind,
 			    struct ditem *item)
 {
 	struct djob *j = calloc(1, sizeof(*j));
@@ -172,10 +181,10 @@ static void job_run(void *arg)
 
 static void job_done(void *arg);
 
-int direct_submit(struct direct *d, struct djob *j)
+static int submit(struct direct *d, struct djob *j)
 {
-	j->ctx = (struct outb_ctx){ .cfg = d->cfg, .q = d->o.q, .db = d->o.db,
-				     .now = direct_now(d) };
+	j->ctx = (struct outb_ctx){ .cfg = d->env.cfg, .q = d->o.q, .db = d->o.db,
+				     .now = dsess_now(&d->env) };
 	if (j->item != NULL)
 		j->ctx.tls_mode = j->item->last_tls;
 	if (worker_submit(d->o.pool, job_run, job_done, j) < 0) {
@@ -192,19 +201,19 @@ int direct_submit(struct direct *d, struct djob *j)
  * pool; the item is forgotten when that is done. */
 static void item_finish(struct ditem *item, int code, const char *text)
 {
-	struct djob *j = direct_new_job(item->d, code == 0 ? DJ_DEFER : DJ_SETTLE,
+	struct djob *j = new_job(item->d, code == 0 ? DJ_DEFER : DJ_SETTLE,
 				 item);
 
 	if (j == NULL) {
-		direct_forget(item); /* stays queued as it was: retried later */
+		forget(item); /* stays queued as it was: retried later */
 		return;
 	}
 	j->code = code;
 	snprintf(j->text, sizeof(j->text), "%s", text);
 	item->in_job = true;
-	if (direct_submit(item->d, j) < 0) {
+	if (submit(item->d, j) < 0) {
 		free(j);
-		direct_forget(item);
+		forget(item);
 	}
 }
 
@@ -224,7 +233,8 @@ static void item_exhausted(struct ditem *item)
 
 /* Apply the domain's policy to the plan. enforce: targets whose MX host
  * matches no pattern are dropped (§4.2), the rest need verified TLS;
- * testing: nothing dropped, mismatches logged. 0, or -1 when enforce
+ * testing: nothing dropped, mismatches logged (and the policy kept, so
+ * that a session's report names them). 0, or -1 when enforce
  * leaves no target (the item is deferred then). */
 static int sts_filter(struct ditem *item)
 {
@@ -251,10 +261,10 @@ static int sts_filter(struct ditem *item)
 				 "policy of %s (testing)", item->id, name,
 				 item->domain);
 	}
-	free(item->sts);
-	item->sts = NULL;
 	if (item->sts_mode != MTASTS_ENFORCE)
-		return 0;
+		return 0; /* testing: the patterns stay for the TLS reports */
+	free(item->sts); /* every MX left matches */
+	item->sts = NULL;
 	item->plan.n = kept;
 	if (kept > 0)
 		return 0;
@@ -297,8 +307,8 @@ static void sts_known(struct mtswait *w, const struct mtasts_policy *p)
 						      offsetof(struct ditem, swait));
 
 	item->sts_waiting = false;
-	if (item->d->shut) {
-		direct_forget(item);
+	if (item->d->env.shut) {
+		forget(item);
 	} else if (!sts_take(item, p)) {
 		item_finish(item, 0, "out of memory");
 	} else {
@@ -334,8 +344,8 @@ static void dom_resolved(struct mxwait *w, struct mxdom *dom)
 						      offsetof(struct ditem, wait));
 
 	(void)dom;
-	if (item->d->shut) {
-		direct_forget(item);
+	if (item->d->env.shut) {
+		forget(item);
 		return;
 	}
 	item->dom_ready = true;
@@ -361,13 +371,13 @@ static void new_item(struct direct *d, const struct dhit *hit, bool due_only)
 	}
 	d->n_items++;
 	if (sts_start(item) < 0) {
-		direct_forget(item);
+		forget(item);
 		return;
 	}
 	rc = mxcache_get(d->mx, item->domain, &item->wait, &item->dom);
 	if (rc < 0) {
 		item->dom = NULL;
-		direct_forget(item);
+		forget(item);
 	} else if (rc == 1) {
 		item->dom_ready = true;
 		item_plan(item);
@@ -376,27 +386,9 @@ static void new_item(struct direct *d, const struct dhit *hit, bool due_only)
 
 /* ---- an item at its targets ---- */
 
-void direct_enqueue(struct dtarget *t, struct ditem *item, bool front)
-{
-	item->at = t;
-	dtarget_push(t, &item->link, front);
-}
-
-struct ditem *direct_dequeue(struct dtarget *t)
-{
-	struct dtarget_link *l = dtarget_pop(t);
-	struct ditem *item;
-
-	if (l == NULL)
-		return NULL;
-	item = ITEM_AT(l);
-	item->at = NULL;
-	return item;
-}
-
 /* This target failed the item (why; code is the reply that did, 0 for
  * none): on to the next. */
-void direct_item_failed(struct ditem *item, int code, const char *why)
+static void item_failed(struct ditem *item, int code, const char *why)
 {
 	if (code / 100 == 5) {
 		item->n_5xx++;
@@ -413,21 +405,26 @@ static void next_target(struct ditem *item)
 {
 	struct direct *d = item->d;
 
-	if (d->shut) {
-		direct_forget(item); /* stays queued as it is */
+	if (d->env.shut) {
+		forget(item); /* stays queued as it is */
 		return;
 	}
 	while (item->pos < item->plan.n) {
 		const struct mx_target *mt = &item->plan.t[item->pos];
 		const char *name = mxcache_hosts(item->dom)->host[mt->host].name;
-		const char *down = dtargets_down(&d->targets, &mt->addr,
-						 direct_now(d));
+		const char *down = dtargets_down(&d->env.targets, &mt->addr,
+						 dsess_now(&d->env));
 		struct dtarget *t;
 		struct tlsp_out tls;
 
 		tls_for(item, mt, &tls);
 		if (down == NULL)
 			item->last_tls = tls.mode_name;
+		if (down == NULL && !tls.use)
+			log_info("direct: id=%s domain=%s mx=%s tls=%s "
+				 "tlsrpt=%s policy=tlsa", item->id,
+				 item->domain, name, tls.mode_name,
+				 tlsrpt_tlsa_failed());
 		if (down != NULL || !tls.use) {
 			/* Down, or DANE cannot say how to reach it. */
 			item->all_5xx = false;
@@ -436,27 +433,19 @@ static void next_target(struct ditem *item)
 			item->pos++;
 			continue;
 		}
-		if ((t = dtarget_get(&d->targets, name, &mt->addr, &tls)) ==
+		if ((t = dtarget_get(&d->env.targets, name, &mt->addr, &tls)) ==
 		    NULL) {
 			item_finish(item, 0, "out of memory");
 			return;
 		}
-		t->owner = d;
-		direct_enqueue(t, item, false);
+		t->owner = &d->env;
+		dsess_enqueue(t, item, false);
 		dsess_pump(t);
 		return;
 	}
 	item_exhausted(item);
 }
 
-/* Every item waiting at t goes on to its next target. */
-void direct_target_fail(struct dtarget *t, int code, const char *why)
-{
-	struct ditem *item;
-
-	while ((item = direct_dequeue(t)) != NULL)
-		direct_item_failed(item, code, why);
-}
 
 static void scan_done(struct djob *j)
 {
@@ -465,10 +454,10 @@ static void scan_done(struct djob *j)
 	d->scanning = false;
 	if (j->rc < 0)
 		log_warn("direct: queue scan failed");
-	for (size_t i = 0; i < j->n_hits && !d->shut; i++)
+	for (size_t i = 0; i < j->n_hits && !d->env.shut; i++)
 		if (find_item(d, j->hits[i].id) == NULL)
 			new_item(d, &j->hits[i], j->due_only);
-	if (d->rescan && !d->shut) {
+	if (d->rescan && !d->env.shut) {
 		d->rescan = false;
 		direct_flush(d, NULL, d->rescan_due_only);
 	}
@@ -493,13 +482,13 @@ static void job_done(void *arg)
 	case DJ_DEFER:
 	case DJ_SETTLE:
 		if (j->kind == DJ_DEFER || j->code / 100 != 5)
-			d->stats.deferred++;
+			d->env.deferred++;
 		else
-			d->stats.bounced++;
-		direct_forget(j->item);
+			d->env.bounced++;
+		forget(j->item);
 		break;
 	}
-	if (j->kick != 0 && d->o.kick != NULL && !d->shut)
+	if (j->kick != 0 && d->o.kick != NULL && !d->env.shut)
 		d->o.kick(d->o.arg, j->kick);
 	free(j->domain);
 	free(j->hits);
@@ -508,7 +497,7 @@ static void job_done(void *arg)
 	if (j->it != NULL)
 		queue_item_release(j->it);
 	free(j);
-	direct_maybe_idle(d);
+	maybe_idle(d);
 }
 
 /* ---- this host ---- */
@@ -568,18 +557,44 @@ static int sts_new(struct direct *d)
 	struct mtasts_opts o = {
 		.loop = d->o.loop, .pool = d->o.pool, .dns = d->o.dns,
 		.verify_ctx = d->o.verify_ctx, .dir = dir,
-		.port = (unsigned)d->cfg->mta_sts_port,
-		.fetch_timeout = (double)d->cfg->outbound_timeout,
+		.port = (unsigned)d->env.cfg->mta_sts_port,
+		.fetch_timeout = (double)d->env.cfg->outbound_timeout,
 		.clock = d->o.clock, .clock_arg = d->o.clock_arg,
 	};
 
-	if (!d->cfg->mta_sts || d->o.dns == NULL || d->o.verify_ctx == NULL ||
-	    d->cfg->data_dir == NULL)
+	if (!d->env.cfg->mta_sts || d->o.dns == NULL || d->o.verify_ctx == NULL ||
+	    d->env.cfg->data_dir == NULL)
 		return 0;
-	snprintf(dir, sizeof(dir), "%s/queue/mta-sts", d->cfg->data_dir);
+	snprintf(dir, sizeof(dir), "%s/queue/mta-sts", d->env.cfg->data_dir);
 	d->sts = mtasts_new(&o);
 	return d->sts != NULL ? 0 : -1;
 }
+
+/* ---- what the sessions call back ---- */
+
+static void op_idle(struct dsess_env *e)
+{
+	maybe_idle(of_env(e));
+}
+
+static struct djob *op_new_job(struct dsess_env *e, enum djob_kind kind,
+			       struct ditem *item)
+{
+	return new_job(of_env(e), kind, item);
+}
+
+static int op_submit(struct dsess_env *e, struct djob *j)
+{
+	return submit(of_env(e), j);
+}
+
+static const struct dsess_ops direct_ops = {
+	.idle = op_idle,
+	.forget = forget,
+	.new_job = op_new_job,
+	.submit = op_submit,
+	.item_failed = item_failed,
+};
 
 /* ---- the interface ---- */
 
@@ -596,17 +611,21 @@ struct direct *direct_new(const struct direct_opts *o, char *err,
 		return NULL;
 	}
 	d->o = *o;
-	d->cfg = o->cfg;
+	d->env = (struct dsess_env){
+		.loop = o->loop, .pool = o->pool, .verify_ctx = o->verify_ctx,
+		.any_ctx = o->any_ctx, .clock = o->clock,
+		.clock_arg = o->clock_arg, .cfg = o->cfg, .ops = &direct_ops,
+	};
 	hmap_init(&d->items);
-	dtargets_init(&d->targets);
-	names[self.n_names++] = config_outbound_helo(d->cfg);
-	if (d->cfg->hostname != NULL)
-		names[self.n_names++] = d->cfg->hostname;
-	self.n_addrs = self_addrs(d->cfg, addrs);
+	dtargets_init(&d->env.targets);
+	names[self.n_names++] = config_outbound_helo(d->env.cfg);
+	if (d->env.cfg->hostname != NULL)
+		names[self.n_names++] = d->env.cfg->hostname;
+	self.n_addrs = self_addrs(d->env.cfg, addrs);
 	d->mx = mxcache_new(o->loop, o->dns, &self,
-			    (size_t)d->cfg->outbound_address_limit,
-			    d->cfg->outbound_tls,
-			    (unsigned)d->cfg->outbound_port);
+			    (size_t)d->env.cfg->outbound_address_limit,
+			    d->env.cfg->outbound_tls,
+			    (unsigned)d->env.cfg->outbound_port);
 	if (d->mx == NULL || sts_new(d) < 0) {
 		snprintf(err, errlen, "out of memory");
 		mxcache_free(d->mx);
@@ -620,7 +639,7 @@ int direct_flush(struct direct *d, const char *domain, bool due_only)
 {
 	struct djob *j;
 
-	if (d->shut) {
+	if (d->env.shut) {
 		errno = ECANCELED;
 		return -1;
 	}
@@ -630,14 +649,14 @@ int direct_flush(struct direct *d, const char *domain, bool due_only)
 		d->rescan = true;
 		return 0;
 	}
-	if ((j = direct_new_job(d, DJ_SCAN, NULL)) == NULL)
+	if ((j = new_job(d, DJ_SCAN, NULL)) == NULL)
 		return -1;
 	j->due_only = due_only;
 	if (domain != NULL && (j->domain = strdup(domain)) == NULL) {
 		free(j);
 		return -1;
 	}
-	if (direct_submit(d, j) < 0) {
+	if (submit(d, j) < 0) {
 		free(j->domain);
 		free(j);
 		return -1;
@@ -648,19 +667,19 @@ int direct_flush(struct direct *d, const char *domain, bool due_only)
 
 size_t direct_busy(const struct direct *d)
 {
-	return d->jobs + d->n_items + d->n_sessions + (d->scanning ? 1 : 0) +
+	return d->jobs + d->n_items + d->env.n_sessions + (d->scanning ? 1 : 0) +
 	       mxcache_resolving(d->mx) +
 	       (d->sts != NULL ? mtasts_busy(d->sts) : 0);
 }
 
 void direct_shutdown(struct direct *d)
 {
-	if (d->shut)
+	if (d->env.shut)
 		return;
-	d->shut = true;
+	d->env.shut = true;
 	if (d->sts != NULL)
 		mtasts_shutdown(d->sts);
-	for (struct dsess *s = d->sessions; s != NULL; s = s->next)
+	for (struct dsess *s = d->env.sessions; s != NULL; s = s->next)
 		if (s->s != NULL)
 			smtpc_abort(s->s, "shutting down");
 	/* Items waiting for a lookup or a session stay queued as they are. */
@@ -677,7 +696,7 @@ void direct_shutdown(struct direct *d)
 			dtarget_unlink(item->at, &item->link);
 			item->at = NULL;
 		}
-		direct_forget(item);
+		forget(item);
 	}
 }
 
@@ -685,7 +704,7 @@ void direct_free(struct direct *d)
 {
 	if (d == NULL)
 		return;
-	dtargets_free(&d->targets);
+	dtargets_free(&d->env.targets);
 	hmap_free(&d->items);
 	mxcache_free(d->mx);
 	mtasts_free(d->sts);
@@ -694,5 +713,8 @@ void direct_free(struct direct *d)
 
 void direct_get_stats(const struct direct *d, struct direct_stats *st_r)
 {
-	*st_r = d->stats;
+	*st_r = (struct direct_stats){ .sent = d->env.sent,
+				       .deferred = d->env.deferred,
+				       .bounced = d->env.bounced,
+				       .sessions_failed = d->env.sessions_failed };
 }

@@ -16,6 +16,7 @@
 #include "common/dns/dns.h"
 #include "common/dns/dns_name.h"
 #include "common/net/worker.h"
+#include "outbound/tlsrpt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -215,6 +216,7 @@ static void fetched(void *arg, const char *body, size_t len, const char *error)
 	struct mdom *d = arg;
 	struct mtasts_policy p;
 	const char *why = error;
+	bool cert_failed = error != NULL && httpsget_cert_failed(d->g);
 
 	d->g = NULL;
 	if (error == NULL && mtasts_policy_parse(body, len, &p, &why) == 0) {
@@ -227,8 +229,10 @@ static void fetched(void *arg, const char *body, size_t len, const char *error)
 			 d->id, mtasts_mode_name(p.mode), p.max_age);
 		save(d, body, len);
 	} else {
-		log_warnx("mta-sts: %s: no new policy (%s)%s", d->name, why,
-			  valid(d) ? ": the cached one stays" : "");
+		log_warnx("mta-sts: %s: no new policy (%s)%s tlsrpt=%s "
+			  "policy=sts domain=%s", d->name, why,
+			  valid(d) ? ": the cached one stays" : "",
+			  tlsrpt_sts_fetch(error == NULL, cert_failed), d->name);
 	}
 	answer(d);
 }

@@ -252,7 +252,8 @@ def matching_311_delivered_over_tls():
     matching 3 1 1: DANE, over TLS 1.2 or later; the log says dane."""
     t = delivered("127.0.0.21", "u@d01.dane.test", "dane 01")
     assert t[4] in ("TLSv1.2", "TLSv1.3"), t[4]
-    logged("relay=mx01.dane.test[127.0.0.21] tls=dane:")
+    logged("relay=mx01.dane.test[127.0.0.21] tls=dane: 1 of 1 recipients "
+           "accepted tlsrpt=success policy=tlsa")
     assert ENV.dns.asked("_%d._tcp.mx01.dane.test" % ENV.out_port), \
         "TLSA looked up at _PORT._tcp.MX"
 
@@ -282,6 +283,8 @@ def bogus_tlsa_not_delivered():
     stays_queued("u@bad.test", "dane 03",
                  "dane: the TLSA lookup of _%d._tcp.mx.bad.test failed: BOGUS"
                  % ENV.out_port, ["127.0.0.23"])
+    logged("domain=bad.test mx=mx.bad.test tls=dane tlsrpt=dnssec-invalid "
+           "policy=tlsa")
 
 
 @test
@@ -318,6 +321,7 @@ def no_starttls_stays_queued():
     stays_queued("u@d08.dane.test", "dane 08",
                  "dane: TLS is required, but was not offered by "
                  "mx08.dane.test", ["127.0.0.27"])
+    logged("tls=dane tlsrpt=starttls-not-supported policy=tlsa")
     item = [l for l in ENV.queue_list().splitlines()
             if "domain=d08.dane.test" in l]
     assert item and " tls=dane" in item[0], ENV.queue_list()
@@ -333,6 +337,9 @@ def wrong_digest_next_mx_takes_it():
     assert a.count() == 0, a.transactions
     logged("DANE verification failed")
     logged("relay=mx09b.dane.test[127.0.0.29] tls=dane:")
+    # RFC 8460: the certificate matched no TLSA record.
+    logged("domain=d09.dane.test mx=mx09a.dane.test[127.0.0.28] tls=dane "
+           "tlsrpt=tlsa-invalid policy=tlsa")
 
 
 @test

@@ -265,6 +265,10 @@ def enforce_verified():
     assert "mta-sts enforce" in log, log[-3000:]
     assert "mail.good.test[127.0.0.21]:%d tls=mta-sts-enforce" % ENV.out_port \
         in log, log[-3000:]
+    # RFC 8460: the result a TLS report would count.
+    line = [l for l in log.splitlines()
+            if "relay=mail.good.test[127.0.0.21] tls=mta-sts-enforce:" in l]
+    assert line and line[-1].endswith("tlsrpt=success policy=sts"), line
 
 
 @test
@@ -277,6 +281,9 @@ def enforce_self_signed_stays_queued():
     item = [l for l in ENV.queue_list().splitlines()
             if "domain=selfsig.test" in l]
     assert item and " tls=mta-sts-enforce" in item[0], ENV.queue_list()
+    out.wait(ENV, lambda: "domain=selfsig.test mx=mail.selfsig.test"
+             "[127.0.0.22] tls=mta-sts-enforce tlsrpt=certificate-not-trusted"
+             " policy=sts" in ENV.log_text(), "the TLS-RPT result", 10)
 
 
 @test
@@ -301,7 +308,13 @@ def testing_delivers_anyway():
     """T-STS-10: testing: the self-signed MX gets the mail."""
     t = out.delivered_at(ENV, "127.0.0.25", ["u@testing.test"], "testing")
     assert t[4] is not None
-    assert "mta-sts testing" in ENV.log_text()
+    log = ENV.log_text()
+    assert "mta-sts testing" in log
+    # The certificate was checked, not enforced: the failure is recorded.
+    line = [l for l in log.splitlines()
+            if "relay=mail.testing.test[127.0.0.25] tls=mta-sts-testing:" in l]
+    assert line and line[-1].endswith(
+        "tlsrpt=certificate-not-trusted policy=sts"), line
 
 
 @test
@@ -319,6 +332,8 @@ def no_policy_cases():
         log = ENV.log_text()
         assert "mta-sts: %s.test: no new policy (%s" % (dom, why) in log, \
             log[-3000:]
+        assert "tlsrpt=sts-policy-fetch-error policy=sts domain=%s.test" % \
+            dom in log, log[-3000:]
 
 
 @test

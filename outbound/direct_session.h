@@ -1,9 +1,15 @@
-/* outbound/direct_int.h: what the two halves of direct delivery share —
- * direct.c (the items, the pool jobs, the interface of outbound/direct.h)
- * and direct_session.c (the sessions to a target and their reuse). Not
- * for other modules. */
-#ifndef KANTORPOS_OUTBOUND_DIRECT_INT_H
-#define KANTORPOS_OUTBOUND_DIRECT_INT_H
+/* outbound/direct_session.h: the sessions of direct delivery — one SMTP
+ * client session to one target (outbound/dtarget.h) carries the items
+ * waiting there one after another (reuse); more sessions open as items
+ * wait, within outbound_concurrency per target and outbound_max_sessions
+ * in all (outbound/direct.h says the whole).
+ *
+ * The items, their pool jobs and the interface are direct.c's, above
+ * this module: it shares with direct.c the item, session and job
+ * records below and reaches back to it only through struct dsess_ops.
+ * Loop thread only. */
+#ifndef KANTORPOS_OUTBOUND_DIRECT_SESSION_H
+#define KANTORPOS_OUTBOUND_DIRECT_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,14 +18,21 @@
 #include "common/base/hmap.h"
 #include "common/client/smtpclient.h"
 #include "common/dns/dns_types.h"
-#include "outbound/direct.h"
 #include "outbound/dtarget.h"
 #include "outbound/items.h"
 #include "outbound/mtasts.h"
 #include "outbound/mxcache.h"
 #include "store/queue.h"
 
+/* Items waiting for a target per session opened to it. */
+#define DSESS_ITEMS 5
+
+struct config;
+struct direct;
 struct dsess;
+struct dsess_env;
+struct ev_loop;
+struct worker;
 
 struct ditem {
 	struct direct *d;
@@ -51,7 +64,7 @@ struct ditem {
 };
 
 struct dsess {
-	struct direct *d;
+	struct dsess_env *d;
 	struct dtarget *t;
 	struct dsess *next;
 	struct smtpc *s;
@@ -64,21 +77,6 @@ struct dsess {
 	void *dsn;                /* the message's RFC 3461 values */
 	const char **rcpts;
 	size_t *map;
-};
-
-struct direct {
-	struct direct_opts o;
-	const struct config *cfg;
-	struct mxcache *mx;
-	struct mtasts *sts;      /* NULL: mta_sts no, or no resolver */
-	struct hmap items;       /* struct ditem by id */
-	size_t n_items;
-	struct dtargets targets;
-	struct dsess *sessions;
-	size_t n_sessions;
-	size_t jobs;
-	bool scanning, rescan, rescan_due_only, shut;
-	struct direct_stats stats;
 };
 
 enum djob_kind { DJ_SCAN, DJ_TAKE, DJ_RECORD, DJ_DEFER, DJ_SETTLE };
@@ -108,26 +106,52 @@ struct djob {
 	unsigned kick;
 };
 
-/* direct.c */
-time_t direct_now(const struct direct *d);
-void direct_maybe_idle(struct direct *d);
-/* The item is done with for now: out of the table and freed. */
-void direct_forget(struct ditem *item);
-struct djob *direct_new_job(struct direct *d, enum djob_kind kind,
-			    struct ditem *item);
-/* 0, or -1 (the job is the caller's still). */
-int direct_submit(struct direct *d, struct djob *j);
-void direct_enqueue(struct dtarget *t, struct ditem *item, bool front);
-struct ditem *direct_dequeue(struct dtarget *t);
-/* This target failed the item (code: the reply that did, 0 for none). */
-void direct_item_failed(struct ditem *item, int code, const char *why);
-/* Every item waiting at t goes on to its next target. */
-void direct_target_fail(struct dtarget *t, int code, const char *why);
+/* What the sessions need of the items' owner (direct.c). */
+struct dsess_ops {
+	/* Maybe nothing is busy any more. */
+	void (*idle)(struct dsess_env *e);
+	/* The item is done with for now: out of the table and freed. */
+	void (*forget)(struct ditem *item);
+	/* A pool job of an item, and its start (0, or -1: still the
+	 * caller's). */
+	struct djob *(*new_job)(struct dsess_env *e, enum djob_kind kind,
+				struct ditem *item);
+	int (*submit)(struct dsess_env *e, struct djob *j);
+	/* This target failed the item (code: the reply that did, 0 for
+	 * none): on to its next target. */
+	void (*item_failed)(struct ditem *item, int code, const char *why);
+};
 
-/* direct_session.c */
+/* The sessions' part of a direct delivery (the first member of
+ * direct.c's struct direct). */
+struct dsess_env {
+	struct ev_loop *loop;
+	struct worker *pool;
+	SSL_CTX *verify_ctx, *any_ctx;
+	time_t (*clock)(void *arg); /* NULL: time() */
+	void *clock_arg;
+	const struct config *cfg;
+	const struct dsess_ops *ops;
+	struct dtargets targets;
+	struct dsess *sessions;
+	size_t n_sessions;
+	bool shut;
+	size_t sent, deferred, bounced, sessions_failed;
+};
+
+time_t dsess_now(const struct dsess_env *e);
+
+/* An item into (at the front: back into) t's queue, and out of it. */
+void dsess_enqueue(struct dtarget *t, struct ditem *item, bool front);
+struct ditem *dsess_dequeue(struct dtarget *t);
+
+/* Every item waiting at t goes on to its next target. */
+void dsess_target_fail(struct dtarget *t, int code, const char *why);
+
 /* Idle sessions to t take its waiting items; more open within the
  * limits. */
 void dsess_pump(struct dtarget *t);
+
 /* The results of a DJ_TAKE and a DJ_RECORD job. */
 void dsess_take_done(struct djob *j);
 void dsess_record_done(struct djob *j);
