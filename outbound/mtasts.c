@@ -16,6 +16,7 @@
 #include "common/dns/dns.h"
 #include "common/dns/dns_name.h"
 #include "common/net/worker.h"
+#include "outbound/mtasts_cache.h"
 #include "outbound/tlsrpt.h"
 
 #include <errno.h>
@@ -26,8 +27,6 @@
 #include <string.h>
 
 #define MTASTS_PATH "/.well-known/mta-sts.txt"
-#define MTASTS_MAGIC "kantorpos-mta-sts 1 "
-#define MTASTS_DAY 86400
 /* Lapsed domains are dropped at most this often, in seconds. */
 #define MTASTS_SWEEP 300
 
@@ -36,10 +35,8 @@ struct mdom {
 	struct hmap_node node;
 	char name[DNS_NAME_MAX + 1];
 	bool loaded, loading;
-	bool have;                       /* a policy is cached */
-	struct mtasts_policy pol;
-	char id[MTASTS_ID_MAX + 1];
-	time_t fetched, expires, checked;
+	struct mtasts_entry e;           /* the cached policy */
+	time_t checked;
 	struct dns_query *q;
 	struct httpsget *g;
 	char fetch_id[MTASTS_ID_MAX + 1];
@@ -68,10 +65,7 @@ struct mjob {
 	char *data;                      /* SAVE: the file */
 	size_t len;
 	int rc;
-	/* LOAD: what the file held */
-	struct mtasts_policy pol;
-	char id[MTASTS_ID_MAX + 1];
-	long long fetched;
+	struct mtasts_entry e;           /* LOAD: what the file held */
 };
 
 static void start_txt(struct mdom *d);
@@ -83,13 +77,13 @@ static time_t now(const struct mtasts *m)
 
 static bool valid(const struct mdom *d)
 {
-	return d->have && now(d->m) < d->expires;
+	return mtasts_entry_valid(&d->e, now(d->m));
 }
 
 /* The policy to apply now: NULL for none (mode none is none). */
 static const struct mtasts_policy *current(const struct mdom *d)
 {
-	return valid(d) && d->pol.mode != MTASTS_NONE ? &d->pol : NULL;
+	return mtasts_entry_current(&d->e, now(d->m));
 }
 
 static void answer(struct mdom *d)
@@ -110,9 +104,8 @@ static void answer(struct mdom *d)
 static void job_run(void *arg)
 {
 	struct mjob *j = arg;
-	char *data = NULL, *nl;
+	char *data = NULL;
 	size_t len;
-	const char *why;
 
 	if (j->kind == MJ_SAVE) {
 		j->rc = fs_mkdir_p(j->d->m->dir, 0700);
@@ -123,13 +116,7 @@ static void job_run(void *arg)
 	j->rc = -1;
 	if (fs_read_file(j->path, MTASTS_BODY_MAX + 256, &data, &len) < 0)
 		return;
-	if (strncmp(data, MTASTS_MAGIC, strlen(MTASTS_MAGIC)) == 0 &&
-	    (nl = memchr(data, '\n', len)) != NULL &&
-	    sscanf(data + strlen(MTASTS_MAGIC), "%32s %lld", j->id,
-		   &j->fetched) == 2 &&
-	    mtasts_policy_parse(nl + 1, len - (size_t)(nl + 1 - data), &j->pol,
-				&why) == 0)
-		j->rc = 0;
+	j->rc = mtasts_entry_parse(data, len, &j->e);
 	free(data);
 }
 
@@ -146,13 +133,8 @@ static void job_done(void *arg)
 	if (j->kind == MJ_LOAD) {
 		d->loading = false;
 		d->loaded = true;
-		if (j->rc == 0 && !d->have) {
-			d->have = true;
-			d->pol = j->pol;
-			memcpy(d->id, j->id, sizeof(d->id));
-			d->fetched = (time_t)j->fetched;
-			d->expires = d->fetched + (time_t)d->pol.max_age;
-		}
+		if (j->rc == 0 && !d->e.have)
+			d->e = j->e;
 		if (!m->shut)
 			start_txt(d);
 	}
@@ -192,19 +174,14 @@ static int submit(struct mjob *j)
 static void save(struct mdom *d, const char *body, size_t len)
 {
 	struct mjob *j = new_job(d, MJ_SAVE);
-	int n;
 
 	if (j == NULL)
 		return;
-	n = asprintf(&j->data, MTASTS_MAGIC "%s %lld\n%.*s", d->id,
-		     (long long)d->fetched, (int)len, body);
-	if (n < 0) {
-		j->data = NULL;
+	if ((j->data = mtasts_entry_format(&d->e, body, len, &j->len)) == NULL) {
 		free(j->path);
 		free(j);
 		return;
 	}
-	j->len = (size_t)n;
 	if (submit(j) < 0)
 		log_warn("mta-sts: cannot save the policy of %s", d->name);
 }
@@ -220,13 +197,9 @@ static void fetched(void *arg, const char *body, size_t len, const char *error)
 
 	d->g = NULL;
 	if (error == NULL && mtasts_policy_parse(body, len, &p, &why) == 0) {
-		d->have = true;
-		d->pol = p;
-		memcpy(d->id, d->fetch_id, sizeof(d->id));
-		d->fetched = now(d->m);
-		d->expires = d->fetched + (time_t)p.max_age;
+		mtasts_entry_take(&d->e, &p, d->fetch_id, now(d->m));
 		log_info("mta-sts: %s: policy %s, mode %s, max_age %lu", d->name,
-			 d->id, mtasts_mode_name(p.mode), p.max_age);
+			 d->e.id, mtasts_mode_name(p.mode), p.max_age);
 		save(d, body, len);
 	} else {
 		log_warnx("mta-sts: %s: no new policy (%s)%s tlsrpt=%s "
@@ -258,17 +231,6 @@ static void start_fetch(struct mdom *d, const char *id)
 
 /* ---- the TXT record ---- */
 
-/* §5.1: fetch on a new id, and before the cached policy lapses. */
-static bool wants_fetch(const struct mdom *d, const char *id)
-{
-	time_t margin = (time_t)d->pol.max_age / 10;
-
-	if (margin > MTASTS_DAY)
-		margin = MTASTS_DAY;
-	return !valid(d) || strcmp(id, d->id) != 0 ||
-	       d->expires - now(d->m) <= margin;
-}
-
 static void txt_cb(void *arg, const struct dns_answer *a)
 {
 	struct mdom *d = arg;
@@ -279,7 +241,7 @@ static void txt_cb(void *arg, const struct dns_answer *a)
 	d->checked = now(d->m);
 	if (a->status == DNS_OK &&
 	    mtasts_txt_parse((const char *const *)a->txt, a->n, id, &why) == 0) {
-		if (wants_fetch(d, id) && d->g == NULL)
+		if (mtasts_entry_wants_fetch(&d->e, id, now(d->m)) && d->g == NULL)
 			start_fetch(d, id);
 	} else if (valid(d)) {
 		/* §10.3: a stripped record does not end a cached policy. */

@@ -1,7 +1,8 @@
 /* outbound/mtasts.h: the MTA-STS policies (RFC 8461) of the domains direct
  * delivery sends to, on the loop: the _mta-sts TXT lookup (common/dns),
  * the fetch of https://mta-sts.DOMAIN/.well-known/mta-sts.txt
- * (common/client/httpsget.h) and the policy cache (§5.1):
+ * (common/client/httpsget.h) and the policy cache (§5.1; its rules and
+ * file format are outbound/mtasts_cache.h's):
  * - a policy is fetched when none is cached, when the TXT id differs from
  *   the cached one, or when the cached one has less than a day (or a
  *   tenth of its max_age, whichever is smaller) left (§5.1: refresh
