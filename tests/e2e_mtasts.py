@@ -18,7 +18,9 @@ deferred); testing (delivered despite the bad certificate); a redirect, a
 404, text/html, a huge and a slow body (no policy: delivered in
 plaintext); the cache (no second GET with the same id, a new GET after
 the id changes, the cached policy kept when the record disappears, the
-cache file on disk). Skips (77) without nsd or openssl."""
+cache file on disk, and a restart with the policy server down that keeps
+enforcing from that file). The delivery lines carry the TLS-RPT result
+(tlsrpt=..., RFC 8460). Skips (77) without nsd or openssl."""
 
 import http.server
 import os
@@ -372,6 +374,38 @@ def cache_kept_without_record():
     log = ENV.log_text()
     assert "mta-sts: cache.test: no record" in log, log[-3000:]
     assert log.rfind("mta-sts enforce") > log.rfind("no record"), log[-3000:]
+
+
+@test
+def restart_keeps_enforcing_from_the_cache():
+    """T-STS-11, T-STS-12: kantorpos-smtpd restarted with the policy
+    server down: the policies cached on disk still apply, with no new
+    fetch — good.test goes out over verified TLS (mta-sts-enforce), and
+    selfsig.test, whose MX shows a self-signed certificate, stays
+    queued instead of going out opportunistically."""
+    gets = sum(ENV.web.count("mta-sts.%s.test" % d)
+               for d in ("good", "selfsig"))
+    ENV.web.stop()
+    ENV.proc.terminate()
+    ENV.proc.wait(15)
+    mark = len(ENV.log_text())
+    ENV.start()
+    out.delivered_at(ENV, "127.0.0.21", ["v@good.test"], "after restart")
+    sink = ENV.sinks["127.0.0.22"]
+    before = sink.count()
+    out.submit(ENV, ["v@selfsig.test"], "selfsig after restart")
+    out.wait(ENV, lambda: "certificate verification failed" in
+             ENV.log_text()[mark:], "the enforced failure", 20)
+    time.sleep(2)
+    assert sink.count() == before, "sent despite the cached policy"
+    assert "v@selfsig.test" in ENV.queue_list(), ENV.queue_list()
+    log = ENV.log_text()[mark:]
+    assert "relay=mail.good.test[127.0.0.21] tls=mta-sts-enforce:" in log, \
+        log[-3000:]
+    assert "policy g1, mode" not in log and "policy s1, mode" not in log, \
+        "fetched again: " + log[-3000:]
+    assert sum(ENV.web.count("mta-sts.%s.test" % d)
+               for d in ("good", "selfsig")) == gets
 
 
 if __name__ == "__main__":
