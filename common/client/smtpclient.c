@@ -823,6 +823,7 @@ static void start_tls(struct smtpc *s)
 		fail(s, NULL, "no TLS context for %s", s->peer);
 		return;
 	}
+	s->tlso = SMTPC_TLSO_HANDSHAKE; /* until it completes */
 	/* RFC 3207 5: plaintext behind the 220 would be taken as the first
 	 * reply under TLS (an injection); nothing may be buffered. */
 	if (early_input(s))
@@ -970,6 +971,8 @@ static void after_hello(struct smtpc *s)
 	if (!conn_tls_active(s->conn) && s->tls != SMTPC_TLS_NONE &&
 	    (s->ext & EXT_STARTTLS)) {
 		s->state = ST_STARTTLS;
+		/* Until a 220 and the handshake say otherwise. */
+		s->tlso = SMTPC_TLSO_NOT_OFFERED;
 		set_timer(s, T_OTHER);
 		send_line(s, false, "STARTTLS");
 		return;
@@ -1317,7 +1320,6 @@ static void handle_reply(struct smtpc *s, const struct smtpc_reply *r)
 			start_tls(s);
 			return;
 		}
-		s->tlso = SMTPC_TLSO_NOT_OFFERED;
 		if (s->tls == SMTPC_TLS_REQUIRED) {
 			fail(s, r, "%s refused STARTTLS: %s", s->peer, r->text);
 			return;
