@@ -37,6 +37,7 @@ import e2e_outlib as out  # noqa: E402
 from e2e_lib import free_port, test  # noqa: E402
 
 POLICY_HOST = "127.0.0.50"
+BAD_POLICY_HOST = "127.0.0.51"  # a self-signed certificate
 
 ZONE = """$ORIGIN test.
 $TTL 1
@@ -86,6 +87,10 @@ mta-sts.notfound A 127.0.0.50
 mta-sts.html A 127.0.0.50
 mta-sts.huge A 127.0.0.50
 mta-sts.slow A 127.0.0.50
+; the policy host's certificate does not verify
+webpki MX 10 plain.nopol
+_mta-sts.webpki TXT "v=STSv1; id=p1;"
+mta-sts.webpki A 127.0.0.51
 ; the cache: the relay answers its TXT question
 cache MX 10 mail.cache
 mail.cache A 127.0.0.27
@@ -108,7 +113,7 @@ class PolicyServer:
     """HTTPS on POLICY_HOST:port: per Host a behaviour; counts the GETs
     per host."""
 
-    def __init__(self, port, cert, key):
+    def __init__(self, port, cert, key, host=POLICY_HOST):
         self.gets = {}
         self.lock = threading.Lock()
         self.answers = {
@@ -132,6 +137,8 @@ class PolicyServer:
                 "enforce", "nothing.test")),
             "mta-sts.cache.test": (200, "text/plain", policy(
                 "enforce", "mail.cache.test")),
+            "mta-sts.webpki.test": (200, "text/plain", policy(
+                "enforce", "nothing.test")),
         }
         srv = self
 
@@ -161,8 +168,7 @@ class PolicyServer:
                 except OSError:
                     pass
 
-        self.server = http.server.ThreadingHTTPServer((POLICY_HOST, port),
-                                                      Handler)
+        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
@@ -231,6 +237,10 @@ class StsEnv(out.OutEnv):
         self.web = PolicyServer(self.sts_port,
                                 os.path.join(self.pki, "leaf.pem"),
                                 os.path.join(self.pki, "leaf.key"))
+        self.bad_web = PolicyServer(self.sts_port,
+                                    os.path.join(self.pki, "self.pem"),
+                                    os.path.join(self.pki, "self.key"),
+                                    BAD_POLICY_HOST)
         for addr in ("127.0.0.21", "127.0.0.23", "127.0.0.24",
                      "127.0.0.27"):
             self.sink(addr, tls=server_ctx(self.pki, "leaf"))
@@ -241,6 +251,7 @@ class StsEnv(out.OutEnv):
 
     def stop(self):
         self.web.stop()
+        self.bad_web.stop()
         super().stop()
 
 
@@ -336,6 +347,17 @@ def no_policy_cases():
             log[-3000:]
         assert "tlsrpt=sts-policy-fetch-error policy=sts domain=%s.test" % \
             dom in log, log[-3000:]
+
+
+@test
+def policy_host_not_verified():
+    """T-STS-01: the policy host's certificate does not verify: no policy
+    (delivered in plaintext), recorded as sts-webpki-invalid."""
+    out.delivered_at(ENV, "127.0.0.26", ["u@webpki.test"], "webpki")
+    assert ENV.bad_web.count("mta-sts.webpki.test") == 0, "no GET sent"
+    log = ENV.log_text()
+    assert "tlsrpt=sts-webpki-invalid policy=sts domain=webpki.test" in log, \
+        log[-3000:]
 
 
 @test
