@@ -1,23 +1,19 @@
 /* outbound/direct.c: direct delivery on the loop (outbound/direct.h) —
- * items of the direct route, the targets (MX host addresses) they wait
- * at, the sessions that carry them, the cache of targets that are down,
- * the one choice of TLS per target, and the pool jobs that scan, lock
- * and record. */
+ * items of the direct route, their MX plans and MTA-STS policies, the
+ * targets (outbound/dtarget.h) they wait at, the one choice of TLS per
+ * target, the pool jobs that scan, lock and record, and the interface.
+ * The sessions that carry the items are outbound/direct_session.h's. */
 #include "autoconf.h"
 
 #include "outbound/direct.h"
 
 #include "common/base/log.h"
-#include "common/client/smtpclient.h"
 #include "common/config/config.h"
 #include "common/dns/dns.h"
 #include "common/net/net.h"
 #include "common/net/worker.h"
-#include "outbound/items.h"
-#include "outbound/mtasts.h"
-#include "outbound/mxcache.h"
+#include "outbound/direct_session.h"
 #include "outbound/tlspolicy.h"
-#include "store/queue.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,144 +23,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <ev.h>
 
-#define DIRECT_BUCKETS 1024
 /* Addresses of this host kept for the loop check, at most. */
 #define DIRECT_SELF_ADDRS 64
 
-struct dtarget;
-struct dsess;
-
-struct ditem {
-	struct direct *d;
-	struct ditem *next;      /* in its target's queue */
-	struct ditem *hnext;     /* in the id table */
-	char id[QUEUE_ID_MAX + 1];
-	char domain[DNS_NAME_MAX + 1];
-	bool due_only;
-	struct mxdom *dom;
-	struct mxwait wait;
-	bool dom_ready;          /* the MX lookups are done */
-	struct mtswait swait;    /* the MTA-STS policy of the domain */
-	bool sts_waiting, sts_ready;
-	struct mtasts_policy *sts; /* until the plan: a copy, NULL: none */
-	enum mtasts_mode sts_mode; /* MTASTS_NONE: no policy applies */
-	struct mx_plan plan;
-	size_t pos;              /* the target being tried */
-	bool all_5xx;            /* every target tried greeted with 5xx */
-	size_t n_5xx;
-	int last_code;
-	char last[SMTPC_TEXT_MAX]; /* the last error, or 5xx reply */
-	struct dtarget *at;      /* whose queue holds it */
-	struct dsess *sess;      /* whose session carries it */
-	bool in_job;             /* a defer or settle job has it */
-	bool again;              /* 452 to some, 2xx to others: the rest
-				  * goes in a new transaction at once */
-	struct queue_item *it;   /* locked while a session sends it */
-	const char *last_tls;    /* the TLS mode of the last target tried */
-};
-
-/* An address of an MX host: its queue of items and its sessions. */
-struct dtarget {
-	struct direct *d;
-	struct dtarget *next;
-	char name[DNS_NAME_MAX + 1];
-	struct dns_addr addr;
-	char text[NET_ADDRSTRLEN];
-	struct tlsp_target tls;  /* its TLS: part of what it is */
-	struct ditem *head, *tail;
-	size_t waiting, carried, sessions;
-};
-
-/* A target that gave no reply at all, skipped until `until`. */
-struct ddown {
-	struct ddown *next;
-	struct dns_addr addr;
-	time_t until;
-	char why[SMTPC_TEXT_MAX];
-};
-
-struct dsess {
-	struct direct *d;
-	struct dtarget *t;
-	struct dsess *next;
-	struct smtpc *s;
-	struct ditem *cur;
-	bool ready, busy, closed, greeted_logged;
-	bool answered;           /* a transaction got real replies */
-	bool moved_on;           /* closed early: its items went on */
-	int why_code;
-	char why[SMTPC_TEXT_MAX];
-	void *dsn;                /* the message's RFC 3461 values */
-	const char **rcpts;
-	size_t *map;
-};
-
 struct direct {
+	struct dsess_env env;    /* first: the sessions' part */
 	struct direct_opts o;
-	const struct config *cfg;
 	struct mxcache *mx;
 	struct mtasts *sts;      /* NULL: mta_sts no, or no resolver */
-	struct ditem *table[DIRECT_BUCKETS];
+	struct hmap items;       /* struct ditem by id */
 	size_t n_items;
-	struct dtarget *targets;
-	struct dsess *sessions;
-	size_t n_sessions;
-	struct ddown *down;
 	size_t jobs;
-	bool scanning, rescan, rescan_due_only, shut;
-	struct direct_stats stats;
+	bool scanning, rescan, rescan_due_only;
 };
 
-enum djob_kind { DJ_SCAN, DJ_TAKE, DJ_RECORD, DJ_DEFER, DJ_SETTLE };
-
-struct dhit {
-	char id[QUEUE_ID_MAX + 1];
-	char domain[DNS_NAME_MAX + 1];
-};
-
-struct djob {
-	enum djob_kind kind;
-	struct direct *d;
-	struct outb_ctx ctx;
-	char *domain;            /* SCAN filter */
-	bool due_only;
-	struct dhit *hits;       /* SCAN result */
-	size_t n_hits, cap_hits;
-	struct ditem *item;
-	struct queue_item *it;
-	size_t *map;
-	struct smtpc_reply *replies;
-	size_t n;
-	char remote[DNS_NAME_MAX + 1];
-	int code;                /* SETTLE */
-	char text[SMTPC_TEXT_MAX]; /* DEFER, SETTLE */
-	int rc;
-	unsigned kick;
-};
+static struct direct *of_env(struct dsess_env *e)
+{
+	return (struct direct *)(void *)e;
+}
 
 static void next_target(struct ditem *item);
-static void target_pump(struct dtarget *t);
-static void sess_next(struct dsess *sess);
-static void s_ready(struct smtpc *s, void *arg);
-static void s_result(struct smtpc *s, void *arg,
-		     const struct smtpc_reply *replies, size_t n);
-static void s_close(struct smtpc *s, void *arg, const char *error,
-		    const struct smtpc_reply *last);
 
-static const struct smtpc_cb direct_smtpc_cb = {
-	.on_ready = s_ready,
-	.on_result = s_result,
-	.on_close = s_close,
-};
-
-static time_t now(const struct direct *d)
-{
-	return d->o.clock != NULL ? d->o.clock(d->o.clock_arg) : time(NULL);
-}
 
 static void maybe_idle(struct direct *d)
 {
@@ -181,7 +63,7 @@ static void tls_for(const struct ditem *item, const struct mx_target *mt,
 		    struct tlsp_out *out)
 {
 	struct tlsp_in in = {
-		.mode = item->d->cfg->outbound_tls,
+		.mode = item->d->env.cfg->outbound_tls,
 		.host = mxcache_dane(item->dom, mt->host),
 		.mx_name = mxcache_hosts(item->dom)->host[mt->host].name,
 		.domain = item->domain,
@@ -193,34 +75,21 @@ static void tls_for(const struct ditem *item, const struct mx_target *mt,
 	tlsp_decide(&in, out);
 }
 
-/* The DANE and MTA-STS modes name themselves in a failure: "dane: TLS
- * is ...". */
-static void tls_reason(const struct dtarget *t, const char *error,
-		       char *buf, size_t len)
-{
-	if (t->tls.tls == SMTPC_TLS_DANE || t->tls.tls == SMTPC_TLS_ENCRYPT ||
-	    strcmp(t->tls.mode_name, "mta-sts-enforce") == 0)
-		snprintf(buf, len, "%s: %s", t->tls.mode_name, error);
-	else
-		snprintf(buf, len, "%s", error);
-}
-
 /* ---- the id table ---- */
 
-static size_t bucket(const char *id)
+#define ITEM_OF(n) ((struct ditem *)(void *)((char *)(n) - \
+					      offsetof(struct ditem, node)))
+static uint32_t id_hash(const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	for (const char *p = id; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h % DIRECT_BUCKETS;
+	return hmap_hash(id, strlen(id), HMAP_SEED);
 }
 
 static struct ditem *find_item(struct direct *d, const char *id)
 {
-	for (struct ditem *i = d->table[bucket(id)]; i != NULL; i = i->hnext)
-		if (strcmp(i->id, id) == 0)
-			return i;
+	for (struct hmap_node *n = hmap_first(&d->items, id_hash(id));
+	     n != NULL; n = hmap_next(n))
+		if (strcmp(ITEM_OF(n)->id, id) == 0)
+			return ITEM_OF(n);
 	return NULL;
 }
 
@@ -230,13 +99,7 @@ static void forget(struct ditem *item)
 {
 	struct direct *d = item->d;
 
-	for (struct ditem **pp = &d->table[bucket(item->id)]; *pp != NULL;
-	     pp = &(*pp)->hnext) {
-		if (*pp == item) {
-			*pp = item->hnext;
-			break;
-		}
-	}
+	hmap_remove(&d->items, &item->node);
 	if (item->dom != NULL)
 		mxcache_put(item->dom, &item->wait);
 	if (item->sts_waiting)
@@ -320,8 +183,8 @@ static void job_done(void *arg);
 
 static int submit(struct direct *d, struct djob *j)
 {
-	j->ctx = (struct outb_ctx){ .cfg = d->cfg, .q = d->o.q, .db = d->o.db,
-				     .now = now(d) };
+	j->ctx = (struct outb_ctx){ .cfg = d->env.cfg, .q = d->o.q, .db = d->o.db,
+				     .now = dsess_now(&d->env) };
 	if (j->item != NULL)
 		j->ctx.tls_mode = j->item->last_tls;
 	if (worker_submit(d->o.pool, job_run, job_done, j) < 0) {
@@ -370,7 +233,8 @@ static void item_exhausted(struct ditem *item)
 
 /* Apply the domain's policy to the plan. enforce: targets whose MX host
  * matches no pattern are dropped (§4.2), the rest need verified TLS;
- * testing: nothing dropped, mismatches logged. 0, or -1 when enforce
+ * testing: nothing dropped, mismatches logged (and the policy kept, so
+ * that a session's report names them). 0, or -1 when enforce
  * leaves no target (the item is deferred then). */
 static int sts_filter(struct ditem *item)
 {
@@ -397,10 +261,10 @@ static int sts_filter(struct ditem *item)
 				 "policy of %s (testing)", item->id, name,
 				 item->domain);
 	}
-	free(item->sts);
-	item->sts = NULL;
 	if (item->sts_mode != MTASTS_ENFORCE)
-		return 0;
+		return 0; /* testing: the patterns stay for the TLS reports */
+	free(item->sts); /* every MX left matches */
+	item->sts = NULL;
 	item->plan.n = kept;
 	if (kept > 0)
 		return 0;
@@ -443,7 +307,7 @@ static void sts_known(struct mtswait *w, const struct mtasts_policy *p)
 						      offsetof(struct ditem, swait));
 
 	item->sts_waiting = false;
-	if (item->d->shut) {
+	if (item->d->env.shut) {
 		forget(item);
 	} else if (!sts_take(item, p)) {
 		item_finish(item, 0, "out of memory");
@@ -480,7 +344,7 @@ static void dom_resolved(struct mxwait *w, struct mxdom *dom)
 						      offsetof(struct ditem, wait));
 
 	(void)dom;
-	if (item->d->shut) {
+	if (item->d->env.shut) {
 		forget(item);
 		return;
 	}
@@ -491,7 +355,6 @@ static void dom_resolved(struct mxwait *w, struct mxdom *dom)
 static void new_item(struct direct *d, const struct dhit *hit, bool due_only)
 {
 	struct ditem *item = calloc(1, sizeof(*item));
-	size_t b;
 	int rc;
 
 	if (item == NULL)
@@ -502,9 +365,10 @@ static void new_item(struct direct *d, const struct dhit *hit, bool due_only)
 	item->due_only = due_only;
 	item->all_5xx = true;
 	item->wait.fn = dom_resolved;
-	b = bucket(item->id);
-	item->hnext = d->table[b];
-	d->table[b] = item;
+	if (hmap_insert(&d->items, &item->node, id_hash(item->id)) < 0) {
+		free(item);
+		return;
+	}
 	d->n_items++;
 	if (sts_start(item) < 0) {
 		forget(item);
@@ -520,133 +384,11 @@ static void new_item(struct direct *d, const struct dhit *hit, bool due_only)
 	}
 }
 
-/* ---- targets and the cache of those that are down ---- */
-
-static bool same_addr(const struct dns_addr *a, const struct dns_addr *b)
-{
-	return a->family == b->family &&
-	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
-}
-
-static const struct ddown *down_of(struct direct *d, const struct dns_addr *a)
-{
-	time_t t = now(d);
-
-	for (struct ddown **pp = &d->down; *pp != NULL;) {
-		struct ddown *x = *pp;
-
-		if (x->until <= t) {
-			*pp = x->next;
-			free(x);
-			continue;
-		}
-		if (same_addr(&x->addr, a))
-			return x;
-		pp = &x->next;
-	}
-	return NULL;
-}
-
-static void mark_down(struct direct *d, const struct dtarget *t,
-		      const char *why)
-{
-	struct ddown *x = calloc(1, sizeof(*x));
-
-	if (x == NULL || down_of(d, &t->addr) != NULL) {
-		free(x);
-		return;
-	}
-	x->addr = t->addr;
-	x->until = now(d) + (time_t)d->cfg->queue_retry_min;
-	snprintf(x->why, sizeof(x->why), "%s", why);
-	x->next = d->down;
-	d->down = x;
-	log_info("direct: %s[%s] is down for %us: %s", t->name, t->text,
-		 d->cfg->queue_retry_min, why);
-}
-
-/* A target is its MX host name, its address and its TLS (DANE records,
- * MTA-STS requirement): a session never carries mail of a domain whose
- * policy it does not satisfy. */
-static struct dtarget *get_target(struct direct *d, const char *name,
-				  const struct dns_addr *a,
-				  const struct tlsp_out *tls)
-{
-	struct dtarget *t;
-
-	for (t = d->targets; t != NULL; t = t->next)
-		if (same_addr(&t->addr, a) && strcasecmp(t->name, name) == 0 &&
-		    tlsp_target_same(&t->tls, tls))
-			return t;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return NULL;
-	if (tlsp_target_copy(&t->tls, tls) < 0) {
-		free(t);
-		return NULL;
-	}
-	t->d = d;
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->addr = *a;
-	inet_ntop(a->family, a->addr, t->text, sizeof(t->text));
-	t->next = d->targets;
-	d->targets = t;
-	return t;
-}
-
-/* Free a target nothing uses any more. */
-static void target_release(struct dtarget *t)
-{
-	struct direct *d = t->d;
-
-	if (t->waiting > 0 || t->carried > 0 || t->sessions > 0)
-		return;
-	for (struct dtarget **pp = &d->targets; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	}
-	tlsp_target_free(&t->tls);
-	free(t);
-}
-
-static void enqueue(struct dtarget *t, struct ditem *item, bool front)
-{
-	item->at = t;
-	item->next = NULL;
-	if (front) {
-		item->next = t->head;
-		t->head = item;
-		if (t->tail == NULL)
-			t->tail = item;
-	} else {
-		if (t->tail != NULL)
-			t->tail->next = item;
-		else
-			t->head = item;
-		t->tail = item;
-	}
-	t->waiting++;
-}
-
-static struct ditem *dequeue(struct dtarget *t)
-{
-	struct ditem *item = t->head;
-
-	if (item == NULL)
-		return NULL;
-	t->head = item->next;
-	if (t->head == NULL)
-		t->tail = NULL;
-	item->next = NULL;
-	item->at = NULL;
-	t->waiting--;
-	return item;
-}
+/* ---- an item at its targets ---- */
 
 /* This target failed the item (why; code is the reply that did, 0 for
  * none): on to the next. */
-static void item_failed_here(struct ditem *item, int code, const char *why)
+static void item_failed(struct ditem *item, int code, const char *why)
 {
 	if (code / 100 == 5) {
 		item->n_5xx++;
@@ -663,358 +405,47 @@ static void next_target(struct ditem *item)
 {
 	struct direct *d = item->d;
 
-	if (d->shut) {
+	if (d->env.shut) {
 		forget(item); /* stays queued as it is */
 		return;
 	}
 	while (item->pos < item->plan.n) {
 		const struct mx_target *mt = &item->plan.t[item->pos];
 		const char *name = mxcache_hosts(item->dom)->host[mt->host].name;
-		const struct ddown *down = down_of(d, &mt->addr);
+		const char *down = dtargets_down(&d->env.targets, &mt->addr,
+						 dsess_now(&d->env));
 		struct dtarget *t;
 		struct tlsp_out tls;
 
 		tls_for(item, mt, &tls);
 		if (down == NULL)
 			item->last_tls = tls.mode_name;
+		if (down == NULL && !tls.use)
+			log_info("direct: id=%s domain=%s mx=%s tls=%s "
+				 "tlsrpt=%s policy=tlsa", item->id,
+				 item->domain, name, tls.mode_name,
+				 tlsrpt_tlsa_failed());
 		if (down != NULL || !tls.use) {
 			/* Down, or DANE cannot say how to reach it. */
 			item->all_5xx = false;
 			snprintf(item->last, sizeof(item->last), "%s",
-				 down != NULL ? down->why : tls.why);
+				 down != NULL ? down : tls.why);
 			item->pos++;
 			continue;
 		}
-		if ((t = get_target(d, name, &mt->addr, &tls)) == NULL) {
+		if ((t = dtarget_get(&d->env.targets, name, &mt->addr, &tls)) ==
+		    NULL) {
 			item_finish(item, 0, "out of memory");
 			return;
 		}
-		enqueue(t, item, false);
-		target_pump(t);
+		t->owner = &d->env;
+		dsess_enqueue(t, item, false);
+		dsess_pump(t);
 		return;
 	}
 	item_exhausted(item);
 }
 
-/* Every item waiting at t goes on to its next target. */
-static void target_fail(struct dtarget *t, int code, const char *why)
-{
-	struct ditem *item;
-
-	while ((item = dequeue(t)) != NULL)
-		item_failed_here(item, code, why);
-}
-
-/* ---- sessions ---- */
-
-static int sess_start(struct dtarget *t)
-{
-	struct direct *d = t->d;
-	struct dsess *sess = calloc(1, sizeof(*sess));
-	struct smtpc_opts o = {
-		.host = t->text, .port = (unsigned)d->cfg->outbound_port,
-		.helo = config_outbound_helo(d->cfg), .tls = t->tls.tls,
-		.verify_ctx = d->o.verify_ctx, .any_ctx = d->o.any_ctx,
-		.tls_name = t->name, .timeout = d->cfg->outbound_timeout,
-		.bind4 = d->cfg->outbound_bind4, .bind6 = d->cfg->outbound_bind6,
-		.dane_base = t->tls.base,
-		.dane_names = (const char *const *)t->tls.names,
-		.n_dane_names = t->tls.n_names,
-		.tlsa = t->tls.rrs, .n_tlsa = t->tls.n_rrs,
-	};
-
-	if (sess == NULL)
-		return -1;
-	sess->d = d;
-	sess->t = t;
-	sess->s = smtpc_start(d->o.loop, d->o.pool, &o, &direct_smtpc_cb, sess);
-	if (sess->s == NULL) {
-		free(sess);
-		return -1;
-	}
-	sess->next = d->sessions;
-	d->sessions = sess;
-	d->n_sessions++;
-	t->sessions++;
-	return 0;
-}
-
-static void sess_free(struct dsess *sess)
-{
-	struct direct *d = sess->d;
-	struct dtarget *t = sess->t;
-
-	for (struct dsess **pp = &d->sessions; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == sess) {
-			*pp = sess->next;
-			break;
-		}
-	}
-	free(sess->rcpts);
-	free(sess->map);
-	free(sess->dsn);
-	free(sess);
-	target_release(t);
-}
-
-/* Idle sessions to t take its waiting items; more sessions open while
- * there are more than DIRECT_PER_SESSION items a session, within the
- * per-target and global limits. */
-static void target_pump(struct dtarget *t)
-{
-	struct direct *d = t->d;
-
-	for (struct dsess *s = d->sessions; s != NULL && t->waiting > 0;
-	     s = s->next)
-		if (s->t == t && s->ready && !s->busy && !s->closed)
-			sess_next(s);
-	while (t->waiting > 0 && !d->shut &&
-	       t->sessions < d->cfg->outbound_concurrency &&
-	       d->n_sessions < d->cfg->outbound_max_sessions &&
-	       t->sessions * DIRECT_PER_SESSION < t->waiting + t->carried) {
-		if (sess_start(t) < 0) {
-			target_fail(t, 0, "cannot start an SMTP session");
-			break;
-		}
-	}
-}
-
-/* A session ended: targets that wait for a free slot get it. */
-static void pump_all(struct direct *d)
-{
-	struct dtarget *t = d->targets, *next;
-
-	for (; t != NULL && d->n_sessions < d->cfg->outbound_max_sessions;
-	     t = next) {
-		next = t->next;
-		if (t->waiting > 0)
-			target_pump(t);
-	}
-}
-
-/* The session is free: its next item, or QUIT when none waits. */
-static void sess_next(struct dsess *sess)
-{
-	struct dtarget *t = sess->t;
-	struct ditem *item;
-	struct djob *j;
-
-	if (sess->busy || !sess->ready || sess->closed)
-		return;
-	item = sess->d->shut ? NULL : dequeue(t);
-	if (item == NULL) {
-		sess->ready = false;
-		smtpc_quit(sess->s);
-		return;
-	}
-	item->sess = sess;
-	sess->cur = item;
-	sess->busy = true;
-	t->carried++;
-	j = new_job(sess->d, DJ_TAKE, item);
-	if (j == NULL || submit(sess->d, j) < 0) {
-		free(j);
-		item->sess = NULL;
-		sess->cur = NULL;
-		sess->busy = false;
-		t->carried--;
-		enqueue(t, item, true);
-		sess->ready = false;
-		smtpc_abort(sess->s, "cannot take the next item");
-	}
-}
-
-static void s_ready(struct smtpc *s, void *arg)
-{
-	struct dsess *sess = arg;
-
-	if (!sess->greeted_logged) {
-		sess->greeted_logged = true;
-		log_info("direct: session to %s[%s]:%llu tls=%s%s", sess->t->name,
-			 sess->t->text, sess->d->cfg->outbound_port,
-			 sess->t->tls.mode_name,
-			 smtpc_tls_active(s) ? " (STARTTLS)" : " (plaintext)");
-	}
-	sess->ready = true;
-	sess_next(sess);
-}
-
-/* The item the take job locked goes out on the session. */
-static void sess_send(struct dsess *sess, struct ditem *item)
-{
-	struct smtpc_msg msg;
-
-	free(sess->rcpts);
-	free(sess->map);
-	sess->rcpts = NULL;
-	sess->map = NULL;
-	free(sess->dsn);
-	sess->dsn = NULL;
-	sess->ready = false;
-	if (outb_item_msg(item->it, &msg, &sess->rcpts, &sess->map) < 0 ||
-	    outb_item_dsn_args(queue_item_env(item->it), sess->map,
-			       msg.n_rcpts, &msg, &sess->dsn) < 0 ||
-	    smtpc_send(sess->s, &msg) < 0) {
-		/* Nothing sent: the item stays queued as it was. */
-		sess->busy = false;
-		sess->cur = NULL;
-		sess->t->carried--;
-		forget(item);
-		smtpc_abort(sess->s, "cannot send the message");
-	}
-}
-
-static void s_result(struct smtpc *s, void *arg,
-		     const struct smtpc_reply *replies, size_t n)
-{
-	struct dsess *sess = arg;
-	struct direct *d = sess->d;
-	struct ditem *item = sess->cur;
-	struct djob *j = new_job(d, DJ_RECORD, item);
-
-	bool took = false, too_many = false;
-	size_t n_sent = 0;
-
-	(void)s;
-	for (size_t i = 0; i < n; i++)
-		n_sent += replies[i].code / 100 == 2;
-	log_info("direct: id=%s relay=%s[%s] tls=%s%s: %zu of %zu recipients accepted",
-		 item->id, sess->t->name, sess->t->text, sess->t->tls.mode_name,
-		 smtpc_tls_active(s) ? "" : " (plaintext)", n_sent, n);
-	for (size_t i = 0; i < n; i++) {
-		sess->answered |= replies[i].code != 0;
-		took |= replies[i].code / 100 == 2;
-		too_many |= replies[i].code == 452;
-		if (replies[i].code / 100 == 2)
-			d->stats.sent++;
-		else if (replies[i].code / 100 == 5)
-			d->stats.bounced++;
-		else
-			d->stats.deferred++;
-	}
-	/* RFC 5321 4.5.3.1.10: 452 for recipients beyond the server's
-	 * limit; they go again at once while others get through. */
-	item->again = took && too_many;
-	if (j != NULL && (j->replies = malloc((n ? n : 1) * sizeof(*replies))) != NULL) {
-		memcpy(j->replies, replies, n * sizeof(*replies));
-		j->n = n;
-		j->it = item->it;
-		j->map = sess->map;
-		snprintf(j->remote, sizeof(j->remote), "%s", sess->t->name);
-		if (submit(d, j) == 0) {
-			item->it = NULL;
-			sess->map = NULL;
-			return; /* record_done goes on */
-		}
-	}
-	/* Nothing recorded: the item stays as it was (retried). */
-	if (j != NULL)
-		free(j->replies);
-	free(j);
-	sess->busy = false;
-	sess->cur = NULL;
-	sess->t->carried--;
-	forget(item);
-	if (sess->s != NULL)
-		smtpc_abort(sess->s, "cannot record the result");
-}
-
-static void s_close(struct smtpc *s, void *arg, const char *error,
-		    const struct smtpc_reply *last)
-{
-	struct dsess *sess = arg;
-	struct direct *d = sess->d;
-	struct dtarget *t = sess->t;
-
-	(void)s;
-	sess->s = NULL;
-	sess->closed = true;
-	sess->ready = false;
-	t->sessions--;
-	d->n_sessions--;
-	if (error != NULL) {
-		d->stats.sessions_failed++;
-		log_info("direct: session to %s[%s]:%llu failed: %s", t->name,
-			 t->text, d->cfg->outbound_port, error);
-	}
-	if (error != NULL && !sess->answered && !d->shut) {
-		/* The target failed before any transaction: its items go on. A
-		 * 5xx greeting is kept as the reply that may bounce them. */
-		int code = last != NULL ? last->code : 0;
-
-		if (code == 0)
-			mark_down(d, t, error);
-		sess->moved_on = true;
-		sess->why_code = code / 100 == 5 ? code : 0;
-		if (code / 100 == 5)
-			snprintf(sess->why, sizeof(sess->why), "%s", last->text);
-		else
-			tls_reason(t, error, sess->why, sizeof(sess->why));
-		target_fail(t, sess->why_code, sess->why);
-	}
-	if (!sess->busy)
-		sess_free(sess); /* else when its job is done */
-	pump_all(d);
-	maybe_idle(d);
-}
-
-/* ---- job results ---- */
-
-static void take_done(struct djob *j)
-{
-	struct ditem *item = j->item;
-	struct dsess *sess = item->sess;
-	struct dtarget *t = sess->t;
-
-	if (j->rc == 1 && !sess->closed) {
-		item->it = j->it;
-		j->it = NULL; /* the item's now */
-		sess_send(sess, item);
-		return;
-	}
-	if (j->rc == 1)
-		queue_item_release(j->it);
-	j->it = NULL;
-	sess->busy = false;
-	sess->cur = NULL;
-	item->sess = NULL;
-	t->carried--;
-	if (j->rc == 1 && sess->moved_on) {
-		item_failed_here(item, sess->why_code, sess->why);
-	} else if (j->rc == 1 && !sess->d->shut) {
-		enqueue(t, item, true); /* the target still works */
-		target_pump(t);
-	} else {
-		forget(item); /* skipped: busy elsewhere, gone, not due */
-	}
-	if (sess->closed)
-		sess_free(sess);
-	else
-		sess_next(sess);
-}
-
-static void record_done(struct djob *j)
-{
-	struct ditem *item = j->item;
-	struct dsess *sess = item->sess;
-
-	sess->busy = false;
-	sess->cur = NULL;
-	sess->t->carried--;
-	item->sess = NULL;
-	if (item->again && j->rc == 0 && !sess->closed && !sess->d->shut) {
-		/* The recipients a 452 left, on this connection next. */
-		item->again = false;
-		item->due_only = false;
-		enqueue(sess->t, item, true);
-	} else {
-		forget(item);
-	}
-	if (sess->closed)
-		sess_free(sess);
-	else
-		sess_next(sess);
-}
 
 static void scan_done(struct djob *j)
 {
@@ -1023,10 +454,10 @@ static void scan_done(struct djob *j)
 	d->scanning = false;
 	if (j->rc < 0)
 		log_warn("direct: queue scan failed");
-	for (size_t i = 0; i < j->n_hits && !d->shut; i++)
+	for (size_t i = 0; i < j->n_hits && !d->env.shut; i++)
 		if (find_item(d, j->hits[i].id) == NULL)
 			new_item(d, &j->hits[i], j->due_only);
-	if (d->rescan && !d->shut) {
+	if (d->rescan && !d->env.shut) {
 		d->rescan = false;
 		direct_flush(d, NULL, d->rescan_due_only);
 	}
@@ -1043,21 +474,21 @@ static void job_done(void *arg)
 		scan_done(j);
 		break;
 	case DJ_TAKE:
-		take_done(j);
+		dsess_take_done(j);
 		break;
 	case DJ_RECORD:
-		record_done(j);
+		dsess_record_done(j);
 		break;
 	case DJ_DEFER:
 	case DJ_SETTLE:
 		if (j->kind == DJ_DEFER || j->code / 100 != 5)
-			d->stats.deferred++;
+			d->env.deferred++;
 		else
-			d->stats.bounced++;
+			d->env.bounced++;
 		forget(j->item);
 		break;
 	}
-	if (j->kick != 0 && d->o.kick != NULL && !d->shut)
+	if (j->kick != 0 && d->o.kick != NULL && !d->env.shut)
 		d->o.kick(d->o.arg, j->kick);
 	free(j->domain);
 	free(j->hits);
@@ -1126,18 +557,44 @@ static int sts_new(struct direct *d)
 	struct mtasts_opts o = {
 		.loop = d->o.loop, .pool = d->o.pool, .dns = d->o.dns,
 		.verify_ctx = d->o.verify_ctx, .dir = dir,
-		.port = (unsigned)d->cfg->mta_sts_port,
-		.fetch_timeout = (double)d->cfg->outbound_timeout,
+		.port = (unsigned)d->env.cfg->mta_sts_port,
+		.fetch_timeout = (double)d->env.cfg->outbound_timeout,
 		.clock = d->o.clock, .clock_arg = d->o.clock_arg,
 	};
 
-	if (!d->cfg->mta_sts || d->o.dns == NULL || d->o.verify_ctx == NULL ||
-	    d->cfg->data_dir == NULL)
+	if (!d->env.cfg->mta_sts || d->o.dns == NULL || d->o.verify_ctx == NULL ||
+	    d->env.cfg->data_dir == NULL)
 		return 0;
-	snprintf(dir, sizeof(dir), "%s/queue/mta-sts", d->cfg->data_dir);
+	snprintf(dir, sizeof(dir), "%s/queue/mta-sts", d->env.cfg->data_dir);
 	d->sts = mtasts_new(&o);
 	return d->sts != NULL ? 0 : -1;
 }
+
+/* ---- what the sessions call back ---- */
+
+static void op_idle(struct dsess_env *e)
+{
+	maybe_idle(of_env(e));
+}
+
+static struct djob *op_new_job(struct dsess_env *e, enum djob_kind kind,
+			       struct ditem *item)
+{
+	return new_job(of_env(e), kind, item);
+}
+
+static int op_submit(struct dsess_env *e, struct djob *j)
+{
+	return submit(of_env(e), j);
+}
+
+static const struct dsess_ops direct_ops = {
+	.idle = op_idle,
+	.forget = forget,
+	.new_job = op_new_job,
+	.submit = op_submit,
+	.item_failed = item_failed,
+};
 
 /* ---- the interface ---- */
 
@@ -1154,15 +611,21 @@ struct direct *direct_new(const struct direct_opts *o, char *err,
 		return NULL;
 	}
 	d->o = *o;
-	d->cfg = o->cfg;
-	names[self.n_names++] = config_outbound_helo(d->cfg);
-	if (d->cfg->hostname != NULL)
-		names[self.n_names++] = d->cfg->hostname;
-	self.n_addrs = self_addrs(d->cfg, addrs);
+	d->env = (struct dsess_env){
+		.loop = o->loop, .pool = o->pool, .verify_ctx = o->verify_ctx,
+		.any_ctx = o->any_ctx, .clock = o->clock,
+		.clock_arg = o->clock_arg, .cfg = o->cfg, .ops = &direct_ops,
+	};
+	hmap_init(&d->items);
+	dtargets_init(&d->env.targets);
+	names[self.n_names++] = config_outbound_helo(d->env.cfg);
+	if (d->env.cfg->hostname != NULL)
+		names[self.n_names++] = d->env.cfg->hostname;
+	self.n_addrs = self_addrs(d->env.cfg, addrs);
 	d->mx = mxcache_new(o->loop, o->dns, &self,
-			    (size_t)d->cfg->outbound_address_limit,
-			    d->cfg->outbound_tls,
-			    (unsigned)d->cfg->outbound_port);
+			    (size_t)d->env.cfg->outbound_address_limit,
+			    d->env.cfg->outbound_tls,
+			    (unsigned)d->env.cfg->outbound_port);
 	if (d->mx == NULL || sts_new(d) < 0) {
 		snprintf(err, errlen, "out of memory");
 		mxcache_free(d->mx);
@@ -1176,7 +639,7 @@ int direct_flush(struct direct *d, const char *domain, bool due_only)
 {
 	struct djob *j;
 
-	if (d->shut) {
+	if (d->env.shut) {
 		errno = ECANCELED;
 		return -1;
 	}
@@ -1204,49 +667,36 @@ int direct_flush(struct direct *d, const char *domain, bool due_only)
 
 size_t direct_busy(const struct direct *d)
 {
-	return d->jobs + d->n_items + d->n_sessions + (d->scanning ? 1 : 0) +
+	return d->jobs + d->n_items + d->env.n_sessions + (d->scanning ? 1 : 0) +
 	       mxcache_resolving(d->mx) +
 	       (d->sts != NULL ? mtasts_busy(d->sts) : 0);
 }
 
 void direct_shutdown(struct direct *d)
 {
-	if (d->shut)
+	if (d->env.shut)
 		return;
-	d->shut = true;
+	d->env.shut = true;
 	if (d->sts != NULL)
 		mtasts_shutdown(d->sts);
-	for (struct dsess *s = d->sessions; s != NULL; s = s->next)
+	for (struct dsess *s = d->env.sessions; s != NULL; s = s->next)
 		if (s->s != NULL)
 			smtpc_abort(s->s, "shutting down");
 	/* Items waiting for a lookup or a session stay queued as they are. */
-	for (size_t b = 0; b < DIRECT_BUCKETS; b++) {
-		struct ditem *item = d->table[b], *next;
+	struct hmap_node *n, *next;
+	size_t pos = 0;
 
-		for (; item != NULL; item = next) {
-			next = item->hnext;
-			if (item->sess != NULL || item->in_job)
-				continue;
-			if (item->at != NULL) {
-				struct dtarget *t = item->at;
+	for (n = hmap_walk(&d->items, &pos, NULL); n != NULL; n = next) {
+		struct ditem *item = ITEM_OF(n);
 
-				for (struct ditem **pp = &t->head; *pp != NULL;
-				     pp = &(*pp)->next) {
-					if (*pp == item) {
-						*pp = item->next;
-						break;
-					}
-				}
-				if (t->tail == item) {
-					t->tail = NULL;
-					for (struct ditem *x = t->head; x != NULL; x = x->next)
-						t->tail = x;
-				}
-				t->waiting--;
-				item->at = NULL;
-			}
-			forget(item);
+		next = hmap_walk(&d->items, &pos, n);
+		if (item->sess != NULL || item->in_job)
+			continue;
+		if (item->at != NULL) {
+			dtarget_unlink(item->at, &item->link);
+			item->at = NULL;
 		}
+		forget(item);
 	}
 }
 
@@ -1254,19 +704,8 @@ void direct_free(struct direct *d)
 {
 	if (d == NULL)
 		return;
-	while (d->targets != NULL) {
-		struct dtarget *t = d->targets;
-
-		d->targets = t->next;
-		tlsp_target_free(&t->tls);
-		free(t);
-	}
-	while (d->down != NULL) {
-		struct ddown *x = d->down;
-
-		d->down = x->next;
-		free(x);
-	}
+	dtargets_free(&d->env.targets);
+	hmap_free(&d->items);
 	mxcache_free(d->mx);
 	mtasts_free(d->sts);
 	free(d);
@@ -1274,5 +713,8 @@ void direct_free(struct direct *d)
 
 void direct_get_stats(const struct direct *d, struct direct_stats *st_r)
 {
-	*st_r = d->stats;
+	*st_r = (struct direct_stats){ .sent = d->env.sent,
+				       .deferred = d->env.deferred,
+				       .bounced = d->env.bounced,
+				       .sessions_failed = d->env.sessions_failed };
 }

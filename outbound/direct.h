@@ -9,7 +9,7 @@
  * address. Sessions to a target carry its waiting items one after another
  * over one connection (all recipients of an item in one transaction:
  * store/queue keeps one item per domain); a further session opens for
- * every DIRECT_PER_SESSION items waiting, up to outbound_concurrency per
+ * every DSESS_ITEMS (5) items waiting, up to outbound_concurrency per
  * target and outbound_max_sessions in all. A session that fails before
  * any transaction (no connection, a 4xx or 5xx greeting, EHLO or TLS
  * refused) sends its waiting items on to their next target; a target that
@@ -21,8 +21,12 @@
  * A verdict of the DNS (null MX, NXDOMAIN, a loop, a lookup failure) goes
  * to every pending recipient through outb_item_reply_all.
  *
- * TLS is chosen per target in one place (direct.c tls_for); outbound_tls
- * dane is opportunistic STARTTLS until TLSA checks exist.
+ * TLS is chosen per target in one place (direct.c tls_for, outbound/
+ * tlspolicy.h: DANE, MTA-STS, outbound_tls). A session under a DANE or
+ * MTA-STS policy logs its TLS-RPT result (outbound/tlsrpt.h) on its
+ * delivery line, or, when it fails before any transaction, on a line per
+ * item it was to carry. The sessions are direct_session.c's, the targets
+ * outbound/dtarget.h's.
  *
  * Loop thread only; blocking steps (scan, lock, record) run on the pool. */
 #ifndef KANTORPOS_OUTBOUND_DIRECT_H
@@ -41,9 +45,6 @@ struct direct;
 struct queue;
 struct userdb;
 struct worker;
-
-/* Items waiting for a target per session opened to it. */
-#define DIRECT_PER_SESSION 5
 
 struct direct_opts {
 	struct ev_loop *loop;

@@ -1,18 +1,23 @@
 /* outbound/mtasts.c: the MTA-STS policy cache on the loop
  * (outbound/mtasts.h): per domain the cached policy, the TXT lookup, the
  * fetch, the waiters, and the pool jobs that read and write the cache
- * files. Domains stay in memory once seen (as many as the queue sends
- * to). */
+ * files. Domains are found through a hash of their names; one whose
+ * policy has lapsed (or that has none) and that nobody waits for is
+ * dropped from memory now and then (MTASTS_SWEEP): its file stays, read
+ * again when the domain comes back. */
 #include "autoconf.h"
 
 #include "outbound/mtasts.h"
 
 #include "common/base/fsutil.h"
+#include "common/base/hmap.h"
 #include "common/base/log.h"
 #include "common/client/httpsget.h"
 #include "common/dns/dns.h"
 #include "common/dns/dns_name.h"
 #include "common/net/worker.h"
+#include "outbound/mtasts_cache.h"
+#include "outbound/tlsrpt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -22,31 +27,34 @@
 #include <string.h>
 
 #define MTASTS_PATH "/.well-known/mta-sts.txt"
-#define MTASTS_MAGIC "kantorpos-mta-sts 1 "
-#define MTASTS_DAY 86400
+/* Lapsed domains are dropped at most this often, in seconds. */
+#define MTASTS_SWEEP 300
 
 struct mdom {
 	struct mtasts *m;
-	struct mdom *next;
+	struct hmap_node node;
 	char name[DNS_NAME_MAX + 1];
 	bool loaded, loading;
-	bool have;                       /* a policy is cached */
-	struct mtasts_policy pol;
-	char id[MTASTS_ID_MAX + 1];
-	time_t fetched, expires, checked;
+	struct mtasts_entry e;           /* the cached policy */
+	time_t checked;
 	struct dns_query *q;
 	struct httpsget *g;
 	char fetch_id[MTASTS_ID_MAX + 1];
 	struct mtswait *waiters;
+	unsigned jobs;                   /* pool jobs that hold it */
 };
 
 struct mtasts {
 	struct mtasts_opts o;
 	char *dir;
-	struct mdom *doms;
+	struct hmap doms;                /* struct mdom by name */
+	time_t swept;
 	size_t jobs;
 	bool shut;
 };
+
+#define DOM_OF(n) ((struct mdom *)(void *)((char *)(n) - \
+					    offsetof(struct mdom, node)))
 
 enum mjob_kind { MJ_LOAD, MJ_SAVE };
 
@@ -57,10 +65,7 @@ struct mjob {
 	char *data;                      /* SAVE: the file */
 	size_t len;
 	int rc;
-	/* LOAD: what the file held */
-	struct mtasts_policy pol;
-	char id[MTASTS_ID_MAX + 1];
-	long long fetched;
+	struct mtasts_entry e;           /* LOAD: what the file held */
 };
 
 static void start_txt(struct mdom *d);
@@ -72,13 +77,13 @@ static time_t now(const struct mtasts *m)
 
 static bool valid(const struct mdom *d)
 {
-	return d->have && now(d->m) < d->expires;
+	return mtasts_entry_valid(&d->e, now(d->m));
 }
 
 /* The policy to apply now: NULL for none (mode none is none). */
 static const struct mtasts_policy *current(const struct mdom *d)
 {
-	return valid(d) && d->pol.mode != MTASTS_NONE ? &d->pol : NULL;
+	return mtasts_entry_current(&d->e, now(d->m));
 }
 
 static void answer(struct mdom *d)
@@ -89,6 +94,7 @@ static void answer(struct mdom *d)
 	for (; w != NULL; w = next) {
 		next = w->next;
 		w->next = NULL;
+		w->at = NULL;
 		w->fn(w, current(d));
 	}
 }
@@ -98,9 +104,8 @@ static void answer(struct mdom *d)
 static void job_run(void *arg)
 {
 	struct mjob *j = arg;
-	char *data = NULL, *nl;
+	char *data = NULL;
 	size_t len;
-	const char *why;
 
 	if (j->kind == MJ_SAVE) {
 		j->rc = fs_mkdir_p(j->d->m->dir, 0700);
@@ -111,13 +116,7 @@ static void job_run(void *arg)
 	j->rc = -1;
 	if (fs_read_file(j->path, MTASTS_BODY_MAX + 256, &data, &len) < 0)
 		return;
-	if (strncmp(data, MTASTS_MAGIC, strlen(MTASTS_MAGIC)) == 0 &&
-	    (nl = memchr(data, '\n', len)) != NULL &&
-	    sscanf(data + strlen(MTASTS_MAGIC), "%32s %lld", j->id,
-		   &j->fetched) == 2 &&
-	    mtasts_policy_parse(nl + 1, len - (size_t)(nl + 1 - data), &j->pol,
-				&why) == 0)
-		j->rc = 0;
+	j->rc = mtasts_entry_parse(data, len, &j->e);
 	free(data);
 }
 
@@ -128,18 +127,14 @@ static void job_done(void *arg)
 	struct mtasts *m = d->m;
 
 	m->jobs--;
+	d->jobs--;
 	if (j->kind == MJ_SAVE && j->rc < 0)
 		log_warn("mta-sts: cannot write %s", j->path);
 	if (j->kind == MJ_LOAD) {
 		d->loading = false;
 		d->loaded = true;
-		if (j->rc == 0 && !d->have) {
-			d->have = true;
-			d->pol = j->pol;
-			memcpy(d->id, j->id, sizeof(d->id));
-			d->fetched = (time_t)j->fetched;
-			d->expires = d->fetched + (time_t)d->pol.max_age;
-		}
+		if (j->rc == 0 && !d->e.have)
+			d->e = j->e;
 		if (!m->shut)
 			start_txt(d);
 	}
@@ -172,25 +167,21 @@ static int submit(struct mjob *j)
 		return -1;
 	}
 	j->d->m->jobs++;
+	j->d->jobs++;
 	return 0;
 }
 
 static void save(struct mdom *d, const char *body, size_t len)
 {
 	struct mjob *j = new_job(d, MJ_SAVE);
-	int n;
 
 	if (j == NULL)
 		return;
-	n = asprintf(&j->data, MTASTS_MAGIC "%s %lld\n%.*s", d->id,
-		     (long long)d->fetched, (int)len, body);
-	if (n < 0) {
-		j->data = NULL;
+	if ((j->data = mtasts_entry_format(&d->e, body, len, &j->len)) == NULL) {
 		free(j->path);
 		free(j);
 		return;
 	}
-	j->len = (size_t)n;
 	if (submit(j) < 0)
 		log_warn("mta-sts: cannot save the policy of %s", d->name);
 }
@@ -202,20 +193,19 @@ static void fetched(void *arg, const char *body, size_t len, const char *error)
 	struct mdom *d = arg;
 	struct mtasts_policy p;
 	const char *why = error;
+	bool cert_failed = error != NULL && httpsget_cert_failed(d->g);
 
 	d->g = NULL;
 	if (error == NULL && mtasts_policy_parse(body, len, &p, &why) == 0) {
-		d->have = true;
-		d->pol = p;
-		memcpy(d->id, d->fetch_id, sizeof(d->id));
-		d->fetched = now(d->m);
-		d->expires = d->fetched + (time_t)p.max_age;
+		mtasts_entry_take(&d->e, &p, d->fetch_id, now(d->m));
 		log_info("mta-sts: %s: policy %s, mode %s, max_age %lu", d->name,
-			 d->id, mtasts_mode_name(p.mode), p.max_age);
+			 d->e.id, mtasts_mode_name(p.mode), p.max_age);
 		save(d, body, len);
 	} else {
-		log_warnx("mta-sts: %s: no new policy (%s)%s", d->name, why,
-			  valid(d) ? ": the cached one stays" : "");
+		log_warnx("mta-sts: %s: no new policy (%s)%s tlsrpt=%s "
+			  "policy=sts domain=%s", d->name, why,
+			  valid(d) ? ": the cached one stays" : "",
+			  tlsrpt_sts_fetch(error == NULL, cert_failed), d->name);
 	}
 	answer(d);
 }
@@ -241,17 +231,6 @@ static void start_fetch(struct mdom *d, const char *id)
 
 /* ---- the TXT record ---- */
 
-/* §5.1: fetch on a new id, and before the cached policy lapses. */
-static bool wants_fetch(const struct mdom *d, const char *id)
-{
-	time_t margin = (time_t)d->pol.max_age / 10;
-
-	if (margin > MTASTS_DAY)
-		margin = MTASTS_DAY;
-	return !valid(d) || strcmp(id, d->id) != 0 ||
-	       d->expires - now(d->m) <= margin;
-}
-
 static void txt_cb(void *arg, const struct dns_answer *a)
 {
 	struct mdom *d = arg;
@@ -262,7 +241,7 @@ static void txt_cb(void *arg, const struct dns_answer *a)
 	d->checked = now(d->m);
 	if (a->status == DNS_OK &&
 	    mtasts_txt_parse((const char *const *)a->txt, a->n, id, &why) == 0) {
-		if (wants_fetch(d, id) && d->g == NULL)
+		if (mtasts_entry_wants_fetch(&d->e, id, now(d->m)) && d->g == NULL)
 			start_fetch(d, id);
 	} else if (valid(d)) {
 		/* §10.3: a stripped record does not end a cached policy. */
@@ -296,41 +275,75 @@ struct mtasts *mtasts_new(const struct mtasts_opts *o)
 	if (m == NULL)
 		return NULL;
 	m->o = *o;
+	hmap_init(&m->doms);
 	if ((m->dir = strdup(o->dir)) == NULL) {
 		free(m);
 		return NULL;
 	}
+	m->swept = now(m);
 	return m;
 }
 
 void mtasts_free(struct mtasts *m)
 {
+	struct hmap_node *n, *next;
+	size_t pos = 0;
+
 	if (m == NULL)
 		return;
 	mtasts_shutdown(m);
-	while (m->doms != NULL) {
-		struct mdom *d = m->doms;
-
-		m->doms = d->next;
-		free(d);
+	for (n = hmap_walk(&m->doms, &pos, NULL); n != NULL; n = next) {
+		next = hmap_walk(&m->doms, &pos, n);
+		free(DOM_OF(n));
 	}
+	hmap_free(&m->doms);
 	free(m->dir);
 	free(m);
 }
 
+/* Nothing holds it and it has no policy to apply: it may go. */
+static bool idle_lapsed(const struct mdom *d)
+{
+	return d->waiters == NULL && d->q == NULL && d->g == NULL &&
+	       d->jobs == 0 && !d->loading && !valid(d);
+}
+
+/* Drop the lapsed domains, once every MTASTS_SWEEP seconds at most. */
+static void sweep(struct mtasts *m)
+{
+	struct hmap_node *n, *next;
+	size_t pos = 0;
+	time_t t = now(m);
+
+	if (t - m->swept < MTASTS_SWEEP && t >= m->swept)
+		return;
+	m->swept = t;
+	for (n = hmap_walk(&m->doms, &pos, NULL); n != NULL; n = next) {
+		next = hmap_walk(&m->doms, &pos, n);
+		if (idle_lapsed(DOM_OF(n))) {
+			hmap_remove(&m->doms, n);
+			free(DOM_OF(n));
+		}
+	}
+}
+
 static struct mdom *find_dom(struct mtasts *m, const char *domain)
 {
+	uint32_t h = hmap_hash(domain, strlen(domain), HMAP_SEED);
 	struct mdom *d;
 
-	for (d = m->doms; d != NULL; d = d->next)
-		if (strcmp(d->name, domain) == 0)
-			return d;
+	for (struct hmap_node *n = hmap_first(&m->doms, h); n != NULL;
+	     n = hmap_next(n))
+		if (strcmp(DOM_OF(n)->name, domain) == 0)
+			return DOM_OF(n);
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->m = m;
 	snprintf(d->name, sizeof(d->name), "%s", domain);
-	d->next = m->doms;
-	m->doms = d;
+	if (hmap_insert(&m->doms, &d->node, h) < 0) {
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -343,6 +356,7 @@ int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
 	*p_r = NULL;
 	if (m->shut || !dns_name_ok(domain) || strchr(domain, '/') != NULL)
 		return 1; /* not a name a policy host can have */
+	sweep(m);
 	if ((d = find_dom(m, domain)) == NULL)
 		return -1;
 	if (d->loaded && d->q == NULL && (d->g == NULL || valid(d)) &&
@@ -351,6 +365,7 @@ int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
 		return 1;
 	}
 	w->next = d->waiters;
+	w->at = d;
 	d->waiters = w;
 	if (d->loaded) {
 		start_txt(d);
@@ -365,23 +380,39 @@ int mtasts_get(struct mtasts *m, const char *domain, struct mtswait *w,
 	return 0;
 }
 
+/* Every domain, for the walks below: the first with d NULL. */
+static struct mdom *next_dom(const struct mtasts *m, size_t *pos,
+			     struct mdom *d)
+{
+	struct hmap_node *n = hmap_walk(&m->doms, pos,
+					d != NULL ? &d->node : NULL);
+
+	return n != NULL ? DOM_OF(n) : NULL;
+}
+
 void mtasts_unwait(struct mtasts *m, struct mtswait *w)
 {
-	for (struct mdom *d = m->doms; d != NULL; d = d->next) {
-		for (struct mtswait **pp = &d->waiters; *pp != NULL;
-		     pp = &(*pp)->next) {
-			if (*pp == w) {
-				*pp = w->next;
-				return;
-			}
+	struct mdom *d = w->at;
+
+	(void)m;
+	if (d == NULL)
+		return;
+	for (struct mtswait **pp = &d->waiters; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
 		}
 	}
+	w->at = NULL;
 }
 
 void mtasts_shutdown(struct mtasts *m)
 {
+	size_t pos = 0;
+
 	m->shut = true;
-	for (struct mdom *d = m->doms; d != NULL; d = d->next) {
+	for (struct mdom *d = next_dom(m, &pos, NULL); d != NULL;
+	     d = next_dom(m, &pos, d)) {
 		d->waiters = NULL;
 		if (d->q != NULL)
 			dns_cancel(d->q);
@@ -394,9 +425,10 @@ void mtasts_shutdown(struct mtasts *m)
 
 size_t mtasts_busy(const struct mtasts *m)
 {
-	size_t n = m->jobs;
+	size_t n = m->jobs, pos = 0;
 
-	for (const struct mdom *d = m->doms; d != NULL; d = d->next)
+	for (struct mdom *d = next_dom(m, &pos, NULL); d != NULL;
+	     d = next_dom(m, &pos, d))
 		n += (d->q != NULL) + (d->g != NULL);
 	return n;
 }

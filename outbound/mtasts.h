@@ -1,7 +1,8 @@
 /* outbound/mtasts.h: the MTA-STS policies (RFC 8461) of the domains direct
  * delivery sends to, on the loop: the _mta-sts TXT lookup (common/dns),
  * the fetch of https://mta-sts.DOMAIN/.well-known/mta-sts.txt
- * (common/client/httpsget.h) and the policy cache (§5.1):
+ * (common/client/httpsget.h) and the policy cache (§5.1; its rules and
+ * file format are outbound/mtasts_cache.h's):
  * - a policy is fetched when none is cached, when the TXT id differs from
  *   the cached one, or when the cached one has less than a day (or a
  *   tenth of its max_age, whichever is smaller) left (§5.1: refresh
@@ -15,6 +16,8 @@
  *   keeps enforcing: a first line "kantorpos-mta-sts 1 ID FETCHED" and
  *   the policy body as fetched (parsed again when read). Files are read
  *   and written on the pool, replaced atomically (write, fsync, rename).
+ *   In memory, a domain whose policy has lapsed and that nobody waits
+ *   for is dropped after a while (its file is read again when needed).
  * Loop thread only; never blocks; waiters are called from the loop. */
 #ifndef KANTORPOS_OUTBOUND_MTASTS_H
 #define KANTORPOS_OUTBOUND_MTASTS_H
@@ -53,6 +56,7 @@ struct mtasts_opts {
  * control returns to the loop), NULL for none. */
 struct mtswait {
 	struct mtswait *next;
+	void *at;                 /* the cache's: where it waits */
 	void (*fn)(struct mtswait *w, const struct mtasts_policy *p);
 };
 

@@ -111,13 +111,20 @@ void tlsp_decide(const struct tlsp_in *in, struct tlsp_out *out)
 		    in->host->dane != TLSP_DANE_NONE;
 
 	*out = (struct tlsp_out){ .use = true, .why = "" };
+	if (dane)
+		out->report = TLSRPT_POLICY_TLSA;
+	else if (in->sts != TLSP_STS_NONE)
+		out->report = TLSRPT_POLICY_STS;
 	if (!dane && in->sts == TLSP_STS_ENFORCE) {
 		set_mode(out, SMTPC_TLS_REQUIRED, "mta-sts-enforce");
 		return;
 	}
 	decide_mode(in, out);
-	if (in->sts == TLSP_STS_TESTING && out->tls == SMTPC_TLS_OPPORTUNISTIC)
+	if (!dane && in->sts == TLSP_STS_TESTING &&
+	    out->tls == SMTPC_TLS_OPPORTUNISTIC) {
 		out->mode_name = "mta-sts-testing";
+		out->check = true;
+	}
 }
 
 static bool same_str(const char *a, const char *b)
@@ -143,7 +150,8 @@ int tlsp_target_copy(struct tlsp_target *t, const struct tlsp_out *out)
 	bool ok = true;
 
 	*t = (struct tlsp_target){ .tls = out->tls,
-				   .mode_name = out->mode_name };
+				   .mode_name = out->mode_name,
+				   .check = out->check, .report = out->report };
 	t->base = dup_or_null(out->base, &ok);
 	for (; t->n_names < out->n_names; t->n_names++)
 		t->names[t->n_names] = dup_or_null(out->names[t->n_names], &ok);
@@ -177,6 +185,7 @@ static bool same_rr(const struct tls_tlsa *a, const struct tls_tlsa *b)
 bool tlsp_target_same(const struct tlsp_target *t, const struct tlsp_out *out)
 {
 	if (t->tls != out->tls || strcmp(t->mode_name, out->mode_name) != 0 ||
+	    t->check != out->check || t->report != out->report ||
 	    !same_str(t->base, out->base) || t->n_names != out->n_names ||
 	    t->n_rrs != out->n_rrs)
 		return false;

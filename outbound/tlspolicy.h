@@ -24,7 +24,13 @@
  * Otherwise enforce means STARTTLS verified for the MX host name
  * ("mta-sts-enforce", whatever outbound_tls says: the domain asked for
  * it), and testing leaves outbound_tls's choice, named "mta-sts-testing"
- * where that is opportunistic. */
+ * where that is opportunistic — then the certificate is checked against
+ * the MX host name without being enforced (check), so that the outcome
+ * can be reported.
+ *
+ * The decision also names the policy a TLS report would file the
+ * attempt under (outbound/tlsrpt.h): tlsa when DANE decides, sts when
+ * MTA-STS does, none otherwise. */
 #ifndef KANTORPOS_OUTBOUND_TLSPOLICY_H
 #define KANTORPOS_OUTBOUND_TLSPOLICY_H
 
@@ -35,6 +41,7 @@
 #include "common/config/config.h"
 #include "common/dns/dns_types.h"
 #include "common/net/tls.h"
+#include "outbound/tlsrpt.h"
 
 /* Room for a reason (an UNKNOWN host). */
 #define TLSP_WHY_MAX 300
@@ -81,6 +88,8 @@ struct tlsp_out {
 	const struct tls_tlsa *rrs;
 	size_t n_rrs;
 	const char *why;
+	bool check;                   /* verify without enforcing */
+	enum tlsrpt_policy report;
 };
 
 /* The DANE state a TLSA answer gives (its records, when secure). */
@@ -104,6 +113,8 @@ struct tlsp_target {
 	size_t n_names;
 	struct tls_tlsa *rrs;
 	size_t n_rrs;
+	bool check;
+	enum tlsrpt_policy report;
 };
 
 /* Copy out into t. Returns 0 or -1 (ENOMEM; t is then empty). */

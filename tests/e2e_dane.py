@@ -2,12 +2,14 @@
 """tests/e2e_dane.py: DANE for direct delivery (RFC 7672) end to end, on
 loopback.
 
-dane.test and bad.test are signed here (e2e_dns.sign_zone) and their DS
-records are kantorpos's dns_trust_anchor; test. stays unsigned, so its
-names are insecure. The MX hosts are sinks (e2e_outlib.Sink) with
+dane.test, provider.test (where an MX name of dane.test points by CNAME)
+and bad.test are signed here (e2e_dns.sign_zone) and their DS records
+are kantorpos's dns_trust_anchor; test. stays unsigned, so its names are
+insecure. The MX hosts are sinks (e2e_outlib.Sink) with
 STARTTLS and certificates made here with openssl: self-signed leaves, a
-test CA and leaves it issued (the chain sent with the leaf), an expired
-self-signed certificate for another name. Each TLSA record is computed
+test CA and leaves it issued (the chain sent with the leaf, or the leaf
+alone), an expired self-signed certificate for another name; sinks that
+speak only TLS 1.2 or only TLS 1.3. Each TLSA record is computed
 from the certificate its sink presents, as the README says:
 `openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER |
 openssl dgst -sha256` for 3 1 1.
@@ -33,13 +35,17 @@ from e2e_lib import Skip, test  # noqa: E402
 WRONG = "00" * 32
 
 
-def spki_sha256(cert):
-    """The data of a `3 1 1` record for the certificate file cert."""
+def spki_der(cert):
+    """The DER SubjectPublicKeyInfo of the certificate file cert."""
     pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout",
                           "-pubkey"], check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub, check=True, capture_output=True).stdout
-    return dgst(der)
+    return subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                          input=pub, check=True, capture_output=True).stdout
+
+
+def spki_sha256(cert):
+    """The data of a `3 1 1` record for the certificate file cert."""
+    return dgst(spki_der(cert))
 
 
 def cert_sha256(cert):
@@ -96,26 +102,33 @@ class DaneEnv(out.OutEnv):
         dane, ds1 = e2e_dns.sign_zone(self.keys, "dane.test",
                                       self.dane_zone(rec))
         bad, ds2 = e2e_dns.sign_zone(self.keys, "bad.test", self.bad_zone(rec))
+        prov, ds3 = e2e_dns.sign_zone(self.keys, "provider.test",
+                                      self.provider_zone(rec))
         anchor = os.path.join(self.keys, "anchor")
         with open(anchor, "w") as f:
-            f.write(ds1 + ds2)
+            f.write(ds1 + ds2 + ds3)
         os.chmod(anchor, 0o644)
         super().__init__([("test.", self.test_zone(rec)),
                           ("dane.test.", dane),
+                          ("provider.test.", prov),
                           ("bad.test.", e2e_dns.tamper(bad))],
                          prefix="dane", anchor=anchor)
         self.out_port = port
         self.write_conf()
         for addr in ("127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24",
                      "127.0.0.25", "127.0.0.28", "127.0.0.29", "127.0.0.30",
-                     "127.0.0.31", "127.0.0.32"):
+                     "127.0.0.31", "127.0.0.32", "127.0.0.33",
+                     "127.0.0.34", "127.0.0.35", "127.0.0.36",
+                     "127.0.0.37", "127.0.0.38", "127.0.0.39"):
             self.sink(addr, tls=self.ctx[addr])
         self.sink("127.0.0.26")  # no STARTTLS
         self.sink("127.0.0.27")  # no STARTTLS
 
-    def server_ctx(self, addr, cert, key):
+    def server_ctx(self, addr, cert, key, only=None):
         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         c.load_cert_chain(cert, key)
+        if only is not None:  # one TLS version and no other
+            c.minimum_version = c.maximum_version = only
         self.ctx[addr] = c
 
     def make_certs(self):
@@ -129,7 +142,9 @@ class DaneEnv(out.OutEnv):
                          ("127.0.0.24", "d04.dane.test"),
                          ("127.0.0.25", "mx06.dane.test"),
                          ("127.0.0.28", "mx09a.dane.test"),
-                         ("127.0.0.29", "mx09b.dane.test")):
+                         ("127.0.0.29", "mx09b.dane.test"),
+                         ("127.0.0.33", "host.provider.test"),
+                         ("127.0.0.34", "host2.provider.test")):
             lib.make_cert(p(addr + ".key"), p(addr + ".crt"), cn=cn)
             self.server_ctx(addr, p(addr + ".crt"), p(addr + ".key"))
             rec[addr] = spki_sha256(p(addr + ".crt"))
@@ -148,6 +163,27 @@ class DaneEnv(out.OutEnv):
                         f.write(c.read())
             self.server_ctx(addr, p(addr + ".chain"), p(addr + ".key"))
         rec["ca"] = cert_sha256(p("ca.crt"))
+        rec["ca_spki"] = spki_der(p("ca.crt")).hex().upper()
+        # T-DANE-12: leaves the CA issued, sent without the CA.
+        for addr, name in (("127.0.0.35", "mx12.dane.test"),
+                           ("127.0.0.36", "mx12b.dane.test")):
+            lib.make_cert(p(addr + ".key"), p(addr + ".crt"), cn=name,
+                          ca=(p("ca.key"), p("ca.crt")))
+            self.server_ctx(addr, p(addr + ".crt"), p(addr + ".key"))
+        # T-DANE-15: one TLS version each.
+        for addr, cn, v in (("127.0.0.37", "mx15a.dane.test",
+                             ssl.TLSVersion.TLSv1_2),
+                            ("127.0.0.38", "mx15b.dane.test",
+                             ssl.TLSVersion.TLSv1_3)):
+            lib.make_cert(p(addr + ".key"), p(addr + ".crt"), cn=cn)
+            self.server_ctx(addr, p(addr + ".crt"), p(addr + ".key"), v)
+            rec[addr] = spki_sha256(p(addr + ".crt"))
+        # T-DANE-05: an insecure CNAME target (unsigned test.).
+        lib.make_cert(p("127.0.0.39.key"), p("127.0.0.39.crt"),
+                      cn="mx.plain.test")
+        self.server_ctx("127.0.0.39", p("127.0.0.39.crt"),
+                        p("127.0.0.39.key"))
+        rec["127.0.0.39"] = spki_sha256(p("127.0.0.39.crt"))
         return rec
 
     @staticmethod
@@ -159,10 +195,23 @@ $TTL 30
 ns A 127.0.0.1
 dane NS ns.test.
 bad NS ns.test.
+provider NS ns.test.
 plain MX 10 mx.plain
 mx.plain A 127.0.0.22
 _%d._tcp.mx.plain TLSA 3 1 1 %s
+cnhost.plain A 127.0.0.39
 """ % (rec["port"], WRONG)
+
+    @staticmethod
+    def provider_zone(r):
+        return """$ORIGIN provider.test.
+$TTL 30
+@ SOA ns.test. hostmaster.provider.test. 1 3600 600 86400 30
+@ NS ns.test.
+host A 127.0.0.33
+_{p}._tcp.host TLSA 3 1 1 {r33}
+host2 A 127.0.0.34
+""".format(r33=r["127.0.0.33"], p=r["port"])
 
     @staticmethod
     def dane_zone(r):
@@ -199,8 +248,31 @@ _{p}._tcp.mx11 TLSA 2 0 1 {ca}
 d11b MX 10 mx11b
 mx11b A 127.0.0.32
 _{p}._tcp.mx11b TLSA 2 0 1 {ca}
+d05 MX 10 mx05
+mx05 CNAME host.provider.test.
+_{p}._tcp.mx05 TLSA 3 1 1 {wrong}
+d05b MX 10 mx05b
+mx05b CNAME host2.provider.test.
+_{p}._tcp.mx05b TLSA 3 1 1 {r34}
+d05c MX 10 mx05c
+mx05c CNAME cnhost.plain.test.
+_{p}._tcp.mx05c TLSA 3 1 1 {r39}
+d12 MX 10 mx12
+mx12 A 127.0.0.35
+_{p}._tcp.mx12 TLSA 2 0 1 {ca}
+d12b MX 10 mx12b
+mx12b A 127.0.0.36
+_{p}._tcp.mx12b TLSA 2 1 0 {ca_spki}
+d15a MX 10 mx15a
+mx15a A 127.0.0.37
+_{p}._tcp.mx15a TLSA 3 1 1 {r37}
+d15b MX 10 mx15b
+mx15b A 127.0.0.38
+_{p}._tcp.mx15b TLSA 3 1 1 {r38}
 """.format(r21=r["127.0.0.21"], r24=r["127.0.0.24"], r29=r["127.0.0.29"],
-           r30=r["127.0.0.30"], ca=r["ca"], wrong=WRONG, p=r["port"])
+           r30=r["127.0.0.30"], ca=r["ca"], wrong=WRONG, p=r["port"],
+           r34=r["127.0.0.34"], r37=r["127.0.0.37"], r38=r["127.0.0.38"],
+           r39=r["127.0.0.39"], ca_spki=r["ca_spki"])
 
     @staticmethod
     def bad_zone(r):
@@ -252,7 +324,8 @@ def matching_311_delivered_over_tls():
     matching 3 1 1: DANE, over TLS 1.2 or later; the log says dane."""
     t = delivered("127.0.0.21", "u@d01.dane.test", "dane 01")
     assert t[4] in ("TLSv1.2", "TLSv1.3"), t[4]
-    logged("relay=mx01.dane.test[127.0.0.21] tls=dane:")
+    logged("relay=mx01.dane.test[127.0.0.21] tls=dane: 1 of 1 recipients "
+           "accepted tlsrpt=success policy=tlsa")
     assert ENV.dns.asked("_%d._tcp.mx01.dane.test" % ENV.out_port), \
         "TLSA looked up at _PORT._tcp.MX"
 
@@ -282,6 +355,8 @@ def bogus_tlsa_not_delivered():
     stays_queued("u@bad.test", "dane 03",
                  "dane: the TLSA lookup of _%d._tcp.mx.bad.test failed: BOGUS"
                  % ENV.out_port, ["127.0.0.23"])
+    logged("domain=bad.test mx=mx.bad.test tls=dane tlsrpt=dnssec-invalid "
+           "policy=tlsa")
 
 
 @test
@@ -318,6 +393,7 @@ def no_starttls_stays_queued():
     stays_queued("u@d08.dane.test", "dane 08",
                  "dane: TLS is required, but was not offered by "
                  "mx08.dane.test", ["127.0.0.27"])
+    logged("tls=dane tlsrpt=starttls-not-supported policy=tlsa")
     item = [l for l in ENV.queue_list().splitlines()
             if "domain=d08.dane.test" in l]
     assert item and " tls=dane" in item[0], ENV.queue_list()
@@ -333,6 +409,9 @@ def wrong_digest_next_mx_takes_it():
     assert a.count() == 0, a.transactions
     logged("DANE verification failed")
     logged("relay=mx09b.dane.test[127.0.0.29] tls=dane:")
+    # RFC 8460: the certificate matched no TLSA record.
+    logged("domain=d09.dane.test mx=mx09a.dane.test[127.0.0.28] tls=dane "
+           "tlsrpt=tlsa-invalid policy=tlsa")
 
 
 @test
@@ -351,6 +430,57 @@ def dane_ta_checks_the_name():
     logged("relay=mx11.dane.test[127.0.0.31] tls=dane:")
     stays_queued("u@d11b.dane.test", "dane 11b", "dane: DANE verification "
                  "failed", ["127.0.0.32"])
+
+
+@test
+def cname_tlsa_at_the_expanded_name_first():
+    """T-DANE-05: mx05.dane.test is a CNAME to host.provider.test, every
+    link secure: TLSA at _PORT._tcp.host.provider.test first (it matches;
+    the record at the original name, which does not, is never needed)
+    and the SNI is that name. With no TLSA at the expanded name
+    (host2.provider.test), the original name's records apply; a CNAME
+    into an unsigned zone leaves the addresses insecure: no DANE."""
+    p = ENV.out_port
+    delivered("127.0.0.33", "u@d05.dane.test", "dane 05")
+    logged("relay=mx05.dane.test[127.0.0.33] tls=dane:")
+    assert ENV.dns.asked("_%d._tcp.host.provider.test" % p)
+    assert "host.provider.test" in ENV.sinks["127.0.0.33"].sni, \
+        ENV.sinks["127.0.0.33"].sni
+    delivered("127.0.0.34", "u@d05b.dane.test", "dane 05b")
+    logged("relay=mx05b.dane.test[127.0.0.34] tls=dane:")
+    # (The denial at the expanded name may come from the resolver's
+    # NSEC records without a question on the wire.)
+    logged("d05b.dane.test: TLSA _%d._tcp.mx05b.dane.test: usable" % p)
+    assert ENV.dns.asked("_%d._tcp.mx05b.dane.test" % p)
+    assert "mx05b.dane.test" in ENV.sinks["127.0.0.34"].sni
+    # A CNAME into an unsigned zone: its addresses are insecure, so DANE
+    # does not apply to the host at all (RFC 7672 section 2.2.2).
+    delivered("127.0.0.39", "u@d05c.dane.test", "dane 05c")
+    logged("relay=mx05c.dane.test[127.0.0.39] tls=opportunistic:")
+    assert not ENV.dns.asked("_%d._tcp.cnhost.plain.test" % p)
+    assert not ENV.dns.asked("_%d._tcp.mx05c.dane.test" % p)
+
+
+@test
+def dane_ta_not_sent_by_the_server():
+    """T-DANE-12: the server sends its leaf without the CA: a `2 0 1`
+    record of the CA certificate cannot be matched (stays queued, no
+    MAIL); a `2 1 0` record carries the CA's whole public key, which
+    verifies the leaf by itself (RFC 7671 section 5.2.2): delivered."""
+    stays_queued("u@d12.dane.test", "dane 12", "dane: DANE verification "
+                 "failed", ["127.0.0.35"])
+    delivered("127.0.0.36", "u@d12b.dane.test", "dane 12b")
+    logged("relay=mx12b.dane.test[127.0.0.36] tls=dane:")
+
+
+@test
+def tls12_and_tls13():
+    """T-DANE-15: a DANE host that speaks only TLS 1.2 and one that speaks
+    only TLS 1.3 both get the mail, each over its version."""
+    t = delivered("127.0.0.37", "u@d15a.dane.test", "dane 15a")
+    assert t[4] == "TLSv1.2", t[4]
+    t = delivered("127.0.0.38", "u@d15b.dane.test", "dane 15b")
+    assert t[4] == "TLSv1.3", t[4]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ deferred); testing (delivered despite the bad certificate); a redirect, a
 404, text/html, a huge and a slow body (no policy: delivered in
 plaintext); the cache (no second GET with the same id, a new GET after
 the id changes, the cached policy kept when the record disappears, the
-cache file on disk). Skips (77) without nsd or openssl."""
+cache file on disk, and a restart with the policy server down that keeps
+enforcing from that file). The delivery lines carry the TLS-RPT result
+(tlsrpt=..., RFC 8460). Skips (77) without nsd or openssl."""
 
 import http.server
 import os
@@ -35,6 +37,7 @@ import e2e_outlib as out  # noqa: E402
 from e2e_lib import free_port, test  # noqa: E402
 
 POLICY_HOST = "127.0.0.50"
+BAD_POLICY_HOST = "127.0.0.51"  # a self-signed certificate
 
 ZONE = """$ORIGIN test.
 $TTL 1
@@ -84,6 +87,10 @@ mta-sts.notfound A 127.0.0.50
 mta-sts.html A 127.0.0.50
 mta-sts.huge A 127.0.0.50
 mta-sts.slow A 127.0.0.50
+; the policy host's certificate does not verify
+webpki MX 10 plain.nopol
+_mta-sts.webpki TXT "v=STSv1; id=p1;"
+mta-sts.webpki A 127.0.0.51
 ; the cache: the relay answers its TXT question
 cache MX 10 mail.cache
 mail.cache A 127.0.0.27
@@ -106,7 +113,7 @@ class PolicyServer:
     """HTTPS on POLICY_HOST:port: per Host a behaviour; counts the GETs
     per host."""
 
-    def __init__(self, port, cert, key):
+    def __init__(self, port, cert, key, host=POLICY_HOST):
         self.gets = {}
         self.lock = threading.Lock()
         self.answers = {
@@ -130,6 +137,8 @@ class PolicyServer:
                 "enforce", "nothing.test")),
             "mta-sts.cache.test": (200, "text/plain", policy(
                 "enforce", "mail.cache.test")),
+            "mta-sts.webpki.test": (200, "text/plain", policy(
+                "enforce", "nothing.test")),
         }
         srv = self
 
@@ -159,8 +168,7 @@ class PolicyServer:
                 except OSError:
                     pass
 
-        self.server = http.server.ThreadingHTTPServer((POLICY_HOST, port),
-                                                      Handler)
+        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
@@ -229,6 +237,10 @@ class StsEnv(out.OutEnv):
         self.web = PolicyServer(self.sts_port,
                                 os.path.join(self.pki, "leaf.pem"),
                                 os.path.join(self.pki, "leaf.key"))
+        self.bad_web = PolicyServer(self.sts_port,
+                                    os.path.join(self.pki, "self.pem"),
+                                    os.path.join(self.pki, "self.key"),
+                                    BAD_POLICY_HOST)
         for addr in ("127.0.0.21", "127.0.0.23", "127.0.0.24",
                      "127.0.0.27"):
             self.sink(addr, tls=server_ctx(self.pki, "leaf"))
@@ -239,6 +251,7 @@ class StsEnv(out.OutEnv):
 
     def stop(self):
         self.web.stop()
+        self.bad_web.stop()
         super().stop()
 
 
@@ -265,6 +278,10 @@ def enforce_verified():
     assert "mta-sts enforce" in log, log[-3000:]
     assert "mail.good.test[127.0.0.21]:%d tls=mta-sts-enforce" % ENV.out_port \
         in log, log[-3000:]
+    # RFC 8460: the result a TLS report would count.
+    line = [l for l in log.splitlines()
+            if "relay=mail.good.test[127.0.0.21] tls=mta-sts-enforce:" in l]
+    assert line and line[-1].endswith("tlsrpt=success policy=sts"), line
 
 
 @test
@@ -277,6 +294,9 @@ def enforce_self_signed_stays_queued():
     item = [l for l in ENV.queue_list().splitlines()
             if "domain=selfsig.test" in l]
     assert item and " tls=mta-sts-enforce" in item[0], ENV.queue_list()
+    out.wait(ENV, lambda: "domain=selfsig.test mx=mail.selfsig.test"
+             "[127.0.0.22] tls=mta-sts-enforce tlsrpt=certificate-not-trusted"
+             " policy=sts" in ENV.log_text(), "the TLS-RPT result", 10)
 
 
 @test
@@ -301,7 +321,13 @@ def testing_delivers_anyway():
     """T-STS-10: testing: the self-signed MX gets the mail."""
     t = out.delivered_at(ENV, "127.0.0.25", ["u@testing.test"], "testing")
     assert t[4] is not None
-    assert "mta-sts testing" in ENV.log_text()
+    log = ENV.log_text()
+    assert "mta-sts testing" in log
+    # The certificate was checked, not enforced: the failure is recorded.
+    line = [l for l in log.splitlines()
+            if "relay=mail.testing.test[127.0.0.25] tls=mta-sts-testing:" in l]
+    assert line and line[-1].endswith(
+        "tlsrpt=certificate-not-trusted policy=sts"), line
 
 
 @test
@@ -319,6 +345,19 @@ def no_policy_cases():
         log = ENV.log_text()
         assert "mta-sts: %s.test: no new policy (%s" % (dom, why) in log, \
             log[-3000:]
+        assert "tlsrpt=sts-policy-fetch-error policy=sts domain=%s.test" % \
+            dom in log, log[-3000:]
+
+
+@test
+def policy_host_not_verified():
+    """T-STS-01: the policy host's certificate does not verify: no policy
+    (delivered in plaintext), recorded as sts-webpki-invalid."""
+    out.delivered_at(ENV, "127.0.0.26", ["u@webpki.test"], "webpki")
+    assert ENV.bad_web.count("mta-sts.webpki.test") == 0, "no GET sent"
+    log = ENV.log_text()
+    assert "tlsrpt=sts-webpki-invalid policy=sts domain=webpki.test" in log, \
+        log[-3000:]
 
 
 @test
@@ -357,6 +396,38 @@ def cache_kept_without_record():
     log = ENV.log_text()
     assert "mta-sts: cache.test: no record" in log, log[-3000:]
     assert log.rfind("mta-sts enforce") > log.rfind("no record"), log[-3000:]
+
+
+@test
+def restart_keeps_enforcing_from_the_cache():
+    """T-STS-11, T-STS-12: kantorpos-smtpd restarted with the policy
+    server down: the policies cached on disk still apply, with no new
+    fetch — good.test goes out over verified TLS (mta-sts-enforce), and
+    selfsig.test, whose MX shows a self-signed certificate, stays
+    queued instead of going out opportunistically."""
+    gets = sum(ENV.web.count("mta-sts.%s.test" % d)
+               for d in ("good", "selfsig"))
+    ENV.web.stop()
+    ENV.proc.terminate()
+    ENV.proc.wait(15)
+    mark = len(ENV.log_text())
+    ENV.start()
+    out.delivered_at(ENV, "127.0.0.21", ["v@good.test"], "after restart")
+    sink = ENV.sinks["127.0.0.22"]
+    before = sink.count()
+    out.submit(ENV, ["v@selfsig.test"], "selfsig after restart")
+    out.wait(ENV, lambda: "certificate verification failed" in
+             ENV.log_text()[mark:], "the enforced failure", 20)
+    time.sleep(2)
+    assert sink.count() == before, "sent despite the cached policy"
+    assert "v@selfsig.test" in ENV.queue_list(), ENV.queue_list()
+    log = ENV.log_text()[mark:]
+    assert "relay=mail.good.test[127.0.0.21] tls=mta-sts-enforce:" in log, \
+        log[-3000:]
+    assert "policy g1, mode" not in log and "policy s1, mode" not in log, \
+        "fetched again: " + log[-3000:]
+    assert sum(ENV.web.count("mta-sts.%s.test" % d)
+               for d in ("good", "selfsig")) == gets
 
 
 if __name__ == "__main__":

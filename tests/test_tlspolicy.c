@@ -1,13 +1,18 @@
 /* tests/test_tlspolicy.c: the TLS decision of an attempt to an MX host
  * (outbound/tlspolicy.h): TLSA answers to DANE states, whether to look
  * TLSA up, and the table of outbound_tls and DANE state to the client's
- * mode, records and names (T-DANE-02/03/06/07/13/16). */
+ * mode, records and names (T-DANE-02/03/06/07/13/16), the policy a TLS
+ * report files an attempt under and the RFC 8460 result types
+ * (outbound/tlsrpt.h). */
 #include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "outbound/tlspolicy.h"
+#include "outbound/tlsrpt.h"
+
+#include <openssl/x509_vfy.h>
 
 static uint8_t digest[32] = { 0x8d, 0x02 };
 
@@ -238,4 +243,116 @@ Test(tlspolicy, target_copy_and_compare)
 	tlsp_decide(&in, &out);
 	cr_assert_not(tlsp_target_same(&t, &out));
 	tlsp_target_free(&t);
+}
+
+struct report_row {
+	enum config_outbound_tls mode;
+	enum tlsp_dane dane;        /* TLSP_DANE_NONE: no host */
+	enum tlsp_sts sts;
+	const char *name;
+	enum tlsrpt_policy report;
+	bool check;
+};
+
+static const struct report_row report_rows[] = {
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_NONE, TLSP_STS_NONE,
+	  "opportunistic", TLSRPT_POLICY_NONE, false },
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_USABLE, TLSP_STS_NONE, "dane",
+	  TLSRPT_POLICY_TLSA, false },
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_UNUSABLE, TLSP_STS_NONE,
+	  "dane-unusable", TLSRPT_POLICY_TLSA, false },
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_UNKNOWN, TLSP_STS_NONE, "dane",
+	  TLSRPT_POLICY_TLSA, false },
+	/* T-STS-14: DANE decides over MTA-STS, and is what is reported. */
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_USABLE, TLSP_STS_ENFORCE, "dane",
+	  TLSRPT_POLICY_TLSA, false },
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_NONE, TLSP_STS_ENFORCE,
+	  "mta-sts-enforce", TLSRPT_POLICY_STS, false },
+	/* T-STS-10: testing checks the certificate without enforcing it. */
+	{ CONFIG_OUTBOUND_TLS_DANE, TLSP_DANE_NONE, TLSP_STS_TESTING,
+	  "mta-sts-testing", TLSRPT_POLICY_STS, true },
+	{ CONFIG_OUTBOUND_TLS_REQUIRED, TLSP_DANE_NONE, TLSP_STS_TESTING,
+	  "required", TLSRPT_POLICY_STS, false },
+};
+
+Test(tlspolicy, report_policy_and_check)
+{
+	struct tls_tlsa rr = { 3, 1, 1, 32, digest };
+
+	for (size_t i = 0; i < sizeof(report_rows) / sizeof(report_rows[0]); i++) {
+		const struct report_row *r = &report_rows[i];
+		struct tlsp_host h = { .dane = r->dane, .base = "mx.sts.test",
+				       .rrs = &rr, .n_rrs = 1 };
+		struct tlsp_in in = { .mode = r->mode, .host = &h,
+				      .mx_name = "mx.sts.test",
+				      .domain = "sts.test", .sts = r->sts };
+		struct tlsp_out out;
+
+		tlsp_decide(&in, &out);
+		cr_assert_str_eq(out.mode_name, r->name, "row %zu", i);
+		cr_assert_eq(out.report, r->report, "row %zu", i);
+		cr_assert_eq(out.check, r->check, "row %zu", i);
+	}
+}
+
+struct result_row {
+	enum tlsrpt_policy p;
+	bool unusable, mx_ok;
+	enum smtpc_tlso o;
+	long verify;
+	const char *want;         /* NULL: nothing to report */
+};
+
+static const struct result_row result_rows[] = {
+	{ TLSRPT_POLICY_NONE, false, true, SMTPC_TLSO_CERT, 18, NULL },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_NONE, -1, NULL },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_VERIFIED, X509_V_OK,
+	  "success" },
+	{ TLSRPT_POLICY_TLSA, false, true, SMTPC_TLSO_VERIFIED, X509_V_OK,
+	  "success" },
+	{ TLSRPT_POLICY_STS, false, false, SMTPC_TLSO_VERIFIED, X509_V_OK,
+	  "certificate-host-mismatch" },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_NOT_OFFERED, -1,
+	  "starttls-not-supported" },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_CERT,
+	  X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "certificate-not-trusted" },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_CERT,
+	  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+	  "certificate-not-trusted" },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_CERT,
+	  X509_V_ERR_CERT_HAS_EXPIRED, "certificate-expired" },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_CERT,
+	  X509_V_ERR_HOSTNAME_MISMATCH, "certificate-host-mismatch" },
+	{ TLSRPT_POLICY_TLSA, false, true, SMTPC_TLSO_CERT,
+	  X509_V_ERR_DANE_NO_MATCH, "tlsa-invalid" },
+	{ TLSRPT_POLICY_TLSA, false, true, SMTPC_TLSO_CERT,
+	  X509_V_ERR_CERT_SIGNATURE_FAILURE, "validation-failure" },
+	{ TLSRPT_POLICY_TLSA, false, true, SMTPC_TLSO_HANDSHAKE, X509_V_OK,
+	  "validation-failure" },
+	/* T-DANE-07: only unusable records, TLS without authentication. */
+	{ TLSRPT_POLICY_TLSA, true, true, SMTPC_TLSO_UNVERIFIED, -1,
+	  "tlsa-invalid" },
+	{ TLSRPT_POLICY_STS, false, true, SMTPC_TLSO_UNVERIFIED, -1, NULL },
+};
+
+Test(tlsrpt, session_results)
+{
+	for (size_t i = 0; i < sizeof(result_rows) / sizeof(result_rows[0]); i++) {
+		const struct result_row *r = &result_rows[i];
+		const char *got = tlsrpt_session(r->p, r->unusable, r->mx_ok, r->o,
+						 r->verify);
+
+		if (r->want == NULL)
+			cr_expect_null(got, "row %zu", i);
+		else
+			cr_expect(got != NULL && strcmp(got, r->want) == 0,
+				  "row %zu: %s", i, got != NULL ? got : "NULL");
+	}
+	cr_expect_str_eq(tlsrpt_policy_name(TLSRPT_POLICY_TLSA), "tlsa");
+	cr_expect_str_eq(tlsrpt_policy_name(TLSRPT_POLICY_STS), "sts");
+	cr_expect_null(tlsrpt_policy_name(TLSRPT_POLICY_NONE));
+	cr_expect_str_eq(tlsrpt_tlsa_failed(), "dnssec-invalid");
+	cr_expect_str_eq(tlsrpt_sts_fetch(true, false), "sts-policy-invalid");
+	cr_expect_str_eq(tlsrpt_sts_fetch(false, true), "sts-webpki-invalid");
+	cr_expect_str_eq(tlsrpt_sts_fetch(false, false), "sts-policy-fetch-error");
 }

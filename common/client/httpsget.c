@@ -39,6 +39,7 @@ struct httpsget {
 	ev_timer timer, kick;
 	bool started;                    /* TLS up, the request sent */
 	bool head_done, done, cancelled;
+	bool cert_failed;                /* the last address's certificate */
 	struct httpsget_head h;
 	size_t head_len;                 /* octets before the body */
 	char *buf;
@@ -271,13 +272,14 @@ static void on_close(struct conn *c, void *arg, enum conn_close_reason reason,
 {
 	struct httpsget *g = arg;
 
-	(void)c;
 	g->c = NULL;
 	if (g->done) {
 		destroy(g);
 		return;
 	}
 	if (!g->started) {
+		g->cert_failed = reason == CONN_CLOSE_TLS &&
+				 conn_tls_verify_result(c) > 0;
 		snprintf(g->error, sizeof(g->error), "%s port %u: %s", g->host,
 			 g->port, detail);
 		try_next(g);
@@ -434,4 +436,9 @@ void httpsget_cancel(struct httpsget *g)
 {
 	g->cancelled = true;
 	finish(g, NULL, 0, NULL);
+}
+
+bool httpsget_cert_failed(const struct httpsget *g)
+{
+	return g->cert_failed;
 }

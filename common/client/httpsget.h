@@ -17,6 +17,7 @@
 #ifndef KANTORPOS_COMMON_HTTPSGET_H
 #define KANTORPOS_COMMON_HTTPSGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -51,6 +52,10 @@ typedef void httpsget_cb(void *arg, const char *body, size_t len,
 struct httpsget *httpsget_start(struct ev_loop *loop,
 				const struct httpsget_opts *o, httpsget_cb *cb,
 				void *arg);
+
+/* During the callback of a failed fetch: whether it failed because the
+ * server's certificate did not verify (the last address tried). */
+bool httpsget_cert_failed(const struct httpsget *g);
 
 /* Stop a fetch whose callback has not run; it never will. */
 void httpsget_cancel(struct httpsget *g);

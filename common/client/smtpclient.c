@@ -107,6 +107,9 @@ struct smtpc {
 				    * is wiped when the session is freed */
 	unsigned port, timeout;
 	enum smtpc_tls tls;
+	bool tls_check;     /* OPPORTUNISTIC: check the certificate anyway */
+	enum smtpc_tlso tlso;
+	long tls_verify;    /* its X509_V_* result */
 	SSL_CTX *verify_ctx, *any_ctx;
 	/* DANE: the TLSA base domain, more names, the records (owned). */
 	char *dane_base;
@@ -556,6 +559,8 @@ struct smtpc *smtpc_start(struct ev_loop *loop, struct worker *pool,
 	s->port = opts->port;
 	s->timeout = opts->timeout;
 	s->tls = opts->tls;
+	s->tls_check = opts->tls_check && opts->tls == SMTPC_TLS_OPPORTUNISTIC;
+	s->tls_verify = -1;
 	s->verify_ctx = opts->verify_ctx;
 	s->any_ctx = opts->any_ctx;
 	s->state = ST_RESOLVING;
@@ -607,6 +612,26 @@ static void c_connected(struct conn *c, void *arg)
 	s->awaiting = 1;
 }
 
+/* What the handshake that just completed says of the certificate. */
+static void tls_outcome(struct smtpc *s)
+{
+	bool verified = s->tls == SMTPC_TLS_REQUIRED ||
+			s->tls == SMTPC_TLS_IMPLICIT ||
+			s->tls == SMTPC_TLS_DANE || s->pin != NULL;
+
+	if (verified) {
+		s->tls_verify = conn_tls_verify_result(s->conn);
+		s->tlso = SMTPC_TLSO_VERIFIED;
+	} else if (s->tls_check) {
+		s->tls_verify = conn_tls_check_peer(s->conn, s->verify_ctx,
+						    s->tls_name);
+		s->tlso = s->tls_verify == X509_V_OK ? SMTPC_TLSO_VERIFIED
+						     : SMTPC_TLSO_CERT;
+	} else {
+		s->tlso = SMTPC_TLSO_UNVERIFIED;
+	}
+}
+
 static void c_tls_ready(struct conn *c, void *arg)
 {
 	struct smtpc *s = arg;
@@ -614,6 +639,7 @@ static void c_tls_ready(struct conn *c, void *arg)
 	(void)c;
 	log_debug("smtpc %s TLS %s %s", s->peer, conn_tls_version(s->conn),
 		  conn_tls_cipher(s->conn));
+	tls_outcome(s);
 	if (s->tls == SMTPC_TLS_IMPLICIT) {
 		s->state = ST_GREETING;
 		s->awaiting = 1;
@@ -657,7 +683,11 @@ static void c_close(struct conn *c, void *arg, enum conn_close_reason reason,
 {
 	struct smtpc *s = arg;
 
-	(void)c;
+	if (s->state == ST_HANDSHAKE && reason == CONN_CLOSE_TLS) {
+		s->tls_verify = conn_tls_verify_result(c);
+		s->tlso = s->tls_verify > 0 ? SMTPC_TLSO_CERT
+					    : SMTPC_TLSO_HANDSHAKE;
+	}
 	s->conn = NULL;
 	if (s->state == ST_CONNECTING &&
 	    (reason == CONN_CLOSE_CONNECT || reason == CONN_CLOSE_TIMEOUT)) {
@@ -793,6 +823,7 @@ static void start_tls(struct smtpc *s)
 		fail(s, NULL, "no TLS context for %s", s->peer);
 		return;
 	}
+	s->tlso = SMTPC_TLSO_HANDSHAKE; /* until it completes */
 	/* RFC 3207 5: plaintext behind the 220 would be taken as the first
 	 * reply under TLS (an injection); nothing may be buffered. */
 	if (early_input(s))
@@ -940,10 +971,14 @@ static void after_hello(struct smtpc *s)
 	if (!conn_tls_active(s->conn) && s->tls != SMTPC_TLS_NONE &&
 	    (s->ext & EXT_STARTTLS)) {
 		s->state = ST_STARTTLS;
+		/* Until a 220 and the handshake say otherwise. */
+		s->tlso = SMTPC_TLSO_NOT_OFFERED;
 		set_timer(s, T_OTHER);
 		send_line(s, false, "STARTTLS");
 		return;
 	}
+	if (!conn_tls_active(s->conn) && s->tls != SMTPC_TLS_NONE)
+		s->tlso = SMTPC_TLSO_NOT_OFFERED;
 	if (!conn_tls_active(s->conn) && s->tls == SMTPC_TLS_REQUIRED) {
 		fail(s, NULL, "%s does not offer STARTTLS, which is required",
 		     s->peer);
@@ -1485,6 +1520,13 @@ void smtpc_abort(struct smtpc *s, const char *why)
 	}
 	if (s->conn != NULL)
 		conn_close(s->conn, s->error);
+}
+
+enum smtpc_tlso smtpc_tls_outcome(const struct smtpc *s, long *verify_r)
+{
+	if (verify_r != NULL)
+		*verify_r = s->tls_verify;
+	return s->tlso;
 }
 
 bool smtpc_tls_active(const struct smtpc *s)

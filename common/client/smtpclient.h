@@ -65,6 +65,11 @@
  * certificate that matches no record fails it with "DANE verification
  * failed: ...".
  *
+ * With tls_check, OPPORTUNISTIC verifies the certificate (against
+ * verify_ctx's trust anchors and tls_name) after the handshake without
+ * failing anything; smtpc_tls_outcome tells what TLS came to in every
+ * mode, for TLS reporting (RFC 8460).
+ *
  * AUTH (RFC 4954), when auth_user is given: after the last EHLO, only
  * under TLS — without it the session fails before a word of the login is
  * sent, and so it does when the server offers no AUTH or neither PLAIN
@@ -134,6 +139,21 @@ struct smtpc_opts {
 	size_t n_dane_names;
 	const struct tls_tlsa *tlsa;
 	size_t n_tlsa;
+	/* OPPORTUNISTIC: check the certificate without enforcing it. */
+	bool tls_check;
+};
+
+/* What TLS came to in a session (smtpc_tls_outcome). */
+enum smtpc_tlso {
+	SMTPC_TLSO_NONE = 0,     /* not (yet) tried: TLS none, or an earlier
+				  * failure */
+	SMTPC_TLSO_NOT_OFFERED,  /* no STARTTLS in the EHLO reply, or refused */
+	SMTPC_TLSO_VERIFIED,     /* up, the certificate verified (REQUIRED,
+				  * IMPLICIT, DANE, a pin, a check passed) */
+	SMTPC_TLSO_UNVERIFIED,   /* up, the certificate not looked at */
+	SMTPC_TLSO_CERT,         /* the certificate failed (the handshake of
+				  * a verified mode, or the check) */
+	SMTPC_TLSO_HANDSHAKE,    /* the handshake failed otherwise */
 };
 
 struct smtpc_msg {
@@ -199,6 +219,9 @@ void smtpc_abort(struct smtpc *s, const char *why);
 /* Facts after on_ready: TLS active; the peer's address; EHLO keywords
  * (those the client uses, DSN among them). */
 bool smtpc_tls_active(const struct smtpc *s);
+/* Any time, also during on_close: the outcome and (CERT, VERIFIED) the
+ * X509_V_* result into *verify_r (may be NULL; -1 when unknown). */
+enum smtpc_tlso smtpc_tls_outcome(const struct smtpc *s, long *verify_r);
 const char *smtpc_peer(const struct smtpc *s);
 bool smtpc_has_ext(const struct smtpc *s, const char *keyword);
 

@@ -55,6 +55,7 @@ struct conn {
 	SSL *ssl;
 	enum conn_tls_state tls;
 	bool tls_client, has_pin;
+	long verify;                /* conn_tls_verify_result */
 	unsigned char pin[TLS_FP_LEN];
 	bool hs_want_read, hs_want_write;
 	bool read_wants_write, write_wants_read;
@@ -141,8 +142,10 @@ static void close_tls(struct conn *c, const char *what, int sslerr)
 				   " during TLS", true);
 		return;
 	}
+	if (c->tls_client && c->tls == CT_HANDSHAKE)
+		c->verify = SSL_get_verify_result(c->ssl);
 	if (c->tls_client && c->tls == CT_HANDSHAKE &&
-	    (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK) {
+	    (vr = c->verify) != X509_V_OK) {
 		snprintf(buf, sizeof buf, "%s: certificate verification failed: %s",
 			 what, X509_verify_cert_error_string(vr));
 		ERR_clear_error();
@@ -564,6 +567,8 @@ static void do_handshake(struct conn *c)
 	}
 	c->hs_want_read = c->hs_want_write = false;
 	c->tls = CT_ON;
+	if (c->tls_client)
+		c->verify = SSL_get_verify_result(c->ssl);
 	if (c->tls_client && c->has_pin && tls_check_pin(c->ssl, c->pin) != 1) {
 		close_hard(c, CONN_CLOSE_TLS,
 			   "TLS handshake: certificate fingerprint mismatch", true);
@@ -933,6 +938,18 @@ bool conn_is_closing(const struct conn *c)
 }
 
 const char *conn_peer(const struct conn *c) { return c->peer; }
+
+long conn_tls_verify_result(const struct conn *c)
+{
+	return c->tls_client ? c->verify : -1;
+}
+
+long conn_tls_check_peer(struct conn *c, SSL_CTX *trust, const char *host)
+{
+	if (c->tls != CT_ON || trust == NULL)
+		return X509_V_ERR_UNSPECIFIED;
+	return tls_verify_peer(c->ssl, trust, host);
+}
 
 bool conn_tls_active(const struct conn *c) { return c->tls == CT_ON; }
 

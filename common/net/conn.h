@@ -200,6 +200,17 @@ int conn_start_tls_dane(struct conn *c, SSL_CTX *ctx,
 			const struct tls_dane *d, size_t *discarded_r,
 			char *err, size_t errlen);
 
+/* The certificate verification of a client handshake: X509_V_OK once a
+ * verifying handshake completed (or a failed one failed for another
+ * reason), else the X509_V_ERR_* that failed it — also during on_close.
+ * -1 before any client handshake. */
+long conn_tls_verify_result(const struct conn *c);
+
+/* After on_tls_ready of an unverified client handshake: the peer checked
+ * against trust and host without failing anything (tls_verify_peer,
+ * common/net/tls.h). X509_V_ERR_UNSPECIFIED without TLS. */
+long conn_tls_check_peer(struct conn *c, SSL_CTX *trust, const char *host);
+
 /* Close now: queued output is given one non-blocking write attempt (and
  * TLS a close_notify), then the conn is freed after the current callback
  * (see the rules above). reason text goes to on_close as detail; NULL is

@@ -286,6 +286,58 @@ int tls_check_pin(SSL *ssl, const unsigned char pin[TLS_FP_LEN])
 	return CRYPTO_memcmp(fp, pin, TLS_FP_LEN) == 0;
 }
 
+long tls_verify_peer(SSL *ssl, SSL_CTX *trust, const char *host)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	X509_STORE_CTX *x = X509_STORE_CTX_new();
+	long vr = X509_V_ERR_UNSPECIFIED;
+
+	if (leaf != NULL && x != NULL &&
+	    X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(trust), leaf,
+				SSL_get_peer_cert_chain(ssl)) == 1) {
+		X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(x);
+
+		X509_STORE_CTX_set_purpose(x, X509_PURPOSE_SSL_SERVER);
+		if (host != NULL && *host != '\0' &&
+		    X509_VERIFY_PARAM_set1_host(p, host, 0) != 1)
+			vr = X509_V_ERR_UNSPECIFIED;
+		else
+			vr = X509_verify_cert(x) == 1
+				     ? X509_V_OK
+				     : X509_STORE_CTX_get_error(x);
+	}
+	X509_STORE_CTX_free(x);
+	ERR_clear_error();
+	return vr;
+}
+
+enum tls_vclass tls_verify_class(long vr)
+{
+	switch (vr) {
+	case X509_V_OK:
+		return TLS_VC_OK;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return TLS_VC_HOST;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return TLS_VC_EXPIRED;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_CERT_REJECTED:
+	case X509_V_ERR_INVALID_CA:
+		return TLS_VC_UNTRUSTED;
+	case X509_V_ERR_DANE_NO_MATCH:
+		return TLS_VC_DANE;
+	default:
+		return TLS_VC_OTHER;
+	}
+}
+
 static int hexval(char ch)
 {
 	if (ch >= '0' && ch <= '9')

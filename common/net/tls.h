@@ -94,6 +94,28 @@ int tls_client_prepare_dane(SSL *ssl, const struct tls_dane *d, char *err,
  * SHA-256 fingerprint equals pin, 0 when it differs or there is none. */
 int tls_check_pin(SSL *ssl, const unsigned char pin[TLS_FP_LEN]);
 
+/* Verify, after a handshake that did not (opportunistic STARTTLS), the
+ * peer's chain against the trust anchors of trust (tls_ca_file or the
+ * system store, tls_client_ctx_new) and host (a DNS name, RFC 6125), as
+ * a verified handshake would, without failing anything. Returns
+ * X509_V_OK or the first X509_V_ERR_* found (X509_V_ERR_UNSPECIFIED
+ * when the peer sent no certificate or memory ran out). CPU only. */
+long tls_verify_peer(SSL *ssl, SSL_CTX *trust, const char *host);
+
+/* What a verification result says, in the terms of TLS reporting
+ * (RFC 8460 section 4.3.1): OK, a name that does not match, outside the
+ * validity dates, a chain to no trust anchor, a certificate matching no
+ * TLSA record, or anything else. Pure. */
+enum tls_vclass {
+	TLS_VC_OK = 0,
+	TLS_VC_HOST,
+	TLS_VC_EXPIRED,
+	TLS_VC_UNTRUSTED,
+	TLS_VC_DANE,
+	TLS_VC_OTHER,
+};
+enum tls_vclass tls_verify_class(long vr);
+
 /* Parse "sha256:AB:CD:..." (hex pairs, case-insensitive, the colons
  * optional) into fp_r. Pure. Returns 0, or -1 on any other form. */
 int tls_fp_parse(const char *s, unsigned char fp_r[TLS_FP_LEN]);

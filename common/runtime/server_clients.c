@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base/hmap.h"
 #include "common/base/log.h"
 #include "common/runtime/server.h"
 #include "common/runtime/server_cfg.h"
@@ -42,20 +43,10 @@ void server_clients_admit(struct server_listen *sl, int fd, const char *peer)
 	srv->ops->accept(srv, &sl->lc, fd, peer);
 }
 
-static uint32_t ip_hash(const char *addr)
-{
-	uint32_t h = 2166136261u;
-
-	while (*addr != '\0') {
-		h ^= (unsigned char)*addr++;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static struct server_ip **ip_slot(struct server *srv, const char *addr)
 {
-	struct server_ip **p = &srv->ips[ip_hash(addr) % SERVER_IP_BUCKETS];
+	uint32_t h = hmap_hash(addr, strlen(addr), HMAP_SEED);
+	struct server_ip **p = &srv->ips[h % SERVER_IP_BUCKETS];
 
 	while (*p != NULL && strcmp((*p)->addr, addr) != 0)
 		p = &(*p)->next;

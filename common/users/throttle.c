@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base/hmap.h"
 #include "common/users/throttle.h"
 
 struct entry {
@@ -150,14 +151,7 @@ size_t throttle_count(const struct throttle *t)
 /* FNV-1a over the (possibly cut) key. */
 static uint32_t key_hash(const char *key)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; key[i] != '\0' && i < THROTTLE_KEY_MAX; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 16777619u;
-	}
-	return h;
+	return hmap_hash(key, strnlen(key, THROTTLE_KEY_MAX), HMAP_SEED);
 }
 
 /* The link that points at the entry for key, or the NULL link ending its
