@@ -184,6 +184,9 @@ def cron_command_line_delivers():
     assert "From: CronDaemon <nobody@example.test>\r\n" in text, text
     assert "\r\nDate: " in text and "\r\nMessage-ID: <" in text, text
     assert "\r\n.\r\nafter the dot\r\n" in text, "-i: the dot is content"
+    # The log line follows the commit that made the message visible.
+    lib.wait_for(lambda: "from=<nobody@example.test> to=<alice@example.test>"
+                 in SITE.log_text())
     log = SITE.log_text()
     assert "from=<nobody@example.test> to=<alice@example.test>" in log, log
     assert "client=local user=nobody uid=65534" in log, log
