@@ -246,3 +246,35 @@ Test(authres, ours_in_a_header)
 	}
 	cr_expect_eq(n, sizeof(want) / sizeof(want[0]));
 }
+
+/* Escapes count against the cut, which never splits a UTF-8 sequence. */
+Test(authres, cut_after_escaping)
+{
+	struct authres ar;
+	char big[1200];
+	const char *f, *q;
+	size_t len;
+
+	memset(big, '\\', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	authres_begin(&ar, "mx");
+	authres_result(&ar, "dkim", "fail");
+	authres_reason(&ar, big);
+	f = authres_end(&ar, &len);
+	cr_assert_not_null(f);
+	q = strchr(f, '"');
+	cr_assert_not_null(q);
+	cr_expect_eq(strchr(q + 1, '"') - q - 1, AUTHRES_VALUE_MAX);
+	big[0] = 'a';                          /* the cut falls inside an é */
+	for (size_t i = 1; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	big[sizeof(big) - 2] = '\0';
+	authres_begin(&ar, "mx");
+	authres_result(&ar, "dkim", "fail");
+	authres_reason(&ar, big);
+	f = authres_end(&ar, &len);
+	cr_assert_not_null(f);
+	q = strchr(strchr(f, '"') + 1, '"');
+	cr_expect((unsigned char)q[-1] == 0xa9, "ends on a whole é");
+	cr_expect_eq(q - strchr(f, '"') - 1, AUTHRES_VALUE_MAX - 1);
+}

@@ -109,30 +109,47 @@ static void space_for(struct authres *ar, size_t word_len)
 		put(ar, " ", 1);
 }
 
-/* s as a quoted string into q (room for 2 * AUTHRES_VALUE_MAX + 3):
- * '"' and '\' escaped, controls made blanks, cut at AUTHRES_VALUE_MAX
- * octets of s. Returns the length. */
+/* s between open and close into out (room for AUTHRES_VALUE_MAX + 3):
+ * the octets of specials escaped with '\', controls made blanks, cut so
+ * that no more than AUTHRES_VALUE_MAX octets stand between the two (a
+ * line stays far below 998 octets), and not inside a UTF-8 sequence.
+ * Returns the length. */
+static size_t enclose(const char *s, char open, char close,
+		      const char *specials, char *out)
+{
+	size_t o = 0, i;
+
+	out[o++] = open;
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool esc = strchr(specials, c) != NULL;
+
+		if (o - 1 + esc + 1 > AUTHRES_VALUE_MAX)
+			break;
+		if (esc)
+			out[o++] = '\\';
+		out[o++] = c < ' ' || c == 0x7f ? ' ' : (char)c;
+	}
+	if (s[i] != '\0') {
+		while (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+			o--;
+		if (o > 1 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
+			o--;
+	}
+	out[o++] = close;
+	return o;
+}
+
 static size_t quote(const char *s, char *q)
 {
-	size_t o = 0;
-
-	q[o++] = '"';
-	for (size_t i = 0; s[i] != '\0' && i < AUTHRES_VALUE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			q[o++] = '\\';
-		q[o++] = c < ' ' || c == 0x7f ? ' ' : (char)c;
-	}
-	q[o++] = '"';
-	return o;
+	return enclose(s, '"', '"', "\"\\", q);
 }
 
 /* "name=value" as one word, the value bare when it may be. */
 static void put_pair(struct authres *ar, const char *name, const char *value,
 		     bool always_quote)
 {
-	char q[2 * AUTHRES_VALUE_MAX + 3];
+	char q[AUTHRES_VALUE_MAX + 3];
 	size_t nlen = strlen(name), vlen = strlen(value);
 
 	if (always_quote || vlen > AUTHRES_VALUE_MAX ||
@@ -148,7 +165,7 @@ static void put_pair(struct authres *ar, const char *name, const char *value,
 
 void authres_begin(struct authres *ar, const char *authserv_id)
 {
-	char q[2 * AUTHRES_VALUE_MAX + 3];
+	char q[AUTHRES_VALUE_MAX + 3];
 	size_t len = strlen(authserv_id);
 
 	ar->len = ar->col = 0;
@@ -198,20 +215,11 @@ void authres_prop(struct authres *ar, const char *prop, const char *value)
 
 void authres_comment(struct authres *ar, const char *text)
 {
-	char c[2 * AUTHRES_VALUE_MAX + 3];
-	size_t o = 0;
+	char c[AUTHRES_VALUE_MAX + 3];
+	size_t len = enclose(text, '(', ')', "()\\", c);
 
-	c[o++] = '(';
-	for (size_t i = 0; text[i] != '\0' && i < AUTHRES_VALUE_MAX; i++) {
-		unsigned char ch = (unsigned char)text[i];
-
-		if (ch == '(' || ch == ')' || ch == '\\')
-			c[o++] = '\\';
-		c[o++] = ch < ' ' || ch == 0x7f ? ' ' : (char)ch;
-	}
-	c[o++] = ')';
-	space_for(ar, o);
-	put(ar, c, o);
+	space_for(ar, len);
+	put(ar, c, len);
 }
 
 const char *authres_end(struct authres *ar, size_t *len_r)

@@ -24,7 +24,8 @@
 
 #define AUTHRES_FIELD_MAX 8192  /* the whole field, folded */
 #define AUTHRES_ID_MAX 255      /* an authserv-id read back */
-#define AUTHRES_VALUE_MAX 512   /* longer values and reasons are cut */
+#define AUTHRES_VALUE_MAX 512   /* a value, reason or comment, escaped,
+				 * is cut to this many octets */
 
 struct authres {
 	char buf[AUTHRES_FIELD_MAX];
