@@ -11,7 +11,9 @@ with one, two and three labels in front; then some of them in upper
 case, with a final dot, and under a top-level domain no rule names (about
 1300 names). Non-ASCII rules are written as A-labels, as the DNS carries
 them. Both of the list's files are checked: the DAFSA kantorpos loads by
-default and the text form.
+default and the text form. DMARC's identifier alignment (RFC 7489 §3.1)
+is checked on pairs of those names: relaxed when publicsuffix2 gives both
+the same Organizational Domain, strict when they are the same name.
 
 Debian installs publicsuffix2 for the system interpreter: when the
 python3 that runs this lacks it and /usr/bin/python3 has it, the test runs
@@ -116,6 +118,44 @@ def dafsa_agrees():
 @test
 def text_list_agrees():
     compare(LIST_DAT)
+
+
+def norm(name):
+    return name.lower()[:-1] if name.endswith(".") else name.lower()
+
+
+def pairs():
+    """Pairs (id, from) of the names: each with the next two of the
+    sorted list (siblings, a parent, a suffix) and with its own
+    Organizational Domain."""
+    ns = names()
+    out = []
+    for i, n in enumerate(ns):
+        out += [(n, m) for m in ns[i + 1:i + 3]]
+        out.append((expected(n), n))
+    return out
+
+
+@test
+def alignment_agrees():
+    ps = pairs()
+    out = subprocess.run([TOOL, LIST_DAFSA],
+                         input="".join("%s %s\n" % p for p in ps),
+                         stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout.splitlines()
+    assert len(out) == len(ps), (len(out), len(ps))
+    wrong = []
+    aligned = 0
+    for (a, b), line in zip(ps, out):
+        want = "%d %d" % (expected(a) == expected(b), norm(a) == norm(b))
+        got = line.split("\t")[1]
+        aligned += got.startswith("1")
+        if got != want:
+            wrong.append((a, b, got, want))
+    assert not wrong, "%d of %d differ, e.g. %r" % (len(wrong), len(ps),
+                                                    wrong[:5])
+    # Both answers occur often: the pairs test something.
+    assert len(ps) // 4 < aligned < len(ps) * 3 // 4, (aligned, len(ps))
 
 
 @test
