@@ -6,8 +6,9 @@
 # --no-install-recommends, so nothing arrives by chance.
 
 # Building and running kantorpos (./demo needs only these); dns-root-data
-# holds the root's trust anchor, the default dns_trust_anchor.
-DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev libunbound-dev dns-root-data openssl"
+# holds the root's trust anchor, the default dns_trust_anchor; publicsuffix
+# is the Public Suffix List libpsl reads for DMARC.
+DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev libsodium-dev libcriterion-dev libunbound-dev libpsl-dev publicsuffix dns-root-data openssl"
 # The test suites: swaks speaks TLS through Net::SSLeay and IO::Socket::SSL;
 # groff and mandoc lint the manual pages; fail2ban-regex checks the shipped
 # filter against real log lines; systemd-analyze verifies the units (and
@@ -20,8 +21,10 @@ DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libss
 # python3-cryptography makes e2e_dane's expired certificate; python3-dkim
 # (dkimpy, with python3-nacl for Ed25519) is the DKIM oracle of
 # tests/e2e_dkim_oracle.py and, with opendkim-tools (opendkim-testmsg),
-# of tests/e2e_dkim_sign.py.
-DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils s-nail python3-cryptography python3-dkim python3-nacl opendkim-tools"
+# of tests/e2e_dkim_sign.py; python3-publicsuffix2 is the second reader of
+# the Public Suffix List (tests/e2e_orgdomain_oracle.py) and python3-authres
+# the reader of Authentication-Results fields (tests/e2e_authres_oracle.py).
+DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils s-nail python3-cryptography python3-dkim python3-nacl opendkim-tools python3-publicsuffix2 python3-authres"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.
