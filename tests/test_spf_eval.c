@@ -142,6 +142,15 @@ static const struct {
 	{ "term limit", "a.test TXT \"v=spf1 a a a a a a a a a a a -all\"\n"
 	  "a.test A 198.51.100.1", "192.0.2.1", "u@a.test", "h", SPF_PERMERROR,
 	  "a", "-", "more than 10 DNS lookups" },
+	{ "include limit", "a.test TXT \"v=spf1 include:b.test include:b.test "
+	  "include:b.test include:b.test include:b.test include:b.test "
+	  "include:b.test include:b.test include:b.test include:b.test "
+	  "include:b.test -all\"\nb.test TXT \"v=spf1 ?all\"",
+	  "192.0.2.1", "u@a.test", "h", SPF_PERMERROR, "include:b.test", "-",
+	  "more than 10 DNS lookups" },
+	{ "exp with i and d", "a.test TXT \"v=spf1 -all exp=e.test\"\n"
+	  "e.test TXT \"%{i} is not one of %{d}'s\"", "192.0.2.1", "u@a.test",
+	  "h", SPF_FAIL, "-all", "192.0.2.1 is not one of a.test's", "" },
 	{ "mx limit", "a.test TXT \"v=spf1 mx\"\na.test MX 0 m0.test\n"
 	  "a.test MX 1 m1.test\na.test MX 2 m2.test\na.test MX 3 m3.test\n"
 	  "a.test MX 4 m4.test\na.test MX 5 m5.test\na.test MX 6 m6.test\n"
@@ -193,6 +202,24 @@ Test(spf_eval, exp_only_on_fail)
 	cr_expect_eq(o.result, SPF_SOFTFAIL);
 	cr_expect_eq(o.queries, 1);
 	cr_expect_str_eq(o.exp, "-");
+}
+
+/* The caller's time limit ends a check waiting for an answer. */
+Test(spf_eval, give_up)
+{
+	struct spf_input in = { "192.0.2.1", "u@a.test", "h", NULL, 0 };
+	struct spf *s = spf_new(&in);
+	struct spf_query q;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(spf_step(s, &q), 0);
+	cr_expect_str_eq(q.name, "a.test");
+	cr_expect_eq(q.type, DNS_T_TXT);
+	spf_give_up(s);
+	cr_expect_eq(spf_step(s, &q), 1);
+	cr_expect_eq(spf_result(s), SPF_TEMPERROR);
+	cr_expect_str_eq(spf_why(s), "took too long");
+	spf_free(s);
 }
 
 Test(spf_eval, bad_input)

@@ -344,6 +344,12 @@ void spf_answer(struct spf *s, const struct dns_answer *a)
 		finish(s, SPF_TEMPERROR, "out of memory");
 }
 
+void spf_give_up(struct spf *s)
+{
+	if (!s->done)
+		finish(s, SPF_TEMPERROR, "took too long");
+}
+
 enum spf_result spf_result(const struct spf *s)
 {
 	return s->result;

@@ -67,6 +67,11 @@ int spf_step(struct spf *s, struct spf_query *q_r);
  * evaluation with temperror. */
 void spf_answer(struct spf *s, const struct dns_answer *a);
 
+/* End the evaluation now with temperror, "took too long": RFC 7208
+ * §4.6.4 asks for a limit on the time one check takes (at least 20
+ * seconds), which the caller keeps, as it knows the clock. */
+void spf_give_up(struct spf *s);
+
 /* After spf_step returned 1: */
 enum spf_result spf_result(const struct spf *s);
 /* The explanation of a fail from the record's exp= (RFC 7208 §6.2), or
