@@ -6,7 +6,9 @@
  * A, AAAA, MX, or PTR with the client's address literal as the name, as
  * common/dns's dns_lookup takes it) or says the result is there. The
  * caller answers each question with the struct dns_answer its resolver
- * gave (a timeout or SERVFAIL is DNS_TEMPFAIL).
+ * gave (a timeout or SERVFAIL is DNS_TEMPFAIL; DNS_BOGUS counts as a
+ * DNS error too). The HELO identity (RFC 7208 §2.3) is a second
+ * evaluation with an empty sender.
  *
  * The evaluation keeps every answer and walks check_host() again from
  * the start after each one, reading the answers it has: a walk that
