@@ -117,7 +117,7 @@ static const struct {
 	  "e.b.test TXT \"from %{d}\"", "192.0.2.1", "u@a.test", "h", SPF_FAIL,
 	  "-all", "from b.test", "" },
 	{ "redirect none", "a.test TXT \"v=spf1 redirect=b.test\"", "192.0.2.1",
-	  "u@a.test", "h", SPF_PERMERROR, "", "-",
+	  "u@a.test", "h", SPF_PERMERROR, "redirect=b.test", "-",
 	  "redirect to a domain without an SPF record" },
 	{ "exists", "a.test TXT \"v=spf1 -exists:%{ir}.bl.test +all\"\n"
 	  "1.2.0.192.bl.test A 127.0.0.2", "192.0.2.1", "u@a.test", "h",

@@ -66,13 +66,12 @@ static int decided(struct spf_run *r, const struct spf_record *rec,
 	return result;
 }
 
-static int redirect(struct spf_run *r, const struct spf_record *rec,
-		    const char *domain)
+static int follow(struct spf_run *r, const struct spf_record *rec,
+		  const char *domain)
 {
 	char target[SPF_NAME_LEN + 1];
 	int rc;
 
-	r->match.len = 0;
 	if (++r->terms > SPF_DNS_TERMS_MAX)
 		return spf_limit(r, "more than 10 DNS lookups");
 	rc = spf_target(r, rec->redirect, domain, target);
@@ -83,6 +82,22 @@ static int redirect(struct spf_run *r, const struct spf_record *rec,
 	rc = check_host(r, target);
 	if (rc == SPF_NONE)
 		return spf_limit(r, "redirect to a domain without an SPF record");
+	return rc;
+}
+
+/* redirect= (§6.1): the target's result is the record's; an error at
+ * this step blames the modifier ("redirect=" is 9 octets in any case). */
+static int redirect(struct spf_run *r, const struct spf_record *rec,
+		    const char *domain)
+{
+	int rc;
+
+	r->match.len = 0;
+	rc = follow(r, rec, domain);
+	if (rc >= SPF_TEMPERROR && rc <= SPF_PERMERROR && r->err_at.len == 0) {
+		r->err_at.p = rec->redirect.p - 9;
+		r->err_at.len = rec->redirect.len + 9;
+	}
 	return rc;
 }
 
