@@ -4,6 +4,8 @@
  * and the explanation of a fail (§6.2). */
 #include "autoconf.h"
 
+#include "common/auth/spf_eval.h"
+
 #include "common/auth/spf_mech.h"
 
 #include <arpa/inet.h>

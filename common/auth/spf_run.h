@@ -7,9 +7,9 @@
 #include <stdbool.h>
 
 #include "common/auth/spf_answers.h"
-#include "common/auth/spf_eval.h"
 #include "common/auth/spf_macro.h"
 #include "common/auth/spf_record.h"
+#include "common/auth/spf_result.h"
 
 #define SPF_DNS_TERMS_MAX 10 /* §4.6.4 */
 #define SPF_VOID_MAX 2
