@@ -23,8 +23,10 @@ DEPS_BUILD="build-essential autoconf automake libtool pkg-config libev-dev libss
 # tests/e2e_dkim_oracle.py and, with opendkim-tools (opendkim-testmsg),
 # of tests/e2e_dkim_sign.py; python3-publicsuffix2 is the second reader of
 # the Public Suffix List (tests/e2e_orgdomain_oracle.py) and python3-authres
-# the reader of Authentication-Results fields (tests/e2e_authres_oracle.py).
-DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils s-nail python3-cryptography python3-dkim python3-nacl opendkim-tools python3-publicsuffix2 python3-authres"
+# the reader of Authentication-Results fields (tests/e2e_authres_oracle.py);
+# python3-spf ships RFC 7208's test suite (rfc7208-tests.yml.gz) that
+# tests/e2e_spf_suite.py reads with python3-yaml.
+DEPS_TEST="git python3 swaks libnet-ssleay-perl libio-socket-ssl-perl mpop fetchmail valgrind groff-base mandoc fail2ban systemd man-db logrotate procps iproute2 nsd ldnsutils s-nail python3-cryptography python3-dkim python3-nacl opendkim-tools python3-publicsuffix2 python3-authres python3-spf python3-yaml"
 # The libFuzzer targets (./check, make fuzz): clang and its runtime.
 DEPS_FUZZ="clang libclang-rt-14-dev"
 # Peers the interoperability tests and benchmarks run sandboxed on loopback.
