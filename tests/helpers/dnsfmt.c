@@ -80,6 +80,11 @@ static void put_record(struct out *w, const struct dns_answer *a, size_t i)
 	case DNS_T_PTR:
 		put_name(w, a->ptr[i]);
 		break;
+	case DNS_T_SRV:
+		put(w, "%u %u %u ", a->srv[i].prio, a->srv[i].weight,
+		    a->srv[i].port);
+		put_name(w, a->srv[i].target);
+		break;
 	}
 }
 

@@ -12,7 +12,8 @@
  * MX "10 a.remote.test." (null MX "0 ."), A and AAAA addresses, TLSA
  * "3 1 1 0a1b..." ("-" for empty data), TXT "\"v=spf1 -all\"" (with '"',
  * '\' and octets outside ' '..'~' escaped as in zone files), PTR names
- * with their final dot. "" for an answer without records. */
+ * with their final dot, SRV "0 1 587 mail.test." ("0 0 0 ." for the
+ * target "."). "" for an answer without records. */
 void dnsfmt_records(const struct dns_answer *a, char *out, size_t outlen);
 
 #endif
