@@ -88,6 +88,15 @@ const char *dns_status_str(enum dns_status s);
 /* "MX", "A", "SRV", ... for logs; "?" for another number. */
 const char *dns_type_str(enum dns_type t);
 
+/* Record i of a as a zone file writes its RDATA into out (always
+ * NUL-terminated, cut to outlen): MX "10 a.remote.test." (null MX "0 ."),
+ * A and AAAA addresses, TLSA "3 1 1 0a1b..." ("-" for empty data), TXT
+ * "\"v=spf1 -all\"" (one string; '"', '\' and octets outside ' '..'~'
+ * escaped), PTR names with their final dot, SRV "0 1 587 mail.test." ("."
+ * for the target "."). */
+void dns_record_format(const struct dns_answer *a, size_t i, char *out,
+		       size_t outlen);
+
 /* Whether an MX answer is the null MX of RFC 7505: records, and every one
  * with the exchange "." (a "." among real MX records is not: those can
  * still be tried). */
