@@ -36,6 +36,8 @@ static const struct admin_command commands[] = {
 	  "etrn HOST[:PORT] [@]DOMAIN [--starttls] [--auth USER] | --scheduled" },
 	{ "fetch", admin_cmd_fetch,
 	  "fetch [--once|--daemon] [ACCOUNT...]   MultiPOP and DomainPOP" },
+	{ "dns", admin_cmd_dns,
+	  "dns DOMAIN [--check]       the DNS records DOMAIN needs, or check them" },
 };
 
 static void usage(FILE *out)
