@@ -49,6 +49,8 @@ struct chk {
 	unsigned host_pending;
 	char host_why[GOT_MAX];   /* an address lookup failed: why */
 	struct hostq hq[2];
+	struct row *any;          /* the DNSREC_ADDR_ANY row, judged by the
+				   * two address lookups, or NULL */
 };
 
 static void on_row(void *arg, const struct dns_answer *a)
@@ -82,11 +84,25 @@ static struct row *new_row(struct chk *c)
 	return &c->rows[c->n++];
 }
 
+/* Both address lookups are in: HOSTNAME has some address, or not. */
+static void judge_any(struct chk *c, struct row *r)
+{
+	if (c->host_why[0] != '\0') {
+		r->v = DNSREC_FAILED;
+		snprintf(r->got, sizeof(r->got), "%s", c->host_why);
+	} else {
+		r->v = c->n_addrs > 0 ? DNSREC_OK : DNSREC_MISSING;
+	}
+}
+
 /* Both address lookups are in: one PTR row per address. */
 static void ask_ptrs(struct chk *c)
 {
 	const char *host = c->cfg->hostname;
 	struct row *r;
+
+	if (c->any != NULL)
+		judge_any(c, c->any);
 
 	if (c->host_why[0] != '\0' || c->n_addrs == 0) {
 		if ((r = new_row(c)) == NULL)
@@ -207,7 +223,10 @@ int dns_check_run(const struct config *cfg, const struct dnsrec_set *set)
 		if (r->kind == DNSREC_NOTE || r->commented)
 			continue;
 		c.rows[c.n].rec = *r;
-		ask(&c, &c.rows[c.n++]);
+		if (r->kind == DNSREC_ADDR_ANY)
+			c.any = &c.rows[c.n++];    /* A or AAAA: ask_host's */
+		else
+			ask(&c, &c.rows[c.n++]);
 	}
 	ask_host(&c);
 	while (c.pending > 0)
