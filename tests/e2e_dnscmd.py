@@ -14,6 +14,8 @@ dns_resolver (dns_trust_anchor none: unsigned zones).
   record without a valid p=, TLS-RPT with an ftp: rua, an SRV on another
   port, another key's TLSA, no MTA-STS and no _pop3s: --check exits 1 and
   says missing or differs on exactly those lines.
+- Listeners on * only: the command asks for HOSTNAME's addresses, and
+  --check takes any of them.
 - A name that is no local_domain: exit 64 and a message naming the local
   domains; a resolver that does not answer: exit 75, "try again later".
 
@@ -253,6 +255,21 @@ def broken_zone_lines():
         spf[0].startswith("SPF      bad.test.: differs: got "), lines
     assert [l for l in lines if not l.startswith("SPF")] == \
         [l for l in want if not l.startswith("SPF")], out.stdout
+
+
+@test
+def any_address_when_listeners_name_none():
+    host, domain, cert, key, _, extra = GOOD["args"]
+    conf = write_conf("star", conf_text(host, domain, cert, key,
+                                        ["smtp *:25"], extra, NSD.port))
+    printed = kantorpos(conf, "dns", "good.test").stdout
+    assert "; A/AAAA: publish the public addresses of mail.good.test:" \
+        in printed, printed
+    assert not re.search(r"^mail\.good\.test\. IN A", printed, re.M) and \
+        "_submission" not in printed, printed
+    out = kantorpos(conf, "dns", "good.test", "--check")
+    assert out.returncode == 0, out
+    assert "A/AAAA   mail.good.test.: ok" in out.stdout.splitlines(), out
 
 
 @test
