@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/dnsrec.h"
@@ -386,4 +387,35 @@ Test(dnsrec, compare_type)
 
 	want_rec(DNSREC_MX, &r);
 	cr_expect_eq(dnsrec_compare(&r, &a, got, sizeof(got)), DNSREC_FAILED);
+}
+
+/* The TXT records of the table cut at every offset: a verdict and a
+ * reason for it, never a read outside the text (each cut is an exact-size
+ * heap copy). */
+Test(dnsrec, compare_txt_cut_at_every_offset)
+{
+	for (size_t i = 0; i < sizeof(cmp_rows) / sizeof(cmp_rows[0]); i++) {
+		const struct cmp_row *row = &cmp_rows[i];
+		const char *s = row->records[0];
+		struct dnsrec r;
+
+		want_rec(row->kind, &r);
+		if (r.type != DNS_T_TXT || s == NULL)
+			continue;
+		for (size_t len = 0; len <= strlen(s); len++) {
+			char *cut = strndup(s, len), got[2048];
+			char *txt[1] = { cut };
+			struct dns_answer a = { .status = DNS_OK, .type = DNS_T_TXT,
+						.txt = txt, .n = 1 };
+			enum dnsrec_verdict v;
+
+			cr_assert_not_null(cut);
+			v = dnsrec_compare(&r, &a, got, sizeof(got));
+			cr_expect(v == DNSREC_OK || v == DNSREC_MISSING ||
+				  v == DNSREC_DIFFERS, "%s cut at %zu", row->what, len);
+			cr_expect((v == DNSREC_DIFFERS) == (got[0] != '\0'),
+				  "%s cut at %zu: %s", row->what, len, got);
+			free(cut);
+		}
+	}
 }
