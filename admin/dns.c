@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/pem.h>
@@ -82,16 +83,27 @@ static size_t domain_dkim_keys(const struct config *cfg, const char *domain,
 	return 0;
 }
 
+/* Whether host is domain or a name under it (names in lower case). */
+static bool under(const char *host, const char *domain)
+{
+	size_t h = strlen(host), d = strlen(domain);
+
+	return strcasecmp(host, domain) == 0 ||
+	       (h > d && host[h - d - 1] == '.' &&
+		strcasecmp(host + h - d, domain) == 0);
+}
+
 static void print_records(const struct dnsrec_set *set, const char *domain,
 			  const struct config *cfg)
 {
 	char text[2 * DNSREC_VALUE_MAX + DNSREC_COMMENT_MAX];
 
 	printf("; The DNS records %s needs, for kantorpos on %s.\n"
-	       "; Names are absolute: paste the lines into the zone of %s (the\n"
-	       "; host's own into the zone of %s), then check them with\n"
-	       "; kantorpos dns %s --check.\n",
-	       domain, cfg->hostname, domain, cfg->hostname, domain);
+	       "; Names are absolute: paste the lines into the zone of %s",
+	       domain, cfg->hostname, domain);
+	if (!under(cfg->hostname, domain))
+		printf("\n; (those of %s into its own zone)", cfg->hostname);
+	printf(", then check\n; them with kantorpos dns %s --check.\n", domain);
 	for (size_t i = 0; i < set->n; i++) {
 		/* a blank line before each commented group */
 		dnsrec_format(&set->r[i], text, sizeof(text));
