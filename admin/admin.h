@@ -43,6 +43,7 @@ int admin_cmd_queue(struct admin *adm, int argc, char **argv);
 int admin_cmd_etrn(struct admin *adm, int argc, char **argv);
 int admin_cmd_fetch(struct admin *adm, int argc, char **argv);
 int admin_cmd_dkim(struct admin *adm, int argc, char **argv);
+int admin_cmd_dns(struct admin *adm, int argc, char **argv);
 
 /* Started as root (any of the real, effective or saved uids 0): become
  * cfg->run_as (common/base/privdrop.h), so that every file the command opens

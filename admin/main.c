@@ -39,6 +39,8 @@ static const struct admin_command commands[] = {
 	{ "dkim", admin_cmd_dkim,
 	  "dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--bits N] [--out KEYFILE] [--force]\n"
 	  "                                       a signing key and its TXT record" },
+	{ "dns", admin_cmd_dns,
+	  "dns DOMAIN [--check]       the DNS records DOMAIN needs, or check them" },
 };
 
 static void usage(FILE *out)

@@ -37,7 +37,7 @@ struct result {
 static void usage(void)
 {
 	fprintf(stderr, "usage: dnsq [-s ADDR@PORT]... [-t TRUST_ANCHOR] "
-		"[-T SECONDS] MX|A|AAAA|TXT|TLSA|PTR NAME...\n");
+		"[-T SECONDS] MX|A|AAAA|TXT|TLSA|PTR|SRV NAME...\n");
 	exit(2);
 }
 
@@ -45,6 +45,7 @@ static int parse_type(const char *s, enum dns_type *t_r)
 {
 	static const enum dns_type all[] = {
 		DNS_T_MX, DNS_T_A, DNS_T_AAAA, DNS_T_TXT, DNS_T_TLSA, DNS_T_PTR,
+		DNS_T_SRV,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

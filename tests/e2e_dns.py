@@ -558,9 +558,9 @@ def start():
     return ()
 
 
-def finish(args, failed):
-    for srv in SERVERS:
-        srv.close()
+def stop_procs():
+    """Stop every process started (the NSDs), each by its PID; also for
+    the scripts that use Nsd."""
     for p in PROCS:
         if p.poll() is None:
             os.kill(p.pid, signal.SIGTERM)
@@ -569,6 +569,12 @@ def finish(args, failed):
             except subprocess.TimeoutExpired:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
+
+
+def finish(args, failed):
+    for srv in SERVERS:
+        srv.close()
+    stop_procs()
     if failed:
         for n in (NSD, TAMPERED):
             if n is not None:

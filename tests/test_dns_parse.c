@@ -316,6 +316,53 @@ static void b_ptr(struct pkt *p)
 	rr_end(p, at);
 }
 
+/* SRV (RFC 2782): priority, weight, port, a compressed target. */
+static void srv(struct pkt *p, unsigned prio, unsigned port, const char *host)
+{
+	size_t at;
+
+	at = rr_q(p, DNS_T_SRV);
+	u16(p, prio);
+	u16(p, 1);
+	u16(p, port);
+	if (host[0] == '\0') {
+		root(p);
+	} else {
+		labels(p, host);
+		ptr(p, Q + 1 + strlen("_submission") + 1 + strlen("_tcp"));
+	}
+	rr_end(p, at);
+}
+
+static void b_srv(struct pkt *p)
+{
+	ask(p, QR_RD_RA, "_submission._tcp.remote.test", DNS_T_SRV, 2, 0);
+	srv(p, 10, 587, "mail");
+	srv(p, 0, 0, "");
+}
+
+static void b_srv_short(struct pkt *p)
+{
+	size_t at;
+
+	ask(p, QR_RD_RA, "_submission._tcp.remote.test", DNS_T_SRV, 1, 0);
+	at = rr_q(p, DNS_T_SRV);
+	raw(p, "\0\x0a\0\x01\x02\x4b", 6);
+	rr_end(p, at);
+}
+
+static void b_srv_trailing(struct pkt *p)
+{
+	size_t at;
+
+	ask(p, QR_RD_RA, "_submission._tcp.remote.test", DNS_T_SRV, 1, 0);
+	at = rr_q(p, DNS_T_SRV);
+	raw(p, "\0\x0a\0\x01\x02\x4b", 6);
+	name(p, "mail.test");
+	u8(p, 0);
+	rr_end(p, at);
+}
+
 static void b_escapes(struct pkt *p)
 {
 	size_t at;
@@ -632,6 +679,12 @@ static const struct row {
 	{ "TLSA of 64", b_tlsa64, DNS_T_TLSA, DNS_OK, NULL, NULL, tlsa64, false, 300 },
 	{ "TLSA of 0", b_tlsa0, DNS_T_TLSA, DNS_OK, NULL, NULL, "3 1 1 -", false, 300 },
 	{ "PTR", b_ptr, DNS_T_PTR, DNS_OK, NULL, NULL, "mail.example.org.", false, 300 },
+	{ "SRV, and the target \".\"", b_srv, DNS_T_SRV, DNS_OK, NULL, NULL,
+	  "10 1 587 mail.remote.test. 0 1 0 .", false, 300 },
+	{ "SRV of 6 octets", b_srv_short, DNS_T_SRV, DNS_TEMPFAIL,
+	  "SRV record too short", NULL, "", false, 0 },
+	{ "SRV with trailing octets", b_srv_trailing, DNS_T_SRV, DNS_TEMPFAIL,
+	  "octets after the name in a record", NULL, "", false, 0 },
 	{ "escapes", b_escapes, DNS_T_PTR, DNS_OK, NULL, NULL,
 	  "a\\.b.\\001\\\\.test.", false, 300 },
 	{ "CNAME, any case", b_cname, DNS_T_MX, DNS_OK, NULL, "real.test",

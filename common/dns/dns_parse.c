@@ -82,7 +82,7 @@ static int check_txt(struct msg *m, const struct rr *rr)
 }
 
 /* The RDATA of the types read here is well formed (RFC 1035 §3.3, RFC 3596,
- * RFC 6698 §2.1); other types are not looked into. */
+ * RFC 6698 §2.1, RFC 2782); other types are not looked into. */
 static int check_rdata(struct msg *m, const struct rr *rr)
 {
 	char name[DNS_NAME_MAX + 1];
@@ -103,6 +103,11 @@ static int check_rdata(struct msg *m, const struct rr *rr)
 		if (rr->rdlen < 3)
 			return fault(m, "MX record too short");
 		o += 2;
+		break;
+	case DNS_T_SRV:
+		if (rr->rdlen < 7)
+			return fault(m, "SRV record too short");
+		o += 6;
 		break;
 	case T_CNAME:
 	case DNS_T_PTR:
@@ -390,6 +395,28 @@ static int fill_ptr(struct msg *m, struct dns_answer *a,
 	return 0;
 }
 
+/* SRV: priority, weight, port and the target ("." as ""). */
+static int fill_srv(struct msg *m, struct dns_answer *a,
+		    const struct rr **rrs, size_t n)
+{
+	a->srv = calloc(n, sizeof(*a->srv));
+	if (a->srv == NULL)
+		return fault(m, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *rd = m->p + rrs[i]->rd;
+		struct dns_srv *s = &a->srv[i];
+		size_t off = rrs[i]->rd + 6;
+
+		s->prio = get16(rd);
+		s->weight = get16(rd + 2);
+		s->port = get16(rd + 4);
+		if (rd_name(m, rrs[i], &off, s->target) < 0)
+			return -1;
+		a->n++;
+	}
+	return 0;
+}
+
 /* MX records by preference; equal ones keep their order in the message. */
 struct mx_key {
 	uint16_t pref;
@@ -452,6 +479,7 @@ static int collect(struct msg *m, struct dns_answer *a, bool *first)
 		case DNS_T_TLSA: rc = fill_tlsa(m, a, rrs, n); break;
 		case DNS_T_TXT: rc = fill_txt(m, a, rrs, n); break;
 		case DNS_T_PTR: rc = fill_ptr(m, a, rrs, n); break;
+		case DNS_T_SRV: rc = fill_srv(m, a, rrs, n); break;
 		}
 	}
 	free(rrs);
@@ -471,11 +499,13 @@ void dns_answer_free(struct dns_answer *a)
 	free(a->tlsa);
 	free(a->txt);
 	free(a->ptr);
+	free(a->srv);
 	a->mx = NULL;
 	a->addr = NULL;
 	a->tlsa = NULL;
 	a->txt = NULL;
 	a->ptr = NULL;
+	a->srv = NULL;
 	a->n = 0;
 }
 

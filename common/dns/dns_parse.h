@@ -27,6 +27,8 @@
  *   one longer than DNS_TXT_MAX joined, or holding a NUL octet);
  * - MX sorted by preference, equal ones in message order (the caller
  *   shuffles them), the null MX "." as host "";
+ * - SRV in message order (the caller orders them by RFC 2782's rules),
+ *   the target "." (no such service, RFC 2782) as "";
  * - ttl: the smallest TTL of the records and CNAMEs used; for NODATA and
  *   NXDOMAIN the negative TTL of the authority's SOA (RFC 2308 §5), else 0.
  * security is DNS_INSECURE (the resolver sets it); why is a static string.

@@ -27,6 +27,7 @@ const char *dns_type_str(enum dns_type t)
 	case DNS_T_TXT: return "TXT";
 	case DNS_T_AAAA: return "AAAA";
 	case DNS_T_TLSA: return "TLSA";
+	case DNS_T_SRV: return "SRV";
 	}
 	return "?";
 }

@@ -17,6 +17,7 @@ enum dns_type {
 	DNS_T_MX = 15,
 	DNS_T_TXT = 16,
 	DNS_T_AAAA = 28,
+	DNS_T_SRV = 33,
 	DNS_T_TLSA = 52,
 };
 
@@ -58,6 +59,11 @@ struct dns_tlsa {
 	const uint8_t *data;          /* owned by the answer */
 };
 
+struct dns_srv {                  /* RFC 2782 */
+	uint16_t prio, weight, port;
+	char target[DNS_NAME_MAX + 1]; /* "" for "." (no such service) */
+};
+
 struct dns_answer {
 	enum dns_status status;
 	enum dns_security security;
@@ -73,13 +79,23 @@ struct dns_answer {
 	struct dns_tlsa *tlsa;
 	char **txt;                   /* TXT: each record's strings joined */
 	char **ptr;                   /* PTR: names */
+	struct dns_srv *srv;          /* SRV, in message order */
 };
 
 /* "OK", "NODATA", ... for logs. */
 const char *dns_status_str(enum dns_status s);
 
-/* "MX", "A", ... for logs; "?" for another number. */
+/* "MX", "A", "SRV", ... for logs; "?" for another number. */
 const char *dns_type_str(enum dns_type t);
+
+/* Record i of a as a zone file writes its RDATA into out (always
+ * NUL-terminated, cut to outlen): MX "10 a.remote.test." (null MX "0 ."),
+ * A and AAAA addresses, TLSA "3 1 1 0a1b..." ("-" for empty data), TXT
+ * "\"v=spf1 -all\"" (one string; '"', '\' and octets outside ' '..'~'
+ * escaped), PTR names with their final dot, SRV "0 1 587 mail.test." ("."
+ * for the target "."). */
+void dns_record_format(const struct dns_answer *a, size_t i, char *out,
+		       size_t outlen);
 
 /* Whether an MX answer is the null MX of RFC 7505: records, and every one
  * with the exchange "." (a "." among real MX records is not: those can

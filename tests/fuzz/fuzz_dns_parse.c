@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_dns_parse.c: dns_parse (common/dns/dns_parse) on any
  * message; the first byte picks the record type asked for (MX, A, AAAA,
- * TXT, TLSA, PTR), the rest is the answer message. */
+ * TXT, TLSA, PTR, SRV), the rest is the answer message. */
 #include "autoconf.h"
 
 #include "tests/fuzz/fuzz.h"
@@ -33,6 +33,9 @@ static void check_records(const struct dns_answer *a)
 		case DNS_T_PTR:
 			FUZZ_CHECK(strlen(a->ptr[i]) <= DNS_NAME_MAX);
 			break;
+		case DNS_T_SRV:
+			FUZZ_CHECK(strlen(a->srv[i].target) <= DNS_NAME_MAX);
+			break;
 		}
 	}
 }
@@ -41,13 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum dns_type types[] = {
 		DNS_T_MX, DNS_T_A, DNS_T_AAAA, DNS_T_TXT, DNS_T_TLSA, DNS_T_PTR,
+		DNS_T_SRV,
 	};
+	enum { N_TYPES = sizeof(types) / sizeof(types[0]) };
 	struct dns_answer a;
 
 	if (size < 1)
 		return 0;
-	dns_parse(data + 1, size - 1, types[data[0] % 6], &a);
-	FUZZ_CHECK(a.type == types[data[0] % 6]);
+	dns_parse(data + 1, size - 1, types[data[0] % N_TYPES], &a);
+	FUZZ_CHECK(a.type == types[data[0] % N_TYPES]);
 	FUZZ_CHECK(a.security == DNS_INSECURE);
 	FUZZ_CHECK(a.n <= DNS_MAX_RECORDS);
 	FUZZ_CHECK(memchr(a.qname, '\0', sizeof(a.qname)) != NULL);

@@ -8,11 +8,9 @@
 
 #include "common/dns/dns_types.h"
 
-/* The records of a, space-separated, into out (always NUL-terminated):
- * MX "10 a.remote.test." (null MX "0 ."), A and AAAA addresses, TLSA
- * "3 1 1 0a1b..." ("-" for empty data), TXT "\"v=spf1 -all\"" (with '"',
- * '\' and octets outside ' '..'~' escaped as in zone files), PTR names
- * with their final dot. "" for an answer without records. */
+/* The records of a as dns_record_format (common/dns/dns_types.h) writes
+ * them, space-separated, into out (always NUL-terminated); "" for an
+ * answer without records. */
 void dnsfmt_records(const struct dns_answer *a, char *out, size_t outlen);
 
 #endif
