@@ -8,8 +8,9 @@ binds, no user switch) serving zones the test writes:
   equal.test (two MX of preference 10), aonly.test (A only), nullmx.test
   (MX 0 .), loop.test <-> loop2.test (a CNAME loop), alias.test (a CNAME
   to remote.test), big.test (200 MX), nx.test absent (NXDOMAIN);
-- example.: www.example, to show that names under example. reach the
-  configured servers too;
+- example.: www.example, and 168.192.in-addr.arpa. (a LAN's reverse
+  zone), to show that names under example. and the private reverse zones
+  reach the configured servers too;
 - dane.test, signed here with ldns-keygen and ldns-signzone, with TLSA
   records; the trust anchor is its KSK's DS in a file of the test's own;
 - a reverse zone for PTR.
@@ -104,6 +105,13 @@ $TTL 300
 @         SOA   ns.test. hostmaster.test. 1 3600 600 86400 300
 @         NS    ns.test.
 9.7       PTR   mail.remote.test.
+"""
+
+ZONE_LAN = """$ORIGIN 168.192.in-addr.arpa.
+$TTL 300
+@         SOA   ns.test. hostmaster.test. 1 3600 600 86400 300
+@         NS    ns.test.
+5.1       PTR   host.lan.test.
 """
 
 
@@ -433,6 +441,8 @@ def txt_aaaa_ptr():
 @test
 def example_names_reach_the_server():
     expect(one("A", "www.example"), "OK", "insecure", "127.0.0.9")
+    # A LAN's reverse zone (RFC 1918) reaches the servers too.
+    expect(one("PTR", "192.168.1.5"), "OK", records="host.lan.test.")
     # localhost. and invalid. stay libunbound's own answers.
     expect(one("A", "localhost"), "OK", records="127.0.0.1")
     expect(one("A", "foo.invalid"), "NXDOMAIN")
@@ -551,7 +561,8 @@ def start():
     with open(ANCHOR, "w") as f:
         f.write(ds)
     zones = [("test.", ZONE_TEST + big_zone()), ("example.", ZONE_EXAMPLE),
-             ("5.3.in-addr.arpa.", ZONE_REVERSE)]
+             ("5.3.in-addr.arpa.", ZONE_REVERSE),
+             ("168.192.in-addr.arpa.", ZONE_LAN)]
     NSD = Nsd(TOP, "nsd", zones + [("dane.test.", signed)], V6).start()
     TAMPERED = Nsd(TOP, "nsd-tampered", zones + [("dane.test.", tampered)],
                    False).start()

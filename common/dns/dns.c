@@ -62,7 +62,18 @@ struct dns_query {
  * question. They cannot have a chain of trust from the root (which says
  * they do not exist), so they are insecure unless a trust anchor of
  * dns_trust_anchor covers them (anchors override domain-insecure). */
-static const char *const lab_zones[] = { "test.", "example." };
+static const char *const lab_zones[] = {
+	"test.", "example.",
+	/* The reverse zones of private addresses (RFC 1918, RFC 4193): a
+	 * LAN's own DNS serves them, and PTR checks there must reach it. */
+	"10.in-addr.arpa.", "16.172.in-addr.arpa.", "17.172.in-addr.arpa.",
+	"18.172.in-addr.arpa.", "19.172.in-addr.arpa.", "20.172.in-addr.arpa.",
+	"21.172.in-addr.arpa.", "22.172.in-addr.arpa.", "23.172.in-addr.arpa.",
+	"24.172.in-addr.arpa.", "25.172.in-addr.arpa.", "26.172.in-addr.arpa.",
+	"27.172.in-addr.arpa.", "28.172.in-addr.arpa.", "29.172.in-addr.arpa.",
+	"30.172.in-addr.arpa.", "31.172.in-addr.arpa.", "168.192.in-addr.arpa.",
+	"d.f.ip6.arpa.",
+};
 
 static int set_option(struct ub_ctx *ub, const char *opt, const char *val,
 		      char *err, size_t errlen)

@@ -11,7 +11,8 @@
  * (common/dns/dns_parse.h), which is pure and fuzzed.
  *
  * Servers: dns_resolver's list (forwarding; names under test. and example.
- * then reach them too, as labs and tests need), else /etc/resolv.conf's.
+ * and the private reverse zones then reach them too, as labs, LANs and
+ * tests need), else /etc/resolv.conf's.
  *
  * The answer and its records are defined in common/dns/dns_types.h,
  * included here.
