@@ -11,6 +11,7 @@ import email.utils
 import os
 import pwd
 import re
+import signal
 import smtplib
 import socket
 import socketserver
@@ -400,6 +401,15 @@ dns_trust_anchor {self.anchor}
 {"run_as nobody" if self.root else ""}
 {self.conf_extra}
 {extra}""")
+
+    def reload(self, extra=""):
+        """Rewrite the configuration with extra lines and SIGHUP the
+        daemon; waits for its "reloaded" line."""
+        before = self.log_text().count("reloaded ")
+        self.write_conf(extra)
+        self.proc.send_signal(signal.SIGHUP)
+        wait(self, lambda: self.log_text().count("reloaded ") > before,
+             "the reload")
 
     def sink(self, addr, **kw):
         s = Sink(addr, self.out_port, **kw)
