@@ -13,7 +13,8 @@ the MAIL reply with spf_reject no (never refused) and, after a reload
 temperror 451 4.4.3), and the Received-SPF field of the delivered
 message read back from the Maildir: its result and its client-ip,
 envelope-from, helo and identity. A slow check holds only its own
-session. Authenticated submission and trusted_networks are not checked:
+session, and one that needs over 20 s of DNS answers is cut there
+(temperror). Authenticated submission and trusted_networks are not checked:
 no field, no DNS question.
 
 Prints one line per test and "N passed, N failed, N skipped"."""
@@ -63,7 +64,13 @@ syntax TXT "v=spf1 ip4:127.0.0.1/40 -all"
 slowinc TXT "v=spf1 include:slow.test -all"
 helo-pass TXT "v=spf1 ip4:127.0.0.1 -all"
 helo-fail TXT "v=spf1 -all"
-"""
+many TXT "v=spf1 mx:m1.many.test mx:m2.many.test mx:m3.many.test -all"
+""" + "".join("m%d.many MX %d h%d.m%d.many\nh%d.m%d.many A 192.0.2.%d\n"
+              % (m, h, h, m, h, m, h) for m in (1, 2, 3) for h in range(10))
+# The MX and A questions of many.test's hosts, each answered 0.8 s late:
+# the check needs over 26 s and is cut at 20.
+SLOW_NAMES = ["m%d.many.test" % m for m in (1, 2, 3)] + [
+    "h%d.m%d.many.test" % (h, m) for m in (1, 2, 3) for h in range(10)]
 
 # sender, HELO, result, MAIL reply with spf_reject yes (code, enhanced)
 CASES = [
@@ -97,6 +104,8 @@ class SpfEnv(out.OutEnv):
     def __init__(self):
         super().__init__([("test.", ZONE)], prefix="spf")
         self.dns.blackhole.add("slow.test")
+        for name in SLOW_NAMES:
+            self.dns.delay[name] = 0.8
 
 
 def maildir():
@@ -202,6 +211,21 @@ def check_field(token, sender, helo, result):
         assert "envelope-from" not in kv, kv
         assert kv.get("identity") == "helo", kv
     return kv
+
+
+@test
+def whole_check_cut_at_20_seconds():
+    # First: after the unanswered questions of the tests below, the
+    # resolver waits less for this server.
+    started = time.time()
+    code, text, token = send("s@many.test", "client.test")
+    took = time.time() - started
+    assert code == 250, (code, text)
+    assert 19 < took < 26, took
+    kv = check_field(token, "s@many.test", "client.test", "temperror")
+    assert kv.get("problem") == "took too long", kv
+    assert re.search(r"spf check of s@many\.test took over 20 s",
+                     ENV.log_text())
 
 
 @test
