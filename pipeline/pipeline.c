@@ -260,6 +260,14 @@ const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx)
 	return tx->step == STEP_MAIL && tx->has_path ? &tx->path : NULL;
 }
 
+void *pipe_tx_stage_state(const struct pipe_tx *tx, const struct stage *s)
+{
+	for (size_t i = 0; i < tx->n_stages; i++)
+		if (tx->stages[i] == s)
+			return tx->st[i];
+	return NULL;
+}
+
 /* ---- steps ---- */
 
 /* Run the hook of the current step of stage i. */

@@ -32,6 +32,7 @@
 struct aliases;
 struct config;
 struct dns;
+struct ev_loop;
 struct queue;
 struct stage;
 struct userdb;
@@ -62,6 +63,9 @@ struct pipe_env {
 	/* The resolver of the stages that ask the DNS (loop thread, as
 	 * io); NULL: those checks are not made. */
 	struct dns *dns;
+	/* The loop of dns, for the time limits of stages that wait for it
+	 * (a whole SPF check); NULL: those checks are not made. */
+	struct ev_loop *loop;
 	/* The stages, NULL-terminated; NULL: pipeline/stages.c's list
 	 * (tests give their own). */
 	const struct stage *const *stages;

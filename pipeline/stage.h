@@ -82,6 +82,11 @@ const char *pipe_tx_label(const struct pipe_tx *tx);
 /* The sender's path during the mail step (NULL: none known). */
 const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx);
 
+/* The state of stage s in tx (its *st), for what a later stage reads of
+ * an earlier one's results through that stage's own header; NULL when s
+ * is not in tx's list or has no state. */
+void *pipe_tx_stage_state(const struct pipe_tx *tx, const struct stage *s);
+
 /* Pass len octets on to what follows the hook that was given out. */
 void stage_out_write(struct stage_out *out, const char *buf, size_t len);
 

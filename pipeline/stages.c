@@ -12,6 +12,7 @@
 	X(stage_size)     /* MAIL SIZE= and the content: the size limit */ \
 	X(stage_sender)   /* MAIL: the sender rules (pipeline/sender.h) */ \
 	X(stage_nullmx)   /* MAIL, RCPT: null MX domains (RFC 7505, DNS) */ \
+	X(stage_spf)      /* MAIL on mx: SPF (RFC 7208, DNS), Received-SPF */ \
 	X(stage_quota)    /* RCPT: the quota of local users (io pool) */   \
 	X(stage_hops)     /* content: the hop limit (Received fields) */   \
 	X(stage_received) /* content start: the Received field */         \

@@ -322,6 +322,7 @@ static void env_pipe_env(void *env, struct pipe_env *e)
 	e->kick = smtpd_outq_kick;
 	e->kick_arg = d;
 	e->dns = smtpd_resolver(d);
+	e->loop = server_loop(c->srv);
 }
 
 static void refresh_done(void *arg)

@@ -11,6 +11,7 @@ import email.utils
 import os
 import pwd
 import re
+import signal
 import smtplib
 import socket
 import socketserver
@@ -55,13 +56,15 @@ class DnsLog:
     ((name, type) pairs, lower case, in order); questions about a name in
     `blackhole` get no answer; a TXT question (UDP) about a name in `txt`
     gets the relay's own answer instead of upstream's: one TXT record with
-    that text (TTL 1 s), or none (NODATA) for None."""
+    that text (TTL 1 s), or none (NODATA) for None; questions (UDP) about
+    a name in `delay` are answered that many seconds late."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.questions = []
         self.blackhole = set()  # names whose questions get no answer
         self.txt = {}  # name -> TXT text or None, answered here
+        self.delay = {}  # name -> seconds before the answer goes out
         self.lock = threading.Lock()
         self.port = e2e_dns.free_udp_port()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -110,6 +113,8 @@ class DnsLog:
         if q is not None and q[1] == "TXT" and q[0] in self.txt:
             self.udp.sendto(self.txt_answer(packet, self.txt[q[0]]), peer)
             return
+        if q is not None and q[0] in self.delay:
+            time.sleep(self.delay[q[0]])
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
             up.settimeout(3)
             try:
@@ -400,6 +405,15 @@ dns_trust_anchor {self.anchor}
 {"run_as nobody" if self.root else ""}
 {self.conf_extra}
 {extra}""")
+
+    def reload(self, extra=""):
+        """Rewrite the configuration with extra lines and SIGHUP the
+        daemon; waits for its "reloaded" line."""
+        before = self.log_text().count("reloaded ")
+        self.write_conf(extra)
+        self.proc.send_signal(signal.SIGHUP)
+        wait(self, lambda: self.log_text().count("reloaded ") > before,
+             "the reload")
 
     def sink(self, addr, **kw):
         s = Sink(addr, self.out_port, **kw)

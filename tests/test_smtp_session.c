@@ -282,14 +282,20 @@ Test(smtp_session, data_transparency_and_trace)
 	};
 	size_t len;
 	char *m;
+	const char *rcvd;
 
 	sf_start(NULL);
 	sf_connect(SF_MX);
 	sf_run_steps("data", steps, N(steps), 3);
 	m = sf_message("alice", &len);
-	/* S-DAT-07: Return-Path, then our Received with the real address
-	 * (X-HDR-03), then the old one unchanged. */
-	cr_assert(strncmp(m, "Return-Path: <a@elsewhere.test>\r\nReceived: from client.example (", 63) == 0, "%s", m);
+	/* S-DAT-07: Return-Path, then (mx) the SPF result, then our
+	 * Received with the real address (X-HDR-03), then the old one
+	 * unchanged. */
+	cr_assert(strncmp(m, "Return-Path: <a@elsewhere.test>\r\n", 33) == 0, "%s", m);
+	rcvd = m + 33;
+	if (strncmp(rcvd, "Received-SPF: ", 14) == 0)
+		rcvd = strstr(rcvd, "\r\nReceived: ") + 2;
+	cr_assert(strncmp(rcvd, "Received: from client.example (", 31) == 0, "%s", m);
 	cr_assert_not_null(strstr(m, "[127.0.0.1]"));
 	cr_assert_not_null(strstr(m, "by mx.example.test"));
 	cr_assert_not_null(strstr(m, "for <alice@example.test>"));

@@ -302,6 +302,7 @@ struct config {
 	struct cidr *trusted_networks; /* clients the sender checks trust */
 	size_t n_trusted_networks;
 	bool reject_null_mx_sender; /* mx: MAIL from a null-MX domain: 550 */
+	bool spf_reject;            /* mx: SPF fail 550, temperror 451 */
 
 	/* local submission (kantorpos-sendmail) */
 	char *drop_dir;        /* where kantorpos-sendmail leaves messages;
