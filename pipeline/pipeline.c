@@ -255,6 +255,14 @@ const char *pipe_tx_label(const struct pipe_tx *tx)
 	return tx->label;
 }
 
+void *pipe_tx_stage_state(struct pipe_tx *tx, const struct stage *s)
+{
+	for (size_t i = 0; i < tx->n_stages; i++)
+		if (tx->stages[i] == s)
+			return tx->active[i] ? tx->st[i] : NULL;
+	return NULL;
+}
+
 const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx)
 {
 	return tx->step == STEP_MAIL && tx->has_path ? &tx->path : NULL;

@@ -79,6 +79,11 @@ const struct stage *const *stage_list(void);
 /* The transaction's label for log lines (pipe_facts.label). */
 const char *pipe_tx_label(const struct pipe_tx *tx);
 
+/* The state of stage s in tx (its *st), NULL when s is not in tx's list,
+ * takes no part in tx, or keeps none (yet): for an accessor with which a
+ * stage offers what it found to the stages after it. */
+void *pipe_tx_stage_state(struct pipe_tx *tx, const struct stage *s);
+
 /* The sender's path during the mail step (NULL: none known). */
 const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx);
 

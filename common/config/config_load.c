@@ -145,6 +145,9 @@ static const struct config_keyword cfg_keywords[] = {
 	KW_CUSTOM(trusted_networks, 0, config_kw_trusted_networks),
 	/* RFC 7505 4.2: a null-MX sender can get no reply; refused on mx. */
 	KW_BOOL(reject_null_mx_sender, true),
+	/* Mail received on mx: DKIM signatures checked (the rest unchecked);
+	 * 16 bounds the memory of a message. */
+	KW_UINT(dkim_max_signatures, 0, 16, 5),
 	/* local submission */
 	KW_PATH(drop_dir, 0),
 	KW_CUSTOM(sendmail_domain, 0, config_kw_sendmail_domain),
