@@ -16,12 +16,14 @@ unanswered key question -> temperror with the message still delivered,
 a header section over 64 KiB -> permerror, none -> dkim=none. Every
 message is stored byte for byte as sent below the fields kantorpos adds
 on top (Return-Path, Received). Mail of an authenticated user is not
-verified: its key is never asked for.
+verified, nor that of a trusted_networks client: their keys are never
+asked for.
 
 Prints one line per test and "N passed, N failed, N skipped"."""
 
 import os
 import shutil
+import signal
 import smtplib
 import sys
 
@@ -255,6 +257,26 @@ def submission_not_verified():
     assert " dkim=" not in log, log
     assert not ENV.dns.asked("subcheck._domainkey." + SIGNER), \
         ENV.dns.questions
+
+
+@test
+def trusted_networks_not_verified():
+    before = ENV.log_text().count("reloaded ")
+    ENV.write_conf("trusted_networks 127.0.0.0/8")
+    ENV.proc.send_signal(signal.SIGHUP)
+    out.wait(ENV, lambda: ENV.log_text().count("reloaded ") > before,
+             "the reload")
+    try:
+        sent = sign(message("trusted"), "trusted", key_of="rsa")
+        log, stored = send(sent)
+        assert " dkim=" not in log, log
+        assert not ENV.dns.asked("trusted._domainkey." + SIGNER)
+        assert_intact(sent, stored)
+    finally:
+        ENV.write_conf()
+        ENV.proc.send_signal(signal.SIGHUP)
+        out.wait(ENV, lambda: ENV.log_text().count("reloaded ") > before + 1,
+                 "the reload")
 
 
 if __name__ == "__main__":
