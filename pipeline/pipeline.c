@@ -264,7 +264,7 @@ void *pipe_tx_stage_state(const struct pipe_tx *tx, const struct stage *s)
 {
 	for (size_t i = 0; i < tx->n_stages; i++)
 		if (tx->stages[i] == s)
-			return tx->st[i];
+			return tx->active[i] ? tx->st[i] : NULL;
 	return NULL;
 }
 

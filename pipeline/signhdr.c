@@ -14,10 +14,11 @@
 
 #include "common/mail/header.h"
 
-void signhdr_init(struct signhdr *h)
+void signhdr_init(struct signhdr *h, size_t max)
 {
 	memset(h, 0, sizeof(*h));
 	h->line_start = true;
+	h->max = max;
 }
 
 void signhdr_free(struct signhdr *h)
@@ -27,14 +28,16 @@ void signhdr_free(struct signhdr *h)
 	h->len = h->cap = 0;
 }
 
-/* Keep n more octets of the fields, up to SIGNHDR_MAX. */
+/* Keep n more octets of the fields, up to h->max. */
 static void keep(struct signhdr *h, const char *p, size_t n)
 {
 	if (h->over || n == 0)
 		return;
-	if (h->len + n > SIGNHDR_MAX) {
+	if (h->len + n > h->max) {
 		h->over = true;
-		return;
+		n = h->max - h->len;
+		if (n == 0)
+			return;
 	}
 	if (h->len + n > h->cap) {
 		size_t cap = h->cap ? h->cap : 4096;
@@ -42,8 +45,8 @@ static void keep(struct signhdr *h, const char *p, size_t n)
 
 		while (cap < h->len + n)
 			cap *= 2;
-		if (cap > SIGNHDR_MAX)
-			cap = SIGNHDR_MAX;
+		if (cap > h->max)
+			cap = h->max;
 		if ((grown = realloc(h->buf, cap)) == NULL) {
 			h->over = true;
 			return;

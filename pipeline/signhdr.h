@@ -12,20 +12,24 @@
 #include "common/mail/address.h"
 
 /* Longest header section kept to sign (a longer one is not signed: the
- * stage refuses the message rather than send it unsigned). */
+ * stage refuses the message rather than send it unsigned). Verification
+ * keeps less (pipeline/dkimcheck.h). */
 #define SIGNHDR_MAX (256 * 1024)
 
 struct signhdr {
 	bool done;        /* the empty line was seen */
-	bool over;        /* longer than SIGNHDR_MAX: the copy is cut */
+	bool over;        /* longer than max: the copy is cut there */
 	bool line_start;  /* at the start of a line */
 	bool cr_start;    /* a CR at the start of a line, its LF not yet */
 	size_t len;       /* octets in buf: the fields, not the empty line */
-	char *buf;        /* malloc'd as it grows, at most SIGNHDR_MAX */
+	char *buf;        /* malloc'd as it grows, at most max */
 	size_t cap;
+	size_t max;       /* the bound of the copy */
 };
 
-void signhdr_init(struct signhdr *h);
+/* Start reading a header section, its copy bounded by max octets
+ * (SIGNHDR_MAX for signing). */
+void signhdr_init(struct signhdr *h, size_t max);
 void signhdr_free(struct signhdr *h);
 
 /* Read the next len octets of content (CRLF line ends). True when the
@@ -33,7 +37,8 @@ void signhdr_free(struct signhdr *h);
  * *end_r is the offset of its CR in buf, or SIZE_MAX when that CR was
  * the last octet of the previous piece (then h->cr_start told so before
  * this call). Once done, nothing more is read. A copy that would pass
- * SIGNHDR_MAX, or finds no memory, stops and sets h->over. */
+ * h->max stops there (what fits is kept: a prefix of the section) and
+ * sets h->over; so does one that finds no memory. */
 bool signhdr_feed(struct signhdr *h, const char *buf, size_t len,
 		  size_t *end_r);
 

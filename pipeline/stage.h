@@ -84,7 +84,7 @@ const struct addr_path *pipe_tx_mail_path(const struct pipe_tx *tx);
 
 /* The state of stage s in tx (its *st), for what a later stage reads of
  * an earlier one's results through that stage's own header; NULL when s
- * is not in tx's list or has no state. */
+ * is not in tx's list, takes no part in tx, or keeps no state (yet). */
 void *pipe_tx_stage_state(const struct pipe_tx *tx, const struct stage *s);
 
 /* Pass len octets on to what follows the hook that was given out. */

@@ -87,7 +87,7 @@ static int dkim_begin(struct pipe_tx *tx, void **st, struct stage_out *out,
 	(void)out;
 	if (d == NULL)
 		return local_error(r);
-	signhdr_init(&d->h);
+	signhdr_init(&d->h, SIGNHDR_MAX);
 	*st = d;
 	return STAGE_CONTINUE;
 }

@@ -15,6 +15,7 @@
 	X(stage_spf)      /* MAIL on mx: SPF (RFC 7208, DNS), Received-SPF */ \
 	X(stage_quota)    /* RCPT: the quota of local users (io pool) */   \
 	X(stage_hops)     /* content: the hop limit (Received fields) */   \
+	X(stage_dkimverify) /* mx: DKIM signatures checked (DNS, io pool) */ \
 	X(stage_received) /* content start: the Received field */         \
 	X(stage_submit)   /* submitted mail: Date, Message-ID, From: */ \
 	X(stage_dkim)     /* last: signing submitted mail (DKIM) */

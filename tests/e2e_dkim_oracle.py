@@ -18,7 +18,6 @@ again with that one. Skipped (exit 77, "SKIP: reason") when python3-dkim
 or python3-nacl is missing. Prints one line per test and "N passed, N
 failed, N skipped"."""
 
-import base64
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ SKIP = 77
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import BUILD, import_or_reexec, run_tests  # noqa: E402
+import e2e_oraclelib as oraclelib  # noqa: E402
 
 # dkimpy, and nacl for its Ed25519 (main() reports them missing).
 dkim = None
@@ -105,29 +105,11 @@ def run(args, data):
     return p.stdout
 
 
-def openssl(*args):
-    return subprocess.run(("openssl",) + args, check=True,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE).stdout
-
-
 def make_key(selector, kind):
     """A key made with openssl genpkey: its PEM file, the private key as
     dkimpy takes it, and the key record."""
     pem = os.path.join(TOP, selector + ".pem")
-    if kind == "ed25519":
-        openssl("genpkey", "-algorithm", "ed25519", "-out", pem)
-        seed = openssl("pkey", "-in", pem, "-outform", "DER")[-32:]
-        pub = openssl("pkey", "-in", pem, "-pubout", "-outform", "DER")[-32:]
-        priv = base64.b64encode(seed)
-    else:
-        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
-                "rsa_keygen_bits:2048", "-out", pem)
-        priv = openssl("rsa", "-in", pem, "-traditional")
-        pub = openssl("pkey", "-in", pem, "-pubout", "-outform", "DER")
-    record = "v=DKIM1; k=%s; p=%s" % (
-        "ed25519" if kind == "ed25519" else "rsa",
-        base64.b64encode(pub).decode())
+    priv, record = oraclelib.dkim_key(pem, kind)
     KEYS[selector] = (pem, priv, record)
 
 

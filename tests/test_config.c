@@ -812,7 +812,7 @@ Test(config, sample_and_manual_cover_every_keyword)
 		"relayhost_domains", "outbound_port", "outbound_helo",
 		"outbound_bind", "outbound_tls", "outbound_concurrency",
 		"outbound_max_sessions", "outbound_address_limit", "hop_limit",
-		"dns_resolver", "dns_trust_anchor",
+		"dns_resolver", "dns_trust_anchor", "dkim_max_signatures",
 		"drop_dir", "sendmail_domain", "sendmail_trusted_users",
 	};
 	const char *src = getenv("KANTORPOS_SRCDIR");
@@ -1055,6 +1055,25 @@ Test(config, line_of_every_keyword)
 		cr_expect_eq(config_line(cfg, rows[i].keyword), rows[i].line,
 			     "%s", rows[i].keyword);
 	config_free(cfg);
+}
+
+/* dkim_max_signatures: its default, a value, its bounds (FILE:LINE). */
+Test(config, dkim_max_signatures)
+{
+	struct config *cfg = parse_ok(BASE);
+
+	cr_assert_eq(cfg->dkim_max_signatures, 5);
+	config_free(cfg);
+	cfg = parse_ok(BASE "dkim_max_signatures 0\n");
+	cr_assert_eq(cfg->dkim_max_signatures, 0);
+	config_free(cfg);
+	cfg = parse_ok(BASE "dkim_max_signatures 16\n");
+	cr_assert_eq(cfg->dkim_max_signatures, 16);
+	config_free(cfg);
+	line_fails("dkim_max_signatures 17",
+		   "dkim_max_signatures: expected a number from 0 to 16, got \"17\"");
+	line_fails("dkim_max_signatures many",
+		   "dkim_max_signatures: expected a number from 0 to 16, got \"many\"");
 }
 
 /* Direct delivery: the defaults, each keyword, its errors, and which

@@ -223,7 +223,7 @@ static size_t feed_pieces(struct signhdr *h, const char *text, size_t n)
 {
 	size_t len = strlen(text);
 
-	signhdr_init(h);
+	signhdr_init(h, SIGNHDR_MAX);
 	for (size_t at = 0; at < len; at += n) {
 		size_t k = len - at < n ? len - at : n, end;
 

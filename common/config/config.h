@@ -303,6 +303,8 @@ struct config {
 	size_t n_trusted_networks;
 	bool reject_null_mx_sender; /* mx: MAIL from a null-MX domain: 550 */
 	bool spf_reject;            /* mx: SPF fail 550, temperror 451 */
+	/* mx: DKIM signatures checked per message (0: none). */
+	unsigned long long dkim_max_signatures;
 
 	/* local submission (kantorpos-sendmail) */
 	char *drop_dir;        /* where kantorpos-sendmail leaves messages;

@@ -148,6 +148,9 @@ static const struct config_keyword cfg_keywords[] = {
 	/* RFC 7208 8.4: refusing on SPF fail is the receiver's choice; off
 	 * by default, as forwarded mail fails SPF too. */
 	KW_BOOL(spf_reject, false),
+	/* Mail received on mx: DKIM signatures checked (the rest unchecked);
+	 * 16 bounds the memory of a message. */
+	KW_UINT(dkim_max_signatures, 0, 16, 5),
 	/* local submission */
 	KW_PATH(drop_dir, 0),
 	KW_CUSTOM(sendmail_domain, 0, config_kw_sendmail_domain),
